@@ -1,0 +1,173 @@
+//! The `#[repr(C)]` records an object file hands to the runtime, and the policy constants
+//! both sides build code and memories around.
+//!
+//! Each compiled module defines one [`ModuleDescriptor`] (symbol
+//! [`crate::module_symbol`]); the entry object defines the [`ProgramDescriptor`]
+//! (symbol [`crate::PROGRAM_SYMBOL`]) that the runtime's `main` starts from.
+
+use crate::codec::{DecodeError, DecodeResult, Reader, Writer};
+use crate::ValRaw;
+
+/// One trap site: the instruction at `funcs[func] + offset` raises `kind`
+/// (a [`crate::TrapKind`] value) when it faults or executes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrapRecord {
+    /// Defined-function index (imports not counted).
+    pub func: u32,
+    pub offset: u32,
+    pub kind: u32,
+}
+
+/// Calls a function of any signature from the host: reads the arguments from `values`,
+/// calls `code(vmctx, args...)`, writes the results back to `values` (which has
+/// max(params, results) slots). One is generated per module type.
+pub type ArrayCallFn = unsafe extern "C" fn(code: *const u8, vmctx: *mut u8, values: *mut ValRaw);
+
+/// How linear memories are protected; chosen at compile time, per module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum BoundsMode {
+    /// 32-bit memories reserve [`GUARDED_RESERVATION`] bytes; accesses carry no checks and an
+    /// out-of-bounds access faults on an inaccessible page.
+    GuardPages = 0,
+    /// Every access is compared with the current length; the reservation is only the
+    /// declared maximum (for hosts where large reservations are impossible or costly).
+    Explicit = 1,
+}
+
+/// Bytes of address space reserved for one guarded 32-bit memory: the 4 GiB index space
+/// plus a guard region. A static offset larger than [`GUARD_SIZE`] gets an explicit check.
+pub const GUARD_SIZE: u64 = 2 << 30;
+pub const GUARDED_RESERVATION: u64 = (4 << 30) + GUARD_SIZE;
+
+#[repr(C)]
+#[derive(Debug)]
+pub struct ModuleDescriptor {
+    pub abi_version: u32,
+    /// A [`BoundsMode`] value.
+    pub bounds_mode: u32,
+    /// Encoded [`crate::ModuleMeta`].
+    pub meta: *const u8,
+    pub meta_len: usize,
+    /// Bytes of all data segments, addressed by `DataSegment::offset`.
+    pub data: *const u8,
+    pub data_len: usize,
+    /// Code of each defined function, and its length in bytes.
+    pub funcs: *const *const u8,
+    pub func_lens: *const u32,
+    pub num_funcs: usize,
+    /// One [`ArrayCallFn`] per module type, by type index.
+    pub trampolines: *const ArrayCallFn,
+    pub num_trampolines: usize,
+    /// Sorted by (func, offset).
+    pub traps: *const TrapRecord,
+    pub num_traps: usize,
+}
+
+// SAFETY: a descriptor is immutable data in the executable's read-only image.
+unsafe impl Sync for ModuleDescriptor {}
+
+/// What the executable does when it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ProgramKind {
+    /// Instantiate module 0 and run its command entry (`_start`), WASI-style.
+    Command = 0,
+    /// Execute the spec script in `config` against the modules (the test driver).
+    SpecScript = 1,
+}
+
+#[repr(C)]
+#[derive(Debug)]
+pub struct ProgramDescriptor {
+    pub abi_version: u32,
+    /// A [`ProgramKind`] value.
+    pub kind: u32,
+    pub modules: *const *const ModuleDescriptor,
+    pub num_modules: usize,
+    /// Encoded [`CommandConfig`] or [`crate::script::Script`], by `kind`.
+    pub config: *const u8,
+    pub config_len: usize,
+}
+
+// SAFETY: as for ModuleDescriptor.
+unsafe impl Sync for ProgramDescriptor {}
+
+/// Grants and settings fixed at compile time for a command program, spelled as in
+/// `wasmtime run`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommandConfig {
+    /// `--dir HOST::GUEST` preopens, in order.
+    pub dirs: Vec<DirGrant>,
+    /// `--env NAME=VALUE` (Some) and `--env NAME` (None: copy from the running environment).
+    pub env: Vec<(String, Option<String>)>,
+    /// `--inherit-env`.
+    pub inherit_env: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirGrant {
+    pub host: String,
+    pub guest: String,
+}
+
+impl CommandConfig {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u32(CONFIG_MAGIC);
+        w.seq(&self.dirs, |w, d| {
+            w.str(&d.host);
+            w.str(&d.guest);
+        });
+        w.seq(&self.env, |w, (k, v)| {
+            w.str(k);
+            w.opt_str(v.as_deref());
+        });
+        w.bool(self.inherit_env);
+        w.buf
+    }
+
+    pub fn decode(data: &[u8]) -> DecodeResult<CommandConfig> {
+        let mut r = Reader::new(data);
+        if r.u32()? != CONFIG_MAGIC {
+            return Err(DecodeError("bad command config magic"));
+        }
+        let dirs = r.seq(|r| {
+            Ok(DirGrant {
+                host: r.string()?,
+                guest: r.string()?,
+            })
+        })?;
+        let env = r.seq(|r| Ok((r.string()?, r.opt_string()?)))?;
+        let inherit_env = r.bool()?;
+        Ok(CommandConfig { dirs, env, inherit_env })
+    }
+}
+
+const CONFIG_MAGIC: u32 = 0x4343_4100 | crate::ABI_VERSION;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_config_round_trips() {
+        let c = CommandConfig {
+            dirs: vec![DirGrant {
+                host: "/tmp/x".into(),
+                guest: "/data".into(),
+            }],
+            env: vec![("A".into(), Some("1".into())), ("HOME".into(), None)],
+            inherit_env: true,
+        };
+        assert_eq!(CommandConfig::decode(&c.encode()), Ok(c));
+    }
+
+    #[test]
+    fn descriptor_layout_is_fixed() {
+        assert_eq!(core::mem::size_of::<TrapRecord>(), 12);
+        assert_eq!(core::mem::size_of::<ModuleDescriptor>(), 8 + 8 * 11);
+        assert_eq!(core::mem::size_of::<ProgramDescriptor>(), 8 + 8 * 4);
+    }
+}

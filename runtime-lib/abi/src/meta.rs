@@ -1,0 +1,541 @@
+//! What the runtime needs to know about a compiled module to instantiate it: its types,
+//! imports, exports, memories, tables, globals, segments, start function and names.
+//!
+//! The compiler builds a [`ModuleMeta`] from the validated Wasm and writes
+//! [`ModuleMeta::encode`] into the object; the runtime reads it back with
+//! [`ModuleMeta::decode`]. Function bodies are not here: they are native code.
+
+use crate::codec::{DecodeError, DecodeResult, Reader, Writer};
+use crate::vmctx::VMCounts;
+use crate::ValType;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FuncType {
+    pub params: Vec<ValType>,
+    pub results: Vec<ValType>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableType {
+    /// `ValType::FuncRef` or `ValType::ExternRef`.
+    pub elem: ValType,
+    pub min: u64,
+    pub max: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryType {
+    /// In pages.
+    pub min: u64,
+    pub max: Option<u64>,
+    pub shared: bool,
+    pub memory64: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GlobalType {
+    pub ty: ValType,
+    pub mutable: bool,
+}
+
+/// A constant expression (global initialisers, segment offsets and elements).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConstExpr(pub Vec<ConstOp>);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConstOp {
+    I32Const(i32),
+    I64Const(i64),
+    F32Const(u32),
+    F64Const(u64),
+    V128Const(u128),
+    RefNull(ValType),
+    RefFunc(u32),
+    GlobalGet(u32),
+    I32Add,
+    I32Sub,
+    I32Mul,
+    I64Add,
+    I64Sub,
+    I64Mul,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImportKind {
+    Func(u32),
+    Table(TableType),
+    Memory(MemoryType),
+    Global(GlobalType),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Import {
+    pub module: String,
+    pub name: String,
+    pub kind: ImportKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExternKind {
+    Func = 0,
+    Table = 1,
+    Memory = 2,
+    Global = 3,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Export {
+    pub name: String,
+    pub kind: ExternKind,
+    /// Index in the module's space of that kind (imports first).
+    pub index: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DefinedTable {
+    pub ty: TableType,
+    /// Initial value of every element; None means null.
+    pub init: Option<ConstExpr>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DefinedGlobal {
+    pub ty: GlobalType,
+    pub init: ConstExpr,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SegmentMode {
+    Passive,
+    Active { index: u32, offset: ConstExpr },
+    /// Element segments only: dropped right after instantiation.
+    Declared,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElemSegment {
+    pub mode: SegmentMode,
+    pub ty: ValType,
+    pub items: Vec<ConstExpr>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataSegment {
+    pub mode: SegmentMode,
+    /// Byte range in the module descriptor's data blob.
+    pub offset: u32,
+    pub len: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModuleMeta {
+    pub name: Option<String>,
+    pub types: Vec<FuncType>,
+    pub imports: Vec<Import>,
+    /// Type index of every function, imported first.
+    pub funcs: Vec<u32>,
+    pub tables: Vec<DefinedTable>,
+    pub memories: Vec<MemoryType>,
+    pub globals: Vec<DefinedGlobal>,
+    pub exports: Vec<Export>,
+    pub start: Option<u32>,
+    pub elems: Vec<ElemSegment>,
+    pub datas: Vec<DataSegment>,
+    /// Name of every function from the name section, by function index; empty = unnamed.
+    pub func_names: Vec<String>,
+}
+
+impl ModuleMeta {
+    pub fn imported_funcs(&self) -> u32 {
+        self.imports.iter().filter(|i| matches!(i.kind, ImportKind::Func(_))).count() as u32
+    }
+
+    pub fn counts(&self) -> VMCounts {
+        let count = |f: fn(&ImportKind) -> bool| self.imports.iter().filter(|i| f(&i.kind)).count() as u32;
+        VMCounts {
+            imported_funcs: count(|k| matches!(k, ImportKind::Func(_))),
+            imported_tables: count(|k| matches!(k, ImportKind::Table(_))),
+            imported_memories: count(|k| matches!(k, ImportKind::Memory(_))),
+            imported_globals: count(|k| matches!(k, ImportKind::Global(_))),
+            defined_tables: self.tables.len() as u32,
+            defined_memories: self.memories.len() as u32,
+            defined_globals: self.globals.len() as u32,
+            types: self.types.len() as u32,
+            funcs: self.funcs.len() as u32,
+        }
+    }
+
+    /// The name to show in a backtrace for function `index`.
+    pub fn func_display_name(&self, index: u32) -> String {
+        match self.func_names.get(index as usize) {
+            Some(n) if !n.is_empty() => n.clone(),
+            _ => format!("<wasm function {index}>"),
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u32(META_MAGIC);
+        w.opt_str(self.name.as_deref());
+        w.seq(&self.types, |w, t| {
+            w.seq(&t.params, |w, v| w.u8(*v as u8));
+            w.seq(&t.results, |w, v| w.u8(*v as u8));
+        });
+        w.seq(&self.imports, |w, i| {
+            w.str(&i.module);
+            w.str(&i.name);
+            match &i.kind {
+                ImportKind::Func(t) => {
+                    w.u8(0);
+                    w.u32(*t);
+                }
+                ImportKind::Table(t) => {
+                    w.u8(1);
+                    enc_table(w, t);
+                }
+                ImportKind::Memory(m) => {
+                    w.u8(2);
+                    enc_memory(w, m);
+                }
+                ImportKind::Global(g) => {
+                    w.u8(3);
+                    enc_global_type(w, g);
+                }
+            }
+        });
+        w.seq(&self.funcs, |w, t| w.u32(*t));
+        w.seq(&self.tables, |w, t| {
+            enc_table(w, &t.ty);
+            match &t.init {
+                Some(e) => {
+                    w.u8(1);
+                    enc_expr(w, e);
+                }
+                None => w.u8(0),
+            }
+        });
+        w.seq(&self.memories, enc_memory);
+        w.seq(&self.globals, |w, g| {
+            enc_global_type(w, &g.ty);
+            enc_expr(w, &g.init);
+        });
+        w.seq(&self.exports, |w, e| {
+            w.str(&e.name);
+            w.u8(e.kind as u8);
+            w.u32(e.index);
+        });
+        w.opt_u64(self.start.map(u64::from));
+        w.seq(&self.elems, |w, e| {
+            enc_mode(w, &e.mode);
+            w.u8(e.ty as u8);
+            w.seq(&e.items, enc_expr);
+        });
+        w.seq(&self.datas, |w, d| {
+            enc_mode(w, &d.mode);
+            w.u32(d.offset);
+            w.u32(d.len);
+        });
+        w.seq(&self.func_names, |w, n| w.str(n));
+        w.buf
+    }
+
+    pub fn decode(data: &[u8]) -> DecodeResult<ModuleMeta> {
+        let mut r = Reader::new(data);
+        if r.u32()? != META_MAGIC {
+            return Err(DecodeError("bad magic or ABI version"));
+        }
+        let name = r.opt_string()?;
+        let types = r.seq(|r| {
+            Ok(FuncType {
+                params: r.seq(dec_valtype)?,
+                results: r.seq(dec_valtype)?,
+            })
+        })?;
+        let imports = r.seq(|r| {
+            let module = r.string()?;
+            let name = r.string()?;
+            let kind = match r.u8()? {
+                0 => ImportKind::Func(r.u32()?),
+                1 => ImportKind::Table(dec_table(r)?),
+                2 => ImportKind::Memory(dec_memory(r)?),
+                3 => ImportKind::Global(dec_global_type(r)?),
+                _ => return Err(DecodeError("bad import kind")),
+            };
+            Ok(Import { module, name, kind })
+        })?;
+        let funcs = r.seq(|r| r.u32())?;
+        let tables = r.seq(|r| {
+            let ty = dec_table(r)?;
+            let init = if r.bool()? { Some(dec_expr(r)?) } else { None };
+            Ok(DefinedTable { ty, init })
+        })?;
+        let memories = r.seq(dec_memory)?;
+        let globals = r.seq(|r| {
+            Ok(DefinedGlobal {
+                ty: dec_global_type(r)?,
+                init: dec_expr(r)?,
+            })
+        })?;
+        let exports = r.seq(|r| {
+            let name = r.string()?;
+            let kind = match r.u8()? {
+                0 => ExternKind::Func,
+                1 => ExternKind::Table,
+                2 => ExternKind::Memory,
+                3 => ExternKind::Global,
+                _ => return Err(DecodeError("bad export kind")),
+            };
+            Ok(Export { name, kind, index: r.u32()? })
+        })?;
+        let start = r.opt_u64()?.map(|s| s as u32);
+        let elems = r.seq(|r| {
+            Ok(ElemSegment {
+                mode: dec_mode(r)?,
+                ty: dec_valtype(r)?,
+                items: r.seq(dec_expr)?,
+            })
+        })?;
+        let datas = r.seq(|r| {
+            Ok(DataSegment {
+                mode: dec_mode(r)?,
+                offset: r.u32()?,
+                len: r.u32()?,
+            })
+        })?;
+        let func_names = r.seq(|r| r.string())?;
+        if !r.at_end() {
+            return Err(DecodeError("trailing bytes"));
+        }
+        Ok(ModuleMeta {
+            name,
+            types,
+            imports,
+            funcs,
+            tables,
+            memories,
+            globals,
+            exports,
+            start,
+            elems,
+            datas,
+            func_names,
+        })
+    }
+}
+
+const META_MAGIC: u32 = 0x4d54_4100 | crate::ABI_VERSION;
+
+fn dec_valtype(r: &mut Reader) -> DecodeResult<ValType> {
+    ValType::from_u8(r.u8()?).ok_or(DecodeError("bad value type"))
+}
+
+fn enc_table(w: &mut Writer, t: &TableType) {
+    w.u8(t.elem as u8);
+    w.u64(t.min);
+    w.opt_u64(t.max);
+}
+
+fn dec_table(r: &mut Reader) -> DecodeResult<TableType> {
+    Ok(TableType {
+        elem: dec_valtype(r)?,
+        min: r.u64()?,
+        max: r.opt_u64()?,
+    })
+}
+
+fn enc_memory(w: &mut Writer, m: &MemoryType) {
+    w.u64(m.min);
+    w.opt_u64(m.max);
+    w.bool(m.shared);
+    w.bool(m.memory64);
+}
+
+fn dec_memory(r: &mut Reader) -> DecodeResult<MemoryType> {
+    Ok(MemoryType {
+        min: r.u64()?,
+        max: r.opt_u64()?,
+        shared: r.bool()?,
+        memory64: r.bool()?,
+    })
+}
+
+fn enc_global_type(w: &mut Writer, g: &GlobalType) {
+    w.u8(g.ty as u8);
+    w.bool(g.mutable);
+}
+
+fn dec_global_type(r: &mut Reader) -> DecodeResult<GlobalType> {
+    Ok(GlobalType {
+        ty: dec_valtype(r)?,
+        mutable: r.bool()?,
+    })
+}
+
+fn enc_mode(w: &mut Writer, m: &SegmentMode) {
+    match m {
+        SegmentMode::Passive => w.u8(0),
+        SegmentMode::Active { index, offset } => {
+            w.u8(1);
+            w.u32(*index);
+            enc_expr(w, offset);
+        }
+        SegmentMode::Declared => w.u8(2),
+    }
+}
+
+fn dec_mode(r: &mut Reader) -> DecodeResult<SegmentMode> {
+    Ok(match r.u8()? {
+        0 => SegmentMode::Passive,
+        1 => SegmentMode::Active {
+            index: r.u32()?,
+            offset: dec_expr(r)?,
+        },
+        2 => SegmentMode::Declared,
+        _ => return Err(DecodeError("bad segment mode")),
+    })
+}
+
+fn enc_expr(w: &mut Writer, e: &ConstExpr) {
+    w.seq(&e.0, |w, op| match *op {
+        ConstOp::I32Const(v) => {
+            w.u8(0);
+            w.u32(v as u32);
+        }
+        ConstOp::I64Const(v) => {
+            w.u8(1);
+            w.u64(v as u64);
+        }
+        ConstOp::F32Const(v) => {
+            w.u8(2);
+            w.u32(v);
+        }
+        ConstOp::F64Const(v) => {
+            w.u8(3);
+            w.u64(v);
+        }
+        ConstOp::V128Const(v) => {
+            w.u8(4);
+            w.u64(v as u64);
+            w.u64((v >> 64) as u64);
+        }
+        ConstOp::RefNull(t) => {
+            w.u8(5);
+            w.u8(t as u8);
+        }
+        ConstOp::RefFunc(i) => {
+            w.u8(6);
+            w.u32(i);
+        }
+        ConstOp::GlobalGet(i) => {
+            w.u8(7);
+            w.u32(i);
+        }
+        ConstOp::I32Add => w.u8(8),
+        ConstOp::I32Sub => w.u8(9),
+        ConstOp::I32Mul => w.u8(10),
+        ConstOp::I64Add => w.u8(11),
+        ConstOp::I64Sub => w.u8(12),
+        ConstOp::I64Mul => w.u8(13),
+    });
+}
+
+fn dec_expr(r: &mut Reader) -> DecodeResult<ConstExpr> {
+    Ok(ConstExpr(r.seq(|r| {
+        Ok(match r.u8()? {
+            0 => ConstOp::I32Const(r.u32()? as i32),
+            1 => ConstOp::I64Const(r.u64()? as i64),
+            2 => ConstOp::F32Const(r.u32()?),
+            3 => ConstOp::F64Const(r.u64()?),
+            4 => {
+                let lo = r.u64()? as u128;
+                let hi = r.u64()? as u128;
+                ConstOp::V128Const(lo | (hi << 64))
+            }
+            5 => ConstOp::RefNull(dec_valtype(r)?),
+            6 => ConstOp::RefFunc(r.u32()?),
+            7 => ConstOp::GlobalGet(r.u32()?),
+            8 => ConstOp::I32Add,
+            9 => ConstOp::I32Sub,
+            10 => ConstOp::I32Mul,
+            11 => ConstOp::I64Add,
+            12 => ConstOp::I64Sub,
+            13 => ConstOp::I64Mul,
+            _ => return Err(DecodeError("bad constant expression op")),
+        })
+    })?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_round_trips() {
+        let m = ModuleMeta {
+            name: Some("m".into()),
+            types: vec![FuncType {
+                params: vec![ValType::I32, ValType::F64],
+                results: vec![ValType::ExternRef],
+            }],
+            imports: vec![
+                Import {
+                    module: "env".into(),
+                    name: "f".into(),
+                    kind: ImportKind::Func(0),
+                },
+                Import {
+                    module: "env".into(),
+                    name: "m".into(),
+                    kind: ImportKind::Memory(MemoryType {
+                        min: 1,
+                        max: Some(2),
+                        shared: false,
+                        memory64: false,
+                    }),
+                },
+            ],
+            funcs: vec![0, 0],
+            tables: vec![DefinedTable {
+                ty: TableType {
+                    elem: ValType::FuncRef,
+                    min: 3,
+                    max: None,
+                },
+                init: None,
+            }],
+            memories: vec![],
+            globals: vec![DefinedGlobal {
+                ty: GlobalType {
+                    ty: ValType::I64,
+                    mutable: true,
+                },
+                init: ConstExpr(vec![ConstOp::I64Const(-5), ConstOp::GlobalGet(0), ConstOp::I64Add]),
+            }],
+            exports: vec![Export {
+                name: "g".into(),
+                kind: ExternKind::Global,
+                index: 0,
+            }],
+            start: Some(1),
+            elems: vec![ElemSegment {
+                mode: SegmentMode::Active {
+                    index: 0,
+                    offset: ConstExpr(vec![ConstOp::I32Const(1)]),
+                },
+                ty: ValType::FuncRef,
+                items: vec![ConstExpr(vec![ConstOp::RefFunc(1)])],
+            }],
+            datas: vec![DataSegment {
+                mode: SegmentMode::Passive,
+                offset: 0,
+                len: 4,
+            }],
+            func_names: vec!["".into(), "main".into()],
+        };
+        let bytes = m.encode();
+        assert_eq!(ModuleMeta::decode(&bytes), Ok(m));
+        for cut in 0..bytes.len() {
+            assert!(ModuleMeta::decode(&bytes[..cut]).is_err());
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Trap kinds: one stable numbering shared by the compiler's trap tables, the status codes
+//! returned by builtins and the runtime's reports.
+//!
+//! The messages are wasmtime's, so that `wasm trap: <message>` reads the same and the spec
+//! suite's expected texts (`"integer divide by zero"`, `"undefined element"`, ...) are
+//! substrings of them.
+
+/// Why a Wasm program trapped. `0` is reserved for "no trap" in builtin status codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum TrapKind {
+    StackOverflow = 1,
+    MemoryOutOfBounds = 2,
+    HeapMisaligned = 3,
+    TableOutOfBounds = 4,
+    IndirectCallToNull = 5,
+    BadSignature = 6,
+    IntegerOverflow = 7,
+    IntegerDivisionByZero = 8,
+    BadConversionToInteger = 9,
+    UnreachableCodeReached = 10,
+    NullReference = 11,
+    AtomicWaitNonSharedMemory = 12,
+}
+
+impl TrapKind {
+    pub const ALL: [TrapKind; 12] = [
+        TrapKind::StackOverflow,
+        TrapKind::MemoryOutOfBounds,
+        TrapKind::HeapMisaligned,
+        TrapKind::TableOutOfBounds,
+        TrapKind::IndirectCallToNull,
+        TrapKind::BadSignature,
+        TrapKind::IntegerOverflow,
+        TrapKind::IntegerDivisionByZero,
+        TrapKind::BadConversionToInteger,
+        TrapKind::UnreachableCodeReached,
+        TrapKind::NullReference,
+        TrapKind::AtomicWaitNonSharedMemory,
+    ];
+
+    pub fn from_u32(code: u32) -> Option<TrapKind> {
+        TrapKind::ALL.iter().copied().find(|k| *k as u32 == code)
+    }
+
+    /// The text printed after `wasm trap: `.
+    pub fn message(self) -> &'static str {
+        match self {
+            TrapKind::StackOverflow => "call stack exhausted",
+            TrapKind::MemoryOutOfBounds => "out of bounds memory access",
+            TrapKind::HeapMisaligned => "unaligned atomic",
+            TrapKind::TableOutOfBounds => "undefined element: out of bounds table access",
+            TrapKind::IndirectCallToNull => "uninitialized element",
+            TrapKind::BadSignature => "indirect call type mismatch",
+            TrapKind::IntegerOverflow => "integer overflow",
+            TrapKind::IntegerDivisionByZero => "integer divide by zero",
+            TrapKind::BadConversionToInteger => "invalid conversion to integer",
+            TrapKind::UnreachableCodeReached => "wasm `unreachable` instruction executed",
+            TrapKind::NullReference => "null reference",
+            TrapKind::AtomicWaitNonSharedMemory => "atomic wait on non-shared memory",
+        }
+    }
+}
+
+/// Exit code of a process that ends in a trap (wasmtime's: 128 + SIGABRT).
+pub const TRAP_EXIT_CODE: i32 = 134;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_nonzero() {
+        for k in TrapKind::ALL {
+            assert_ne!(k as u32, 0);
+            assert_eq!(TrapKind::from_u32(k as u32), Some(k));
+        }
+        assert_eq!(TrapKind::from_u32(0), None);
+    }
+}

@@ -1,0 +1,218 @@
+//! The per-instance context (`vmctx`) that every Wasm function receives as its first
+//! argument, and the `#[repr(C)]` records it points to.
+//!
+//! Layout (all offsets from [`VMOffsets`], never written by hand elsewhere):
+//!
+//! ```text
+//! 0                 stack_limit: usize        lowest stack pointer generated code may use
+//! 8                 instance: *mut ()         runtime-private back pointer
+//! imported_funcs    [VMFunctionImport; n]     code + vmctx of each imported function
+//! imported_tables   [*mut VMTableDef; n]
+//! imported_memories [*mut VMMemoryDef; n]
+//! imported_globals  [*mut VMGlobal; n]
+//! defined_tables    [VMTableDef; n]
+//! defined_memories  [VMMemoryDef; n]
+//! defined_globals   [VMGlobal; n]             16-byte aligned
+//! type_ids          [u32; ntypes]             runtime-interned id of each module type
+//! funcrefs          [VMFuncRef; nfuncs]       one per function, imported ones copied
+//! ```
+//!
+//! Invariants the generated code relies on: a memory's `base` never changes for the life of
+//! the instance (memories are reserved once, grow only changes protections), so its load
+//! may be hoisted; `VMTableDef::base` may change on table.grow and is reloaded; a
+//! funcref is a pointer to a `VMFuncRef` or null.
+
+use core::mem::{offset_of, size_of};
+
+/// A linear memory as generated code sees it.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VMMemoryDef {
+    /// Start of the reservation; constant for the life of the memory.
+    pub base: *mut u8,
+    /// Accessible size in bytes (a multiple of the page size).
+    pub current_length: u64,
+}
+
+/// A table as generated code sees it: `current_elements` pointer-sized slots at `base`.
+/// A funcref slot holds a `*const VMFuncRef` (null = ref.null), an externref slot an
+/// opaque non-zero value (0 = ref.null).
+#[repr(C)]
+#[derive(Debug)]
+pub struct VMTableDef {
+    pub base: *mut usize,
+    pub current_elements: u64,
+}
+
+/// The storage of a global: 16 bytes, value little-endian from byte 0, like [`crate::ValRaw`].
+#[repr(C, align(16))]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct VMGlobal {
+    pub bytes: [u8; 16],
+}
+
+/// A function reference: everything needed to call a function from anywhere.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VMFuncRef {
+    /// Native code; called as `code(vmctx, params...)` with the platform C convention.
+    pub code: *const u8,
+    /// The context to pass as the first argument.
+    pub vmctx: *mut u8,
+    /// Runtime-interned signature id, compared by call_indirect.
+    pub type_id: u32,
+}
+
+/// An imported function: the code to call and the context to call it with.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VMFunctionImport {
+    pub code: *const u8,
+    pub vmctx: *mut u8,
+}
+
+pub const VMMEMORY_BASE: u32 = offset_of!(VMMemoryDef, base) as u32;
+pub const VMMEMORY_LENGTH: u32 = offset_of!(VMMemoryDef, current_length) as u32;
+pub const VMTABLE_BASE: u32 = offset_of!(VMTableDef, base) as u32;
+pub const VMTABLE_LENGTH: u32 = offset_of!(VMTableDef, current_elements) as u32;
+pub const VMFUNCREF_CODE: u32 = offset_of!(VMFuncRef, code) as u32;
+pub const VMFUNCREF_VMCTX: u32 = offset_of!(VMFuncRef, vmctx) as u32;
+pub const VMFUNCREF_TYPE_ID: u32 = offset_of!(VMFuncRef, type_id) as u32;
+pub const VMFUNCREF_SIZE: u32 = size_of::<VMFuncRef>() as u32;
+pub const VMIMPORT_CODE: u32 = offset_of!(VMFunctionImport, code) as u32;
+pub const VMIMPORT_VMCTX: u32 = offset_of!(VMFunctionImport, vmctx) as u32;
+
+/// How many of each entity a module has: all [`VMOffsets`] needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VMCounts {
+    pub imported_funcs: u32,
+    pub imported_tables: u32,
+    pub imported_memories: u32,
+    pub imported_globals: u32,
+    pub defined_tables: u32,
+    pub defined_memories: u32,
+    pub defined_globals: u32,
+    pub types: u32,
+    /// All functions, imported and defined.
+    pub funcs: u32,
+}
+
+/// Byte offsets of every field of a module's vmctx.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VMOffsets {
+    pub counts: VMCounts,
+    pub imported_funcs: u32,
+    pub imported_tables: u32,
+    pub imported_memories: u32,
+    pub imported_globals: u32,
+    pub defined_tables: u32,
+    pub defined_memories: u32,
+    pub defined_globals: u32,
+    pub type_ids: u32,
+    pub funcrefs: u32,
+    pub size: u32,
+}
+
+/// Offset of the stack limit, fixed so Cranelift's stack check is one load from vmctx.
+pub const VMCTX_STACK_LIMIT: u32 = 0;
+/// Offset of the runtime's back pointer to its instance.
+pub const VMCTX_INSTANCE: u32 = 8;
+const VMCTX_HEADER: u32 = 16;
+
+fn align(x: u32, a: u32) -> u32 {
+    x.div_ceil(a) * a
+}
+
+impl VMOffsets {
+    pub fn new(c: VMCounts) -> VMOffsets {
+        let ptr = 8u32;
+        let imported_funcs = VMCTX_HEADER;
+        let imported_tables = imported_funcs + c.imported_funcs * size_of::<VMFunctionImport>() as u32;
+        let imported_memories = imported_tables + c.imported_tables * ptr;
+        let imported_globals = imported_memories + c.imported_memories * ptr;
+        let defined_tables = imported_globals + c.imported_globals * ptr;
+        let defined_memories = defined_tables + c.defined_tables * size_of::<VMTableDef>() as u32;
+        let defined_globals =
+            align(defined_memories + c.defined_memories * size_of::<VMMemoryDef>() as u32, 16);
+        let type_ids = defined_globals + c.defined_globals * size_of::<VMGlobal>() as u32;
+        let funcrefs = align(type_ids + c.types * 4, 8);
+        let size = align(funcrefs + c.funcs * VMFUNCREF_SIZE, 16);
+        VMOffsets {
+            counts: c,
+            imported_funcs,
+            imported_tables,
+            imported_memories,
+            imported_globals,
+            defined_tables,
+            defined_memories,
+            defined_globals,
+            type_ids,
+            funcrefs,
+            size,
+        }
+    }
+
+    pub fn imported_func(&self, i: u32) -> u32 {
+        self.imported_funcs + i * size_of::<VMFunctionImport>() as u32
+    }
+    pub fn imported_table(&self, i: u32) -> u32 {
+        self.imported_tables + i * 8
+    }
+    pub fn imported_memory(&self, i: u32) -> u32 {
+        self.imported_memories + i * 8
+    }
+    pub fn imported_global(&self, i: u32) -> u32 {
+        self.imported_globals + i * 8
+    }
+    pub fn defined_table(&self, i: u32) -> u32 {
+        self.defined_tables + i * size_of::<VMTableDef>() as u32
+    }
+    pub fn defined_memory(&self, i: u32) -> u32 {
+        self.defined_memories + i * size_of::<VMMemoryDef>() as u32
+    }
+    pub fn defined_global(&self, i: u32) -> u32 {
+        self.defined_globals + i * size_of::<VMGlobal>() as u32
+    }
+    pub fn type_id(&self, i: u32) -> u32 {
+        self.type_ids + i * 4
+    }
+    pub fn funcref(&self, i: u32) -> u32 {
+        self.funcrefs + i * VMFUNCREF_SIZE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_layout_is_what_generated_code_assumes() {
+        assert_eq!(size_of::<VMMemoryDef>(), 16);
+        assert_eq!(size_of::<VMTableDef>(), 16);
+        assert_eq!(size_of::<VMGlobal>(), 16);
+        assert_eq!(size_of::<VMFuncRef>(), 24);
+        assert_eq!(VMFUNCREF_TYPE_ID, 16);
+    }
+
+    #[test]
+    fn regions_do_not_overlap_and_are_aligned() {
+        let o = VMOffsets::new(VMCounts {
+            imported_funcs: 3,
+            imported_tables: 1,
+            imported_memories: 1,
+            imported_globals: 2,
+            defined_tables: 2,
+            defined_memories: 1,
+            defined_globals: 5,
+            types: 7,
+            funcs: 9,
+        });
+        assert_eq!(o.imported_func(0), 16);
+        assert_eq!(o.imported_tables, 16 + 3 * 16);
+        assert_eq!(o.defined_globals % 16, 0);
+        assert!(o.type_ids >= o.defined_global(5));
+        assert_eq!(o.funcrefs % 8, 0);
+        assert!(o.funcrefs >= o.type_id(7));
+        assert_eq!(o.size, align(o.funcref(9), 16));
+    }
+}

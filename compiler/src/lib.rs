@@ -1,1 +1,51 @@
-pub fn x(){}
+//! `aot`: compiles WebAssembly modules ahead of time into native executables.
+//!
+//! The data flow, one module per arrow:
+//! bytes → [`module`] (parse + validate into a module description) → [`translate`]
+//! (per-function Cranelift IR, in parallel) → [`codegen`] (object file with code,
+//! trampolines, trap tables and the module descriptor) → [`link`] (with the embedded
+//! runtime library) → executable. [`program`] emits the small entry object that tells the
+//! runtime what to run.
+
+pub mod codegen;
+pub mod env;
+pub mod error;
+pub mod link;
+pub mod module;
+pub mod program;
+pub mod target;
+pub mod translate;
+
+pub use aot_abi::BoundsMode;
+pub use error::CompileError;
+pub use target::Target;
+
+/// How a module is compiled.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub target: Target,
+    /// 0 = no optimisation, 1 = speed, 2 = speed and size.
+    pub opt_level: u8,
+    pub bounds: BoundsMode,
+    /// Accept imports the runtime does not provide itself (the spec harness links modules
+    /// to each other at run time). Off for executables: an unknown import is an error.
+    pub allow_unknown_imports: bool,
+}
+
+impl Options {
+    pub fn new(target: Target) -> Options {
+        Options {
+            target,
+            opt_level: 2,
+            bounds: BoundsMode::GuardPages,
+            allow_unknown_imports: false,
+        }
+    }
+}
+
+/// Compiles one Wasm binary module into an object file defining
+/// `aot_abi::module_symbol(index)`. `file` names the input in error messages.
+pub fn compile_module(wasm: &[u8], file: &str, index: usize, opts: &Options) -> Result<Vec<u8>, CompileError> {
+    let info = module::parse(wasm, file, opts)?;
+    codegen::compile(&info, index, opts)
+}

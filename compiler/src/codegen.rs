@@ -1,0 +1,269 @@
+//! Code generation for one module: translates every function (in parallel), compiles it
+//! with Cranelift, and writes one object file holding the code, the array-call
+//! trampolines, the trap table and the `ModuleDescriptor` the runtime instantiates from.
+
+use std::mem::offset_of;
+use std::sync::Arc;
+
+use aot_abi::{ModuleDescriptor, TrapRecord, VMOffsets, ValRaw};
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{self, types, InstBuilder, MemFlagsData, UserFuncName};
+use cranelift_codegen::isa::{self, CallConv, OwnedTargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::Context;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_module::{DataDescription, DataId, FuncId, Linkage, Module, ModuleReloc};
+use cranelift_object::{ObjectBuilder, ObjectModule};
+use rayon::prelude::*;
+
+use crate::env::{self, array_call_signature, wasm_signature, Builtin, ModuleEnv};
+use crate::module::ModuleInfo;
+use crate::target::Arch;
+use crate::{CompileError, Options, Target};
+
+/// The Cranelift ISA for `target`. x86_64 code assumes x86-64-v2 (SSE4.2, POPCNT), which
+/// every x86_64 machine of the last decade has; it keeps float rounding inline.
+pub fn make_isa(target: &Target, opt_level: u8) -> Result<OwnedTargetIsa, String> {
+    let mut fb = settings::builder();
+    let set = |fb: &mut settings::Builder, k: &str, v: &str| fb.set(k, v).map_err(|e| format!("setting {k}: {e}"));
+    set(&mut fb, "opt_level", if opt_level == 0 { "none" } else { "speed" })?;
+    set(&mut fb, "is_pic", "true")?;
+    set(&mut fb, "preserve_frame_pointers", "true")?;
+    set(&mut fb, "enable_multi_ret_implicit_sret", "true")?;
+    set(&mut fb, "unwind_info", "false")?;
+    set(&mut fb, "enable_probestack", "false")?;
+    set(&mut fb, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+    let mut ib = isa::lookup_by_name(&target.triple.to_string()).map_err(|e| format!("target {target}: {e}"))?;
+    if target.arch == Arch::X86_64 {
+        for f in ["sse42", "has_popcnt", "has_cmpxchg16b"] {
+            ib.enable(f).map_err(|e| format!("x86 feature {f}: {e}"))?;
+        }
+    }
+    ib.finish(settings::Flags::new(fb)).map_err(|e| format!("target {target}: {e}"))
+}
+
+struct CompiledFunc {
+    bytes: Vec<u8>,
+    alignment: u64,
+    relocs: Vec<ModuleReloc>,
+    traps: Vec<(u32, aot_abi::TrapKind)>,
+}
+
+/// Compiles a parsed module into an object defining `aot_abi::module_symbol(index)`.
+pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8>, CompileError> {
+    let file = info.file.as_str();
+    let err = |m: String| CompileError::new(file, None, m);
+    let isa: Arc<dyn isa::TargetIsa> = make_isa(&opts.target, opts.opt_level).map_err(err)?;
+    let call_conv = isa.default_call_conv();
+    let builder = ObjectBuilder::new(isa.clone(), format!("aot_module_{index}"), cranelift_module::default_libcall_names())
+        .map_err(|e| err(e.to_string()))?;
+    let mut module = ObjectModule::new(builder);
+    let merr = |e: cranelift_module::ModuleError| err(format!("object emission: {e}"));
+
+    // Declarations: defined functions, builtins, trampolines.
+    let num_imported = info.num_imported_funcs;
+    let mut func_ids = Vec::with_capacity(info.bodies.len());
+    for i in 0..info.bodies.len() as u32 {
+        let sig = wasm_signature(call_conv, info.func_type(num_imported + i));
+        let id = module
+            .declare_function(&format!("aot_m{index}_f{i}"), Linkage::Local, &sig)
+            .map_err(merr)?;
+        func_ids.push(id);
+    }
+    let mut builtin_names = std::collections::HashMap::new();
+    for b in Builtin::ALL {
+        let id = module
+            .declare_function(
+                &format!("{}{}", aot_abi::BUILTIN_PREFIX, b.name()),
+                Linkage::Import,
+                &b.signature(call_conv),
+            )
+            .map_err(merr)?;
+        builtin_names.insert(*b, id.as_u32());
+    }
+    let menv = ModuleEnv {
+        info,
+        offsets: VMOffsets::new(info.meta.counts()),
+        bounds: opts.bounds,
+        call_conv,
+        frontend_config: isa.frontend_config(),
+        defined_func_names: func_ids.iter().map(|f| f.as_u32()).collect(),
+        builtin_names,
+    };
+
+    // Translate and compile every function in parallel; define them in order.
+    let compiled: Vec<Result<CompiledFunc, CompileError>> = (0..info.bodies.len())
+        .into_par_iter()
+        .map_init(FunctionBuilderContext::new, |fctx, i| {
+            compile_function(&menv, &*isa, i as u32, func_ids[i], fctx)
+        })
+        .collect();
+    let mut func_lens = Vec::with_capacity(compiled.len());
+    let mut trap_records = Vec::new();
+    for (i, c) in compiled.into_iter().enumerate() {
+        let c = c?;
+        module
+            .define_function_bytes(func_ids[i], c.alignment, &c.bytes, &c.relocs)
+            .map_err(merr)?;
+        func_lens.push(c.bytes.len() as u32);
+        for (offset, kind) in c.traps {
+            trap_records.push(TrapRecord {
+                func: i as u32,
+                offset,
+                kind: kind as u32,
+            });
+        }
+    }
+    trap_records.sort_by_key(|t| (t.func, t.offset));
+
+    // One array-call trampoline per type.
+    let mut tramp_ids = Vec::with_capacity(info.meta.types.len());
+    let mut ctx = Context::new();
+    let mut fctx = FunctionBuilderContext::new();
+    for (t, ty) in info.meta.types.iter().enumerate() {
+        let id = module
+            .declare_function(&format!("aot_m{index}_tramp{t}"), Linkage::Local, &array_call_signature(call_conv))
+            .map_err(merr)?;
+        ctx.func = build_trampoline(call_conv, isa.frontend_config(), ty, id, &mut fctx);
+        module.define_function(id, &mut ctx).map_err(merr)?;
+        module.clear_context(&mut ctx);
+        tramp_ids.push(id);
+    }
+
+    // Data: metadata, segment bytes, tables, and the descriptor that points to them.
+    let ptr = 8usize;
+    let meta = info.meta.encode();
+    let meta_id = define_bytes(&mut module, &format!("aot_m{index}_meta"), &meta).map_err(merr)?;
+    let data_id = define_bytes(&mut module, &format!("aot_m{index}_data"), &info.data).map_err(merr)?;
+    let funcs_id = define_func_ptrs(&mut module, &format!("aot_m{index}_funcs"), &func_ids).map_err(merr)?;
+    let lens: Vec<u8> = func_lens.iter().flat_map(|l| l.to_le_bytes()).collect();
+    let lens_id = define_bytes(&mut module, &format!("aot_m{index}_func_lens"), &lens).map_err(merr)?;
+    let tramps_id = define_func_ptrs(&mut module, &format!("aot_m{index}_tramps"), &tramp_ids).map_err(merr)?;
+    let traps: Vec<u8> = trap_records
+        .iter()
+        .flat_map(|t| [t.func.to_le_bytes(), t.offset.to_le_bytes(), t.kind.to_le_bytes()].concat())
+        .collect();
+    let traps_id = define_bytes(&mut module, &format!("aot_m{index}_traps"), &traps).map_err(merr)?;
+
+    let desc_id = module
+        .declare_data(&aot_abi::module_symbol(index), Linkage::Export, false, false)
+        .map_err(merr)?;
+    let mut desc = DataDescription::new();
+    let mut bytes = vec![0u8; std::mem::size_of::<ModuleDescriptor>()];
+    let put_u32 = |b: &mut Vec<u8>, off: usize, v: u32| b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    let put_usize = |b: &mut Vec<u8>, off: usize, v: usize| b[off..off + ptr].copy_from_slice(&(v as u64).to_le_bytes());
+    put_u32(&mut bytes, offset_of!(ModuleDescriptor, abi_version), aot_abi::ABI_VERSION);
+    put_u32(&mut bytes, offset_of!(ModuleDescriptor, bounds_mode), opts.bounds as u32);
+    put_usize(&mut bytes, offset_of!(ModuleDescriptor, meta_len), meta.len());
+    put_usize(&mut bytes, offset_of!(ModuleDescriptor, data_len), info.data.len());
+    put_usize(&mut bytes, offset_of!(ModuleDescriptor, num_funcs), func_ids.len());
+    put_usize(&mut bytes, offset_of!(ModuleDescriptor, num_trampolines), tramp_ids.len());
+    put_usize(&mut bytes, offset_of!(ModuleDescriptor, num_traps), trap_records.len());
+    desc.define(bytes.into_boxed_slice());
+    for (field, id) in [
+        (offset_of!(ModuleDescriptor, meta), meta_id),
+        (offset_of!(ModuleDescriptor, data), data_id),
+        (offset_of!(ModuleDescriptor, funcs), funcs_id),
+        (offset_of!(ModuleDescriptor, func_lens), lens_id),
+        (offset_of!(ModuleDescriptor, trampolines), tramps_id),
+        (offset_of!(ModuleDescriptor, traps), traps_id),
+    ] {
+        let gv = module.declare_data_in_data(id, &mut desc);
+        desc.write_data_addr(field as u32, gv, 0);
+    }
+    desc.set_align(8);
+    module.define_data(desc_id, &desc).map_err(merr)?;
+
+    let product = module.finish();
+    product.emit().map_err(|e| err(format!("object emission: {e}")))
+}
+
+fn compile_function(
+    menv: &ModuleEnv,
+    isa: &dyn isa::TargetIsa,
+    def_index: u32,
+    id: FuncId,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<CompiledFunc, CompileError> {
+    let info = menv.info;
+    let file = info.file.as_str();
+    let sig = wasm_signature(menv.call_conv, info.func_type(info.num_imported_funcs + def_index));
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(env::NS_FUNC, id.as_u32()), sig);
+    crate::translate::translate_function(menv, def_index, &info.bodies[def_index as usize].body, &mut func, fctx)?;
+    let mut ctx = Context::for_function(func);
+    let name = info.meta.func_display_name(info.num_imported_funcs + def_index);
+    let compiled = ctx
+        .compile(isa, &mut ControlPlane::default())
+        .map_err(|e| CompileError::new(file, None, format!("code generation failed for {name}: {:?}", e.inner)))?;
+    let alignment = compiled.buffer.alignment as u64;
+    let bytes = compiled.code_buffer().to_vec();
+    let mut traps = Vec::new();
+    for t in compiled.buffer.traps() {
+        let kind = env::trap_kind(t.code)
+            .ok_or_else(|| CompileError::new(file, None, format!("unknown trap code {} in {name}", t.code)))?;
+        traps.push((t.offset, kind));
+    }
+    let mach_relocs: Vec<_> = compiled.buffer.relocs().to_vec();
+    let relocs = mach_relocs
+        .iter()
+        .map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, id))
+        .collect();
+    Ok(CompiledFunc {
+        bytes,
+        alignment,
+        relocs,
+        traps,
+    })
+}
+
+/// `tramp(code, vmctx, values)`: loads the arguments from `values`, calls
+/// `code(vmctx, args...)` and stores the results back into `values`.
+fn build_trampoline(call_conv: CallConv, fc: isa::TargetFrontendConfig, ty: &aot_abi::FuncType, id: FuncId, fctx: &mut FunctionBuilderContext) -> ir::Function {
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(env::NS_FUNC, id.as_u32()), array_call_signature(call_conv));
+    let mut b = FunctionBuilder::new(&mut func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let p = b.block_params(entry).to_vec();
+    let (code, vmctx, values) = (p[0], p[1], p[2]);
+    let slot = std::mem::size_of::<ValRaw>() as i32;
+    let mut args = vec![vmctx];
+    for (i, t) in ty.params.iter().enumerate() {
+        args.push(b.ins().load(env::ir_type(*t), MemFlagsData::trusted(), values, i as i32 * slot));
+    }
+    let sig = b.import_signature(wasm_signature(call_conv, ty));
+    let call = b.ins().call_indirect(sig, code, &args);
+    let results = b.inst_results(call).to_vec();
+    for (i, r) in results.iter().enumerate() {
+        b.ins().store(MemFlagsData::trusted(), *r, values, i as i32 * slot);
+    }
+    b.ins().return_(&[]);
+    b.finalize(fc);
+    let _ = types::I64;
+    func
+}
+
+fn define_bytes(module: &mut ObjectModule, name: &str, bytes: &[u8]) -> Result<DataId, cranelift_module::ModuleError> {
+    let id = module.declare_data(name, Linkage::Local, false, false)?;
+    let mut d = DataDescription::new();
+    // An empty object still needs an address; one padding byte gives it one.
+    let contents = if bytes.is_empty() { vec![0u8] } else { bytes.to_vec() };
+    d.define(contents.into_boxed_slice());
+    d.set_align(8);
+    module.define_data(id, &d)?;
+    Ok(id)
+}
+
+fn define_func_ptrs(module: &mut ObjectModule, name: &str, funcs: &[FuncId]) -> Result<DataId, cranelift_module::ModuleError> {
+    let id = module.declare_data(name, Linkage::Local, false, false)?;
+    let mut d = DataDescription::new();
+    d.define(vec![0u8; (funcs.len() * 8).max(8)].into_boxed_slice());
+    for (i, f) in funcs.iter().enumerate() {
+        let r = module.declare_func_in_data(*f, &mut d);
+        d.write_function_addr((i * 8) as u32, r);
+    }
+    d.set_align(8);
+    module.define_data(id, &d)?;
+    Ok(id)
+}

@@ -1,0 +1,423 @@
+//! The translation environment: the one place that knows where things live at run time.
+//!
+//! The operator walk in [`crate::translate`] asks this module for everything
+//! layout-dependent — a memory's base and length, a global's address, a table's slots, how
+//! to call an import or a builtin — and this module answers from the contract in
+//! `aot_abi` (vmctx offsets, record layouts, builtin symbols). It never emits control flow
+//! of its own beyond bounds and signature checks.
+
+use std::collections::HashMap;
+
+use aot_abi::{
+    BoundsMode, FuncType, ImportKind, TrapKind, VMOffsets, ValType, GUARD_SIZE, VMFUNCREF_CODE, VMFUNCREF_SIZE,
+    VMFUNCREF_TYPE_ID, VMFUNCREF_VMCTX, VMIMPORT_CODE, VMIMPORT_VMCTX, VMMEMORY_BASE, VMMEMORY_LENGTH,
+    VMTABLE_BASE, VMTABLE_LENGTH,
+};
+use cranelift_codegen::ir::{
+    self, condcodes::IntCC, types, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName, FuncRef, Function,
+    GlobalValue, GlobalValueData, InstBuilder, MemFlagsData, Signature, TrapCode, Type, UserExternalName, Value,
+};
+use cranelift_codegen::isa::CallConv;
+use cranelift_frontend::FunctionBuilder;
+
+use crate::module::ModuleInfo;
+
+/// The pointer type of every supported target.
+pub const PTR: Type = types::I64;
+
+/// Cranelift user-name namespace of everything a function may call.
+pub const NS_FUNC: u32 = 0;
+
+/// Whether the runtime itself provides this import to command programs. The WASI host
+/// arrives with its own issue; until then nothing is provided.
+pub fn is_host_import(_module: &str, _name: &str, _kind: &ImportKind, _types: &[FuncType]) -> bool {
+    false
+}
+
+/// The Cranelift trap code for a Wasm trap kind.
+pub fn trap_code(kind: TrapKind) -> TrapCode {
+    match kind {
+        TrapKind::MemoryOutOfBounds => TrapCode::HEAP_OUT_OF_BOUNDS,
+        TrapKind::StackOverflow => TrapCode::STACK_OVERFLOW,
+        TrapKind::IntegerOverflow => TrapCode::INTEGER_OVERFLOW,
+        TrapKind::IntegerDivisionByZero => TrapCode::INTEGER_DIVISION_BY_ZERO,
+        TrapKind::BadConversionToInteger => TrapCode::BAD_CONVERSION_TO_INTEGER,
+        other => TrapCode::unwrap_user(other as u8),
+    }
+}
+
+/// The Wasm trap kind of a trap code found in compiled code.
+pub fn trap_kind(code: TrapCode) -> Option<TrapKind> {
+    Some(match code {
+        TrapCode::HEAP_OUT_OF_BOUNDS => TrapKind::MemoryOutOfBounds,
+        TrapCode::STACK_OVERFLOW => TrapKind::StackOverflow,
+        TrapCode::INTEGER_OVERFLOW => TrapKind::IntegerOverflow,
+        TrapCode::INTEGER_DIVISION_BY_ZERO => TrapKind::IntegerDivisionByZero,
+        TrapCode::BAD_CONVERSION_TO_INTEGER => TrapKind::BadConversionToInteger,
+        other => return TrapKind::from_u32(other.as_raw().get() as u32),
+    })
+}
+
+pub fn ir_type(v: ValType) -> Type {
+    match v {
+        ValType::I32 => types::I32,
+        ValType::I64 => types::I64,
+        ValType::F32 => types::F32,
+        ValType::F64 => types::F64,
+        ValType::V128 => types::I8X16,
+        ValType::FuncRef | ValType::ExternRef => PTR,
+    }
+}
+
+/// The native signature of a Wasm function: `(vmctx, params...) -> results`.
+pub fn wasm_signature(call_conv: CallConv, ty: &FuncType) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    sig.params.push(AbiParam::special(PTR, ArgumentPurpose::VMContext));
+    sig.params.extend(ty.params.iter().map(|p| AbiParam::new(ir_type(*p))));
+    sig.returns.extend(ty.results.iter().map(|r| AbiParam::new(ir_type(*r))));
+    sig
+}
+
+/// The signature of an array-call trampoline: `(code, vmctx, values)`.
+pub fn array_call_signature(call_conv: CallConv) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    sig.params.extend([AbiParam::new(PTR), AbiParam::new(PTR), AbiParam::new(PTR)]);
+    sig
+}
+
+macro_rules! declare_builtin_enum {
+    ($( $(#[$doc:meta])* $name:ident ( $($arg:ident : $ty:ident),* ) $(-> $ret:ident)? ; )*) => {
+        /// The runtime builtins generated code may call (from `aot_abi::foreach_builtin!`).
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Builtin { $( $name, )* }
+
+        impl Builtin {
+            pub const ALL: &'static [Builtin] = &[ $( Builtin::$name, )* ];
+
+            pub fn name(self) -> &'static str {
+                match self { $( Builtin::$name => stringify!($name), )* }
+            }
+
+            pub fn signature(self, call_conv: CallConv) -> Signature {
+                let mut sig = Signature::new(call_conv);
+                match self {
+                    $( Builtin::$name => {
+                        $( sig.params.push(AbiParam::new(builtin_type(stringify!($ty)))); let _ = stringify!($arg); )*
+                        $( sig.returns.push(AbiParam::new(builtin_type(stringify!($ret)))); )?
+                    } )*
+                }
+                sig
+            }
+        }
+    };
+}
+
+fn builtin_type(name: &str) -> Type {
+    match name {
+        "i32" => types::I32,
+        _ => types::I64,
+    }
+}
+
+aot_abi::foreach_builtin!(declare_builtin_enum);
+
+/// Module-wide facts every function's translation shares (read-only, so functions can be
+/// translated in parallel).
+pub struct ModuleEnv<'a> {
+    pub info: &'a ModuleInfo<'a>,
+    pub offsets: VMOffsets,
+    pub bounds: BoundsMode,
+    pub call_conv: CallConv,
+    pub frontend_config: cranelift_codegen::isa::TargetFrontendConfig,
+    /// Cranelift user-name index of each defined function, builtin and so on.
+    pub defined_func_names: Vec<u32>,
+    pub builtin_names: HashMap<Builtin, u32>,
+}
+
+/// Per-function state: the cached global values and imported signatures of one function.
+pub struct FuncEnv<'a> {
+    pub module: &'a ModuleEnv<'a>,
+    /// The vmctx as a global value (for the stack limit) and as the entry block's first
+    /// parameter (for everything else; set by [`FuncEnv::set_vmctx`]).
+    vmctx_gv: GlobalValue,
+    vmctx: Option<Value>,
+    sig_refs: HashMap<u32, ir::SigRef>,
+    func_refs: HashMap<u32, FuncRef>,
+    builtin_refs: HashMap<Builtin, FuncRef>,
+}
+
+fn readonly() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly().with_can_move()
+}
+
+impl<'a> FuncEnv<'a> {
+    pub fn new(module: &'a ModuleEnv<'a>, func: &mut Function) -> FuncEnv<'a> {
+        let vmctx_gv = func.create_global_value(GlobalValueData::VMContext);
+        FuncEnv {
+            module,
+            vmctx_gv,
+            vmctx: None,
+            sig_refs: HashMap::new(),
+            func_refs: HashMap::new(),
+            builtin_refs: HashMap::new(),
+        }
+    }
+
+    fn info(&self) -> &'a ModuleInfo<'a> {
+        self.module.info
+    }
+
+    /// The stack-limit global value for Cranelift's prologue check.
+    pub fn stack_limit(&mut self, func: &mut Function) -> GlobalValue {
+        let flags = func.dfg.mem_flags.insert_unchecked(readonly());
+        func.create_global_value(GlobalValueData::Load {
+            base: self.vmctx_gv,
+            offset: (aot_abi::VMCTX_STACK_LIMIT as i32).into(),
+            global_type: PTR,
+            flags,
+        })
+    }
+
+    pub fn set_vmctx(&mut self, v: Value) {
+        self.vmctx = Some(v);
+    }
+
+    fn vmctx(&self) -> Value {
+        self.vmctx.expect("set_vmctx is called before translation")
+    }
+
+    /// Address of memory `index`'s `VMMemoryDef`.
+    fn memory_def(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
+        let vmctx = self.vmctx();
+        let info = self.info();
+        if index < info.num_imported_memories {
+            b.ins().load(PTR, readonly(), vmctx, self.module.offsets.imported_memory(index) as i32)
+        } else {
+            let off = self.module.offsets.defined_memory(index - info.num_imported_memories);
+            b.ins().iadd_imm_u(vmctx, off as i64)
+        }
+    }
+
+    fn memory_base(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
+        let def = self.memory_def(b, index);
+        // The base never changes for the life of the memory (see aot_abi::vmctx).
+        b.ins().load(PTR, readonly(), def, VMMEMORY_BASE as i32)
+    }
+
+    /// Current length in bytes of memory `index`.
+    pub fn memory_length(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
+        let def = self.memory_def(b, index);
+        b.ins().load(types::I64, MemFlagsData::trusted(), def, VMMEMORY_LENGTH as i32)
+    }
+
+    /// The native address of an access of `size` bytes at Wasm address `addr` + `offset`,
+    /// with whatever check the bounds mode needs. Returns (address, remaining static offset).
+    pub fn memory_addr(
+        &mut self,
+        b: &mut FunctionBuilder,
+        mem: u32,
+        addr: Value,
+        offset: u64,
+        size: u32,
+    ) -> (Value, i32) {
+        let index = b.ins().uextend(types::I64, addr);
+        let needs_check = match self.module.bounds {
+            BoundsMode::GuardPages => offset + size as u64 > GUARD_SIZE,
+            BoundsMode::Explicit => true,
+        };
+        if needs_check {
+            let len = self.memory_length(b, mem);
+            // index + offset + size cannot overflow 64 bits for 32-bit memories.
+            let end = b.ins().iadd_imm_u(index, (offset + size as u64) as i64);
+            let oob = b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
+            b.ins().trapnz(oob, trap_code(TrapKind::MemoryOutOfBounds));
+        }
+        let base = self.memory_base(b, mem);
+        let mut a = b.ins().iadd(base, index);
+        if offset <= i32::MAX as u64 {
+            (a, offset as i32)
+        } else {
+            a = b.ins().iadd_imm_u(a, offset as i64);
+            (a, 0)
+        }
+    }
+
+    /// Memory flags of a Wasm load or store: faults are out-of-bounds traps.
+    pub fn heap_flags(&self) -> MemFlagsData {
+        MemFlagsData::new().with_trap_code(Some(trap_code(TrapKind::MemoryOutOfBounds)))
+    }
+
+    /// Address and offset of global `index`'s storage.
+    pub fn global_addr(&mut self, b: &mut FunctionBuilder, index: u32) -> (Value, i32) {
+        let vmctx = self.vmctx();
+        let num_imported = self.info().num_imported_globals;
+        if index < num_imported {
+            let addr = b.ins().load(PTR, readonly(), vmctx, self.module.offsets.imported_global(index) as i32);
+            (addr, 0)
+        } else {
+            (vmctx, self.module.offsets.defined_global(index - num_imported) as i32)
+        }
+    }
+
+    /// Address of table `index`'s `VMTableDef`.
+    fn table_def(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
+        let vmctx = self.vmctx();
+        let info = self.info();
+        if index < info.num_imported_tables {
+            b.ins().load(PTR, readonly(), vmctx, self.module.offsets.imported_table(index) as i32)
+        } else {
+            let off = self.module.offsets.defined_table(index - info.num_imported_tables);
+            b.ins().iadd_imm_u(vmctx, off as i64)
+        }
+    }
+
+    pub fn table_size(&mut self, b: &mut FunctionBuilder, table: u32) -> Value {
+        let def = self.table_def(b, table);
+        let len = b.ins().load(types::I64, MemFlagsData::trusted(), def, VMTABLE_LENGTH as i32);
+        b.ins().ireduce(types::I32, len)
+    }
+
+    /// Address of element `index` (an i32) of `table`, trapping when it is out of bounds.
+    pub fn table_elem_addr(&mut self, b: &mut FunctionBuilder, table: u32, index: Value) -> Value {
+        let def = self.table_def(b, table);
+        let len = b.ins().load(types::I64, MemFlagsData::trusted(), def, VMTABLE_LENGTH as i32);
+        let index = b.ins().uextend(types::I64, index);
+        let oob = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
+        b.ins().trapnz(oob, trap_code(TrapKind::TableOutOfBounds));
+        let base = b.ins().load(PTR, MemFlagsData::trusted(), def, VMTABLE_BASE as i32);
+        let off = b.ins().imul_imm_u(index, 8);
+        b.ins().iadd(base, off)
+    }
+
+    fn sig_ref(&mut self, func: &mut Function, type_index: u32) -> ir::SigRef {
+        if let Some(s) = self.sig_refs.get(&type_index) {
+            return *s;
+        }
+        let sig = wasm_signature(self.module.call_conv, &self.info().meta.types[type_index as usize]);
+        let s = func.import_signature(sig);
+        self.sig_refs.insert(type_index, s);
+        s
+    }
+
+    /// Calls Wasm function `index` with `args` (without vmctx); returns the results.
+    pub fn call(&mut self, b: &mut FunctionBuilder, index: u32, args: &[Value]) -> Vec<Value> {
+        let info = self.info();
+        let vmctx = self.vmctx();
+        let mut full = Vec::with_capacity(args.len() + 1);
+        let call = if index < info.num_imported_funcs {
+            let ty = info.meta.funcs[index as usize];
+            let sig = self.sig_ref(b.func, ty);
+            let off = self.module.offsets.imported_func(index) as i32;
+            let code = b.ins().load(PTR, readonly(), vmctx, off + VMIMPORT_CODE as i32);
+            let callee_vmctx = b.ins().load(PTR, readonly(), vmctx, off + VMIMPORT_VMCTX as i32);
+            full.push(callee_vmctx);
+            full.extend_from_slice(args);
+            b.ins().call_indirect(sig, code, &full)
+        } else {
+            let fref = match self.func_refs.get(&index) {
+                Some(f) => *f,
+                None => {
+                    let ty = info.meta.funcs[index as usize];
+                    let sig = self.sig_ref(b.func, ty);
+                    let name_index = self.module.defined_func_names[(index - info.num_imported_funcs) as usize];
+                    let name = b.func.declare_imported_user_function(UserExternalName {
+                        namespace: NS_FUNC,
+                        index: name_index,
+                    });
+                    let f = b.func.import_function(ExtFuncData {
+                        name: ExternalName::user(name),
+                        signature: sig,
+                        colocated: true,
+                        patchable: false,
+                    });
+                    self.func_refs.insert(index, f);
+                    f
+                }
+            };
+            full.push(vmctx);
+            full.extend_from_slice(args);
+            b.ins().call(fref, &full)
+        };
+        b.inst_results(call).to_vec()
+    }
+
+    /// call_indirect through `table` with Wasm signature `type_index`.
+    pub fn call_indirect(
+        &mut self,
+        b: &mut FunctionBuilder,
+        table: u32,
+        type_index: u32,
+        index: Value,
+        args: &[Value],
+    ) -> Vec<Value> {
+        let slot = self.table_elem_addr(b, table, index);
+        let funcref = b.ins().load(PTR, MemFlagsData::trusted(), slot, 0);
+        // A null funcref faults on this load; the trap table names the fault.
+        let null_flags = MemFlagsData::new()
+            .with_aligned()
+            .with_trap_code(Some(trap_code(TrapKind::IndirectCallToNull)));
+        let actual = b.ins().load(types::I32, null_flags, funcref, VMFUNCREF_TYPE_ID as i32);
+        let vmctx = self.vmctx();
+        let expected = b.ins().load(
+            types::I32,
+            readonly(),
+            vmctx,
+            self.module.offsets.type_id(type_index) as i32,
+        );
+        let mismatch = b.ins().icmp(IntCC::NotEqual, actual, expected);
+        b.ins().trapnz(mismatch, trap_code(TrapKind::BadSignature));
+        let code = b.ins().load(PTR, MemFlagsData::trusted(), funcref, VMFUNCREF_CODE as i32);
+        let callee_vmctx = b.ins().load(PTR, MemFlagsData::trusted(), funcref, VMFUNCREF_VMCTX as i32);
+        let sig = self.sig_ref(b.func, type_index);
+        let mut full = Vec::with_capacity(args.len() + 1);
+        full.push(callee_vmctx);
+        full.extend_from_slice(args);
+        let call = b.ins().call_indirect(sig, code, &full);
+        b.inst_results(call).to_vec()
+    }
+
+    /// ref.func: the address of this instance's `VMFuncRef` for function `index`.
+    pub fn ref_func(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
+        let vmctx = self.vmctx();
+        b.ins().iadd_imm_u(vmctx, self.module.offsets.funcref(index) as i64)
+    }
+
+    /// Calls a runtime builtin; `args` exclude the vmctx.
+    pub fn call_builtin(&mut self, b: &mut FunctionBuilder, builtin: Builtin, args: &[Value]) -> Option<Value> {
+        let fref = match self.builtin_refs.get(&builtin) {
+            Some(f) => *f,
+            None => {
+                let sig = b.func.import_signature(builtin.signature(self.module.call_conv));
+                let name = b.func.declare_imported_user_function(UserExternalName {
+                    namespace: NS_FUNC,
+                    index: self.module.builtin_names[&builtin],
+                });
+                let f = b.func.import_function(ExtFuncData {
+                    name: ExternalName::user(name),
+                    signature: sig,
+                    colocated: false,
+                    patchable: false,
+                });
+                self.builtin_refs.insert(builtin, f);
+                f
+            }
+        };
+        let vmctx = self.vmctx();
+        let mut full = Vec::with_capacity(args.len() + 1);
+        full.push(vmctx);
+        full.extend_from_slice(args);
+        let call = b.ins().call(fref, &full);
+        b.inst_results(call).first().copied()
+    }
+
+    /// Calls a builtin that returns a trap status, and traps with that kind if nonzero.
+    pub fn call_builtin_checked(&mut self, b: &mut FunctionBuilder, builtin: Builtin, args: &[Value], kind: TrapKind) {
+        if let Some(status) = self.call_builtin(b, builtin, args) {
+            b.ins().trapnz(status, trap_code(kind));
+        }
+    }
+}
+
+/// Size in bytes of a funcref record (for documentation of ref.func addresses).
+pub const FUNCREF_SIZE: u32 = VMFUNCREF_SIZE;

@@ -1,0 +1,363 @@
+//! Parse and validate a Wasm binary into a [`ModuleInfo`]: the module description the
+//! translator and the code generator work from.
+//!
+//! Validation is complete before anything else looks at the module (wasmparser with the
+//! Wasm 2.0 feature set plus extended-const), so later stages may assume a valid module and
+//! only report features they do not support yet.
+
+use aot_abi::{
+    ConstExpr, ConstOp, DataSegment, DefinedGlobal, DefinedTable, ElemSegment, Export, ExternKind, FuncType,
+    GlobalType, Import, ImportKind, MemoryType, ModuleMeta, SegmentMode, TableType, ValType,
+};
+use wasmparser::{Parser, Payload, Validator, WasmFeatures};
+
+use crate::{CompileError, Options};
+
+/// A defined function's body, as a slice of the input.
+pub struct FuncBody<'a> {
+    pub body: wasmparser::FunctionBody<'a>,
+}
+
+/// Everything known about a module before its functions are translated.
+pub struct ModuleInfo<'a> {
+    pub file: String,
+    pub meta: ModuleMeta,
+    /// Types of all tables, memories and globals, imports first.
+    pub tables: Vec<TableType>,
+    pub memories: Vec<MemoryType>,
+    pub globals: Vec<GlobalType>,
+    pub num_imported_funcs: u32,
+    pub num_imported_tables: u32,
+    pub num_imported_memories: u32,
+    pub num_imported_globals: u32,
+    pub bodies: Vec<FuncBody<'a>>,
+    /// Bytes of all data segments, concatenated.
+    pub data: Vec<u8>,
+}
+
+impl ModuleInfo<'_> {
+    pub fn func_type(&self, func_index: u32) -> &FuncType {
+        &self.meta.types[self.meta.funcs[func_index as usize] as usize]
+    }
+}
+
+/// The feature set `aot` accepts: WebAssembly 2.0 plus extended-const. SIMD validates (it is
+/// part of 2.0) but the translator reports it as not supported yet.
+pub fn features() -> WasmFeatures {
+    WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST
+}
+
+/// True if `bytes` starts like a component rather than a core module.
+pub fn is_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[0..4] == *b"\0asm" && bytes[6..8] == [1, 0]
+}
+
+pub fn parse<'a>(wasm: &'a [u8], file: &str, opts: &Options) -> Result<ModuleInfo<'a>, CompileError> {
+    if is_component(wasm) {
+        return Err(CompileError::new(file, None, "components are not supported yet"));
+    }
+    let mut validator = Validator::new_with_features(features());
+    validator
+        .validate_all(wasm)
+        .map_err(|e| CompileError::from_wasmparser(file, &e))?;
+
+    let perr = |e: wasmparser::BinaryReaderError| CompileError::from_wasmparser(file, &e);
+    let mut info = ModuleInfo {
+        file: file.to_string(),
+        meta: ModuleMeta::default(),
+        tables: Vec::new(),
+        memories: Vec::new(),
+        globals: Vec::new(),
+        num_imported_funcs: 0,
+        num_imported_tables: 0,
+        num_imported_memories: 0,
+        num_imported_globals: 0,
+        bodies: Vec::new(),
+        data: Vec::new(),
+    };
+    let mut names: Vec<(u32, String)> = Vec::new();
+
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.map_err(perr)? {
+            Payload::TypeSection(r) => {
+                for t in r.into_iter_err_on_gc_types() {
+                    let t = t.map_err(perr)?;
+                    info.meta.types.push(FuncType {
+                        params: t.params().iter().map(|v| valtype(file, *v)).collect::<Result<_, _>>()?,
+                        results: t.results().iter().map(|v| valtype(file, *v)).collect::<Result<_, _>>()?,
+                    });
+                }
+            }
+            Payload::ImportSection(r) => {
+                for imp in r.into_imports_with_offsets() {
+                    let (offset, imp) = imp.map_err(perr)?;
+                    let kind = match imp.ty {
+                        wasmparser::TypeRef::Func(t) | wasmparser::TypeRef::FuncExact(t) => {
+                            info.meta.funcs.push(t);
+                            info.num_imported_funcs += 1;
+                            ImportKind::Func(t)
+                        }
+                        wasmparser::TypeRef::Table(t) => {
+                            let t = table_type(file, &t)?;
+                            info.tables.push(t);
+                            info.num_imported_tables += 1;
+                            ImportKind::Table(t)
+                        }
+                        wasmparser::TypeRef::Memory(m) => {
+                            let m = memory_type(&m);
+                            info.memories.push(m);
+                            info.num_imported_memories += 1;
+                            ImportKind::Memory(m)
+                        }
+                        wasmparser::TypeRef::Global(g) => {
+                            let g = global_type(file, &g)?;
+                            info.globals.push(g);
+                            info.num_imported_globals += 1;
+                            ImportKind::Global(g)
+                        }
+                        wasmparser::TypeRef::Tag(_) => {
+                            return Err(CompileError::new(file, Some(offset as usize), "exceptions are not supported yet"));
+                        }
+                    };
+                    if !opts.allow_unknown_imports && !crate::env::is_host_import(imp.module, imp.name, &kind, &info.meta.types) {
+                        return Err(CompileError::new(
+                            file,
+                            Some(offset as usize),
+                            format!("unknown import `{}::{}`: the runtime does not provide it", imp.module, imp.name),
+                        ));
+                    }
+                    info.meta.imports.push(Import {
+                        module: imp.module.to_string(),
+                        name: imp.name.to_string(),
+                        kind,
+                    });
+                }
+            }
+            Payload::FunctionSection(r) => {
+                for t in r {
+                    info.meta.funcs.push(t.map_err(perr)?);
+                }
+            }
+            Payload::TableSection(r) => {
+                for t in r {
+                    let t = t.map_err(perr)?;
+                    let ty = table_type(file, &t.ty)?;
+                    let init = match t.init {
+                        wasmparser::TableInit::RefNull => None,
+                        wasmparser::TableInit::Expr(e) => Some(const_expr(file, &e)?),
+                    };
+                    info.tables.push(ty);
+                    info.meta.tables.push(DefinedTable { ty, init });
+                }
+            }
+            Payload::MemorySection(r) => {
+                for m in r {
+                    let m = memory_type(&m.map_err(perr)?);
+                    info.memories.push(m);
+                    info.meta.memories.push(m);
+                }
+            }
+            Payload::GlobalSection(r) => {
+                for g in r {
+                    let g = g.map_err(perr)?;
+                    let ty = global_type(file, &g.ty)?;
+                    info.globals.push(ty);
+                    info.meta.globals.push(DefinedGlobal {
+                        ty,
+                        init: const_expr(file, &g.init_expr)?,
+                    });
+                }
+            }
+            Payload::ExportSection(r) => {
+                for e in r {
+                    let e = e.map_err(perr)?;
+                    let kind = match e.kind {
+                        wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => ExternKind::Func,
+                        wasmparser::ExternalKind::Table => ExternKind::Table,
+                        wasmparser::ExternalKind::Memory => ExternKind::Memory,
+                        wasmparser::ExternalKind::Global => ExternKind::Global,
+                        wasmparser::ExternalKind::Tag => {
+                            return Err(CompileError::new(file, None, "exceptions are not supported yet"));
+                        }
+                    };
+                    info.meta.exports.push(Export {
+                        name: e.name.to_string(),
+                        kind,
+                        index: e.index,
+                    });
+                }
+            }
+            Payload::StartSection { func, .. } => info.meta.start = Some(func),
+            Payload::ElementSection(r) => {
+                for e in r {
+                    let e = e.map_err(perr)?;
+                    let mode = match e.kind {
+                        wasmparser::ElementKind::Passive => SegmentMode::Passive,
+                        wasmparser::ElementKind::Declared => SegmentMode::Declared,
+                        wasmparser::ElementKind::Active {
+                            table_index,
+                            offset_expr,
+                        } => SegmentMode::Active {
+                            index: table_index.unwrap_or(0),
+                            offset: const_expr(file, &offset_expr)?,
+                        },
+                    };
+                    let (ty, items) = match e.items {
+                        wasmparser::ElementItems::Functions(r) => {
+                            let mut items = Vec::new();
+                            for f in r {
+                                items.push(ConstExpr(vec![ConstOp::RefFunc(f.map_err(perr)?)]));
+                            }
+                            (ValType::FuncRef, items)
+                        }
+                        wasmparser::ElementItems::Expressions(rt, r) => {
+                            let mut items = Vec::new();
+                            for x in r {
+                                items.push(const_expr(file, &x.map_err(perr)?)?);
+                            }
+                            (reftype(file, rt)?, items)
+                        }
+                    };
+                    info.meta.elems.push(ElemSegment { mode, ty, items });
+                }
+            }
+            Payload::DataSection(r) => {
+                for d in r {
+                    let d = d.map_err(perr)?;
+                    let mode = match d.kind {
+                        wasmparser::DataKind::Passive => SegmentMode::Passive,
+                        wasmparser::DataKind::Active {
+                            memory_index,
+                            offset_expr,
+                        } => SegmentMode::Active {
+                            index: memory_index,
+                            offset: const_expr(file, &offset_expr)?,
+                        },
+                    };
+                    let offset = info.data.len() as u32;
+                    info.data.extend_from_slice(d.data);
+                    info.meta.datas.push(DataSegment {
+                        mode,
+                        offset,
+                        len: d.data.len() as u32,
+                    });
+                }
+            }
+            Payload::CodeSectionEntry(body) => info.bodies.push(FuncBody { body }),
+            Payload::CustomSection(c) => {
+                if let wasmparser::KnownCustom::Name(r) = c.as_known() {
+                    // A malformed name section is ignored, as engines do: names are debug info.
+                    for n in r.into_iter().flatten() {
+                        match n {
+                            wasmparser::Name::Module { name, .. } => info.meta.name = Some(name.to_string()),
+                            wasmparser::Name::Function(map) => {
+                                for naming in map.into_iter().flatten() {
+                                    names.push((naming.index, naming.name.to_string()));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    info.meta.func_names = vec![String::new(); info.meta.funcs.len()];
+    for (i, n) in names {
+        if let Some(slot) = info.meta.func_names.get_mut(i as usize) {
+            *slot = n;
+        }
+    }
+    if info.memories.iter().any(|m| m.memory64 || m.shared) {
+        return Err(CompileError::new(file, None, "64-bit and shared memories are not supported yet"));
+    }
+    Ok(info)
+}
+
+pub fn valtype(file: &str, v: wasmparser::ValType) -> Result<ValType, CompileError> {
+    Ok(match v {
+        wasmparser::ValType::I32 => ValType::I32,
+        wasmparser::ValType::I64 => ValType::I64,
+        wasmparser::ValType::F32 => ValType::F32,
+        wasmparser::ValType::F64 => ValType::F64,
+        wasmparser::ValType::V128 => {
+            return Err(CompileError::new(file, None, "SIMD (v128) is not supported yet"));
+        }
+        wasmparser::ValType::Ref(r) => reftype(file, r)?,
+    })
+}
+
+fn reftype(file: &str, r: wasmparser::RefType) -> Result<ValType, CompileError> {
+    if r == wasmparser::RefType::FUNCREF {
+        Ok(ValType::FuncRef)
+    } else if r == wasmparser::RefType::EXTERNREF {
+        Ok(ValType::ExternRef)
+    } else {
+        Err(CompileError::new(file, None, format!("reference type {r} is not supported yet")))
+    }
+}
+
+fn table_type(file: &str, t: &wasmparser::TableType) -> Result<TableType, CompileError> {
+    Ok(TableType {
+        elem: reftype(file, t.element_type)?,
+        min: t.initial,
+        max: t.maximum,
+    })
+}
+
+fn memory_type(m: &wasmparser::MemoryType) -> MemoryType {
+    MemoryType {
+        min: m.initial,
+        max: m.maximum,
+        shared: m.shared,
+        memory64: m.memory64,
+    }
+}
+
+fn global_type(file: &str, g: &wasmparser::GlobalType) -> Result<GlobalType, CompileError> {
+    Ok(GlobalType {
+        ty: valtype(file, g.content_type)?,
+        mutable: g.mutable,
+    })
+}
+
+fn const_expr(file: &str, e: &wasmparser::ConstExpr) -> Result<ConstExpr, CompileError> {
+    let mut ops = Vec::new();
+    let mut r = e.get_operators_reader();
+    while !r.eof() {
+        let offset = r.original_position();
+        let op = r.read().map_err(|e| CompileError::from_wasmparser(file, &e))?;
+        use wasmparser::Operator as O;
+        ops.push(match op {
+            O::I32Const { value } => ConstOp::I32Const(value),
+            O::I64Const { value } => ConstOp::I64Const(value),
+            O::F32Const { value } => ConstOp::F32Const(value.bits()),
+            O::F64Const { value } => ConstOp::F64Const(value.bits()),
+            O::V128Const { value } => ConstOp::V128Const(u128::from_le_bytes(*value.bytes())),
+            O::RefNull { hty } => ConstOp::RefNull(if hty == wasmparser::HeapType::FUNC {
+                ValType::FuncRef
+            } else {
+                ValType::ExternRef
+            }),
+            O::RefFunc { function_index } => ConstOp::RefFunc(function_index),
+            O::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
+            O::I32Add => ConstOp::I32Add,
+            O::I32Sub => ConstOp::I32Sub,
+            O::I32Mul => ConstOp::I32Mul,
+            O::I64Add => ConstOp::I64Add,
+            O::I64Sub => ConstOp::I64Sub,
+            O::I64Mul => ConstOp::I64Mul,
+            O::End => continue,
+            other => {
+                return Err(CompileError::new(
+                    file,
+                    Some(offset as usize),
+                    format!("unsupported constant expression operator {other:?}"),
+                ));
+            }
+        });
+    }
+    Ok(ConstExpr(ops))
+}

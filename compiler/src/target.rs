@@ -1,0 +1,140 @@
+//! The targets `aot` compiles for, and everything that differs between them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use target_lexicon::{Architecture, Triple};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    X86_64,
+    Aarch64,
+}
+
+/// A supported target. Every output is a static Linux executable (musl libc inside), so
+/// `-linux-gnu` and `-linux-musl` spellings of a target produce the same file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub arch: Arch,
+    pub triple: Triple,
+}
+
+impl Target {
+    pub fn host() -> Target {
+        #[cfg(target_arch = "aarch64")]
+        let arch = Arch::Aarch64;
+        #[cfg(not(target_arch = "aarch64"))]
+        let arch = Arch::X86_64;
+        Target::for_arch(arch)
+    }
+
+    pub fn for_arch(arch: Arch) -> Target {
+        let s = match arch {
+            Arch::X86_64 => "x86_64-unknown-linux-gnu",
+            Arch::Aarch64 => "aarch64-unknown-linux-gnu",
+        };
+        Target {
+            arch,
+            triple: Triple::from_str(s).expect("built-in triple parses"),
+        }
+    }
+
+    /// The Rust target whose runtime archive and C library the output links.
+    pub fn musl_triple(&self) -> &'static str {
+        match self.arch {
+            Arch::X86_64 => "x86_64-unknown-linux-musl",
+            Arch::Aarch64 => "aarch64-unknown-linux-musl",
+        }
+    }
+
+    pub fn is_host(&self) -> bool {
+        *self == Target::host()
+    }
+
+    /// The Cranelift ISA every object for this target is built with. `opt_level`: 0 = none,
+    /// 1 = speed, 2 = speed and size. Position-independent code (the objects link into
+    /// static and static-pie executables alike), frame pointers kept (backtraces walk the
+    /// FP chain), no unwind tables (traps never unwind through Wasm frames), no stack
+    /// probes (the stack limit in vmctx is checked instead), verifier in debug builds only.
+    pub fn isa(&self, opt_level: u8) -> Result<OwnedTargetIsa, String> {
+        let mut flags = settings::builder();
+        let opt = match opt_level {
+            0 => "none",
+            1 => "speed",
+            _ => "speed_and_size",
+        };
+        let verifier = if cfg!(debug_assertions) { "true" } else { "false" };
+        for (name, value) in [
+            ("opt_level", opt),
+            ("is_pic", "true"),
+            ("preserve_frame_pointers", "true"),
+            ("enable_multi_ret_implicit_sret", "true"),
+            ("unwind_info", "false"),
+            ("enable_verifier", verifier),
+            ("enable_probestack", "false"),
+        ] {
+            flags
+                .set(name, value)
+                .map_err(|e| format!("cranelift setting {name}={value}: {e}"))?;
+        }
+        let builder = cranelift_codegen::isa::lookup(self.triple.clone())
+            .map_err(|e| format!("no code generator for {self}: {e}"))?;
+        builder
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| format!("code generator for {self}: {e}"))
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.triple)
+    }
+}
+
+impl FromStr for Target {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Target, String> {
+        const SUPPORTED: &str = "x86_64-unknown-linux-gnu, aarch64-unknown-linux-gnu (or their -musl forms)";
+        let triple = Triple::from_str(s).map_err(|e| format!("unknown target triple `{s}`: {e}; supported: {SUPPORTED}"))?;
+        let arch = match triple.architecture {
+            Architecture::X86_64 => Arch::X86_64,
+            Architecture::Aarch64(_) => Arch::Aarch64,
+            _ => return Err(format!("unsupported target `{s}`; supported: {SUPPORTED}")),
+        };
+        if triple.operating_system != target_lexicon::OperatingSystem::Linux {
+            return Err(format!("unsupported target `{s}`: only Linux is supported; supported: {SUPPORTED}"));
+        }
+        Ok(Target::for_arch(arch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_supported_and_rejects_others() {
+        assert_eq!("aarch64-unknown-linux-gnu".parse::<Target>().map(|t| t.arch), Ok(Arch::Aarch64));
+        assert_eq!("x86_64-unknown-linux-musl".parse::<Target>().map(|t| t.arch), Ok(Arch::X86_64));
+        assert!("riscv64gc-unknown-linux-gnu".parse::<Target>().is_err());
+        assert!("x86_64-apple-darwin".parse::<Target>().is_err());
+        assert!("banana".parse::<Target>().is_err());
+    }
+
+    #[test]
+    fn isa_is_built_for_each_arch_with_our_flags() {
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            let isa = Target::for_arch(arch).isa(2).expect("isa");
+            assert!(isa.flags().is_pic());
+            assert!(isa.flags().preserve_frame_pointers());
+            assert!(!isa.flags().unwind_info());
+            assert!(!isa.flags().enable_probestack());
+            assert_eq!(isa.pointer_bytes(), 8);
+        }
+        let isa0 = Target::host().isa(0).expect("isa");
+        assert_eq!(isa0.flags().opt_level(), settings::OptLevel::None);
+    }
+}

@@ -1,0 +1,687 @@
+//! Translation of one Wasm function body into Cranelift IR.
+//!
+//! The operator walk keeps Wasm's operand stack as a stack of SSA values and its control
+//! stack as a stack of [`Frame`]s whose continuation blocks take the frame's results as
+//! block parameters. Everything layout-dependent (memories, tables, globals, calls) is
+//! asked of [`crate::env::FuncEnv`]; this module only knows Wasm semantics.
+//!
+//! Code after an unconditional branch is unreachable in Wasm but still valid: it is skipped
+//! (only its nesting is tracked) so that no IR is emitted for it.
+
+mod numeric;
+
+use aot_abi::TrapKind;
+use cranelift_codegen::ir::{
+    self, condcodes::IntCC, types, BlockArg, Function, InstBuilder, JumpTableData, MemFlagsData, Type, Value,
+};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use wasmparser::{BlockType, FunctionBody, MemArg, Operator};
+
+use crate::env::{ir_type, trap_code, Builtin, FuncEnv, ModuleEnv, PTR};
+use crate::CompileError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FrameKind {
+    Block,
+    Loop,
+    If,
+}
+
+struct Frame {
+    kind: FrameKind,
+    /// Where `end` (and a branch to a block or if) continues; takes the results.
+    dest: ir::Block,
+    /// Loop header, the target of branches to a loop; takes the params.
+    header: Option<ir::Block>,
+    /// For an if whose else has not been seen yet: the else block and the params to
+    /// re-push there.
+    else_block: Option<ir::Block>,
+    else_params: Vec<Value>,
+    num_params: usize,
+    num_results: usize,
+    /// Operand stack height below this frame's params.
+    stack_base: usize,
+    /// Whether anything jumps to `dest` (so the code after `end` is reachable).
+    dest_reachable: bool,
+}
+
+pub struct Translator<'m, 'b, 'f> {
+    env: FuncEnv<'m>,
+    b: &'b mut FunctionBuilder<'f>,
+    file: &'m str,
+    stack: Vec<Value>,
+    frames: Vec<Frame>,
+    locals: Vec<(Variable, Type)>,
+    reachable: bool,
+    /// Nesting depth of blocks opened in unreachable code.
+    dead_depth: u32,
+}
+
+fn block_args(vals: &[Value]) -> Vec<BlockArg> {
+    vals.iter().map(|v| BlockArg::Value(*v)).collect()
+}
+
+/// Translates the body of defined function `def_index` into `func`, whose signature and
+/// name are already set.
+pub fn translate_function(
+    module_env: &ModuleEnv,
+    def_index: u32,
+    body: &FunctionBody,
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<(), CompileError> {
+    let info = module_env.info;
+    let file = info.file.as_str();
+    let func_index = info.num_imported_funcs + def_index;
+    let ty = info.func_type(func_index).clone();
+
+    let mut env = FuncEnv::new(module_env, func);
+    func.stack_limit = Some(env.stack_limit(func));
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+
+    let mut locals = Vec::new();
+    let params: Vec<Value> = b.block_params(entry).to_vec();
+    env.set_vmctx(params[0]);
+    for (i, p) in ty.params.iter().enumerate() {
+        let t = ir_type(*p);
+        let var = b.declare_var(t);
+        b.def_var(var, params[i + 1]);
+        locals.push((var, t));
+    }
+    let lreader = body
+        .get_locals_reader()
+        .map_err(|e| CompileError::from_wasmparser(file, &e))?;
+    for l in lreader {
+        let (count, vt) = l.map_err(|e| CompileError::from_wasmparser(file, &e))?;
+        let t = ir_type(crate::module::valtype(file, vt)?);
+        for _ in 0..count {
+            let var = b.declare_var(t);
+            let zero = zero_value(&mut b, t);
+            b.def_var(var, zero);
+            locals.push((var, t));
+        }
+    }
+
+    let exit = b.create_block();
+    for r in &ty.results {
+        b.append_block_param(exit, ir_type(*r));
+    }
+
+    let mut t = Translator {
+        env,
+        b: &mut b,
+        file,
+        stack: Vec::new(),
+        frames: Vec::new(),
+        locals,
+        reachable: true,
+        dead_depth: 0,
+    };
+    t.frames.push(Frame {
+        kind: FrameKind::Block,
+        dest: exit,
+        header: None,
+        else_block: None,
+        else_params: Vec::new(),
+        num_params: 0,
+        num_results: ty.results.len(),
+        stack_base: 0,
+        dest_reachable: false,
+    });
+
+    let mut reader = body
+        .get_operators_reader()
+        .map_err(|e| CompileError::from_wasmparser(file, &e))?;
+    while !reader.eof() {
+        let offset = reader.original_position();
+        let op = reader.read().map_err(|e| CompileError::from_wasmparser(file, &e))?;
+        t.operator(op, offset as usize)?;
+    }
+    drop(t);
+    // The function's final `end` has switched to `exit`.
+    let rets = b.block_params(exit).to_vec();
+    b.ins().return_(&rets);
+    b.seal_all_blocks();
+    b.finalize(module_env.frontend_config);
+    Ok(())
+}
+
+fn zero_value(b: &mut FunctionBuilder, t: Type) -> Value {
+    match t {
+        types::F32 => b.ins().f32const(0.0),
+        types::F64 => b.ins().f64const(0.0),
+        types::I8X16 => {
+            let z = b.ins().iconst(types::I64, 0);
+            b.ins().splat(types::I64X2, z)
+        }
+        _ => b.ins().iconst(t, 0),
+    }
+}
+
+impl Translator<'_, '_, '_> {
+    fn pop(&mut self) -> Value {
+        self.stack.pop().expect("validated: operand stack underflow")
+    }
+
+    fn pop2(&mut self) -> (Value, Value) {
+        let y = self.pop();
+        let x = self.pop();
+        (x, y)
+    }
+
+    fn pop3(&mut self) -> (Value, Value, Value) {
+        let z = self.pop();
+        let (x, y) = self.pop2();
+        (x, y, z)
+    }
+
+    fn popn(&mut self, n: usize) -> Vec<Value> {
+        let at = self.stack.len() - n;
+        self.stack.split_off(at)
+    }
+
+    fn peekn(&self, n: usize) -> &[Value] {
+        &self.stack[self.stack.len() - n..]
+    }
+
+    fn push(&mut self, v: Value) {
+        self.stack.push(v);
+    }
+
+    fn block_sig(&self, bt: BlockType) -> Result<(Vec<Type>, Vec<Type>), CompileError> {
+        Ok(match bt {
+            BlockType::Empty => (vec![], vec![]),
+            BlockType::Type(v) => (vec![], vec![ir_type(crate::module::valtype(self.file, v)?)]),
+            BlockType::FuncType(i) => {
+                let ft = &self.env.module.info.meta.types[i as usize];
+                (
+                    ft.params.iter().map(|v| ir_type(*v)).collect(),
+                    ft.results.iter().map(|v| ir_type(*v)).collect(),
+                )
+            }
+        })
+    }
+
+    fn new_block_with(&mut self, tys: &[Type]) -> ir::Block {
+        let blk = self.b.create_block();
+        for t in tys {
+            self.b.append_block_param(blk, *t);
+        }
+        blk
+    }
+
+    /// Branch target of relative depth `depth`: (block, number of values it takes).
+    fn br_target(&mut self, depth: u32) -> (ir::Block, usize) {
+        let i = self.frames.len() - 1 - depth as usize;
+        let f = &mut self.frames[i];
+        match f.kind {
+            FrameKind::Loop => (f.header.expect("loop has a header"), f.num_params),
+            _ => {
+                f.dest_reachable = true;
+                (f.dest, f.num_results)
+            }
+        }
+    }
+
+    fn unreachable_from_here(&mut self) {
+        self.reachable = false;
+    }
+
+    fn switch_to(&mut self, blk: ir::Block) {
+        self.b.switch_to_block(blk);
+    }
+
+    fn trap(&mut self, kind: TrapKind) {
+        self.b.ins().trap(trap_code(kind));
+    }
+
+    fn operator(&mut self, op: Operator, offset: usize) -> Result<(), CompileError> {
+        if !self.reachable {
+            return self.dead_operator(op);
+        }
+        use Operator as O;
+        match op {
+            O::Nop => {}
+            O::Unreachable => {
+                self.trap(TrapKind::UnreachableCodeReached);
+                self.unreachable_from_here();
+            }
+            O::Block { blockty } => {
+                let (params, results) = self.block_sig(blockty)?;
+                let dest = self.new_block_with(&results);
+                let stack_base = self.stack.len() - params.len();
+                self.frames.push(Frame {
+                    kind: FrameKind::Block,
+                    dest,
+                    header: None,
+                    else_block: None,
+                    else_params: Vec::new(),
+                    num_params: params.len(),
+                    num_results: results.len(),
+                    stack_base,
+                    dest_reachable: false,
+                });
+            }
+            O::Loop { blockty } => {
+                let (params, results) = self.block_sig(blockty)?;
+                let header = self.new_block_with(&params);
+                let dest = self.new_block_with(&results);
+                let args = self.popn(params.len());
+                self.b.ins().jump(header, &block_args(&args));
+                self.switch_to(header);
+                let stack_base = self.stack.len();
+                self.stack.extend_from_slice(&self.b.block_params(header).to_vec());
+                self.frames.push(Frame {
+                    kind: FrameKind::Loop,
+                    dest,
+                    header: Some(header),
+                    else_block: None,
+                    else_params: Vec::new(),
+                    num_params: params.len(),
+                    num_results: results.len(),
+                    stack_base,
+                    dest_reachable: false,
+                });
+            }
+            O::If { blockty } => {
+                let cond = self.pop();
+                let (params, results) = self.block_sig(blockty)?;
+                let then_block = self.b.create_block();
+                let else_block = self.b.create_block();
+                let dest = self.new_block_with(&results);
+                self.b.ins().brif(cond, then_block, &[], else_block, &[]);
+                self.switch_to(then_block);
+                let stack_base = self.stack.len() - params.len();
+                let else_params = self.peekn(params.len()).to_vec();
+                self.frames.push(Frame {
+                    kind: FrameKind::If,
+                    dest,
+                    header: None,
+                    else_block: Some(else_block),
+                    else_params,
+                    num_params: params.len(),
+                    num_results: results.len(),
+                    stack_base,
+                    dest_reachable: false,
+                });
+            }
+            O::Else => self.op_else(),
+            O::End => self.op_end(),
+            O::Br { relative_depth } => {
+                let (target, n) = self.br_target(relative_depth);
+                let args = self.peekn(n).to_vec();
+                self.b.ins().jump(target, &block_args(&args));
+                self.unreachable_from_here();
+            }
+            O::BrIf { relative_depth } => {
+                let cond = self.pop();
+                let (target, n) = self.br_target(relative_depth);
+                let args = self.peekn(n).to_vec();
+                let next = self.b.create_block();
+                self.b.ins().brif(cond, target, &block_args(&args), next, &[]);
+                self.switch_to(next);
+            }
+            O::BrTable { targets } => {
+                let index = self.pop();
+                let mut depths = Vec::new();
+                for t in targets.targets() {
+                    depths.push(t.map_err(|e| CompileError::from_wasmparser(self.file, &e))?);
+                }
+                let default = targets.default();
+                let (_, n) = self.br_target(default);
+                let args = self.peekn(n).to_vec();
+                // Each distinct depth gets one edge block carrying the branch arguments,
+                // so the jump table itself has no arguments. Edge blocks are filled after
+                // the br_table terminates the current block.
+                let mut edge_for: std::collections::HashMap<u32, ir::Block> = std::collections::HashMap::new();
+                let mut to_fill: Vec<(ir::Block, ir::Block)> = Vec::new();
+                let mut edge = |t: &mut Self, depth: u32| -> ir::Block {
+                    if let Some(blk) = edge_for.get(&depth) {
+                        return *blk;
+                    }
+                    let (target, _) = t.br_target(depth);
+                    let blk = if n == 0 {
+                        target
+                    } else {
+                        let blk = t.b.create_block();
+                        to_fill.push((blk, target));
+                        blk
+                    };
+                    edge_for.insert(depth, blk);
+                    blk
+                };
+                let default_block = edge(self, default);
+                let mut calls = Vec::with_capacity(depths.len());
+                for d in depths {
+                    let blk = edge(self, d);
+                    calls.push(self.b.func.dfg.block_call(blk, &[]));
+                }
+                let def_call = self.b.func.dfg.block_call(default_block, &[]);
+                let jt = self.b.create_jump_table(JumpTableData::new(def_call, &calls));
+                self.b.ins().br_table(index, jt);
+                for (blk, target) in to_fill {
+                    self.switch_to(blk);
+                    self.b.ins().jump(target, &block_args(&args));
+                }
+                self.unreachable_from_here();
+            }
+            O::Return => {
+                let n = self.frames[0].num_results;
+                let args = self.peekn(n).to_vec();
+                self.b.ins().return_(&args);
+                self.unreachable_from_here();
+            }
+            O::Call { function_index } => {
+                let n = self.env.module.info.func_type(function_index).params.len();
+                let args = self.popn(n);
+                let results = self.env.call(self.b, function_index, &args);
+                self.stack.extend(results);
+            }
+            O::CallIndirect { type_index, table_index } => {
+                let index = self.pop();
+                let n = self.env.module.info.meta.types[type_index as usize].params.len();
+                let args = self.popn(n);
+                let results = self.env.call_indirect(self.b, table_index, type_index, index, &args);
+                self.stack.extend(results);
+            }
+            O::Drop => {
+                self.pop();
+            }
+            O::Select | O::TypedSelect { .. } => {
+                let (x, y, c) = self.pop3();
+                let v = self.b.ins().select(c, x, y);
+                self.push(v);
+            }
+            O::TypedSelectMulti { .. } => {
+                return Err(CompileError::new(self.file, Some(offset), "multi-value select is not supported"));
+            }
+            O::LocalGet { local_index } => {
+                let v = self.b.use_var(self.locals[local_index as usize].0);
+                self.push(v);
+            }
+            O::LocalSet { local_index } => {
+                let v = self.pop();
+                self.b.def_var(self.locals[local_index as usize].0, v);
+            }
+            O::LocalTee { local_index } => {
+                let v = *self.stack.last().expect("validated");
+                self.b.def_var(self.locals[local_index as usize].0, v);
+            }
+            O::GlobalGet { global_index } => {
+                let ty = ir_type(self.env.module.info.globals[global_index as usize].ty);
+                let (addr, off) = self.env.global_addr(self.b, global_index);
+                let v = self.b.ins().load(ty, MemFlagsData::trusted(), addr, off);
+                self.push(v);
+            }
+            O::GlobalSet { global_index } => {
+                let v = self.pop();
+                let (addr, off) = self.env.global_addr(self.b, global_index);
+                self.b.ins().store(MemFlagsData::trusted(), v, addr, off);
+            }
+
+            // Memory.
+            O::I32Load { memarg } => self.load(memarg, types::I32, types::I32, 4, Ext::None),
+            O::I64Load { memarg } => self.load(memarg, types::I64, types::I64, 8, Ext::None),
+            O::F32Load { memarg } => self.load(memarg, types::F32, types::F32, 4, Ext::None),
+            O::F64Load { memarg } => self.load(memarg, types::F64, types::F64, 8, Ext::None),
+            O::I32Load8S { memarg } => self.load(memarg, types::I32, types::I8, 1, Ext::Signed),
+            O::I32Load8U { memarg } => self.load(memarg, types::I32, types::I8, 1, Ext::Unsigned),
+            O::I32Load16S { memarg } => self.load(memarg, types::I32, types::I16, 2, Ext::Signed),
+            O::I32Load16U { memarg } => self.load(memarg, types::I32, types::I16, 2, Ext::Unsigned),
+            O::I64Load8S { memarg } => self.load(memarg, types::I64, types::I8, 1, Ext::Signed),
+            O::I64Load8U { memarg } => self.load(memarg, types::I64, types::I8, 1, Ext::Unsigned),
+            O::I64Load16S { memarg } => self.load(memarg, types::I64, types::I16, 2, Ext::Signed),
+            O::I64Load16U { memarg } => self.load(memarg, types::I64, types::I16, 2, Ext::Unsigned),
+            O::I64Load32S { memarg } => self.load(memarg, types::I64, types::I32, 4, Ext::Signed),
+            O::I64Load32U { memarg } => self.load(memarg, types::I64, types::I32, 4, Ext::Unsigned),
+            O::I32Store { memarg } | O::F32Store { memarg } => self.store(memarg, None, 4),
+            O::I64Store { memarg } | O::F64Store { memarg } => self.store(memarg, None, 8),
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => self.store(memarg, Some(types::I8), 1),
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store(memarg, Some(types::I16), 2),
+            O::I64Store32 { memarg } => self.store(memarg, Some(types::I32), 4),
+            O::MemorySize { mem } => {
+                let len = self.env.memory_length(self.b, mem);
+                let pages = self.b.ins().ushr_imm_u(len, 16);
+                let pages = self.b.ins().ireduce(types::I32, pages);
+                self.push(pages);
+            }
+            O::MemoryGrow { mem } => {
+                let delta = self.pop();
+                let delta = self.b.ins().uextend(types::I64, delta);
+                let mem_v = self.b.ins().iconst(types::I32, mem as i64);
+                let r = self.env.call_builtin(self.b, Builtin::memory_grow, &[mem_v, delta]).expect("returns");
+                let r = self.b.ins().ireduce(types::I32, r);
+                self.push(r);
+            }
+            O::MemoryCopy { dst_mem, src_mem } => {
+                let (dst, src, len) = self.pop3();
+                let dst = self.b.ins().uextend(types::I64, dst);
+                let src = self.b.ins().uextend(types::I64, src);
+                let len = self.b.ins().uextend(types::I64, len);
+                let d = self.b.ins().iconst(types::I32, dst_mem as i64);
+                let s = self.b.ins().iconst(types::I32, src_mem as i64);
+                self.env.call_builtin_checked(
+                    self.b,
+                    Builtin::memory_copy,
+                    &[d, s, dst, src, len],
+                    TrapKind::MemoryOutOfBounds,
+                );
+            }
+            O::MemoryFill { mem } => {
+                let (dst, val, len) = self.pop3();
+                let dst = self.b.ins().uextend(types::I64, dst);
+                let len = self.b.ins().uextend(types::I64, len);
+                let m = self.b.ins().iconst(types::I32, mem as i64);
+                self.env
+                    .call_builtin_checked(self.b, Builtin::memory_fill, &[m, dst, val, len], TrapKind::MemoryOutOfBounds);
+            }
+            O::MemoryInit { data_index, mem } => {
+                let (dst, src, len) = self.pop3();
+                let dst = self.b.ins().uextend(types::I64, dst);
+                let m = self.b.ins().iconst(types::I32, mem as i64);
+                let d = self.b.ins().iconst(types::I32, data_index as i64);
+                self.env.call_builtin_checked(
+                    self.b,
+                    Builtin::memory_init,
+                    &[m, d, dst, src, len],
+                    TrapKind::MemoryOutOfBounds,
+                );
+            }
+            O::DataDrop { data_index } => {
+                let d = self.b.ins().iconst(types::I32, data_index as i64);
+                self.env.call_builtin(self.b, Builtin::data_drop, &[d]);
+            }
+
+            // Reference types and tables.
+            O::RefNull { .. } => {
+                let v = self.b.ins().iconst(PTR, 0);
+                self.push(v);
+            }
+            O::RefIsNull => {
+                let v = self.pop();
+                let c = self.b.ins().icmp_imm_u(IntCC::Equal, v, 0);
+                let c = self.b.ins().uextend(types::I32, c);
+                self.push(c);
+            }
+            O::RefFunc { function_index } => {
+                let v = self.env.ref_func(self.b, function_index);
+                self.push(v);
+            }
+            O::TableGet { table } => {
+                let i = self.pop();
+                let addr = self.env.table_elem_addr(self.b, table, i);
+                let v = self.b.ins().load(PTR, MemFlagsData::trusted(), addr, 0);
+                self.push(v);
+            }
+            O::TableSet { table } => {
+                let (i, v) = self.pop2();
+                let addr = self.env.table_elem_addr(self.b, table, i);
+                self.b.ins().store(MemFlagsData::trusted(), v, addr, 0);
+            }
+            O::TableSize { table } => {
+                let v = self.env.table_size(self.b, table);
+                self.push(v);
+            }
+            O::TableGrow { table } => {
+                let (init, delta) = self.pop2();
+                let t = self.b.ins().iconst(types::I32, table as i64);
+                let r = self.env.call_builtin(self.b, Builtin::table_grow, &[t, delta, init]).expect("returns");
+                self.push(r);
+            }
+            O::TableFill { table } => {
+                let (dst, val, len) = self.pop3();
+                let t = self.b.ins().iconst(types::I32, table as i64);
+                self.env
+                    .call_builtin_checked(self.b, Builtin::table_fill, &[t, dst, val, len], TrapKind::TableOutOfBounds);
+            }
+            O::TableCopy { dst_table, src_table } => {
+                let (dst, src, len) = self.pop3();
+                let d = self.b.ins().iconst(types::I32, dst_table as i64);
+                let s = self.b.ins().iconst(types::I32, src_table as i64);
+                self.env.call_builtin_checked(
+                    self.b,
+                    Builtin::table_copy,
+                    &[d, s, dst, src, len],
+                    TrapKind::TableOutOfBounds,
+                );
+            }
+            O::TableInit { elem_index, table } => {
+                let (dst, src, len) = self.pop3();
+                let t = self.b.ins().iconst(types::I32, table as i64);
+                let e = self.b.ins().iconst(types::I32, elem_index as i64);
+                self.env.call_builtin_checked(
+                    self.b,
+                    Builtin::table_init,
+                    &[t, e, dst, src, len],
+                    TrapKind::TableOutOfBounds,
+                );
+            }
+            O::ElemDrop { elem_index } => {
+                let e = self.b.ins().iconst(types::I32, elem_index as i64);
+                self.env.call_builtin(self.b, Builtin::elem_drop, &[e]);
+            }
+
+            other => {
+                if !numeric::translate(self, &other) {
+                    return Err(unsupported(self.file, offset, &other));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn op_else(&mut self) {
+        let frame = self.frames.last_mut().expect("validated: else inside if");
+        if self.reachable {
+            frame.dest_reachable = true;
+            let n = frame.num_results;
+            let dest = frame.dest;
+            let args = self.peekn(n).to_vec();
+            self.b.ins().jump(dest, &block_args(&args));
+        }
+        let frame = self.frames.last_mut().expect("validated");
+        let else_block = frame.else_block.take().expect("validated: one else per if");
+        let base = frame.stack_base;
+        let params = std::mem::take(&mut frame.else_params);
+        self.stack.truncate(base);
+        self.stack.extend(params);
+        self.switch_to(else_block);
+        // Frames are only opened in reachable code, so the else branch is reachable.
+        self.reachable = true;
+    }
+
+    fn op_end(&mut self) {
+        let frame = self.frames.pop().expect("validated: end closes a frame");
+        if self.reachable {
+            let args = self.peekn(frame.num_results).to_vec();
+            self.b.ins().jump(frame.dest, &block_args(&args));
+        }
+        let mut dest_reachable = frame.dest_reachable || self.reachable;
+        if let Some(else_block) = frame.else_block {
+            // An if without else: the false edge passes the params straight through
+            // (validation guarantees params == results here).
+            self.switch_to(else_block);
+            self.b.ins().jump(frame.dest, &block_args(&frame.else_params));
+            dest_reachable = true;
+        }
+        self.stack.truncate(frame.stack_base);
+        self.switch_to(frame.dest);
+        self.stack.extend_from_slice(&self.b.block_params(frame.dest).to_vec());
+        self.reachable = dest_reachable;
+        if !dest_reachable && !self.frames.is_empty() {
+            // Nothing reaches the continuation: terminate the empty block.
+            self.b.ins().trap(trap_code(TrapKind::UnreachableCodeReached));
+        }
+    }
+
+    /// Unreachable code: only track nesting until the enclosing frame's else or end.
+    fn dead_operator(&mut self, op: Operator) -> Result<(), CompileError> {
+        match op {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => self.dead_depth += 1,
+            Operator::Else if self.dead_depth == 0 => self.op_else(),
+            Operator::End if self.dead_depth == 0 => self.op_end(),
+            Operator::End => self.dead_depth -= 1,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn load(&mut self, memarg: MemArg, result: Type, mem_ty: Type, size: u32, ext: Ext) {
+        let addr = self.pop();
+        let (a, off) = self.env.memory_addr(self.b, mem_index(&memarg), addr, memarg.offset, size);
+        let flags = self.env.heap_flags();
+        let v = match (ext, mem_ty.bits()) {
+            (Ext::None, _) => self.b.ins().load(result, flags, a, off),
+            (Ext::Signed, 8) => self.b.ins().sload8(result, flags, a, off),
+            (Ext::Unsigned, 8) => self.b.ins().uload8(result, flags, a, off),
+            (Ext::Signed, 16) => self.b.ins().sload16(result, flags, a, off),
+            (Ext::Unsigned, 16) => self.b.ins().uload16(result, flags, a, off),
+            (Ext::Signed, _) => self.b.ins().sload32(flags, a, off),
+            (Ext::Unsigned, _) => self.b.ins().uload32(flags, a, off),
+        };
+        self.push(v);
+    }
+
+    fn store(&mut self, memarg: MemArg, narrow: Option<Type>, size: u32) {
+        let v = self.pop();
+        let addr = self.pop();
+        let (a, off) = self.env.memory_addr(self.b, mem_index(&memarg), addr, memarg.offset, size);
+        let flags = self.env.heap_flags();
+        match narrow.map(|t| t.bits()) {
+            None => self.b.ins().store(flags, v, a, off),
+            Some(8) => self.b.ins().istore8(flags, v, a, off),
+            Some(16) => self.b.ins().istore16(flags, v, a, off),
+            Some(_) => self.b.ins().istore32(flags, v, a, off),
+        };
+    }
+}
+
+fn mem_index(m: &MemArg) -> u32 {
+    match m.target {
+        wasmparser::MemArgTarget::Memory(i) => i,
+        // GC array accesses are rejected by validation (no GC feature).
+        wasmparser::MemArgTarget::Array(_) => 0,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Ext {
+    None,
+    Signed,
+    Unsigned,
+}
+
+fn unsupported(file: &str, offset: usize, op: &Operator) -> CompileError {
+    let name = format!("{op:?}");
+    let name = name.split([' ', '{', '(']).next().unwrap_or("").to_string();
+    let what = if name.starts_with('V') || name.contains("x16") || name.contains("x8") || name.contains("x4") || name.contains("x2") {
+        format!("SIMD instruction {name} is not supported yet")
+    } else {
+        format!("instruction {name} is not supported yet")
+    };
+    CompileError::new(file, Some(offset), what)
+}

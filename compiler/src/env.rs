@@ -28,10 +28,15 @@ pub const PTR: Type = types::I64;
 /// Cranelift user-name namespace of everything a function may call.
 pub const NS_FUNC: u32 = 0;
 
-/// Whether the runtime itself provides this import to command programs. The WASI host
-/// arrives with its own issue; until then nothing is provided.
-pub fn is_host_import(_module: &str, _name: &str, _kind: &ImportKind, _types: &[FuncType]) -> bool {
-    false
+/// Whether the runtime itself provides this import to command programs: a WASI preview 1
+/// function with exactly the signature the runtime implements.
+pub fn is_host_import(module: &str, name: &str, kind: &ImportKind, types: &[FuncType]) -> bool {
+    match kind {
+        ImportKind::Func(t) if module == aot_abi::wasi::WASI_P1_MODULE => {
+            aot_abi::wasi::wasi_p1_signature(name).as_ref() == types.get(*t as usize)
+        }
+        _ => false,
+    }
 }
 
 /// The Cranelift trap code for a Wasm trap kind.

@@ -17,6 +17,7 @@ pub mod meta;
 pub mod script;
 pub mod trap;
 pub mod vmctx;
+pub mod wasi;
 
 pub use descriptor::*;
 pub use meta::*;

@@ -6,17 +6,17 @@ use std::mem::offset_of;
 use std::sync::Arc;
 
 use aot_abi::{ModuleDescriptor, TrapRecord, VMOffsets, ValRaw};
+use cranelift_codegen::Context;
 use cranelift_codegen::control::ControlPlane;
-use cranelift_codegen::ir::{self, types, InstBuilder, MemFlagsData, UserFuncName};
+use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData, UserFuncName, types};
 use cranelift_codegen::isa::{self, CallConv, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
-use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{DataDescription, DataId, FuncId, Linkage, Module, ModuleReloc};
 use cranelift_object::{ObjectBuilder, ObjectModule};
 use rayon::prelude::*;
 
-use crate::env::{self, array_call_signature, wasm_signature, Builtin, ModuleEnv};
+use crate::env::{self, Builtin, ModuleEnv, array_call_signature, wasm_signature};
 use crate::module::ModuleInfo;
 use crate::target::Arch;
 use crate::{CompileError, Options, Target};
@@ -25,24 +25,42 @@ use crate::{CompileError, Options, Target};
 /// every x86_64 machine of the last decade has; it keeps float rounding inline.
 pub fn make_isa(target: &Target, opt_level: u8) -> Result<OwnedTargetIsa, String> {
     let mut fb = settings::builder();
-    let set = |fb: &mut settings::Builder, k: &str, v: &str| fb.set(k, v).map_err(|e| format!("setting {k}: {e}"));
-    set(&mut fb, "opt_level", if opt_level == 0 { "none" } else { "speed" })?;
+    let set = |fb: &mut settings::Builder, k: &str, v: &str| {
+        fb.set(k, v).map_err(|e| format!("setting {k}: {e}"))
+    };
+    set(
+        &mut fb,
+        "opt_level",
+        if opt_level == 0 { "none" } else { "speed" },
+    )?;
     set(&mut fb, "is_pic", "true")?;
     set(&mut fb, "preserve_frame_pointers", "true")?;
     set(&mut fb, "enable_multi_ret_implicit_sret", "true")?;
     set(&mut fb, "unwind_info", "false")?;
     set(&mut fb, "enable_probestack", "false")?;
-    set(&mut fb, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
-    let mut ib = isa::lookup_by_name(&target.triple.to_string()).map_err(|e| format!("target {target}: {e}"))?;
+    set(
+        &mut fb,
+        "enable_verifier",
+        if cfg!(debug_assertions) {
+            "true"
+        } else {
+            "false"
+        },
+    )?;
+    let mut ib = isa::lookup_by_name(&target.triple.to_string())
+        .map_err(|e| format!("target {target}: {e}"))?;
     if target.arch == Arch::X86_64 {
         for f in ["sse42", "has_popcnt", "has_cmpxchg16b"] {
             ib.enable(f).map_err(|e| format!("x86 feature {f}: {e}"))?;
         }
     }
-    ib.finish(settings::Flags::new(fb)).map_err(|e| format!("target {target}: {e}"))
+    ib.finish(settings::Flags::new(fb))
+        .map_err(|e| format!("target {target}: {e}"))
 }
 
 struct CompiledFunc {
+    /// Machine code as text, when disassembly was asked for.
+    disasm: Option<String>,
     bytes: Vec<u8>,
     alignment: u64,
     relocs: Vec<ModuleReloc>,
@@ -55,8 +73,12 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     let err = |m: String| CompileError::new(file, None, m);
     let isa: Arc<dyn isa::TargetIsa> = make_isa(&opts.target, opts.opt_level).map_err(err)?;
     let call_conv = isa.default_call_conv();
-    let builder = ObjectBuilder::new(isa.clone(), format!("aot_module_{index}"), cranelift_module::default_libcall_names())
-        .map_err(|e| err(e.to_string()))?;
+    let builder = ObjectBuilder::new(
+        isa.clone(),
+        format!("aot_module_{index}"),
+        cranelift_module::default_libcall_names(),
+    )
+    .map_err(|e| err(e.to_string()))?;
     let mut module = ObjectModule::new(builder);
     let merr = |e: cranelift_module::ModuleError| err(format!("object emission: {e}"));
 
@@ -95,7 +117,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     let compiled: Vec<Result<CompiledFunc, CompileError>> = (0..info.bodies.len())
         .into_par_iter()
         .map_init(FunctionBuilderContext::new, |fctx, i| {
-            compile_function(&menv, &*isa, i as u32, func_ids[i], fctx)
+            compile_function(&menv, &*isa, i as u32, func_ids[i], fctx, false)
         })
         .collect();
     let mut func_lens = Vec::with_capacity(compiled.len());
@@ -122,7 +144,11 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     let mut fctx = FunctionBuilderContext::new();
     for (t, ty) in info.meta.types.iter().enumerate() {
         let id = module
-            .declare_function(&format!("aot_m{index}_tramp{t}"), Linkage::Local, &array_call_signature(call_conv))
+            .declare_function(
+                &format!("aot_m{index}_tramp{t}"),
+                Linkage::Local,
+                &array_call_signature(call_conv),
+            )
             .map_err(merr)?;
         ctx.func = build_trampoline(call_conv, isa.frontend_config(), ty, id, &mut fctx);
         module.define_function(id, &mut ctx).map_err(merr)?;
@@ -134,31 +160,79 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     let ptr = 8usize;
     let meta = info.meta.encode();
     let meta_id = define_bytes(&mut module, &format!("aot_m{index}_meta"), &meta).map_err(merr)?;
-    let data_id = define_bytes(&mut module, &format!("aot_m{index}_data"), &info.data).map_err(merr)?;
-    let funcs_id = define_func_ptrs(&mut module, &format!("aot_m{index}_funcs"), &func_ids).map_err(merr)?;
+    let data_id =
+        define_bytes(&mut module, &format!("aot_m{index}_data"), &info.data).map_err(merr)?;
+    let funcs_id =
+        define_func_ptrs(&mut module, &format!("aot_m{index}_funcs"), &func_ids).map_err(merr)?;
     let lens: Vec<u8> = func_lens.iter().flat_map(|l| l.to_le_bytes()).collect();
-    let lens_id = define_bytes(&mut module, &format!("aot_m{index}_func_lens"), &lens).map_err(merr)?;
-    let tramps_id = define_func_ptrs(&mut module, &format!("aot_m{index}_tramps"), &tramp_ids).map_err(merr)?;
+    let lens_id =
+        define_bytes(&mut module, &format!("aot_m{index}_func_lens"), &lens).map_err(merr)?;
+    let tramps_id =
+        define_func_ptrs(&mut module, &format!("aot_m{index}_tramps"), &tramp_ids).map_err(merr)?;
     let traps: Vec<u8> = trap_records
         .iter()
-        .flat_map(|t| [t.func.to_le_bytes(), t.offset.to_le_bytes(), t.kind.to_le_bytes()].concat())
+        .flat_map(|t| {
+            [
+                t.func.to_le_bytes(),
+                t.offset.to_le_bytes(),
+                t.kind.to_le_bytes(),
+            ]
+            .concat()
+        })
         .collect();
-    let traps_id = define_bytes(&mut module, &format!("aot_m{index}_traps"), &traps).map_err(merr)?;
+    let traps_id =
+        define_bytes(&mut module, &format!("aot_m{index}_traps"), &traps).map_err(merr)?;
 
     let desc_id = module
-        .declare_data(&aot_abi::module_symbol(index), Linkage::Export, false, false)
+        .declare_data(
+            &aot_abi::module_symbol(index),
+            Linkage::Export,
+            false,
+            false,
+        )
         .map_err(merr)?;
     let mut desc = DataDescription::new();
     let mut bytes = vec![0u8; std::mem::size_of::<ModuleDescriptor>()];
-    let put_u32 = |b: &mut Vec<u8>, off: usize, v: u32| b[off..off + 4].copy_from_slice(&v.to_le_bytes());
-    let put_usize = |b: &mut Vec<u8>, off: usize, v: usize| b[off..off + ptr].copy_from_slice(&(v as u64).to_le_bytes());
-    put_u32(&mut bytes, offset_of!(ModuleDescriptor, abi_version), aot_abi::ABI_VERSION);
-    put_u32(&mut bytes, offset_of!(ModuleDescriptor, bounds_mode), opts.bounds as u32);
-    put_usize(&mut bytes, offset_of!(ModuleDescriptor, meta_len), meta.len());
-    put_usize(&mut bytes, offset_of!(ModuleDescriptor, data_len), info.data.len());
-    put_usize(&mut bytes, offset_of!(ModuleDescriptor, num_funcs), func_ids.len());
-    put_usize(&mut bytes, offset_of!(ModuleDescriptor, num_trampolines), tramp_ids.len());
-    put_usize(&mut bytes, offset_of!(ModuleDescriptor, num_traps), trap_records.len());
+    let put_u32 =
+        |b: &mut Vec<u8>, off: usize, v: u32| b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    let put_usize = |b: &mut Vec<u8>, off: usize, v: usize| {
+        b[off..off + ptr].copy_from_slice(&(v as u64).to_le_bytes())
+    };
+    put_u32(
+        &mut bytes,
+        offset_of!(ModuleDescriptor, abi_version),
+        aot_abi::ABI_VERSION,
+    );
+    put_u32(
+        &mut bytes,
+        offset_of!(ModuleDescriptor, bounds_mode),
+        opts.bounds as u32,
+    );
+    put_usize(
+        &mut bytes,
+        offset_of!(ModuleDescriptor, meta_len),
+        meta.len(),
+    );
+    put_usize(
+        &mut bytes,
+        offset_of!(ModuleDescriptor, data_len),
+        info.data.len(),
+    );
+    put_usize(
+        &mut bytes,
+        offset_of!(ModuleDescriptor, num_funcs),
+        func_ids.len(),
+    );
+    put_usize(
+        &mut bytes,
+        offset_of!(ModuleDescriptor, num_trampolines),
+        tramp_ids.len(),
+    );
+    put_usize(
+        &mut bytes,
+        offset_of!(ModuleDescriptor, num_traps),
+        trap_records.len(),
+    );
     desc.define(bytes.into_boxed_slice());
     for (field, id) in [
         (offset_of!(ModuleDescriptor, meta), meta_id),
@@ -175,7 +249,9 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     module.define_data(desc_id, &desc).map_err(merr)?;
 
     let product = module.finish();
-    product.emit().map_err(|e| err(format!("object emission: {e}")))
+    product
+        .emit()
+        .map_err(|e| err(format!("object emission: {e}")))
 }
 
 fn compile_function(
@@ -184,23 +260,49 @@ fn compile_function(
     def_index: u32,
     id: FuncId,
     fctx: &mut FunctionBuilderContext,
+    disasm: bool,
 ) -> Result<CompiledFunc, CompileError> {
     let info = menv.info;
     let file = info.file.as_str();
-    let sig = wasm_signature(menv.call_conv, info.func_type(info.num_imported_funcs + def_index));
-    let mut func = ir::Function::with_name_signature(UserFuncName::user(env::NS_FUNC, id.as_u32()), sig);
-    crate::translate::translate_function(menv, def_index, &info.bodies[def_index as usize].body, &mut func, fctx)?;
+    let sig = wasm_signature(
+        menv.call_conv,
+        info.func_type(info.num_imported_funcs + def_index),
+    );
+    let mut func =
+        ir::Function::with_name_signature(UserFuncName::user(env::NS_FUNC, id.as_u32()), sig);
+    crate::translate::translate_function(
+        menv,
+        def_index,
+        &info.bodies[def_index as usize].body,
+        &mut func,
+        fctx,
+    )?;
     let mut ctx = Context::for_function(func);
-    let name = info.meta.func_display_name(info.num_imported_funcs + def_index);
+    ctx.set_disasm(disasm);
+    let name = info
+        .meta
+        .func_display_name(info.num_imported_funcs + def_index);
     let compiled = ctx
         .compile(isa, &mut ControlPlane::default())
-        .map_err(|e| CompileError::new(file, None, format!("code generation failed for {name}: {:?}", e.inner)))?;
+        .map_err(|e| {
+            CompileError::new(
+                file,
+                None,
+                format!("code generation failed for {name}: {:?}", e.inner),
+            )
+        })?;
     let alignment = compiled.buffer.alignment as u64;
+    let disasm = compiled.vcode.clone();
     let bytes = compiled.code_buffer().to_vec();
     let mut traps = Vec::new();
     for t in compiled.buffer.traps() {
-        let kind = env::trap_kind(t.code)
-            .ok_or_else(|| CompileError::new(file, None, format!("unknown trap code {} in {name}", t.code)))?;
+        let kind = env::trap_kind(t.code).ok_or_else(|| {
+            CompileError::new(
+                file,
+                None,
+                format!("unknown trap code {} in {name}", t.code),
+            )
+        })?;
         traps.push((t.offset, kind));
     }
     let mach_relocs: Vec<_> = compiled.buffer.relocs().to_vec();
@@ -209,6 +311,7 @@ fn compile_function(
         .map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, id))
         .collect();
     Ok(CompiledFunc {
+        disasm,
         bytes,
         alignment,
         relocs,
@@ -216,10 +319,56 @@ fn compile_function(
     })
 }
 
+/// The generated machine code of every defined function of a module, as text, in
+/// function order: `(display name, code)`. For tests that show what codegen does.
+pub fn disassemble(
+    info: &ModuleInfo,
+    opts: &Options,
+) -> Result<Vec<(String, String)>, CompileError> {
+    let file = info.file.as_str();
+    let isa =
+        make_isa(&opts.target, opts.opt_level).map_err(|m| CompileError::new(file, None, m))?;
+    let call_conv = isa.default_call_conv();
+    // Names only need to be distinct here; nothing is linked.
+    let n = info.bodies.len() as u32;
+    let menv = ModuleEnv {
+        info,
+        offsets: VMOffsets::new(info.meta.counts()),
+        bounds: opts.bounds,
+        call_conv,
+        frontend_config: isa.frontend_config(),
+        defined_func_names: (0..n).collect(),
+        builtin_names: Builtin::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (*b, n + i as u32))
+            .collect(),
+    };
+    let mut fctx = FunctionBuilderContext::new();
+    let mut out = Vec::new();
+    for i in 0..n {
+        let c = compile_function(&menv, &*isa, i, FuncId::from_u32(i), &mut fctx, true)?;
+        out.push((
+            info.meta.func_display_name(info.num_imported_funcs + i),
+            c.disasm.unwrap_or_default(),
+        ));
+    }
+    Ok(out)
+}
+
 /// `tramp(code, vmctx, values)`: loads the arguments from `values`, calls
 /// `code(vmctx, args...)` and stores the results back into `values`.
-fn build_trampoline(call_conv: CallConv, fc: isa::TargetFrontendConfig, ty: &aot_abi::FuncType, id: FuncId, fctx: &mut FunctionBuilderContext) -> ir::Function {
-    let mut func = ir::Function::with_name_signature(UserFuncName::user(env::NS_FUNC, id.as_u32()), array_call_signature(call_conv));
+fn build_trampoline(
+    call_conv: CallConv,
+    fc: isa::TargetFrontendConfig,
+    ty: &aot_abi::FuncType,
+    id: FuncId,
+    fctx: &mut FunctionBuilderContext,
+) -> ir::Function {
+    let mut func = ir::Function::with_name_signature(
+        UserFuncName::user(env::NS_FUNC, id.as_u32()),
+        array_call_signature(call_conv),
+    );
     let mut b = FunctionBuilder::new(&mut func, fctx);
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
@@ -230,13 +379,19 @@ fn build_trampoline(call_conv: CallConv, fc: isa::TargetFrontendConfig, ty: &aot
     let slot = std::mem::size_of::<ValRaw>() as i32;
     let mut args = vec![vmctx];
     for (i, t) in ty.params.iter().enumerate() {
-        args.push(b.ins().load(env::ir_type(*t), MemFlagsData::trusted(), values, i as i32 * slot));
+        args.push(b.ins().load(
+            env::ir_type(*t),
+            MemFlagsData::trusted(),
+            values,
+            i as i32 * slot,
+        ));
     }
     let sig = b.import_signature(wasm_signature(call_conv, ty));
     let call = b.ins().call_indirect(sig, code, &args);
     let results = b.inst_results(call).to_vec();
     for (i, r) in results.iter().enumerate() {
-        b.ins().store(MemFlagsData::trusted(), *r, values, i as i32 * slot);
+        b.ins()
+            .store(MemFlagsData::trusted(), *r, values, i as i32 * slot);
     }
     b.ins().return_(&[]);
     b.finalize(fc);
@@ -244,18 +399,30 @@ fn build_trampoline(call_conv: CallConv, fc: isa::TargetFrontendConfig, ty: &aot
     func
 }
 
-fn define_bytes(module: &mut ObjectModule, name: &str, bytes: &[u8]) -> Result<DataId, cranelift_module::ModuleError> {
+fn define_bytes(
+    module: &mut ObjectModule,
+    name: &str,
+    bytes: &[u8],
+) -> Result<DataId, cranelift_module::ModuleError> {
     let id = module.declare_data(name, Linkage::Local, false, false)?;
     let mut d = DataDescription::new();
     // An empty object still needs an address; one padding byte gives it one.
-    let contents = if bytes.is_empty() { vec![0u8] } else { bytes.to_vec() };
+    let contents = if bytes.is_empty() {
+        vec![0u8]
+    } else {
+        bytes.to_vec()
+    };
     d.define(contents.into_boxed_slice());
     d.set_align(8);
     module.define_data(id, &d)?;
     Ok(id)
 }
 
-fn define_func_ptrs(module: &mut ObjectModule, name: &str, funcs: &[FuncId]) -> Result<DataId, cranelift_module::ModuleError> {
+fn define_func_ptrs(
+    module: &mut ObjectModule,
+    name: &str,
+    funcs: &[FuncId],
+) -> Result<DataId, cranelift_module::ModuleError> {
     let id = module.declare_data(name, Linkage::Local, false, false)?;
     let mut d = DataDescription::new();
     d.define(vec![0u8; (funcs.len() * 8).max(8)].into_boxed_slice());

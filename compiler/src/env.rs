@@ -9,13 +9,14 @@
 use std::collections::HashMap;
 
 use aot_abi::{
-    BoundsMode, FuncType, ImportKind, TrapKind, VMOffsets, ValType, GUARD_SIZE, VMFUNCREF_CODE, VMFUNCREF_SIZE,
-    VMFUNCREF_TYPE_ID, VMFUNCREF_VMCTX, VMIMPORT_CODE, VMIMPORT_VMCTX, VMMEMORY_BASE, VMMEMORY_LENGTH,
-    VMTABLE_BASE, VMTABLE_LENGTH,
+    BoundsMode, FuncType, GUARD_SIZE, ImportKind, TrapKind, VMFUNCREF_CODE, VMFUNCREF_SIZE,
+    VMFUNCREF_TYPE_ID, VMFUNCREF_VMCTX, VMIMPORT_CODE, VMIMPORT_VMCTX, VMMEMORY_BASE,
+    VMMEMORY_LENGTH, VMOffsets, VMTABLE_BASE, VMTABLE_LENGTH, ValType,
 };
 use cranelift_codegen::ir::{
-    self, condcodes::IntCC, types, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName, FuncRef, Function,
-    GlobalValue, GlobalValueData, InstBuilder, MemFlagsData, Signature, TrapCode, Type, UserExternalName, Value,
+    self, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName, FuncRef, Function, GlobalValue,
+    GlobalValueData, InstBuilder, MemFlagsData, Signature, TrapCode, Type, UserExternalName, Value,
+    condcodes::IntCC, types,
 };
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
@@ -77,16 +78,20 @@ pub fn ir_type(v: ValType) -> Type {
 /// The native signature of a Wasm function: `(vmctx, params...) -> results`.
 pub fn wasm_signature(call_conv: CallConv, ty: &FuncType) -> Signature {
     let mut sig = Signature::new(call_conv);
-    sig.params.push(AbiParam::special(PTR, ArgumentPurpose::VMContext));
-    sig.params.extend(ty.params.iter().map(|p| AbiParam::new(ir_type(*p))));
-    sig.returns.extend(ty.results.iter().map(|r| AbiParam::new(ir_type(*r))));
+    sig.params
+        .push(AbiParam::special(PTR, ArgumentPurpose::VMContext));
+    sig.params
+        .extend(ty.params.iter().map(|p| AbiParam::new(ir_type(*p))));
+    sig.returns
+        .extend(ty.results.iter().map(|r| AbiParam::new(ir_type(*r))));
     sig
 }
 
 /// The signature of an array-call trampoline: `(code, vmctx, values)`.
 pub fn array_call_signature(call_conv: CallConv) -> Signature {
     let mut sig = Signature::new(call_conv);
-    sig.params.extend([AbiParam::new(PTR), AbiParam::new(PTR), AbiParam::new(PTR)]);
+    sig.params
+        .extend([AbiParam::new(PTR), AbiParam::new(PTR), AbiParam::new(PTR)]);
     sig
 }
 
@@ -197,9 +202,17 @@ impl<'a> FuncEnv<'a> {
         let vmctx = self.vmctx();
         let info = self.info();
         if index < info.num_imported_memories {
-            b.ins().load(PTR, readonly(), vmctx, self.module.offsets.imported_memory(index) as i32)
+            b.ins().load(
+                PTR,
+                readonly(),
+                vmctx,
+                self.module.offsets.imported_memory(index) as i32,
+            )
         } else {
-            let off = self.module.offsets.defined_memory(index - info.num_imported_memories);
+            let off = self
+                .module
+                .offsets
+                .defined_memory(index - info.num_imported_memories);
             b.ins().iadd_imm_u(vmctx, off as i64)
         }
     }
@@ -213,7 +226,12 @@ impl<'a> FuncEnv<'a> {
     /// Current length in bytes of memory `index`.
     pub fn memory_length(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
         let def = self.memory_def(b, index);
-        b.ins().load(types::I64, MemFlagsData::trusted(), def, VMMEMORY_LENGTH as i32)
+        b.ins().load(
+            types::I64,
+            MemFlagsData::trusted(),
+            def,
+            VMMEMORY_LENGTH as i32,
+        )
     }
 
     /// The native address of an access of `size` bytes at Wasm address `addr` + `offset`,
@@ -258,10 +276,18 @@ impl<'a> FuncEnv<'a> {
         let vmctx = self.vmctx();
         let num_imported = self.info().num_imported_globals;
         if index < num_imported {
-            let addr = b.ins().load(PTR, readonly(), vmctx, self.module.offsets.imported_global(index) as i32);
+            let addr = b.ins().load(
+                PTR,
+                readonly(),
+                vmctx,
+                self.module.offsets.imported_global(index) as i32,
+            );
             (addr, 0)
         } else {
-            (vmctx, self.module.offsets.defined_global(index - num_imported) as i32)
+            (
+                vmctx,
+                self.module.offsets.defined_global(index - num_imported) as i32,
+            )
         }
     }
 
@@ -270,27 +296,47 @@ impl<'a> FuncEnv<'a> {
         let vmctx = self.vmctx();
         let info = self.info();
         if index < info.num_imported_tables {
-            b.ins().load(PTR, readonly(), vmctx, self.module.offsets.imported_table(index) as i32)
+            b.ins().load(
+                PTR,
+                readonly(),
+                vmctx,
+                self.module.offsets.imported_table(index) as i32,
+            )
         } else {
-            let off = self.module.offsets.defined_table(index - info.num_imported_tables);
+            let off = self
+                .module
+                .offsets
+                .defined_table(index - info.num_imported_tables);
             b.ins().iadd_imm_u(vmctx, off as i64)
         }
     }
 
     pub fn table_size(&mut self, b: &mut FunctionBuilder, table: u32) -> Value {
         let def = self.table_def(b, table);
-        let len = b.ins().load(types::I64, MemFlagsData::trusted(), def, VMTABLE_LENGTH as i32);
+        let len = b.ins().load(
+            types::I64,
+            MemFlagsData::trusted(),
+            def,
+            VMTABLE_LENGTH as i32,
+        );
         b.ins().ireduce(types::I32, len)
     }
 
     /// Address of element `index` (an i32) of `table`, trapping when it is out of bounds.
     pub fn table_elem_addr(&mut self, b: &mut FunctionBuilder, table: u32, index: Value) -> Value {
         let def = self.table_def(b, table);
-        let len = b.ins().load(types::I64, MemFlagsData::trusted(), def, VMTABLE_LENGTH as i32);
+        let len = b.ins().load(
+            types::I64,
+            MemFlagsData::trusted(),
+            def,
+            VMTABLE_LENGTH as i32,
+        );
         let index = b.ins().uextend(types::I64, index);
         let oob = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
         b.ins().trapnz(oob, trap_code(TrapKind::TableOutOfBounds));
-        let base = b.ins().load(PTR, MemFlagsData::trusted(), def, VMTABLE_BASE as i32);
+        let base = b
+            .ins()
+            .load(PTR, MemFlagsData::trusted(), def, VMTABLE_BASE as i32);
         let off = b.ins().imul_imm_u(index, 8);
         b.ins().iadd(base, off)
     }
@@ -299,7 +345,10 @@ impl<'a> FuncEnv<'a> {
         if let Some(s) = self.sig_refs.get(&type_index) {
             return *s;
         }
-        let sig = wasm_signature(self.module.call_conv, &self.info().meta.types[type_index as usize]);
+        let sig = wasm_signature(
+            self.module.call_conv,
+            &self.info().meta.types[type_index as usize],
+        );
         let s = func.import_signature(sig);
         self.sig_refs.insert(type_index, s);
         s
@@ -314,8 +363,12 @@ impl<'a> FuncEnv<'a> {
             let ty = info.meta.funcs[index as usize];
             let sig = self.sig_ref(b.func, ty);
             let off = self.module.offsets.imported_func(index) as i32;
-            let code = b.ins().load(PTR, readonly(), vmctx, off + VMIMPORT_CODE as i32);
-            let callee_vmctx = b.ins().load(PTR, readonly(), vmctx, off + VMIMPORT_VMCTX as i32);
+            let code = b
+                .ins()
+                .load(PTR, readonly(), vmctx, off + VMIMPORT_CODE as i32);
+            let callee_vmctx = b
+                .ins()
+                .load(PTR, readonly(), vmctx, off + VMIMPORT_VMCTX as i32);
             full.push(callee_vmctx);
             full.extend_from_slice(args);
             b.ins().call_indirect(sig, code, &full)
@@ -325,7 +378,8 @@ impl<'a> FuncEnv<'a> {
                 None => {
                     let ty = info.meta.funcs[index as usize];
                     let sig = self.sig_ref(b.func, ty);
-                    let name_index = self.module.defined_func_names[(index - info.num_imported_funcs) as usize];
+                    let name_index =
+                        self.module.defined_func_names[(index - info.num_imported_funcs) as usize];
                     let name = b.func.declare_imported_user_function(UserExternalName {
                         namespace: NS_FUNC,
                         index: name_index,
@@ -362,7 +416,9 @@ impl<'a> FuncEnv<'a> {
         let null_flags = MemFlagsData::new()
             .with_aligned()
             .with_trap_code(Some(trap_code(TrapKind::IndirectCallToNull)));
-        let actual = b.ins().load(types::I32, null_flags, funcref, VMFUNCREF_TYPE_ID as i32);
+        let actual = b
+            .ins()
+            .load(types::I32, null_flags, funcref, VMFUNCREF_TYPE_ID as i32);
         let vmctx = self.vmctx();
         let expected = b.ins().load(
             types::I32,
@@ -372,8 +428,15 @@ impl<'a> FuncEnv<'a> {
         );
         let mismatch = b.ins().icmp(IntCC::NotEqual, actual, expected);
         b.ins().trapnz(mismatch, trap_code(TrapKind::BadSignature));
-        let code = b.ins().load(PTR, MemFlagsData::trusted(), funcref, VMFUNCREF_CODE as i32);
-        let callee_vmctx = b.ins().load(PTR, MemFlagsData::trusted(), funcref, VMFUNCREF_VMCTX as i32);
+        let code = b
+            .ins()
+            .load(PTR, MemFlagsData::trusted(), funcref, VMFUNCREF_CODE as i32);
+        let callee_vmctx = b.ins().load(
+            PTR,
+            MemFlagsData::trusted(),
+            funcref,
+            VMFUNCREF_VMCTX as i32,
+        );
         let sig = self.sig_ref(b.func, type_index);
         let mut full = Vec::with_capacity(args.len() + 1);
         full.push(callee_vmctx);
@@ -385,15 +448,23 @@ impl<'a> FuncEnv<'a> {
     /// ref.func: the address of this instance's `VMFuncRef` for function `index`.
     pub fn ref_func(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
         let vmctx = self.vmctx();
-        b.ins().iadd_imm_u(vmctx, self.module.offsets.funcref(index) as i64)
+        b.ins()
+            .iadd_imm_u(vmctx, self.module.offsets.funcref(index) as i64)
     }
 
     /// Calls a runtime builtin; `args` exclude the vmctx.
-    pub fn call_builtin(&mut self, b: &mut FunctionBuilder, builtin: Builtin, args: &[Value]) -> Option<Value> {
+    pub fn call_builtin(
+        &mut self,
+        b: &mut FunctionBuilder,
+        builtin: Builtin,
+        args: &[Value],
+    ) -> Option<Value> {
         let fref = match self.builtin_refs.get(&builtin) {
             Some(f) => *f,
             None => {
-                let sig = b.func.import_signature(builtin.signature(self.module.call_conv));
+                let sig = b
+                    .func
+                    .import_signature(builtin.signature(self.module.call_conv));
                 let name = b.func.declare_imported_user_function(UserExternalName {
                     namespace: NS_FUNC,
                     index: self.module.builtin_names[&builtin],
@@ -417,7 +488,13 @@ impl<'a> FuncEnv<'a> {
     }
 
     /// Calls a builtin that returns a trap status, and traps with that kind if nonzero.
-    pub fn call_builtin_checked(&mut self, b: &mut FunctionBuilder, builtin: Builtin, args: &[Value], kind: TrapKind) {
+    pub fn call_builtin_checked(
+        &mut self,
+        b: &mut FunctionBuilder,
+        builtin: Builtin,
+        args: &[Value],
+        kind: TrapKind,
+    ) {
         if let Some(status) = self.call_builtin(b, builtin, args) {
             b.ins().trapnz(status, trap_code(kind));
         }

@@ -45,7 +45,22 @@ impl Options {
 
 /// Compiles one Wasm binary module into an object file defining
 /// `aot_abi::module_symbol(index)`. `file` names the input in error messages.
-pub fn compile_module(wasm: &[u8], file: &str, index: usize, opts: &Options) -> Result<Vec<u8>, CompileError> {
+pub fn compile_module(
+    wasm: &[u8],
+    file: &str,
+    index: usize,
+    opts: &Options,
+) -> Result<Vec<u8>, CompileError> {
     let info = module::parse(wasm, file, opts)?;
     codegen::compile(&info, index, opts)
+}
+
+/// The machine code of each function of `wasm`, as text (see [`codegen::disassemble`]).
+pub fn disassemble_module(
+    wasm: &[u8],
+    file: &str,
+    opts: &Options,
+) -> Result<Vec<(String, String)>, CompileError> {
+    let info = module::parse(wasm, file, opts)?;
+    codegen::disassemble(&info, opts)
 }

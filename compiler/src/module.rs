@@ -6,8 +6,9 @@
 //! only report features they do not support yet.
 
 use aot_abi::{
-    ConstExpr, ConstOp, DataSegment, DefinedGlobal, DefinedTable, ElemSegment, Export, ExternKind, FuncType,
-    GlobalType, Import, ImportKind, MemoryType, ModuleMeta, SegmentMode, TableType, ValType,
+    ConstExpr, ConstOp, DataSegment, DefinedGlobal, DefinedTable, ElemSegment, Export, ExternKind,
+    FuncType, GlobalType, Import, ImportKind, MemoryType, ModuleMeta, SegmentMode, TableType,
+    ValType,
 };
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 
@@ -52,9 +53,17 @@ pub fn is_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[0..4] == *b"\0asm" && bytes[6..8] == [1, 0]
 }
 
-pub fn parse<'a>(wasm: &'a [u8], file: &str, opts: &Options) -> Result<ModuleInfo<'a>, CompileError> {
+pub fn parse<'a>(
+    wasm: &'a [u8],
+    file: &str,
+    opts: &Options,
+) -> Result<ModuleInfo<'a>, CompileError> {
     if is_component(wasm) {
-        return Err(CompileError::new(file, None, "components are not supported yet"));
+        return Err(CompileError::new(
+            file,
+            None,
+            "components are not supported yet",
+        ));
     }
     let mut validator = Validator::new_with_features(features());
     validator
@@ -83,8 +92,16 @@ pub fn parse<'a>(wasm: &'a [u8], file: &str, opts: &Options) -> Result<ModuleInf
                 for t in r.into_iter_err_on_gc_types() {
                     let t = t.map_err(perr)?;
                     info.meta.types.push(FuncType {
-                        params: t.params().iter().map(|v| valtype(file, *v)).collect::<Result<_, _>>()?,
-                        results: t.results().iter().map(|v| valtype(file, *v)).collect::<Result<_, _>>()?,
+                        params: t
+                            .params()
+                            .iter()
+                            .map(|v| valtype(file, *v))
+                            .collect::<Result<_, _>>()?,
+                        results: t
+                            .results()
+                            .iter()
+                            .map(|v| valtype(file, *v))
+                            .collect::<Result<_, _>>()?,
                     });
                 }
             }
@@ -116,14 +133,28 @@ pub fn parse<'a>(wasm: &'a [u8], file: &str, opts: &Options) -> Result<ModuleInf
                             ImportKind::Global(g)
                         }
                         wasmparser::TypeRef::Tag(_) => {
-                            return Err(CompileError::new(file, Some(offset as usize), "exceptions are not supported yet"));
+                            return Err(CompileError::new(
+                                file,
+                                Some(offset as usize),
+                                "exceptions are not supported yet",
+                            ));
                         }
                     };
-                    if !opts.allow_unknown_imports && !crate::env::is_host_import(imp.module, imp.name, &kind, &info.meta.types) {
+                    if !opts.allow_unknown_imports
+                        && !crate::env::is_host_import(
+                            imp.module,
+                            imp.name,
+                            &kind,
+                            &info.meta.types,
+                        )
+                    {
                         return Err(CompileError::new(
                             file,
                             Some(offset as usize),
-                            format!("unknown import `{}::{}`: the runtime does not provide it", imp.module, imp.name),
+                            format!(
+                                "unknown import `{}::{}`: the runtime does not provide it",
+                                imp.module, imp.name
+                            ),
                         ));
                     }
                     info.meta.imports.push(Import {
@@ -172,12 +203,18 @@ pub fn parse<'a>(wasm: &'a [u8], file: &str, opts: &Options) -> Result<ModuleInf
                 for e in r {
                     let e = e.map_err(perr)?;
                     let kind = match e.kind {
-                        wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => ExternKind::Func,
+                        wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => {
+                            ExternKind::Func
+                        }
                         wasmparser::ExternalKind::Table => ExternKind::Table,
                         wasmparser::ExternalKind::Memory => ExternKind::Memory,
                         wasmparser::ExternalKind::Global => ExternKind::Global,
                         wasmparser::ExternalKind::Tag => {
-                            return Err(CompileError::new(file, None, "exceptions are not supported yet"));
+                            return Err(CompileError::new(
+                                file,
+                                None,
+                                "exceptions are not supported yet",
+                            ));
                         }
                     };
                     info.meta.exports.push(Export {
@@ -249,7 +286,9 @@ pub fn parse<'a>(wasm: &'a [u8], file: &str, opts: &Options) -> Result<ModuleInf
                     // A malformed name section is ignored, as engines do: names are debug info.
                     for n in r.into_iter().flatten() {
                         match n {
-                            wasmparser::Name::Module { name, .. } => info.meta.name = Some(name.to_string()),
+                            wasmparser::Name::Module { name, .. } => {
+                                info.meta.name = Some(name.to_string())
+                            }
                             wasmparser::Name::Function(map) => {
                                 for naming in map.into_iter().flatten() {
                                     names.push((naming.index, naming.name.to_string()));
@@ -271,7 +310,11 @@ pub fn parse<'a>(wasm: &'a [u8], file: &str, opts: &Options) -> Result<ModuleInf
         }
     }
     if info.memories.iter().any(|m| m.memory64 || m.shared) {
-        return Err(CompileError::new(file, None, "64-bit and shared memories are not supported yet"));
+        return Err(CompileError::new(
+            file,
+            None,
+            "64-bit and shared memories are not supported yet",
+        ));
     }
     Ok(info)
 }
@@ -283,7 +326,11 @@ pub fn valtype(file: &str, v: wasmparser::ValType) -> Result<ValType, CompileErr
         wasmparser::ValType::F32 => ValType::F32,
         wasmparser::ValType::F64 => ValType::F64,
         wasmparser::ValType::V128 => {
-            return Err(CompileError::new(file, None, "SIMD (v128) is not supported yet"));
+            return Err(CompileError::new(
+                file,
+                None,
+                "SIMD (v128) is not supported yet",
+            ));
         }
         wasmparser::ValType::Ref(r) => reftype(file, r)?,
     })
@@ -295,7 +342,11 @@ fn reftype(file: &str, r: wasmparser::RefType) -> Result<ValType, CompileError> 
     } else if r == wasmparser::RefType::EXTERNREF {
         Ok(ValType::ExternRef)
     } else {
-        Err(CompileError::new(file, None, format!("reference type {r} is not supported yet")))
+        Err(CompileError::new(
+            file,
+            None,
+            format!("reference type {r} is not supported yet"),
+        ))
     }
 }
 
@@ -328,7 +379,9 @@ fn const_expr(file: &str, e: &wasmparser::ConstExpr) -> Result<ConstExpr, Compil
     let mut r = e.get_operators_reader();
     while !r.eof() {
         let offset = r.original_position();
-        let op = r.read().map_err(|e| CompileError::from_wasmparser(file, &e))?;
+        let op = r
+            .read()
+            .map_err(|e| CompileError::from_wasmparser(file, &e))?;
         use wasmparser::Operator as O;
         ops.push(match op {
             O::I32Const { value } => ConstOp::I32Const(value),

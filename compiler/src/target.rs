@@ -65,7 +65,11 @@ impl Target {
             1 => "speed",
             _ => "speed_and_size",
         };
-        let verifier = if cfg!(debug_assertions) { "true" } else { "false" };
+        let verifier = if cfg!(debug_assertions) {
+            "true"
+        } else {
+            "false"
+        };
         for (name, value) in [
             ("opt_level", opt),
             ("is_pic", "true"),
@@ -97,15 +101,19 @@ impl FromStr for Target {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Target, String> {
-        const SUPPORTED: &str = "x86_64-unknown-linux-gnu, aarch64-unknown-linux-gnu (or their -musl forms)";
-        let triple = Triple::from_str(s).map_err(|e| format!("unknown target triple `{s}`: {e}; supported: {SUPPORTED}"))?;
+        const SUPPORTED: &str =
+            "x86_64-unknown-linux-gnu, aarch64-unknown-linux-gnu (or their -musl forms)";
+        let triple = Triple::from_str(s)
+            .map_err(|e| format!("unknown target triple `{s}`: {e}; supported: {SUPPORTED}"))?;
         let arch = match triple.architecture {
             Architecture::X86_64 => Arch::X86_64,
             Architecture::Aarch64(_) => Arch::Aarch64,
             _ => return Err(format!("unsupported target `{s}`; supported: {SUPPORTED}")),
         };
         if triple.operating_system != target_lexicon::OperatingSystem::Linux {
-            return Err(format!("unsupported target `{s}`: only Linux is supported; supported: {SUPPORTED}"));
+            return Err(format!(
+                "unsupported target `{s}`: only Linux is supported; supported: {SUPPORTED}"
+            ));
         }
         Ok(Target::for_arch(arch))
     }
@@ -117,8 +125,18 @@ mod tests {
 
     #[test]
     fn parses_supported_and_rejects_others() {
-        assert_eq!("aarch64-unknown-linux-gnu".parse::<Target>().map(|t| t.arch), Ok(Arch::Aarch64));
-        assert_eq!("x86_64-unknown-linux-musl".parse::<Target>().map(|t| t.arch), Ok(Arch::X86_64));
+        assert_eq!(
+            "aarch64-unknown-linux-gnu"
+                .parse::<Target>()
+                .map(|t| t.arch),
+            Ok(Arch::Aarch64)
+        );
+        assert_eq!(
+            "x86_64-unknown-linux-musl"
+                .parse::<Target>()
+                .map(|t| t.arch),
+            Ok(Arch::X86_64)
+        );
         assert!("riscv64gc-unknown-linux-gnu".parse::<Target>().is_err());
         assert!("x86_64-apple-darwin".parse::<Target>().is_err());
         assert!("banana".parse::<Target>().is_err());

@@ -12,13 +12,14 @@ mod numeric;
 
 use aot_abi::TrapKind;
 use cranelift_codegen::ir::{
-    self, condcodes::IntCC, types, BlockArg, Function, InstBuilder, JumpTableData, MemFlagsData, Type, Value,
+    self, BlockArg, Function, InstBuilder, JumpTableData, MemFlagsData, Type, Value,
+    condcodes::IntCC, types,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use wasmparser::{BlockType, FunctionBody, MemArg, Operator};
 
-use crate::env::{ir_type, trap_code, Builtin, FuncEnv, ModuleEnv, PTR};
 use crate::CompileError;
+use crate::env::{Builtin, FuncEnv, ModuleEnv, PTR, ir_type, trap_code};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum FrameKind {
@@ -138,7 +139,9 @@ pub fn translate_function(
         .map_err(|e| CompileError::from_wasmparser(file, &e))?;
     while !reader.eof() {
         let offset = reader.original_position();
-        let op = reader.read().map_err(|e| CompileError::from_wasmparser(file, &e))?;
+        let op = reader
+            .read()
+            .map_err(|e| CompileError::from_wasmparser(file, &e))?;
         t.operator(op, offset as usize)?;
     }
     drop(t);
@@ -164,7 +167,9 @@ fn zero_value(b: &mut FunctionBuilder, t: Type) -> Value {
 
 impl Translator<'_, '_, '_> {
     fn pop(&mut self) -> Value {
-        self.stack.pop().expect("validated: operand stack underflow")
+        self.stack
+            .pop()
+            .expect("validated: operand stack underflow")
     }
 
     fn pop2(&mut self) -> (Value, Value) {
@@ -274,7 +279,8 @@ impl Translator<'_, '_, '_> {
                 self.b.ins().jump(header, &block_args(&args));
                 self.switch_to(header);
                 let stack_base = self.stack.len();
-                self.stack.extend_from_slice(&self.b.block_params(header).to_vec());
+                self.stack
+                    .extend_from_slice(&self.b.block_params(header).to_vec());
                 self.frames.push(Frame {
                     kind: FrameKind::Loop,
                     dest,
@@ -322,7 +328,9 @@ impl Translator<'_, '_, '_> {
                 let (target, n) = self.br_target(relative_depth);
                 let args = self.peekn(n).to_vec();
                 let next = self.b.create_block();
-                self.b.ins().brif(cond, target, &block_args(&args), next, &[]);
+                self.b
+                    .ins()
+                    .brif(cond, target, &block_args(&args), next, &[]);
                 self.switch_to(next);
             }
             O::BrTable { targets } => {
@@ -337,7 +345,8 @@ impl Translator<'_, '_, '_> {
                 // Each distinct depth gets one edge block carrying the branch arguments,
                 // so the jump table itself has no arguments. Edge blocks are filled after
                 // the br_table terminates the current block.
-                let mut edge_for: std::collections::HashMap<u32, ir::Block> = std::collections::HashMap::new();
+                let mut edge_for: std::collections::HashMap<u32, ir::Block> =
+                    std::collections::HashMap::new();
                 let mut to_fill: Vec<(ir::Block, ir::Block)> = Vec::new();
                 let mut edge = |t: &mut Self, depth: u32| -> ir::Block {
                     if let Some(blk) = edge_for.get(&depth) {
@@ -361,7 +370,9 @@ impl Translator<'_, '_, '_> {
                     calls.push(self.b.func.dfg.block_call(blk, &[]));
                 }
                 let def_call = self.b.func.dfg.block_call(default_block, &[]);
-                let jt = self.b.create_jump_table(JumpTableData::new(def_call, &calls));
+                let jt = self
+                    .b
+                    .create_jump_table(JumpTableData::new(def_call, &calls));
                 self.b.ins().br_table(index, jt);
                 for (blk, target) in to_fill {
                     self.switch_to(blk);
@@ -381,11 +392,18 @@ impl Translator<'_, '_, '_> {
                 let results = self.env.call(self.b, function_index, &args);
                 self.stack.extend(results);
             }
-            O::CallIndirect { type_index, table_index } => {
+            O::CallIndirect {
+                type_index,
+                table_index,
+            } => {
                 let index = self.pop();
-                let n = self.env.module.info.meta.types[type_index as usize].params.len();
+                let n = self.env.module.info.meta.types[type_index as usize]
+                    .params
+                    .len();
                 let args = self.popn(n);
-                let results = self.env.call_indirect(self.b, table_index, type_index, index, &args);
+                let results = self
+                    .env
+                    .call_indirect(self.b, table_index, type_index, index, &args);
                 self.stack.extend(results);
             }
             O::Drop => {
@@ -397,7 +415,11 @@ impl Translator<'_, '_, '_> {
                 self.push(v);
             }
             O::TypedSelectMulti { .. } => {
-                return Err(CompileError::new(self.file, Some(offset), "multi-value select is not supported"));
+                return Err(CompileError::new(
+                    self.file,
+                    Some(offset),
+                    "multi-value select is not supported",
+                ));
             }
             O::LocalGet { local_index } => {
                 let v = self.b.use_var(self.locals[local_index as usize].0);
@@ -440,8 +462,12 @@ impl Translator<'_, '_, '_> {
             O::I64Load32U { memarg } => self.load(memarg, types::I64, types::I32, 4, Ext::Unsigned),
             O::I32Store { memarg } | O::F32Store { memarg } => self.store(memarg, None, 4),
             O::I64Store { memarg } | O::F64Store { memarg } => self.store(memarg, None, 8),
-            O::I32Store8 { memarg } | O::I64Store8 { memarg } => self.store(memarg, Some(types::I8), 1),
-            O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store(memarg, Some(types::I16), 2),
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => {
+                self.store(memarg, Some(types::I8), 1)
+            }
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => {
+                self.store(memarg, Some(types::I16), 2)
+            }
             O::I64Store32 { memarg } => self.store(memarg, Some(types::I32), 4),
             O::MemorySize { mem } => {
                 let len = self.env.memory_length(self.b, mem);
@@ -453,7 +479,10 @@ impl Translator<'_, '_, '_> {
                 let delta = self.pop();
                 let delta = self.b.ins().uextend(types::I64, delta);
                 let mem_v = self.b.ins().iconst(types::I32, mem as i64);
-                let r = self.env.call_builtin(self.b, Builtin::memory_grow, &[mem_v, delta]).expect("returns");
+                let r = self
+                    .env
+                    .call_builtin(self.b, Builtin::memory_grow, &[mem_v, delta])
+                    .expect("returns");
                 let r = self.b.ins().ireduce(types::I32, r);
                 self.push(r);
             }
@@ -476,8 +505,12 @@ impl Translator<'_, '_, '_> {
                 let dst = self.b.ins().uextend(types::I64, dst);
                 let len = self.b.ins().uextend(types::I64, len);
                 let m = self.b.ins().iconst(types::I32, mem as i64);
-                self.env
-                    .call_builtin_checked(self.b, Builtin::memory_fill, &[m, dst, val, len], TrapKind::MemoryOutOfBounds);
+                self.env.call_builtin_checked(
+                    self.b,
+                    Builtin::memory_fill,
+                    &[m, dst, val, len],
+                    TrapKind::MemoryOutOfBounds,
+                );
             }
             O::MemoryInit { data_index, mem } => {
                 let (dst, src, len) = self.pop3();
@@ -529,16 +562,26 @@ impl Translator<'_, '_, '_> {
             O::TableGrow { table } => {
                 let (init, delta) = self.pop2();
                 let t = self.b.ins().iconst(types::I32, table as i64);
-                let r = self.env.call_builtin(self.b, Builtin::table_grow, &[t, delta, init]).expect("returns");
+                let r = self
+                    .env
+                    .call_builtin(self.b, Builtin::table_grow, &[t, delta, init])
+                    .expect("returns");
                 self.push(r);
             }
             O::TableFill { table } => {
                 let (dst, val, len) = self.pop3();
                 let t = self.b.ins().iconst(types::I32, table as i64);
-                self.env
-                    .call_builtin_checked(self.b, Builtin::table_fill, &[t, dst, val, len], TrapKind::TableOutOfBounds);
+                self.env.call_builtin_checked(
+                    self.b,
+                    Builtin::table_fill,
+                    &[t, dst, val, len],
+                    TrapKind::TableOutOfBounds,
+                );
             }
-            O::TableCopy { dst_table, src_table } => {
+            O::TableCopy {
+                dst_table,
+                src_table,
+            } => {
                 let (dst, src, len) = self.pop3();
                 let d = self.b.ins().iconst(types::I32, dst_table as i64);
                 let s = self.b.ins().iconst(types::I32, src_table as i64);
@@ -605,23 +648,30 @@ impl Translator<'_, '_, '_> {
             // An if without else: the false edge passes the params straight through
             // (validation guarantees params == results here).
             self.switch_to(else_block);
-            self.b.ins().jump(frame.dest, &block_args(&frame.else_params));
+            self.b
+                .ins()
+                .jump(frame.dest, &block_args(&frame.else_params));
             dest_reachable = true;
         }
         self.stack.truncate(frame.stack_base);
         self.switch_to(frame.dest);
-        self.stack.extend_from_slice(&self.b.block_params(frame.dest).to_vec());
+        self.stack
+            .extend_from_slice(&self.b.block_params(frame.dest).to_vec());
         self.reachable = dest_reachable;
         if !dest_reachable && !self.frames.is_empty() {
             // Nothing reaches the continuation: terminate the empty block.
-            self.b.ins().trap(trap_code(TrapKind::UnreachableCodeReached));
+            self.b
+                .ins()
+                .trap(trap_code(TrapKind::UnreachableCodeReached));
         }
     }
 
     /// Unreachable code: only track nesting until the enclosing frame's else or end.
     fn dead_operator(&mut self, op: Operator) -> Result<(), CompileError> {
         match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => self.dead_depth += 1,
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                self.dead_depth += 1
+            }
             Operator::Else if self.dead_depth == 0 => self.op_else(),
             Operator::End if self.dead_depth == 0 => self.op_end(),
             Operator::End => self.dead_depth -= 1,
@@ -632,7 +682,9 @@ impl Translator<'_, '_, '_> {
 
     fn load(&mut self, memarg: MemArg, result: Type, mem_ty: Type, size: u32, ext: Ext) {
         let addr = self.pop();
-        let (a, off) = self.env.memory_addr(self.b, mem_index(&memarg), addr, memarg.offset, size);
+        let (a, off) = self
+            .env
+            .memory_addr(self.b, mem_index(&memarg), addr, memarg.offset, size);
         let flags = self.env.heap_flags();
         let v = match (ext, mem_ty.bits()) {
             (Ext::None, _) => self.b.ins().load(result, flags, a, off),
@@ -649,7 +701,9 @@ impl Translator<'_, '_, '_> {
     fn store(&mut self, memarg: MemArg, narrow: Option<Type>, size: u32) {
         let v = self.pop();
         let addr = self.pop();
-        let (a, off) = self.env.memory_addr(self.b, mem_index(&memarg), addr, memarg.offset, size);
+        let (a, off) = self
+            .env
+            .memory_addr(self.b, mem_index(&memarg), addr, memarg.offset, size);
         let flags = self.env.heap_flags();
         match narrow.map(|t| t.bits()) {
             None => self.b.ins().store(flags, v, a, off),
@@ -678,7 +732,12 @@ enum Ext {
 fn unsupported(file: &str, offset: usize, op: &Operator) -> CompileError {
     let name = format!("{op:?}");
     let name = name.split([' ', '{', '(']).next().unwrap_or("").to_string();
-    let what = if name.starts_with('V') || name.contains("x16") || name.contains("x8") || name.contains("x4") || name.contains("x2") {
+    let what = if name.starts_with('V')
+        || name.contains("x16")
+        || name.contains("x8")
+        || name.contains("x4")
+        || name.contains("x2")
+    {
         format!("SIMD instruction {name} is not supported yet")
     } else {
         format!("instruction {name} is not supported yet")

@@ -4,8 +4,9 @@
 //! float-to-int conversions) are Wasm's own.
 
 use cranelift_codegen::ir::{
+    InstBuilder, MemFlagsData, Type, Value,
     condcodes::{FloatCC, IntCC},
-    types, InstBuilder, MemFlagsData, Type, Value,
+    types,
 };
 use wasmparser::Operator;
 
@@ -13,8 +14,8 @@ use super::Translator;
 
 /// Translates `op` if it is a numeric operator; returns false otherwise.
 pub(super) fn translate(t: &mut Translator, op: &Operator) -> bool {
-    use types::{F32, F64, I32, I64};
     use Operator as O;
+    use types::{F32, F64, I32, I64};
     match *op {
         O::I32Const { value } => {
             let v = t.b.ins().iconst(I32, value as i64);
@@ -102,10 +103,18 @@ pub(super) fn translate(t: &mut Translator, op: &Operator) -> bool {
         O::I32TruncF32U | O::I32TruncF64U => convert(t, |b, x| b.ins().fcvt_to_uint(I32, x)),
         O::I64TruncF32S | O::I64TruncF64S => convert(t, |b, x| b.ins().fcvt_to_sint(I64, x)),
         O::I64TruncF32U | O::I64TruncF64U => convert(t, |b, x| b.ins().fcvt_to_uint(I64, x)),
-        O::I32TruncSatF32S | O::I32TruncSatF64S => convert(t, |b, x| b.ins().fcvt_to_sint_sat(I32, x)),
-        O::I32TruncSatF32U | O::I32TruncSatF64U => convert(t, |b, x| b.ins().fcvt_to_uint_sat(I32, x)),
-        O::I64TruncSatF32S | O::I64TruncSatF64S => convert(t, |b, x| b.ins().fcvt_to_sint_sat(I64, x)),
-        O::I64TruncSatF32U | O::I64TruncSatF64U => convert(t, |b, x| b.ins().fcvt_to_uint_sat(I64, x)),
+        O::I32TruncSatF32S | O::I32TruncSatF64S => {
+            convert(t, |b, x| b.ins().fcvt_to_sint_sat(I32, x))
+        }
+        O::I32TruncSatF32U | O::I32TruncSatF64U => {
+            convert(t, |b, x| b.ins().fcvt_to_uint_sat(I32, x))
+        }
+        O::I64TruncSatF32S | O::I64TruncSatF64S => {
+            convert(t, |b, x| b.ins().fcvt_to_sint_sat(I64, x))
+        }
+        O::I64TruncSatF32U | O::I64TruncSatF64U => {
+            convert(t, |b, x| b.ins().fcvt_to_uint_sat(I64, x))
+        }
         O::F32ConvertI32S | O::F32ConvertI64S => convert(t, |b, x| b.ins().fcvt_from_sint(F32, x)),
         O::F32ConvertI32U | O::F32ConvertI64U => convert(t, |b, x| b.ins().fcvt_from_uint(F32, x)),
         O::F64ConvertI32S | O::F64ConvertI64S => convert(t, |b, x| b.ins().fcvt_from_sint(F64, x)),

@@ -85,8 +85,14 @@ impl<'a> Reader<'a> {
         self.pos == self.data.len()
     }
     fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
-        let end = self.pos.checked_add(n).ok_or(DecodeError("length overflow"))?;
-        let s = self.data.get(self.pos..end).ok_or(DecodeError("truncated"))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(DecodeError("length overflow"))?;
+        let s = self
+            .data
+            .get(self.pos..end)
+            .ok_or(DecodeError("truncated"))?;
         self.pos = end;
         Ok(s)
     }
@@ -119,12 +125,23 @@ impl<'a> Reader<'a> {
         String::from_utf8(b.to_vec()).map_err(|_| DecodeError("bad utf-8"))
     }
     pub fn opt_u64(&mut self) -> DecodeResult<Option<u64>> {
-        Ok(if self.bool()? { Some(self.u64()?) } else { None })
+        Ok(if self.bool()? {
+            Some(self.u64()?)
+        } else {
+            None
+        })
     }
     pub fn opt_string(&mut self) -> DecodeResult<Option<String>> {
-        Ok(if self.bool()? { Some(self.string()?) } else { None })
+        Ok(if self.bool()? {
+            Some(self.string()?)
+        } else {
+            None
+        })
     }
-    pub fn seq<T>(&mut self, mut f: impl FnMut(&mut Reader<'a>) -> DecodeResult<T>) -> DecodeResult<Vec<T>> {
+    pub fn seq<T>(
+        &mut self,
+        mut f: impl FnMut(&mut Reader<'a>) -> DecodeResult<T>,
+    ) -> DecodeResult<Vec<T>> {
         let n = self.u32()? as usize;
         // A corrupt length must not make us allocate gigabytes up front.
         let mut v = Vec::with_capacity(n.min(self.data.len() - self.pos + 1));

@@ -5,8 +5,8 @@
 //! [`crate::module_symbol`]); the entry object defines the [`ProgramDescriptor`]
 //! (symbol [`crate::PROGRAM_SYMBOL`]) that the runtime's `main` starts from.
 
-use crate::codec::{DecodeError, DecodeResult, Reader, Writer};
 use crate::ValRaw;
+use crate::codec::{DecodeError, DecodeResult, Reader, Writer};
 
 /// One trap site: the instruction at `funcs[func] + offset` raises `kind`
 /// (a [`crate::TrapKind`] value) when it faults or executes.
@@ -141,7 +141,11 @@ impl CommandConfig {
         })?;
         let env = r.seq(|r| Ok((r.string()?, r.opt_string()?)))?;
         let inherit_env = r.bool()?;
-        Ok(CommandConfig { dirs, env, inherit_env })
+        Ok(CommandConfig {
+            dirs,
+            env,
+            inherit_env,
+        })
     }
 }
 

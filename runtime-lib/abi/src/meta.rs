@@ -5,9 +5,9 @@
 //! [`ModuleMeta::encode`] into the object; the runtime reads it back with
 //! [`ModuleMeta::decode`]. Function bodies are not here: they are native code.
 
+use crate::ValType;
 use crate::codec::{DecodeError, DecodeResult, Reader, Writer};
 use crate::vmctx::VMCounts;
-use crate::ValType;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FuncType {
@@ -107,7 +107,10 @@ pub struct DefinedGlobal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SegmentMode {
     Passive,
-    Active { index: u32, offset: ConstExpr },
+    Active {
+        index: u32,
+        offset: ConstExpr,
+    },
     /// Element segments only: dropped right after instantiation.
     Declared,
 }
@@ -147,11 +150,15 @@ pub struct ModuleMeta {
 
 impl ModuleMeta {
     pub fn imported_funcs(&self) -> u32 {
-        self.imports.iter().filter(|i| matches!(i.kind, ImportKind::Func(_))).count() as u32
+        self.imports
+            .iter()
+            .filter(|i| matches!(i.kind, ImportKind::Func(_)))
+            .count() as u32
     }
 
     pub fn counts(&self) -> VMCounts {
-        let count = |f: fn(&ImportKind) -> bool| self.imports.iter().filter(|i| f(&i.kind)).count() as u32;
+        let count =
+            |f: fn(&ImportKind) -> bool| self.imports.iter().filter(|i| f(&i.kind)).count() as u32;
         VMCounts {
             imported_funcs: count(|k| matches!(k, ImportKind::Func(_))),
             imported_tables: count(|k| matches!(k, ImportKind::Table(_))),
@@ -285,7 +292,11 @@ impl ModuleMeta {
                 3 => ExternKind::Global,
                 _ => return Err(DecodeError("bad export kind")),
             };
-            Ok(Export { name, kind, index: r.u32()? })
+            Ok(Export {
+                name,
+                kind,
+                index: r.u32()?,
+            })
         })?;
         let start = r.opt_u64()?.map(|s| s as u32);
         let elems = r.seq(|r| {
@@ -509,7 +520,11 @@ mod tests {
                     ty: ValType::I64,
                     mutable: true,
                 },
-                init: ConstExpr(vec![ConstOp::I64Const(-5), ConstOp::GlobalGet(0), ConstOp::I64Add]),
+                init: ConstExpr(vec![
+                    ConstOp::I64Const(-5),
+                    ConstOp::GlobalGet(0),
+                    ConstOp::I64Add,
+                ]),
             }],
             exports: vec![Export {
                 name: "g".into(),

@@ -57,19 +57,40 @@ pub enum Action {
 pub enum Command {
     /// Instantiate module object `module` (index into the program's modules); it becomes
     /// the current instance, and is also known as `name` if given.
-    Module { module: u32, name: Option<String> },
+    Module {
+        module: u32,
+        name: Option<String>,
+    },
     /// Make an instance's exports importable under module name `as_name`.
-    Register { as_name: String, instance: Option<String> },
+    Register {
+        as_name: String,
+        instance: Option<String>,
+    },
     /// Perform an action; it must not trap.
     Action(Action),
-    AssertReturn { action: Action, expected: Vec<Expected> },
+    AssertReturn {
+        action: Action,
+        expected: Vec<Expected>,
+    },
     /// The action must trap with a message containing `message`.
-    AssertTrap { action: Action, message: String },
+    AssertTrap {
+        action: Action,
+        message: String,
+    },
     /// Instantiation (including its start function) must trap with `message`.
-    AssertUninstantiable { module: u32, message: String },
-    AssertExhaustion { action: Action, message: String },
+    AssertUninstantiable {
+        module: u32,
+        message: String,
+    },
+    AssertExhaustion {
+        action: Action,
+        message: String,
+    },
     /// Instantiation must fail at link time (unknown import, incompatible import type).
-    AssertUnlinkable { module: u32, message: String },
+    AssertUnlinkable {
+        module: u32,
+        message: String,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -185,7 +206,11 @@ fn dec_command(r: &mut Reader) -> DecodeResult<Command> {
 
 fn enc_action(w: &mut Writer, a: &Action) {
     match a {
-        Action::Invoke { instance, field, args } => {
+        Action::Invoke {
+            instance,
+            field,
+            args,
+        } => {
             w.u8(0);
             w.opt_str(instance.as_deref());
             w.str(field);
@@ -305,15 +330,32 @@ mod tests {
     fn script_round_trips() {
         let s = Script {
             commands: vec![
-                (1, Command::Module { module: 0, name: Some("$m".into()) }),
-                (2, Command::Register { as_name: "M".into(), instance: None }),
+                (
+                    1,
+                    Command::Module {
+                        module: 0,
+                        name: Some("$m".into()),
+                    },
+                ),
+                (
+                    2,
+                    Command::Register {
+                        as_name: "M".into(),
+                        instance: None,
+                    },
+                ),
                 (
                     3,
                     Command::AssertReturn {
                         action: Action::Invoke {
                             instance: None,
                             field: "f".into(),
-                            args: vec![Value::I32(1), Value::F64(2), Value::ExternRef(3), Value::NullFuncRef],
+                            args: vec![
+                                Value::I32(1),
+                                Value::F64(2),
+                                Value::ExternRef(3),
+                                Value::NullFuncRef,
+                            ],
                         },
                         expected: vec![
                             Expected::Exact(Value::I64(9)),
@@ -324,11 +366,20 @@ mod tests {
                 (
                     4,
                     Command::AssertTrap {
-                        action: Action::Get { instance: Some("$m".into()), field: "g".into() },
+                        action: Action::Get {
+                            instance: Some("$m".into()),
+                            field: "g".into(),
+                        },
                         message: "unreachable".into(),
                     },
                 ),
-                (5, Command::AssertUnlinkable { module: 1, message: "unknown import".into() }),
+                (
+                    5,
+                    Command::AssertUnlinkable {
+                        module: 1,
+                        message: "unknown import".into(),
+                    },
+                ),
             ],
         };
         assert_eq!(Script::decode(&s.encode()), Ok(s));

@@ -127,13 +127,16 @@ impl VMOffsets {
     pub fn new(c: VMCounts) -> VMOffsets {
         let ptr = 8u32;
         let imported_funcs = VMCTX_HEADER;
-        let imported_tables = imported_funcs + c.imported_funcs * size_of::<VMFunctionImport>() as u32;
+        let imported_tables =
+            imported_funcs + c.imported_funcs * size_of::<VMFunctionImport>() as u32;
         let imported_memories = imported_tables + c.imported_tables * ptr;
         let imported_globals = imported_memories + c.imported_memories * ptr;
         let defined_tables = imported_globals + c.imported_globals * ptr;
         let defined_memories = defined_tables + c.defined_tables * size_of::<VMTableDef>() as u32;
-        let defined_globals =
-            align(defined_memories + c.defined_memories * size_of::<VMMemoryDef>() as u32, 16);
+        let defined_globals = align(
+            defined_memories + c.defined_memories * size_of::<VMMemoryDef>() as u32,
+            16,
+        );
         let type_ids = defined_globals + c.defined_globals * size_of::<VMGlobal>() as u32;
         let funcrefs = align(type_ids + c.types * 4, 8);
         let size = align(funcrefs + c.funcs * VMFUNCREF_SIZE, 16);

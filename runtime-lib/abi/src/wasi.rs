@@ -82,7 +82,11 @@ macro_rules! wasi_signature_table {
 }
 
 fn wasi_ty(t: &str) -> crate::ValType {
-    if t == "i64" { crate::ValType::I64 } else { crate::ValType::I32 }
+    if t == "i64" {
+        crate::ValType::I64
+    } else {
+        crate::ValType::I32
+    }
 }
 
 crate::foreach_wasi_p1!(wasi_signature_table);
@@ -102,7 +106,12 @@ mod tests {
         let fd_write = wasi_p1_signature("fd_write").expect("listed");
         assert_eq!(fd_write.params.len(), 4);
         assert_eq!(fd_write.results, vec![crate::ValType::I32]);
-        assert!(wasi_p1_signature("proc_exit").expect("listed").results.is_empty());
+        assert!(
+            wasi_p1_signature("proc_exit")
+                .expect("listed")
+                .results
+                .is_empty()
+        );
         assert!(wasi_p1_signature("nope").is_none());
     }
 }

@@ -1,0 +1,305 @@
+//! The `aot` command: reads a WebAssembly module (binary or text), compiles it and links it
+//! into a static executable (or writes the module's object with `--emit obj`).
+//!
+//! Every failure is one line on stderr, `aot: error: <what>: <why>`, naming the file and,
+//! where there is one, the byte offset or line and column, and exits with status 1. A panic
+//! anywhere is caught and reported as an internal error, never as a panic message.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use anyhow::{Context as _, anyhow, bail};
+use aot::{BoundsMode, Options, Target, link, program};
+use aot_abi::{CommandConfig, DirGrant, ProgramKind};
+use clap::{Parser, ValueEnum};
+
+/// Compile a WebAssembly module ahead of time into a standalone static Linux executable.
+///
+/// The executable behaves like `wasmtime run INPUT`: it runs the module's `_start` with
+/// WASI, with the directories and environment variables granted here at compile time.
+#[derive(Parser, Debug)]
+#[command(name = "aot", version, max_term_width = 100)]
+struct Cli {
+    /// The WebAssembly module to compile: a binary (.wasm) or text (.wat) module.
+    #[arg(value_name = "INPUT")]
+    input: PathBuf,
+
+    /// Where to write the executable (or the object file, with --emit obj).
+    #[arg(short = 'o', long = "output", value_name = "OUTPUT")]
+    output: PathBuf,
+
+    /// The target to compile for: x86_64-unknown-linux-gnu or aarch64-unknown-linux-gnu
+    /// (the -musl spellings mean the same). Default: the host.
+    #[arg(long, value_name = "TRIPLE")]
+    target: Option<String>,
+
+    /// What to write: a linked executable, or the module's object file alone.
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = Emit::Exe)]
+    emit: Emit,
+
+    /// Optimisation level: 0 = none (fastest compile), 1 = speed, 2 = speed and size.
+    #[arg(short = 'O', value_name = "LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+    opt_level: u8,
+
+    /// Link with this external linker (an ld-style linker such as ld.lld, or a compiler
+    /// driver such as aarch64-linux-gnu-gcc or clang) instead of the built-in one.
+    #[arg(long, value_name = "PATH")]
+    linker: Option<PathBuf>,
+
+    /// Check every memory access explicitly instead of relying on guard pages (for hosts
+    /// where reserving 6 GiB of address space per memory is impossible or costly).
+    #[arg(long)]
+    bounds_checks: bool,
+
+    /// Grant the program the host directory HOST, seen by it as GUEST; `--dir PATH` means
+    /// PATH::PATH. Repeatable.
+    #[arg(long = "dir", value_name = "HOST::GUEST")]
+    dirs: Vec<String>,
+
+    /// Set the environment variable NAME to VALUE in the program; `--env NAME` copies
+    /// NAME's value from the environment the executable runs in. Repeatable.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    envs: Vec<String>,
+
+    /// Give the program the whole environment the executable runs in.
+    #[arg(long)]
+    inherit_env: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Emit {
+    /// A static executable.
+    Exe,
+    /// The module's relocatable object file (defines aot_module_0), for linking by hand.
+    Obj,
+}
+
+/// Where the panic hook leaves the message and location of a panic for `main` to report.
+static PANIC_REPORT: Mutex<Option<String>> = Mutex::new(None);
+
+fn main() -> ExitCode {
+    install_panic_hook();
+    match std::panic::catch_unwind(|| run(std::env::args_os())) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            eprintln!("aot: error: {}", one_line(&format!("{e:#}")));
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            let report = PANIC_REPORT
+                .lock()
+                .ok()
+                .and_then(|mut r| r.take())
+                .unwrap_or_else(|| "unknown".into());
+            eprintln!(
+                "aot: error: internal error ({}); please report it",
+                one_line(&report)
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Replaces the default hook, which prints "thread 'main' panicked at ..." (several lines,
+/// possibly from a linker thread), with one that records the message for `main`.
+/// RUST_BACKTRACE keeps the default output too, for debugging aot itself.
+fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = if let Some(s) = info.payload().downcast_ref::<&str>() {
+            s.to_string()
+        } else if let Some(s) = info.payload().downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "unknown panic".to_string()
+        };
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        if let Ok(mut r) = PANIC_REPORT.lock() {
+            r.get_or_insert(format!("{message}{at}"));
+        }
+        if std::env::var_os("RUST_BACKTRACE").is_some() {
+            default(info);
+        }
+    }));
+}
+
+fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> anyhow::Result<ExitCode> {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                // Help and version go to stdout and are not errors.
+                e.print().context("writing to stdout")?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            bail!("{}", clap_error_line(&e));
+        }
+    };
+    compile(&cli)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// clap's message without its usage block, on one line.
+fn clap_error_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let joined = lines.join("; ");
+    let message = joined.strip_prefix("error: ").unwrap_or(&joined);
+    format!("{message} (see `aot --help`)")
+}
+
+fn compile(cli: &Cli) -> anyhow::Result<()> {
+    let target = match &cli.target {
+        Some(t) => t.parse::<Target>().map_err(|e| anyhow!("{e}"))?,
+        None => Target::host(),
+    };
+    if cli.emit == Emit::Obj
+        && (cli.linker.is_some() || !cli.dirs.is_empty() || !cli.envs.is_empty() || cli.inherit_env)
+    {
+        bail!(
+            "--linker, --dir, --env and --inherit-env apply to executables only, not to --emit obj"
+        );
+    }
+    let config = CommandConfig {
+        dirs: cli
+            .dirs
+            .iter()
+            .map(|d| parse_dir(d))
+            .collect::<anyhow::Result<_>>()?,
+        env: cli
+            .envs
+            .iter()
+            .map(|e| parse_env(e))
+            .collect::<anyhow::Result<_>>()?,
+        inherit_env: cli.inherit_env,
+    };
+
+    let file = cli.input.display().to_string();
+    let wasm = read_module(&cli.input, &file)?;
+    let mut opts = Options::new(target.clone());
+    opts.opt_level = cli.opt_level;
+    opts.bounds = if cli.bounds_checks {
+        BoundsMode::Explicit
+    } else {
+        BoundsMode::GuardPages
+    };
+    let module = aot::compile_module(&wasm, &file, 0, &opts)?;
+
+    match cli.emit {
+        Emit::Obj => link::write_output(&cli.output, &module, false),
+        Emit::Exe => {
+            let entry = program::emit_program(&target, ProgramKind::Command, 1, &config.encode())?;
+            link::link(
+                &target,
+                &[entry, module],
+                &cli.output,
+                cli.linker.as_deref(),
+            )
+        }
+    }
+}
+
+/// `HOST::GUEST`, or `PATH` for `PATH::PATH` (as `wasmtime run --dir`).
+fn parse_dir(arg: &str) -> anyhow::Result<DirGrant> {
+    let (host, guest) = arg.split_once("::").unwrap_or((arg, arg));
+    if host.is_empty() || guest.is_empty() {
+        bail!("invalid --dir `{arg}`: expected HOST::GUEST or PATH");
+    }
+    Ok(DirGrant {
+        host: host.to_string(),
+        guest: guest.to_string(),
+    })
+}
+
+/// `NAME=VALUE`, or `NAME` to copy the value at run time.
+fn parse_env(arg: &str) -> anyhow::Result<(String, Option<String>)> {
+    let (name, value) = match arg.split_once('=') {
+        Some((n, v)) => (n, Some(v.to_string())),
+        None => (arg, None),
+    };
+    if name.is_empty() {
+        bail!("invalid --env `{arg}`: expected NAME=VALUE or NAME");
+    }
+    Ok((name.to_string(), value))
+}
+
+/// Reads INPUT and returns a binary core module: text is parsed (errors carry
+/// file:line:column), components are rejected before any work is done on them.
+fn read_module(path: &Path, file: &str) -> anyhow::Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|e| anyhow!("cannot read {file}: {e}"))?;
+    let is_text = match path.extension().and_then(|e| e.to_str()) {
+        Some("wasm") => false,
+        Some("wat") | Some("wast") => true,
+        _ => !bytes.starts_with(b"\0asm") && std::str::from_utf8(&bytes).is_ok(),
+    };
+    let binary = if is_text {
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            anyhow!(
+                "{file}: byte 0x{:x}: text is not valid UTF-8",
+                e.valid_up_to()
+            )
+        })?;
+        parse_text(text, file)?
+    } else {
+        bytes
+    };
+    // Header: magic, then a 16-bit version and a 16-bit layer (0 = core module, 1 = component).
+    if binary.len() >= 8 && binary.starts_with(b"\0asm") && binary[6..8] == [1, 0] {
+        bail!("{file}: components are not supported yet");
+    }
+    Ok(binary)
+}
+
+fn parse_text(text: &str, file: &str) -> anyhow::Result<Vec<u8>> {
+    let located = |e: wast::Error| {
+        let (line, col) = e.span().linecol_in(text);
+        anyhow!("{file}:{}:{}: {}", line + 1, col + 1, e.message())
+    };
+    let buf = wast::parser::ParseBuffer::new(text).map_err(located)?;
+    let mut wat: wast::Wat = wast::parser::parse(&buf).map_err(located)?;
+    if let wast::Wat::Component(_) = wat {
+        bail!("{file}: components are not supported yet");
+    }
+    wat.encode().map_err(located)
+}
+
+/// Some messages (wasmparser's bad-magic one, for instance) span lines; the error line
+/// must not.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_parse_like_wasmtime() {
+        let d = parse_dir("/tmp/x::/data").unwrap();
+        assert_eq!((d.host.as_str(), d.guest.as_str()), ("/tmp/x", "/data"));
+        let d = parse_dir("data").unwrap();
+        assert_eq!((d.host.as_str(), d.guest.as_str()), ("data", "data"));
+        assert!(parse_dir("::/x").is_err());
+        assert!(parse_dir("/x::").is_err());
+        assert_eq!(
+            parse_env("A=1=2").unwrap(),
+            ("A".to_string(), Some("1=2".to_string()))
+        );
+        assert_eq!(parse_env("HOME").unwrap(), ("HOME".to_string(), None));
+        assert_eq!(
+            parse_env("A=").unwrap(),
+            ("A".to_string(), Some(String::new()))
+        );
+        assert!(parse_env("=x").is_err());
+    }
+}

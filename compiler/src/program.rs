@@ -1,0 +1,241 @@
+//! The entry object: defines `aot_abi::PROGRAM_SYMBOL`, the [`ProgramDescriptor`] that
+//! tells the runtime's `main` which modules the executable holds (their descriptors,
+//! defined by the module objects, reached through relocations) and what to do with them
+//! (the kind and the configuration blob).
+//!
+//! Every pointer in the descriptor is valid and non-null, even for an empty list or
+//! configuration, so the runtime can form slices from them without special cases.
+
+use std::mem::{offset_of, size_of};
+
+use aot_abi::{ProgramDescriptor, ProgramKind};
+use cranelift_module::{DataDescription, DataId, Linkage, Module};
+use cranelift_object::{ObjectBuilder, ObjectModule};
+
+use crate::{CompileError, Target};
+
+/// Names this object in error messages (it has no input file).
+const OBJECT_NAME: &str = "<program>";
+
+// The descriptor is written with the host's layout of the `#[repr(C)]` struct; every target
+// is a 64-bit little-endian one, so this must be a 64-bit host.
+const _: () = assert!(size_of::<usize>() == 8, "aot runs on 64-bit hosts only");
+
+/// Emits an object defining the `ProgramDescriptor` for `num_modules` modules (whose
+/// descriptors are `aot_abi::module_symbol(0..num_modules)`, defined in other objects),
+/// with `config` as its configuration blob (an encoded `CommandConfig` or `Script`).
+pub fn emit_program(
+    target: &Target,
+    kind: ProgramKind,
+    num_modules: usize,
+    config: &[u8],
+) -> Result<Vec<u8>, CompileError> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        CompileError::new(OBJECT_NAME, None, format!("{what}: {e}"))
+    };
+    let isa = target.isa(0).map_err(|e| fail("entry object", &e))?;
+    let builder = ObjectBuilder::new(isa, "entry", cranelift_module::default_libcall_names())
+        .map_err(|e| fail("entry object", &e))?;
+    let mut module = ObjectModule::new(builder);
+    let define = |module: &mut ObjectModule,
+                  name: &str,
+                  linkage: Linkage,
+                  desc: &DataDescription|
+     -> Result<DataId, CompileError> {
+        let id = module
+            .declare_data(name, linkage, false, false)
+            .map_err(|e| fail(name, &e))?;
+        module.define_data(id, desc).map_err(|e| fail(name, &e))?;
+        Ok(id)
+    };
+
+    // At least one byte, so the pointer is to something even when the blob is empty.
+    let mut blob = config.to_vec();
+    if blob.is_empty() {
+        blob.push(0);
+    }
+    let mut desc = DataDescription::new();
+    desc.define(blob.into_boxed_slice());
+    desc.set_align(8);
+    let config_id = define(&mut module, "aot_program_config", Linkage::Local, &desc)?;
+
+    let mut desc = DataDescription::new();
+    desc.define(vec![0u8; 8 * num_modules.max(1)].into_boxed_slice());
+    desc.set_align(8);
+    for i in 0..num_modules {
+        let name = aot_abi::module_symbol(i);
+        let import = module
+            .declare_data(&name, Linkage::Import, false, false)
+            .map_err(|e| fail(&name, &e))?;
+        let gv = module.declare_data_in_data(import, &mut desc);
+        desc.write_data_addr(offset32(8 * i), gv, 0);
+    }
+    let modules_id = define(&mut module, "aot_program_modules", Linkage::Local, &desc)?;
+
+    let mut bytes = vec![0u8; size_of::<ProgramDescriptor>()];
+    put(
+        &mut bytes,
+        offset_of!(ProgramDescriptor, abi_version),
+        &aot_abi::ABI_VERSION.to_le_bytes(),
+    );
+    put(
+        &mut bytes,
+        offset_of!(ProgramDescriptor, kind),
+        &(kind as u32).to_le_bytes(),
+    );
+    put(
+        &mut bytes,
+        offset_of!(ProgramDescriptor, num_modules),
+        &(num_modules as u64).to_le_bytes(),
+    );
+    put(
+        &mut bytes,
+        offset_of!(ProgramDescriptor, config_len),
+        &(config.len() as u64).to_le_bytes(),
+    );
+    let mut desc = DataDescription::new();
+    desc.define(bytes.into_boxed_slice());
+    desc.set_align(8);
+    let gv = module.declare_data_in_data(modules_id, &mut desc);
+    desc.write_data_addr(offset32(offset_of!(ProgramDescriptor, modules)), gv, 0);
+    let gv = module.declare_data_in_data(config_id, &mut desc);
+    desc.write_data_addr(offset32(offset_of!(ProgramDescriptor, config)), gv, 0);
+    define(&mut module, aot_abi::PROGRAM_SYMBOL, Linkage::Export, &desc)?;
+
+    module
+        .finish()
+        .emit()
+        .map_err(|e| fail("writing the entry object", &e))
+}
+
+fn put(buf: &mut [u8], offset: usize, value: &[u8]) {
+    buf[offset..offset + value.len()].copy_from_slice(value);
+}
+
+/// Offsets inside the descriptor and the module list; the list is bounded by the number of
+/// modules a program can hold, far below 4 GiB.
+fn offset32(offset: usize) -> u32 {
+    u32::try_from(offset).expect("data offset fits in 32 bits")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Arch;
+    use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
+
+    /// Reads back the object and checks what the runtime will see after relocation.
+    fn check(arch: Arch, num_modules: usize, config: &[u8]) {
+        let target = Target::for_arch(arch);
+        let obj =
+            emit_program(&target, ProgramKind::SpecScript, num_modules, config).expect("emit");
+        let file = object::File::parse(&*obj).expect("parse");
+        let expected_arch = match arch {
+            Arch::X86_64 => object::Architecture::X86_64,
+            Arch::Aarch64 => object::Architecture::Aarch64,
+        };
+        assert_eq!(file.architecture(), expected_arch);
+
+        let program = file
+            .symbols()
+            .find(|s| s.name() == Ok(aot_abi::PROGRAM_SYMBOL))
+            .expect("aot_program defined");
+        assert!(
+            program.is_global() && program.is_definition(),
+            "{program:?}"
+        );
+        assert_eq!(program.kind(), object::SymbolKind::Data);
+        assert_eq!(program.size() as usize, size_of::<ProgramDescriptor>());
+        let section = file
+            .section_by_index(program.section_index().expect("in a section"))
+            .expect("section");
+        let data = section.data().expect("data");
+        let at = program.address() as usize;
+        let field = |off: usize, len: usize| &data[at + off..at + off + len];
+        assert_eq!(
+            field(offset_of!(ProgramDescriptor, abi_version), 4),
+            aot_abi::ABI_VERSION.to_le_bytes()
+        );
+        assert_eq!(
+            field(offset_of!(ProgramDescriptor, kind), 4),
+            (ProgramKind::SpecScript as u32).to_le_bytes()
+        );
+        assert_eq!(
+            field(offset_of!(ProgramDescriptor, num_modules), 8),
+            (num_modules as u64).to_le_bytes()
+        );
+        assert_eq!(
+            field(offset_of!(ProgramDescriptor, config_len), 8),
+            (config.len() as u64).to_le_bytes()
+        );
+
+        // Every relocation, as (section offset, target symbol name).
+        let mut relocs = Vec::new();
+        for s in file.sections() {
+            for (off, r) in s.relocations() {
+                let RelocationTarget::Symbol(sym) = r.target() else {
+                    panic!("non-symbol relocation")
+                };
+                let sym = file.symbol_by_index(sym).expect("symbol");
+                let name = if sym.kind() == object::SymbolKind::Section {
+                    file.section_by_index(sym.section_index().expect("section"))
+                        .unwrap()
+                        .name()
+                        .unwrap()
+                        .to_string()
+                } else {
+                    sym.name().unwrap().to_string()
+                };
+                relocs.push((s.index(), off as usize, name, r.addend()));
+            }
+        }
+        for i in 0..num_modules {
+            let name = aot_abi::module_symbol(i);
+            let sym = file
+                .symbols()
+                .find(|s| s.name() == Ok(name.as_str()))
+                .expect("module symbol");
+            assert!(sym.is_undefined(), "{name} is imported");
+            assert_eq!(
+                relocs.iter().filter(|r| r.2 == name).count(),
+                1,
+                "one pointer to {name}"
+            );
+        }
+        let in_descriptor: Vec<_> = relocs
+            .iter()
+            .filter(|r| {
+                r.0 == section.index() && r.1 >= at && r.1 < at + size_of::<ProgramDescriptor>()
+            })
+            .map(|r| r.1 - at)
+            .collect();
+        let mut expected = vec![
+            offset_of!(ProgramDescriptor, modules),
+            offset_of!(ProgramDescriptor, config),
+        ];
+        expected.sort();
+        let mut got = in_descriptor.clone();
+        got.sort();
+        assert_eq!(got, expected, "the descriptor's two pointers are relocated");
+
+        let blob = file
+            .symbols()
+            .find(|s| s.name() == Ok("aot_program_config"))
+            .expect("config blob");
+        let blob_section = file
+            .section_by_index(blob.section_index().unwrap())
+            .unwrap();
+        let blob_data = blob_section.data().unwrap();
+        let start = blob.address() as usize;
+        assert_eq!(&blob_data[start..start + config.len()], config);
+    }
+
+    #[test]
+    fn descriptor_points_at_modules_and_config_on_both_arches() {
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            check(arch, 1, b"hello config");
+            check(arch, 3, &[1, 2, 3]);
+            check(arch, 0, &[]);
+        }
+    }
+}

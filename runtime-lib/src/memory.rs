@@ -1,0 +1,338 @@
+//! Linear memories: one address-space reservation per memory, made accessible page by page.
+//!
+//! A [`Memory`] reserves its whole address range once (`PROT_NONE`, `MAP_NORESERVE`, so
+//! nothing is committed) and makes `[0, current_length)` read-write; `memory.grow` only
+//! changes protections. So the base never moves, which generated code relies on (it may
+//! hoist the base load), and in `BoundsMode::GuardPages` an out-of-bounds access lands on an
+//! inaccessible page and faults at a recorded trap site.
+//!
+//! Reservation size: `GUARDED_RESERVATION` (4 GiB index space plus the guard region) for a
+//! 32-bit memory in `GuardPages` mode; otherwise (explicit bounds checks, or a 64-bit
+//! memory, which always gets explicit checks) the declared maximum, capped at
+//! [`EXPLICIT_RESERVATION_CAP`] but never below the minimum. A memory cannot grow past its
+//! reservation: such a grow fails like one the OS refuses.
+//!
+//! The `VMMemoryDef` that generated code reads lives in a `Box`, so its address is stable
+//! for the memory's life and can be stored in a vmctx (defined memories copy it; imports
+//! point to it).
+
+use core::ffi::c_void;
+use core::ptr::{self, NonNull};
+
+use aot_abi::{BoundsMode, GUARDED_RESERVATION, MemoryType, VMMemoryDef, WASM_PAGE_SIZE};
+
+/// Largest reservation for a memory with explicit bounds checks (and no smaller declared
+/// maximum). 4 GiB covers every 32-bit memory.
+pub const EXPLICIT_RESERVATION_CAP: u64 = 4 << 30;
+/// Page limits of the index spaces.
+const MAX_PAGES_32: u64 = 1 << 16;
+const MAX_PAGES_64: u64 = 1 << 48;
+
+pub struct Memory {
+    /// A leaked `Box`, freed in `Drop`. Generated code and builtins reach it through the
+    /// pointer [`Memory::def`] hands out, so this side too only uses raw-pointer accesses
+    /// (never a long-lived reference that such writes could invalidate).
+    def: NonNull<VMMemoryDef>,
+    /// Start of the reservation; the same as `def.base`, for the life of the memory.
+    base: *mut u8,
+    /// Bytes reserved at `base`.
+    reserved: usize,
+    ty: MemoryType,
+    /// Pages this memory may never exceed: the declared maximum or the index-space limit.
+    max_pages: u64,
+}
+
+// SAFETY: a Memory exclusively owns its reservation and its VMMemoryDef; the raw pointers
+// are only addresses of those, so moving the owner to another thread is sound.
+unsafe impl Send for Memory {}
+
+impl Memory {
+    /// Reserves and maps a memory of type `ty` with `ty.min` pages accessible.
+    pub fn new(ty: &MemoryType, mode: BoundsMode) -> Result<Memory, String> {
+        let limit = if ty.memory64 {
+            MAX_PAGES_64
+        } else {
+            MAX_PAGES_32
+        };
+        let max_pages = ty.max.unwrap_or(limit).min(limit);
+        if ty.min > max_pages {
+            return Err(format!(
+                "memory minimum of {} pages exceeds its maximum of {max_pages} pages",
+                ty.min
+            ));
+        }
+        let min_bytes = ty.min * WASM_PAGE_SIZE;
+        let reserve = if mode == BoundsMode::GuardPages && !ty.memory64 {
+            GUARDED_RESERVATION
+        } else {
+            (max_pages * WASM_PAGE_SIZE)
+                .min(EXPLICIT_RESERVATION_CAP)
+                .max(min_bytes)
+        };
+        // A zero-sized memory still gets one inaccessible page, so its base is a real,
+        // unique address.
+        let reserved = usize::try_from(reserve)
+            .map_err(|_| format!("memory of {} pages does not fit the address space", ty.min))?
+            .max(page_size());
+        // SAFETY: a fresh private anonymous mapping at an address of the kernel's choosing;
+        // nothing else is affected.
+        let base = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                reserved,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(format!(
+                "cannot reserve {reserved} bytes of address space for a memory: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        let def = Box::new(VMMemoryDef {
+            base: base as *mut u8,
+            current_length: 0,
+        });
+        let mut mem = Memory {
+            def: NonNull::from(Box::leak(def)),
+            base: base as *mut u8,
+            reserved,
+            ty: *ty,
+            max_pages,
+        };
+        // On failure `mem` is dropped, which unmaps the reservation.
+        mem.make_accessible(0, min_bytes)
+            .map_err(|e| format!("cannot map {} pages of memory: {e}", ty.min))?;
+        mem.set_length(min_bytes);
+        Ok(mem)
+    }
+
+    /// Makes `[from, to)` of the reservation read-write.
+    fn make_accessible(&mut self, from: u64, to: u64) -> Result<(), std::io::Error> {
+        if to <= from {
+            return Ok(());
+        }
+        if to > self.reserved as u64 {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOMEM));
+        }
+        // SAFETY: [from, to) lies inside our reservation (checked above) and `from` is a
+        // multiple of the Wasm page size, hence of the host page size.
+        let rc = unsafe {
+            libc::mprotect(
+                self.base.add(from as usize) as *mut c_void,
+                (to - from) as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+
+    /// The record generated code reads; its address is stable for the memory's life.
+    pub fn def(&self) -> *mut VMMemoryDef {
+        self.def.as_ptr()
+    }
+
+    fn length(&self) -> u64 {
+        // SAFETY: `def` is our live allocation, accessed only through raw pointers.
+        unsafe { (*self.def.as_ptr()).current_length }
+    }
+
+    fn set_length(&mut self, len: u64) {
+        // SAFETY: as in `length`; `&mut self` excludes concurrent host access.
+        unsafe { (*self.def.as_ptr()).current_length = len }
+    }
+
+    /// `memory.grow`: returns the old size in pages, or None when the new size would pass
+    /// the declared maximum or the index-space limit, or the memory cannot be mapped.
+    pub fn grow(&mut self, delta_pages: u64) -> Option<u64> {
+        let old = self.size_pages();
+        let new = old
+            .checked_add(delta_pages)
+            .filter(|n| *n <= self.max_pages)?;
+        let old_len = self.length();
+        let new_len = new * WASM_PAGE_SIZE;
+        self.make_accessible(old_len, new_len).ok()?;
+        self.set_length(new_len);
+        Some(old)
+    }
+
+    pub fn size_pages(&self) -> u64 {
+        self.length() / WASM_PAGE_SIZE
+    }
+
+    /// The declared type (its `min` is not updated by grow).
+    pub fn ty(&self) -> &MemoryType {
+        &self.ty
+    }
+
+    /// The accessible bytes.
+    pub fn as_slice_mut(&mut self) -> &mut [u8] {
+        // SAFETY: [base, base + current_length) is mapped read-write and owned by this
+        // memory; the &mut self borrow keeps host-side aliases out for the slice's life
+        // (generated code does not run while the host holds it).
+        unsafe { core::slice::from_raw_parts_mut(self.base, self.length() as usize) }
+    }
+}
+
+impl Drop for Memory {
+    fn drop(&mut self) {
+        // SAFETY: the reservation was mapped by `new` with exactly this base and length,
+        // and `def` came from `Box::leak` there; nothing refers to either once the owner
+        // is gone.
+        unsafe {
+            libc::munmap(self.base as *mut c_void, self.reserved);
+            drop(Box::from_raw(self.def.as_ptr()));
+        }
+    }
+}
+
+/// The host page size.
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 { p as usize } else { 4096 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::test_code::aot_rt_test_load32;
+    use crate::trap::call_guarded;
+    use crate::trap::tests::{LOAD32, fake_module, trap_pc};
+    use aot_abi::TrapKind;
+
+    fn mem_type(min: u64, max: Option<u64>) -> MemoryType {
+        MemoryType {
+            min,
+            max,
+            shared: false,
+            memory64: false,
+        }
+    }
+
+    /// Loads a u32 at `addr` through the fake module's load (a recorded trap site).
+    fn guarded_load(addr: *const u8) -> Result<u32, crate::trap::Trap> {
+        let mut v = 0;
+        call_guarded(|| {
+            // SAFETY: test code; a fault is caught by the guarded call.
+            v = unsafe { aot_rt_test_load32(ptr::null_mut(), addr) }
+        })?;
+        Ok(v)
+    }
+
+    #[test]
+    fn grow_respects_the_declared_maximum() {
+        for mode in [BoundsMode::GuardPages, BoundsMode::Explicit] {
+            let mut m = Memory::new(&mem_type(1, Some(3)), mode).unwrap();
+            assert_eq!(m.size_pages(), 1);
+            assert_eq!(m.as_slice_mut().len(), 65536);
+            assert_eq!(m.grow(1), Some(1));
+            assert_eq!(m.grow(2), None);
+            assert_eq!(m.size_pages(), 2);
+            assert_eq!(m.grow(1), Some(2));
+            assert_eq!(m.grow(0), Some(3));
+            assert_eq!(m.grow(1), None);
+            assert_eq!(m.grow(u64::MAX), None);
+            assert_eq!(m.ty(), &mem_type(1, Some(3)));
+            // SAFETY: def points at the memory's live record.
+            let def = unsafe { &*m.def() };
+            assert_eq!(def.current_length, 3 * 65536);
+        }
+    }
+
+    #[test]
+    fn grow_stops_at_the_32_bit_index_space() {
+        let mut m = Memory::new(&mem_type(0, None), BoundsMode::Explicit).unwrap();
+        assert_eq!(m.size_pages(), 0);
+        assert_eq!(m.grow(65537), None);
+        assert_eq!(m.grow(2), Some(0));
+        assert_eq!(m.grow(65535), None);
+        assert_eq!(m.size_pages(), 2);
+    }
+
+    #[test]
+    fn base_is_stable_and_contents_survive_grow() {
+        let mut m = Memory::new(&mem_type(1, None), BoundsMode::GuardPages).unwrap();
+        let def = m.def();
+        // SAFETY: def points at the memory's live record.
+        let base = unsafe { (*def).base };
+        m.as_slice_mut()[65535] = 7;
+        assert_eq!(m.grow(4), Some(1));
+        assert_eq!(m.def(), def);
+        // SAFETY: as above.
+        assert_eq!(unsafe { (*def).base }, base);
+        let s = m.as_slice_mut();
+        assert_eq!(s.len(), 5 * 65536);
+        assert_eq!(s[65535], 7);
+        assert!(s[65536..].iter().all(|b| *b == 0));
+        s[5 * 65536 - 1] = 1;
+    }
+
+    #[test]
+    fn zero_sized_memories_have_a_base() {
+        let m = Memory::new(&mem_type(0, Some(0)), BoundsMode::Explicit).unwrap();
+        // SAFETY: def points at the memory's live record.
+        let def = unsafe { &*m.def() };
+        assert!(!def.base.is_null());
+        assert_eq!(def.current_length, 0);
+    }
+
+    #[test]
+    fn invalid_types_are_errors() {
+        let e = Memory::new(&mem_type(4, Some(2)), BoundsMode::GuardPages)
+            .err()
+            .unwrap();
+        assert!(e.contains("exceeds its maximum"), "{e}");
+        let e = Memory::new(&mem_type(70000, None), BoundsMode::GuardPages)
+            .err()
+            .unwrap();
+        assert!(e.contains("exceeds its maximum of 65536 pages"), "{e}");
+    }
+
+    #[test]
+    fn access_past_the_length_traps_until_grown() {
+        let desc = fake_module();
+        for mode in [BoundsMode::GuardPages, BoundsMode::Explicit] {
+            let mut m = Memory::new(&mem_type(1, Some(2)), mode).unwrap();
+            m.as_slice_mut()[65532..].copy_from_slice(&[1, 2, 3, 4]);
+            // SAFETY: def points at the memory's live record.
+            let base = unsafe { (*m.def()).base };
+            assert_eq!(guarded_load(base.wrapping_add(65532)), Ok(0x0403_0201));
+            let trap = guarded_load(base.wrapping_add(65536)).unwrap_err();
+            assert_eq!(trap.kind, TrapKind::MemoryOutOfBounds);
+            assert_eq!(trap.pc, trap_pc(desc, LOAD32));
+            // Straddling the end also faults.
+            let trap = guarded_load(base.wrapping_add(65534)).unwrap_err();
+            assert_eq!(trap.kind, TrapKind::MemoryOutOfBounds);
+            assert_eq!(m.grow(1), Some(1));
+            assert_eq!(guarded_load(base.wrapping_add(65536)), Ok(0));
+            assert_eq!(guarded_load(base.wrapping_add(65534)), Ok(0x0403));
+            let trap = guarded_load(base.wrapping_add(2 * 65536)).unwrap_err();
+            assert_eq!(trap.kind, TrapKind::MemoryOutOfBounds);
+        }
+    }
+
+    #[test]
+    fn guarded_reservation_covers_the_whole_index_space() {
+        let m = Memory::new(&mem_type(1, Some(1)), BoundsMode::GuardPages).unwrap();
+        assert_eq!(m.reserved as u64, GUARDED_RESERVATION);
+        // SAFETY: def points at the memory's live record.
+        let base = unsafe { (*m.def()).base };
+        // The farthest address a 32-bit index plus offset below the guard size can reach
+        // is reserved, inaccessible, and faults at the trap site.
+        let far = base.wrapping_add((GUARDED_RESERVATION - 4) as usize);
+        assert_eq!(
+            guarded_load(far).unwrap_err().kind,
+            TrapKind::MemoryOutOfBounds
+        );
+        let explicit = Memory::new(&mem_type(1, Some(3)), BoundsMode::Explicit).unwrap();
+        assert_eq!(explicit.reserved as u64, 3 * WASM_PAGE_SIZE);
+    }
+}

@@ -1,0 +1,688 @@
+//! Traps: which native code is Wasm, what a faulting instruction means, how a trap gets
+//! back to the host, and how it is reported.
+//!
+//! It owns three things:
+//! - the code registry: every compiled module's function ranges and trap records
+//!   ([`register_module`]). It is a list published with atomics and never freed, so the
+//!   signal handler can search it without locking or allocating;
+//! - the guarded call ([`call_guarded`]): an unwind point that the signal handler
+//!   (`signals.rs`) returns to when Wasm code under it traps. The handler's findings go
+//!   through a thread-local record of const-initialised cells;
+//! - the report (`wasm trap: ...` and `wasm backtrace:`), written by one routine that both
+//!   the handler (into a stack buffer, no allocation) and [`format_trap`] use.
+//!
+//! Invariant: whatever the signal handler calls from here is async-signal-safe: no
+//! allocation, no locks, no lazily initialised thread-locals.
+
+use core::cell::Cell;
+use core::fmt;
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, Ordering};
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Mutex;
+
+use aot_abi::{ModuleDescriptor, ModuleMeta, TrapKind, TrapRecord};
+
+use crate::{arch, signals};
+
+/// The most frames a backtrace records after the trapping PC.
+pub const MAX_BACKTRACE_FRAMES: usize = 256;
+
+/// A Wasm trap caught by [`call_guarded`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trap {
+    pub kind: TrapKind,
+    /// Address of the trapping instruction.
+    pub pc: usize,
+    /// Innermost first: `pc`, then the return address into each calling Wasm frame.
+    pub backtrace: Vec<usize>,
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.message())
+    }
+}
+
+impl std::error::Error for Trap {}
+
+/// One registered module. Immutable once published and never freed, so a `&'static` to it
+/// is valid in the signal handler at any time.
+struct CodeModule {
+    desc: &'static ModuleDescriptor,
+    meta: &'static ModuleMeta,
+    /// Lowest function start and highest function end: a quick rejection test.
+    start: usize,
+    end: usize,
+    /// Defined functions by ascending start address.
+    funcs: Box<[FuncRange]>,
+    /// Sorted by (func, offset), as the compiler emits them.
+    traps: &'static [TrapRecord],
+    /// Number of imported functions: defined function `i` is function `imported + i`.
+    imported: u32,
+    /// The module registered before this one, or null.
+    next: *const CodeModule,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct FuncRange {
+    start: usize,
+    end: usize,
+    /// Defined-function index (imports not counted), as in `TrapRecord::func`.
+    index: u32,
+}
+
+/// Head of the registry list; each node points to the previously registered one.
+static MODULES: AtomicPtr<CodeModule> = AtomicPtr::new(ptr::null_mut());
+/// Serialises registrations (never taken by the signal handler).
+static REGISTER_LOCK: Mutex<()> = Mutex::new(());
+
+fn modules() -> impl Iterator<Item = &'static CodeModule> {
+    let mut cur = MODULES.load(Ordering::Acquire) as *const CodeModule;
+    core::iter::from_fn(move || {
+        // SAFETY: nodes are leaked boxes published with Release after being fully written,
+        // and are never modified or freed; the Acquire load above (and the chain of `next`
+        // pointers written before each publication) makes their contents visible.
+        let m = unsafe { cur.as_ref()? };
+        cur = m.next;
+        Some(m)
+    })
+}
+
+/// A `&'static [T]` over descriptor arrays, which may be null when empty.
+///
+/// # Safety
+/// When `len > 0`, `ptr` must point to `len` initialised `T`s that live for the program.
+unsafe fn static_slice<T>(ptr: *const T, len: usize) -> &'static [T] {
+    if len == 0 || ptr.is_null() {
+        &[]
+    } else {
+        // SAFETY: per the contract.
+        unsafe { core::slice::from_raw_parts(ptr, len) }
+    }
+}
+
+/// Makes a compiled module's code known to the trap handler. Call it before the first call
+/// into the module's code; registering the same descriptor again does nothing.
+pub fn register_module(desc: &'static ModuleDescriptor, meta: &'static ModuleMeta) {
+    let _guard = REGISTER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if modules().any(|m| ptr::eq(m.desc, desc)) {
+        return;
+    }
+    // SAFETY: a descriptor's arrays are emitted by the compiler next to it with exactly
+    // `num_funcs` entries, in the executable's read-only image.
+    let (code, lens) = unsafe {
+        (
+            static_slice(desc.funcs, desc.num_funcs),
+            static_slice(desc.func_lens, desc.num_funcs),
+        )
+    };
+    let mut funcs: Vec<FuncRange> = code
+        .iter()
+        .zip(lens)
+        .enumerate()
+        .filter(|(_, (_, len))| **len > 0)
+        .map(|(i, (start, len))| FuncRange {
+            start: *start as usize,
+            end: *start as usize + *len as usize,
+            index: i as u32,
+        })
+        .collect();
+    funcs.sort_unstable_by_key(|f| f.start);
+    // SAFETY: as above, `num_traps` records.
+    let traps = unsafe { static_slice(desc.traps, desc.num_traps) };
+    let node = Box::new(CodeModule {
+        desc,
+        meta,
+        start: funcs.first().map_or(0, |f| f.start),
+        end: funcs.iter().map(|f| f.end).max().unwrap_or(0),
+        funcs: funcs.into_boxed_slice(),
+        traps,
+        imported: meta.imported_funcs(),
+        next: MODULES.load(Ordering::Relaxed),
+    });
+    MODULES.store(Box::into_raw(node), Ordering::Release);
+}
+
+/// Where a code address is: a function of a registered module and the offset in it.
+#[derive(Clone, Copy)]
+pub(crate) struct CodeLoc {
+    module: &'static CodeModule,
+    /// Defined-function index.
+    func: u32,
+    pub(crate) offset: u32,
+}
+
+impl CodeLoc {
+    /// The kind of the trap record at exactly this instruction, if any.
+    pub(crate) fn trap_kind(&self) -> Option<TrapKind> {
+        let key = (self.func, self.offset);
+        let i = self
+            .module
+            .traps
+            .binary_search_by_key(&key, |r| (r.func, r.offset))
+            .ok()?;
+        TrapKind::from_u32(self.module.traps[i].kind)
+    }
+
+    /// Writes the function's name as `ModuleMeta::func_display_name` spells it, without
+    /// allocating.
+    fn write_name(&self, w: &mut dyn fmt::Write) -> fmt::Result {
+        let index = self.module.imported + self.func;
+        match self.module.meta.func_names.get(index as usize) {
+            Some(name) if !name.is_empty() => w.write_str(name),
+            _ => write!(w, "<wasm function {index}>"),
+        }
+    }
+}
+
+/// Finds the registered function containing `pc`. Async-signal-safe.
+pub(crate) fn lookup_code(pc: usize) -> Option<CodeLoc> {
+    modules().find_map(|module| {
+        if pc < module.start || pc >= module.end {
+            return None;
+        }
+        let i = module
+            .funcs
+            .partition_point(|f| f.start <= pc)
+            .checked_sub(1)?;
+        let f = module.funcs[i];
+        (pc < f.end).then(|| CodeLoc {
+            module,
+            func: f.index,
+            offset: (pc - f.start) as u32,
+        })
+    })
+}
+
+/// Is `pc` inside registered Wasm code? For a return address pass `ret - 1`: a call may be
+/// the last instruction of a function.
+pub(crate) fn is_wasm_code(pc: usize) -> bool {
+    lookup_code(pc).is_some()
+}
+
+/// A backtrace being captured in the signal handler: fixed capacity, on the stack.
+pub(crate) struct Frames {
+    pcs: [usize; MAX_BACKTRACE_FRAMES + 1],
+    len: usize,
+}
+
+impl Frames {
+    pub(crate) const fn new() -> Frames {
+        Frames {
+            pcs: [0; MAX_BACKTRACE_FRAMES + 1],
+            len: 0,
+        }
+    }
+
+    /// Appends `pc`; false when full.
+    pub(crate) fn push(&mut self, pc: usize) -> bool {
+        match self.pcs.get_mut(self.len) {
+            Some(slot) => {
+                *slot = pc;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[usize] {
+        &self.pcs[..self.len]
+    }
+}
+
+/// Per-thread trap state shared with the signal handler. Only `Cell`s, const-initialised
+/// and without destructors, so the handler's accesses never allocate or initialise lazily.
+struct TrapState {
+    /// Unwind buffer of the innermost active [`call_guarded`]; null when none.
+    jmp_buf: Cell<*mut usize>,
+    kind: Cell<TrapKind>,
+    pc: Cell<usize>,
+    len: Cell<usize>,
+    frames: [Cell<usize>; MAX_BACKTRACE_FRAMES + 1],
+}
+
+thread_local! {
+    static STATE: TrapState = const {
+        TrapState {
+            jmp_buf: Cell::new(ptr::null_mut()),
+            kind: Cell::new(TrapKind::UnreachableCodeReached),
+            pc: Cell::new(0),
+            len: Cell::new(0),
+            frames: [const { Cell::new(0) }; MAX_BACKTRACE_FRAMES + 1],
+        }
+    };
+}
+
+/// The unwind buffer of the innermost active guarded call on this thread, or null.
+/// Async-signal-safe.
+pub(crate) fn active_unwind_buffer() -> *mut usize {
+    STATE.with(|s| s.jmp_buf.get())
+}
+
+/// Stores a trap for the guarded call about to be unwound. Async-signal-safe.
+pub(crate) fn record_trap(kind: TrapKind, pc: usize, frames: &[usize]) {
+    STATE.with(|s| {
+        s.kind.set(kind);
+        s.pc.set(pc);
+        let n = frames.len().min(s.frames.len());
+        for (cell, pc) in s.frames.iter().zip(&frames[..n]) {
+            cell.set(*pc);
+        }
+        s.len.set(n);
+    });
+}
+
+fn take_trap() -> Trap {
+    STATE.with(|s| Trap {
+        kind: s.kind.get(),
+        pc: s.pc.get(),
+        backtrace: s.frames[..s.len.get()].iter().map(Cell::get).collect(),
+    })
+}
+
+/// Runs `f`; if Wasm code called from within `f` traps, returns `Err` with the trap.
+///
+/// Guarded calls nest: the innermost active one catches. A panic in `f` is carried across
+/// the assembly frame and resumed here.
+///
+/// When a trap unwinds, every frame between this call and the trapping Wasm code (including
+/// `f`'s own body) is discarded without running destructors. So `f` must not hold a value
+/// with a destructor (a `Vec`, a `String`, a lock guard, ...) across a call into Wasm:
+/// keep it a thin shim that calls generated code and stores the results into memory that
+/// outlives the call. `f` itself (its captures) is dropped normally.
+pub fn call_guarded<F: FnMut()>(f: F) -> Result<(), Trap> {
+    struct Call<F> {
+        f: F,
+        panic: Option<Box<dyn Any + Send>>,
+    }
+
+    unsafe extern "C" fn shim<F: FnMut()>(arg: *mut u8) {
+        // SAFETY: `arg` is the `&mut Call<F>` that `call_guarded` passed and that outlives
+        // this call; nothing else accesses it meanwhile.
+        let call = unsafe { &mut *(arg as *mut Call<F>) };
+        // A panic must not unwind into the assembly frame (it has no landing pad and this
+        // function is `extern "C"`), so it is carried across and resumed by the caller.
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| (call.f)())) {
+            call.panic = Some(payload);
+        }
+    }
+
+    signals::init();
+    let mut call = Call { f, panic: None };
+    let mut buf: usize = 0;
+    let buf_ptr: *mut usize = &mut buf;
+    let outer = STATE.with(|s| s.jmp_buf.replace(buf_ptr));
+    // SAFETY: `buf` and `call` live on this frame until the call returns. A trap discards
+    // only frames below this one: `shim`, `f`'s body and the Wasm frames, which per this
+    // function's documented contract own nothing that needs dropping.
+    let trapped = unsafe {
+        arch::call_with_unwind_point(buf_ptr, shim::<F>, &mut call as *mut Call<F> as *mut u8)
+    };
+    STATE.with(|s| s.jmp_buf.set(outer));
+    if let Some(payload) = call.panic {
+        panic::resume_unwind(payload);
+    }
+    if trapped { Err(take_trap()) } else { Ok(()) }
+}
+
+/// Writes `wasm trap: <message>` and the backtrace. Allocation-free as long as `w` is.
+pub(crate) fn write_report(
+    w: &mut dyn fmt::Write,
+    kind: TrapKind,
+    frames: &[usize],
+) -> fmt::Result {
+    writeln!(w, "wasm trap: {}", kind.message())?;
+    write_backtrace(w, frames)
+}
+
+fn write_backtrace(w: &mut dyn fmt::Write, frames: &[usize]) -> fmt::Result {
+    w.write_str("wasm backtrace:\n")?;
+    let mut n = 0;
+    for (i, &pc) in frames.iter().enumerate() {
+        // Return addresses may point just past a function ending in a call.
+        let probe = if i == 0 { pc } else { pc.wrapping_sub(1) };
+        if let Some(loc) = lookup_code(probe) {
+            write!(w, "    {n}: ")?;
+            loc.write_name(w)?;
+            w.write_str("\n")?;
+            n += 1;
+        }
+    }
+    Ok(())
+}
+
+/// `wasm backtrace:` and one `    N: <name>` line per Wasm frame of `trap`.
+pub fn format_backtrace(trap: &Trap) -> String {
+    let mut s = String::new();
+    // Writing to a String cannot fail.
+    let _ = write_backtrace(&mut s, &trap.backtrace);
+    s
+}
+
+/// The report a command program prints when it ends in a trap.
+pub fn format_trap(trap: &Trap) -> String {
+    let mut s = String::new();
+    let _ = write_report(&mut s, trap.kind, &trap.backtrace);
+    s
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::arch::test_code::*;
+    use aot_abi::{ABI_VERSION, FuncType, Import, ImportKind};
+    use std::sync::OnceLock;
+
+    /// Defined-function indices of the hand-written test functions in the fake module.
+    pub const LOAD32: u32 = 0;
+    pub const UNREACHABLE: u32 = 1;
+    pub const CALL_UNREACHABLE: u32 = 2;
+    pub const CALL_HOST: u32 = 3;
+    pub const RECURSE: u32 = 4;
+    pub const RECURSE_UNCHECKED: u32 = 5;
+    #[cfg(target_arch = "x86_64")]
+    pub const DIV: u32 = 6;
+
+    fn addr(f: unsafe extern "C" fn()) -> usize {
+        f as *const () as usize
+    }
+
+    /// Registers (once) a module whose "compiled code" is the assembly in
+    /// `arch::test_code`, with one imported function so name indices are shifted by one.
+    pub fn fake_module() -> &'static ModuleDescriptor {
+        static DESC: OnceLock<usize> = OnceLock::new();
+        let p = *DESC.get_or_init(|| {
+            #[allow(unused_mut)]
+            let mut funcs: Vec<(usize, usize)> = vec![
+                (
+                    aot_rt_test_load32 as *const () as usize,
+                    addr(aot_rt_test_load32_end),
+                ),
+                (
+                    aot_rt_test_unreachable as *const () as usize,
+                    addr(aot_rt_test_unreachable_end),
+                ),
+                (
+                    aot_rt_test_call_unreachable as *const () as usize,
+                    addr(aot_rt_test_call_unreachable_end),
+                ),
+                (
+                    aot_rt_test_call_host as *const () as usize,
+                    addr(aot_rt_test_call_host_end),
+                ),
+                (
+                    aot_rt_test_recurse as *const () as usize,
+                    addr(aot_rt_test_recurse_end),
+                ),
+                (
+                    aot_rt_test_recurse_unchecked as *const () as usize,
+                    addr(aot_rt_test_recurse_unchecked_end),
+                ),
+            ];
+            #[allow(unused_mut)]
+            let mut traps = vec![
+                (
+                    LOAD32,
+                    addr(aot_rt_test_load32_trap),
+                    TrapKind::MemoryOutOfBounds,
+                ),
+                (
+                    UNREACHABLE,
+                    addr(aot_rt_test_unreachable_trap),
+                    TrapKind::UnreachableCodeReached,
+                ),
+                (
+                    RECURSE,
+                    addr(aot_rt_test_recurse_trap),
+                    TrapKind::StackOverflow,
+                ),
+            ];
+            #[cfg(target_arch = "x86_64")]
+            {
+                funcs.push((
+                    aot_rt_test_div as *const () as usize,
+                    addr(aot_rt_test_div_end),
+                ));
+                traps.push((
+                    DIV,
+                    addr(aot_rt_test_div_trap),
+                    TrapKind::IntegerDivisionByZero,
+                ));
+            }
+            let code: Vec<*const u8> = funcs.iter().map(|f| f.0 as *const u8).collect();
+            let lens: Vec<u32> = funcs.iter().map(|f| (f.1 - f.0) as u32).collect();
+            let records: Vec<TrapRecord> = traps
+                .iter()
+                .map(|&(func, at, kind)| TrapRecord {
+                    func,
+                    offset: (at - funcs[func as usize].0) as u32,
+                    kind: kind as u32,
+                })
+                .collect();
+            let mut names = vec![String::new(); funcs.len() + 1];
+            names[1 + LOAD32 as usize] = "load32".into();
+            names[1 + UNREACHABLE as usize] = "unreachable".into();
+            names[1 + CALL_UNREACHABLE as usize] = "call_unreachable".into();
+            // CALL_HOST stays unnamed: "<wasm function 4>".
+            names[1 + RECURSE as usize] = "recurse".into();
+            let meta: &'static ModuleMeta = Box::leak(Box::new(ModuleMeta {
+                types: vec![FuncType {
+                    params: vec![],
+                    results: vec![],
+                }],
+                imports: vec![Import {
+                    module: "env".into(),
+                    name: "f".into(),
+                    kind: ImportKind::Func(0),
+                }],
+                funcs: vec![0; funcs.len() + 1],
+                func_names: names,
+                ..ModuleMeta::default()
+            }));
+            let desc: &'static ModuleDescriptor = Box::leak(Box::new(ModuleDescriptor {
+                abi_version: ABI_VERSION,
+                bounds_mode: 0,
+                meta: ptr::null(),
+                meta_len: 0,
+                data: ptr::null(),
+                data_len: 0,
+                num_funcs: code.len(),
+                funcs: code.leak().as_ptr(),
+                func_lens: lens.leak().as_ptr(),
+                trampolines: ptr::null(),
+                num_trampolines: 0,
+                num_traps: records.len(),
+                traps: records.leak().as_ptr(),
+            }));
+            register_module(desc, meta);
+            register_module(desc, meta); // idempotent
+            desc as *const ModuleDescriptor as usize
+        });
+        // SAFETY: the pointer is the leaked descriptor above.
+        unsafe { &*(p as *const ModuleDescriptor) }
+    }
+
+    pub fn func_start(desc: &ModuleDescriptor, index: u32) -> usize {
+        // SAFETY: the fake descriptor's arrays are leaked vectors of num_funcs entries.
+        unsafe { *desc.funcs.add(index as usize) as usize }
+    }
+
+    pub fn trap_pc(desc: &ModuleDescriptor, func: u32) -> usize {
+        // SAFETY: as above.
+        let traps = unsafe { static_slice(desc.traps, desc.num_traps) };
+        let r = traps
+            .iter()
+            .find(|r| r.func == func)
+            .expect("test function has a trap site");
+        func_start(desc, func) + r.offset as usize
+    }
+
+    #[test]
+    fn registration_is_idempotent_and_lookup_finds_functions() {
+        let desc = fake_module();
+        assert_eq!(modules().filter(|m| ptr::eq(m.desc, desc)).count(), 1);
+        for i in 0..desc.num_funcs as u32 {
+            let start = func_start(desc, i);
+            let loc = lookup_code(start).expect("function start is wasm code");
+            assert_eq!((loc.func, loc.offset), (i, 0));
+            // SAFETY: fake descriptor arrays, as above.
+            let len = unsafe { *desc.func_lens.add(i as usize) } as usize;
+            assert!(is_wasm_code(start + len - 1));
+        }
+        assert!(!is_wasm_code(
+            registration_is_idempotent_and_lookup_finds_functions as *const () as usize
+        ));
+        let loc = lookup_code(trap_pc(desc, UNREACHABLE)).unwrap();
+        assert_eq!(loc.trap_kind(), Some(TrapKind::UnreachableCodeReached));
+        let not_a_site = lookup_code(func_start(desc, UNREACHABLE)).unwrap();
+        assert_eq!(not_a_site.trap_kind(), None);
+    }
+
+    #[test]
+    fn names_match_func_display_name() {
+        let desc = fake_module();
+        let module = modules().find(|m| ptr::eq(m.desc, desc)).unwrap();
+        for i in 0..desc.num_funcs as u32 {
+            let loc = lookup_code(func_start(desc, i)).unwrap();
+            let mut s = String::new();
+            loc.write_name(&mut s).unwrap();
+            assert_eq!(s, module.meta.func_display_name(i + 1));
+        }
+        let loc = lookup_code(func_start(desc, CALL_HOST)).unwrap();
+        let mut s = String::new();
+        loc.write_name(&mut s).unwrap();
+        assert_eq!(s, "<wasm function 4>");
+    }
+
+    #[test]
+    fn unreachable_is_caught_with_kind_pc_and_backtrace() {
+        let desc = fake_module();
+        let r = call_guarded(|| {
+            // SAFETY: test code that only executes ud2/udf.
+            unsafe { aot_rt_test_call_unreachable(ptr::null_mut()) }
+        });
+        let trap = r.expect_err("unreachable traps");
+        assert_eq!(trap.kind, TrapKind::UnreachableCodeReached);
+        assert_eq!(trap.pc, trap_pc(desc, UNREACHABLE));
+        assert_eq!(trap.backtrace.len(), 2, "{:x?}", trap.backtrace);
+        assert_eq!(trap.backtrace[0], trap.pc);
+        let caller = lookup_code(trap.backtrace[1] - 1).unwrap();
+        assert_eq!(caller.func, CALL_UNREACHABLE);
+        assert_eq!(
+            format_trap(&trap),
+            "wasm trap: wasm `unreachable` instruction executed\n\
+             wasm backtrace:\n    0: unreachable\n    1: call_unreachable\n"
+        );
+        assert_eq!(
+            format_backtrace(&trap),
+            "wasm backtrace:\n    0: unreachable\n    1: call_unreachable\n"
+        );
+    }
+
+    #[test]
+    fn addresses_outside_wasm_are_skipped_in_backtraces() {
+        let desc = fake_module();
+        let trap = Trap {
+            kind: TrapKind::IntegerOverflow,
+            pc: trap_pc(desc, UNREACHABLE),
+            backtrace: vec![
+                trap_pc(desc, UNREACHABLE),
+                16,
+                func_start(desc, CALL_HOST) + 2,
+            ],
+        };
+        assert_eq!(
+            format_trap(&trap),
+            "wasm trap: integer overflow\nwasm backtrace:\n    0: unreachable\n    1: <wasm function 4>\n"
+        );
+    }
+
+    #[test]
+    fn two_traps_in_a_row_and_a_normal_call_after() {
+        let desc = fake_module();
+        for _ in 0..3 {
+            let trap = call_guarded(|| {
+                // SAFETY: test code that only executes ud2/udf.
+                unsafe { aot_rt_test_unreachable(ptr::null_mut()) }
+            })
+            .unwrap_err();
+            assert_eq!(trap.pc, trap_pc(desc, UNREACHABLE));
+            assert_eq!(trap.backtrace, vec![trap.pc]);
+        }
+        let word = 0x1234_5678u32;
+        let mut got = 0;
+        call_guarded(|| {
+            // SAFETY: loads from a live local.
+            got = unsafe { aot_rt_test_load32(ptr::null_mut(), &word as *const u32 as *const u8) }
+        })
+        .unwrap();
+        assert_eq!(got, word);
+        assert!(active_unwind_buffer().is_null());
+    }
+
+    /// Host function called from "Wasm" that makes its own guarded call, which traps.
+    unsafe extern "C" fn host_nested(arg: *mut u8) {
+        // SAFETY: arg is the &mut Option<Trap> the test passes.
+        let out = unsafe { &mut *(arg as *mut Option<Trap>) };
+        *out = call_guarded(|| {
+            // SAFETY: test code that only executes ud2/udf.
+            unsafe { aot_rt_test_unreachable(ptr::null_mut()) }
+        })
+        .err();
+    }
+
+    #[test]
+    fn nested_guarded_calls_catch_innermost_first() {
+        let desc = fake_module();
+        let mut inner: Option<Trap> = None;
+        let inner_ptr = &mut inner as *mut Option<Trap> as *mut u8;
+        let outer = call_guarded(|| {
+            // SAFETY: test code calling a host function with the pointer it expects, then
+            // a faulting load (caught by this outer guarded call).
+            unsafe {
+                aot_rt_test_call_host(ptr::null_mut(), host_nested, inner_ptr);
+                aot_rt_test_load32(ptr::null_mut(), ptr::null());
+            }
+        });
+        let inner = inner.expect("inner call trapped");
+        assert_eq!(inner.kind, TrapKind::UnreachableCodeReached);
+        // The inner trap's frame walk stops at the host frame.
+        assert_eq!(inner.backtrace.len(), 1);
+        let outer = outer.unwrap_err();
+        assert_eq!(outer.kind, TrapKind::MemoryOutOfBounds);
+        assert_eq!(outer.pc, trap_pc(desc, LOAD32));
+    }
+
+    #[test]
+    fn panics_cross_guarded_calls() {
+        let r = panic::catch_unwind(|| {
+            let _ = call_guarded(|| panic!("boom"));
+        });
+        let payload = r.unwrap_err();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+        assert!(active_unwind_buffer().is_null());
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn division_fault_uses_its_record() {
+        let desc = fake_module();
+        let mut q = 0;
+        call_guarded(|| {
+            // SAFETY: test code; divisor nonzero.
+            q = unsafe { aot_rt_test_div(ptr::null_mut(), 7, 2) }
+        })
+        .unwrap();
+        assert_eq!(q, 3);
+        let trap = call_guarded(|| {
+            // SAFETY: test code; division by zero raises SIGFPE at the recorded site.
+            q = unsafe { aot_rt_test_div(ptr::null_mut(), 7, 0) }
+        })
+        .unwrap_err();
+        assert_eq!(trap.kind, TrapKind::IntegerDivisionByZero);
+        assert_eq!(trap.pc, trap_pc(desc, DIV));
+    }
+}

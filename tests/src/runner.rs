@@ -1,0 +1,702 @@
+//! Runs the spec suite: for each target and `.wast` file, compiles the modules with `aot`,
+//! links one spec-script executable, runs it (natively or under qemu) and reports.
+//!
+//! This is the only part of the harness that calls the compiler. Files are processed by
+//! a small pool of worker threads (the machines have 2 cores); per-file lines are printed
+//! in a fixed order as soon as they are known, so runs can be compared line by line.
+//! Nothing here may end the suite early on bad input: a compiler panic, a failed link or a
+//! crashed executable is a failure of the cases involved.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use aot::Target;
+use aot::target::Arch;
+use aot_abi::ProgramKind;
+
+use crate::convert::{Converted, Outcome, convert};
+use crate::known::{CaseKey, CaseResult, KnownFailures, Verdict};
+use crate::results::{apply, fail_runtime_cases, parse_output};
+use crate::suite::{SpecFile, select, wasm_v2};
+use crate::{one_line, panics};
+
+/// How many failures of each kind are listed before "... and N more".
+const LIST_LIMIT: usize = 100;
+
+/// How the executables of a target are started.
+#[derive(Clone, Debug)]
+enum Launcher {
+    Native,
+    Emulator(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+struct TargetRun {
+    /// `x86_64` or `aarch64`: the name in reports and the known-failures list.
+    name: &'static str,
+    target: Target,
+    /// Err = the target is skipped, with the reason.
+    launcher: Result<Launcher, String>,
+}
+
+#[derive(Debug)]
+struct Config {
+    targets: Vec<TargetRun>,
+    filters: Vec<String>,
+    skips: Vec<String>,
+    bless: bool,
+    list: bool,
+    verbose: bool,
+    keep: bool,
+    jobs: usize,
+    timeout: Duration,
+    known_path: PathBuf,
+}
+
+/// What one (target, file) job produced.
+#[derive(Debug, Default)]
+struct FileReport {
+    target: &'static str,
+    file: String,
+    /// Set for a skipped script; `skipped_count` directives were not run.
+    skipped: Option<String>,
+    skipped_count: usize,
+    conv: Converted,
+    /// Protocol problems that are not tied to one case.
+    errors: Vec<String>,
+    compiles: usize,
+    compile_time: Duration,
+    link_time: Duration,
+    run_time: Duration,
+}
+
+fn arch_name(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X86_64 => "x86_64",
+        Arch::Aarch64 => "aarch64",
+    }
+}
+
+fn parse_target(s: &str) -> Result<Arch, String> {
+    match s {
+        "x86_64" => Ok(Arch::X86_64),
+        "aarch64" => Ok(Arch::Aarch64),
+        triple => triple.parse::<Target>().map(|t| t.arch),
+    }
+}
+
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+fn target_run(arch: Arch) -> TargetRun {
+    let target = Target::for_arch(arch);
+    let name = arch_name(arch);
+    let launcher = if target.is_host() {
+        Ok(Launcher::Native)
+    } else {
+        let qemu = format!("qemu-{name}");
+        find_on_path(&qemu)
+            .map(Launcher::Emulator)
+            .ok_or_else(|| format!("{qemu} is not on PATH (scripts/setup.sh installs qemu-user)"))
+    };
+    TargetRun {
+        name,
+        target,
+        launcher,
+    }
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+fn parse_args(args: &[String]) -> Result<Config, String> {
+    let mut arches: Vec<Arch> = Vec::new();
+    if let Ok(list) = std::env::var("AOT_SPEC_TARGET") {
+        for t in list.split(',').filter(|t| !t.trim().is_empty()) {
+            arches.push(parse_target(t.trim()).map_err(|e| format!("AOT_SPEC_TARGET: {e}"))?);
+        }
+    }
+    let timeout_secs = match std::env::var("AOT_SPEC_TIMEOUT") {
+        Ok(s) => s
+            .parse::<u64>()
+            .map_err(|_| format!("AOT_SPEC_TIMEOUT: not a number of seconds: `{s}`"))?,
+        Err(_) => 60,
+    };
+    let jobs = match std::env::var("AOT_SPEC_JOBS") {
+        Ok(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or(format!("AOT_SPEC_JOBS: not a positive number: `{s}`"))?,
+        Err(_) => 2,
+    };
+    let mut cfg = Config {
+        targets: Vec::new(),
+        filters: Vec::new(),
+        skips: Vec::new(),
+        bless: env_flag("AOT_SPEC_BLESS"),
+        list: false,
+        verbose: env_flag("AOT_SPEC_VERBOSE"),
+        keep: env_flag("AOT_SPEC_KEEP"),
+        jobs,
+        timeout: Duration::from_secs(timeout_secs),
+        known_path: Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/known-failures.txt"),
+    };
+    let mut cli_arches = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = |what: &str| {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or(format!("{what} needs a value"))
+        };
+        match flag {
+            "--target" => cli_arches.push(parse_target(&value("--target")?)?),
+            "--bless" => cfg.bless = true,
+            "--list" => cfg.list = true,
+            "--verbose" | "-v" => cfg.verbose = true,
+            "--skip" => cfg.skips.push(value("--skip")?),
+            // libtest options that `cargo test -- ...` passes to every test binary.
+            "--nocapture" | "--show-output" | "--quiet" | "-q" | "--exact"
+            | "--include-ignored" => {}
+            "--test-threads" | "--color" | "--format" | "--logfile" | "-Z" => {
+                value(flag)?;
+            }
+            f if f.starts_with('-') => eprintln!("spec: ignoring unknown option `{arg}`"),
+            filter => cfg.filters.push(filter.to_string()),
+        }
+    }
+    // The command line wins over the environment.
+    if !cli_arches.is_empty() {
+        arches = cli_arches;
+    }
+    if arches.is_empty() {
+        arches = vec![Arch::X86_64, Arch::Aarch64];
+    }
+    arches.dedup();
+    cfg.targets = arches.into_iter().map(target_run).collect();
+    Ok(cfg)
+}
+
+/// Entry point of `tests/tests/spec.rs`; `args` excludes the program name.
+pub fn main(args: Vec<String>) -> ExitCode {
+    let cfg = match parse_args(&args) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("spec: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let all = wasm_v2();
+    let files: Vec<&SpecFile> = select(&all, &cfg.filters)
+        .into_iter()
+        .filter(|f| !cfg.skips.iter().any(|s| f.name.contains(s.as_str())))
+        .collect();
+    if cfg.list {
+        for f in &files {
+            println!("{}: test", f.name);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let known = match std::fs::read_to_string(&cfg.known_path) {
+        Ok(text) => KnownFailures::parse(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(KnownFailures::default()),
+        Err(e) => Err(format!("cannot read {}: {e}", cfg.known_path.display())),
+    };
+    let mut known = match known {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("spec: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    run(&cfg, &files, &mut known)
+}
+
+fn run(cfg: &Config, files: &[&SpecFile], known: &mut KnownFailures) -> ExitCode {
+    let started = Instant::now();
+    let runnable: Vec<&TargetRun> = cfg.targets.iter().filter(|t| t.launcher.is_ok()).collect();
+    let describe: Vec<String> = cfg
+        .targets
+        .iter()
+        .map(|t| match &t.launcher {
+            Ok(Launcher::Native) => format!("{} (native)", t.name),
+            Ok(Launcher::Emulator(p)) => format!("{} ({})", t.name, p.display()),
+            Err(_) => format!("{} (skipped)", t.name),
+        })
+        .collect();
+    println!(
+        "spec: wasm-v2, {} of {} files, targets {}, {} workers, {} s timeout per executable",
+        files.len(),
+        wasm_v2().len(),
+        describe.join(", "),
+        cfg.jobs,
+        cfg.timeout.as_secs()
+    );
+
+    let jobs: Vec<(&TargetRun, &SpecFile)> = runnable
+        .iter()
+        .flat_map(|t| files.iter().map(move |f| (*t, *f)))
+        .collect();
+    let reports = run_jobs(cfg, &jobs, known);
+
+    // Results, per target.
+    let mut results = Vec::new();
+    let mut ran = BTreeSet::new();
+    for r in &reports {
+        ran.insert((r.target.to_string(), r.file.clone()));
+        for case in &r.conv.cases {
+            let failure = match &case.outcome {
+                Outcome::Pass => None,
+                Outcome::Fail(why) => Some(why.clone()),
+                Outcome::Runtime => Some("harness bug: the case was never decided".to_string()),
+            };
+            results.push(CaseResult {
+                key: CaseKey {
+                    target: r.target.to_string(),
+                    file: r.file.clone(),
+                    id: case.id,
+                },
+                failure,
+            });
+        }
+    }
+    if cfg.bless {
+        known.bless(&results, &ran);
+        match std::fs::write(&cfg.known_path, known.render()) {
+            Ok(()) => println!(
+                "blessed {}: {} entries",
+                cfg.known_path.display(),
+                known.len()
+            ),
+            Err(e) => {
+                eprintln!("spec: cannot write {}: {e}", cfg.known_path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let verdict = known.verdict(&results, &ran);
+    let harness_errors: Vec<String> = reports
+        .iter()
+        .flat_map(|r| {
+            r.errors
+                .iter()
+                .map(move |e| format!("{} {}: {e}", r.target, r.file))
+        })
+        .collect();
+
+    print_totals(cfg, &reports, &results, known);
+    print_problems(cfg, &verdict, &harness_errors);
+
+    let compiles: usize = reports.iter().map(|r| r.compiles).sum();
+    let sum =
+        |f: fn(&FileReport) -> Duration| reports.iter().map(f).sum::<Duration>().as_secs_f64();
+    println!(
+        "time: compile {:.1} s ({compiles} compile_module calls), link {:.1} s, run {:.1} s, summed over workers; wall {:.1} s",
+        sum(|r| r.compile_time),
+        sum(|r| r.link_time),
+        sum(|r| r.run_time),
+        started.elapsed().as_secs_f64()
+    );
+    let passed = results.iter().filter(|r| r.failure.is_none()).count();
+    let failed = verdict.problems() + harness_errors.len();
+    println!("spec: {passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Runs every job on `cfg.jobs` threads; prints each file's line in job order.
+fn run_jobs(
+    cfg: &Config,
+    jobs: &[(&TargetRun, &SpecFile)],
+    known: &KnownFailures,
+) -> Vec<FileReport> {
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, FileReport)>();
+    let mut slots: Vec<Option<FileReport>> = jobs.iter().map(|_| None).collect();
+    std::thread::scope(|s| {
+        for _ in 0..cfg.jobs.min(jobs.len()) {
+            let tx = tx.clone();
+            let next = &next;
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((target, file)) = jobs.get(i) else {
+                        break;
+                    };
+                    let report = run_file(cfg, target, file);
+                    if tx.send((i, report)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut printed = 0;
+        for (i, report) in rx {
+            slots[i] = Some(report);
+            while let Some(Some(r)) = slots.get(printed) {
+                print_file_line(r, known);
+                printed += 1;
+            }
+        }
+    });
+    slots.into_iter().flatten().collect()
+}
+
+/// One line per file: passed, failed (not on the list), known-failing, skipped.
+fn print_file_line(r: &FileReport, known: &KnownFailures) {
+    if let Some(why) = &r.skipped {
+        println!(
+            "{:<8} {:<34} passed {:>5}  failed {:>5}  known-failing {:>5}  skipped {:>5}  ({why})",
+            r.target, r.file, 0, 0, 0, r.skipped_count
+        );
+        return;
+    }
+    let (mut passed, mut failed, mut listed, mut fixed) = (0, 0, 0, 0);
+    for c in &r.conv.cases {
+        let key = CaseKey {
+            target: r.target.to_string(),
+            file: r.file.clone(),
+            id: c.id,
+        };
+        match (c.outcome == Outcome::Pass, known.contains(&key)) {
+            (true, false) => passed += 1,
+            (true, true) => {
+                passed += 1;
+                fixed += 1;
+            }
+            (false, false) => failed += 1,
+            (false, true) => listed += 1,
+        }
+    }
+    let mut notes = String::new();
+    if fixed > 0 {
+        notes.push_str(&format!("  ({fixed} listed cases pass now)"));
+    }
+    if !r.errors.is_empty() {
+        notes.push_str(&format!("  ({} harness errors)", r.errors.len()));
+    }
+    println!(
+        "{:<8} {:<34} passed {passed:>5}  failed {failed:>5}  known-failing {listed:>5}  skipped {:>5}{notes}",
+        r.target, r.file, 0
+    );
+}
+
+fn print_totals(
+    cfg: &Config,
+    reports: &[FileReport],
+    results: &[CaseResult],
+    known: &KnownFailures,
+) {
+    println!();
+    for t in &cfg.targets {
+        if let Err(why) = &t.launcher {
+            println!("{}: skipped: {why}", t.name);
+            continue;
+        }
+        let mine: Vec<&FileReport> = reports.iter().filter(|r| r.target == t.name).collect();
+        let skipped_files = mine.iter().filter(|r| r.skipped.is_some()).count();
+        let skipped: usize = mine.iter().map(|r| r.skipped_count).sum();
+        let (mut passed, mut unexpected, mut listed) = (0, 0, 0);
+        for r in results.iter().filter(|r| r.key.target == t.name) {
+            match (&r.failure, known.contains(&r.key)) {
+                (None, _) => passed += 1,
+                (Some(_), false) => unexpected += 1,
+                (Some(_), true) => listed += 1,
+            }
+        }
+        let assertions = passed + unexpected + listed + skipped;
+        println!(
+            "{}: {} files ({skipped_files} skipped), {assertions} assertions: {passed} passed, {} failed ({listed} known, {unexpected} unexpected), {skipped} skipped",
+            t.name,
+            mine.len(),
+            unexpected + listed
+        );
+        for r in mine.iter().filter(|r| r.skipped.is_some()) {
+            println!(
+                "  skipped {}: {}",
+                r.file,
+                r.skipped.as_deref().unwrap_or("")
+            );
+        }
+    }
+}
+
+fn print_problems(cfg: &Config, v: &Verdict, harness_errors: &[String]) {
+    let limit = if cfg.verbose { usize::MAX } else { LIST_LIMIT };
+    let section = |title: &str, items: Vec<String>| {
+        if items.is_empty() {
+            return;
+        }
+        println!();
+        println!("{title} ({}):", items.len());
+        for item in items.iter().take(limit) {
+            println!("  {item}");
+        }
+        if items.len() > limit {
+            println!(
+                "  ... and {} more (AOT_SPEC_VERBOSE=1 lists all)",
+                items.len() - limit
+            );
+        }
+    };
+    section(
+        "FAILURES not in tests/spec/known-failures.txt",
+        v.unexpected
+            .iter()
+            .map(|(k, why)| format!("{k}: {why}"))
+            .collect(),
+    );
+    section(
+        "PASSING NOW but listed in tests/spec/known-failures.txt (remove them, or run with AOT_SPEC_BLESS=1)",
+        v.now_passing.iter().map(|k| k.to_string()).collect(),
+    );
+    section(
+        "LISTED in tests/spec/known-failures.txt but no such command (remove them)",
+        v.stale.iter().map(|k| k.to_string()).collect(),
+    );
+    section("HARNESS ERRORS", harness_errors.to_vec());
+}
+
+fn run_file(cfg: &Config, t: &TargetRun, file: &SpecFile) -> FileReport {
+    let mut report = FileReport {
+        target: t.name,
+        file: file.name.clone(),
+        ..FileReport::default()
+    };
+    if let Some(why) = file.skip_reason() {
+        report.skipped_count = crate::convert::count_directives(file.text);
+        report.skipped = Some(why);
+        return report;
+    }
+    let mut opts = aot::Options::new(t.target.clone());
+    // Spec modules import from each other; the runtime links them when instantiating.
+    opts.allow_unknown_imports = true;
+    let (mut compiles, mut compile_time) = (0, Duration::ZERO);
+    report.conv = convert(
+        &file.name,
+        file.text,
+        |wasm: &[u8], name: &str, index: usize| {
+            let start = Instant::now();
+            let result = aot::compile_module(wasm, name, index, &opts).map_err(|e| e.to_string());
+            compile_time += start.elapsed();
+            compiles += 1;
+            result
+        },
+    );
+    report.compiles = compiles;
+    report.compile_time = compile_time;
+    if report.conv.script.commands.is_empty() {
+        return report;
+    }
+    match build_and_run(cfg, t, file, &mut report) {
+        Ok((stdout, no_result)) => {
+            let output = parse_output(&stdout);
+            report.errors = apply(&mut report.conv, &output, &no_result);
+        }
+        Err(why) => fail_runtime_cases(&mut report.conv, &why),
+    }
+    report
+}
+
+/// Emits the program object, links the executable and runs it. Returns its stdout and the
+/// reason for commands without a result line.
+fn build_and_run(
+    cfg: &Config,
+    t: &TargetRun,
+    file: &SpecFile,
+    report: &mut FileReport,
+) -> Result<(String, String), String> {
+    let start = Instant::now();
+    let config = report.conv.script.encode();
+    let num_modules = report.conv.objects.len();
+    let program = panics::catch(|| {
+        aot::program::emit_program(&t.target, ProgramKind::SpecScript, num_modules, &config)
+    })?
+    .map_err(|e| {
+        format!(
+            "cannot emit the program object: {}",
+            one_line(&e.to_string())
+        )
+    })?;
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("aot-spec-{}-{}-", t.name, file.stem()))
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let exe = dir.path().join(file.stem());
+    let mut objects = Vec::with_capacity(num_modules + 1);
+    objects.push(program);
+    objects.append(&mut report.conv.objects);
+    let linked = panics::catch(|| aot::link::link(&t.target, &objects, &exe, None));
+    report.link_time = start.elapsed();
+    linked?.map_err(|e| format!("link failed: {}", one_line(&format!("{e:#}"))))?;
+    drop(objects);
+
+    let start = Instant::now();
+    let mut command = match t.launcher.as_ref() {
+        Ok(Launcher::Native) => Command::new(&exe),
+        Ok(Launcher::Emulator(qemu)) => {
+            let mut c = Command::new(qemu);
+            c.arg(&exe);
+            c
+        }
+        Err(why) => return Err(why.clone()),
+    };
+    let run = run_with_timeout(&mut command, cfg.timeout);
+    report.run_time = start.elapsed();
+    if cfg.keep {
+        let kept = dir.keep();
+        eprintln!("spec: kept {}", kept.join(file.stem()).display());
+    }
+    let (stdout, stderr, status) = run?;
+    let tail = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| format!("; stderr: {}", one_line(l)));
+    Ok((
+        stdout,
+        format!("no result ({status}{})", tail.unwrap_or_default()),
+    ))
+}
+
+/// Runs `command` with no stdin, capturing stdout and stderr, killing it after `timeout`.
+/// Returns stdout, stderr and how the process ended.
+fn run_with_timeout(
+    command: &mut Command,
+    timeout: Duration,
+) -> Result<(String, String, String), String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
+    // Read both pipes while waiting: a chatty child would block on a full pipe otherwise.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break describe_status(status),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break format!("timed out after {timeout:?}");
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => {
+                let _ = child.kill();
+                break format!("cannot wait for the process: {e}");
+            }
+        }
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    Ok((stdout, stderr, status))
+}
+
+fn describe_status(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}{}", signal_name(sig)),
+        (None, None) => format!("{status}"),
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        4 => " (SIGILL)",
+        6 => " (SIGABRT)",
+        7 => " (SIGBUS)",
+        8 => " (SIGFPE)",
+        9 => " (SIGKILL)",
+        11 => " (SIGSEGV)",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_with_timeout_captures_output_and_kills_slow_processes() {
+        let (out, err, status) = run_with_timeout(
+            Command::new("sh").args(["-c", "echo ok 1; echo oops >&2; exit 3"]),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(
+            (out.as_str(), err.as_str(), status.as_str()),
+            ("ok 1\n", "oops\n", "exit status 3")
+        );
+        let (_, _, status) = run_with_timeout(
+            Command::new("sh").args(["-c", "kill -SEGV $$"]),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(status, "killed by signal 11 (SIGSEGV)");
+        let start = Instant::now();
+        let (_, _, status) =
+            run_with_timeout(Command::new("sleep").arg("30"), Duration::from_millis(200)).unwrap();
+        assert_eq!(status, "timed out after 200ms");
+        assert!(start.elapsed() < Duration::from_secs(10));
+        // More output than a pipe buffer holds.
+        let (out, _, _) = run_with_timeout(
+            Command::new("sh").args(["-c", "seq 1 100000"]),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(out.lines().count(), 100000);
+    }
+
+    #[test]
+    fn targets_parse_by_name_or_triple() {
+        assert_eq!(parse_target("x86_64"), Ok(Arch::X86_64));
+        assert_eq!(
+            parse_target("aarch64-unknown-linux-musl"),
+            Ok(Arch::Aarch64)
+        );
+        assert!(parse_target("riscv64").is_err());
+    }
+}

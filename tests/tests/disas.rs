@@ -1,0 +1,85 @@
+//! Codegen tests: each `tests/disas/*.wat` holds a module at the top and, below it, the
+//! machine code `aot` generates for each function on each target, in a `;;` comment
+//! block. A codegen change shows up here as a readable diff. `AOT_TEST_BLESS=1`
+//! rewrites the expectations from the current compiler.
+
+use std::path::Path;
+
+const MARKER: &str = ";; ---- generated code below (AOT_TEST_BLESS=1 to update) ----";
+const TARGETS: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
+
+fn generated(wasm: &[u8], file: &str) -> Result<String, String> {
+    let mut out = String::new();
+    for t in TARGETS {
+        let target = t.parse::<aot::Target>()?;
+        let mut opts = aot::Options::new(target);
+        opts.allow_unknown_imports = true;
+        let funcs = aot::disassemble_module(wasm, file, &opts).map_err(|e| e.to_string())?;
+        for (name, code) in funcs {
+            out.push_str(&format!(";; {t} {name}\n"));
+            for line in code.lines() {
+                out.push_str(&format!(";;   {}\n", line.trim_end()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn main() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("disas");
+    let bless = std::env::var_os("AOT_TEST_BLESS").is_some();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/disas exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "wat"))
+        .collect();
+    entries.sort();
+    let (mut passed, mut failed) = (0, 0);
+    for path in entries {
+        let text = std::fs::read_to_string(&path).expect("readable test file");
+        let (source, expected) = match text.find(MARKER) {
+            Some(i) => (&text[..i], &text[i + MARKER.len()..]),
+            None => (text.as_str(), ""),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let actual = wat::parse_str(source)
+            .map_err(|e| e.to_string())
+            .and_then(|wasm| generated(&wasm, &name));
+        let actual = match actual {
+            Ok(a) => a,
+            Err(e) => {
+                println!("FAIL {name}: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        if bless {
+            let new = format!(
+                "{}{MARKER}\n{actual}",
+                source.trim_end_matches('\n').to_string() + "\n\n"
+            );
+            std::fs::write(&path, new).expect("writable test file");
+            println!("blessed {name}");
+            passed += 1;
+        } else if expected.trim() == actual.trim() {
+            println!("ok {name}");
+            passed += 1;
+        } else {
+            println!("FAIL {name}: generated code differs (AOT_TEST_BLESS=1 to accept):");
+            for (e, a) in expected.trim().lines().zip(actual.trim().lines()) {
+                if e != a {
+                    println!("  expected: {e}\n  actual:   {a}");
+                    break;
+                }
+            }
+            failed += 1;
+        }
+    }
+    println!("disas: {passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}

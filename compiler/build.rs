@@ -212,13 +212,13 @@ fn build_runtime(workspace: &Path, target_dir: &Path, triple: &str) -> Result<()
         cmd.env_remove(var);
     }
     // Staticlibs need no linker, but a test binary of the runtime would; rust-lld links the
-    // musl targets without a cross C toolchain.
-    let key = format!(
-        "CARGO_TARGET_{}_LINKER",
-        triple.to_uppercase().replace('-', "_")
-    );
-    if env::var_os(&key).is_none() {
-        cmd.env(key, "rust-lld");
+    // musl targets without a cross C toolchain. Set for every target in every run: the
+    // setting is part of cargo's fingerprints, and a change would rebuild everything.
+    for (_, t) in TARGETS {
+        let key = format!("CARGO_TARGET_{}_LINKER", t.to_uppercase().replace('-', "_"));
+        if env::var_os(&key).is_none() {
+            cmd.env(key, "rust-lld");
+        }
     }
     // Cargo reads this build script's stdout for directives: keep the nested output off it.
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());

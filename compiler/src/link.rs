@@ -508,7 +508,6 @@ mod tests {
     use cranelift_module::{DataDescription, Linkage, Module};
     use cranelift_object::{ObjectBuilder, ObjectModule};
     use object::read::elf::{ElfFile64, ProgramHeader as _};
-    use std::io::Write as _;
     use std::process::Output;
 
     const GREETING: &[u8] = b"hello from a linked object\n";
@@ -748,7 +747,7 @@ mod tests {
         let obj = main_object(&target, None);
         let err = link(
             &target,
-            &[obj.clone()],
+            std::slice::from_ref(&obj),
             Path::new("/nonexistent-aot-dir/app"),
             None,
         )

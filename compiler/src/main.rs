@@ -103,7 +103,8 @@ fn main() -> ExitCode {
 
 /// Replaces the default hook, which prints "thread 'main' panicked at ..." (several lines,
 /// possibly from a linker thread), with one that records the message for `main`.
-/// RUST_BACKTRACE keeps the default output too, for debugging aot itself.
+/// AOT_BACKTRACE=1 keeps the default output too, for debugging aot itself (not RUST_BACKTRACE,
+/// which many users set for their own programs).
 fn install_panic_hook() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -121,7 +122,7 @@ fn install_panic_hook() {
         if let Ok(mut r) = PANIC_REPORT.lock() {
             r.get_or_insert(format!("{message}{at}"));
         }
-        if std::env::var_os("RUST_BACKTRACE").is_some() {
+        if std::env::var_os("AOT_BACKTRACE").is_some_and(|v| v != "0") {
             default(info);
         }
     }));

@@ -150,6 +150,9 @@ pub(crate) fn table_init(
 }
 
 /// Grows memory `mem` by `delta` pages; returns the old size in pages, or -1.
+///
+/// # Safety
+/// `vmctx` must be the vmctx of a live instance (generated code passes its own).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aot_builtin_memory_grow(vmctx: *mut u8, mem: i32, delta: i64) -> i64 {
     // SAFETY (here and in every builtin): generated code passes its own instance's vmctx.
@@ -160,6 +163,9 @@ pub unsafe extern "C" fn aot_builtin_memory_grow(vmctx: *mut u8, mem: i32, delta
 }
 
 /// memory.copy between memories `dst_mem` and `src_mem`; returns a trap status.
+///
+/// # Safety
+/// `vmctx` must be the vmctx of a live instance (generated code passes its own).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aot_builtin_memory_copy(
     vmctx: *mut u8,
@@ -182,6 +188,9 @@ pub unsafe extern "C" fn aot_builtin_memory_copy(
 }
 
 /// memory.fill; returns a trap status.
+///
+/// # Safety
+/// `vmctx` must be the vmctx of a live instance (generated code passes its own).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aot_builtin_memory_fill(
     vmctx: *mut u8,
@@ -198,6 +207,9 @@ pub unsafe extern "C" fn aot_builtin_memory_fill(
 }
 
 /// memory.init from data segment `data`; returns a trap status.
+///
+/// # Safety
+/// `vmctx` must be the vmctx of a live instance (generated code passes its own).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aot_builtin_memory_init(
     vmctx: *mut u8,
@@ -220,6 +232,9 @@ pub unsafe extern "C" fn aot_builtin_memory_init(
 }
 
 /// data.drop.
+///
+/// # Safety
+/// `vmctx` must be the vmctx of a live instance (generated code passes its own).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aot_builtin_data_drop(vmctx: *mut u8, data: i32) {
     // SAFETY: see aot_builtin_memory_grow.
@@ -228,6 +243,9 @@ pub unsafe extern "C" fn aot_builtin_data_drop(vmctx: *mut u8, data: i32) {
 }
 
 /// table.grow with `init` as the new elements' value; returns the old size or -1.
+///
+/// # Safety
+/// `vmctx` must be the vmctx of a live instance (generated code passes its own).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aot_builtin_table_grow(
     vmctx: *mut u8,
@@ -244,6 +262,9 @@ pub unsafe extern "C" fn aot_builtin_table_grow(
 }
 
 /// table.fill; returns a trap status.
+///
+/// # Safety
+/// `vmctx` must be the vmctx of a live instance (generated code passes its own).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aot_builtin_table_fill(
     vmctx: *mut u8,
@@ -262,6 +283,9 @@ pub unsafe extern "C" fn aot_builtin_table_fill(
 }
 
 /// table.copy; returns a trap status.
+///
+/// # Safety
+/// `vmctx` must be the vmctx of a live instance (generated code passes its own).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aot_builtin_table_copy(
     vmctx: *mut u8,
@@ -284,6 +308,9 @@ pub unsafe extern "C" fn aot_builtin_table_copy(
 }
 
 /// table.init from element segment `elem`; returns a trap status.
+///
+/// # Safety
+/// `vmctx` must be the vmctx of a live instance (generated code passes its own).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aot_builtin_table_init(
     vmctx: *mut u8,
@@ -306,6 +333,9 @@ pub unsafe extern "C" fn aot_builtin_table_init(
 }
 
 /// elem.drop.
+///
+/// # Safety
+/// `vmctx` must be the vmctx of a live instance (generated code passes its own).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aot_builtin_elem_drop(vmctx: *mut u8, elem: i32) {
     // SAFETY: see aot_builtin_memory_grow.
@@ -348,6 +378,297 @@ aot_abi::foreach_builtin!(assert_builtin_signatures);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::instance::test_support::*;
+    use crate::instance::{Extern, Instance};
+    use crate::linker::Linker;
+    use aot_abi::{
+        ExternKind, ImportKind, ModuleMeta, SegmentMode, VMFuncRef, ValType, WASM_PAGE_SIZE,
+    };
+
+    const OOB: i32 = TrapKind::MemoryOutOfBounds as i32;
+    const TOOB: i32 = TrapKind::TableOutOfBounds as i32;
+
+    fn instantiate(
+        linker: &Linker,
+        meta: &ModuleMeta,
+        data: &[u8],
+        code: &[*const u8],
+    ) -> &'static Instance {
+        match linker.instantiate(descriptor(meta, data, code)) {
+            Ok(i) => i,
+            Err(e) => panic!("instantiation failed: {e}"),
+        }
+    }
+
+    /// A module with a 1..3-page memory exported as "mem" and two passive data segments.
+    fn memory_module() -> &'static Instance {
+        let meta = ModuleMeta {
+            memories: vec![memory_type(1, Some(3))],
+            datas: vec![
+                data(SegmentMode::Passive, 0, 4),
+                data(SegmentMode::Passive, 4, 2),
+            ],
+            exports: vec![export("mem", ExternKind::Memory, 0)],
+            ..ModuleMeta::default()
+        };
+        instantiate(&Linker::new(), &meta, b"wxyzAB", &[])
+    }
+
+    fn bytes(i: &Instance, at: usize, len: usize) -> Vec<u8> {
+        let m = i.memory(0).expect("memory 0");
+        assert!(at + len <= m.len_bytes() as usize);
+        // SAFETY: in bounds of the accessible memory (checked above).
+        unsafe { core::slice::from_raw_parts(m.base().add(at), len).to_vec() }
+    }
+
+    fn def_len(def: *mut aot_abi::VMMemoryDef) -> u64 {
+        // SAFETY: defs live as long as their memories.
+        unsafe { (*def).current_length }
+    }
+
+    #[test]
+    fn memory_grow_updates_the_one_def_that_importers_read() {
+        let e = memory_module();
+        let mut linker = Linker::new();
+        linker.register_instance("E", e);
+        let meta = ModuleMeta {
+            imports: vec![import("E", "mem", ImportKind::Memory(memory_type(1, None)))],
+            ..ModuleMeta::default()
+        };
+        let i = instantiate(&linker, &meta, &[], &[]);
+        let def = e.memory(0).expect("memory").def();
+        assert_eq!(i.memory(0).expect("imported memory").def(), def);
+        // SAFETY: both vmctxs belong to live instances.
+        unsafe {
+            assert_eq!(aot_builtin_memory_grow(e.vmctx(), 0, 1), 1);
+            assert_eq!(def_len(def), 2 * WASM_PAGE_SIZE);
+            assert_eq!(
+                aot_builtin_memory_grow(i.vmctx(), 0, 1),
+                2,
+                "grow through the importer"
+            );
+            assert_eq!(def_len(def), 3 * WASM_PAGE_SIZE);
+            assert_eq!(
+                aot_builtin_memory_grow(e.vmctx(), 0, 1),
+                -1,
+                "past the maximum"
+            );
+            assert_eq!(aot_builtin_memory_grow(e.vmctx(), 0, u32::MAX as i64), -1);
+            assert_eq!(aot_builtin_memory_grow(e.vmctx(), 0, 0), 3);
+        }
+        assert_eq!(
+            bytes(e, 3 * WASM_PAGE_SIZE as usize - 1, 1),
+            [0],
+            "new pages are accessible"
+        );
+    }
+
+    #[test]
+    fn memory_fill_and_copy_check_bounds_first() {
+        let i = memory_module();
+        let vmctx = i.vmctx();
+        let end = WASM_PAGE_SIZE as i64;
+        // SAFETY: vmctx belongs to a live instance.
+        unsafe {
+            assert_eq!(aot_builtin_memory_fill(vmctx, 0, 0, 0x1234, 3), 0);
+            assert_eq!(bytes(i, 0, 4), [0x34, 0x34, 0x34, 0]);
+            assert_eq!(aot_builtin_memory_fill(vmctx, 0, end - 1, 7, 2), OOB);
+            assert_eq!(
+                bytes(i, end as usize - 1, 1),
+                [0],
+                "nothing written on a trap"
+            );
+            assert_eq!(
+                aot_builtin_memory_fill(vmctx, 0, end, 7, 0),
+                0,
+                "zero length at the end"
+            );
+            assert_eq!(aot_builtin_memory_fill(vmctx, 0, end + 1, 7, 0), OOB);
+
+            for (k, b) in [1u8, 2, 3, 4, 5].iter().enumerate() {
+                aot_builtin_memory_fill(vmctx, 0, 10 + k as i64, i32::from(*b), 1);
+            }
+            assert_eq!(aot_builtin_memory_copy(vmctx, 0, 0, 11, 10, 4), 0);
+            assert_eq!(bytes(i, 10, 5), [1, 1, 2, 3, 4], "overlapping forward copy");
+            assert_eq!(aot_builtin_memory_copy(vmctx, 0, 0, 10, 11, 4), 0);
+            assert_eq!(
+                bytes(i, 10, 5),
+                [1, 2, 3, 4, 4],
+                "overlapping backward copy"
+            );
+            assert_eq!(aot_builtin_memory_copy(vmctx, 0, 0, end - 2, 10, 3), OOB);
+            assert_eq!(aot_builtin_memory_copy(vmctx, 0, 0, 10, end - 2, 3), OOB);
+            assert_eq!(aot_builtin_memory_copy(vmctx, 0, 0, end, end, 0), 0);
+            assert_eq!(aot_builtin_memory_copy(vmctx, 0, 0, 0, i64::MAX, 2), OOB);
+            assert_eq!(bytes(i, 10, 5), [1, 2, 3, 4, 4]);
+        }
+    }
+
+    #[test]
+    fn memory_init_reads_segments_and_respects_drops() {
+        let i = memory_module();
+        let vmctx = i.vmctx();
+        // SAFETY: vmctx belongs to a live instance.
+        unsafe {
+            assert_eq!(aot_builtin_memory_init(vmctx, 0, 0, 100, 1, 3), 0);
+            assert_eq!(bytes(i, 100, 3), *b"xyz");
+            assert_eq!(aot_builtin_memory_init(vmctx, 0, 1, 200, 0, 2), 0);
+            assert_eq!(bytes(i, 200, 2), *b"AB");
+            assert_eq!(
+                aot_builtin_memory_init(vmctx, 0, 0, 0, 2, 3),
+                OOB,
+                "past the segment"
+            );
+            let end = WASM_PAGE_SIZE as i64;
+            assert_eq!(
+                aot_builtin_memory_init(vmctx, 0, 0, end - 1, 0, 2),
+                OOB,
+                "past the memory"
+            );
+            assert_eq!(
+                aot_builtin_memory_init(vmctx, 0, 0, end, 4, 0),
+                0,
+                "zero length at both ends"
+            );
+            assert_eq!(
+                aot_builtin_memory_init(vmctx, 0, 0, 0, -1, 1),
+                OOB,
+                "src is unsigned"
+            );
+            aot_builtin_data_drop(vmctx, 0);
+            assert_eq!(aot_builtin_memory_init(vmctx, 0, 0, 0, 0, 0), 0);
+            assert_eq!(
+                aot_builtin_memory_init(vmctx, 0, 0, 0, 0, 1),
+                OOB,
+                "dropped = length 0"
+            );
+            assert_eq!(
+                aot_builtin_memory_init(vmctx, 0, 1, 300, 1, 1),
+                0,
+                "other segments stay"
+            );
+            assert_eq!(bytes(i, 0, 1), [0]);
+        }
+    }
+
+    #[test]
+    fn table_builtins_follow_the_spec() {
+        let mut linker = Linker::new();
+        linker.register_host(
+            "spectest",
+            crate::host::spectest(aot_abi::BoundsMode::Explicit).expect("spectest"),
+        );
+        let spectest_table = ImportKind::Table(funcref_table(10, None).ty);
+        let meta = ModuleMeta {
+            types: vec![ft(&[], &[ValType::I32])],
+            imports: vec![
+                import("spectest", "table", spectest_table.clone()),
+                import("spectest", "table", spectest_table),
+            ],
+            funcs: vec![0],
+            tables: vec![funcref_table(3, Some(5))],
+            elems: vec![
+                elem(SegmentMode::Passive, &[Some(0), None, Some(0)]),
+                elem(SegmentMode::Declared, &[Some(0)]),
+            ],
+            ..ModuleMeta::default()
+        };
+        let i = instantiate(&linker, &meta, &[], &[forty_two as *const u8]);
+        let vmctx = i.vmctx();
+        let f = i.funcref(0).expect("function 0") as *mut u8;
+        let own = i.table(2).expect("defined table");
+        let get = |t: u32, k: u64| i.table(t).expect("table").borrow().get(k);
+        let Some(Extern::Table(spectest)) = linker.lookup("spectest", "table") else {
+            panic!("spectest exports a table");
+        };
+        // SAFETY: vmctx belongs to a live instance.
+        unsafe {
+            assert_eq!(aot_builtin_table_grow(vmctx, 2, 2, f), 3);
+            assert_eq!(own.borrow().size(), 5);
+            assert_eq!((get(2, 3), get(2, 4)), (Some(f as usize), Some(f as usize)));
+            assert_eq!(
+                aot_builtin_table_grow(vmctx, 2, 1, f),
+                -1,
+                "past the maximum"
+            );
+            assert_eq!(
+                aot_builtin_table_grow(vmctx, 2, -1, f),
+                -1,
+                "delta is unsigned"
+            );
+            assert_eq!(aot_builtin_table_grow(vmctx, 2, 0, f), 5);
+
+            assert_eq!(
+                aot_builtin_table_fill(vmctx, 2, 0, core::ptr::null_mut(), 5),
+                0
+            );
+            assert_eq!(get(2, 4), Some(0));
+            assert_eq!(aot_builtin_table_fill(vmctx, 2, 4, f, 2), TOOB);
+            assert_eq!(get(2, 4), Some(0), "nothing written on a trap");
+            assert_eq!(aot_builtin_table_fill(vmctx, 2, 5, f, 0), 0);
+
+            assert_eq!(aot_builtin_table_init(vmctx, 2, 0, 1, 0, 3), 0);
+            assert_eq!(
+                (get(2, 1), get(2, 2), get(2, 3)),
+                (Some(f as usize), Some(0), Some(f as usize))
+            );
+            assert_eq!(
+                aot_builtin_table_init(vmctx, 2, 0, 0, 1, 3),
+                TOOB,
+                "past the segment"
+            );
+            assert_eq!(
+                aot_builtin_table_init(vmctx, 2, 0, 3, 0, 3),
+                TOOB,
+                "past the table"
+            );
+            assert_eq!(
+                aot_builtin_table_init(vmctx, 2, 1, 0, 0, 1),
+                TOOB,
+                "declared segments are dropped"
+            );
+            aot_builtin_elem_drop(vmctx, 0);
+            assert_eq!(aot_builtin_table_init(vmctx, 2, 0, 0, 0, 0), 0);
+            assert_eq!(
+                aot_builtin_table_init(vmctx, 2, 0, 0, 0, 1),
+                TOOB,
+                "dropped = length 0"
+            );
+
+            // Tables 0 and 1 are the same spectest table imported twice.
+            assert_eq!(
+                aot_builtin_table_copy(vmctx, 0, 2, 0, 1, 3),
+                0,
+                "between tables"
+            );
+            assert_eq!(
+                (get(0, 0), get(0, 1), get(0, 2)),
+                (Some(f as usize), Some(0), Some(f as usize))
+            );
+            assert_eq!(
+                aot_builtin_table_copy(vmctx, 1, 0, 1, 0, 3),
+                0,
+                "one table under two indices"
+            );
+            assert_eq!(
+                (0..4).map(|k| spectest.borrow().get(k)).collect::<Vec<_>>(),
+                [
+                    Some(f as usize),
+                    Some(f as usize),
+                    Some(0),
+                    Some(f as usize)
+                ]
+            );
+            assert_eq!(aot_builtin_table_copy(vmctx, 2, 0, 4, 0, 2), TOOB);
+            assert_eq!(aot_builtin_table_copy(vmctx, 0, 2, 9, 5, 1), TOOB);
+            assert_eq!(aot_builtin_table_copy(vmctx, 0, 2, 10, 5, 0), 0);
+        }
+        // SAFETY: f is this instance's funcref for function 0.
+        assert_eq!(
+            unsafe { (*(f as *const VMFuncRef)).code },
+            forty_two as *const u8
+        );
+    }
 
     #[test]
     fn bounds_allow_zero_length_at_the_end_only() {

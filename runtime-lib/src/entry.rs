@@ -33,6 +33,11 @@ unsafe extern "C" {
     static aot_program: ProgramDescriptor;
 }
 
+/// The process entry point, called by the C runtime.
+///
+/// # Safety
+/// `argv` must hold `argc` pointers to NUL-terminated strings, and the executable must
+/// define `aot_program`.
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
@@ -123,16 +128,21 @@ fn run_command(modules: &[&'static ModuleDescriptor], config: &[u8]) -> Result<i
         Err(InstantiateError::Trap(trap)) => return Ok(report_trap(&trap)),
         Err(e) => return Err(e.to_string()),
     };
-    let start = instance
-        .exported_func("_start")
-        .ok_or("the module exports no `_start` function to run")?;
+    // As `wasmtime run`: the command entry is `_start`, else the default export `""`; a
+    // module with neither has done its work by being instantiated.
+    let Some((name, start)) = ["_start", ""]
+        .into_iter()
+        .find_map(|name| instance.exported_func(name).map(|index| (name, index)))
+    else {
+        return Ok(0);
+    };
     if instance
         .func_type(start)
-        .is_none_or(|t| !t.params.is_empty() || !t.results.is_empty())
+        .is_none_or(|t| !t.params.is_empty())
     {
-        return Err(
-            "the module's `_start` export must take no parameters and return nothing".into(),
-        );
+        return Err(format!(
+            "the module's `{name}` export must take no parameters"
+        ));
     }
     match instance.call(start, &[]) {
         Ok(_) => Ok(0),

@@ -955,7 +955,7 @@ pub(crate) mod test_support {
 
     /// # Safety
     /// `offset` must be a field of type `T` in `vmctx`.
-    pub unsafe fn field<T: Copy>(vmctx: *mut u8, offset: u32) -> T {
+    pub unsafe fn field<T>(vmctx: *mut u8, offset: u32) -> T {
         // SAFETY: guaranteed by the caller.
         unsafe { vmctx.add(offset as usize).cast::<T>().read() }
     }

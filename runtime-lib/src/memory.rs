@@ -24,6 +24,9 @@ use aot_abi::{BoundsMode, GUARDED_RESERVATION, MemoryType, VMMemoryDef, WASM_PAG
 /// Largest reservation for a memory with explicit bounds checks (and no smaller declared
 /// maximum). 4 GiB covers every 32-bit memory.
 pub const EXPLICIT_RESERVATION_CAP: u64 = 4 << 30;
+
+/// Bytes past every reservation that stay inaccessible for the memory's life.
+const TRAILING_GUARD: usize = 64 << 10;
 /// Page limits of the index spaces.
 const MAX_PAGES_32: u64 = 1 << 16;
 const MAX_PAGES_64: u64 = 1 << 48;
@@ -74,12 +77,15 @@ impl Memory {
         let reserved = usize::try_from(reserve)
             .map_err(|_| format!("memory of {} pages does not fit the address space", ty.min))?
             .max(page_size());
+        // A trailing inaccessible region that is never made accessible: whatever the kernel
+        // maps next to the reservation, an access just past it faults.
+        let mapped = reserved + TRAILING_GUARD;
         // SAFETY: a fresh private anonymous mapping at an address of the kernel's choosing;
         // nothing else is affected.
         let base = unsafe {
             libc::mmap(
                 ptr::null_mut(),
-                reserved,
+                mapped,
                 libc::PROT_NONE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
@@ -187,7 +193,7 @@ impl Drop for Memory {
         // and `def` came from `Box::leak` there; nothing refers to either once the owner
         // is gone.
         unsafe {
-            libc::munmap(self.base as *mut c_void, self.reserved);
+            libc::munmap(self.base as *mut c_void, self.reserved + TRAILING_GUARD);
             drop(Box::from_raw(self.def.as_ptr()));
         }
     }

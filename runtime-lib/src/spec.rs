@@ -391,6 +391,259 @@ fn show_expected_list(expected: &[Expected]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::instance::test_support::*;
+    use aot_abi::script::Action::{Get, Invoke};
+    use aot_abi::{ExternKind, ImportKind, ModuleMeta};
+
+    fn invoke(instance: Option<&str>, field: &str, args: Vec<Value>) -> Action {
+        Invoke {
+            instance: instance.map(String::from),
+            field: field.into(),
+            args,
+        }
+    }
+
+    fn returns(action: Action, expected: Vec<Expected>) -> Command {
+        Command::AssertReturn { action, expected }
+    }
+
+    /// The modules the driver test instantiates, by index.
+    fn modules() -> Vec<&'static ModuleDescriptor> {
+        use crate::arch::test_code::{aot_rt_test_recurse, aot_rt_test_unreachable};
+        // Registers the hand-written assembly with the trap handler.
+        crate::trap::tests::fake_module();
+        let i32_ = ValType::I32;
+        let m0 = ModuleMeta {
+            types: vec![ft(&[], &[i32_]), ft(&[i32_], &[i32_])],
+            funcs: vec![0, 1],
+            memories: vec![memory_type(1, None)],
+            globals: vec![global(i32_, true, i32c(7))],
+            datas: vec![data(active(0, 0), 0, 1)],
+            exports: vec![
+                export("f", ExternKind::Func, 0),
+                export("load", ExternKind::Func, 1),
+                export("g", ExternKind::Global, 0),
+            ],
+            ..ModuleMeta::default()
+        };
+        let m1 = ModuleMeta {
+            types: vec![ft(&[], &[i32_])],
+            imports: vec![import("M", "f", ImportKind::Func(0))],
+            funcs: vec![0],
+            exports: vec![export("f2", ExternKind::Func, 0)],
+            ..ModuleMeta::default()
+        };
+        let m2 = ModuleMeta {
+            types: vec![ft(&[], &[])],
+            imports: vec![import("spectest", "nonexistent", ImportKind::Func(0))],
+            funcs: vec![0],
+            ..ModuleMeta::default()
+        };
+        let m3 = ModuleMeta {
+            types: vec![ft(&[], &[i32_])],
+            imports: vec![import("spectest", "print_i32", ImportKind::Func(0))],
+            funcs: vec![0],
+            ..ModuleMeta::default()
+        };
+        let m4 = ModuleMeta {
+            types: vec![ft(&[], &[i32_])],
+            funcs: vec![0],
+            tables: vec![funcref_table(1, None)],
+            elems: vec![elem(active(0, 1), &[Some(0)])],
+            ..ModuleMeta::default()
+        };
+        let m5 = ModuleMeta {
+            types: vec![ft(&[], &[])],
+            funcs: vec![0, 0],
+            exports: vec![
+                export("boom", ExternKind::Func, 0),
+                export("recurse", ExternKind::Func, 1),
+            ],
+            ..ModuleMeta::default()
+        };
+        let f = forty_two as *const u8;
+        vec![
+            descriptor(&m0, b"a", &[f, load8 as *const u8]),
+            descriptor(&m1, &[], &[]),
+            descriptor(&m2, &[], &[]),
+            descriptor(&m3, &[], &[]),
+            descriptor(&m4, &[], &[f]),
+            descriptor(
+                &m5,
+                &[],
+                &[
+                    aot_rt_test_unreachable as *const u8,
+                    aot_rt_test_recurse as *const u8,
+                ],
+            ),
+        ]
+    }
+
+    #[test]
+    fn driver_reports_one_line_per_command() {
+        use Expected::Exact;
+        let script = Script {
+            commands: vec![
+                (
+                    1,
+                    Command::Module {
+                        module: 0,
+                        name: Some("$a".into()),
+                    },
+                ),
+                (
+                    2,
+                    returns(invoke(None, "f", vec![]), vec![Exact(Value::I32(42))]),
+                ),
+                (
+                    3,
+                    returns(
+                        Get {
+                            instance: None,
+                            field: "g".into(),
+                        },
+                        vec![Exact(Value::I32(7))],
+                    ),
+                ),
+                (
+                    4,
+                    returns(invoke(None, "f", vec![]), vec![Exact(Value::I32(43))]),
+                ),
+                (
+                    5,
+                    Command::Register {
+                        as_name: "M".into(),
+                        instance: None,
+                    },
+                ),
+                (
+                    6,
+                    Command::Module {
+                        module: 1,
+                        name: None,
+                    },
+                ),
+                (
+                    7,
+                    returns(invoke(None, "f2", vec![]), vec![Exact(Value::I32(42))]),
+                ),
+                (
+                    8,
+                    returns(
+                        invoke(Some("$a"), "load", vec![Value::I32(0)]),
+                        vec![Exact(Value::I32(0x61))],
+                    ),
+                ),
+                (
+                    9,
+                    Command::AssertUnlinkable {
+                        module: 2,
+                        message: "unknown import".into(),
+                    },
+                ),
+                (
+                    10,
+                    Command::AssertUnlinkable {
+                        module: 3,
+                        message: "incompatible import type".into(),
+                    },
+                ),
+                (
+                    11,
+                    Command::AssertUninstantiable {
+                        module: 4,
+                        message: "out of bounds table access".into(),
+                    },
+                ),
+                (
+                    12,
+                    Command::AssertUnlinkable {
+                        module: 4,
+                        message: "unknown import".into(),
+                    },
+                ),
+                (
+                    13,
+                    Command::Module {
+                        module: 5,
+                        name: None,
+                    },
+                ),
+                (
+                    14,
+                    Command::AssertTrap {
+                        action: invoke(None, "boom", vec![]),
+                        message: "unreachable".into(),
+                    },
+                ),
+                (
+                    15,
+                    Command::AssertExhaustion {
+                        action: invoke(None, "recurse", vec![]),
+                        message: "call stack exhausted".into(),
+                    },
+                ),
+                (
+                    16,
+                    Command::AssertTrap {
+                        action: invoke(None, "recurse", vec![]),
+                        message: "unreachable".into(),
+                    },
+                ),
+                (17, Command::Action(invoke(None, "boom", vec![]))),
+                (18, Command::Action(invoke(None, "missing", vec![]))),
+                (19, returns(invoke(Some("$nope"), "f", vec![]), vec![])),
+                (
+                    20,
+                    returns(invoke(Some("$a"), "load", vec![Value::F32(0)]), vec![]),
+                ),
+                (
+                    21,
+                    Command::Module {
+                        module: 99,
+                        name: None,
+                    },
+                ),
+                (22, Command::Action(invoke(None, "boom", vec![]))),
+            ],
+        };
+        let mut out = Vec::new();
+        let summary = run(&modules(), &script, &mut out);
+        let out = String::from_utf8(out).expect("utf-8 output");
+        let expected = "\
+ok 1
+ok 2
+ok 3
+FAIL 4: expected [i32:43 (0x2b)], got [i32:42 (0x2a)]
+ok 5
+ok 6
+ok 7
+ok 8
+ok 9
+ok 10
+ok 11
+FAIL 12: expected link error `unknown import`, got: wasm trap: undefined element: out of bounds table access
+ok 13
+ok 14
+ok 15
+FAIL 16: expected trap `unreachable`, got trap: call stack exhausted
+FAIL 17: unexpected trap: wasm `unreachable` instruction executed
+FAIL 18: no function exported as `missing`
+FAIL 19: no instance named `$nope`
+FAIL 20: argument 0 of `load` is f32:0 (0x00000000), the parameter is i32
+FAIL 21: instantiation failed: module 99 does not exist (the program has 6)
+FAIL 22: no current instance
+summary: 13 passed, 9 failed
+";
+        assert_eq!(out, expected);
+        assert_eq!(
+            summary,
+            Summary {
+                passed: 13,
+                failed: 9
+            }
+        );
+    }
 
     fn f32v(bits: u32) -> ValRaw {
         ValRaw::from_u32(bits)
@@ -532,7 +785,16 @@ mod tests {
         );
         let err = check_results(&[], &got).expect_err("extra result");
         assert_eq!(err, "expected [], got [i32:1 (0x1)]");
-        assert!(check_results(&[Expected::Exact(Value::I32(1)); 2], &got).is_err());
+        assert!(
+            check_results(
+                &[
+                    Expected::Exact(Value::I32(1)),
+                    Expected::Exact(Value::I32(1))
+                ],
+                &got
+            )
+            .is_err()
+        );
     }
 
     #[test]

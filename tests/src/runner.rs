@@ -52,6 +52,7 @@ struct Config {
     skips: Vec<String>,
     bless: bool,
     list: bool,
+    ignored_only: bool,
     verbose: bool,
     keep: bool,
     jobs: usize,
@@ -87,7 +88,10 @@ fn parse_target(s: &str) -> Result<Arch, String> {
     match s {
         "x86_64" => Ok(Arch::X86_64),
         "aarch64" => Ok(Arch::Aarch64),
-        triple => triple.parse::<Target>().map(|t| t.arch),
+        triple => triple
+            .parse::<Target>()
+            .map(|t| t.arch)
+            .map_err(|e| format!("{e}; or write x86_64 or aarch64")),
     }
 }
 
@@ -147,6 +151,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
         skips: Vec::new(),
         bless: env_flag("AOT_SPEC_BLESS"),
         list: false,
+        ignored_only: false,
         verbose: env_flag("AOT_SPEC_VERBOSE"),
         keep: env_flag("AOT_SPEC_KEEP"),
         jobs,
@@ -170,6 +175,8 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             "--target" => cli_arches.push(parse_target(&value("--target")?)?),
             "--bless" => cfg.bless = true,
             "--list" => cfg.list = true,
+            // The suite is not an ignored test, so a run of only the ignored tests skips it.
+            "--ignored" => cfg.ignored_only = true,
             "--verbose" | "-v" => cfg.verbose = true,
             "--skip" => cfg.skips.push(value("--skip")?),
             // libtest options that `cargo test -- ...` passes to every test binary.
@@ -189,8 +196,13 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     if arches.is_empty() {
         arches = vec![Arch::X86_64, Arch::Aarch64];
     }
-    arches.dedup();
-    cfg.targets = arches.into_iter().map(target_run).collect();
+    let mut unique = Vec::new();
+    for a in arches {
+        if !unique.contains(&a) {
+            unique.push(a);
+        }
+    }
+    cfg.targets = unique.into_iter().map(target_run).collect();
     Ok(cfg)
 }
 
@@ -208,6 +220,10 @@ pub fn main(args: Vec<String>) -> ExitCode {
         .into_iter()
         .filter(|f| !cfg.skips.iter().any(|s| f.name.contains(s.as_str())))
         .collect();
+    if cfg.ignored_only {
+        println!("spec: not an ignored test, nothing to run");
+        return ExitCode::SUCCESS;
+    }
     if cfg.list {
         for f in &files {
             println!("{}: test", f.name);
@@ -688,6 +704,50 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out.lines().count(), 100000);
+    }
+
+    /// Cases that must fail do fail through the real pipeline (compile, link, run), so a
+    /// runtime or harness that reports `ok` for everything cannot pass the suite.
+    #[test]
+    fn wrong_expectations_fail_end_to_end() {
+        const SCRIPT: &str = r#"(module
+  (func (export "one") (result i32) (i32.const 1))
+  (func (export "trap") unreachable))
+(assert_return (invoke "one") (i32.const 2))
+(assert_return (invoke "one") (i32.const 1))
+(assert_trap (invoke "one") "unreachable")
+(assert_trap (invoke "trap") "unreachable")
+(assert_invalid (module (func (result i32))) "type mismatch")
+(assert_invalid (module (func (result i32) (i32.const 0))) "accepted")
+(invoke "missing")
+(assert_return (invoke "trap"))
+"#;
+        let cfg = parse_args(&[
+            "--target".to_string(),
+            arch_name(Target::host().arch).to_string(),
+        ])
+        .unwrap();
+        let file = SpecFile {
+            name: "harness-self-test.wast".to_string(),
+            text: SCRIPT,
+        };
+        let report = run_file(&cfg, &cfg.targets[0], &file);
+        let passed: Vec<String> = report
+            .conv
+            .cases
+            .iter()
+            .map(|c| format!("{}:{}", c.id, c.outcome == Outcome::Pass))
+            .collect();
+        assert_eq!(
+            passed,
+            [
+                "1:true", "4:false", "5:true", "6:false", "7:true", "8:true", "9:false",
+                "10:false", "11:false"
+            ],
+            "{:#?}",
+            report.conv.cases
+        );
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
     }
 
     #[test]

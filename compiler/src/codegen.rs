@@ -2,12 +2,14 @@
 //! with Cranelift, and writes one object file holding the code, the array-call
 //! trampolines, the trap table and the `ModuleDescriptor` the runtime instantiates from.
 
+use std::borrow::Cow;
 use std::mem::offset_of;
 use std::sync::Arc;
 
 use aot_abi::{ModuleDescriptor, TrapRecord, VMOffsets, ValRaw};
 use cranelift_codegen::Context;
 use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::inline::{Inline, InlineCommand};
 use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData, UserFuncName, types};
 use cranelift_codegen::isa::{self, CallConv, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
@@ -113,12 +115,17 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         builtin_names,
     };
 
-    // Translate and compile every function in parallel; define them in order.
-    let compiled: Vec<Result<CompiledFunc, CompileError>> = (0..info.bodies.len())
+    // Translate every function, then compile each (inlining tiny callees at -O2), all in
+    // parallel; define them in order.
+    let translated: Vec<ir::Function> = (0..info.bodies.len())
         .into_par_iter()
-        .map_init(FunctionBuilderContext::new, |fctx, i| {
-            compile_function(&menv, &*isa, i as u32, func_ids[i], fctx, false)
-        })
+        .map_init(FunctionBuilderContext::new, |fctx, i| translate(&menv, i as u32, func_ids[i], fctx))
+        .collect::<Result<_, _>>()?;
+    let sizes = body_sizes(&translated);
+    let inliner = SmallCallees::new(&translated, &sizes, opts.opt_level);
+    let compiled: Vec<Result<CompiledFunc, CompileError>> = (0..translated.len())
+        .into_par_iter()
+        .map(|i| compile_function(&menv, &*isa, i as u32, translated[i].clone(), func_ids[i], &inliner, false))
         .collect();
     let mut func_lens = Vec::with_capacity(compiled.len());
     let mut trap_records = Vec::new();
@@ -254,30 +261,35 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         .map_err(|e| err(format!("object emission: {e}")))
 }
 
+fn translate(
+    menv: &ModuleEnv,
+    def_index: u32,
+    id: FuncId,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<ir::Function, CompileError> {
+    let info = menv.info;
+    let sig = wasm_signature(menv.call_conv, info.func_type(info.num_imported_funcs + def_index));
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(env::NS_FUNC, id.as_u32()), sig);
+    crate::translate::translate_function(menv, def_index, &info.bodies[def_index as usize].body, &mut func, fctx)?;
+    Ok(func)
+}
+
 fn compile_function(
     menv: &ModuleEnv,
     isa: &dyn isa::TargetIsa,
     def_index: u32,
+    func: ir::Function,
     id: FuncId,
-    fctx: &mut FunctionBuilderContext,
+    inliner: &SmallCallees,
     disasm: bool,
 ) -> Result<CompiledFunc, CompileError> {
     let info = menv.info;
     let file = info.file.as_str();
-    let sig = wasm_signature(
-        menv.call_conv,
-        info.func_type(info.num_imported_funcs + def_index),
-    );
-    let mut func =
-        ir::Function::with_name_signature(UserFuncName::user(env::NS_FUNC, id.as_u32()), sig);
-    crate::translate::translate_function(
-        menv,
-        def_index,
-        &info.bodies[def_index as usize].body,
-        &mut func,
-        fctx,
-    )?;
     let mut ctx = Context::for_function(func);
+    if inliner.enabled {
+        ctx.inline(*inliner)
+            .map_err(|e| CompileError::new(file, None, format!("inlining failed: {e:?}")))?;
+    }
     ctx.set_disasm(disasm);
     let name = info
         .meta
@@ -345,15 +357,82 @@ pub fn disassemble(
             .collect(),
     };
     let mut fctx = FunctionBuilderContext::new();
+    let translated: Vec<ir::Function> = (0..n)
+        .map(|i| translate(&menv, i, FuncId::from_u32(i), &mut fctx))
+        .collect::<Result<_, _>>()?;
+    let sizes = body_sizes(&translated);
+    let inliner = SmallCallees::new(&translated, &sizes, opts.opt_level);
     let mut out = Vec::new();
-    for i in 0..n {
-        let c = compile_function(&menv, &*isa, i, FuncId::from_u32(i), &mut fctx, true)?;
-        out.push((
-            info.meta.func_display_name(info.num_imported_funcs + i),
-            c.disasm.unwrap_or_default(),
-        ));
+    for (i, f) in translated.iter().enumerate() {
+        let i = i as u32;
+        let c = compile_function(&menv, &*isa, i, f.clone(), FuncId::from_u32(i), &inliner, true)?;
+        out.push((info.meta.func_display_name(info.num_imported_funcs + i), c.disasm.unwrap_or_default()));
     }
     Ok(out)
+}
+
+/// Inlines calls to tiny defined functions (accessors, wrappers), where the call costs
+/// more than the body. Only direct calls between a module's own functions qualify, one
+/// level deep, so code size stays bounded.
+#[derive(Clone, Copy)]
+struct SmallCallees<'a> {
+    enabled: bool,
+    bodies: &'a [ir::Function],
+    /// CLIF instruction count of each body.
+    sizes: &'a [usize],
+}
+
+fn body_sizes(bodies: &[ir::Function]) -> Vec<usize> {
+    bodies
+        .iter()
+        .map(|f| f.layout.blocks().map(|b| f.layout.block_insts(b).count()).sum())
+        .collect()
+}
+
+/// Callees with at most this many CLIF instructions are inlined.
+const INLINE_MAX_INSTS: usize = 24;
+
+impl<'a> SmallCallees<'a> {
+    fn new(bodies: &'a [ir::Function], sizes: &'a [usize], opt_level: u8) -> SmallCallees<'a> {
+        SmallCallees {
+            enabled: opt_level >= 2,
+            bodies,
+            sizes,
+        }
+    }
+}
+
+impl Inline for SmallCallees<'_> {
+    fn inline(
+        &mut self,
+        caller: &ir::Function,
+        _inst: ir::Inst,
+        _opcode: ir::Opcode,
+        callee: ir::FuncRef,
+        _args: &[ir::Value],
+    ) -> InlineCommand<'_> {
+        let ir::ExternalName::User(r) = caller.dfg.ext_funcs[callee].name else {
+            return InlineCommand::KeepCall;
+        };
+        let name = &caller.params.user_named_funcs()[r];
+        let index = name.index as usize;
+        // Defined functions are declared first, so their name index is their position.
+        let self_name = match caller.name {
+            UserFuncName::User(ref u) => Some(u.index as usize),
+            _ => None,
+        };
+        if name.namespace != env::NS_FUNC
+            || index >= self.bodies.len()
+            || self_name == Some(index)
+            || self.sizes[index] > INLINE_MAX_INSTS
+        {
+            return InlineCommand::KeepCall;
+        }
+        InlineCommand::Inline {
+            callee: Cow::Borrowed(&self.bodies[index]),
+            visit_callee: false,
+        }
+    }
 }
 
 /// `tramp(code, vmctx, values)`: loads the arguments from `values`, calls

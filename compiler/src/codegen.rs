@@ -11,8 +11,7 @@ use cranelift_codegen::Context;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::inline::{Inline, InlineCommand};
 use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData, UserFuncName, types};
-use cranelift_codegen::isa::{self, CallConv, OwnedTargetIsa};
-use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::isa::{self, CallConv};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{DataDescription, DataId, FuncId, Linkage, Module, ModuleReloc};
 use cranelift_object::{ObjectBuilder, ObjectModule};
@@ -20,45 +19,7 @@ use rayon::prelude::*;
 
 use crate::env::{self, Builtin, ModuleEnv, array_call_signature, wasm_signature};
 use crate::module::ModuleInfo;
-use crate::target::Arch;
-use crate::{CompileError, Options, Target};
-
-/// The Cranelift ISA for `target`. x86_64 code assumes x86-64-v2 (SSE4.2, POPCNT), which
-/// every x86_64 machine of the last decade has; it keeps float rounding inline.
-pub fn make_isa(target: &Target, opt_level: u8) -> Result<OwnedTargetIsa, String> {
-    let mut fb = settings::builder();
-    let set = |fb: &mut settings::Builder, k: &str, v: &str| {
-        fb.set(k, v).map_err(|e| format!("setting {k}: {e}"))
-    };
-    set(
-        &mut fb,
-        "opt_level",
-        if opt_level == 0 { "none" } else { "speed" },
-    )?;
-    set(&mut fb, "is_pic", "true")?;
-    set(&mut fb, "preserve_frame_pointers", "true")?;
-    set(&mut fb, "enable_multi_ret_implicit_sret", "true")?;
-    set(&mut fb, "unwind_info", "false")?;
-    set(&mut fb, "enable_probestack", "false")?;
-    set(
-        &mut fb,
-        "enable_verifier",
-        if cfg!(debug_assertions) {
-            "true"
-        } else {
-            "false"
-        },
-    )?;
-    let mut ib = isa::lookup_by_name(&target.triple.to_string())
-        .map_err(|e| format!("target {target}: {e}"))?;
-    if target.arch == Arch::X86_64 {
-        for f in ["sse42", "has_popcnt", "has_cmpxchg16b"] {
-            ib.enable(f).map_err(|e| format!("x86 feature {f}: {e}"))?;
-        }
-    }
-    ib.finish(settings::Flags::new(fb))
-        .map_err(|e| format!("target {target}: {e}"))
-}
+use crate::{CompileError, Options};
 
 struct CompiledFunc {
     /// Machine code as text, when disassembly was asked for.
@@ -73,7 +34,7 @@ struct CompiledFunc {
 pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8>, CompileError> {
     let file = info.file.as_str();
     let err = |m: String| CompileError::new(file, None, m);
-    let isa: Arc<dyn isa::TargetIsa> = make_isa(&opts.target, opts.opt_level).map_err(err)?;
+    let isa: Arc<dyn isa::TargetIsa> = opts.target.isa(opts.opt_level).map_err(err)?;
     let call_conv = isa.default_call_conv();
     let builder = ObjectBuilder::new(
         isa.clone(),
@@ -339,7 +300,7 @@ pub fn disassemble(
 ) -> Result<Vec<(String, String)>, CompileError> {
     let file = info.file.as_str();
     let isa =
-        make_isa(&opts.target, opts.opt_level).map_err(|m| CompileError::new(file, None, m))?;
+        opts.target.isa(opts.opt_level).map_err(|m| CompileError::new(file, None, m))?;
     let call_conv = isa.default_call_conv();
     // Names only need to be distinct here; nothing is linked.
     let n = info.bodies.len() as u32;

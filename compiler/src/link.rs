@@ -372,13 +372,22 @@ fn missing_linker_message(linker: &Path, name: &str) -> String {
     }
 }
 
-/// Joins the non-empty lines of a multi-line message, so every error stays on one line.
+/// Joins the non-empty lines of a multi-line message, so every error stays on one line. A
+/// line ending in `:` or `by` (libwild's "Caused by:", "referenced by") runs on into the
+/// next; other lines are separated by `; `.
 fn one_line(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
+    let mut out = String::new();
+    for line in s.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if !out.is_empty() {
+            out.push_str(if out.ends_with(':') || out.ends_with(" by") {
+                " "
+            } else {
+                "; "
+            });
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 /// The first `n` non-empty lines of a linker's output on one line: enough to see what
@@ -823,8 +832,12 @@ mod tests {
     #[test]
     fn messages_become_one_line() {
         assert_eq!(
-            one_line("Undefined symbol x\n  Caused by:\n    y\n"),
-            "Undefined symbol x; Caused by:; y"
+            one_line("Failed to link\n  Caused by:\n    y\n    z"),
+            "Failed to link; Caused by: y; z"
+        );
+        assert_eq!(
+            one_line("Undefined symbol main, referenced by \n    crt1.o"),
+            "Undefined symbol main, referenced by crt1.o"
         );
     }
 }

@@ -38,7 +38,8 @@ struct Cli {
     #[arg(long, value_enum, value_name = "KIND", default_value_t = Emit::Exe)]
     emit: Emit,
 
-    /// Optimisation level: 0 = none (fastest compile), 1 = speed, 2 = speed and size.
+    /// Optimisation level: 0 = none (fastest compile), 1 = speed and size, 2 = speed
+    /// (with inlining of tiny functions).
     #[arg(short = 'O', value_name = "LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
     opt_level: u8,
 

@@ -189,6 +189,8 @@ fn link_in_process(target: &Target, inputs: &[(String, InputBytes)]) -> anyhow::
         emulation(target),
         "-static",
         "--eh-frame-hdr",
+        // Backtraces come from aot's own metadata, not from ELF symbols: strip them.
+        "--strip-all",
         "-o",
         OUTPUT,
     ]

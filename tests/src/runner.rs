@@ -132,9 +132,9 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
         }
     }
     let timeout_secs = match std::env::var("AOT_SPEC_TIMEOUT") {
-        Ok(s) => s
-            .parse::<u64>()
-            .map_err(|_| format!("AOT_SPEC_TIMEOUT: not a number of seconds: `{s}`"))?,
+        Ok(s) => s.parse::<u64>().ok().filter(|n| *n > 0).ok_or(format!(
+            "AOT_SPEC_TIMEOUT: not a positive number of seconds: `{s}`"
+        ))?,
         Err(_) => 60,
     };
     let jobs = match std::env::var("AOT_SPEC_JOBS") {

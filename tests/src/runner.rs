@@ -58,6 +58,9 @@ struct Config {
     jobs: usize,
     timeout: Duration,
     known_path: PathBuf,
+    /// How memories are protected in the compiled modules (`AOT_SPEC_BOUNDS=explicit` runs
+    /// the suite with explicit bounds checks instead of guard pages).
+    bounds: aot::BoundsMode,
 }
 
 /// What one (target, file) job produced.
@@ -145,7 +148,13 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             .ok_or(format!("AOT_SPEC_JOBS: not a positive number: `{s}`"))?,
         Err(_) => 2,
     };
+    let bounds = match std::env::var("AOT_SPEC_BOUNDS").as_deref() {
+        Err(_) | Ok("") | Ok("guard") => aot::BoundsMode::GuardPages,
+        Ok("explicit") => aot::BoundsMode::Explicit,
+        Ok(other) => return Err(format!("AOT_SPEC_BOUNDS: `{other}` is neither `guard` nor `explicit`")),
+    };
     let mut cfg = Config {
+        bounds,
         targets: Vec::new(),
         filters: Vec::new(),
         skips: Vec::new(),
@@ -258,10 +267,14 @@ fn run(cfg: &Config, files: &[&SpecFile], known: &mut KnownFailures) -> ExitCode
         })
         .collect();
     println!(
-        "spec: wasm-v2, {} of {} files, targets {}, {} workers, {} s timeout per executable",
+        "spec: wasm-v2, {} of {} files, targets {}, memories {}, {} workers, {} s timeout per executable",
         files.len(),
         wasm_v2().len(),
         describe.join(", "),
+        match cfg.bounds {
+            aot::BoundsMode::GuardPages => "guard pages",
+            aot::BoundsMode::Explicit => "explicit bounds checks",
+        },
         cfg.jobs,
         cfg.timeout.as_secs()
     );
@@ -506,6 +519,7 @@ fn run_file(cfg: &Config, t: &TargetRun, file: &SpecFile) -> FileReport {
         return report;
     }
     let mut opts = aot::Options::new(t.target.clone());
+    opts.bounds = cfg.bounds;
     // Spec modules import from each other; the runtime links them when instantiating.
     opts.allow_unknown_imports = true;
     let (mut compiles, mut compile_time) = (0, Duration::ZERO);
@@ -602,12 +616,20 @@ fn run_with_timeout(
     command: &mut Command,
     timeout: Duration,
 ) -> Result<(String, String, String), String> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // ETXTBSY: another worker forked while this executable's file was still open for
+    // writing here, and its child holds the descriptor until it execs. That ends in
+    // microseconds, so try again briefly.
+    let mut attempts = 0;
+    let mut child = loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(26) && attempts < 50 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => break other.map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?,
+        }
+    };
     // Read both pipes while waiting: a chatty child would block on a full pipe otherwise.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {

@@ -118,11 +118,13 @@ fn try_run(program: &'static ProgramDescriptor) -> Result<i32, String> {
 }
 
 fn run_command(modules: &[&'static ModuleDescriptor], config: &[u8]) -> Result<i32, String> {
-    let _config =
+    let config =
         CommandConfig::decode(config).map_err(|e| format!("command configuration: {e}"))?;
     let desc = modules.first().ok_or("the program contains no module")?;
-    // No WASI host yet: every import is unknown.
-    let linker = Linker::new();
+    let wasi_args = args().iter().map(|a| a.as_bytes().to_vec()).collect();
+    crate::wasi::init(wasi_args, &config)?;
+    let mut linker = Linker::new();
+    linker.register_host(aot_abi::wasi::WASI_P1_MODULE, crate::wasi::exports());
     let instance = match linker.instantiate(desc) {
         Ok(instance) => instance,
         Err(InstantiateError::Trap(trap)) => return Ok(report_trap(&trap)),

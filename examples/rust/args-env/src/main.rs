@@ -8,7 +8,10 @@
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     println!("argc={}", args.len());
-    println!("argv[0] non-empty: {}", args.first().is_some_and(|a| !a.is_empty()));
+    println!(
+        "argv[0] non-empty: {}",
+        args.first().is_some_and(|a| !a.is_empty())
+    );
     for (i, arg) in args.iter().enumerate().skip(1) {
         println!("argv[{i}]={arg:?} ({} bytes)", arg.len());
     }

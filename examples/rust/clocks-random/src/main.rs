@@ -61,36 +61,71 @@ fn main() {
     while Instant::now() == t0 && spins < 100_000_000 {
         spins += 1;
     }
-    check("monotonic clock advances", Instant::now() > t0, format!("unchanged after {spins} reads"));
+    check(
+        "monotonic clock advances",
+        Instant::now() > t0,
+        format!("unchanged after {spins} reads"),
+    );
 
     let before = Instant::now();
     std::thread::sleep(Duration::from_millis(10));
     let slept = before.elapsed();
-    check("sleep(10 ms) lasts at least 10 ms", slept >= Duration::from_millis(10), format!("{slept:?}"));
-    check("sleep(10 ms) lasts less than 5 s", slept < Duration::from_secs(5), format!("{slept:?}"));
+    check(
+        "sleep(10 ms) lasts at least 10 ms",
+        slept >= Duration::from_millis(10),
+        format!("{slept:?}"),
+    );
+    check(
+        "sleep(10 ms) lasts less than 5 s",
+        slept < Duration::from_secs(5),
+        format!("{slept:?}"),
+    );
 
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     // 2020-01-01 and 2200-01-01 in seconds since the epoch.
-    check("realtime is after 2020", now > 1_577_836_800, format!("{now} s since the epoch"));
-    check("realtime is before 2200", now < 7_258_118_400, format!("{now} s since the epoch"));
+    check(
+        "realtime is after 2020",
+        now > 1_577_836_800,
+        format!("{now} s since the epoch"),
+    );
+    check(
+        "realtime is before 2200",
+        now < 7_258_118_400,
+        format!("{now} s since the epoch"),
+    );
 
     for (id, name) in [(0, "realtime"), (1, "monotonic")] {
         let res = wasi::resolution(id);
         let sane = matches!(res, Ok(ns) if (1..=1_000_000_000).contains(&ns));
-        check(&format!("{name} resolution is between 1 ns and 1 s"), sane, format!("{res:?}"));
+        check(
+            &format!("{name} resolution is between 1 ns and 1 s"),
+            sane,
+            format!("{res:?}"),
+        );
     }
 
     let mut a = [0u8; 64];
     let mut b = [0u8; 64];
     let got = wasi::random(&mut a).and_then(|()| wasi::random(&mut b));
     check("random_get succeeds", got.is_ok(), format!("errno {got:?}"));
-    check("random bytes are not all equal", a.iter().any(|&x| x != a[0]), format!("{a:?}"));
+    check(
+        "random bytes are not all equal",
+        a.iter().any(|&x| x != a[0]),
+        format!("{a:?}"),
+    );
     check("two random draws differ", a != b, format!("{a:?}"));
     let mut big = vec![0u8; 1 << 16];
     let got = wasi::random(&mut big);
     let zeros = big.iter().filter(|&&x| x == 0).count();
     // 65536 uniform bytes hold about 256 zeros; 1024 would be absurdly many.
-    check("64 KiB of random bytes look random", got.is_ok() && zeros < 1024, format!("{got:?}, {zeros} zero bytes"));
+    check(
+        "64 KiB of random bytes look random",
+        got.is_ok() && zeros < 1024,
+        format!("{got:?}, {zeros} zero bytes"),
+    );
 
     std::thread::yield_now();
     check("sched_yield returns", true, String::new());

@@ -35,7 +35,10 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn parse(s: &'a str) -> Result<Value, Error> {
-        let mut p = Parser { s: s.as_bytes(), i: 0 };
+        let mut p = Parser {
+            s: s.as_bytes(),
+            i: 0,
+        };
         let v = p.value(0)?;
         p.ws();
         if p.i != p.s.len() {
@@ -160,7 +163,10 @@ impl<'a> Parser<'a> {
             return Err(self.err("expected a digit"));
         }
         if self.s[int_start] == b'0' && self.i - int_start > 1 {
-            return Err(Error { at: int_start, what: "leading zero" });
+            return Err(Error {
+                at: int_start,
+                what: "leading zero",
+            });
         }
         if self.peek() == Some(b'.') {
             self.i += 1;
@@ -178,8 +184,11 @@ impl<'a> Parser<'a> {
             }
         }
         // The bytes are ASCII digits and signs, so this is valid UTF-8 and a valid float.
-        let text = std::str::from_utf8(&self.s[start..self.i]).map_err(|_| self.err("bad number"))?;
-        text.parse().map(Value::Number).map_err(|_| self.err("bad number"))
+        let text =
+            std::str::from_utf8(&self.s[start..self.i]).map_err(|_| self.err("bad number"))?;
+        text.parse()
+            .map(Value::Number)
+            .map_err(|_| self.err("bad number"))
     }
 
     fn hex4(&mut self) -> Result<u32, Error> {
@@ -234,7 +243,8 @@ impl<'a> Parser<'a> {
                                 }
                                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                             }
-                            let ch = char::from_u32(cp).ok_or_else(|| self.err("lone surrogate"))?;
+                            let ch =
+                                char::from_u32(cp).ok_or_else(|| self.err("lone surrogate"))?;
                             let mut buf = [0u8; 4];
                             out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                             continue;
@@ -358,11 +368,28 @@ impl Rng {
     }
 }
 
-const WORDS: [&str; 12] = ["alpha", "beta", "gamma", "delta", "épsilon", "zeta", "eta\ttab", "théta", "io\"ta", "kappa\\", "λ", "mu\u{1F600}"];
+const WORDS: [&str; 12] = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "épsilon",
+    "zeta",
+    "eta\ttab",
+    "théta",
+    "io\"ta",
+    "kappa\\",
+    "λ",
+    "mu\u{1F600}",
+];
 
 /// Appends a random value of at most `depth` more levels.
 fn generate(rng: &mut Rng, depth: u32, out: &mut String) {
-    let kind = if depth == 0 { rng.below(4) } else { rng.below(7) };
+    let kind = if depth == 0 {
+        rng.below(4)
+    } else {
+        rng.below(7)
+    };
     match kind {
         0 => {
             let n = rng.below(2_000_000) as i64 - 1_000_000;
@@ -370,7 +397,13 @@ fn generate(rng: &mut Rng, depth: u32, out: &mut String) {
         }
         1 => {
             let n = rng.below(10_000_000) as i64 - 5_000_000;
-            let _ = write!(out, "{}.{:03}e{}", n / 1000, (n % 1000).abs(), rng.below(5) as i64 - 2);
+            let _ = write!(
+                out,
+                "{}.{:03}e{}",
+                n / 1000,
+                (n % 1000).abs(),
+                rng.below(5) as i64 - 2
+            );
         }
         2 => {
             out.push('"');
@@ -397,7 +430,12 @@ fn generate(rng: &mut Rng, depth: u32, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                let _ = write!(out, "\"{}{}\": ", WORDS[rng.below(6) as usize], rng.below(100));
+                let _ = write!(
+                    out,
+                    "\"{}{}\": ",
+                    WORDS[rng.below(6) as usize],
+                    rng.below(100)
+                );
                 generate(rng, depth - 1, out);
             }
             out.push_str(" }");
@@ -453,7 +491,10 @@ fn selftest() -> bool {
         ("[1] 2", false),
         ("tru", false),
         ("\"a\u{1}b\"", false),
-        ("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", false),
+        (
+            "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+            false,
+        ),
     ];
     let mut ok = true;
     for (text, valid) in cases {
@@ -462,11 +503,19 @@ fn selftest() -> bool {
             Ok(v) => {
                 let mut out = String::new();
                 serialise(&v, &mut out);
-                println!("{} {shown:?} -> {out}", if valid { "ok" } else { "FAIL (accepted)" });
+                println!(
+                    "{} {shown:?} -> {out}",
+                    if valid { "ok" } else { "FAIL (accepted)" }
+                );
                 ok &= valid;
             }
             Err(e) => {
-                println!("{} {shown:?} -> error at byte {}: {}", if valid { "FAIL (rejected)" } else { "ok" }, e.at, e.what);
+                println!(
+                    "{} {shown:?} -> error at byte {}: {}",
+                    if valid { "FAIL (rejected)" } else { "ok" },
+                    e.at,
+                    e.what
+                );
                 ok &= !valid;
             }
         }
@@ -478,9 +527,18 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let arg = args.next().unwrap_or_else(|| "64".to_string());
     if arg == "selftest" {
-        return if selftest() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+        return if selftest() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
     }
-    let (Ok(kib), Ok(rounds)) = (arg.parse::<u64>(), args.next().unwrap_or_else(|| "1".to_string()).parse::<u64>()) else {
+    let (Ok(kib), Ok(rounds)) = (
+        arg.parse::<u64>(),
+        args.next()
+            .unwrap_or_else(|| "1".to_string())
+            .parse::<u64>(),
+    ) else {
         eprintln!("usage: json <KiB> [rounds] | selftest");
         return ExitCode::from(2);
     };
@@ -511,7 +569,15 @@ fn main() -> ExitCode {
     println!("rounds: {rounds}, reserialised: {reserialised} bytes, round trip ok");
     println!(
         "objects {} arrays {} strings {} ({} bytes incl. keys) numbers {} (sum {:.6}) true {} null {} max depth {}",
-        st.objects, st.arrays, st.strings, st.string_bytes, st.numbers, st.number_sum, st.bools_true, st.nulls, st.max_depth
+        st.objects,
+        st.arrays,
+        st.strings,
+        st.string_bytes,
+        st.numbers,
+        st.number_sum,
+        st.bools_true,
+        st.nulls,
+        st.max_depth
     );
     ExitCode::SUCCESS
 }

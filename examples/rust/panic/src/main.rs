@@ -5,7 +5,9 @@
 use std::hint::black_box;
 
 fn main() {
-    let mode = std::env::args().nth(1).unwrap_or_else(|| "panic".to_string());
+    let mode = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "panic".to_string());
     println!("before the trap ({mode})");
     match mode.as_str() {
         "panic" => {

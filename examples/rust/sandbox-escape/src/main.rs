@@ -11,7 +11,9 @@ use std::io;
 use std::path::Path;
 
 fn main() {
-    let root = std::env::args().nth(1).unwrap_or_else(|| "/data".to_string());
+    let root = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "/data".to_string());
     let d = |p: &str| format!("{root}/{p}");
     let mut escapes = 0;
     let mut denied = 0;
@@ -29,33 +31,69 @@ fn main() {
     };
 
     escape("read ../secret.txt", read(&d("../secret.txt")));
-    escape("read sub/../../secret.txt", read(&d("sub/../../secret.txt")));
-    escape("read /secret.txt (absolute, no preopen)", read("/secret.txt"));
+    escape(
+        "read sub/../../secret.txt",
+        read(&d("sub/../../secret.txt")),
+    );
+    escape(
+        "read /secret.txt (absolute, no preopen)",
+        read("/secret.txt"),
+    );
     escape("read /etc/passwd", read("/etc/passwd"));
     escape("read relative ../secret.txt", read("../secret.txt"));
     escape("read through symlink up -> ../secret.txt", read(&d("up")));
-    escape("read through symlink abs -> absolute host path", read(&d("abs")));
-    escape("stat ..", fs::metadata(d("..")).map(|m| format!("is_dir {}", m.is_dir())));
-    escape("list ..", fs::read_dir(d("..")).map(|it| format!("{} entries", it.count())));
+    escape(
+        "read through symlink abs -> absolute host path",
+        read(&d("abs")),
+    );
+    escape(
+        "stat ..",
+        fs::metadata(d("..")).map(|m| format!("is_dir {}", m.is_dir())),
+    );
+    escape(
+        "list ..",
+        fs::read_dir(d("..")).map(|it| format!("{} entries", it.count())),
+    );
     escape("create ../escaped.txt", write(&d("../escaped.txt")));
     escape("create through symlink up (truncating)", write(&d("up")));
-    escape("mkdir ../escaped-dir", fs::create_dir(d("../escaped-dir")).map(|()| "created".into()));
-    escape("rename inside.txt to ../moved.txt", fs::rename(d("inside.txt"), d("../moved.txt")).map(|()| "renamed".into()));
-    escape("hard link ../secret.txt as hl", fs::hard_link(d("../secret.txt"), d("hl")).map(|()| "linked".into()));
+    escape(
+        "mkdir ../escaped-dir",
+        fs::create_dir(d("../escaped-dir")).map(|()| "created".into()),
+    );
+    escape(
+        "rename inside.txt to ../moved.txt",
+        fs::rename(d("inside.txt"), d("../moved.txt")).map(|()| "renamed".into()),
+    );
+    escape(
+        "hard link ../secret.txt as hl",
+        fs::hard_link(d("../secret.txt"), d("hl")).map(|()| "linked".into()),
+    );
     // A runner may refuse to create a link whose target leaves the directory, or create it
     // and refuse to follow it; either way the secret stays out of reach.
     #[allow(deprecated)] // soft_link is std's only stable symlink call on WASI.
     let made = fs::soft_link("../secret.txt", d("made"));
     match &made {
         Ok(()) => println!("create symlink made -> ../secret.txt: created"),
-        Err(e) => println!("create symlink made -> ../secret.txt: refused ({})", describe(e)),
+        Err(e) => println!(
+            "create symlink made -> ../secret.txt: refused ({})",
+            describe(e)
+        ),
     }
-    escape("read through the new symlink made", made.and_then(|()| read(&d("made"))));
-    escape("remove ../secret.txt", fs::remove_file(d("../secret.txt")).map(|()| "removed".into()));
+    escape(
+        "read through the new symlink made",
+        made.and_then(|()| read(&d("made"))),
+    );
+    escape(
+        "remove ../secret.txt",
+        fs::remove_file(d("../secret.txt")).map(|()| "removed".into()),
+    );
 
     for (what, r) in [
         ("control: read inside.txt", read(&d("inside.txt"))),
-        ("control: list sub/..", fs::read_dir(d("sub/..")).map(|it| format!("{} entries", it.count()))),
+        (
+            "control: list sub/..",
+            fs::read_dir(d("sub/..")).map(|it| format!("{} entries", it.count())),
+        ),
     ] {
         match r {
             Ok(got) => println!("{what}: allowed ({got})"),
@@ -80,7 +118,11 @@ fn read(path: &str) -> io::Result<String> {
 }
 
 fn write(path: &str) -> io::Result<String> {
-    OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
     Ok("opened for writing".to_string())
 }
 

@@ -11,7 +11,9 @@ use std::io::{self, Read, Write};
 const CHUNK: usize = 4096;
 
 fn main() {
-    let mode = std::env::args().nth(1).unwrap_or_else(|| "upper".to_string());
+    let mode = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "upper".to_string());
     let copy = match mode.as_str() {
         "upper" => true,
         "stats" => false,
@@ -58,5 +60,8 @@ fn run(copy: bool) -> io::Result<String> {
         }
     }
     stdout.flush()?;
-    Ok(format!("lines={lines} bytes={bytes} reads>1={} fnv1a={hash:016x}", reads > 1))
+    Ok(format!(
+        "lines={lines} bytes={bytes} reads>1={} fnv1a={hash:016x}",
+        reads > 1
+    ))
 }

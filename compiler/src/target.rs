@@ -62,6 +62,11 @@ impl Target {
     /// (SSE4.2, POPCNT, CMPXCHG16B), which every x86_64 machine of the last decade has; it
     /// keeps float rounding and popcnt inline instead of calls into libm.
     pub fn isa(&self, opt_level: u8) -> Result<OwnedTargetIsa, String> {
+        self.isa_for_cpu(opt_level, Cpu::Default)
+    }
+
+    /// [`Target::isa`] for a chosen CPU level (see [`Cpu`]).
+    pub fn isa_for_cpu(&self, opt_level: u8, cpu: Cpu) -> Result<OwnedTargetIsa, String> {
         let mut flags = settings::builder();
         let opt = match opt_level {
             0 => "none",
@@ -84,8 +89,18 @@ impl Target {
         }
         let mut builder = cranelift_codegen::isa::lookup(self.triple.clone())
             .map_err(|e| format!("no code generator for {self}: {e}"))?;
-        if self.arch == Arch::X86_64 {
-            for feature in ["sse42", "has_popcnt", "has_cmpxchg16b"] {
+        if cpu == Cpu::Native {
+            if !self.is_host() {
+                return Err(format!("--cpu native needs the target to be the host, not {self}"));
+            }
+            builder = cranelift_native::builder_with_options(true)
+                .map_err(|e| format!("cannot detect the host CPU: {e}"))?;
+        } else if self.arch == Arch::X86_64 {
+            let mut features = vec!["sse42", "has_popcnt", "has_cmpxchg16b"];
+            if cpu == Cpu::X86_64V3 {
+                features.extend(["has_avx", "has_avx2", "has_bmi1", "has_bmi2", "has_fma", "has_lzcnt"]);
+            }
+            for feature in features {
                 builder
                     .enable(feature)
                     .map_err(|e| format!("x86_64 feature {feature}: {e}"))?;
@@ -94,6 +109,32 @@ impl Target {
         builder
             .finish(settings::Flags::new(flags))
             .map_err(|e| format!("code generator for {self}: {e}"))
+    }
+}
+
+/// Which CPU the generated code may assume.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Cpu {
+    /// x86-64-v2 on x86_64 (SSE4.2, POPCNT: every x86_64 machine of the last decade),
+    /// ARMv8.0-A on aarch64.
+    #[default]
+    Default,
+    /// x86-64-v3: adds AVX2, BMI1/2, FMA, LZCNT (Haswell, 2013, and later; not every Atom).
+    X86_64V3,
+    /// Whatever the machine running `aot` has; only when compiling for the host.
+    Native,
+}
+
+impl FromStr for Cpu {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Cpu, String> {
+        match s {
+            "default" | "x86-64-v2" | "generic" => Ok(Cpu::Default),
+            "x86-64-v3" => Ok(Cpu::X86_64V3),
+            "native" => Ok(Cpu::Native),
+            _ => Err(format!("unknown CPU `{s}`: expected default, x86-64-v2, x86-64-v3 or native")),
+        }
     }
 }
 

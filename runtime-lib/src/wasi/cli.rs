@@ -16,12 +16,19 @@ pub fn environment(
 ) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut env: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     if inherit {
-        env.extend(process_env.iter().map(|(k, v)| (k.clone().into_vec(), v.clone().into_vec())));
+        env.extend(
+            process_env
+                .iter()
+                .map(|(k, v)| (k.clone().into_vec(), v.clone().into_vec())),
+        );
     }
     for (name, value) in grants {
         let value = match value {
             Some(v) => v.as_bytes().to_vec(),
-            None => match process_env.iter().find(|(k, _)| k.as_bytes() == name.as_bytes()) {
+            None => match process_env
+                .iter()
+                .find(|(k, _)| k.as_bytes() == name.as_bytes())
+            {
                 Some((_, v)) => v.as_bytes().to_vec(),
                 None => continue,
             },
@@ -48,12 +55,21 @@ mod tests {
     use super::*;
 
     fn os(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
-        pairs.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect()
     }
 
     fn text(env: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<String> {
         env.into_iter()
-            .map(|(k, v)| format!("{}={}", String::from_utf8_lossy(&k), String::from_utf8_lossy(&v)))
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    String::from_utf8_lossy(&k),
+                    String::from_utf8_lossy(&v)
+                )
+            })
             .collect()
     }
 
@@ -67,8 +83,14 @@ mod tests {
             ("BAZ".to_string(), None),
             ("BAR".to_string(), None),
         ];
-        assert_eq!(text(environment(true, &grants, &process)), ["FOO=1", "BAR=2", "FOO=3", "BAR=2"]);
-        assert_eq!(text(environment(false, &grants, &process)), ["FOO=3", "BAR=2"]);
+        assert_eq!(
+            text(environment(true, &grants, &process)),
+            ["FOO=1", "BAR=2", "FOO=3", "BAR=2"]
+        );
+        assert_eq!(
+            text(environment(false, &grants, &process)),
+            ["FOO=3", "BAR=2"]
+        );
         assert!(environment(false, &[], &process).is_empty());
     }
 }

@@ -4,7 +4,7 @@
 //! As in wasmtime, the monotonic clock counts nanoseconds from when the WASI context was
 //! created (its epoch is unspecified to the guest), and resolutions are the OS's.
 
-use rustix::time::{clock_getres, clock_gettime, ClockId, Timespec};
+use rustix::time::{ClockId, Timespec, clock_getres, clock_gettime};
 
 use super::filesystem::Datetime;
 

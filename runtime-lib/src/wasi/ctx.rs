@@ -16,9 +16,15 @@ use super::types::{Errno, Result};
 #[derive(Debug)]
 pub enum Descriptor {
     /// A standard stream; `isatty` is fixed when the context is created.
-    Stdio { stream: Stdio, isatty: bool },
+    Stdio {
+        stream: Stdio,
+        isatty: bool,
+    },
     /// A directory; preopens remember the name the guest sees them by.
-    Directory { dir: Dir, preopen_path: Option<String> },
+    Directory {
+        dir: Dir,
+        preopen_path: Option<String>,
+    },
     File(FileDesc),
 }
 
@@ -57,7 +63,10 @@ impl Descriptors {
                 None => 0,
                 Some((&last, _)) => match last.checked_add(1) {
                     Some(fd) => fd,
-                    None => (0..u32::MAX).rev().find(|fd| !self.used.contains_key(fd)).ok_or(Errno::Nfile)?,
+                    None => (0..u32::MAX)
+                        .rev()
+                        .find(|fd| !self.used.contains_key(fd))
+                        .ok_or(Errno::Nfile)?,
                 },
             },
         };
@@ -101,7 +110,11 @@ pub struct WasiCtx {
 
 impl WasiCtx {
     /// A context with stdio at 0..=2 and `preopens` (directory, guest name) from 3.
-    pub fn new(args: Vec<Vec<u8>>, env: Vec<(Vec<u8>, Vec<u8>)>, preopens: Vec<(Dir, String)>) -> Result<WasiCtx> {
+    pub fn new(
+        args: Vec<Vec<u8>>,
+        env: Vec<(Vec<u8>, Vec<u8>)>,
+        preopens: Vec<(Dir, String)>,
+    ) -> Result<WasiCtx> {
         let mut fds = Descriptors::default();
         for stream in [Stdio::Stdin, Stdio::Stdout, Stdio::Stderr] {
             fds.push(Descriptor::Stdio {
@@ -169,12 +182,30 @@ mod tests {
     #[test]
     fn stdio_then_preopens_in_grant_order() {
         let dirs = vec![
-            (Dir::open_ambient(std::path::Path::new("/")).unwrap(), "/".to_string()),
-            (Dir::open_ambient(&std::env::temp_dir()).unwrap(), "tmp".to_string()),
+            (
+                Dir::open_ambient(std::path::Path::new("/")).unwrap(),
+                "/".to_string(),
+            ),
+            (
+                Dir::open_ambient(&std::env::temp_dir()).unwrap(),
+                "tmp".to_string(),
+            ),
         ];
         let ctx = WasiCtx::new(vec![b"prog".to_vec()], Vec::new(), dirs).unwrap();
-        assert!(matches!(ctx.fds.get(0), Ok(Descriptor::Stdio { stream: Stdio::Stdin, .. })));
-        assert!(matches!(ctx.fds.get(2), Ok(Descriptor::Stdio { stream: Stdio::Stderr, .. })));
+        assert!(matches!(
+            ctx.fds.get(0),
+            Ok(Descriptor::Stdio {
+                stream: Stdio::Stdin,
+                ..
+            })
+        ));
+        assert!(matches!(
+            ctx.fds.get(2),
+            Ok(Descriptor::Stdio {
+                stream: Stdio::Stderr,
+                ..
+            })
+        ));
         let names: Vec<_> = (3..5)
             .map(|fd| match ctx.fds.get(fd) {
                 Ok(Descriptor::Directory { preopen_path, .. }) => preopen_path.clone(),

@@ -16,15 +16,21 @@ use std::path::{Component, Path};
 use std::time::SystemTime;
 
 use cap_fs_ext::{
-    DirExt, FileTypeExt, FollowSymlinks, MetadataExt, OpenOptionsFollowExt, OpenOptionsMaybeDirExt, SystemTimeSpec,
+    DirExt, FileTypeExt, FollowSymlinks, MetadataExt, OpenOptionsFollowExt, OpenOptionsMaybeDirExt,
+    SystemTimeSpec,
 };
 use cap_std::fs::{Metadata, OpenOptions, OpenOptionsExt};
 use rustix::fd::AsFd;
-use rustix::fs::{Advice as OsAdvice, AtFlags, FileType, OFlags, Statx, StatxFlags, Timespec, Timestamps};
+use rustix::fs::{
+    Advice as OsAdvice, AtFlags, FileType, OFlags, Statx, StatxFlags, Timespec, Timestamps,
+};
 
 /// `wasi:filesystem/types.error-code`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code, reason = "the full WASI 0.2 enumeration; not every code is produced on Linux")]
+#[allow(
+    dead_code,
+    reason = "the full WASI 0.2 enumeration; not every code is produced on Linux"
+)]
 pub enum ErrorCode {
     Access,
     WouldBlock,
@@ -216,7 +222,13 @@ impl DescriptorStat {
     /// From `statx`, which (unlike std's `fstat` on musl) gives the birth time that
     /// wasmtime, built against glibc, reports.
     fn of_statx(s: &Statx) -> DescriptorStat {
-        let time = |flag: StatxFlags, t| if s.stx_mask & flag.bits() != 0 { Datetime::of_statx(t) } else { None };
+        let time = |flag: StatxFlags, t| {
+            if s.stx_mask & flag.bits() != 0 {
+                Datetime::of_statx(t)
+            } else {
+                None
+            }
+        };
         let dev = rustix::fs::makedev(s.stx_dev_major, s.stx_dev_minor);
         DescriptorStat {
             type_: DescriptorType::of_mode(s.stx_mode),
@@ -232,8 +244,14 @@ impl DescriptorStat {
     /// Stats the object `fd` refers to (an `O_PATH` descriptor works too); `fallback`
     /// gives its metadata where `statx` is unavailable (Linux before 4.11, some seccomp
     /// policies), without a birth time.
-    fn of_fd(fd: impl AsFd, fallback: impl FnOnce() -> io::Result<Metadata>) -> FsResult<DescriptorStat> {
-        DescriptorStat::statx_or(rustix::fs::statx(fd, c"", AtFlags::EMPTY_PATH, STATX_MASK), fallback)
+    fn of_fd(
+        fd: impl AsFd,
+        fallback: impl FnOnce() -> io::Result<Metadata>,
+    ) -> FsResult<DescriptorStat> {
+        DescriptorStat::statx_or(
+            rustix::fs::statx(fd, c"", AtFlags::EMPTY_PATH, STATX_MASK),
+            fallback,
+        )
     }
 
     fn statx_or(
@@ -242,7 +260,9 @@ impl DescriptorStat {
     ) -> FsResult<DescriptorStat> {
         match result {
             Ok(s) => Ok(DescriptorStat::of_statx(&s)),
-            Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => Ok(DescriptorStat::of(&fallback()?)),
+            Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
+                Ok(DescriptorStat::of(&fallback()?))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -252,8 +272,14 @@ impl DescriptorStat {
             type_: DescriptorType::of(meta.file_type()),
             link_count: meta.nlink(),
             size: meta.len(),
-            data_access_timestamp: meta.accessed().ok().and_then(|t| Datetime::of(t.into_std())),
-            data_modification_timestamp: meta.modified().ok().and_then(|t| Datetime::of(t.into_std())),
+            data_access_timestamp: meta
+                .accessed()
+                .ok()
+                .and_then(|t| Datetime::of(t.into_std())),
+            data_modification_timestamp: meta
+                .modified()
+                .ok()
+                .and_then(|t| Datetime::of(t.into_std())),
             status_change_timestamp: meta.created().ok().and_then(|t| Datetime::of(t.into_std())),
             hash: MetadataHashValue::of(meta),
         }
@@ -303,8 +329,12 @@ impl NewTimestamp {
             NewTimestamp::Now => Some(SystemTimeSpec::SymbolicNow),
             NewTimestamp::Timestamp(t) => {
                 let d = std::time::Duration::new(t.seconds, t.nanoseconds);
-                let st = SystemTime::UNIX_EPOCH.checked_add(d).ok_or(ErrorCode::Overflow)?;
-                Some(SystemTimeSpec::Absolute(cap_std::time::SystemTime::from_std(st)))
+                let st = SystemTime::UNIX_EPOCH
+                    .checked_add(d)
+                    .ok_or(ErrorCode::Overflow)?;
+                Some(SystemTimeSpec::Absolute(
+                    cap_std::time::SystemTime::from_std(st),
+                ))
             }
         })
     }
@@ -399,7 +429,10 @@ impl Dir {
         let dir = cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority())?;
         Ok(Dir {
             dir,
-            open_mode: OpenMode { read: true, write: true },
+            open_mode: OpenMode {
+                read: true,
+                write: true,
+            },
         })
     }
 
@@ -410,7 +443,13 @@ impl Dir {
     /// `open-at`, with wasmtime's option choices: a file not opened for writing is opened
     /// for reading, `directory` excludes create/exclusive/truncate, the sync flags are
     /// unsupported, and a directory may always be opened.
-    pub fn open_at(&self, follow: bool, path: &str, oflags: OpenFlags, flags: DescriptorFlags) -> FsResult<Opened> {
+    pub fn open_at(
+        &self,
+        follow: bool,
+        path: &str,
+        oflags: OpenFlags,
+        flags: DescriptorFlags,
+    ) -> FsResult<Opened> {
         let mut open_mode = OpenMode::default();
         let mut opts = OpenOptions::new();
         opts.maybe_dir(true);
@@ -438,7 +477,11 @@ impl Dir {
             opts.read(true);
             open_mode.read = true;
         }
-        opts.follow(if follow { FollowSymlinks::Yes } else { FollowSymlinks::No });
+        opts.follow(if follow {
+            FollowSymlinks::Yes
+        } else {
+            FollowSymlinks::No
+        });
         if flags.file_integrity_sync || flags.data_integrity_sync || flags.requested_write_sync {
             return Err(ErrorCode::Unsupported);
         }
@@ -452,7 +495,10 @@ impl Dir {
         } else if oflags.directory {
             Err(ErrorCode::NotDirectory)
         } else {
-            Ok(Opened::File(File { file: opened, open_mode }))
+            Ok(Opened::File(File {
+                file: opened,
+                open_mode,
+            }))
         }
     }
 
@@ -469,14 +515,20 @@ impl Dir {
     /// anywhere else), any other path is opened beneath it with `O_PATH`, then stat'ed.
     pub fn stat_at(&self, follow: bool, path: &str) -> FsResult<DescriptorStat> {
         let mut components = Path::new(path).components();
-        if let (false, Some(Component::Normal(name)), None) = (follow, components.next(), components.next()) {
+        if let (false, Some(Component::Normal(name)), None) =
+            (follow, components.next(), components.next())
+        {
             let result = rustix::fs::statx(&self.dir, name, AtFlags::SYMLINK_NOFOLLOW, STATX_MASK);
             return DescriptorStat::statx_or(result, || self.dir.symlink_metadata(path));
         }
         let mut opts = OpenOptions::new();
         opts.read(true)
             .maybe_dir(true)
-            .follow(if follow { FollowSymlinks::Yes } else { FollowSymlinks::No })
+            .follow(if follow {
+                FollowSymlinks::Yes
+            } else {
+                FollowSymlinks::No
+            })
             .custom_flags(OFlags::PATH.bits() as i32);
         let opened = self.dir.open_with(path, &opts)?;
         DescriptorStat::of_fd(&opened, || opened.metadata())
@@ -494,7 +546,13 @@ impl Dir {
         Ok(self.dir.set_times(".", atim.to_spec()?, mtim.to_spec()?)?)
     }
 
-    pub fn set_times_at(&self, follow: bool, path: &str, atim: NewTimestamp, mtim: NewTimestamp) -> FsResult<()> {
+    pub fn set_times_at(
+        &self,
+        follow: bool,
+        path: &str,
+        atim: NewTimestamp,
+        mtim: NewTimestamp,
+    ) -> FsResult<()> {
         let (atim, mtim) = (atim.to_spec()?, mtim.to_spec()?);
         if follow {
             Ok(self.dir.set_times(path, atim, mtim)?)
@@ -504,7 +562,13 @@ impl Dir {
     }
 
     /// `link-at`: hard links never follow a symlink at `old_path`.
-    pub fn link_at(&self, follow: bool, old_path: &str, new_dir: &Dir, new_path: &str) -> FsResult<()> {
+    pub fn link_at(
+        &self,
+        follow: bool,
+        old_path: &str,
+        new_dir: &Dir,
+        new_path: &str,
+    ) -> FsResult<()> {
         if follow {
             return Err(ErrorCode::Invalid);
         }
@@ -513,7 +577,9 @@ impl Dir {
 
     pub fn readlink_at(&self, path: &str) -> FsResult<String> {
         let link = self.dir.read_link(path)?;
-        link.into_os_string().into_string().map_err(|_| ErrorCode::IllegalByteSequence)
+        link.into_os_string()
+            .into_string()
+            .map_err(|_| ErrorCode::IllegalByteSequence)
     }
 
     pub fn remove_directory_at(&self, path: &str) -> FsResult<()> {
@@ -541,7 +607,10 @@ impl Dir {
             .map(|entry| {
                 let entry = entry?;
                 let type_ = DescriptorType::of(entry.metadata()?.file_type());
-                let name = entry.file_name().into_string().map_err(|_| ErrorCode::IllegalByteSequence)?;
+                let name = entry
+                    .file_name()
+                    .into_string()
+                    .map_err(|_| ErrorCode::IllegalByteSequence)?;
                 Ok(DirectoryEntry { type_, name })
             })
             .collect())
@@ -625,7 +694,12 @@ impl File {
             Advice::DontNeed => OsAdvice::DontNeed,
             Advice::NoReuse => OsAdvice::NoReuse,
         };
-        Ok(rustix::fs::fadvise(&self.file, offset, NonZeroU64::new(len), advice)?)
+        Ok(rustix::fs::fadvise(
+            &self.file,
+            offset,
+            NonZeroU64::new(len),
+            advice,
+        )?)
     }
 }
 
@@ -683,24 +757,60 @@ mod tests {
     fn escapes_from_the_sandbox_are_not_permitted() {
         let tree = Tree::new("escape");
         let d = tree.sandbox();
-        for path in ["../outside.txt", "/etc/passwd", "sub/../../outside.txt", "..", "link_up/outside.txt"] {
-            assert_eq!(open(&d, true, path).err(), Some(ErrorCode::NotPermitted), "open {path}");
-            assert_eq!(d.stat_at(true, path).err(), Some(ErrorCode::NotPermitted), "stat {path}");
+        for path in [
+            "../outside.txt",
+            "/etc/passwd",
+            "sub/../../outside.txt",
+            "..",
+            "link_up/outside.txt",
+        ] {
+            assert_eq!(
+                open(&d, true, path).err(),
+                Some(ErrorCode::NotPermitted),
+                "open {path}"
+            );
+            assert_eq!(
+                d.stat_at(true, path).err(),
+                Some(ErrorCode::NotPermitted),
+                "stat {path}"
+            );
         }
         // Symlinks that lead out: refused when followed; not following them is a loop error
         // for open (O_NOFOLLOW) and the link itself for stat.
         for link in ["link_out", "link_abs"] {
-            assert_eq!(open(&d, true, link).err(), Some(ErrorCode::NotPermitted), "{link}");
+            assert_eq!(
+                open(&d, true, link).err(),
+                Some(ErrorCode::NotPermitted),
+                "{link}"
+            );
             assert_eq!(open(&d, false, link).err(), Some(ErrorCode::Loop), "{link}");
-            assert_eq!(d.stat_at(false, link).map(|s| s.type_), Ok(DescriptorType::SymbolicLink));
+            assert_eq!(
+                d.stat_at(false, link).map(|s| s.type_),
+                Ok(DescriptorType::SymbolicLink)
+            );
         }
-        assert_eq!(d.create_directory_at("../made").err(), Some(ErrorCode::NotPermitted));
+        assert_eq!(
+            d.create_directory_at("../made").err(),
+            Some(ErrorCode::NotPermitted)
+        );
         assert!(!tree.root.join("made").exists());
-        assert_eq!(d.unlink_file_at("../outside.txt").err(), Some(ErrorCode::NotPermitted));
+        assert_eq!(
+            d.unlink_file_at("../outside.txt").err(),
+            Some(ErrorCode::NotPermitted)
+        );
         assert!(tree.root.join("outside.txt").exists());
-        assert_eq!(d.symlink_at("/etc/passwd", "abs").err(), Some(ErrorCode::NotPermitted));
-        assert_eq!(d.rename_at("file.txt", &d, "../moved").err(), Some(ErrorCode::NotPermitted));
-        assert_eq!(d.link_at(false, "file.txt", &d, "../linked").err(), Some(ErrorCode::NotPermitted));
+        assert_eq!(
+            d.symlink_at("/etc/passwd", "abs").err(),
+            Some(ErrorCode::NotPermitted)
+        );
+        assert_eq!(
+            d.rename_at("file.txt", &d, "../moved").err(),
+            Some(ErrorCode::NotPermitted)
+        );
+        assert_eq!(
+            d.link_at(false, "file.txt", &d, "../linked").err(),
+            Some(ErrorCode::NotPermitted)
+        );
     }
 
     #[test]
@@ -713,28 +823,47 @@ mod tests {
         let mut buf = [0u8; 16];
         assert_eq!(f.read_at(&mut buf, 1), Ok(5));
         assert_eq!(&buf[..5], b"ello\n");
-        assert_eq!(f.open_mode(), OpenMode { read: true, write: false });
+        assert_eq!(
+            f.open_mode(),
+            OpenMode {
+                read: true,
+                write: false
+            }
+        );
         assert!(matches!(open(&d, true, "."), Ok(Opened::Dir(_))));
         assert!(matches!(open(&d, true, "sub"), Ok(Opened::Dir(_))));
         assert_eq!(open(&d, true, "missing").err(), Some(ErrorCode::NoEntry));
         assert_eq!(open(&d, true, "").err(), Some(ErrorCode::NoEntry));
-        assert_eq!(open(&d, true, "file.txt/").err(), Some(ErrorCode::NotDirectory));
+        assert_eq!(
+            open(&d, true, "file.txt/").err(),
+            Some(ErrorCode::NotDirectory)
+        );
         let dir_only = OpenFlags {
             directory: true,
             ..OpenFlags::default()
         };
-        assert_eq!(d.open_at(true, "file.txt", dir_only, READ).err(), Some(ErrorCode::NotDirectory));
+        assert_eq!(
+            d.open_at(true, "file.txt", dir_only, READ).err(),
+            Some(ErrorCode::NotDirectory)
+        );
         let bad = OpenFlags {
             directory: true,
             create: true,
             ..OpenFlags::default()
         };
-        assert_eq!(d.open_at(true, "x", bad, READ).err(), Some(ErrorCode::Invalid));
+        assert_eq!(
+            d.open_at(true, "x", bad, READ).err(),
+            Some(ErrorCode::Invalid)
+        );
         let sync = DescriptorFlags {
             file_integrity_sync: true,
             ..READ
         };
-        assert_eq!(d.open_at(true, "file.txt", OpenFlags::default(), sync).err(), Some(ErrorCode::Unsupported));
+        assert_eq!(
+            d.open_at(true, "file.txt", OpenFlags::default(), sync)
+                .err(),
+            Some(ErrorCode::Unsupported)
+        );
     }
 
     #[test]
@@ -746,39 +875,76 @@ mod tests {
             exclusive: true,
             ..OpenFlags::default()
         };
-        let rw = DescriptorFlags { write: true, ..READ };
+        let rw = DescriptorFlags {
+            write: true,
+            ..READ
+        };
         let Ok(Opened::File(f)) = d.open_at(true, "new.txt", create, rw) else {
             panic!("create");
         };
-        assert_eq!(d.open_at(true, "new.txt", create, rw).err(), Some(ErrorCode::Exist));
+        assert_eq!(
+            d.open_at(true, "new.txt", create, rw).err(),
+            Some(ErrorCode::Exist)
+        );
         assert_eq!(f.write_at(b"hello world", 0), Ok(11));
         assert_eq!(f.write_at(b"HE", 0), Ok(2));
         assert_eq!(f.append(b"!"), Ok(1));
-        assert_eq!(std::fs::read(tree.root.join("sandbox/new.txt")).unwrap(), b"HEllo world!");
+        assert_eq!(
+            std::fs::read(tree.root.join("sandbox/new.txt")).unwrap(),
+            b"HEllo world!"
+        );
         f.set_size(2).unwrap();
         assert_eq!(f.stat().map(|s| s.size), Ok(2));
         let t = Datetime {
             seconds: 1_000_000,
             nanoseconds: 5,
         };
-        f.set_times(NewTimestamp::Timestamp(t), NewTimestamp::NoChange).unwrap();
+        f.set_times(NewTimestamp::Timestamp(t), NewTimestamp::NoChange)
+            .unwrap();
         assert_eq!(f.stat().map(|s| s.data_access_timestamp), Ok(Some(t)));
-        d.set_times_at(true, "new.txt", NewTimestamp::NoChange, NewTimestamp::Timestamp(t)).unwrap();
-        assert_eq!(d.stat_at(true, "new.txt").map(|s| s.data_modification_timestamp), Ok(Some(t)));
-        d.set_times(NewTimestamp::Timestamp(t), NewTimestamp::Timestamp(t)).unwrap();
+        d.set_times_at(
+            true,
+            "new.txt",
+            NewTimestamp::NoChange,
+            NewTimestamp::Timestamp(t),
+        )
+        .unwrap();
+        assert_eq!(
+            d.stat_at(true, "new.txt")
+                .map(|s| s.data_modification_timestamp),
+            Ok(Some(t))
+        );
+        d.set_times(NewTimestamp::Timestamp(t), NewTimestamp::Timestamp(t))
+            .unwrap();
         assert_eq!(d.stat().map(|s| s.data_modification_timestamp), Ok(Some(t)));
         d.create_directory_at("dir").unwrap();
         assert_eq!(d.create_directory_at("dir").err(), Some(ErrorCode::Exist));
         d.rename_at("new.txt", &d, "dir/moved.txt").unwrap();
-        d.link_at(false, "dir/moved.txt", &d, "dir/hard.txt").unwrap();
-        assert_eq!(d.link_at(true, "dir/moved.txt", &d, "dir/x").err(), Some(ErrorCode::Invalid));
-        assert_eq!(d.stat_at(false, "dir/hard.txt").map(|s| s.link_count), Ok(2));
+        d.link_at(false, "dir/moved.txt", &d, "dir/hard.txt")
+            .unwrap();
+        assert_eq!(
+            d.link_at(true, "dir/moved.txt", &d, "dir/x").err(),
+            Some(ErrorCode::Invalid)
+        );
+        assert_eq!(
+            d.stat_at(false, "dir/hard.txt").map(|s| s.link_count),
+            Ok(2)
+        );
         d.symlink_at("moved.txt", "dir/sym").unwrap();
         assert_eq!(d.readlink_at("dir/sym").as_deref(), Ok("moved.txt"));
-        assert_eq!(d.readlink_at("dir/moved.txt").err(), Some(ErrorCode::Invalid));
-        assert_eq!(d.remove_directory_at("dir").err(), Some(ErrorCode::NotEmpty));
+        assert_eq!(
+            d.readlink_at("dir/moved.txt").err(),
+            Some(ErrorCode::Invalid)
+        );
+        assert_eq!(
+            d.remove_directory_at("dir").err(),
+            Some(ErrorCode::NotEmpty)
+        );
         assert_eq!(d.unlink_file_at("dir").err(), Some(ErrorCode::IsDirectory));
-        assert_eq!(d.remove_directory_at("dir/sym").err(), Some(ErrorCode::NotDirectory));
+        assert_eq!(
+            d.remove_directory_at("dir/sym").err(),
+            Some(ErrorCode::NotDirectory)
+        );
         for name in ["dir/sym", "dir/hard.txt", "dir/moved.txt"] {
             d.unlink_file_at(name).unwrap();
         }
@@ -790,7 +956,12 @@ mod tests {
     fn directory_listings_omit_dot_entries_and_give_types() {
         let tree = Tree::new("list");
         let d = tree.sandbox();
-        let mut entries: Vec<_> = d.read_directory().unwrap().into_iter().map(Result::unwrap).collect();
+        let mut entries: Vec<_> = d
+            .read_directory()
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         let names: Vec<_> = entries.iter().map(|e| (e.name.as_str(), e.type_)).collect();
         use DescriptorType::*;
@@ -828,10 +999,22 @@ mod tests {
         };
         assert_eq!(sub.stat_at(false, "inner.txt"), Ok(by_fd));
         assert_eq!(sub.stat(), d.stat_at(true, "sub"));
-        assert_eq!(d.stat_at(false, "link_in").map(|s| s.type_), Ok(DescriptorType::SymbolicLink));
-        assert_eq!(d.stat_at(false, "sub/../link_in").map(|s| s.type_), Ok(DescriptorType::SymbolicLink));
-        assert_eq!(d.stat_at(true, "file.txt/").err(), Some(ErrorCode::NotDirectory));
-        assert_eq!(d.stat_at(false, "file.txt/").map(|s| s.type_), Ok(DescriptorType::RegularFile));
+        assert_eq!(
+            d.stat_at(false, "link_in").map(|s| s.type_),
+            Ok(DescriptorType::SymbolicLink)
+        );
+        assert_eq!(
+            d.stat_at(false, "sub/../link_in").map(|s| s.type_),
+            Ok(DescriptorType::SymbolicLink)
+        );
+        assert_eq!(
+            d.stat_at(true, "file.txt/").err(),
+            Some(ErrorCode::NotDirectory)
+        );
+        assert_eq!(
+            d.stat_at(false, "file.txt/").map(|s| s.type_),
+            Ok(DescriptorType::RegularFile)
+        );
     }
 
     #[test]
@@ -844,9 +1027,18 @@ mod tests {
         hasher.write_u64(std::os::unix::fs::MetadataExt::dev(&meta));
         hasher.write_u64(std::os::unix::fs::MetadataExt::ino(&meta));
         let expected = hasher.finish();
-        assert_eq!(d.stat_at(true, "file.txt").map(|s| s.hash.lower), Ok(expected));
-        assert_eq!(d.metadata_hash_at_nofollow("file.txt").map(|h| h.lower), Ok(expected));
-        assert_ne!(d.metadata_hash_at_nofollow("link_in").map(|h| h.lower), Ok(expected));
+        assert_eq!(
+            d.stat_at(true, "file.txt").map(|s| s.hash.lower),
+            Ok(expected)
+        );
+        assert_eq!(
+            d.metadata_hash_at_nofollow("file.txt").map(|h| h.lower),
+            Ok(expected)
+        );
+        assert_ne!(
+            d.metadata_hash_at_nofollow("link_in").map(|h| h.lower),
+            Ok(expected)
+        );
     }
 
     #[test]
@@ -854,9 +1046,16 @@ mod tests {
         let e = |errno: rustix::io::Errno| ErrorCode::from(io::Error::from(errno));
         assert_eq!(e(rustix::io::Errno::NOENT), ErrorCode::NoEntry);
         assert_eq!(e(rustix::io::Errno::LOOP), ErrorCode::Loop);
-        assert_eq!(e(rustix::io::Errno::ROFS), ErrorCode::Io, "wasmtime does not map EROFS");
+        assert_eq!(
+            e(rustix::io::Errno::ROFS),
+            ErrorCode::Io,
+            "wasmtime does not map EROFS"
+        );
         assert_eq!(e(rustix::io::Errno::AGAIN), ErrorCode::Io);
-        let escape = io::Error::new(io::ErrorKind::PermissionDenied, "a path led outside of the filesystem");
+        let escape = io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "a path led outside of the filesystem",
+        );
         assert_eq!(ErrorCode::from(&escape), ErrorCode::NotPermitted);
         assert_eq!(ErrorCode::from(&io::Error::other("x")), ErrorCode::Io);
     }

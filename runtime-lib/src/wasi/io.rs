@@ -100,9 +100,14 @@ mod tests {
 
     #[test]
     fn a_closed_pipe_is_a_closed_stream() {
-        assert!(matches!(StreamError::from(io::Error::from(io::ErrorKind::BrokenPipe)), StreamError::Closed));
+        assert!(matches!(
+            StreamError::from(io::Error::from(io::ErrorKind::BrokenPipe)),
+            StreamError::Closed
+        ));
         let other = StreamError::from(io::Error::from(rustix::io::Errno::NOSPC));
-        assert!(matches!(other, StreamError::LastOperationFailed(e) if e.raw_os_error() == Some(28)));
+        assert!(
+            matches!(other, StreamError::LastOperationFailed(e) if e.raw_os_error() == Some(28))
+        );
     }
 
     #[test]

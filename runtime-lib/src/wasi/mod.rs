@@ -27,10 +27,10 @@ mod types;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use aot_abi::wasi::{wasi_p1_signature, WASI_P1_FUNCTIONS};
 use aot_abi::CommandConfig;
+use aot_abi::wasi::{WASI_P1_FUNCTIONS, wasi_p1_signature};
 
-use crate::instance::{intern_type, Extern, FuncHandle};
+use crate::instance::{Extern, FuncHandle, intern_type};
 use ctx::WasiCtx;
 use filesystem::Dir;
 
@@ -53,7 +53,8 @@ pub fn init(args: Vec<Vec<u8>>, config: &CommandConfig) -> Result<(), String> {
             .map_err(|e| format!("preopen directory `{}`: {}", grant.host, describe(&e)))?;
         preopens.push((dir, grant.guest.clone()));
     }
-    let ctx = WasiCtx::new(args, env, preopens).map_err(|e| format!("creating the WASI context: errno {}", e.raw()))?;
+    let ctx = WasiCtx::new(args, env, preopens)
+        .map_err(|e| format!("creating the WASI context: errno {}", e.raw()))?;
     // SAFETY: setting a signal's disposition to SIG_IGN is async-signal-safe and affects
     // nothing else of the runtime (its handlers are for SIGSEGV, SIGBUS, SIGILL, SIGFPE).
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
@@ -145,7 +146,10 @@ mod tests {
         };
         let result = init(vec![], &config);
         std::fs::remove_file(&file).unwrap();
-        assert_eq!(result, Err(format!("preopen directory `{host}`: Not a directory")));
+        assert_eq!(
+            result,
+            Err(format!("preopen directory `{host}`: Not a directory"))
+        );
     }
 
     #[test]
@@ -156,8 +160,15 @@ mod tests {
             let Some(Extern::Func(f)) = exports.get(*name) else {
                 panic!("{name} is exported as a function");
             };
-            assert_eq!(Some(f.type_id), wasi_p1_signature(name).map(|t| intern_type(&t)), "{name}");
-            assert!(f.vmctx.is_null(), "{name}: host functions receive the importer's vmctx");
+            assert_eq!(
+                Some(f.type_id),
+                wasi_p1_signature(name).map(|t| intern_type(&t)),
+                "{name}"
+            );
+            assert!(
+                f.vmctx.is_null(),
+                "{name}: host functions receive the importer's vmctx"
+            );
             assert_eq!(resolve_import(name), Some(f.code));
         }
         assert_eq!(resolve_import("not_a_wasi_function"), None);

@@ -13,13 +13,17 @@
 //! argument that is not a valid enum or flag value), these functions return `EFAULT` or
 //! `EINVAL` and let the program carry on.
 
-#![allow(clippy::too_many_arguments, reason = "the functions have the preview 1 signatures")]
+#![allow(
+    clippy::too_many_arguments,
+    reason = "the functions have the preview 1 signatures"
+)]
 
 use std::convert::Infallible;
 
 use super::ctx::{Descriptor, FileDesc, WasiCtx};
 use super::filesystem::{
-    Advice, Datetime, DescriptorFlags, DescriptorStat, DescriptorType, Dir, NewTimestamp, OpenFlags, Opened,
+    Advice, Datetime, DescriptorFlags, DescriptorStat, DescriptorType, Dir, NewTimestamp,
+    OpenFlags, Opened,
 };
 use super::guest::GuestMemory;
 use super::io::Stdio;
@@ -150,7 +154,11 @@ fn filetype(t: DescriptorType) -> u8 {
 
 /// A terminal is a character device; any other stdio stream has no type, as in wasmtime.
 fn stdio_filetype(isatty: bool) -> u8 {
-    if isatty { filetype::CHARACTER_DEVICE } else { filetype::UNKNOWN }
+    if isatty {
+        filetype::CHARACTER_DEVICE
+    } else {
+        filetype::UNKNOWN
+    }
 }
 
 fn timestamp(t: Option<Datetime>) -> Result<u64> {
@@ -195,27 +203,47 @@ fn new_timestamp(set: bool, now: bool, ts: u64) -> Result<NewTimestamp> {
 
 fn new_timestamps(fst_flags: i32, atim: i64, mtim: i64) -> Result<(NewTimestamp, NewTimestamp)> {
     let f = flag_arg(fst_flags, 16, fstflags::ALL.into())? as u16;
-    let a = new_timestamp(f & fstflags::ATIM != 0, f & fstflags::ATIM_NOW != 0, atim as u64)?;
-    let m = new_timestamp(f & fstflags::MTIM != 0, f & fstflags::MTIM_NOW != 0, mtim as u64)?;
+    let a = new_timestamp(
+        f & fstflags::ATIM != 0,
+        f & fstflags::ATIM_NOW != 0,
+        atim as u64,
+    )?;
+    let m = new_timestamp(
+        f & fstflags::MTIM != 0,
+        f & fstflags::MTIM_NOW != 0,
+        mtim as u64,
+    )?;
     Ok((a, m))
 }
 
 /// Writes each argument or variable NUL-terminated into `buf` and a pointer to each into
 /// the array at `ptrs`.
-fn write_strings<'s>(mem: Mem, ptrs: i32, buf: i32, strings: impl Iterator<Item = Vec<u8>> + 's) -> Result<()> {
+fn write_strings<'s>(
+    mem: Mem,
+    ptrs: i32,
+    buf: i32,
+    strings: impl Iterator<Item = Vec<u8>> + 's,
+) -> Result<()> {
     let (mut ptr, mut at) = (u(ptrs), u(buf));
     for mut s in strings {
         s.push(0);
         mem.write_u32(ptr, at)?;
         mem.write_bytes(at, &s)?;
         ptr = ptr.checked_add(4).ok_or(Errno::Fault)?;
-        at = at.checked_add(u32::try_from(s.len())?).ok_or(Errno::Fault)?;
+        at = at
+            .checked_add(u32::try_from(s.len())?)
+            .ok_or(Errno::Fault)?;
     }
     Ok(())
 }
 
 /// Count and total NUL-terminated size of `strings`.
-fn string_sizes(mem: Mem, count_ptr: i32, size_ptr: i32, sizes: impl Iterator<Item = usize>) -> Result<()> {
+fn string_sizes(
+    mem: Mem,
+    count_ptr: i32,
+    size_ptr: i32,
+    sizes: impl Iterator<Item = usize>,
+) -> Result<()> {
     let (mut count, mut total) = (0usize, 0usize);
     for len in sizes {
         count += 1;
@@ -226,7 +254,9 @@ fn string_sizes(mem: Mem, count_ptr: i32, size_ptr: i32, sizes: impl Iterator<It
 }
 
 fn env_entries(ctx: &WasiCtx) -> impl Iterator<Item = Vec<u8>> + '_ {
-    ctx.env.iter().map(|(k, v)| [k.as_slice(), b"=", v.as_slice()].concat())
+    ctx.env
+        .iter()
+        .map(|(k, v)| [k.as_slice(), b"=", v.as_slice()].concat())
 }
 
 fn args_get(ctx: &mut WasiCtx, mem: Mem, argv: i32, argv_buf: i32) -> Result<()> {
@@ -242,7 +272,12 @@ fn environ_get(ctx: &mut WasiCtx, mem: Mem, environ: i32, environ_buf: i32) -> R
 }
 
 fn environ_sizes_get(ctx: &mut WasiCtx, mem: Mem, count: i32, buf_size: i32) -> Result<()> {
-    string_sizes(mem, count, buf_size, ctx.env.iter().map(|(k, v)| k.len() + 1 + v.len()))
+    string_sizes(
+        mem,
+        count,
+        buf_size,
+        ctx.env.iter().map(|(k, v)| k.len() + 1 + v.len()),
+    )
 }
 
 fn clock_id(id: i32) -> Result<u32> {
@@ -272,7 +307,14 @@ fn clock_time_get(ctx: &mut WasiCtx, mem: Mem, id: i32, _precision: i64, time: i
     mem.write_u64(u(time), now)
 }
 
-fn fd_advise(ctx: &mut WasiCtx, _mem: Mem, fd: i32, offset: i64, len: i64, advice: i32) -> Result<()> {
+fn fd_advise(
+    ctx: &mut WasiCtx,
+    _mem: Mem,
+    fd: i32,
+    offset: i64,
+    len: i64,
+    advice: i32,
+) -> Result<()> {
     let advice = match advice as u32 {
         0 => Advice::Normal,
         1 => Advice::Sequential,
@@ -282,7 +324,9 @@ fn fd_advise(ctx: &mut WasiCtx, _mem: Mem, fd: i32, offset: i64, len: i64, advic
         5 => Advice::NoReuse,
         _ => return Err(Errno::Inval),
     };
-    Ok(file_fd(ctx, fd)?.file.advise(offset as u64, len as u64, advice)?)
+    Ok(file_fd(ctx, fd)?
+        .file
+        .advise(offset as u64, len as u64, advice)?)
 }
 
 fn fd_allocate(ctx: &mut WasiCtx, _mem: Mem, fd: i32, _offset: i64, _len: i64) -> Result<()> {
@@ -301,7 +345,11 @@ fn fd_datasync(ctx: &mut WasiCtx, _mem: Mem, fd: i32) -> Result<()> {
 fn fd_fdstat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, stat: i32) -> Result<()> {
     let fdstat = match ctx.fds.get(fd)? {
         Descriptor::Stdio { stream, isatty } => {
-            let r = if *stream == Stdio::Stdin { rights::FD_READ } else { rights::FD_WRITE };
+            let r = if *stream == Stdio::Stdin {
+                rights::FD_READ
+            } else {
+                rights::FD_WRITE
+            };
             Fdstat {
                 filetype: stdio_filetype(*isatty),
                 flags: 0,
@@ -310,7 +358,8 @@ fn fd_fdstat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, stat: i32) -> Result<()> 
             }
         }
         Descriptor::Directory {
-            preopen_path: Some(_), ..
+            preopen_path: Some(_),
+            ..
         } => Fdstat {
             filetype: filetype::DIRECTORY,
             flags: 0,
@@ -318,7 +367,10 @@ fn fd_fdstat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, stat: i32) -> Result<()> 
             rights_inheriting: rights::PREOPEN_INHERITING,
         },
         Descriptor::Directory { dir, .. } => {
-            let mut r = rights::ALL & !(rights::FD_SEEK | rights::FD_FILESTAT_SET_SIZE | rights::PATH_FILESTAT_SET_SIZE);
+            let mut r = rights::ALL
+                & !(rights::FD_SEEK
+                    | rights::FD_FILESTAT_SET_SIZE
+                    | rights::PATH_FILESTAT_SET_SIZE);
             // A directory's write access is "mutate", never FD_WRITE.
             r &= !rights::FD_WRITE;
             if !dir.open_mode().read {
@@ -370,7 +422,13 @@ fn fd_fdstat_set_flags(ctx: &mut WasiCtx, _mem: Mem, fd: i32, fd_flags: i32) -> 
     Ok(())
 }
 
-fn fd_fdstat_set_rights(ctx: &mut WasiCtx, _mem: Mem, fd: i32, base: i64, inheriting: i64) -> Result<()> {
+fn fd_fdstat_set_rights(
+    ctx: &mut WasiCtx,
+    _mem: Mem,
+    fd: i32,
+    base: i64,
+    inheriting: i64,
+) -> Result<()> {
     rights(base)?;
     rights(inheriting)?;
     match ctx.fds.get(fd)? {
@@ -395,7 +453,14 @@ fn fd_filestat_set_size(ctx: &mut WasiCtx, _mem: Mem, fd: i32, size: i64) -> Res
     Ok(file_fd(ctx, fd)?.file.set_size(size as u64)?)
 }
 
-fn fd_filestat_set_times(ctx: &mut WasiCtx, _mem: Mem, fd: i32, atim: i64, mtim: i64, fst_flags: i32) -> Result<()> {
+fn fd_filestat_set_times(
+    ctx: &mut WasiCtx,
+    _mem: Mem,
+    fd: i32,
+    atim: i64,
+    mtim: i64,
+    fst_flags: i32,
+) -> Result<()> {
     let (atim, mtim) = new_timestamps(fst_flags, atim, mtim)?;
     match ctx.fds.get(fd)? {
         Descriptor::Directory { dir, .. } => Ok(dir.set_times(atim, mtim)?),
@@ -404,12 +469,21 @@ fn fd_filestat_set_times(ctx: &mut WasiCtx, _mem: Mem, fd: i32, atim: i64, mtim:
     }
 }
 
-fn fd_pread(ctx: &mut WasiCtx, mem: Mem, fd: i32, iovs: i32, iovs_len: i32, offset: i64, nread: i32) -> Result<()> {
+fn fd_pread(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    fd: i32,
+    iovs: i32,
+    iovs_len: i32,
+    offset: i64,
+    nread: i32,
+) -> Result<()> {
     let (ptr, len) = mem.first_nonempty_iovec(u(iovs), u(iovs_len))?;
     let n = match ctx.fds.get(fd)? {
         Descriptor::File(f) => f.file.read_at(mem.slice_mut(ptr, len)?, offset as u64)?,
         Descriptor::Stdio {
-            stream: Stdio::Stdin, ..
+            stream: Stdio::Stdin,
+            ..
         } => return Err(Errno::Spipe),
         _ => return Err(Errno::Badf),
     };
@@ -419,16 +493,24 @@ fn fd_pread(ctx: &mut WasiCtx, mem: Mem, fd: i32, iovs: i32, iovs_len: i32, offs
 fn fd_prestat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, buf: i32) -> Result<()> {
     match ctx.fds.get(fd)? {
         Descriptor::Directory {
-            preopen_path: Some(p), ..
+            preopen_path: Some(p),
+            ..
         } => mem.write_bytes(u(buf), &prestat_dir(u32::try_from(p.len())?)),
         _ => Err(Errno::Badf),
     }
 }
 
-fn fd_prestat_dir_name(ctx: &mut WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32) -> Result<()> {
+fn fd_prestat_dir_name(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    fd: i32,
+    path: i32,
+    path_len: i32,
+) -> Result<()> {
     match ctx.fds.get(fd)? {
         Descriptor::Directory {
-            preopen_path: Some(p), ..
+            preopen_path: Some(p),
+            ..
         } => {
             if p.len() > u(path_len) as usize {
                 return Err(Errno::Nametoolong);
@@ -446,11 +528,18 @@ enum WriteAt {
 }
 
 /// `fd_write` and `fd_pwrite`: one buffer per call, as wasmtime.
-fn write(ctx: &mut WasiCtx, mem: Mem, fd: i32, iovs: i32, iovs_len: i32, at: WriteAt) -> Result<u32> {
+fn write(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    fd: i32,
+    iovs: i32,
+    iovs_len: i32,
+    at: WriteAt,
+) -> Result<u32> {
     let (ptr, len) = mem.first_nonempty_iovec(u(iovs), u(iovs_len))?;
-    let data = mem.slice(ptr, len)?;
     match ctx.fds.get_mut(fd)? {
         Descriptor::File(f) => {
+            let data = mem.slice(ptr, len)?;
             // Linux pwrite semantics: in append mode the offset is ignored.
             let n = match (f.append, at) {
                 (true, _) => f.file.append(data)?,
@@ -471,23 +560,45 @@ fn write(ctx: &mut WasiCtx, mem: Mem, fd: i32, iovs: i32, iovs_len: i32, at: Wri
             ..
         } => match at {
             WriteAt::Offset(_) => Err(Errno::Spipe),
-            WriteAt::Position => Ok(u32::try_from(stream.write_all(data)?)?),
+            WriteAt::Position => Ok(u32::try_from(stream.write_all(mem.slice(ptr, len)?)?)?),
         },
         _ => Err(Errno::Badf),
     }
 }
 
-fn fd_pwrite(ctx: &mut WasiCtx, mem: Mem, fd: i32, iovs: i32, iovs_len: i32, offset: i64, nwritten: i32) -> Result<()> {
+fn fd_pwrite(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    fd: i32,
+    iovs: i32,
+    iovs_len: i32,
+    offset: i64,
+    nwritten: i32,
+) -> Result<()> {
     let n = write(ctx, mem, fd, iovs, iovs_len, WriteAt::Offset(offset as u64))?;
     mem.write_u32(u(nwritten), n)
 }
 
-fn fd_write(ctx: &mut WasiCtx, mem: Mem, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32) -> Result<()> {
+fn fd_write(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    fd: i32,
+    iovs: i32,
+    iovs_len: i32,
+    nwritten: i32,
+) -> Result<()> {
     let n = write(ctx, mem, fd, iovs, iovs_len, WriteAt::Position)?;
     mem.write_u32(u(nwritten), n)
 }
 
-fn fd_read(ctx: &mut WasiCtx, mem: Mem, fd: i32, iovs: i32, iovs_len: i32, nread: i32) -> Result<()> {
+fn fd_read(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    fd: i32,
+    iovs: i32,
+    iovs_len: i32,
+    nread: i32,
+) -> Result<()> {
     let (ptr, len) = mem.first_nonempty_iovec(u(iovs), u(iovs_len))?;
     let n = match ctx.fds.get_mut(fd)? {
         Descriptor::File(f) => {
@@ -496,7 +607,8 @@ fn fd_read(ctx: &mut WasiCtx, mem: Mem, fd: i32, iovs: i32, iovs_len: i32, nread
             n
         }
         Descriptor::Stdio {
-            stream: Stdio::Stdin, ..
+            stream: Stdio::Stdin,
+            ..
         } => Stdio::Stdin.read(mem.slice_mut(ptr, len)?)?,
         _ => return Err(Errno::Badf),
     };
@@ -527,7 +639,15 @@ fn write_dirents<'e>(
     Ok(buf_len - cap)
 }
 
-fn fd_readdir(ctx: &mut WasiCtx, mem: Mem, fd: i32, buf: i32, buf_len: i32, cookie: i64, bufused: i32) -> Result<()> {
+fn fd_readdir(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    fd: i32,
+    buf: i32,
+    buf_len: i32,
+    cookie: i64,
+    bufused: i32,
+) -> Result<()> {
     let dir = dir_fd(ctx, fd)?;
     let listing = dir.read_directory()?;
     let dir_ino = dir.stat()?.hash.lower;
@@ -535,14 +655,23 @@ fn fd_readdir(ctx: &mut WasiCtx, mem: Mem, fd: i32, buf: i32, buf_len: i32, cook
     // Cookies: 0 starts at ".", entry k's `d_next` is k + 1 (wasmtime's numbering; ".."
     // gets the directory's own inode, as wasmtime gives it).
     let mut entries = vec![
-        (dirent_header(1, dir_ino, 1, filetype::DIRECTORY), b".".to_vec()),
-        (dirent_header(2, dir_ino, 2, filetype::DIRECTORY), b"..".to_vec()),
+        (
+            dirent_header(1, dir_ino, 1, filetype::DIRECTORY),
+            b".".to_vec(),
+        ),
+        (
+            dirent_header(2, dir_ino, 2, filetype::DIRECTORY),
+            b"..".to_vec(),
+        ),
     ];
     for (entry, next) in listing.into_iter().zip(3u64..) {
         let entry = entry?;
         let ino = dir.metadata_hash_at_nofollow(&entry.name)?.lower;
         let namlen = u32::try_from(entry.name.len())?;
-        entries.push((dirent_header(next, ino, namlen, filetype(entry.type_)), entry.name.into_bytes()));
+        entries.push((
+            dirent_header(next, ino, namlen, filetype(entry.type_)),
+            entry.name.into_bytes(),
+        ));
     }
     let used = write_dirents(mem, u(buf), u(buf_len), entries.iter().skip(cookie))?;
     mem.write_u32(u(bufused), used)
@@ -552,7 +681,14 @@ fn fd_renumber(ctx: &mut WasiCtx, _mem: Mem, fd: i32, to: i32) -> Result<()> {
     ctx.fds.renumber(fd, to)
 }
 
-fn fd_seek(ctx: &mut WasiCtx, mem: Mem, fd: i32, offset: i64, whence_arg: i32, newoffset: i32) -> Result<()> {
+fn fd_seek(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    fd: i32,
+    offset: i64,
+    whence_arg: i32,
+    newoffset: i32,
+) -> Result<()> {
     let whence = match whence_arg as u32 {
         w @ 0..=2 => w as u8,
         _ => return Err(Errno::Inval),
@@ -561,7 +697,12 @@ fn fd_seek(ctx: &mut WasiCtx, mem: Mem, fd: i32, offset: i64, whence_arg: i32, n
     let pos = match whence {
         whence::SET if offset >= 0 => offset as u64,
         whence::CUR => f.position.checked_add_signed(offset).ok_or(Errno::Inval)?,
-        whence::END => f.file.stat()?.size.checked_add_signed(offset).ok_or(Errno::Inval)?,
+        whence::END => f
+            .file
+            .stat()?
+            .size
+            .checked_add_signed(offset)
+            .ok_or(Errno::Inval)?,
         _ => return Err(Errno::Inval),
     };
     f.position = pos;
@@ -577,13 +718,27 @@ fn fd_tell(ctx: &mut WasiCtx, mem: Mem, fd: i32, offset: i32) -> Result<()> {
     mem.write_u64(u(offset), pos)
 }
 
-fn path_create_directory(ctx: &mut WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32) -> Result<()> {
+fn path_create_directory(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    fd: i32,
+    path: i32,
+    path_len: i32,
+) -> Result<()> {
     let dir = dir_fd(ctx, fd)?;
     let path = mem.read_str(u(path), u(path_len))?;
     Ok(dir.create_directory_at(&path)?)
 }
 
-fn path_filestat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, lookup: i32, path: i32, path_len: i32, buf: i32) -> Result<()> {
+fn path_filestat_get(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    fd: i32,
+    lookup: i32,
+    path: i32,
+    path_len: i32,
+    buf: i32,
+) -> Result<()> {
     let follow = lookup_follow(lookup)?;
     let dir = dir_fd(ctx, fd)?;
     let path = mem.read_str(u(path), u(path_len))?;
@@ -668,7 +823,10 @@ fn path_open(
         Descriptor::Stdio { .. } => return Err(Errno::Badf),
     };
     let desc = match dir.open_at(follow, &path, oflags, flags)? {
-        Opened::Dir(dir) => Descriptor::Directory { dir, preopen_path: None },
+        Opened::Dir(dir) => Descriptor::Directory {
+            dir,
+            preopen_path: None,
+        },
         Opened::File(file) => Descriptor::File(FileDesc {
             file,
             position: 0,
@@ -680,7 +838,16 @@ fn path_open(
     mem.write_u32(u(opened_fd), new_fd)
 }
 
-fn path_readlink(ctx: &mut WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32, buf: i32, buf_len: i32, bufused: i32) -> Result<()> {
+fn path_readlink(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    fd: i32,
+    path: i32,
+    path_len: i32,
+    buf: i32,
+    buf_len: i32,
+    bufused: i32,
+) -> Result<()> {
     let dir = dir_fd(ctx, fd)?;
     let path = mem.read_str(u(path), u(path_len))?;
     let mut link = dir.readlink_at(&path)?.into_bytes();
@@ -689,7 +856,13 @@ fn path_readlink(ctx: &mut WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32,
     mem.write_u32(u(bufused), u32::try_from(link.len())?)
 }
 
-fn path_remove_directory(ctx: &mut WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32) -> Result<()> {
+fn path_remove_directory(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    fd: i32,
+    path: i32,
+    path_len: i32,
+) -> Result<()> {
     let dir = dir_fd(ctx, fd)?;
     let path = mem.read_str(u(path), u(path_len))?;
     Ok(dir.remove_directory_at(&path)?)
@@ -712,7 +885,15 @@ fn path_rename(
     Ok(old_dir.rename_at(&old_path, new_dir, &new_path)?)
 }
 
-fn path_symlink(ctx: &mut WasiCtx, mem: Mem, old_path: i32, old_path_len: i32, fd: i32, new_path: i32, new_path_len: i32) -> Result<()> {
+fn path_symlink(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    old_path: i32,
+    old_path_len: i32,
+    fd: i32,
+    new_path: i32,
+    new_path_len: i32,
+) -> Result<()> {
     let dir = dir_fd(ctx, fd)?;
     let target = mem.read_str(u(old_path), u(old_path_len))?;
     let link = mem.read_str(u(new_path), u(new_path_len))?;
@@ -725,7 +906,14 @@ fn path_unlink_file(ctx: &mut WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i
     Ok(dir.unlink_file_at(&path)?)
 }
 
-fn poll_oneoff(ctx: &mut WasiCtx, mem: Mem, subs: i32, events: i32, nsubscriptions: i32, nevents: i32) -> Result<()> {
+fn poll_oneoff(
+    ctx: &mut WasiCtx,
+    mem: Mem,
+    subs: i32,
+    events: i32,
+    nsubscriptions: i32,
+    nevents: i32,
+) -> Result<()> {
     let n = super::poll::poll_oneoff(ctx, mem, u(subs), u(events), u(nsubscriptions))?;
     mem.write_u32(u(nevents), n)
 }
@@ -763,7 +951,13 @@ fn not_a_socket(ctx: &WasiCtx, fd: i32) -> Result<()> {
     Err(Errno::Notsock)
 }
 
-fn sock_accept(ctx: &mut WasiCtx, _mem: Mem, fd: i32, fd_flags: i32, _result_fd: i32) -> Result<()> {
+fn sock_accept(
+    ctx: &mut WasiCtx,
+    _mem: Mem,
+    fd: i32,
+    fd_flags: i32,
+    _result_fd: i32,
+) -> Result<()> {
     flag_arg(fd_flags, 16, fdflags::ALL.into())?;
     not_a_socket(ctx, fd)
 }
@@ -782,7 +976,15 @@ fn sock_recv(
     not_a_socket(ctx, fd)
 }
 
-fn sock_send(ctx: &mut WasiCtx, _mem: Mem, fd: i32, _si_data: i32, _si_data_len: i32, _si_flags: i32, _so_datalen: i32) -> Result<()> {
+fn sock_send(
+    ctx: &mut WasiCtx,
+    _mem: Mem,
+    fd: i32,
+    _si_data: i32,
+    _si_data_len: i32,
+    _si_flags: i32,
+    _so_datalen: i32,
+) -> Result<()> {
     not_a_socket(ctx, fd)
 }
 
@@ -796,7 +998,10 @@ mod tests {
     use super::*;
 
     fn dirent(next: u64, name: &str) -> ([u8; DIRENT_SIZE], Vec<u8>) {
-        (dirent_header(next, 7, name.len() as u32, filetype::REGULAR_FILE), name.as_bytes().to_vec())
+        (
+            dirent_header(next, 7, name.len() as u32, filetype::REGULAR_FILE),
+            name.as_bytes().to_vec(),
+        )
     }
 
     #[test]
@@ -809,14 +1014,20 @@ mod tests {
         // A buffer that ends inside the third header reports itself full.
         assert_eq!(write_dirents(&mut mem, 16, 60, entries.iter()), Ok(60));
         // Resuming from cookie 2 (the second entry's d_next) starts at "abc".
-        assert_eq!(write_dirents(&mut mem, 0, 100, entries.iter().skip(2)), Ok(27));
+        assert_eq!(
+            write_dirents(&mut mem, 0, 100, entries.iter().skip(2)),
+            Ok(27)
+        );
         let _ = mem;
         assert_eq!(u64::from_le_bytes(bytes[0..8].try_into().unwrap()), 3);
         assert_eq!(&bytes[24..27], b"abc");
         // A buffer that does not fit in memory is EFAULT.
         let mut small = [0u8; 30];
         let mut mem = GuestMemory::from_slice(&mut small);
-        assert_eq!(write_dirents(&mut mem, 0, 100, entries.iter()), Err(Errno::Fault));
+        assert_eq!(
+            write_dirents(&mut mem, 0, 100, entries.iter()),
+            Err(Errno::Fault)
+        );
         assert_eq!(write_dirents(&mut mem, 0, 0, entries.iter()), Ok(0));
     }
 
@@ -849,7 +1060,13 @@ mod tests {
                 NewTimestamp::Now
             ))
         );
-        assert_eq!(timestamp(Some(Datetime { seconds: u64::MAX, nanoseconds: 0 })), Err(Errno::Overflow));
+        assert_eq!(
+            timestamp(Some(Datetime {
+                seconds: u64::MAX,
+                nanoseconds: 0
+            })),
+            Err(Errno::Overflow)
+        );
     }
 
     #[test]

@@ -24,7 +24,11 @@ struct Subscription {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
-    Clock { id: u32, timeout: u64, abstime: bool },
+    Clock {
+        id: u32,
+        timeout: u64,
+        abstime: bool,
+    },
     FdRead(i32),
     FdWrite(i32),
 }
@@ -82,14 +86,23 @@ enum Wait {
 
 fn resolve(ctx: &WasiCtx, sub: &Subscription) -> Result<Wait> {
     Ok(match sub.kind {
-        Kind::Clock { id, timeout, abstime } => {
+        Kind::Clock {
+            id,
+            timeout,
+            abstime,
+        } => {
             let now = ctx.monotonic.now();
             match (id, abstime) {
                 (clockid::MONOTONIC, true) => Wait::Deadline(timeout),
-                (clockid::MONOTONIC | clockid::REALTIME, false) => Wait::Deadline(now.saturating_add(timeout)),
+                (clockid::MONOTONIC | clockid::REALTIME, false) => {
+                    Wait::Deadline(now.saturating_add(timeout))
+                }
                 (clockid::REALTIME, true) => {
                     let wall = clocks::wall_now();
-                    let wall_ns = wall.seconds.saturating_mul(1_000_000_000).saturating_add(wall.nanoseconds.into());
+                    let wall_ns = wall
+                        .seconds
+                        .saturating_mul(1_000_000_000)
+                        .saturating_add(wall.nanoseconds.into());
                     Wait::Deadline(now.saturating_add(timeout.saturating_sub(wall_ns)))
                 }
                 _ => return Err(Errno::Inval),
@@ -97,7 +110,8 @@ fn resolve(ctx: &WasiCtx, sub: &Subscription) -> Result<Wait> {
         }
         Kind::FdRead(fd) => match ctx.fds.get(fd)? {
             Descriptor::Stdio {
-                stream: Stdio::Stdin, ..
+                stream: Stdio::Stdin,
+                ..
             } => Wait::Stdin,
             Descriptor::File(_) => Wait::Always,
             _ => return Err(Errno::Badf),
@@ -120,7 +134,11 @@ fn event(ctx: &WasiCtx, sub: &Subscription) -> Result<Event> {
         Kind::FdRead(fd) => match ctx.fds.get(fd)? {
             Descriptor::File(f) => {
                 let size = f.file.stat()?.size;
-                let hangup = if size.saturating_sub(f.position) == 0 { EVENT_FD_READWRITE_HANGUP } else { 0 };
+                let hangup = if size.saturating_sub(f.position) == 0 {
+                    EVENT_FD_READWRITE_HANGUP
+                } else {
+                    0
+                };
                 (eventtype::FD_READ, 1, hangup)
             }
             _ => (eventtype::FD_READ, 1, 0),
@@ -137,7 +155,13 @@ fn event(ctx: &WasiCtx, sub: &Subscription) -> Result<Event> {
 
 /// Polls the `count` subscriptions at `subs`, writes the events to `events` and returns
 /// how many it wrote.
-pub fn poll_oneoff(ctx: &mut WasiCtx, mem: &mut GuestMemory, subs: u32, events: u32, count: u32) -> Result<u32> {
+pub fn poll_oneoff(
+    ctx: &mut WasiCtx,
+    mem: &mut GuestMemory,
+    subs: u32,
+    events: u32,
+    count: u32,
+) -> Result<u32> {
     if count == 0 {
         // Waiting forever for nothing is not supported, as in wasmtime.
         return Err(Errno::Inval);
@@ -145,7 +169,9 @@ pub fn poll_oneoff(ctx: &mut WasiCtx, mem: &mut GuestMemory, subs: u32, events: 
     if count == 1 {
         let sub = read_subscription(mem, subs)?;
         if let Kind::Clock {
-            timeout, abstime: false, ..
+            timeout,
+            abstime: false,
+            ..
         } = sub.kind
         {
             clocks::sleep(timeout);
@@ -162,7 +188,10 @@ pub fn poll_oneoff(ctx: &mut WasiCtx, mem: &mut GuestMemory, subs: u32, events: 
 
     let mut pending = Vec::new();
     for i in 0..count {
-        let at = i.checked_mul(SUBSCRIPTION_SIZE).and_then(|o| subs.checked_add(o)).ok_or(Errno::Fault)?;
+        let at = i
+            .checked_mul(SUBSCRIPTION_SIZE)
+            .and_then(|o| subs.checked_add(o))
+            .ok_or(Errno::Fault)?;
         let sub = read_subscription(mem, at)?;
         pending.push((sub, resolve(ctx, &sub)?));
     }
@@ -203,7 +232,10 @@ pub fn poll_oneoff(ctx: &mut WasiCtx, mem: &mut GuestMemory, subs: u32, events: 
 
     let mut written = 0u32;
     for sub in ready {
-        let at = written.checked_mul(EVENT_SIZE).and_then(|o| events.checked_add(o)).ok_or(Errno::Fault)?;
+        let at = written
+            .checked_mul(EVENT_SIZE)
+            .and_then(|o| events.checked_add(o))
+            .ok_or(Errno::Fault)?;
         write_event(mem, at, &event(ctx, sub)?)?;
         written += 1;
     }
@@ -256,7 +288,11 @@ mod tests {
         assert_eq!(r, Ok(1));
         assert!(start.elapsed() >= Duration::from_millis(20));
         assert_eq!(u64::from_le_bytes(ev[0..8].try_into().unwrap()), 42);
-        assert_eq!((ev[10], ev[16]), (eventtype::CLOCK, 1), "wasmtime's sleep shortcut reports nbytes 1");
+        assert_eq!(
+            (ev[10], ev[16]),
+            (eventtype::CLOCK, 1),
+            "wasmtime's sleep shortcut reports nbytes 1"
+        );
     }
 
     #[test]
@@ -269,7 +305,10 @@ mod tests {
         ];
         let start = std::time::Instant::now();
         let (r, ev) = poll(&mut c, &subs);
-        assert!(start.elapsed() < Duration::from_secs(4), "stdout is ready at once");
+        assert!(
+            start.elapsed() < Duration::from_secs(4),
+            "stdout is ready at once"
+        );
         assert_eq!(r, Ok(2));
         assert_eq!((ev[0], ev[10]), (2, eventtype::FD_WRITE));
         assert_eq!((ev[32], ev[42]), (3, eventtype::FD_WRITE));
@@ -282,9 +321,19 @@ mod tests {
         assert_eq!(r, Ok(1));
         assert_eq!((ev[0], ev[10], ev[16]), (8, eventtype::CLOCK, 0));
         // An absolute monotonic deadline in the past is ready at once.
-        let subs = [clock_sub(9, clockid::MONOTONIC, 0, 1), fd_sub(10, eventtype::FD_WRITE, 99)];
-        assert_eq!(poll(&mut c, &subs).0, Err(Errno::Badf), "subscriptions are all resolved first");
-        let subs = [clock_sub(9, clockid::MONOTONIC, 0, 1), clock_sub(10, clockid::REALTIME, 0, 1)];
+        let subs = [
+            clock_sub(9, clockid::MONOTONIC, 0, 1),
+            fd_sub(10, eventtype::FD_WRITE, 99),
+        ];
+        assert_eq!(
+            poll(&mut c, &subs).0,
+            Err(Errno::Badf),
+            "subscriptions are all resolved first"
+        );
+        let subs = [
+            clock_sub(9, clockid::MONOTONIC, 0, 1),
+            clock_sub(10, clockid::REALTIME, 0, 1),
+        ];
         assert_eq!(poll(&mut c, &subs).0, Ok(2));
     }
 
@@ -296,9 +345,18 @@ mod tests {
         assert_eq!(poll(&mut c, &[bad_tag, bad_tag]).0, Err(Errno::Inval));
         bad_tag[8] = eventtype::FD_READ;
         // stdout is not readable, stdin is not writable, 99 is not open.
-        assert_eq!(poll(&mut c, &[fd_sub(1, eventtype::FD_READ, 1), bad_tag]).0, Err(Errno::Badf));
-        assert_eq!(poll(&mut c, &[fd_sub(1, eventtype::FD_WRITE, 0), bad_tag]).0, Err(Errno::Badf));
-        assert_eq!(poll(&mut c, &[fd_sub(1, eventtype::FD_WRITE, 99), bad_tag]).0, Err(Errno::Badf));
+        assert_eq!(
+            poll(&mut c, &[fd_sub(1, eventtype::FD_READ, 1), bad_tag]).0,
+            Err(Errno::Badf)
+        );
+        assert_eq!(
+            poll(&mut c, &[fd_sub(1, eventtype::FD_WRITE, 0), bad_tag]).0,
+            Err(Errno::Badf)
+        );
+        assert_eq!(
+            poll(&mut c, &[fd_sub(1, eventtype::FD_WRITE, 99), bad_tag]).0,
+            Err(Errno::Badf)
+        );
         let cpu = clock_sub(1, clockid::PROCESS_CPUTIME_ID, 0, 1);
         assert_eq!(poll(&mut c, &[cpu, cpu]).0, Err(Errno::Inval));
         let bad_clock = clock_sub(1, 9, 0, 0);

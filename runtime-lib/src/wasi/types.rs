@@ -10,7 +10,10 @@ use super::filesystem::ErrorCode;
 /// A preview 1 error number. `Success` is 0; every other value is an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u16)]
-#[allow(dead_code, reason = "the full witx enumeration; not every value is produced")]
+#[allow(
+    dead_code,
+    reason = "the full witx enumeration; not every value is produced"
+)]
 pub enum Errno {
     Success = 0,
     TooBig = 1,

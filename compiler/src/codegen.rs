@@ -34,7 +34,10 @@ struct CompiledFunc {
 pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8>, CompileError> {
     let file = info.file.as_str();
     let err = |m: String| CompileError::new(file, None, m);
-    let isa: Arc<dyn isa::TargetIsa> = opts.target.isa_for_cpu(opts.opt_level, opts.cpu).map_err(err)?;
+    let isa: Arc<dyn isa::TargetIsa> = opts
+        .target
+        .isa_for_cpu(opts.opt_level, opts.cpu)
+        .map_err(err)?;
     let call_conv = isa.default_call_conv();
     let builder = ObjectBuilder::new(
         isa.clone(),
@@ -80,13 +83,25 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     // parallel; define them in order.
     let translated: Vec<ir::Function> = (0..info.bodies.len())
         .into_par_iter()
-        .map_init(FunctionBuilderContext::new, |fctx, i| translate(&menv, i as u32, func_ids[i], fctx))
+        .map_init(FunctionBuilderContext::new, |fctx, i| {
+            translate(&menv, i as u32, func_ids[i], fctx)
+        })
         .collect::<Result<_, _>>()?;
     let sizes = body_sizes(&translated);
     let inliner = SmallCallees::new(&translated, &sizes, opts.opt_level);
     let compiled: Vec<Result<CompiledFunc, CompileError>> = (0..translated.len())
         .into_par_iter()
-        .map(|i| compile_function(&menv, &*isa, i as u32, translated[i].clone(), func_ids[i], &inliner, false))
+        .map(|i| {
+            compile_function(
+                &menv,
+                &*isa,
+                i as u32,
+                translated[i].clone(),
+                func_ids[i],
+                &inliner,
+                false,
+            )
+        })
         .collect();
     let mut func_lens = Vec::with_capacity(compiled.len());
     let mut trap_records = Vec::new();
@@ -127,16 +142,17 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     // Data: metadata, segment bytes, tables, and the descriptor that points to them.
     let ptr = 8usize;
     let meta = info.meta.encode();
-    let meta_id = define_bytes(&mut module, &format!("aot_m{index}_meta"), &meta).map_err(merr)?;
-    let data_id =
-        define_bytes(&mut module, &format!("aot_m{index}_data"), &info.data).map_err(merr)?;
-    let funcs_id =
-        define_func_ptrs(&mut module, &format!("aot_m{index}_funcs"), &func_ids).map_err(merr)?;
+    let meta_id =
+        define_bytes(&mut module, &format!("aot_m{index}_meta"), &meta).map_err(|e| merr(*e))?;
+    let data_id = define_bytes(&mut module, &format!("aot_m{index}_data"), &info.data)
+        .map_err(|e| merr(*e))?;
+    let funcs_id = define_func_ptrs(&mut module, &format!("aot_m{index}_funcs"), &func_ids)
+        .map_err(|e| merr(*e))?;
     let lens: Vec<u8> = func_lens.iter().flat_map(|l| l.to_le_bytes()).collect();
-    let lens_id =
-        define_bytes(&mut module, &format!("aot_m{index}_func_lens"), &lens).map_err(merr)?;
-    let tramps_id =
-        define_func_ptrs(&mut module, &format!("aot_m{index}_tramps"), &tramp_ids).map_err(merr)?;
+    let lens_id = define_bytes(&mut module, &format!("aot_m{index}_func_lens"), &lens)
+        .map_err(|e| merr(*e))?;
+    let tramps_id = define_func_ptrs(&mut module, &format!("aot_m{index}_tramps"), &tramp_ids)
+        .map_err(|e| merr(*e))?;
     let traps: Vec<u8> = trap_records
         .iter()
         .flat_map(|t| {
@@ -149,7 +165,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         })
         .collect();
     let traps_id =
-        define_bytes(&mut module, &format!("aot_m{index}_traps"), &traps).map_err(merr)?;
+        define_bytes(&mut module, &format!("aot_m{index}_traps"), &traps).map_err(|e| merr(*e))?;
 
     let desc_id = module
         .declare_data(
@@ -229,9 +245,19 @@ fn translate(
     fctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function, CompileError> {
     let info = menv.info;
-    let sig = wasm_signature(menv.call_conv, info.func_type(info.num_imported_funcs + def_index));
-    let mut func = ir::Function::with_name_signature(UserFuncName::user(env::NS_FUNC, id.as_u32()), sig);
-    crate::translate::translate_function(menv, def_index, &info.bodies[def_index as usize].body, &mut func, fctx)?;
+    let sig = wasm_signature(
+        menv.call_conv,
+        info.func_type(info.num_imported_funcs + def_index),
+    );
+    let mut func =
+        ir::Function::with_name_signature(UserFuncName::user(env::NS_FUNC, id.as_u32()), sig);
+    crate::translate::translate_function(
+        menv,
+        def_index,
+        &info.bodies[def_index as usize].body,
+        &mut func,
+        fctx,
+    )?;
     Ok(func)
 }
 
@@ -299,8 +325,10 @@ pub fn disassemble(
     opts: &Options,
 ) -> Result<Vec<(String, String)>, CompileError> {
     let file = info.file.as_str();
-    let isa =
-        opts.target.isa_for_cpu(opts.opt_level, opts.cpu).map_err(|m| CompileError::new(file, None, m))?;
+    let isa = opts
+        .target
+        .isa_for_cpu(opts.opt_level, opts.cpu)
+        .map_err(|m| CompileError::new(file, None, m))?;
     let call_conv = isa.default_call_conv();
     // Names only need to be distinct here; nothing is linked.
     let n = info.bodies.len() as u32;
@@ -326,8 +354,19 @@ pub fn disassemble(
     let mut out = Vec::new();
     for (i, f) in translated.iter().enumerate() {
         let i = i as u32;
-        let c = compile_function(&menv, &*isa, i, f.clone(), FuncId::from_u32(i), &inliner, true)?;
-        out.push((info.meta.func_display_name(info.num_imported_funcs + i), c.disasm.unwrap_or_default()));
+        let c = compile_function(
+            &menv,
+            &*isa,
+            i,
+            f.clone(),
+            FuncId::from_u32(i),
+            &inliner,
+            true,
+        )?;
+        out.push((
+            info.meta.func_display_name(info.num_imported_funcs + i),
+            c.disasm.unwrap_or_default(),
+        ));
     }
     Ok(out)
 }
@@ -346,7 +385,12 @@ struct SmallCallees<'a> {
 fn body_sizes(bodies: &[ir::Function]) -> Vec<usize> {
     bodies
         .iter()
-        .map(|f| f.layout.blocks().map(|b| f.layout.block_insts(b).count()).sum())
+        .map(|f| {
+            f.layout
+                .blocks()
+                .map(|b| f.layout.block_insts(b).count())
+                .sum()
+        })
         .collect()
 }
 
@@ -443,7 +487,7 @@ fn define_bytes(
     module: &mut ObjectModule,
     name: &str,
     bytes: &[u8],
-) -> Result<DataId, cranelift_module::ModuleError> {
+) -> Result<DataId, Box<cranelift_module::ModuleError>> {
     let id = module.declare_data(name, Linkage::Local, false, false)?;
     let mut d = DataDescription::new();
     // An empty object still needs an address; one padding byte gives it one.
@@ -462,7 +506,7 @@ fn define_func_ptrs(
     module: &mut ObjectModule,
     name: &str,
     funcs: &[FuncId],
-) -> Result<DataId, cranelift_module::ModuleError> {
+) -> Result<DataId, Box<cranelift_module::ModuleError>> {
     let id = module.declare_data(name, Linkage::Local, false, false)?;
     let mut d = DataDescription::new();
     d.define(vec![0u8; (funcs.len() * 8).max(8)].into_boxed_slice());

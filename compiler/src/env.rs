@@ -197,24 +197,37 @@ impl<'a> FuncEnv<'a> {
         self.vmctx.expect("set_vmctx is called before translation")
     }
 
+    /// Address of the record of entity `index` (a memory's `VMMemoryDef`, a table's
+    /// `VMTableDef`): loaded from its import slot for imports, inside the vmctx otherwise.
+    fn entity_def(
+        &self,
+        b: &mut FunctionBuilder,
+        index: u32,
+        num_imported: u32,
+        imported: fn(&VMOffsets, u32) -> u32,
+        defined: fn(&VMOffsets, u32) -> u32,
+    ) -> Value {
+        let vmctx = self.vmctx();
+        let offsets = &self.module.offsets;
+        if index < num_imported {
+            b.ins()
+                .load(PTR, readonly(), vmctx, imported(offsets, index) as i32)
+        } else {
+            b.ins()
+                .iadd_imm_u(vmctx, defined(offsets, index - num_imported) as i64)
+        }
+    }
+
     /// Address of memory `index`'s `VMMemoryDef`.
     fn memory_def(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
-        let vmctx = self.vmctx();
-        let info = self.info();
-        if index < info.num_imported_memories {
-            b.ins().load(
-                PTR,
-                readonly(),
-                vmctx,
-                self.module.offsets.imported_memory(index) as i32,
-            )
-        } else {
-            let off = self
-                .module
-                .offsets
-                .defined_memory(index - info.num_imported_memories);
-            b.ins().iadd_imm_u(vmctx, off as i64)
-        }
+        let n = self.info().num_imported_memories;
+        self.entity_def(
+            b,
+            index,
+            n,
+            VMOffsets::imported_memory,
+            VMOffsets::defined_memory,
+        )
     }
 
     fn memory_base(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
@@ -293,22 +306,14 @@ impl<'a> FuncEnv<'a> {
 
     /// Address of table `index`'s `VMTableDef`.
     fn table_def(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
-        let vmctx = self.vmctx();
-        let info = self.info();
-        if index < info.num_imported_tables {
-            b.ins().load(
-                PTR,
-                readonly(),
-                vmctx,
-                self.module.offsets.imported_table(index) as i32,
-            )
-        } else {
-            let off = self
-                .module
-                .offsets
-                .defined_table(index - info.num_imported_tables);
-            b.ins().iadd_imm_u(vmctx, off as i64)
-        }
+        let n = self.info().num_imported_tables;
+        self.entity_def(
+            b,
+            index,
+            n,
+            VMOffsets::imported_table,
+            VMOffsets::defined_table,
+        )
     }
 
     pub fn table_size(&mut self, b: &mut FunctionBuilder, table: u32) -> Value {

@@ -73,7 +73,11 @@ impl Target {
             1 => "speed_and_size",
             _ => "speed",
         };
-        let verifier = if cfg!(debug_assertions) { "true" } else { "false" };
+        let verifier = if cfg!(debug_assertions) {
+            "true"
+        } else {
+            "false"
+        };
         for (name, value) in [
             ("opt_level", opt),
             ("is_pic", "true"),
@@ -91,14 +95,23 @@ impl Target {
             .map_err(|e| format!("no code generator for {self}: {e}"))?;
         if cpu == Cpu::Native {
             if !self.is_host() {
-                return Err(format!("--cpu native needs the target to be the host, not {self}"));
+                return Err(format!(
+                    "--cpu native needs the target to be the host, not {self}"
+                ));
             }
             builder = cranelift_native::builder_with_options(true)
                 .map_err(|e| format!("cannot detect the host CPU: {e}"))?;
         } else if self.arch == Arch::X86_64 {
             let mut features = vec!["sse42", "has_popcnt", "has_cmpxchg16b"];
             if cpu == Cpu::X86_64V3 {
-                features.extend(["has_avx", "has_avx2", "has_bmi1", "has_bmi2", "has_fma", "has_lzcnt"]);
+                features.extend([
+                    "has_avx",
+                    "has_avx2",
+                    "has_bmi1",
+                    "has_bmi2",
+                    "has_fma",
+                    "has_lzcnt",
+                ]);
             }
             for feature in features {
                 builder
@@ -133,7 +146,9 @@ impl FromStr for Cpu {
             "default" | "x86-64-v2" | "generic" => Ok(Cpu::Default),
             "x86-64-v3" => Ok(Cpu::X86_64V3),
             "native" => Ok(Cpu::Native),
-            _ => Err(format!("unknown CPU `{s}`: expected default, x86-64-v2, x86-64-v3 or native")),
+            _ => Err(format!(
+                "unknown CPU `{s}`: expected default, x86-64-v2, x86-64-v3 or native"
+            )),
         }
     }
 }

@@ -279,8 +279,7 @@ impl Translator<'_, '_, '_> {
                 self.b.ins().jump(header, &block_args(&args));
                 self.switch_to(header);
                 let stack_base = self.stack.len();
-                self.stack
-                    .extend_from_slice(&self.b.block_params(header).to_vec());
+                self.stack.extend_from_slice(self.b.block_params(header));
                 self.frames.push(Frame {
                     kind: FrameKind::Loop,
                     dest,
@@ -656,7 +655,7 @@ impl Translator<'_, '_, '_> {
         self.stack.truncate(frame.stack_base);
         self.switch_to(frame.dest);
         self.stack
-            .extend_from_slice(&self.b.block_params(frame.dest).to_vec());
+            .extend_from_slice(self.b.block_params(frame.dest));
         self.reachable = dest_reachable;
         if !dest_reachable && !self.frames.is_empty() {
             // Nothing reaches the continuation: terminate the empty block.

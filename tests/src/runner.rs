@@ -151,7 +151,11 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     let bounds = match std::env::var("AOT_SPEC_BOUNDS").as_deref() {
         Err(_) | Ok("") | Ok("guard") => aot::BoundsMode::GuardPages,
         Ok("explicit") => aot::BoundsMode::Explicit,
-        Ok(other) => return Err(format!("AOT_SPEC_BOUNDS: `{other}` is neither `guard` nor `explicit`")),
+        Ok(other) => {
+            return Err(format!(
+                "AOT_SPEC_BOUNDS: `{other}` is neither `guard` nor `explicit`"
+            ));
+        }
     };
     let mut cfg = Config {
         bounds,
@@ -616,7 +620,10 @@ fn run_with_timeout(
     command: &mut Command,
     timeout: Duration,
 ) -> Result<(String, String, String), String> {
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     // ETXTBSY: another worker forked while this executable's file was still open for
     // writing here, and its child holds the descriptor until it execs. That ends in
     // microseconds, so try again briefly.
@@ -627,7 +634,9 @@ fn run_with_timeout(
                 attempts += 1;
                 std::thread::sleep(Duration::from_millis(20));
             }
-            other => break other.map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?,
+            other => {
+                break other.map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
+            }
         }
     };
     // Read both pipes while waiting: a chatty child would block on a full pipe otherwise.

@@ -425,10 +425,19 @@ pub enum Opened {
 
 impl Dir {
     /// Opens host directory `path` with ambient authority, for a preopen grant.
+    ///
+    /// With `O_PATH`, as cap-std opens it for wasmtime on glibc (cap-std asks std for it,
+    /// but std masks custom flags with `O_ACCMODE`, which on musl includes `O_PATH`): a
+    /// preopen needs no read permission, and operations on the handle itself that need
+    /// a real open file fail as under wasmtime.
     pub fn open_ambient(path: &Path) -> io::Result<Dir> {
-        let dir = cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority())?;
+        let fd = rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?;
         Ok(Dir {
-            dir,
+            dir: cap_std::fs::Dir::from_std_file(std::fs::File::from(fd)),
             open_mode: OpenMode {
                 read: true,
                 write: true,
@@ -539,11 +548,14 @@ impl Dir {
         Ok(MetadataHashValue::of(&self.dir.symlink_metadata(path)?))
     }
 
-    /// `set-times` on the directory itself.
+    /// `set-times` on the directory itself, through its descriptor as wasmtime does: a
+    /// preopen's handle is `O_PATH`, which the OS refuses (`BadDescriptor`).
     pub fn set_times(&self, atim: NewTimestamp, mtim: NewTimestamp) -> FsResult<()> {
-        // The handle may be O_PATH (preopens), which futimens rejects; "." resolves to the
-        // directory itself beneath its own handle.
-        Ok(self.dir.set_times(".", atim.to_spec()?, mtim.to_spec()?)?)
+        let times = Timestamps {
+            last_access: atim.to_timespec()?,
+            last_modification: mtim.to_timespec()?,
+        };
+        Ok(rustix::fs::futimens(&self.dir, &times)?)
     }
 
     pub fn set_times_at(
@@ -704,7 +716,7 @@ impl File {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
 
@@ -914,9 +926,20 @@ mod tests {
                 .map(|s| s.data_modification_timestamp),
             Ok(Some(t))
         );
-        d.set_times(NewTimestamp::Timestamp(t), NewTimestamp::Timestamp(t))
-            .unwrap();
-        assert_eq!(d.stat().map(|s| s.data_modification_timestamp), Ok(Some(t)));
+        let at_t = NewTimestamp::Timestamp(t);
+        assert_eq!(
+            d.set_times(at_t, at_t),
+            Err(ErrorCode::BadDescriptor),
+            "O_PATH preopen"
+        );
+        let Ok(Opened::Dir(sub)) = open(&d, true, "sub") else {
+            panic!("open sub");
+        };
+        sub.set_times(at_t, at_t).unwrap();
+        assert_eq!(
+            sub.stat().map(|s| s.data_modification_timestamp),
+            Ok(Some(t))
+        );
         d.create_directory_at("dir").unwrap();
         assert_eq!(d.create_directory_at("dir").err(), Some(ErrorCode::Exist));
         d.rename_at("new.txt", &d, "dir/moved.txt").unwrap();

@@ -41,7 +41,8 @@ static CTX: Mutex<Option<WasiCtx>> = Mutex::new(None);
 /// the same `--dir`, `--env` and `-S inherit-env` options.
 ///
 /// Also ignores SIGPIPE, as a Rust `main` (and so wasmtime) does, so that writing to a
-/// closed pipe is an `EPIPE` the program sees rather than a silent death.
+/// closed pipe is an error the program sees (`EIO` on stdout, as in wasmtime) rather than
+/// a silent death.
 ///
 /// Fails (with the text the caller prints after `error: `) if a granted directory cannot
 /// be opened.
@@ -55,8 +56,8 @@ pub fn init(args: Vec<Vec<u8>>, config: &CommandConfig) -> Result<(), String> {
     }
     let ctx = WasiCtx::new(args, env, preopens)
         .map_err(|e| format!("creating the WASI context: errno {}", e.raw()))?;
-    // SAFETY: setting a signal's disposition to SIG_IGN is async-signal-safe and affects
-    // nothing else of the runtime (its handlers are for SIGSEGV, SIGBUS, SIGILL, SIGFPE).
+    // SAFETY: setting a signal's disposition to SIG_IGN has no memory-safety requirement,
+    // and the runtime's own handlers (signals.rs) are for other signals.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     *CTX.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx);
     Ok(())

@@ -996,6 +996,228 @@ fn sock_shutdown(ctx: &mut WasiCtx, _mem: Mem, fd: i32, how: i32) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wasi::filesystem::tests::Tree;
+
+    /// Guest memory layout of these tests: scratch values from 0, strings from 256,
+    /// buffers from 1024.
+    const OUT: i32 = 0;
+    const STR: i32 = 256;
+    const BUF: i32 = 1024;
+
+    struct Guest {
+        ctx: WasiCtx,
+        bytes: Vec<u8>,
+        _tree: Tree,
+    }
+
+    impl Guest {
+        /// A context with `tree`'s sandbox preopened as fd 3 ("/sandbox").
+        fn new(tag: &str) -> Guest {
+            let tree = Tree::new(tag);
+            let preopens = vec![(tree.sandbox(), "/sandbox".to_string())];
+            Guest {
+                ctx: WasiCtx::new(vec![b"prog".to_vec()], Vec::new(), preopens).unwrap(),
+                bytes: vec![0u8; 64 * 1024],
+                _tree: tree,
+            }
+        }
+
+        /// Runs `f` on the context and memory, returning its errno.
+        fn call(&mut self, f: impl FnOnce(&mut WasiCtx, Mem) -> Result<()>) -> i32 {
+            let mut mem = GuestMemory::from_slice(&mut self.bytes);
+            f(&mut self.ctx, &mut mem).into_abi()
+        }
+
+        fn put_str(&mut self, s: &str) -> (i32, i32) {
+            self.bytes[STR as usize..][..s.len()].copy_from_slice(s.as_bytes());
+            (STR, s.len() as i32)
+        }
+
+        fn u32_at(&self, at: i32) -> u32 {
+            u32::from_le_bytes(self.bytes[at as usize..][..4].try_into().unwrap())
+        }
+
+        fn open(&mut self, dir: i32, follow: bool, path: &str, rights: i64) -> (i32, u32) {
+            let (p, l) = self.put_str(path);
+            let e =
+                self.call(|c, m| path_open(c, m, dir, follow as i32, p, l, 0, rights, 0, 0, OUT));
+            (e, self.u32_at(OUT))
+        }
+    }
+
+    #[test]
+    fn path_open_errnos_are_wasmtimes() {
+        let mut g = Guest::new("p1-open");
+        let read = rights::FD_READ as i64;
+        for path in [
+            "../outside.txt",
+            "/etc/passwd",
+            "sub/../../outside.txt",
+            "link_up/x",
+        ] {
+            assert_eq!(g.open(3, true, path, read).0, Errno::Perm.raw(), "{path}");
+        }
+        assert_eq!(g.open(3, true, "link_out", read).0, Errno::Perm.raw());
+        assert_eq!(g.open(3, false, "link_out", read).0, Errno::Loop.raw());
+        assert_eq!(g.open(3, true, "missing", read).0, Errno::Noent.raw());
+        assert_eq!(
+            g.open(0, true, "file.txt", read).0,
+            Errno::Badf.raw(),
+            "stdin is no directory"
+        );
+        assert_eq!(g.open(9, true, "file.txt", read).0, Errno::Badf.raw());
+        let (e, fd) = g.open(3, true, "link_in", read);
+        assert_eq!((e, fd), (0, 4), "the first free number after the preopen");
+        assert_eq!(
+            g.open(4, true, "x", read).0,
+            Errno::Notdir.raw(),
+            "a file is no directory"
+        );
+        assert_eq!(g.open(3, true, "file.txt", 1 << 40).0, Errno::Inval.raw());
+        // Reading it through the face, in two reads, and seeking.
+        g.bytes[OUT as usize + 8..][..8].copy_from_slice(&[0, 4, 0, 0, 3, 0, 0, 0]);
+        assert_eq!(g.call(|c, m| fd_read(c, m, 4, OUT + 8, 1, OUT)), 0);
+        assert_eq!((g.u32_at(OUT), &g.bytes[1024..1027]), (3, &b"hel"[..]));
+        assert_eq!(g.call(|c, m| fd_read(c, m, 4, OUT + 8, 1, OUT)), 0);
+        assert_eq!(&g.bytes[1024..1027], b"lo\n");
+        assert_eq!(
+            g.call(|c, m| fd_seek(c, m, 4, -2, whence::END.into(), OUT)),
+            0
+        );
+        assert_eq!(g.u32_at(OUT), 4);
+        assert_eq!(
+            g.call(|c, m| fd_seek(c, m, 4, -5, whence::CUR.into(), OUT)),
+            Errno::Inval.raw()
+        );
+        assert_eq!(
+            g.call(|c, m| fd_seek(c, m, 1, 0, whence::CUR.into(), OUT)),
+            Errno::Spipe.raw()
+        );
+        assert_eq!(
+            g.call(|c, m| fd_seek(c, m, 4, 0, 3, OUT)),
+            Errno::Inval.raw()
+        );
+    }
+
+    #[test]
+    fn preopens_and_stdio_report_as_in_wasmtime() {
+        let mut g = Guest::new("p1-prestat");
+        assert_eq!(g.call(|c, m| fd_prestat_get(c, m, 3, OUT)), 0);
+        assert_eq!((g.bytes[0], g.u32_at(4)), (0, 8));
+        assert_eq!(g.call(|c, m| fd_prestat_dir_name(c, m, 3, BUF, 8)), 0);
+        assert_eq!(&g.bytes[BUF as usize..][..8], b"/sandbox");
+        assert_eq!(
+            g.call(|c, m| fd_prestat_dir_name(c, m, 3, BUF, 7)),
+            Errno::Nametoolong.raw()
+        );
+        assert_eq!(
+            g.call(|c, m| fd_prestat_get(c, m, 0, OUT)),
+            Errno::Badf.raw()
+        );
+        assert_eq!(
+            g.call(|c, m| fd_prestat_dir_name(c, m, 0, BUF, 8)),
+            Errno::Notdir.raw()
+        );
+        assert_eq!(
+            g.call(|c, m| fd_prestat_get(c, m, 4, OUT)),
+            Errno::Badf.raw()
+        );
+        assert_eq!(g.call(|c, m| fd_fdstat_get(c, m, 3, OUT)), 0);
+        let base = u64::from_le_bytes(g.bytes[8..16].try_into().unwrap());
+        assert_eq!(
+            (g.bytes[0], base),
+            (filetype::DIRECTORY, rights::PREOPEN_BASE)
+        );
+        assert_eq!(g.call(|c, m| fd_fdstat_get(c, m, 1, OUT)), 0);
+        let base = u64::from_le_bytes(g.bytes[8..16].try_into().unwrap());
+        assert_eq!(base, rights::FD_WRITE);
+        assert_eq!(
+            g.call(|c, m| sock_accept(c, m, 1, 0, OUT)),
+            Errno::Notsock.raw()
+        );
+        assert_eq!(g.call(|c, m| sock_shutdown(c, m, 7, 1)), Errno::Badf.raw());
+    }
+
+    #[test]
+    fn bad_guest_pointers_are_efault_after_descriptor_checks() {
+        let mut g = Guest::new("p1-fault");
+        // iovec {buf: 0xfffffff0, len: 32}: the buffer is out of bounds.
+        g.bytes[..8].copy_from_slice(&[0xf0, 0xff, 0xff, 0xff, 32, 0, 0, 0]);
+        assert_eq!(
+            g.call(|c, m| fd_write(c, m, 1, 0, 1, 64)),
+            Errno::Fault.raw()
+        );
+        assert_eq!(
+            g.call(|c, m| fd_write(c, m, 77, 0, 1, 64)),
+            Errno::Badf.raw()
+        );
+        assert_eq!(
+            g.call(|c, m| fd_write(c, m, 1, -8, 1, 64)),
+            Errno::Fault.raw(),
+            "iovec array"
+        );
+        assert_eq!(
+            g.call(|c, m| fd_fdstat_get(c, m, 1, -4)),
+            Errno::Fault.raw()
+        );
+        assert_eq!(g.call(|c, m| args_get(c, m, -2, 0)), Errno::Fault.raw());
+        assert_eq!(
+            g.call(|c, m| random_get(c, m, 65_000, 1000)),
+            Errno::Fault.raw()
+        );
+        let (p, _) = g.put_str("file.txt");
+        assert_eq!(
+            g.call(|c, m| path_open(c, m, 3, 1, p, 8, 0, 2, 0, 0, -1)),
+            Errno::Fault.raw()
+        );
+        assert_eq!(
+            g.ctx.fds.get(4).err(),
+            Some(Errno::Badf),
+            "nothing was opened"
+        );
+        assert_eq!(
+            g.call(|c, m| path_create_directory(c, m, 3, 65_530, 100)),
+            Errno::Fault.raw()
+        );
+    }
+
+    #[test]
+    fn readdir_in_small_buffers_visits_every_entry_once() {
+        let mut g = Guest::new("p1-readdir");
+        // Read with a buffer that holds about one entry, resuming from the last complete
+        // entry's d_next each time, as wasi-libc does.
+        let mut names = Vec::new();
+        let mut cookie = 0i64;
+        for _ in 0..100 {
+            assert_eq!(g.call(|c, m| fd_readdir(c, m, 3, BUF, 40, cookie, OUT)), 0);
+            let used = g.u32_at(OUT) as usize;
+            let entry = &g.bytes[BUF as usize..][..used];
+            if used < DIRENT_SIZE {
+                assert_eq!(used, 0, "a partial header only when the buffer is full");
+                break;
+            }
+            let namlen = u32::from_le_bytes(entry[16..20].try_into().unwrap()) as usize;
+            if DIRENT_SIZE + namlen > used {
+                // Cut off: a real guest would retry with a larger buffer.
+                assert_eq!(used, 40);
+                assert_eq!(g.call(|c, m| fd_readdir(c, m, 3, BUF, 200, cookie, OUT)), 0);
+            }
+            let entry = &g.bytes[BUF as usize..][..DIRENT_SIZE + namlen];
+            names.push(String::from_utf8(entry[DIRENT_SIZE..].to_vec()).unwrap());
+            cookie = i64::from_le_bytes(entry[..8].try_into().unwrap());
+        }
+        names.sort();
+        let expected = [
+            ".", "..", "file.txt", "link_abs", "link_in", "link_out", "link_up", "sub",
+        ];
+        assert_eq!(names, expected);
+        assert_eq!(g.call(|c, m| fd_readdir(c, m, 3, BUF, 200, 1000, OUT)), 0);
+        assert_eq!(g.u32_at(OUT), 0, "a cookie past the end reads nothing");
+        assert_eq!(
+            g.call(|c, m| fd_readdir(c, m, 1, BUF, 200, 0, OUT)),
+            Errno::Badf.raw()
+        );
+    }
 
     fn dirent(next: u64, name: &str) -> ([u8; DIRENT_SIZE], Vec<u8>) {
         (

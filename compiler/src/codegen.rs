@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::mem::offset_of;
 use std::sync::Arc;
 
-use aot_abi::{ModuleDescriptor, TrapRecord, VMOffsets, ValRaw};
+use aot_abi::{InlineRecord, ModuleDescriptor, TrapRecord, VMOffsets, ValRaw};
 use cranelift_codegen::Context;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::inline::{Inline, InlineCommand};
@@ -28,6 +28,8 @@ struct CompiledFunc {
     alignment: u64,
     relocs: Vec<ModuleReloc>,
     traps: Vec<(u32, aot_abi::TrapKind)>,
+    /// (offset, frames innermost first) of sites inside inlined code.
+    inlined: Vec<(u32, Vec<u32>)>,
 }
 
 /// Compiles a parsed module into an object defining `aot_abi::module_symbol(index)`.
@@ -105,12 +107,23 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         .collect();
     let mut func_lens = Vec::with_capacity(compiled.len());
     let mut trap_records = Vec::new();
+    let mut inline_records: Vec<InlineRecord> = Vec::new();
+    let mut inline_funcs: Vec<u32> = Vec::new();
     for (i, c) in compiled.into_iter().enumerate() {
         let c = c?;
         module
             .define_function_bytes(func_ids[i], c.alignment, &c.bytes, &c.relocs)
             .map_err(merr)?;
         func_lens.push(c.bytes.len() as u32);
+        for (offset, frames) in c.inlined {
+            inline_records.push(InlineRecord {
+                func: i as u32,
+                offset,
+                start: inline_funcs.len() as u32,
+                len: frames.len() as u32,
+            });
+            inline_funcs.extend(frames);
+        }
         for (offset, kind) in c.traps {
             trap_records.push(TrapRecord {
                 func: i as u32,
@@ -120,6 +133,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         }
     }
     trap_records.sort_by_key(|t| (t.func, t.offset));
+    inline_records.sort_by_key(|r| (r.func, r.offset));
 
     // One array-call trampoline per type.
     let mut tramp_ids = Vec::with_capacity(info.meta.types.len());
@@ -166,6 +180,20 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         .collect();
     let traps_id =
         define_bytes(&mut module, &format!("aot_m{index}_traps"), &traps).map_err(|e| merr(*e))?;
+    let inline_bytes: Vec<u8> = inline_records
+        .iter()
+        .flat_map(|r| [r.func, r.offset, r.start, r.len])
+        .flat_map(u32::to_le_bytes)
+        .collect();
+    let inline_id = define_bytes(&mut module, &format!("aot_m{index}_inline"), &inline_bytes)
+        .map_err(|e| merr(*e))?;
+    let inline_funcs_bytes: Vec<u8> = inline_funcs.iter().flat_map(|f| f.to_le_bytes()).collect();
+    let inline_funcs_id = define_bytes(
+        &mut module,
+        &format!("aot_m{index}_inline_funcs"),
+        &inline_funcs_bytes,
+    )
+    .map_err(|e| merr(*e))?;
 
     let desc_id = module
         .declare_data(
@@ -217,6 +245,16 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         offset_of!(ModuleDescriptor, num_traps),
         trap_records.len(),
     );
+    put_usize(
+        &mut bytes,
+        offset_of!(ModuleDescriptor, num_inline_records),
+        inline_records.len(),
+    );
+    put_usize(
+        &mut bytes,
+        offset_of!(ModuleDescriptor, num_inline_funcs),
+        inline_funcs.len(),
+    );
     desc.define(bytes.into_boxed_slice());
     for (field, id) in [
         (offset_of!(ModuleDescriptor, meta), meta_id),
@@ -225,6 +263,8 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         (offset_of!(ModuleDescriptor, func_lens), lens_id),
         (offset_of!(ModuleDescriptor, trampolines), tramps_id),
         (offset_of!(ModuleDescriptor, traps), traps_id),
+        (offset_of!(ModuleDescriptor, inline_records), inline_id),
+        (offset_of!(ModuleDescriptor, inline_funcs), inline_funcs_id),
     ] {
         let gv = module.declare_data_in_data(id, &mut desc);
         desc.write_data_addr(field as u32, gv, 0);
@@ -258,6 +298,7 @@ fn translate(
         &mut func,
         fctx,
     )?;
+    tag_frame_sites(&mut func, info.num_imported_funcs + def_index);
     Ok(func)
 }
 
@@ -304,6 +345,24 @@ fn compile_function(
         })?;
         traps.push((t.offset, kind));
     }
+    let mut inlined: Vec<(u32, Vec<u32>)> = Vec::new();
+    for site in compiled.buffer.debug_tags() {
+        // The first tag is this function's own; more mean inlined code, outermost first.
+        if site.tags.len() < 2 {
+            continue;
+        }
+        let frames: Vec<u32> = site.tags[1..]
+            .iter()
+            .rev()
+            .filter_map(|t| match t {
+                ir::DebugTag::User(f) => Some(*f),
+                ir::DebugTag::StackSlot(_) => None,
+            })
+            .collect();
+        if inlined.last().is_none_or(|(o, _)| *o != site.offset) {
+            inlined.push((site.offset, frames));
+        }
+    }
     let mach_relocs: Vec<_> = compiled.buffer.relocs().to_vec();
     let relocs = mach_relocs
         .iter()
@@ -315,6 +374,7 @@ fn compile_function(
         alignment,
         relocs,
         traps,
+        inlined,
     })
 }
 
@@ -369,6 +429,25 @@ pub fn disassemble(
         ));
     }
     Ok(out)
+}
+
+/// Tags every call with the function it belongs to. When Cranelift inlines a call, it
+/// prepends the call's tags to the inlined calls' tags, so after compilation each return
+/// address knows the chain of functions it came from, and backtraces show inlined
+/// functions as frames of their own. (Cranelift allows tags only on calls, so a trap whose
+/// faulting instruction is itself inlined code shows the function it was inlined into.)
+fn tag_frame_sites(func: &mut ir::Function, func_index: u32) {
+    let mut sites = Vec::new();
+    for block in func.layout.blocks() {
+        for inst in func.layout.block_insts(block) {
+            if func.dfg.insts[inst].opcode().is_call() {
+                sites.push(inst);
+            }
+        }
+    }
+    for inst in sites {
+        func.debug_tags.set(inst, [ir::DebugTag::User(func_index)]);
+    }
 }
 
 /// Inlines calls to tiny defined functions (accessors, wrappers), where the call costs

@@ -427,3 +427,47 @@ fn a_missing_linker_names_its_package() {
     );
     assert!(!app.exists());
 }
+
+/// A trap three calls deep, where `middle` is small enough to be inlined into `_start` at
+/// -O2: the backtrace still names every function, innermost first, on both targets and at
+/// every optimisation level.
+const DEEP_TRAP: &[u8] = b"(module
+  (func $inner (param i32) (result i32)
+    (i32.div_u (i32.const 1) (local.get 0)) (i32.const 7) (i32.add) (i32.const 3) (i32.mul)
+    (i32.const 5) (i32.xor) (i32.const 9) (i32.sub) (i32.const 2) (i32.shl) (i32.const 1)
+    (i32.or) (i32.const 11) (i32.add) (i32.const 13) (i32.mul) (i32.const 17) (i32.xor)
+    (i32.const 19) (i32.sub) (i32.const 23) (i32.add) (i32.const 29) (i32.mul))
+  (func $middle (result i32) (call $inner (i32.const 0)))
+  (func $start (export \"_start\") (drop (call $middle))))
+";
+
+#[test]
+fn backtraces_name_inlined_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "deep.wat", DEEP_TRAP);
+    for triple in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] {
+        for opt in ["0", "2"] {
+            let exe = dir.path().join(format!("deep-{triple}-{opt}"));
+            let out = aot(&[
+                &input,
+                "-o",
+                exe.to_str().unwrap(),
+                "--target",
+                triple,
+                "-O",
+                opt,
+            ]);
+            assert!(out.status.success(), "{}", stderr(&out));
+            let what = format!("deep trap, {triple} -O{opt}");
+            let Some(run) = run_for(triple, &exe, &what) else {
+                continue;
+            };
+            assert_eq!(run.status.code(), Some(134), "{what}");
+            assert_eq!(
+                stderr(&run),
+                "wasm trap: integer divide by zero\nwasm backtrace:\n    0: inner\n    1: middle\n    2: start\n",
+                "{what}"
+            );
+        }
+    }
+}

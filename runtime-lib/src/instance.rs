@@ -903,6 +903,10 @@ pub(crate) mod test_support {
             num_trampolines: trampolines.len(),
             traps: core::ptr::null(),
             num_traps: 0,
+            inline_records: core::ptr::null(),
+            num_inline_records: 0,
+            inline_funcs: core::ptr::null(),
+            num_inline_funcs: 0,
         }))
     }
 

@@ -22,7 +22,7 @@ use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
 
-use aot_abi::{ModuleDescriptor, ModuleMeta, TrapKind, TrapRecord};
+use aot_abi::{InlineRecord, ModuleDescriptor, ModuleMeta, TrapKind, TrapRecord};
 
 use crate::{arch, signals};
 
@@ -59,6 +59,9 @@ struct CodeModule {
     funcs: Box<[FuncRange]>,
     /// Sorted by (func, offset), as the compiler emits them.
     traps: &'static [TrapRecord],
+    /// Code that came from inlined functions, sorted by (func, offset), and their frames.
+    inline_records: &'static [InlineRecord],
+    inline_funcs: &'static [u32],
     /// Number of imported functions: defined function `i` is function `imported + i`.
     imported: u32,
     /// The module registered before this one, or null.
@@ -132,6 +135,13 @@ pub fn register_module(desc: &'static ModuleDescriptor, meta: &'static ModuleMet
     funcs.sort_unstable_by_key(|f| f.start);
     // SAFETY: as above, `num_traps` records.
     let traps = unsafe { static_slice(desc.traps, desc.num_traps) };
+    // SAFETY: as above, with the inline tables' lengths.
+    let (inline_records, inline_funcs) = unsafe {
+        (
+            static_slice(desc.inline_records, desc.num_inline_records),
+            static_slice(desc.inline_funcs, desc.num_inline_funcs),
+        )
+    };
     let node = Box::new(CodeModule {
         desc,
         meta,
@@ -139,6 +149,8 @@ pub fn register_module(desc: &'static ModuleDescriptor, meta: &'static ModuleMet
         end: funcs.iter().map(|f| f.end).max().unwrap_or(0),
         funcs: funcs.into_boxed_slice(),
         traps,
+        inline_records,
+        inline_funcs,
         imported: meta.imported_funcs(),
         next: MODULES.load(Ordering::Relaxed),
     });
@@ -169,11 +181,30 @@ impl CodeLoc {
     /// Writes the function's name as `ModuleMeta::func_display_name` spells it, without
     /// allocating.
     fn write_name(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        let index = self.module.imported + self.func;
+        self.write_func_name(w, self.module.imported + self.func)
+    }
+
+    fn write_func_name(&self, w: &mut dyn fmt::Write, index: u32) -> fmt::Result {
         match self.module.meta.func_names.get(index as usize) {
             Some(name) if !name.is_empty() => w.write_str(name),
             _ => write!(w, "<wasm function {index}>"),
         }
+    }
+
+    /// The functions inlined at `offset` of this function, innermost first (module
+    /// function indices); empty for code of the function itself.
+    fn inlined_at(&self, offset: u32) -> &'static [u32] {
+        let m = self.module;
+        let Ok(i) = m
+            .inline_records
+            .binary_search_by_key(&(self.func, offset), |r| (r.func, r.offset))
+        else {
+            return &[];
+        };
+        let r = m.inline_records[i];
+        m.inline_funcs
+            .get(r.start as usize..(r.start as usize).saturating_add(r.len as usize))
+            .unwrap_or(&[])
     }
 }
 
@@ -345,6 +376,15 @@ fn write_backtrace(w: &mut dyn fmt::Write, frames: &[usize]) -> fmt::Result {
         // Return addresses may point just past a function ending in a call.
         let probe = if i == 0 { pc } else { pc.wrapping_sub(1) };
         if let Some(loc) = lookup_code(probe) {
+            // Functions inlined here are frames of their own, innermost first; sites are
+            // recorded at the faulting instruction and at the return address.
+            let exact = loc.offset + (pc - probe) as u32;
+            for &f in loc.inlined_at(exact) {
+                write!(w, "    {n}: ")?;
+                loc.write_func_name(w, f)?;
+                w.write_str("\n")?;
+                n += 1;
+            }
             write!(w, "    {n}: ")?;
             loc.write_name(w)?;
             w.write_str("\n")?;
@@ -495,6 +535,10 @@ pub(crate) mod tests {
                 trampolines: ptr::null(),
                 num_trampolines: 0,
                 num_traps: records.len(),
+                inline_records: core::ptr::null(),
+                num_inline_records: 0,
+                inline_funcs: core::ptr::null(),
+                num_inline_funcs: 0,
                 traps: records.leak().as_ptr(),
             }));
             register_module(desc, meta);

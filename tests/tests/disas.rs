@@ -17,7 +17,8 @@ fn generated(wasm: &[u8], file: &str) -> Result<String, String> {
         let funcs = aot::disassemble_module(wasm, file, &opts).map_err(|e| e.to_string())?;
         for (name, code) in funcs {
             out.push_str(&format!(";; {t} {name}\n"));
-            for line in code.lines() {
+            // Debug-tag annotations are frame metadata, not code.
+            for line in code.lines().filter(|l| !l.contains("^-- debug @")) {
                 out.push_str(&format!(";;   {}\n", line.trim_end()));
             }
         }

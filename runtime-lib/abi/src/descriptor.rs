@@ -19,6 +19,19 @@ pub struct TrapRecord {
     pub kind: u32,
 }
 
+/// Code in function `func` at `offset` that came from inlined functions: a trap site (the
+/// faulting instruction) or a return address. Its frames, innermost first, are the module
+/// functions `inline_funcs[start..start + len]`, then `func` itself.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InlineRecord {
+    /// Defined-function index (imports not counted).
+    pub func: u32,
+    pub offset: u32,
+    pub start: u32,
+    pub len: u32,
+}
+
 /// Calls a function of any signature from the host: reads the arguments from `values`,
 /// calls `code(vmctx, args...)`, writes the results back to `values` (which has
 /// max(params, results) slots). One is generated per module type.
@@ -63,6 +76,11 @@ pub struct ModuleDescriptor {
     /// Sorted by (func, offset).
     pub traps: *const TrapRecord,
     pub num_traps: usize,
+    /// Sorted by (func, offset); frames in `inline_funcs` (module function indices).
+    pub inline_records: *const InlineRecord,
+    pub num_inline_records: usize,
+    pub inline_funcs: *const u32,
+    pub num_inline_funcs: usize,
 }
 
 // SAFETY: a descriptor is immutable data in the executable's read-only image.
@@ -171,7 +189,8 @@ mod tests {
     #[test]
     fn descriptor_layout_is_fixed() {
         assert_eq!(core::mem::size_of::<TrapRecord>(), 12);
-        assert_eq!(core::mem::size_of::<ModuleDescriptor>(), 8 + 8 * 11);
+        assert_eq!(core::mem::size_of::<ModuleDescriptor>(), 8 + 8 * 15);
+        assert_eq!(core::mem::size_of::<InlineRecord>(), 16);
         assert_eq!(core::mem::size_of::<ProgramDescriptor>(), 8 + 8 * 4);
     }
 }

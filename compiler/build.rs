@@ -199,12 +199,15 @@ fn build_runtime(workspace: &Path, target_dir: &Path, triple: &str) -> Result<()
         .arg("--target-dir")
         .arg(target_dir)
         .args(["--target", triple]);
+    // The runtime is host code (WASI, instantiation, traps): optimised for size, which cuts
+    // every executable by ~10% at no cost to generated code. A panic in it is a bug, so it
+    // aborts rather than carrying unwind tables.
     for setting in [
-        "profile.release.opt-level=3",
+        "profile.release.opt-level=\"s\"",
         "profile.release.lto=true",
         "profile.release.codegen-units=1",
         "profile.release.debug=false",
-        "profile.release.panic=\"unwind\"",
+        "profile.release.panic=\"abort\"",
     ] {
         cmd.args(["--config", setting]);
     }

@@ -471,3 +471,66 @@ fn backtraces_name_inlined_frames() {
         }
     }
 }
+
+/// Exits with the number of environment variables the program sees.
+const ENV_COUNT: &[u8] = b"(module
+  (import \"wasi_snapshot_preview1\" \"environ_sizes_get\" (func $sizes (param i32 i32) (result i32)))
+  (import \"wasi_snapshot_preview1\" \"proc_exit\" (func $exit (param i32)))
+  (memory (export \"memory\") 1)
+  (func (export \"_start\")
+    (drop (call $sizes (i32.const 0) (i32.const 4)))
+    (call $exit (i32.load (i32.const 0)))))
+";
+
+/// Builds ENV_COUNT for the host with `flags` and runs it with exactly `env`.
+fn env_count(flags: &[&str], env: &[(&str, &str)]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "env.wat", ENV_COUNT);
+    let exe = dir.path().join("env");
+    let mut args = vec![input.as_str(), "-o", exe.to_str().unwrap()];
+    args.extend_from_slice(flags);
+    let out = aot(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    Command::new(&exe)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the executable")
+}
+
+#[test]
+fn environment_grants_are_fixed_at_compile_time() {
+    let run_env = [("COPIED", "x"), ("OTHER", "y"), ("THIRD", "z")];
+    // Nothing granted: the program sees no variables, whatever the process has.
+    assert_eq!(env_count(&[], &run_env).status.code(), Some(0));
+    // NAME=VALUE always; NAME alone copies the variable when the process has it.
+    let flags = ["--env", "SET=1", "--env", "COPIED"];
+    assert_eq!(env_count(&flags, &run_env).status.code(), Some(2));
+    assert_eq!(env_count(&flags, &[("OTHER", "y")]).status.code(), Some(1));
+    // --inherit-env: the whole environment of the process.
+    assert_eq!(
+        env_count(&["--inherit-env"], &run_env).status.code(),
+        Some(3)
+    );
+}
+
+#[test]
+fn a_missing_preopen_directory_is_an_error_at_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let granted = dir.path().join("granted");
+    std::fs::create_dir(&granted).unwrap();
+    let grant = format!("{}::/data", granted.display());
+    let out = env_count(&["--dir", &grant], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let input = write(dir.path(), "env.wat", ENV_COUNT);
+    let exe = dir.path().join("env");
+    let out = aot(&[&input, "-o", exe.to_str().unwrap(), "--dir", &grant]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::remove_dir(&granted).unwrap();
+    let run = Command::new(&exe).output().expect("run the executable");
+    assert_eq!(run.status.code(), Some(1));
+    let err = stderr(&run);
+    assert!(err.contains(&granted.display().to_string()), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}

@@ -10,7 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::clocks::MonotonicClock;
 use super::filesystem::{Dir, File};
 use super::io::Stdio;
-use super::types::{Errno, Result};
+use super::types::Errno;
+
+/// Descriptor lookups fail only with an errno.
+type Result<T> = core::result::Result<T, Errno>;
 
 /// An open preview 1 descriptor.
 #[derive(Debug)]

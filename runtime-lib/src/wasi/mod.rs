@@ -9,6 +9,10 @@
 //! [`poll`] (`poll_oneoff`), [`ctx`] (the context and descriptor table), [`guest`]
 //! (bounds-checked guest memory) and [`types`] (the ABI).
 //!
+//! A preview 1 call either returns an errno or, for the mistakes wasmtime ends the program
+//! for (a guest pointer out of bounds or misaligned, an invalid enum or flag argument; see
+//! [`guest::GuestError`]), prints one `error:` line on stderr and exits with status 1.
+//!
 //! The context is process-wide: [`init`] builds it from the program's arguments and the
 //! grants compiled into it, before the module is instantiated; every host call locks it.
 //! A host call never calls back into Wasm, so the lock is never taken twice.

@@ -4,53 +4,80 @@
 //!
 //! The exported functions are generated from the contract's list, so each has exactly the
 //! signature the compiler checks imports against; each calls the function of the same name
-//! below, which takes the context and the caller's memory and returns `Result<()>` (the
-//! errno) or never returns (`proc_exit`).
+//! below, which takes the context and the caller's memory and returns `Result<()>` or, for
+//! `proc_exit`, how to end the process.
 //!
 //! Semantics are wasmtime 49's (`wasmtime-wasi`'s preview 1 adapter): the same errno for
-//! the same mistake, the same rights, the same descriptor numbering. Where wasmtime stops
-//! the program with an error instead (a guest pointer out of bounds or misaligned, an
-//! argument that is not a valid enum or flag value), these functions return `EFAULT` or
-//! `EINVAL` and let the program carry on.
+//! the same mistake, the same rights, the same descriptor numbering, the same order of
+//! checks. Where wasmtime ends the program instead of returning an errno (a guest pointer
+//! out of bounds, misaligned or overflowing, an argument that is not a valid enum or flag
+//! value or does not fit its type, `random_get` of more than 64 MiB, `proc_exit` with a
+//! status of 126 or more), the function fails with a [`GuestError`] and the exported
+//! function prints `error: wasi_snapshot_preview1::<name>: <what>` on stderr and exits with
+//! status 1, as `wasmtime run` does (its message is longer; the status is the same). Effects
+//! that happened before the mistake was found stay, as in wasmtime: `path_open` with an
+//! out-of-bounds result pointer has opened (and maybe created) the file.
+//!
+//! Arguments are checked as wasmtime's generated glue checks them, before the function
+//! body runs: enum and flag arguments first, in parameter order. Results returned through
+//! pointers are written after the body has done its work.
 
 #![allow(
     clippy::too_many_arguments,
     reason = "the functions have the preview 1 signatures"
 )]
 
-use std::convert::Infallible;
-
 use super::ctx::{Descriptor, FileDesc, WasiCtx};
 use super::filesystem::{
     Advice, Datetime, DescriptorFlags, DescriptorStat, DescriptorType, Dir, NewTimestamp,
     OpenFlags, Opened,
 };
-use super::guest::GuestMemory;
+use super::guest::{GuestError, GuestMemory};
 use super::io::Stdio;
 use super::types::*;
 use super::{cli, clocks, random, with_ctx};
 
-/// How a preview 1 function's result becomes its Wasm result.
+/// How a preview 1 function's result becomes its Wasm result; `func` names the function
+/// in the message of a guest error, which ends the process.
 pub trait P1Return {
     type Abi;
-    fn into_abi(self) -> Self::Abi;
+    fn into_abi(self, func: &str) -> Self::Abi;
 }
 
 impl P1Return for Result<()> {
     type Abi = i32;
-    fn into_abi(self) -> i32 {
+    fn into_abi(self, func: &str) -> i32 {
         match self {
             Ok(()) => Errno::Success.raw(),
-            Err(e) => e.raw(),
+            Err(Error::Errno(e)) => e.raw(),
+            Err(Error::Guest(e)) => end_with_guest_error(func, e),
         }
     }
 }
 
-impl P1Return for Infallible {
+/// What `proc_exit` asks for: the process's exit status, or a guest error.
+pub struct ProcExit(core::result::Result<i32, GuestError>);
+
+impl P1Return for ProcExit {
     type Abi = ();
-    fn into_abi(self) {
-        match self {}
+    fn into_abi(self, func: &str) {
+        match self.0 {
+            Ok(code) => cli::exit(code),
+            Err(e) => end_with_guest_error(func, e),
+        }
     }
+}
+
+/// Ends the process for guest error `e` in `func`, as `wasmtime run` does: a message on
+/// stderr, exit status 1. Nothing needs flushing: guest output is unbuffered.
+#[cold]
+fn end_with_guest_error(func: &str, e: GuestError) -> ! {
+    let _ = Stdio::Stderr.write_all(guest_error_line(func, e).as_bytes());
+    cli::exit(1)
+}
+
+fn guest_error_line(func: &str, e: GuestError) -> String {
+    format!("error: {}::{func}: {e}\n", aot_abi::wasi::WASI_P1_MODULE)
 }
 
 macro_rules! p1_exports {
@@ -65,7 +92,9 @@ macro_rules! p1_exports {
                     // SAFETY: generated code passes the calling instance's vmctx, and no
                     // Wasm code runs until this host function returns.
                     let mut memory = unsafe { GuestMemory::of_caller(vmctx) };
-                    with_ctx(|ctx| P1Return::into_abi(super::$name(ctx, &mut memory, $($arg),*)))
+                    // The context lock is released before a guest error ends the process.
+                    let result = with_ctx(|ctx| super::$name(ctx, &mut memory, $($arg),*));
+                    P1Return::into_abi(result, stringify!($name))
                 }
             )*
         }
@@ -89,31 +118,82 @@ fn u(v: i32) -> u32 {
     v as u32
 }
 
-/// A flags argument of a witx type `bits` wide with the defined bits `all`.
-fn flag_arg(v: i32, bits: u32, all: u32) -> Result<u32> {
-    let v = v as u32;
-    if (bits < 32 && v >> bits != 0) || v & !all != 0 {
-        return Err(Errno::Inval);
+/// An argument of witx type `ty`, `bits` (8, 16 or 32) wide, that wasmtime converts from
+/// the i32 with a checked conversion (enums, flags and the 8- and 16-bit integers), so a
+/// negative or too large value is a guest error. (Plain 32- and 64-bit integers, pointers
+/// and descriptors are reinterpreted as unsigned, never rejected.)
+fn narrow_arg(v: i32, ty: &'static str, bits: u32) -> core::result::Result<u32, GuestError> {
+    match u32::try_from(v) {
+        Ok(u) if bits >= 32 || u >> bits == 0 => Ok(u),
+        _ => Err(GuestError::IntOutOfRange {
+            ty,
+            value: v.into(),
+        }),
+    }
+}
+
+/// A flags argument of witx type `ty`, `bits` wide, with the defined bits `all`.
+fn flag_arg(
+    v: i32,
+    ty: &'static str,
+    bits: u32,
+    all: u32,
+) -> core::result::Result<u32, GuestError> {
+    let v = narrow_arg(v, ty, bits)?;
+    if v & !all != 0 {
+        return Err(GuestError::InvalidFlags {
+            ty,
+            value: v.into(),
+        });
     }
     Ok(v)
 }
 
-fn rights(v: i64) -> Result<u64> {
-    if v as u64 & !rights::ALL != 0 {
-        return Err(Errno::Inval);
+/// An enum argument of witx type `ty`, `bits` wide, with the values `0..=max`.
+fn enum_arg(
+    v: i32,
+    ty: &'static str,
+    bits: u32,
+    max: u32,
+) -> core::result::Result<u32, GuestError> {
+    let v = narrow_arg(v, ty, bits)?;
+    if v > max {
+        return Err(GuestError::InvalidEnum {
+            ty,
+            value: v.into(),
+        });
     }
-    Ok(v as u64)
+    Ok(v)
 }
 
-fn lookup_follow(v: i32) -> Result<bool> {
-    Ok(flag_arg(v, 32, lookupflags::ALL)? & lookupflags::SYMLINK_FOLLOW != 0)
+/// A `rights` argument: wasmtime converts the i64 with a checked conversion too.
+fn rights(v: i64) -> core::result::Result<u64, GuestError> {
+    let r = u64::try_from(v).map_err(|_| GuestError::IntOutOfRange {
+        ty: "Rights",
+        value: v,
+    })?;
+    if r & !rights::ALL != 0 {
+        return Err(GuestError::InvalidFlags {
+            ty: "Rights",
+            value: r,
+        });
+    }
+    Ok(r)
+}
+
+fn lookup_follow(v: i32) -> core::result::Result<bool, GuestError> {
+    Ok(flag_arg(v, "Lookupflags", 32, lookupflags::ALL)? & lookupflags::SYMLINK_FOLLOW != 0)
+}
+
+fn fd_flags_arg(v: i32) -> core::result::Result<u16, GuestError> {
+    Ok(flag_arg(v, "Fdflags", 16, fdflags::ALL.into())? as u16)
 }
 
 /// A descriptor that must be a directory (`EBADF` otherwise).
 fn dir_fd(ctx: &WasiCtx, fd: i32) -> Result<&Dir> {
     match ctx.fds.get(fd)? {
         Descriptor::Directory { dir, .. } => Ok(dir),
-        _ => Err(Errno::Badf),
+        _ => Err(Errno::Badf.into()),
     }
 }
 
@@ -121,14 +201,14 @@ fn dir_fd(ctx: &WasiCtx, fd: i32) -> Result<&Dir> {
 fn file_fd(ctx: &WasiCtx, fd: i32) -> Result<&FileDesc> {
     match ctx.fds.get(fd)? {
         Descriptor::File(f) => Ok(f),
-        _ => Err(Errno::Badf),
+        _ => Err(Errno::Badf.into()),
     }
 }
 
 fn file_mut(ctx: &mut WasiCtx, fd: i32) -> Result<&mut FileDesc> {
     match ctx.fds.get_mut(fd)? {
         Descriptor::File(f) => Ok(f),
-        _ => Err(Errno::Badf),
+        _ => Err(Errno::Badf.into()),
     }
 }
 
@@ -136,8 +216,8 @@ fn file_mut(ctx: &mut WasiCtx, fd: i32) -> Result<&mut FileDesc> {
 fn seekable(ctx: &mut WasiCtx, fd: i32) -> Result<&mut FileDesc> {
     match ctx.fds.get_mut(fd)? {
         Descriptor::File(f) => Ok(f),
-        Descriptor::Stdio { .. } => Err(Errno::Spipe),
-        Descriptor::Directory { .. } => Err(Errno::Badf),
+        Descriptor::Stdio { .. } => Err(Errno::Spipe.into()),
+        Descriptor::Directory { .. } => Err(Errno::Badf.into()),
     }
 }
 
@@ -169,7 +249,7 @@ fn timestamp(t: Option<Datetime>) -> Result<u64> {
     t.seconds
         .checked_mul(1_000_000_000)
         .and_then(|ns| ns.checked_add(t.nanoseconds.into()))
-        .ok_or(Errno::Overflow)
+        .ok_or(Errno::Overflow.into())
 }
 
 /// `filestat` of a file or directory: wasmtime reports device 1 and the metadata hash as
@@ -191,7 +271,7 @@ fn filestat(s: &DescriptorStat) -> Result<Filestat> {
 /// once is `EINVAL`.
 fn new_timestamp(set: bool, now: bool, ts: u64) -> Result<NewTimestamp> {
     match (set, now) {
-        (true, true) => Err(Errno::Inval),
+        (true, true) => Err(Errno::Inval.into()),
         (true, false) => Ok(NewTimestamp::Timestamp(Datetime {
             seconds: ts / 1_000_000_000,
             nanoseconds: (ts % 1_000_000_000) as u32,
@@ -201,8 +281,9 @@ fn new_timestamp(set: bool, now: bool, ts: u64) -> Result<NewTimestamp> {
     }
 }
 
-fn new_timestamps(fst_flags: i32, atim: i64, mtim: i64) -> Result<(NewTimestamp, NewTimestamp)> {
-    let f = flag_arg(fst_flags, 16, fstflags::ALL.into())? as u16;
+/// The new access and modification times from an `fstflags` argument (already checked by
+/// [`fst_flags_arg`]).
+fn new_timestamps(f: u16, atim: i64, mtim: i64) -> Result<(NewTimestamp, NewTimestamp)> {
     let a = new_timestamp(
         f & fstflags::ATIM != 0,
         f & fstflags::ATIM_NOW != 0,
@@ -214,6 +295,10 @@ fn new_timestamps(fst_flags: i32, atim: i64, mtim: i64) -> Result<(NewTimestamp,
         mtim as u64,
     )?;
     Ok((a, m))
+}
+
+fn fst_flags_arg(v: i32) -> core::result::Result<u16, GuestError> {
+    Ok(flag_arg(v, "Fstflags", 16, fstflags::ALL.into())? as u16)
 }
 
 /// Writes each argument or variable NUL-terminated into `buf` and a pointer to each into
@@ -229,10 +314,11 @@ fn write_strings<'s>(
         s.push(0);
         mem.write_u32(ptr, at)?;
         mem.write_bytes(at, &s)?;
-        ptr = ptr.checked_add(4).ok_or(Errno::Fault)?;
-        at = at
-            .checked_add(u32::try_from(s.len())?)
-            .ok_or(Errno::Fault)?;
+        ptr = ptr.checked_add(4).ok_or(GuestError::PointerOverflow)?;
+        at = u32::try_from(s.len())
+            .ok()
+            .and_then(|len| at.checked_add(len))
+            .ok_or(GuestError::PointerOverflow)?;
     }
     Ok(())
 }
@@ -249,8 +335,9 @@ fn string_sizes(
         count += 1;
         total = total.checked_add(len + 1).ok_or(Errno::Overflow)?;
     }
-    mem.write_u32(u(count_ptr), u32::try_from(count)?)?;
-    mem.write_u32(u(size_ptr), u32::try_from(total)?)
+    let (count, total) = (u32::try_from(count)?, u32::try_from(total)?);
+    mem.write_u32(u(count_ptr), count)?;
+    Ok(mem.write_u32(u(size_ptr), total)?)
 }
 
 fn env_entries(ctx: &WasiCtx) -> impl Iterator<Item = Vec<u8>> + '_ {
@@ -280,31 +367,27 @@ fn environ_sizes_get(ctx: &mut WasiCtx, mem: Mem, count: i32, buf_size: i32) -> 
     )
 }
 
-fn clock_id(id: i32) -> Result<u32> {
-    match id as u32 {
-        id @ 0..=3 => Ok(id),
-        _ => Err(Errno::Inval),
-    }
+fn clock_id(id: i32) -> core::result::Result<u32, GuestError> {
+    enum_arg(id, "Clockid", 32, clockid::THREAD_CPUTIME_ID)
 }
 
+/// The CPU-time clocks are valid ids without a clock behind them: `EBADF`, as wasmtime.
 fn clock_res_get(ctx: &mut WasiCtx, mem: Mem, id: i32, resolution: i32) -> Result<()> {
     let res = match clock_id(id)? {
         clockid::REALTIME => clocks::wall_resolution(),
         clockid::MONOTONIC => ctx.monotonic.resolution(),
-        clockid::PROCESS_CPUTIME_ID => clocks::process_cpu_resolution(),
-        _ => clocks::thread_cpu_resolution(),
+        _ => return Err(Errno::Badf.into()),
     };
-    mem.write_u64(u(resolution), res)
+    Ok(mem.write_u64(u(resolution), res)?)
 }
 
 fn clock_time_get(ctx: &mut WasiCtx, mem: Mem, id: i32, _precision: i64, time: i32) -> Result<()> {
     let now = match clock_id(id)? {
         clockid::REALTIME => timestamp(Some(clocks::wall_now()))?,
         clockid::MONOTONIC => ctx.monotonic.now(),
-        clockid::PROCESS_CPUTIME_ID => clocks::process_cpu_time(),
-        _ => clocks::thread_cpu_time(),
+        _ => return Err(Errno::Badf.into()),
     };
-    mem.write_u64(u(time), now)
+    Ok(mem.write_u64(u(time), now)?)
 }
 
 fn fd_advise(
@@ -315,14 +398,13 @@ fn fd_advise(
     len: i64,
     advice: i32,
 ) -> Result<()> {
-    let advice = match advice as u32 {
+    let advice = match enum_arg(advice, "Advice", 8, ADVICE_MAX)? {
         0 => Advice::Normal,
         1 => Advice::Sequential,
         2 => Advice::Random,
         3 => Advice::WillNeed,
         4 => Advice::DontNeed,
-        5 => Advice::NoReuse,
-        _ => return Err(Errno::Inval),
+        _ => Advice::NoReuse,
     };
     Ok(file_fd(ctx, fd)?
         .file
@@ -331,11 +413,12 @@ fn fd_advise(
 
 fn fd_allocate(ctx: &mut WasiCtx, _mem: Mem, fd: i32, _offset: i64, _len: i64) -> Result<()> {
     file_fd(ctx, fd)?;
-    Err(Errno::Notsup)
+    Err(Errno::Notsup.into())
 }
 
 fn fd_close(ctx: &mut WasiCtx, _mem: Mem, fd: i32) -> Result<()> {
-    ctx.fds.remove(fd).map(drop)
+    ctx.fds.remove(fd)?;
+    Ok(())
 }
 
 fn fd_datasync(ctx: &mut WasiCtx, _mem: Mem, fd: i32) -> Result<()> {
@@ -407,15 +490,15 @@ fn fd_fdstat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, stat: i32) -> Result<()> 
             }
         }
     };
-    mem.write_bytes(u(stat), &fdstat.to_bytes())
+    Ok(mem.write_record(u(stat), ALIGN_64, &fdstat.to_bytes())?)
 }
 
 fn fd_fdstat_set_flags(ctx: &mut WasiCtx, _mem: Mem, fd: i32, fd_flags: i32) -> Result<()> {
-    let new = flag_arg(fd_flags, 16, fdflags::ALL.into())? as u16;
+    let new = fd_flags_arg(fd_flags)?;
     let f = file_mut(ctx, fd)?;
     // Only APPEND and NONBLOCK can change.
     if new & (fdflags::DSYNC | fdflags::SYNC | fdflags::RSYNC) != 0 {
-        return Err(Errno::Inval);
+        return Err(Errno::Inval.into());
     }
     f.append = new & fdflags::APPEND != 0;
     f.nonblocking = new & fdflags::NONBLOCK != 0;
@@ -432,8 +515,8 @@ fn fd_fdstat_set_rights(
     rights(base)?;
     rights(inheriting)?;
     match ctx.fds.get(fd)? {
-        Descriptor::Stdio { .. } => Err(Errno::Badf),
-        _ => Err(Errno::Notsup),
+        Descriptor::Stdio { .. } => Err(Errno::Badf.into()),
+        _ => Err(Errno::Notsup.into()),
     }
 }
 
@@ -446,7 +529,7 @@ fn fd_filestat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, buf: i32) -> Result<()>
         Descriptor::Directory { dir, .. } => filestat(&dir.stat()?)?,
         Descriptor::File(f) => filestat(&f.file.stat()?)?,
     };
-    mem.write_bytes(u(buf), &stat.to_bytes())
+    Ok(mem.write_record(u(buf), ALIGN_64, &stat.to_bytes())?)
 }
 
 fn fd_filestat_set_size(ctx: &mut WasiCtx, _mem: Mem, fd: i32, size: i64) -> Result<()> {
@@ -461,11 +544,11 @@ fn fd_filestat_set_times(
     mtim: i64,
     fst_flags: i32,
 ) -> Result<()> {
-    let (atim, mtim) = new_timestamps(fst_flags, atim, mtim)?;
+    let (atim, mtim) = new_timestamps(fst_flags_arg(fst_flags)?, atim, mtim)?;
     match ctx.fds.get(fd)? {
         Descriptor::Directory { dir, .. } => Ok(dir.set_times(atim, mtim)?),
         Descriptor::File(f) => Ok(f.file.set_times(atim, mtim)?),
-        Descriptor::Stdio { .. } => Err(Errno::Badf),
+        Descriptor::Stdio { .. } => Err(Errno::Badf.into()),
     }
 }
 
@@ -480,14 +563,42 @@ fn fd_pread(
 ) -> Result<()> {
     let (ptr, len) = mem.first_nonempty_iovec(u(iovs), u(iovs_len))?;
     let n = match ctx.fds.get(fd)? {
-        Descriptor::File(f) => f.file.read_at(mem.slice_mut(ptr, len)?, offset as u64)?,
+        Descriptor::File(f) => stream_read(mem, ptr, len, |buf| {
+            Ok(f.file.read_at(buf, offset as u64)?)
+        })?,
         Descriptor::Stdio {
             stream: Stdio::Stdin,
             ..
-        } => return Err(Errno::Spipe),
-        _ => return Err(Errno::Badf),
+        } => return Err(Errno::Spipe.into()),
+        _ => return Err(Errno::Badf.into()),
     };
-    mem.write_u32(u(nread), u32::try_from(n)?)
+    Ok(mem.write_u32(u(nread), n)?)
+}
+
+/// The most one stdin read or `fd_pread` returns: what wasmtime's input streams give.
+const STREAM_READ_MAX: u32 = 64 * 1024;
+
+/// Reads at most `len` (and at most [`STREAM_READ_MAX`]) bytes with `read` into the guest
+/// buffer at `ptr`, as wasmtime's stream reads do: the bytes are read first and then
+/// copied, so only those read must fit in memory (a buffer that runs past the end of
+/// memory is fine at end of file).
+fn stream_read(
+    mem: Mem,
+    ptr: u32,
+    len: u32,
+    read: impl FnOnce(&mut [u8]) -> Result<usize>,
+) -> Result<u32> {
+    let want = len.min(STREAM_READ_MAX);
+    let n = match mem.slice_mut(ptr, want) {
+        Ok(buf) => read(buf)?,
+        Err(_) => {
+            let mut staging = vec![0u8; want as usize];
+            let n = read(&mut staging)?;
+            mem.write_bytes(ptr, &staging[..n])?;
+            n
+        }
+    };
+    Ok(u32::try_from(n)?)
 }
 
 fn fd_prestat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, buf: i32) -> Result<()> {
@@ -495,8 +606,8 @@ fn fd_prestat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, buf: i32) -> Result<()> 
         Descriptor::Directory {
             preopen_path: Some(p),
             ..
-        } => mem.write_bytes(u(buf), &prestat_dir(u32::try_from(p.len())?)),
-        _ => Err(Errno::Badf),
+        } => Ok(mem.write_record(u(buf), ALIGN_32, &prestat_dir(u32::try_from(p.len())?))?),
+        _ => Err(Errno::Badf.into()),
     }
 }
 
@@ -513,11 +624,11 @@ fn fd_prestat_dir_name(
             ..
         } => {
             if p.len() > u(path_len) as usize {
-                return Err(Errno::Nametoolong);
+                return Err(Errno::Nametoolong.into());
             }
-            mem.write_bytes(u(path), p.as_bytes())
+            Ok(mem.write_bytes(u(path), p.as_bytes())?)
         }
-        _ => Err(Errno::Notdir),
+        _ => Err(Errno::Notdir.into()),
     }
 }
 
@@ -559,10 +670,10 @@ fn write(
             stream: stream @ (Stdio::Stdout | Stdio::Stderr),
             ..
         } => match at {
-            WriteAt::Offset(_) => Err(Errno::Spipe),
+            WriteAt::Offset(_) => Err(Errno::Spipe.into()),
             WriteAt::Position => Ok(u32::try_from(stream.write_all(mem.slice(ptr, len)?)?)?),
         },
-        _ => Err(Errno::Badf),
+        _ => Err(Errno::Badf.into()),
     }
 }
 
@@ -576,7 +687,7 @@ fn fd_pwrite(
     nwritten: i32,
 ) -> Result<()> {
     let n = write(ctx, mem, fd, iovs, iovs_len, WriteAt::Offset(offset as u64))?;
-    mem.write_u32(u(nwritten), n)
+    Ok(mem.write_u32(u(nwritten), n)?)
 }
 
 fn fd_write(
@@ -588,7 +699,7 @@ fn fd_write(
     nwritten: i32,
 ) -> Result<()> {
     let n = write(ctx, mem, fd, iovs, iovs_len, WriteAt::Position)?;
-    mem.write_u32(u(nwritten), n)
+    Ok(mem.write_u32(u(nwritten), n)?)
 }
 
 fn fd_read(
@@ -601,18 +712,25 @@ fn fd_read(
 ) -> Result<()> {
     let (ptr, len) = mem.first_nonempty_iovec(u(iovs), u(iovs_len))?;
     let n = match ctx.fds.get_mut(fd)? {
+        // Files are read straight into the whole buffer, which must fit even at end of file.
         Descriptor::File(f) => {
             let n = f.file.read_at(mem.slice_mut(ptr, len)?, f.position)?;
             f.position = f.position.checked_add(n as u64).ok_or(Errno::Overflow)?;
-            n
+            u32::try_from(n)?
         }
+        // wasmtime's stdin stream answers a read of nothing with nothing, which its preview
+        // 1 adapter reports as EINTR.
         Descriptor::Stdio {
             stream: Stdio::Stdin,
             ..
-        } => Stdio::Stdin.read(mem.slice_mut(ptr, len)?)?,
-        _ => return Err(Errno::Badf),
+        } if len == 0 => return Err(Errno::Intr.into()),
+        Descriptor::Stdio {
+            stream: Stdio::Stdin,
+            ..
+        } => stream_read(mem, ptr, len, |buf| Ok(Stdio::Stdin.read(buf)?))?,
+        _ => return Err(Errno::Badf.into()),
     };
-    mem.write_u32(u(nread), u32::try_from(n)?)
+    Ok(mem.write_u32(u(nread), n)?)
 }
 
 /// Writes `entries` (a `dirent` header and a name each) into the `buf_len` bytes at `buf`,
@@ -629,7 +747,7 @@ fn write_dirents<'e>(
         for part in [&header[..], &name[..]] {
             let n = cap.min(u32::try_from(part.len()).unwrap_or(u32::MAX));
             mem.write_bytes(at, &part[..n as usize])?;
-            at = at.checked_add(n).ok_or(Errno::Fault)?;
+            at = at.checked_add(n).ok_or(GuestError::PointerOverflow)?;
             cap -= n;
             if cap == 0 {
                 return Ok(buf_len);
@@ -674,11 +792,11 @@ fn fd_readdir(
         ));
     }
     let used = write_dirents(mem, u(buf), u(buf_len), entries.iter().skip(cookie))?;
-    mem.write_u32(u(bufused), used)
+    Ok(mem.write_u32(u(bufused), used)?)
 }
 
 fn fd_renumber(ctx: &mut WasiCtx, _mem: Mem, fd: i32, to: i32) -> Result<()> {
-    ctx.fds.renumber(fd, to)
+    Ok(ctx.fds.renumber(fd, to)?)
 }
 
 fn fd_seek(
@@ -689,10 +807,7 @@ fn fd_seek(
     whence_arg: i32,
     newoffset: i32,
 ) -> Result<()> {
-    let whence = match whence_arg as u32 {
-        w @ 0..=2 => w as u8,
-        _ => return Err(Errno::Inval),
-    };
+    let whence = enum_arg(whence_arg, "Whence", 8, whence::END.into())? as u8;
     let f = seekable(ctx, fd)?;
     let pos = match whence {
         whence::SET if offset >= 0 => offset as u64,
@@ -703,10 +818,10 @@ fn fd_seek(
             .size
             .checked_add_signed(offset)
             .ok_or(Errno::Inval)?,
-        _ => return Err(Errno::Inval),
+        _ => return Err(Errno::Inval.into()),
     };
     f.position = pos;
-    mem.write_u64(u(newoffset), pos)
+    Ok(mem.write_u64(u(newoffset), pos)?)
 }
 
 fn fd_sync(ctx: &mut WasiCtx, _mem: Mem, fd: i32) -> Result<()> {
@@ -715,7 +830,7 @@ fn fd_sync(ctx: &mut WasiCtx, _mem: Mem, fd: i32) -> Result<()> {
 
 fn fd_tell(ctx: &mut WasiCtx, mem: Mem, fd: i32, offset: i32) -> Result<()> {
     let pos = seekable(ctx, fd)?.position;
-    mem.write_u64(u(offset), pos)
+    Ok(mem.write_u64(u(offset), pos)?)
 }
 
 fn path_create_directory(
@@ -743,7 +858,7 @@ fn path_filestat_get(
     let dir = dir_fd(ctx, fd)?;
     let path = mem.read_str(u(path), u(path_len))?;
     let stat = filestat(&dir.stat_at(follow, &path)?)?;
-    mem.write_bytes(u(buf), &stat.to_bytes())
+    Ok(mem.write_record(u(buf), ALIGN_64, &stat.to_bytes())?)
 }
 
 fn path_filestat_set_times(
@@ -758,7 +873,7 @@ fn path_filestat_set_times(
     fst_flags: i32,
 ) -> Result<()> {
     let follow = lookup_follow(lookup)?;
-    let (atim, mtim) = new_timestamps(fst_flags, atim, mtim)?;
+    let (atim, mtim) = new_timestamps(fst_flags_arg(fst_flags)?, atim, mtim)?;
     let dir = dir_fd(ctx, fd)?;
     let path = mem.read_str(u(path), u(path_len))?;
     Ok(dir.set_times_at(follow, &path, atim, mtim)?)
@@ -797,13 +912,12 @@ fn path_open(
     opened_fd: i32,
 ) -> Result<()> {
     let follow = lookup_follow(dirflags)?;
-    let o = flag_arg(open_flags, 16, oflags::ALL.into())? as u16;
+    let o = flag_arg(open_flags, "Oflags", 16, oflags::ALL.into())? as u16;
     let base = rights(rights_base)?;
     rights(rights_inheriting)?;
-    let fdf = flag_arg(fd_flags, 16, fdflags::ALL.into())? as u16;
+    let fdf = fd_flags_arg(fd_flags)?;
+    // The path is read before the directory is looked up, as in wasmtime.
     let path = mem.read_str(u(path), u(path_len))?;
-    // Checked before opening: once a file is open the call must not fail.
-    mem.check(u(opened_fd), 4)?;
     let oflags = OpenFlags {
         create: o & oflags::CREAT != 0,
         directory: o & oflags::DIRECTORY != 0,
@@ -819,8 +933,8 @@ fn path_open(
     };
     let dir = match ctx.fds.get(fd)? {
         Descriptor::Directory { dir, .. } => dir,
-        Descriptor::File(_) => return Err(Errno::Notdir),
-        Descriptor::Stdio { .. } => return Err(Errno::Badf),
+        Descriptor::File(_) => return Err(Errno::Notdir.into()),
+        Descriptor::Stdio { .. } => return Err(Errno::Badf.into()),
     };
     let desc = match dir.open_at(follow, &path, oflags, flags)? {
         Opened::Dir(dir) => Descriptor::Directory {
@@ -835,7 +949,9 @@ fn path_open(
         }),
     };
     let new_fd = ctx.fds.push(desc)?;
-    mem.write_u32(u(opened_fd), new_fd)
+    // As in wasmtime, a bad result pointer is found only now, with the file open (and maybe
+    // created): the guest error ends the program, which closes it.
+    Ok(mem.write_u32(u(opened_fd), new_fd)?)
 }
 
 fn path_readlink(
@@ -852,8 +968,9 @@ fn path_readlink(
     let path = mem.read_str(u(path), u(path_len))?;
     let mut link = dir.readlink_at(&path)?.into_bytes();
     link.truncate(u(buf_len) as usize);
+    let n = u32::try_from(link.len())?;
     mem.write_bytes(u(buf), &link)?;
-    mem.write_u32(u(bufused), u32::try_from(link.len())?)
+    Ok(mem.write_u32(u(bufused), n)?)
 }
 
 fn path_remove_directory(
@@ -902,7 +1019,7 @@ fn path_symlink(
 
 fn path_unlink_file(ctx: &mut WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32) -> Result<()> {
     let dir = dir_fd(ctx, fd)?;
-    let path = mem.read_str(u(path), u(path_len))?;
+    let path = mem.read_str_unmetered(u(path), u(path_len))?;
     Ok(dir.unlink_file_at(&path)?)
 }
 
@@ -915,24 +1032,23 @@ fn poll_oneoff(
     nevents: i32,
 ) -> Result<()> {
     let n = super::poll::poll_oneoff(ctx, mem, u(subs), u(events), u(nsubscriptions))?;
-    mem.write_u32(u(nevents), n)
+    Ok(mem.write_u32(u(nevents), n)?)
 }
 
-/// Exits with `code`. Like wasmtime, a status outside 0..126 is an error (reported, exit
-/// status 1): higher statuses are reserved for the shell's signal and not-found codes.
-fn proc_exit(_ctx: &mut WasiCtx, _mem: Mem, code: i32) -> Infallible {
-    if (code as u32) < 126 {
-        cli::exit(code);
-    }
-    let _ = Stdio::Stderr.write_all(b"error: exit with invalid exit status outside of [0..126)\n");
-    cli::exit(1)
+/// Exits with `code`. Like wasmtime, a status of 126 or more (as unsigned) is a guest error
+/// (reported, exit status 1): those statuses are the shell's for signals and commands that
+/// cannot run.
+fn proc_exit(_ctx: &mut WasiCtx, _mem: Mem, code: i32) -> ProcExit {
+    ProcExit(if (code as u32) < 126 {
+        Ok(code)
+    } else {
+        Err(GuestError::InvalidExitStatus)
+    })
 }
 
 fn proc_raise(_ctx: &mut WasiCtx, _mem: Mem, sig: i32) -> Result<()> {
-    if sig as u32 > u32::from(SIGNAL_MAX) {
-        return Err(Errno::Inval);
-    }
-    Err(Errno::Notsup)
+    enum_arg(sig, "Signal", 8, SIGNAL_MAX)?;
+    Err(Errno::Notsup.into())
 }
 
 fn sched_yield(_ctx: &mut WasiCtx, _mem: Mem) -> Result<()> {
@@ -940,7 +1056,17 @@ fn sched_yield(_ctx: &mut WasiCtx, _mem: Mem) -> Result<()> {
     Ok(())
 }
 
+/// The most `random_get` produces in one call; wasmtime ends the program for more.
+const RANDOM_MAX: u32 = 64 << 20;
+
 fn random_get(_ctx: &mut WasiCtx, mem: Mem, buf: i32, buf_len: i32) -> Result<()> {
+    if u(buf_len) > RANDOM_MAX {
+        return Err(GuestError::RandomTooLong {
+            len: u(buf_len),
+            limit: RANDOM_MAX,
+        }
+        .into());
+    }
     Ok(random::fill(mem.slice_mut(u(buf), u(buf_len))?)?)
 }
 
@@ -948,7 +1074,7 @@ fn random_get(_ctx: &mut WasiCtx, mem: Mem, buf: i32, buf_len: i32) -> Result<()
 /// support either): every open descriptor is `ENOTSOCK`, any other `EBADF`.
 fn not_a_socket(ctx: &WasiCtx, fd: i32) -> Result<()> {
     ctx.fds.get(fd)?;
-    Err(Errno::Notsock)
+    Err(Errno::Notsock.into())
 }
 
 fn sock_accept(
@@ -958,7 +1084,7 @@ fn sock_accept(
     fd_flags: i32,
     _result_fd: i32,
 ) -> Result<()> {
-    flag_arg(fd_flags, 16, fdflags::ALL.into())?;
+    fd_flags_arg(fd_flags)?;
     not_a_socket(ctx, fd)
 }
 
@@ -972,7 +1098,7 @@ fn sock_recv(
     _ro_datalen: i32,
     _ro_flags: i32,
 ) -> Result<()> {
-    flag_arg(ri_flags, 16, RIFLAGS_ALL.into())?;
+    flag_arg(ri_flags, "Riflags", 16, RIFLAGS_ALL.into())?;
     not_a_socket(ctx, fd)
 }
 
@@ -982,14 +1108,16 @@ fn sock_send(
     fd: i32,
     _si_data: i32,
     _si_data_len: i32,
-    _si_flags: i32,
+    si_flags: i32,
     _so_datalen: i32,
 ) -> Result<()> {
+    // `siflags` is a plain u16 (no flags are defined), so only its width is checked.
+    narrow_arg(si_flags, "u16", 16)?;
     not_a_socket(ctx, fd)
 }
 
 fn sock_shutdown(ctx: &mut WasiCtx, _mem: Mem, fd: i32, how: i32) -> Result<()> {
-    flag_arg(how, 8, SDFLAGS_ALL.into())?;
+    flag_arg(how, "Sdflags", 8, SDFLAGS_ALL.into())?;
     not_a_socket(ctx, fd)
 }
 
@@ -1025,7 +1153,21 @@ mod tests {
         /// Runs `f` on the context and memory, returning its errno.
         fn call(&mut self, f: impl FnOnce(&mut WasiCtx, Mem) -> Result<()>) -> i32 {
             let mut mem = GuestMemory::from_slice(&mut self.bytes);
-            f(&mut self.ctx, &mut mem).into_abi()
+            match f(&mut self.ctx, &mut mem) {
+                Ok(()) => 0,
+                Err(Error::Errno(e)) => e.raw(),
+                Err(Error::Guest(e)) => panic!("unexpected guest error: {e}"),
+            }
+        }
+
+        /// Runs `f`, which must fail with a guest error (the exported function would end
+        /// the process), and returns that.
+        fn guest_error(&mut self, f: impl FnOnce(&mut WasiCtx, Mem) -> Result<()>) -> GuestError {
+            let mut mem = GuestMemory::from_slice(&mut self.bytes);
+            match f(&mut self.ctx, &mut mem) {
+                Err(Error::Guest(e)) => e,
+                other => panic!("expected a guest error, got {other:?}"),
+            }
         }
 
         fn put_str(&mut self, s: &str) -> (i32, i32) {
@@ -1073,7 +1215,14 @@ mod tests {
             Errno::Notdir.raw(),
             "a file is no directory"
         );
-        assert_eq!(g.open(3, true, "file.txt", 1 << 40).0, Errno::Inval.raw());
+        let (p, l) = g.put_str("file.txt");
+        assert_eq!(
+            g.guest_error(|c, m| path_open(c, m, 3, 1, p, l, 0, 1 << 40, 0, 0, OUT)),
+            GuestError::InvalidFlags {
+                ty: "Rights",
+                value: 1 << 40
+            }
+        );
         // Reading it through the face, in two reads, and seeking.
         g.bytes[OUT as usize + 8..][..8].copy_from_slice(&[0, 4, 0, 0, 3, 0, 0, 0]);
         assert_eq!(g.call(|c, m| fd_read(c, m, 4, OUT + 8, 1, OUT)), 0);
@@ -1094,8 +1243,19 @@ mod tests {
             Errno::Spipe.raw()
         );
         assert_eq!(
-            g.call(|c, m| fd_seek(c, m, 4, 0, 3, OUT)),
-            Errno::Inval.raw()
+            g.guest_error(|c, m| fd_seek(c, m, 4, 0, 3, OUT)),
+            GuestError::InvalidEnum {
+                ty: "Whence",
+                value: 3
+            }
+        );
+        assert_eq!(
+            g.guest_error(|c, m| fd_seek(c, m, 99, 0, 256, OUT)),
+            GuestError::IntOutOfRange {
+                ty: "Whence",
+                value: 256
+            },
+            "arguments are checked before the descriptor"
         );
     }
 
@@ -1138,46 +1298,239 @@ mod tests {
         assert_eq!(g.call(|c, m| sock_shutdown(c, m, 7, 1)), Errno::Badf.raw());
     }
 
+    fn oob(ptr: u32, len: u32) -> GuestError {
+        GuestError::OutOfBounds { ptr, len }
+    }
+
     #[test]
-    fn bad_guest_pointers_are_efault_after_descriptor_checks() {
+    fn bad_guest_pointers_are_guest_errors_where_wasmtime_finds_them() {
         let mut g = Guest::new("p1-fault");
         // iovec {buf: 0xfffffff0, len: 32}: the buffer is out of bounds.
         g.bytes[..8].copy_from_slice(&[0xf0, 0xff, 0xff, 0xff, 32, 0, 0, 0]);
         assert_eq!(
-            g.call(|c, m| fd_write(c, m, 1, 0, 1, 64)),
-            Errno::Fault.raw()
+            g.guest_error(|c, m| fd_write(c, m, 1, 0, 1, 64)),
+            oob(0xffff_fff0, 32)
         );
         assert_eq!(
             g.call(|c, m| fd_write(c, m, 77, 0, 1, 64)),
-            Errno::Badf.raw()
+            Errno::Badf.raw(),
+            "the buffer is used after the descriptor is checked"
         );
         assert_eq!(
-            g.call(|c, m| fd_write(c, m, 1, -8, 1, 64)),
-            Errno::Fault.raw(),
-            "iovec array"
+            g.guest_error(|c, m| fd_write(c, m, 77, -8, 1, 64)),
+            oob(0xffff_fff8, 4),
+            "the iovecs are read before"
         );
         assert_eq!(
-            g.call(|c, m| fd_fdstat_get(c, m, 1, -4)),
-            Errno::Fault.raw()
+            g.guest_error(|c, m| fd_fdstat_get(c, m, 1, -4)),
+            oob(0xffff_fffc, 24)
         );
-        assert_eq!(g.call(|c, m| args_get(c, m, -2, 0)), Errno::Fault.raw());
         assert_eq!(
-            g.call(|c, m| random_get(c, m, 65_000, 1000)),
-            Errno::Fault.raw()
+            g.guest_error(|c, m| fd_fdstat_get(c, m, 1, 4)),
+            GuestError::NotAligned {
+                ptr: 4,
+                len: 24,
+                align: 8
+            }
         );
+        assert_eq!(
+            g.call(|c, m| fd_fdstat_get(c, m, 99, -4)),
+            Errno::Badf.raw(),
+            "nothing to write"
+        );
+        assert_eq!(
+            g.guest_error(|c, m| clock_time_get(c, m, 1, 0, 4)),
+            GuestError::NotAligned {
+                ptr: 4,
+                len: 8,
+                align: 8
+            }
+        );
+        assert_eq!(
+            g.guest_error(|c, m| args_get(c, m, -2, 0)),
+            oob(0xffff_fffe, 4)
+        );
+        assert_eq!(
+            g.guest_error(|c, m| random_get(c, m, 65_000, 1000)),
+            oob(65_000, 1000)
+        );
+        assert_eq!(
+            g.guest_error(|c, m| path_create_directory(c, m, 3, 65_530, 100)),
+            oob(65_530, 100)
+        );
+        assert_eq!(
+            g.call(|c, m| path_create_directory(c, m, 0, 65_530, 100)),
+            Errno::Badf.raw(),
+            "the directory is checked first"
+        );
+        // As in wasmtime, the file is opened before its number cannot be written.
         let (p, _) = g.put_str("file.txt");
         assert_eq!(
-            g.call(|c, m| path_open(c, m, 3, 1, p, 8, 0, 2, 0, 0, -1)),
-            Errno::Fault.raw()
+            g.guest_error(|c, m| path_open(c, m, 3, 1, p, 8, 0, 2, 0, 0, -1)),
+            oob(u32::MAX, 4)
+        );
+        assert!(g.ctx.fds.get(4).is_ok());
+    }
+
+    #[test]
+    fn stream_reads_need_room_only_for_what_they_read() {
+        let mut g = Guest::new("p1-pread");
+        let (p, l) = g.put_str("file.txt");
+        assert_eq!(
+            g.call(|c, m| path_open(c, m, 3, 1, p, l, 0, 2, 0, 0, OUT)),
+            0
+        );
+        let fd = g.u32_at(OUT) as i32;
+        let end = g.bytes.len() as u32;
+        // A 100-byte buffer 4 bytes before the end of memory: at end of file nothing is
+        // read, so nothing needs to fit; at offset 1 the 5 bytes read do not fit.
+        let iov = |g: &mut Guest, ptr: u32, len: u32| {
+            g.bytes[8..12].copy_from_slice(&ptr.to_le_bytes());
+            g.bytes[12..16].copy_from_slice(&len.to_le_bytes());
+        };
+        iov(&mut g, end - 4, 100);
+        assert_eq!(g.call(|c, m| fd_pread(c, m, fd, 8, 1, 100, OUT)), 0);
+        assert_eq!(g.u32_at(OUT), 0);
+        assert_eq!(
+            g.guest_error(|c, m| fd_pread(c, m, fd, 8, 1, 1, OUT)),
+            oob(end - 4, 5)
+        );
+        iov(&mut g, end - 5, 100);
+        assert_eq!(g.call(|c, m| fd_pread(c, m, fd, 8, 1, 1, OUT)), 0);
+        assert_eq!(
+            (g.u32_at(OUT), &g.bytes[end as usize - 5..]),
+            (5, &b"ello\n"[..])
+        );
+        // fd_read of a file needs the whole buffer, even at end of file.
+        assert_eq!(
+            g.call(|c, m| fd_seek(c, m, fd, 0, whence::END.into(), OUT)),
+            0
+        );
+        iov(&mut g, end - 4, 100);
+        assert_eq!(
+            g.guest_error(|c, m| fd_read(c, m, fd, 8, 1, OUT)),
+            oob(end - 4, 100)
+        );
+        // A read of nothing from stdin is EINTR (whatever stdin is), a pread of nothing 0.
+        iov(&mut g, 0, 0);
+        assert_eq!(
+            g.call(|c, m| fd_read(c, m, 0, 8, 1, OUT)),
+            Errno::Intr.raw()
+        );
+        assert_eq!(g.call(|c, m| fd_pread(c, m, fd, 8, 1, 0, OUT)), 0);
+    }
+
+    #[test]
+    fn each_call_may_copy_128_mib() {
+        let mut g = Guest::new("p1-fuel");
+        assert_eq!(
+            g.call(|c, m| fd_write(c, m, 1, 0, (16 << 20) + 1, OUT)),
+            Errno::Nomem.raw()
         );
         assert_eq!(
-            g.ctx.fds.get(4).err(),
-            Some(Errno::Badf),
-            "nothing was opened"
+            g.call(|c, m| fd_write(c, m, 77, 0, (16 << 20) + 1, OUT)),
+            Errno::Nomem.raw(),
+            "before the descriptor is checked"
         );
         assert_eq!(
-            g.call(|c, m| path_create_directory(c, m, 3, 65_530, 100)),
-            Errno::Fault.raw()
+            g.call(|c, m| path_open(c, m, 3, 1, 0, (128 << 20) + 1, 0, 2, 0, 0, OUT)),
+            Errno::Nomem.raw()
+        );
+        assert_eq!(
+            g.guest_error(|c, m| path_open(c, m, 3, 1, 0, 128 << 20, 0, 2, 0, 0, OUT)),
+            oob(0, 128 << 20)
+        );
+        assert_eq!(
+            g.guest_error(|c, m| path_unlink_file(c, m, 3, 0, (128 << 20) + 1)),
+            oob(0, (128 << 20) + 1),
+            "wasmtime's path_unlink_file does not pay for its path"
+        );
+        // Two paths share one allowance.
+        g.put_str("file.txt");
+        assert_eq!(
+            g.call(|c, m| path_rename(c, m, 3, STR, 4, 3, STR, (128 << 20) - 3)),
+            Errno::Nomem.raw()
+        );
+    }
+
+    #[test]
+    fn arguments_wasmtime_rejects_are_guest_errors() {
+        let mut g = Guest::new("p1-args");
+        assert_eq!(
+            g.guest_error(|c, m| clock_res_get(c, m, 4, OUT)),
+            GuestError::InvalidEnum {
+                ty: "Clockid",
+                value: 4
+            }
+        );
+        for id in [2, 3] {
+            assert_eq!(
+                g.call(|c, m| clock_time_get(c, m, id, 0, OUT)),
+                Errno::Badf.raw(),
+                "no CPU-time clocks, as in wasmtime"
+            );
+            assert_eq!(
+                g.call(|c, m| clock_res_get(c, m, id, -8)),
+                Errno::Badf.raw()
+            );
+        }
+        assert_eq!(
+            g.guest_error(|c, m| fd_advise(c, m, 3, 0, 0, 6)),
+            GuestError::InvalidEnum {
+                ty: "Advice",
+                value: 6
+            }
+        );
+        assert_eq!(
+            g.guest_error(|c, m| proc_raise(c, m, 31)),
+            GuestError::InvalidEnum {
+                ty: "Signal",
+                value: 31
+            }
+        );
+        assert_eq!(g.call(|c, m| proc_raise(c, m, 30)), Errno::Notsup.raw());
+        assert_eq!(
+            g.guest_error(|c, m| sock_send(c, m, 1, 0, 0, 0x1_0000, 0)),
+            GuestError::IntOutOfRange {
+                ty: "u16",
+                value: 0x1_0000
+            }
+        );
+        assert_eq!(
+            g.call(|c, m| sock_send(c, m, 1, 0, 0, 0xffff, 0)),
+            Errno::Notsock.raw(),
+            "siflags is a plain u16"
+        );
+        assert_eq!(
+            g.guest_error(|c, m| fd_filestat_set_times(c, m, 3, 0, 0, 16)),
+            GuestError::InvalidFlags {
+                ty: "Fstflags",
+                value: 16
+            }
+        );
+        assert_eq!(
+            g.call(|c, m| fd_filestat_set_times(c, m, 3, 0, 0, 1 | 2)),
+            Errno::Inval.raw(),
+            "set and now together is an errno"
+        );
+        assert_eq!(
+            g.guest_error(|c, m| random_get(c, m, 0, (64 << 20) + 1)),
+            GuestError::RandomTooLong {
+                len: (64 << 20) + 1,
+                limit: 64 << 20
+            }
+        );
+        let mut mem = GuestMemory::from_slice(&mut g.bytes);
+        assert_eq!(proc_exit(&mut g.ctx, &mut mem, 125).0, Ok(125));
+        for status in [126, -1] {
+            assert_eq!(
+                proc_exit(&mut g.ctx, &mut mem, status).0,
+                Err(GuestError::InvalidExitStatus)
+            );
+        }
+        assert_eq!(
+            guest_error_line("proc_exit", GuestError::InvalidExitStatus),
+            "error: wasi_snapshot_preview1::proc_exit: exit with invalid exit status outside of [0..126)\n"
         );
     }
 
@@ -1243,35 +1596,56 @@ mod tests {
         let _ = mem;
         assert_eq!(u64::from_le_bytes(bytes[0..8].try_into().unwrap()), 3);
         assert_eq!(&bytes[24..27], b"abc");
-        // A buffer that does not fit in memory is EFAULT.
+        // A buffer that does not fit in memory is a guest error where an entry does not fit.
         let mut small = [0u8; 30];
         let mut mem = GuestMemory::from_slice(&mut small);
         assert_eq!(
             write_dirents(&mut mem, 0, 100, entries.iter()),
-            Err(Errno::Fault)
+            Err(oob(25, 24).into())
         );
         assert_eq!(write_dirents(&mut mem, 0, 0, entries.iter()), Ok(0));
     }
 
     #[test]
-    fn flag_arguments_are_validated() {
-        assert_eq!(flag_arg(0b11, 16, 0b11), Ok(3));
-        assert_eq!(flag_arg(0b100, 16, 0b11), Err(Errno::Inval));
-        assert_eq!(flag_arg(0x1_0000, 16, u32::MAX), Err(Errno::Inval));
-        assert_eq!(flag_arg(-1, 16, 0xffff), Err(Errno::Inval));
+    fn flag_and_enum_arguments_are_validated_as_wasmtime_converts_them() {
+        let flags = |value| GuestError::InvalidFlags { ty: "T", value };
+        let range = |value| GuestError::IntOutOfRange { ty: "T", value };
+        assert_eq!(flag_arg(0b11, "T", 16, 0b11), Ok(3));
+        assert_eq!(flag_arg(0b100, "T", 16, 0b11), Err(flags(0b100)));
+        assert_eq!(flag_arg(0x1_0000, "T", 16, u32::MAX), Err(range(0x1_0000)));
+        assert_eq!(flag_arg(-1, "T", 16, 0xffff), Err(range(-1)));
+        assert_eq!(flag_arg(-1, "T", 32, u32::MAX), Err(range(-1)));
+        assert_eq!(enum_arg(2, "T", 8, 2), Ok(2));
+        assert_eq!(
+            enum_arg(3, "T", 8, 2),
+            Err(GuestError::InvalidEnum { ty: "T", value: 3 })
+        );
+        assert_eq!(enum_arg(256, "T", 8, 2), Err(range(256)));
         assert_eq!(rights(rights::ALL as i64), Ok(rights::ALL));
-        assert_eq!(rights(1 << 40), Err(Errno::Inval));
+        assert_eq!(
+            rights(1 << 30),
+            Err(GuestError::InvalidFlags {
+                ty: "Rights",
+                value: 1 << 30
+            })
+        );
+        assert_eq!(
+            rights(-1),
+            Err(GuestError::IntOutOfRange {
+                ty: "Rights",
+                value: -1
+            })
+        );
         assert_eq!(lookup_follow(1), Ok(true));
-        assert_eq!(lookup_follow(2), Err(Errno::Inval));
-        assert_eq!(clock_id(4), Err(Errno::Inval));
-        assert_eq!(clock_id(-1), Err(Errno::Inval));
+        assert!(lookup_follow(2).is_err());
+        assert_eq!(clock_id(3), Ok(3));
+        assert!(clock_id(4).is_err() && clock_id(-1).is_err());
     }
 
     #[test]
     fn timestamps_set_and_now_together_are_invalid() {
-        assert_eq!(new_timestamps(1 | 2, 0, 0), Err(Errno::Inval));
-        assert_eq!(new_timestamps(4 | 8, 0, 0), Err(Errno::Inval));
-        assert_eq!(new_timestamps(16, 0, 0), Err(Errno::Inval));
+        assert_eq!(new_timestamps(1 | 2, 0, 0), Err(Errno::Inval.into()));
+        assert_eq!(new_timestamps(4 | 8, 0, 0), Err(Errno::Inval.into()));
         assert_eq!(
             new_timestamps(1 | 8, 1_500_000_000, 0),
             Ok((
@@ -1287,7 +1661,7 @@ mod tests {
                 seconds: u64::MAX,
                 nanoseconds: 0
             })),
-            Err(Errno::Overflow)
+            Err(Errno::Overflow.into())
         );
     }
 

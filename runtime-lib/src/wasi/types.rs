@@ -1,11 +1,16 @@
 //! The WASI preview 1 ABI: errno values, flag bits, enum values and the byte layouts of the
 //! records that cross guest memory (`wasi_snapshot_preview1.witx`).
 //!
-//! Only preview 1 code ([`super::p1`], [`super::poll`]) uses this module; the host objects
-//! in the interface modules speak in their own types (for example
+//! Only preview 1 code ([`super::p1`], [`super::poll`], [`super::guest`]) uses this module;
+//! the host objects in the interface modules speak in their own types (for example
 //! [`super::filesystem::ErrorCode`]), which [`Errno`] converts from.
+//!
+//! A preview 1 function fails with an [`Error`]: either an [`Errno`] it returns to the guest
+//! (`EFAULT` and `EINVAL` included, when they are what the function means), or a
+//! [`GuestError`] that ends the program, as wasmtime ends it.
 
 use super::filesystem::ErrorCode;
+use super::guest::GuestError;
 
 /// A preview 1 error number. `Success` is 0; every other value is an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,14 +167,54 @@ impl From<super::io::StreamError> for Errno {
     }
 }
 
-impl From<std::num::TryFromIntError> for Errno {
-    fn from(_: std::num::TryFromIntError) -> Errno {
-        Errno::Overflow
+/// Why a preview 1 function failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The error number the function returns.
+    Errno(Errno),
+    /// A mistake that ends the program instead (a bad pointer, a bad enum or flag argument).
+    Guest(GuestError),
+}
+
+impl From<Errno> for Error {
+    fn from(e: Errno) -> Error {
+        Error::Errno(e)
+    }
+}
+
+impl From<GuestError> for Error {
+    fn from(e: GuestError) -> Error {
+        Error::Guest(e)
+    }
+}
+
+impl From<ErrorCode> for Error {
+    fn from(code: ErrorCode) -> Error {
+        Error::Errno(code.into())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Errno(e.into())
+    }
+}
+
+impl From<super::io::StreamError> for Error {
+    fn from(e: super::io::StreamError) -> Error {
+        Error::Errno(e.into())
+    }
+}
+
+impl From<std::num::TryFromIntError> for Error {
+    /// A count or size the guest cannot be told: `EOVERFLOW`, as in wasmtime.
+    fn from(_: std::num::TryFromIntError) -> Error {
+        Error::Errno(Errno::Overflow)
     }
 }
 
 /// The result of a preview 1 function body.
-pub type Result<T, E = Errno> = core::result::Result<T, E>;
+pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 /// `rights` bits.
 pub mod rights {
@@ -290,13 +335,16 @@ pub mod whence {
     pub const END: u8 = 2;
 }
 
-/// `clockid` values.
+/// `clockid` values. wasmtime (and so this host) has no CPU-time clocks: they are valid
+/// arguments that fail with `EBADF`.
 pub mod clockid {
     pub const REALTIME: u32 = 0;
     pub const MONOTONIC: u32 = 1;
-    pub const PROCESS_CPUTIME_ID: u32 = 2;
     pub const THREAD_CPUTIME_ID: u32 = 3;
 }
+
+/// The largest `advice` value (`noreuse`).
+pub const ADVICE_MAX: u32 = 5;
 
 /// `eventtype` values (also the tag of a subscription).
 pub mod eventtype {
@@ -314,7 +362,7 @@ pub const RIFLAGS_ALL: u16 = 0b11;
 pub const SDFLAGS_ALL: u8 = 0b11;
 
 /// The largest `signal` value (`SIGSYS`).
-pub const SIGNAL_MAX: u8 = 30;
+pub const SIGNAL_MAX: u32 = 30;
 
 /// Byte sizes of the records preview 1 reads and writes.
 pub const IOVEC_SIZE: u32 = 8;
@@ -324,6 +372,11 @@ pub const PRESTAT_SIZE: usize = 8;
 pub const DIRENT_SIZE: usize = 24;
 pub const SUBSCRIPTION_SIZE: u32 = 48;
 pub const EVENT_SIZE: u32 = 32;
+
+/// Alignments of the records with 64-bit fields (`fdstat`, `filestat`, `subscription`,
+/// `event`) and of the rest (`prestat`, `iovec`).
+pub const ALIGN_64: u32 = 8;
+pub const ALIGN_32: u32 = 4;
 
 /// `fdstat`.
 pub struct Fdstat {

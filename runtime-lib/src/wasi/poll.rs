@@ -10,11 +10,17 @@
 //! A subscription whose tag, clock id or clock flags are not valid values is `EINVAL` (it
 //! is data in memory, not an argument, so wasmtime reports it rather than ending the
 //! program); subscriptions and events out of bounds or not 8-byte aligned are guest errors.
+//!
+//! The descriptors are looked up once, when the subscriptions are resolved, and held (not
+//! the table) while waiting: no lock is held while the call sleeps or waits for stdin, and
+//! the events describe the descriptors subscribed to even if another thread closes or
+//! renumbers their numbers meanwhile.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::clocks;
-use super::ctx::{Descriptor, WasiCtx};
+use super::ctx::{Descriptor, FileDesc, WasiCtx};
 use super::guest::{GuestError, GuestMemory};
 use super::io::Stdio;
 use super::types::*;
@@ -85,12 +91,14 @@ fn write_event(mem: &mut GuestMemory, at: u32, e: &Event) -> Result<()> {
 }
 
 /// What a subscription waits for, once resolved.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Wait {
     /// Monotonic-clock nanoseconds (the context's clock).
     Deadline(u64),
     Stdin,
     Always,
+    /// A file to read, always ready: its event reports whether the position is at its end.
+    FileRead(Arc<FileDesc>),
 }
 
 fn resolve(ctx: &WasiCtx, sub: &Subscription) -> Result<Wait> {
@@ -122,7 +130,7 @@ fn resolve(ctx: &WasiCtx, sub: &Subscription) -> Result<Wait> {
                 stream: Stdio::Stdin,
                 ..
             } => Wait::Stdin,
-            Descriptor::File(_) => Wait::Always,
+            Descriptor::File(f) => Wait::FileRead(f),
             _ => return Err(Errno::Badf.into()),
         },
         Kind::FdWrite(fd) => match ctx.fds.get(fd)? {
@@ -136,23 +144,21 @@ fn resolve(ctx: &WasiCtx, sub: &Subscription) -> Result<Wait> {
     })
 }
 
-/// The event of ready subscription `sub`.
-fn event(ctx: &WasiCtx, sub: &Subscription) -> Result<Event> {
-    let (type_, nbytes, flags) = match sub.kind {
-        Kind::Clock { .. } => (eventtype::CLOCK, 0, 0),
-        Kind::FdRead(fd) => match ctx.fds.get(fd)? {
-            Descriptor::File(f) => {
-                let size = f.file.stat()?.size;
-                let hangup = if size.saturating_sub(f.position) == 0 {
-                    EVENT_FD_READWRITE_HANGUP
-                } else {
-                    0
-                };
-                (eventtype::FD_READ, 1, hangup)
-            }
-            _ => (eventtype::FD_READ, 1, 0),
-        },
-        Kind::FdWrite(_) => (eventtype::FD_WRITE, 1, 0),
+/// The event of ready subscription `sub`, resolved as `wait`.
+fn event(sub: &Subscription, wait: &Wait) -> Result<Event> {
+    let (type_, nbytes, flags) = match (sub.kind, wait) {
+        (Kind::Clock { .. }, _) => (eventtype::CLOCK, 0, 0),
+        (Kind::FdRead(_), Wait::FileRead(f)) => {
+            let size = f.file.stat()?.size;
+            let hangup = if size.saturating_sub(f.position()) == 0 {
+                EVENT_FD_READWRITE_HANGUP
+            } else {
+                0
+            };
+            (eventtype::FD_READ, 1, hangup)
+        }
+        (Kind::FdRead(_), _) => (eventtype::FD_READ, 1, 0),
+        (Kind::FdWrite(_), _) => (eventtype::FD_WRITE, 1, 0),
     };
     Ok(Event {
         userdata: sub.userdata,
@@ -169,7 +175,7 @@ const POLL_COST: u64 = 64;
 /// Polls the `count` subscriptions at `subs`, writes the events to `events` and returns
 /// how many it wrote.
 pub fn poll_oneoff(
-    ctx: &mut WasiCtx,
+    ctx: &WasiCtx,
     mem: &mut GuestMemory,
     subs: u32,
     events: u32,
@@ -208,7 +214,8 @@ pub fn poll_oneoff(
             .and_then(|o| subs.checked_add(o))
             .ok_or(GuestError::PointerOverflow)?;
         let sub = read_subscription(mem, at)?;
-        pending.push((sub, resolve(ctx, &sub)?));
+        let wait = resolve(ctx, &sub)?;
+        pending.push((sub, wait));
     }
 
     let ready = loop {
@@ -218,14 +225,13 @@ pub fn poll_oneoff(
             false
         };
         let now = ctx.monotonic.now();
-        let ready: Vec<&Subscription> = pending
+        let ready: Vec<&(Subscription, Wait)> = pending
             .iter()
             .filter(|(_, w)| match *w {
                 Wait::Deadline(d) => d <= now,
                 Wait::Stdin => stdin_ready,
-                Wait::Always => true,
+                Wait::Always | Wait::FileRead(_) => true,
             })
-            .map(|(s, _)| s)
             .collect();
         if !ready.is_empty() {
             break ready;
@@ -246,12 +252,12 @@ pub fn poll_oneoff(
     };
 
     let mut written = 0u32;
-    for sub in ready {
+    for (sub, wait) in ready {
         let at = written
             .checked_mul(EVENT_SIZE)
             .and_then(|o| events.checked_add(o))
             .ok_or(GuestError::PointerOverflow)?;
-        write_event(mem, at, &event(ctx, sub)?)?;
+        write_event(mem, at, &event(sub, wait)?)?;
         written += 1;
     }
     Ok(written)
@@ -285,7 +291,7 @@ mod tests {
     }
 
     /// Runs poll_oneoff over `subs` laid out from address 0, events at 1024.
-    fn poll(ctx: &mut WasiCtx, subs: &[[u8; 48]]) -> (Result<u32>, Vec<u8>) {
+    fn poll(ctx: &WasiCtx, subs: &[[u8; 48]]) -> (Result<u32>, Vec<u8>) {
         let mut bytes = vec![0u8; 4096];
         for (i, s) in subs.iter().enumerate() {
             bytes[i * 48..i * 48 + 48].copy_from_slice(s);
@@ -297,9 +303,9 @@ mod tests {
 
     #[test]
     fn a_single_relative_clock_sleeps() {
-        let mut c = ctx();
+        let c = ctx();
         let start = std::time::Instant::now();
-        let (r, ev) = poll(&mut c, &[clock_sub(42, clockid::MONOTONIC, 20_000_000, 0)]);
+        let (r, ev) = poll(&c, &[clock_sub(42, clockid::MONOTONIC, 20_000_000, 0)]);
         assert_eq!(r, Ok(1));
         assert!(start.elapsed() >= Duration::from_millis(20));
         assert_eq!(u64::from_le_bytes(ev[0..8].try_into().unwrap()), 42);
@@ -312,14 +318,14 @@ mod tests {
 
     #[test]
     fn ready_subscriptions_are_reported_in_order_and_clocks_wait() {
-        let mut c = ctx();
+        let c = ctx();
         let subs = [
             clock_sub(1, clockid::MONOTONIC, 5_000_000_000, 0),
             fd_sub(2, eventtype::FD_WRITE, 1),
             fd_sub(3, eventtype::FD_WRITE, 2),
         ];
         let start = std::time::Instant::now();
-        let (r, ev) = poll(&mut c, &subs);
+        let (r, ev) = poll(&c, &subs);
         assert!(
             start.elapsed() < Duration::from_secs(4),
             "stdout is ready at once"
@@ -332,7 +338,7 @@ mod tests {
             clock_sub(7, clockid::MONOTONIC, 5_000_000_000, 0),
             clock_sub(8, clockid::REALTIME, 10_000_000, 0),
         ];
-        let (r, ev) = poll(&mut c, &subs);
+        let (r, ev) = poll(&c, &subs);
         assert_eq!(r, Ok(1));
         assert_eq!((ev[0], ev[10], ev[16]), (8, eventtype::CLOCK, 0));
         // An absolute monotonic deadline in the past is ready at once.
@@ -341,7 +347,7 @@ mod tests {
             fd_sub(10, eventtype::FD_WRITE, 99),
         ];
         assert_eq!(
-            poll(&mut c, &subs).0,
+            poll(&c, &subs).0,
             Err(Errno::Badf.into()),
             "subscriptions are all resolved first"
         );
@@ -349,59 +355,53 @@ mod tests {
             clock_sub(9, clockid::MONOTONIC, 0, 1),
             clock_sub(10, clockid::REALTIME, 0, 1),
         ];
-        assert_eq!(poll(&mut c, &subs).0, Ok(2));
+        assert_eq!(poll(&c, &subs).0, Ok(2));
     }
 
     #[test]
     fn bad_subscriptions_are_rejected() {
-        let mut c = ctx();
-        assert_eq!(poll(&mut c, &[]).0, Err(Errno::Inval.into()));
+        let c = ctx();
+        assert_eq!(poll(&c, &[]).0, Err(Errno::Inval.into()));
         let mut bad_tag = fd_sub(1, 3, 0);
-        assert_eq!(
-            poll(&mut c, &[bad_tag, bad_tag]).0,
-            Err(Errno::Inval.into())
-        );
+        assert_eq!(poll(&c, &[bad_tag, bad_tag]).0, Err(Errno::Inval.into()));
         bad_tag[8] = eventtype::FD_READ;
         // stdout is not readable, stdin is not writable, 99 is not open.
         assert_eq!(
-            poll(&mut c, &[fd_sub(1, eventtype::FD_READ, 1), bad_tag]).0,
+            poll(&c, &[fd_sub(1, eventtype::FD_READ, 1), bad_tag]).0,
             Err(Errno::Badf.into())
         );
         assert_eq!(
-            poll(&mut c, &[fd_sub(1, eventtype::FD_WRITE, 0), bad_tag]).0,
+            poll(&c, &[fd_sub(1, eventtype::FD_WRITE, 0), bad_tag]).0,
             Err(Errno::Badf.into())
         );
         assert_eq!(
-            poll(&mut c, &[fd_sub(1, eventtype::FD_WRITE, 99), bad_tag]).0,
+            poll(&c, &[fd_sub(1, eventtype::FD_WRITE, 99), bad_tag]).0,
             Err(Errno::Badf.into())
         );
         let cpu = clock_sub(1, 2, 0, 1);
-        assert_eq!(poll(&mut c, &[cpu, cpu]).0, Err(Errno::Inval.into()));
+        assert_eq!(poll(&c, &[cpu, cpu]).0, Err(Errno::Inval.into()));
         let bad_clock = clock_sub(1, 9, 0, 0);
-        assert_eq!(poll(&mut c, &[bad_clock]).0, Err(Errno::Inval.into()));
+        assert_eq!(poll(&c, &[bad_clock]).0, Err(Errno::Inval.into()));
         let bad_flags = clock_sub(1, clockid::MONOTONIC, 0, 2);
-        assert_eq!(poll(&mut c, &[bad_flags]).0, Err(Errno::Inval.into()));
+        assert_eq!(poll(&c, &[bad_flags]).0, Err(Errno::Inval.into()));
         // An invalid clock id is found before the flags are read.
         let mut bytes = [0u8; 64];
         bytes[..48].copy_from_slice(&clock_sub(1, 9, 0, 0));
         let mut mem = GuestMemory::from_slice(&mut bytes);
         assert_eq!(
-            poll_oneoff(&mut c, &mut mem, 24, 0, 1),
+            poll_oneoff(&c, &mut mem, 24, 0, 1),
             Err(GuestError::OutOfBounds { ptr: 64, len: 2 }.into()),
             "at 24 the flags (offset 40) are out of bounds"
         );
-        assert_eq!(
-            poll_oneoff(&mut c, &mut mem, 0, 0, 1),
-            Err(Errno::Inval.into())
-        );
+        assert_eq!(poll_oneoff(&c, &mut mem, 0, 0, 1), Err(Errno::Inval.into()));
         // Subscriptions out of bounds or misaligned, events misaligned.
         assert_eq!(
-            poll_oneoff(&mut c, &mut mem, 32, 0, 2),
+            poll_oneoff(&c, &mut mem, 32, 0, 2),
             Err(GuestError::OutOfBounds { ptr: 64, len: 8 }.into()),
             "the first subscription's precision"
         );
         assert_eq!(
-            poll_oneoff(&mut c, &mut mem, 4, 0, 2),
+            poll_oneoff(&c, &mut mem, 4, 0, 2),
             Err(GuestError::NotAligned {
                 ptr: 4,
                 len: 8,
@@ -414,7 +414,7 @@ mod tests {
         bytes[48..96].copy_from_slice(&fd_sub(2, eventtype::FD_WRITE, 2));
         let mut mem = GuestMemory::from_slice(&mut bytes);
         assert_eq!(
-            poll_oneoff(&mut c, &mut mem, 0, 1028, 2),
+            poll_oneoff(&c, &mut mem, 0, 1028, 2),
             Err(GuestError::NotAligned {
                 ptr: 1028,
                 len: 32,
@@ -426,13 +426,13 @@ mod tests {
         // more does not.
         let mut mem = GuestMemory::from_slice(&mut bytes);
         assert_eq!(
-            poll_oneoff(&mut c, &mut mem, 0, 1024, 2 << 20),
+            poll_oneoff(&c, &mut mem, 0, 1024, 2 << 20),
             Err(GuestError::OutOfBounds { ptr: 4096, len: 4 }.into()),
             "subscription 85's clock id"
         );
         let mut mem = GuestMemory::from_slice(&mut bytes);
         assert_eq!(
-            poll_oneoff(&mut c, &mut mem, 0, 1024, (2 << 20) + 1),
+            poll_oneoff(&c, &mut mem, 0, 1024, (2 << 20) + 1),
             Err(Errno::Nomem.into())
         );
     }

@@ -71,6 +71,23 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             .map_err(merr)?;
         builtin_names.insert(*b, id.as_u32());
     }
+    // Host-call trampolines: one per import the runtime provides, calling its symbol.
+    let mut host_tramps: Vec<Option<(FuncId, FuncId)>> =
+        Vec::with_capacity(info.host_imports.len());
+    for (i, symbol) in info.host_imports.iter().enumerate() {
+        let Some(symbol) = symbol else {
+            host_tramps.push(None);
+            continue;
+        };
+        let sig = wasm_signature(call_conv, info.func_type(i as u32));
+        let host = module
+            .declare_function(symbol, Linkage::Import, &sig)
+            .map_err(merr)?;
+        let tramp = module
+            .declare_function(&format!("aot_m{index}_host{i}"), Linkage::Local, &sig)
+            .map_err(merr)?;
+        host_tramps.push(Some((tramp, host)));
+    }
     let menv = ModuleEnv {
         info,
         offsets: VMOffsets::new(info.meta.counts()),
@@ -78,6 +95,10 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         call_conv,
         frontend_config: isa.frontend_config(),
         defined_func_names: func_ids.iter().map(|f| f.as_u32()).collect(),
+        host_tramp_names: host_tramps
+            .iter()
+            .map(|t| t.map(|(tramp, _)| tramp.as_u32()))
+            .collect(),
         builtin_names,
     };
 
@@ -153,6 +174,22 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         tramp_ids.push(id);
     }
 
+    let raise = menv.builtin_names[&Builtin::raise_pending_trap];
+    for (i, t) in host_tramps.iter().enumerate() {
+        let Some((tramp, host)) = *t else { continue };
+        ctx.func = build_host_trampoline(
+            call_conv,
+            isa.frontend_config(),
+            info.func_type(i as u32),
+            tramp,
+            host,
+            raise,
+            &mut fctx,
+        );
+        module.define_function(tramp, &mut ctx).map_err(merr)?;
+        module.clear_context(&mut ctx);
+    }
+
     // Data: metadata, segment bytes, tables, and the descriptor that points to them.
     let ptr = 8usize;
     let meta = info.meta.encode();
@@ -192,6 +229,16 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         &mut module,
         &format!("aot_m{index}_inline_funcs"),
         &inline_funcs_bytes,
+    )
+    .map_err(|e| merr(*e))?;
+
+    let host_imports_id = define_opt_func_ptrs(
+        &mut module,
+        &format!("aot_m{index}_host_imports"),
+        &host_tramps
+            .iter()
+            .map(|t| t.map(|(tramp, _)| tramp))
+            .collect::<Vec<_>>(),
     )
     .map_err(|e| merr(*e))?;
 
@@ -255,6 +302,11 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         offset_of!(ModuleDescriptor, num_inline_funcs),
         inline_funcs.len(),
     );
+    put_usize(
+        &mut bytes,
+        offset_of!(ModuleDescriptor, num_host_imports),
+        host_tramps.len(),
+    );
     desc.define(bytes.into_boxed_slice());
     for (field, id) in [
         (offset_of!(ModuleDescriptor, meta), meta_id),
@@ -265,6 +317,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         (offset_of!(ModuleDescriptor, traps), traps_id),
         (offset_of!(ModuleDescriptor, inline_records), inline_id),
         (offset_of!(ModuleDescriptor, inline_funcs), inline_funcs_id),
+        (offset_of!(ModuleDescriptor, host_imports), host_imports_id),
     ] {
         let gv = module.declare_data_in_data(id, &mut desc);
         desc.write_data_addr(field as u32, gv, 0);
@@ -399,6 +452,12 @@ pub fn disassemble(
         call_conv,
         frontend_config: isa.frontend_config(),
         defined_func_names: (0..n).collect(),
+        host_tramp_names: info
+            .host_imports
+            .iter()
+            .enumerate()
+            .map(|(i, h)| h.as_ref().map(|_| n + Builtin::ALL.len() as u32 + i as u32))
+            .collect(),
         builtin_names: Builtin::ALL
             .iter()
             .enumerate()
@@ -560,6 +619,115 @@ fn build_trampoline(
     b.finalize(fc);
     let _ = types::I64;
     func
+}
+
+/// A host-call trampoline, `tramp(vmctx, args...) -> results` with the import's Wasm
+/// signature: records the Wasm-to-host transition in the store context (the caller's frame
+/// pointer and the return address into it), calls the runtime's `host` function, then
+/// raises the trap the host left pending, if any (a trap in Wasm code the host called back
+/// into: raising it here, with no host frame left, unwinds nothing but Wasm frames).
+fn build_host_trampoline(
+    call_conv: CallConv,
+    fc: isa::TargetFrontendConfig,
+    ty: &aot_abi::FuncType,
+    id: FuncId,
+    host: FuncId,
+    raise_name: u32,
+    fctx: &mut FunctionBuilderContext,
+) -> ir::Function {
+    let sig = wasm_signature(call_conv, ty);
+    let mut func = ir::Function::with_name_signature(
+        UserFuncName::user(env::NS_FUNC, id.as_u32()),
+        sig.clone(),
+    );
+    let mut b = FunctionBuilder::new(&mut func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let vmctx = params[0];
+    let flags = MemFlagsData::trusted();
+    let store = b
+        .ins()
+        .load(env::PTR, flags, vmctx, aot_abi::VMCTX_STORE as i32);
+    // Our frame record holds the caller's frame pointer; the return address is into it.
+    let fp = b.ins().get_frame_pointer(env::PTR);
+    let caller_fp = b.ins().load(env::PTR, flags, fp, 0);
+    let ret = b.ins().get_return_address(env::PTR);
+    b.ins().store(
+        flags,
+        caller_fp,
+        store,
+        aot_abi::VMSTORE_LAST_EXIT_FP as i32,
+    );
+    b.ins()
+        .store(flags, ret, store, aot_abi::VMSTORE_LAST_EXIT_PC as i32);
+
+    let user = |b: &mut FunctionBuilder, index: u32| {
+        b.func.declare_imported_user_function(ir::UserExternalName {
+            namespace: env::NS_FUNC,
+            index,
+        })
+    };
+    let host_name = user(&mut b, host.as_u32());
+    let host_sig = b.import_signature(sig);
+    let host_ref = b.import_function(ir::ExtFuncData {
+        name: ir::ExternalName::user(host_name),
+        signature: host_sig,
+        colocated: false,
+        patchable: false,
+    });
+    let call = b.ins().call(host_ref, &params);
+    let results = b.inst_results(call).to_vec();
+
+    let pending = b.ins().load(
+        types::I32,
+        flags,
+        store,
+        aot_abi::VMSTORE_PENDING_TRAP as i32,
+    );
+    let raise = b.create_block();
+    let done = b.create_block();
+    b.ins().brif(pending, raise, &[], done, &[]);
+    b.switch_to_block(raise);
+    b.seal_block(raise);
+    let raise_fn = user(&mut b, raise_name);
+    let raise_sig = b.import_signature(Builtin::raise_pending_trap.signature(call_conv));
+    let raise_ref = b.import_function(ir::ExtFuncData {
+        name: ir::ExternalName::user(raise_fn),
+        signature: raise_sig,
+        colocated: false,
+        patchable: false,
+    });
+    b.ins().call(raise_ref, &[vmctx]);
+    b.ins()
+        .trap(env::trap_code(aot_abi::TrapKind::UnreachableCodeReached));
+    b.switch_to_block(done);
+    b.seal_block(done);
+    b.ins().return_(&results);
+    b.finalize(fc);
+    func
+}
+
+/// Pointers to `funcs`, a null pointer for each None.
+fn define_opt_func_ptrs(
+    module: &mut ObjectModule,
+    name: &str,
+    funcs: &[Option<FuncId>],
+) -> Result<DataId, Box<cranelift_module::ModuleError>> {
+    let id = module.declare_data(name, Linkage::Local, false, false)?;
+    let mut d = DataDescription::new();
+    d.define(vec![0u8; (funcs.len() * 8).max(8)].into_boxed_slice());
+    for (i, f) in funcs.iter().enumerate() {
+        if let Some(f) = f {
+            let r = module.declare_func_in_data(*f, &mut d);
+            d.write_function_addr((i * 8) as u32, r);
+        }
+    }
+    d.set_align(8);
+    module.define_data(id, &d)?;
+    Ok(id)
 }
 
 fn define_bytes(

@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 
 use aot_abi::{
-    BoundsMode, FuncType, GUARD_SIZE, ImportKind, TrapKind, VMFUNCREF_CODE, VMFUNCREF_SIZE,
-    VMFUNCREF_TYPE_ID, VMFUNCREF_VMCTX, VMIMPORT_CODE, VMIMPORT_VMCTX, VMMEMORY_BASE,
-    VMMEMORY_LENGTH, VMOffsets, VMTABLE_BASE, VMTABLE_LENGTH, ValType,
+    BoundsMode, FuncType, GUARD_SIZE, TrapKind, VMFUNCREF_CODE, VMFUNCREF_SIZE, VMFUNCREF_TYPE_ID,
+    VMFUNCREF_VMCTX, VMIMPORT_CODE, VMIMPORT_VMCTX, VMMEMORY_BASE, VMMEMORY_LENGTH, VMOffsets,
+    VMTABLE_BASE, VMTABLE_LENGTH, ValType,
 };
 use cranelift_codegen::ir::{
     self, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName, FuncRef, Function, GlobalValue,
@@ -28,17 +28,6 @@ pub const PTR: Type = types::I64;
 
 /// Cranelift user-name namespace of everything a function may call.
 pub const NS_FUNC: u32 = 0;
-
-/// Whether the runtime itself provides this import to command programs: a WASI preview 1
-/// function with exactly the signature the runtime implements.
-pub fn is_host_import(module: &str, name: &str, kind: &ImportKind, types: &[FuncType]) -> bool {
-    match kind {
-        ImportKind::Func(t) if module == aot_abi::wasi::WASI_P1_MODULE => {
-            aot_abi::wasi::wasi_p1_signature(name).as_ref() == types.get(*t as usize)
-        }
-        _ => false,
-    }
-}
 
 /// The Cranelift trap code for a Wasm trap kind.
 pub fn trap_code(kind: TrapKind) -> TrapCode {
@@ -142,6 +131,9 @@ pub struct ModuleEnv<'a> {
     pub frontend_config: cranelift_codegen::isa::TargetFrontendConfig,
     /// Cranelift user-name index of each defined function, builtin and so on.
     pub defined_func_names: Vec<u32>,
+    /// Per imported function: the user-name index of its host-call trampoline, when the
+    /// runtime provides it.
+    pub host_tramp_names: Vec<Option<u32>>,
     pub builtin_names: HashMap<Builtin, u32>,
 }
 
@@ -178,14 +170,23 @@ impl<'a> FuncEnv<'a> {
         self.module.info
     }
 
-    /// The stack-limit global value for Cranelift's prologue check.
+    /// The stack-limit global value for Cranelift's prologue check: vmctx → store context
+    /// → the limit of the thread now running Wasm (which the runtime sets on every entry,
+    /// so it is not read-only; the store pointer is).
     pub fn stack_limit(&mut self, func: &mut Function) -> GlobalValue {
-        let flags = func.dfg.mem_flags.insert_unchecked(readonly());
-        func.create_global_value(GlobalValueData::Load {
+        let store_flags = func.dfg.mem_flags.insert_unchecked(readonly());
+        let store = func.create_global_value(GlobalValueData::Load {
             base: self.vmctx_gv,
-            offset: (aot_abi::VMCTX_STACK_LIMIT as i32).into(),
+            offset: (aot_abi::VMCTX_STORE as i32).into(),
             global_type: PTR,
-            flags,
+            flags: store_flags,
+        });
+        let limit_flags = func.dfg.mem_flags.insert_unchecked(MemFlagsData::trusted());
+        func.create_global_value(GlobalValueData::Load {
+            base: store,
+            offset: (aot_abi::VMSTORE_STACK_LIMIT as i32).into(),
+            global_type: PTR,
+            flags: limit_flags,
         })
     }
 
@@ -364,7 +365,16 @@ impl<'a> FuncEnv<'a> {
         let info = self.info();
         let vmctx = self.vmctx();
         let mut full = Vec::with_capacity(args.len() + 1);
-        let call = if index < info.num_imported_funcs {
+        let host = (index < info.num_imported_funcs)
+            .then(|| self.module.host_tramp_names[index as usize])
+            .flatten();
+        let call = if let Some(name_index) = host {
+            // The runtime provides it: call the module's host-call trampoline directly.
+            let fref = self.colocated_ref(b, index, name_index);
+            full.push(vmctx);
+            full.extend_from_slice(args);
+            b.ins().call(fref, &full)
+        } else if index < info.num_imported_funcs {
             let ty = info.meta.funcs[index as usize];
             let sig = self.sig_ref(b.func, ty);
             let off = self.module.offsets.imported_func(index) as i32;
@@ -378,32 +388,36 @@ impl<'a> FuncEnv<'a> {
             full.extend_from_slice(args);
             b.ins().call_indirect(sig, code, &full)
         } else {
-            let fref = match self.func_refs.get(&index) {
-                Some(f) => *f,
-                None => {
-                    let ty = info.meta.funcs[index as usize];
-                    let sig = self.sig_ref(b.func, ty);
-                    let name_index =
-                        self.module.defined_func_names[(index - info.num_imported_funcs) as usize];
-                    let name = b.func.declare_imported_user_function(UserExternalName {
-                        namespace: NS_FUNC,
-                        index: name_index,
-                    });
-                    let f = b.func.import_function(ExtFuncData {
-                        name: ExternalName::user(name),
-                        signature: sig,
-                        colocated: true,
-                        patchable: false,
-                    });
-                    self.func_refs.insert(index, f);
-                    f
-                }
-            };
+            let name_index =
+                self.module.defined_func_names[(index - info.num_imported_funcs) as usize];
+            let fref = self.colocated_ref(b, index, name_index);
             full.push(vmctx);
             full.extend_from_slice(args);
             b.ins().call(fref, &full)
         };
         b.inst_results(call).to_vec()
+    }
+
+    /// A direct reference to function `index` of this object (a defined function or a
+    /// host-call trampoline), whose Cranelift user name is `name_index`.
+    fn colocated_ref(&mut self, b: &mut FunctionBuilder, index: u32, name_index: u32) -> FuncRef {
+        if let Some(f) = self.func_refs.get(&index) {
+            return *f;
+        }
+        let ty = self.info().meta.funcs[index as usize];
+        let sig = self.sig_ref(b.func, ty);
+        let name = b.func.declare_imported_user_function(UserExternalName {
+            namespace: NS_FUNC,
+            index: name_index,
+        });
+        let f = b.func.import_function(ExtFuncData {
+            name: ExternalName::user(name),
+            signature: sig,
+            colocated: true,
+            patchable: false,
+        });
+        self.func_refs.insert(index, f);
+        f
     }
 
     /// call_indirect through `table` with Wasm signature `type_index`.

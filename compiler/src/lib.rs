@@ -30,6 +30,11 @@ pub struct Options {
     /// Accept imports the runtime does not provide itself (the spec harness links modules
     /// to each other at run time). Off for executables: an unknown import is an error.
     pub allow_unknown_imports: bool,
+    /// Module names the program itself provides (`--preload NAME=...`): imports from them
+    /// are accepted here and wired by the instantiation plan.
+    pub provided_modules: Vec<String>,
+    /// Make the test host (`aot_abi::host::TEST_HOST_MODULE`) importable: aot's own tests.
+    pub test_host: bool,
     /// The CPU the generated code may assume.
     pub cpu: target::Cpu,
 }
@@ -41,6 +46,8 @@ impl Options {
             opt_level: 2,
             bounds: BoundsMode::GuardPages,
             allow_unknown_imports: false,
+            provided_modules: Vec::new(),
+            test_host: false,
             cpu: target::Cpu::Default,
         }
     }
@@ -56,6 +63,69 @@ pub fn compile_module(
 ) -> Result<Vec<u8>, CompileError> {
     let info = module::parse(wasm, file, opts)?;
     codegen::compile(&info, index, opts)
+}
+
+/// One module of a command program: its `--preload` name (None for the program itself, which
+/// comes last), the file it came from (for messages) and its binary.
+pub struct CommandModule<'a> {
+    pub name: Option<&'a str>,
+    pub file: &'a str,
+    pub wasm: &'a [u8],
+}
+
+/// Compiles a command program (`aot app.wasm [--preload NAME=lib.wasm]...`): every distinct
+/// module once, then the entry object holding `config` with the instantiation plan wired
+/// here. Returns the objects to link, the entry object first.
+pub fn compile_command(
+    modules: &[CommandModule],
+    config: aot_abi::CommandConfig,
+    opts: &Options,
+) -> Result<Vec<Vec<u8>>, CompileError> {
+    let mut opts = opts.clone();
+    opts.provided_modules = modules
+        .iter()
+        .filter_map(|m| m.name.map(str::to_string))
+        .collect();
+    // Equal binaries are one module, instantiated as often as they are named.
+    let mut distinct: Vec<&CommandModule> = Vec::new();
+    let mut module_of = Vec::with_capacity(modules.len());
+    for m in modules {
+        let index = match distinct.iter().position(|d| d.wasm == m.wasm) {
+            Some(i) => i,
+            None => {
+                distinct.push(m);
+                distinct.len() - 1
+            }
+        };
+        module_of.push(index);
+    }
+    let infos = distinct
+        .iter()
+        .map(|m| module::parse(m.wasm, m.file, &opts))
+        .collect::<Result<Vec<_>, _>>()?;
+    let planned: Vec<program::PlannedInstance> = modules
+        .iter()
+        .zip(&module_of)
+        .map(|(m, &i)| program::PlannedInstance {
+            name: m.name.map(str::to_string),
+            module: i as u32,
+            info: &infos[i],
+        })
+        .collect();
+    let config = aot_abi::CommandConfig {
+        plan: program::plan_command(&planned)?,
+        ..config
+    };
+    let mut objects = vec![program::emit_program(
+        &opts.target,
+        aot_abi::ProgramKind::Command,
+        infos.len(),
+        &config.encode(),
+    )?];
+    for (i, info) in infos.iter().enumerate() {
+        objects.push(codegen::compile(info, i, &opts)?);
+    }
+    Ok(objects)
 }
 
 /// The machine code of each function of `wasm`, as text (see [`codegen::disassemble`]).

@@ -190,6 +190,7 @@ fn link_in_process(target: &Target, inputs: &[(String, InputBytes)]) -> anyhow::
         "-static",
         "--eh-frame-hdr",
         // Backtraces come from aot's own metadata, not from ELF symbols: strip them.
+        // (wild drops unreferenced sections by default, as --gc-sections asks of others.)
         "--strip-all",
         "-o",
         OUTPUT,
@@ -254,11 +255,15 @@ fn link_externally(
         .unwrap_or_default();
     let mut cmd = Command::new(linker);
     if is_compiler_driver(&name) {
+        // As the built-in link: drop unreferenced sections (the run function and the host
+        // functions a program does not use) and strip (backtraces use aot's metadata).
         cmd.args([
             "-nostdlib",
             "-nostartfiles",
             "-static",
             "-Wl,--eh-frame-hdr",
+            "-Wl,--gc-sections",
+            "-s",
         ]);
         if name.contains("clang") {
             // clang links for the host unless told the target, and only lld links every target.
@@ -269,7 +274,14 @@ fn link_externally(
         if name.starts_with("rust-lld") {
             cmd.args(["-flavor", "gnu"]);
         }
-        cmd.args(["-m", emulation(target), "-static", "--eh-frame-hdr"]);
+        cmd.args([
+            "-m",
+            emulation(target),
+            "-static",
+            "--eh-frame-hdr",
+            "--gc-sections",
+            "--strip-all",
+        ]);
     }
     // GNU ld searches each archive once, in order, but libc.a needs compiler builtins
     // (long double arithmetic) from the runtime archive before it: group the archives.

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use anyhow::{Context as _, anyhow, bail};
-use aot::{BoundsMode, Options, Target, link, program};
-use aot_abi::{CommandConfig, DirGrant, ProgramKind};
+use aot::{BoundsMode, Options, Target, link};
+use aot_abi::{CommandConfig, DirGrant};
 use clap::{Parser, ValueEnum};
 
 /// Compile a WebAssembly module ahead of time into a standalone static Linux executable.
@@ -72,6 +72,16 @@ struct Cli {
     /// Give the program the whole environment the executable runs in.
     #[arg(long)]
     inherit_env: bool,
+
+    /// Link the module at PATH into the executable, instantiated before INPUT, whose
+    /// imports from module NAME its exports satisfy (as `wasmtime run --preload`).
+    /// Repeatable; a later preload may import from an earlier one.
+    #[arg(long = "preload", value_name = "NAME=PATH")]
+    preloads: Vec<String>,
+
+    /// Offer the test host's imports (`aot_test`); for aot's own tests.
+    #[arg(long, hide = true)]
+    test_host: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -172,10 +182,14 @@ fn compile(cli: &Cli) -> anyhow::Result<()> {
         None => Target::host(),
     };
     if cli.emit == Emit::Obj
-        && (cli.linker.is_some() || !cli.dirs.is_empty() || !cli.envs.is_empty() || cli.inherit_env)
+        && (cli.linker.is_some()
+            || !cli.dirs.is_empty()
+            || !cli.envs.is_empty()
+            || cli.inherit_env
+            || !cli.preloads.is_empty())
     {
         bail!(
-            "--linker, --dir, --env and --inherit-env apply to executables only, not to --emit obj"
+            "--linker, --dir, --env, --inherit-env and --preload apply to executables only, not to --emit obj"
         );
     }
     let config = CommandConfig {
@@ -190,10 +204,9 @@ fn compile(cli: &Cli) -> anyhow::Result<()> {
             .map(|e| parse_env(e))
             .collect::<anyhow::Result<_>>()?,
         inherit_env: cli.inherit_env,
+        plan: Vec::new(),
     };
 
-    let file = cli.input.display().to_string();
-    let wasm = read_module(&cli.input, &file)?;
     let mut opts = Options::new(target.clone());
     opts.opt_level = cli.opt_level;
     opts.cpu = cli.cpu.parse().map_err(|e: String| anyhow!(e))?;
@@ -202,19 +215,54 @@ fn compile(cli: &Cli) -> anyhow::Result<()> {
     } else {
         BoundsMode::GuardPages
     };
-    let module = aot::compile_module(&wasm, &file, 0, &opts)?;
+    opts.test_host = cli.test_host;
+
+    // The instances: the preloads in order, then the program.
+    let mut sources: Vec<(Option<String>, String, Vec<u8>)> = Vec::new();
+    for p in &cli.preloads {
+        let (name, path) = parse_preload(p)?;
+        if sources
+            .iter()
+            .any(|(n, _, _)| n.as_deref() == Some(name.as_str()))
+        {
+            bail!("--preload `{p}`: the name `{name}` is preloaded twice");
+        }
+        let file = path.display().to_string();
+        let wasm = read_module(&path, &file)?;
+        sources.push((Some(name), file, wasm));
+    }
+    let file = cli.input.display().to_string();
+    let wasm = read_module(&cli.input, &file)?;
+    sources.push((None, file, wasm));
 
     match cli.emit {
-        Emit::Obj => link::write_output(&cli.output, &module, false),
-        Emit::Exe => {
-            let entry = program::emit_program(&target, ProgramKind::Command, 1, &config.encode())?;
-            link::link(
-                &target,
-                &[entry, module],
-                &cli.output,
-                cli.linker.as_deref(),
-            )
+        Emit::Obj => {
+            let (_, file, wasm) = &sources[0];
+            let module = aot::compile_module(wasm, file, 0, &opts)?;
+            link::write_output(&cli.output, &module, false)
         }
+        Emit::Exe => {
+            let modules: Vec<aot::CommandModule> = sources
+                .iter()
+                .map(|(name, file, wasm)| aot::CommandModule {
+                    name: name.as_deref(),
+                    file,
+                    wasm,
+                })
+                .collect();
+            let objects = aot::compile_command(&modules, config, &opts)?;
+            link::link(&target, &objects, &cli.output, cli.linker.as_deref())
+        }
+    }
+}
+
+/// `NAME=PATH`, as `wasmtime run --preload`.
+fn parse_preload(arg: &str) -> anyhow::Result<(String, PathBuf)> {
+    match arg.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(path)))
+        }
+        _ => bail!("invalid --preload `{arg}`: expected NAME=PATH"),
     }
 }
 

@@ -34,6 +34,11 @@ pub struct ModuleInfo<'a> {
     pub bodies: Vec<FuncBody<'a>>,
     /// Bytes of all data segments, concatenated.
     pub data: Vec<u8>,
+    /// Per imported function: the runtime symbol implementing it when the runtime provides
+    /// it (`aot_abi::host`), else None (another instance provides it).
+    pub host_imports: Vec<Option<String>>,
+    /// Byte offset of every import, for errors found when wiring them.
+    pub import_offsets: Vec<usize>,
 }
 
 impl ModuleInfo<'_> {
@@ -83,6 +88,8 @@ pub fn parse<'a>(
         num_imported_globals: 0,
         bodies: Vec::new(),
         data: Vec::new(),
+        host_imports: Vec::new(),
+        import_offsets: Vec::new(),
     };
     let mut names: Vec<(u32, String)> = Vec::new();
 
@@ -140,14 +147,22 @@ pub fn parse<'a>(
                             ));
                         }
                     };
-                    if !opts.allow_unknown_imports
-                        && !crate::env::is_host_import(
-                            imp.module,
-                            imp.name,
-                            &kind,
-                            &info.meta.types,
-                        )
-                    {
+                    // The import policy: the runtime's own functions, resolved here; a
+                    // module the program provides (--preload), wired by the plan; anything
+                    // when instances are linked at run time (the spec driver).
+                    let host = match kind {
+                        ImportKind::Func(t) => info.meta.types.get(t as usize).and_then(|ty| {
+                            aot_abi::host::host_import_symbol(
+                                imp.module,
+                                imp.name,
+                                ty,
+                                opts.test_host,
+                            )
+                        }),
+                        _ => None,
+                    };
+                    let provided = opts.provided_modules.iter().any(|m| m == imp.module);
+                    if host.is_none() && !provided && !opts.allow_unknown_imports {
                         return Err(CompileError::new(
                             file,
                             Some(offset as usize),
@@ -157,6 +172,10 @@ pub fn parse<'a>(
                             ),
                         ));
                     }
+                    if matches!(kind, ImportKind::Func(_)) {
+                        info.host_imports.push(host);
+                    }
+                    info.import_offsets.push(offset as usize);
                     info.meta.imports.push(Import {
                         module: imp.module.to_string(),
                         name: imp.name.to_string(),

@@ -1,18 +1,139 @@
 //! The entry object: defines `aot_abi::PROGRAM_SYMBOL`, the [`ProgramDescriptor`] that
 //! tells the runtime's `main` which modules the executable holds (their descriptors,
 //! defined by the module objects, reached through relocations) and what to do with them
-//! (the kind and the configuration blob).
+//! (the run function, by symbol, and its configuration blob: for a command, the grants and
+//! the instantiation plan).
 //!
 //! Every pointer in the descriptor is valid and non-null, even for an empty list or
 //! configuration, so the runtime can form slices from them without special cases.
 
 use std::mem::{offset_of, size_of};
 
-use aot_abi::{ProgramDescriptor, ProgramKind};
+use aot_abi::{ExternKind, ImportKind, ImportSource, InstancePlan, ProgramDescriptor, ProgramKind};
 use cranelift_module::{DataDescription, DataId, Linkage, Module};
 use cranelift_object::{ObjectBuilder, ObjectModule};
 
+use crate::module::ModuleInfo;
 use crate::{CompileError, Target};
+
+/// One instance of a command program, in instantiation order.
+pub struct PlannedInstance<'a> {
+    /// The module name other instances import it by (`--preload NAME=...`); None for the
+    /// program itself.
+    pub name: Option<String>,
+    /// Index of its compiled module in the program (equal modules are compiled once).
+    pub module: u32,
+    pub info: &'a ModuleInfo<'a>,
+}
+
+/// Wires every import of `instances` at compile time, as `wasmtime run --preload` links
+/// them: a function the runtime provides is a host import; an import from module `NAME`
+/// is the export of that name of the latest earlier instance registered as `NAME`, which
+/// must be of the kind and type the import asks for. Anything else is an error naming the
+/// import and its byte offset.
+pub fn plan_command(instances: &[PlannedInstance]) -> Result<Vec<InstancePlan>, CompileError> {
+    let mut plan = Vec::with_capacity(instances.len());
+    for (n, inst) in instances.iter().enumerate() {
+        let info = inst.info;
+        let mut imports = Vec::with_capacity(info.meta.imports.len());
+        let mut funcs = 0usize;
+        for (i, import) in info.meta.imports.iter().enumerate() {
+            let at = info.import_offsets.get(i).copied();
+            let fail = |m: String| {
+                CompileError::new(
+                    &info.file,
+                    at,
+                    format!("import `{}::{}`: {m}", import.module, import.name),
+                )
+            };
+            let host = matches!(import.kind, ImportKind::Func(_)) && {
+                funcs += 1;
+                info.host_imports
+                    .get(funcs - 1)
+                    .is_some_and(Option::is_some)
+            };
+            if host {
+                imports.push(ImportSource::Host);
+                continue;
+            }
+            let Some(from) = instances[..n]
+                .iter()
+                .rposition(|p| p.name.as_deref() == Some(import.module.as_str()))
+            else {
+                return Err(fail(
+                    "the runtime does not provide it and no earlier --preload module has that name"
+                        .into(),
+                ));
+            };
+            let exporter = instances[from].info;
+            let Some(export) = exporter
+                .meta
+                .exports
+                .iter()
+                .position(|e| e.name == import.name)
+            else {
+                return Err(fail(format!(
+                    "module `{}` ({}) has no export `{}`",
+                    import.module, exporter.file, import.name
+                )));
+            };
+            check_import_type(info, &import.kind, exporter, export).map_err(fail)?;
+            imports.push(ImportSource::Instance {
+                instance: from as u32,
+                export: export as u32,
+            });
+        }
+        plan.push(InstancePlan {
+            module: inst.module,
+            imports,
+        });
+    }
+    Ok(plan)
+}
+
+/// Whether export number `export` of `exporter` may satisfy an import of kind `kind` of
+/// `importer`, by the declared types (the runtime checks the current ones again):
+/// equal function and global types, table and memory limits subtyping.
+fn check_import_type(
+    importer: &ModuleInfo,
+    kind: &ImportKind,
+    exporter: &ModuleInfo,
+    export: usize,
+) -> Result<(), String> {
+    let e = &exporter.meta.exports[export];
+    let i = e.index as usize;
+    let limits = |amin: u64, amax: Option<u64>, emin: u64, emax: Option<u64>| {
+        amin >= emin && emax.is_none_or(|em| amax.is_some_and(|am| am <= em))
+    };
+    let ok = match (kind, e.kind) {
+        (ImportKind::Func(t), ExternKind::Func) => {
+            importer.meta.types.get(*t as usize) == Some(exporter.func_type(e.index))
+        }
+        (ImportKind::Table(t), ExternKind::Table) => exporter
+            .tables
+            .get(i)
+            .is_some_and(|a| a.elem == t.elem && limits(a.min, a.max, t.min, t.max)),
+        (ImportKind::Memory(m), ExternKind::Memory) => exporter.memories.get(i).is_some_and(|a| {
+            a.shared == m.shared && a.memory64 == m.memory64 && limits(a.min, a.max, m.min, m.max)
+        }),
+        (ImportKind::Global(g), ExternKind::Global) => exporter.globals.get(i) == Some(g),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "incompatible import type: `{}` exports a {} that does not match",
+            exporter.file,
+            match e.kind {
+                ExternKind::Func => "function",
+                ExternKind::Table => "table",
+                ExternKind::Memory => "memory",
+                ExternKind::Global => "global",
+            }
+        ))
+    }
+}
 
 /// Names this object in error messages (it has no input file).
 const OBJECT_NAME: &str = "<program>";
@@ -80,11 +201,6 @@ pub fn emit_program(
     );
     put(
         &mut bytes,
-        offset_of!(ProgramDescriptor, kind),
-        &(kind as u32).to_le_bytes(),
-    );
-    put(
-        &mut bytes,
         offset_of!(ProgramDescriptor, num_modules),
         &(num_modules as u64).to_le_bytes(),
     );
@@ -100,6 +216,17 @@ pub fn emit_program(
     desc.write_data_addr(offset32(offset_of!(ProgramDescriptor, modules)), gv, 0);
     let gv = module.declare_data_in_data(config_id, &mut desc);
     desc.write_data_addr(offset32(offset_of!(ProgramDescriptor, config)), gv, 0);
+    // The run function is chosen here, so the executable links only the one it uses.
+    let run_symbol = kind.run_symbol();
+    let run = module
+        .declare_function(
+            run_symbol,
+            Linkage::Import,
+            &cranelift_codegen::ir::Signature::new(module.isa().default_call_conv()),
+        )
+        .map_err(|e| fail(run_symbol, &e))?;
+    let run = module.declare_func_in_data(run, &mut desc);
+    desc.write_function_addr(offset32(offset_of!(ProgramDescriptor, run)), run);
     define(&mut module, aot_abi::PROGRAM_SYMBOL, Linkage::Export, &desc)?;
 
     module
@@ -157,10 +284,6 @@ mod tests {
             aot_abi::ABI_VERSION.to_le_bytes()
         );
         assert_eq!(
-            field(offset_of!(ProgramDescriptor, kind), 4),
-            (ProgramKind::SpecScript as u32).to_le_bytes()
-        );
-        assert_eq!(
             field(offset_of!(ProgramDescriptor, num_modules), 8),
             (num_modules as u64).to_le_bytes()
         );
@@ -210,13 +333,25 @@ mod tests {
             .map(|r| r.1 - at)
             .collect();
         let mut expected = vec![
+            offset_of!(ProgramDescriptor, run),
             offset_of!(ProgramDescriptor, modules),
             offset_of!(ProgramDescriptor, config),
         ];
         expected.sort();
         let mut got = in_descriptor.clone();
         got.sort();
-        assert_eq!(got, expected, "the descriptor's two pointers are relocated");
+        assert_eq!(
+            got, expected,
+            "the descriptor's three pointers are relocated"
+        );
+        assert_eq!(
+            relocs
+                .iter()
+                .filter(|r| r.2 == ProgramKind::SpecScript.run_symbol())
+                .count(),
+            1,
+            "run points at the spec driver's run function"
+        );
 
         let blob = file
             .symbols()

@@ -182,6 +182,19 @@ pub(crate) unsafe fn call_with_unwind_point(
     unsafe { aot_rt_call_guarded(buf, f, arg) != 0 }
 }
 
+/// Abandons every frame below the guarded call whose buffer is `buf`, making it return as
+/// if a trap had been redirected there.
+///
+/// # Safety
+/// `buf` must be the buffer of a [`call_with_unwind_point`] active on this thread, and the
+/// frames between it and the caller must own nothing that needs dropping.
+pub(crate) unsafe fn unwind_to(buf: *mut usize) -> ! {
+    // SAFETY: per the contract; the stub restores the guarded call's saved registers and
+    // returns from it, so control never comes back here.
+    unsafe { aot_rt_unwind(buf) };
+    unreachable!("aot_rt_unwind returns from the guarded call, not to its caller")
+}
+
 /// The interrupted thread's registers that trap handling needs.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Regs {

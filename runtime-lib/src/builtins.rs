@@ -343,6 +343,24 @@ pub unsafe extern "C" fn aot_builtin_elem_drop(vmctx: *mut u8, elem: i32) {
     instance.drop_elem(elem as u32);
 }
 
+/// Raises the trap a host function left pending in the store. Only host-call trampolines
+/// call it, right after the host function returned, so the frames it unwinds are Wasm
+/// frames.
+///
+/// # Safety
+/// `vmctx` must be the vmctx of a live instance; the caller must be a host-call trampoline.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_builtin_raise_pending_trap(vmctx: *mut u8) {
+    // SAFETY: see aot_builtin_memory_grow.
+    let store = unsafe { crate::store::Store::from_vmctx(vmctx) };
+    let trap = store.take_pending_trap().unwrap_or_else(|| {
+        // The flag without a trap: a host function set the flag by hand. Report it as the
+        // host's own unreachable, which is what it is.
+        store.host_trap(TrapKind::UnreachableCodeReached)
+    });
+    crate::trap::raise(trap)
+}
+
 /// Each builtin under its contract name, for the signature check below. A builtin added to
 /// the contract without an entry here fails to compile.
 mod by_contract_name {
@@ -352,6 +370,7 @@ mod by_contract_name {
     pub use super::aot_builtin_memory_fill as memory_fill;
     pub use super::aot_builtin_memory_grow as memory_grow;
     pub use super::aot_builtin_memory_init as memory_init;
+    pub use super::aot_builtin_raise_pending_trap as raise_pending_trap;
     pub use super::aot_builtin_table_copy as table_copy;
     pub use super::aot_builtin_table_fill as table_fill;
     pub use super::aot_builtin_table_grow as table_grow;

@@ -1,6 +1,8 @@
 //! The executable's entry point: the C `main` that every `aot` output starts in. It reads
 //! the `ProgramDescriptor` the entry object defines (symbol `aot_abi::PROGRAM_SYMBOL`) and
-//! either runs a command module (`_start`) or the spec-script driver.
+//! calls the run function the compiler chose for the program: [`aot_rt_run_command`]
+//! (instantiate the plan, run `_initialize` and `_start`) or the spec-script driver's. Only
+//! the chosen one is linked.
 //!
 //! Rust's runtime is not initialised in a staticlib with a C `main`: `std::env::args()` is
 //! empty on musl, so the arguments come from `main`'s own argc/argv ([`args`]), and std's
@@ -13,12 +15,10 @@ use std::ffi::{CStr, c_char, c_int};
 use std::io::Write;
 use std::sync::OnceLock;
 
-use aot_abi::script::Script;
 use aot_abi::trap::TRAP_EXIT_CODE;
-use aot_abi::{ABI_VERSION, CommandConfig, ModuleDescriptor, ProgramDescriptor, ProgramKind};
+use aot_abi::{ABI_VERSION, CommandConfig, ModuleDescriptor, ProgramDescriptor};
 
-use crate::instance::InstantiateError;
-use crate::linker::Linker;
+use crate::instance::{Instance, InstantiateError};
 
 static ARGS: OnceLock<Vec<String>> = OnceLock::new();
 
@@ -73,24 +73,30 @@ unsafe fn collect_args(argc: c_int, argv: *const *const c_char) -> Vec<String> {
         .collect()
 }
 
-/// Runs `program`; returns the process exit code.
+/// Runs `program` through its run function; returns the process exit code.
 pub fn run(program: &'static ProgramDescriptor) -> i32 {
-    match try_run(program) {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("error: {message}");
-            1
-        }
+    if program.abi_version != ABI_VERSION {
+        eprintln!(
+            "error: program was compiled for runtime ABI {}, this runtime is ABI {ABI_VERSION}",
+            program.abi_version
+        );
+        return 1;
     }
+    if program.run.is_null() {
+        eprintln!("error: the program has no run function");
+        return 1;
+    }
+    // SAFETY: the entry object points `run` at one of the runtime's `RunFn`s (by symbol,
+    // `ProgramKind::run_symbol`), which all have this signature.
+    let run: aot_abi::RunFn = unsafe { core::mem::transmute(program.run) };
+    // SAFETY: `program` is the descriptor that function expects.
+    unsafe { run(program) }
 }
 
-fn try_run(program: &'static ProgramDescriptor) -> Result<i32, String> {
-    if program.abi_version != ABI_VERSION {
-        return Err(format!(
-            "program was compiled for runtime ABI {}, this runtime is ABI {ABI_VERSION}",
-            program.abi_version
-        ));
-    }
+/// The modules and configuration blob of `program`.
+pub(crate) fn program_parts(
+    program: &'static ProgramDescriptor,
+) -> Result<(Vec<&'static ModuleDescriptor>, &'static [u8]), String> {
     // SAFETY: the entry object emits `num_modules` descriptor pointers, each to a module
     // object's static descriptor, and `config_len` bytes of configuration.
     let (module_ptrs, config) = unsafe {
@@ -99,60 +105,88 @@ fn try_run(program: &'static ProgramDescriptor) -> Result<i32, String> {
             raw_slice(program.config, program.config_len),
         )
     };
-    let modules: Vec<&'static ModuleDescriptor> = module_ptrs
+    let modules = module_ptrs
         .iter()
         .map(|&p| {
             // SAFETY: as above; descriptors are immutable statics.
             unsafe { p.as_ref() }.ok_or("null module descriptor")
         })
         .collect::<Result<_, _>>()?;
-    match program.kind {
-        k if k == ProgramKind::Command as u32 => run_command(&modules, config),
-        k if k == ProgramKind::SpecScript as u32 => {
-            let script = Script::decode(config).map_err(|e| format!("spec script: {e}"))?;
-            let summary = crate::spec::run(&modules, &script, &mut std::io::stdout());
-            Ok(if summary.failed == 0 { 0 } else { 1 })
+    Ok((modules, config))
+}
+
+/// The run function of command programs (`ProgramKind::Command`).
+///
+/// # Safety
+/// `program` must point to the program's descriptor.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_rt_run_command(program: *const ProgramDescriptor) -> i32 {
+    // SAFETY: per the contract; the descriptor is an immutable static.
+    let Some(program) = (unsafe { program.as_ref() }) else {
+        return 1;
+    };
+    match program_parts(program).and_then(|(modules, config)| run_command(&modules, config)) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            1
         }
-        k => Err(format!("unknown program kind {k}")),
     }
 }
 
 fn run_command(modules: &[&'static ModuleDescriptor], config: &[u8]) -> Result<i32, String> {
     let config =
         CommandConfig::decode(config).map_err(|e| format!("command configuration: {e}"))?;
-    let desc = modules.first().ok_or("the program contains no module")?;
+    if config.plan.is_empty() {
+        return Err("the program contains no module".into());
+    }
     let wasi_args = args().iter().map(|a| a.as_bytes().to_vec()).collect();
     crate::wasi::init(wasi_args, &config)?;
-    let mut linker = Linker::new();
-    linker.register_host(aot_abi::wasi::WASI_P1_MODULE, crate::wasi::exports());
-    let instance = match linker.instantiate(desc) {
-        Ok(instance) => instance,
+    // As `wasmtime run`: each instance's `_initialize` runs as soon as it exists, then the
+    // program's `_start`, else its default export `""`; a module with neither has done its
+    // work by being instantiated.
+    let instances = match crate::plan::instantiate(modules, &config.plan, |instance| {
+        call_entry(instance, "_initialize")
+    }) {
+        Ok(instances) => instances,
         Err(InstantiateError::Trap(trap)) => return Ok(report_trap(&trap)),
         Err(e) => return Err(e.to_string()),
     };
-    // As `wasmtime run`: the command entry is `_start`, else the default export `""`; a
-    // module with neither has done its work by being instantiated.
-    let Some((name, start)) = ["_start", ""]
-        .into_iter()
-        .find_map(|name| instance.exported_func(name).map(|index| (name, index)))
-    else {
-        return Ok(0);
+    let Some(program) = instances.last() else {
+        return Err("the program contains no module".into());
     };
-    if instance
-        .func_type(start)
-        .is_none_or(|t| !t.params.is_empty())
-    {
-        return Err(format!(
-            "the module's `{name}` export must take no parameters"
-        ));
+    for name in ["_start", ""] {
+        if program.exported_func(name).is_some() {
+            return match call_entry(program, name) {
+                Ok(()) => Ok(0),
+                Err(InstantiateError::Trap(trap)) => Ok(report_trap(&trap)),
+                Err(e) => Err(e.to_string()),
+            };
+        }
     }
-    match instance.call(start, &[]) {
-        Ok(_) => Ok(0),
-        Err(trap) => Ok(report_trap(&trap)),
-    }
+    Ok(0)
 }
 
-fn report_trap(trap: &crate::trap::Trap) -> i32 {
+/// Calls `instance`'s export `name` (a function of no parameters) if it has one.
+fn call_entry(instance: &Instance, name: &str) -> Result<(), InstantiateError> {
+    let Some(index) = instance.exported_func(name) else {
+        return Ok(());
+    };
+    if instance
+        .func_type(index)
+        .is_none_or(|t| !t.params.is_empty())
+    {
+        return Err(InstantiateError::Other(format!(
+            "the module's `{name}` export must take no parameters"
+        )));
+    }
+    instance
+        .call(index, &[])
+        .map(drop)
+        .map_err(InstantiateError::Trap)
+}
+
+pub(crate) fn report_trap(trap: &crate::trap::Trap) -> i32 {
     let _ = std::io::stdout().flush();
     let text = crate::trap::format_trap(trap);
     let mut err = std::io::stderr();
@@ -165,7 +199,7 @@ fn report_trap(trap: &crate::trap::Trap) -> i32 {
 
 /// # Safety
 /// If `len > 0`, `ptr` must point to `len` values that live forever.
-unsafe fn raw_slice<T>(ptr: *const T, len: usize) -> &'static [T] {
+pub(crate) unsafe fn raw_slice<T>(ptr: *const T, len: usize) -> &'static [T] {
     if len == 0 || ptr.is_null() {
         &[]
     } else {
@@ -198,17 +232,14 @@ mod tests {
     fn wrong_abi_version_is_an_error() {
         let program: &'static ProgramDescriptor = Box::leak(Box::new(ProgramDescriptor {
             abi_version: ABI_VERSION + 1,
-            kind: ProgramKind::Command as u32,
+            reserved: 0,
+            run: aot_rt_run_command as *const u8,
             modules: core::ptr::null(),
             num_modules: 0,
             config: core::ptr::null(),
             config_len: 0,
         }));
-        assert!(
-            try_run(program)
-                .expect_err("version mismatch")
-                .contains("ABI")
-        );
+        assert_eq!(run(program), 1);
     }
 
     #[test]
@@ -216,14 +247,16 @@ mod tests {
         let config: &'static [u8] = Box::leak(CommandConfig::default().encode().into_boxed_slice());
         let program: &'static ProgramDescriptor = Box::leak(Box::new(ProgramDescriptor {
             abi_version: ABI_VERSION,
-            kind: ProgramKind::Command as u32,
+            reserved: 0,
+            run: aot_rt_run_command as *const u8,
             modules: core::ptr::null(),
             num_modules: 0,
             config: config.as_ptr(),
             config_len: config.len(),
         }));
+        let (modules, config) = program_parts(program).expect("valid parts");
         assert_eq!(
-            try_run(program),
+            run_command(&modules, config),
             Err("the program contains no module".to_string())
         );
     }

@@ -22,7 +22,7 @@ use std::sync::{LazyLock, Mutex};
 use aot_abi::{
     ABI_VERSION, ArrayCallFn, BoundsMode, ConstExpr, ConstOp, ExternKind, FuncType, GlobalType,
     ImportKind, MemoryType, ModuleDescriptor, ModuleMeta, SegmentMode, TrapKind, VMCTX_INSTANCE,
-    VMCTX_STACK_LIMIT, VMFuncRef, VMFunctionImport, VMGlobal, VMMemoryDef, VMOffsets, ValRaw,
+    VMCTX_STORE, VMFuncRef, VMFunctionImport, VMGlobal, VMMemoryDef, VMOffsets, ValRaw,
     WASM_PAGE_SIZE,
 };
 
@@ -105,6 +105,12 @@ fn decode_and_check(desc: &'static ModuleDescriptor) -> Result<ModuleMeta, Strin
             desc.num_funcs
         ));
     }
+    if desc.num_host_imports != imported {
+        return Err(format!(
+            "descriptor has {} host-import entries, metadata {imported} imported functions",
+            desc.num_host_imports
+        ));
+    }
     if desc.num_trampolines != ntypes {
         return Err(format!(
             "descriptor has {} trampolines, metadata {ntypes} types",
@@ -128,6 +134,31 @@ fn decode_and_check(desc: &'static ModuleDescriptor) -> Result<ModuleMeta, Strin
         }
     }
     Ok(meta)
+}
+
+/// The import numbered `import` (among all of the module's imports) as the runtime
+/// provides it, if the compiler resolved it to a host function: the module's host-call
+/// trampoline, called with the importing instance's own vmctx.
+pub fn host_import(desc: &'static ModuleDescriptor, import: usize) -> Option<Extern> {
+    let meta = module_meta(desc).ok()?;
+    let i = meta.imports.get(import)?;
+    let ImportKind::Func(t) = i.kind else {
+        return None;
+    };
+    let func_index = meta.imports[..import]
+        .iter()
+        .filter(|i| matches!(i.kind, ImportKind::Func(_)))
+        .count();
+    // SAFETY: module_meta checked that the compiler emitted one entry per imported function.
+    let tramps = unsafe { raw_slice(desc.host_imports, desc.num_host_imports) };
+    let code = *tramps.get(func_index)?;
+    (!code.is_null()).then(|| {
+        Extern::Func(FuncHandle {
+            code,
+            vmctx: core::ptr::null_mut(),
+            type_id: intern_type(&meta.types[t as usize]),
+        })
+    })
 }
 
 fn bounds_mode(desc: &ModuleDescriptor) -> Result<BoundsMode, String> {
@@ -349,7 +380,10 @@ pub fn instantiate(
     let offsets = VMOffsets::new(meta.counts());
     let vmctx = alloc_vmctx(offsets.size).map_err(InstantiateError::Other)?;
     let ctx = VmctxWriter { vmctx, offsets };
-    ctx.write(VMCTX_STACK_LIMIT, crate::signals::stack_limit());
+    ctx.write(
+        VMCTX_STORE,
+        crate::store::store().context() as *const aot_abi::VMStoreContext,
+    );
 
     let type_ids: Vec<u32> = meta.types.iter().map(intern_type).collect();
     for (i, &id) in type_ids.iter().enumerate() {
@@ -675,7 +709,13 @@ impl Instance {
 
     /// The export called `name`.
     pub fn export(&self, name: &str) -> Option<Extern> {
-        let e = self.meta.exports.iter().find(|e| e.name == name)?;
+        let index = self.meta.exports.iter().position(|e| e.name == name)?;
+        self.export_by_index(index as u32)
+    }
+
+    /// Export number `index` (in the module's export section order).
+    pub fn export_by_index(&self, index: u32) -> Option<Extern> {
+        let e = self.meta.exports.get(index as usize)?;
         match e.kind {
             ExternKind::Func => {
                 let f = self.funcref(e.index)?;
@@ -725,7 +765,7 @@ impl Instance {
         let mut values = vec![ValRaw::default(); args.len().max(ty.results.len()).max(1)];
         values[..args.len()].copy_from_slice(args);
         let values_ptr = values.as_mut_ptr();
-        trap::call_guarded(|| {
+        crate::store::store().call_wasm(|| {
             // SAFETY: the trampoline for the function's own type reads its params from and
             // writes its results to `values`, which has room for both.
             unsafe { trampoline(code, vmctx, values_ptr) }
@@ -907,6 +947,10 @@ pub(crate) mod test_support {
             num_inline_records: 0,
             inline_funcs: core::ptr::null(),
             num_inline_funcs: 0,
+            host_imports: vec![core::ptr::null(); meta.imported_funcs() as usize]
+                .leak()
+                .as_ptr(),
+            num_host_imports: meta.imported_funcs() as usize,
         }))
     }
 
@@ -1173,8 +1217,9 @@ mod tests {
         // SAFETY (field reads below): offsets from VMOffsets of this module.
         unsafe {
             assert_eq!(
-                field::<usize>(vmctx, VMCTX_STACK_LIMIT),
-                crate::signals::stack_limit()
+                field::<usize>(vmctx, VMCTX_STORE),
+                crate::store::store().context() as *const aot_abi::VMStoreContext as usize,
+                "every vmctx points at the program's store"
             );
             assert_eq!(
                 field::<usize>(vmctx, VMCTX_INSTANCE),

@@ -1,8 +1,11 @@
 //! The runtime library that every `aot` executable links: the C `main` ([`entry`]), linear
 //! memories ([`memory`]), tables ([`table`]), traps and the fault handler ([`trap`],
-//! [`signals`]), instances and their vmctx ([`instance`]), import resolution ([`linker`]),
-//! the functions generated code calls ([`builtins`]), the `spectest` host module ([`host`]),
-//! the spec-script driver ([`spec`]) and the WASI preview 1 host ([`wasi`]).
+//! [`signals`]), the store every instance shares ([`store`]), instances and their vmctx
+//! ([`instance`]), the compiled instantiation plan ([`plan`]), import resolution by name
+//! for the spec driver ([`linker`]), the functions generated code calls ([`builtins`]), the
+//! `spectest` host module ([`host`]), the spec-script driver ([`spec`]), the test host
+//! ([`test_host`]) and the WASI preview 1 host ([`wasi`]). An executable links only what
+//! its run function and its imports reach.
 //!
 //! Everything the generated code relies on (vmctx layout, trap codes, builtin signatures,
 //! descriptor records) is defined in `aot_abi`, never here.
@@ -14,8 +17,11 @@ pub mod host;
 pub mod instance;
 pub mod linker;
 pub mod memory;
+pub mod plan;
 pub mod signals;
 pub mod spec;
+pub mod store;
 pub mod table;
+pub mod test_host;
 pub mod trap;
 pub mod wasi;

@@ -52,7 +52,8 @@ impl Linker {
         }
     }
 
-    /// Finds every import of `desc`'s module, then instantiates it.
+    /// Finds every import of `desc`'s module, then instantiates it. Imports the compiler
+    /// resolved to host functions come from the module itself; the rest by name.
     pub fn instantiate(
         &self,
         desc: &'static ModuleDescriptor,
@@ -61,10 +62,16 @@ impl Linker {
         let imports = meta
             .imports
             .iter()
-            .map(|i| {
-                self.lookup(&i.module, &i.name).ok_or_else(|| {
-                    InstantiateError::Link(format!("unknown import: `{}::{}`", i.module, i.name))
-                })
+            .enumerate()
+            .map(|(n, i)| {
+                instance::host_import(desc, n)
+                    .or_else(|| self.lookup(&i.module, &i.name))
+                    .ok_or_else(|| {
+                        InstantiateError::Link(format!(
+                            "unknown import: `{}::{}`",
+                            i.module, i.name
+                        ))
+                    })
             })
             .collect::<Result<Vec<Extern>, InstantiateError>>()?;
         instance::instantiate(desc, &imports)

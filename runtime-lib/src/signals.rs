@@ -84,7 +84,7 @@ pub fn init() {
     INSTALL.call_once(install_handlers);
 }
 
-/// The value for vmctx offset `VMCTX_STACK_LIMIT` on this thread: the lowest SP that Wasm
+/// The value for the store context's `stack_limit` while this thread runs Wasm: the lowest SP that Wasm
 /// code may use. Initialises the thread first if needed.
 pub fn stack_limit() -> usize {
     init();
@@ -245,7 +245,7 @@ fn in_stack_guard_zone(addr: usize) -> bool {
 }
 
 /// Can the frame record at `fp` (saved fp, return address) be read?
-fn frame_readable(fp: usize) -> bool {
+pub(crate) fn frame_readable(fp: usize) -> bool {
     let (low, high) = STACK.with(|s| (s.low.get(), s.high.get()));
     low != 0
         && fp.is_multiple_of(8)
@@ -265,10 +265,10 @@ fn classify(signo: c_int, regs: &Regs, fault_addr: usize) -> Option<TrapKind> {
 }
 
 /// The trapping PC, then the return address into each calling Wasm frame, following the
-/// frame-pointer chain (Cranelift keeps frame pointers in every function).
+/// frame-pointer chain (Cranelift keeps frame pointers in every function) and, past host
+/// frames, the thread's activations (`trap::walk_wasm_frames`).
 fn capture_backtrace(regs: &Regs, frames: &mut Frames) {
     frames.push(regs.pc);
-    let mut fp = regs.fp;
     if trap::lookup_code(regs.pc).is_some_and(|loc| loc.offset == 0) {
         // Faulted on the prologue's first instruction: this function's frame record is not
         // pushed yet and fp is still the caller's.
@@ -279,15 +279,7 @@ fn capture_backtrace(regs: &Regs, frames: &mut Frames) {
             return;
         }
     }
-    while frame_readable(fp) {
-        // SAFETY: fp is an aligned address inside this thread's stack (checked above), so
-        // both words of the frame record can be read.
-        let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
-        if !trap::is_wasm_code(ret.wrapping_sub(1)) || !frames.push(ret) || next <= fp {
-            return;
-        }
-        fp = next;
-    }
+    trap::walk_wasm_frames(regs.fp, frame_readable, frames);
 }
 
 extern "C" fn handle_signal(signo: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
@@ -334,6 +326,16 @@ fn fatal_fault(signo: c_int, pc: usize, fault_addr: usize) -> ! {
     out.flush();
     // SAFETY: _exit is async-signal-safe.
     unsafe { libc::_exit(128 + signo) };
+}
+
+/// Writes `report` to stderr and ends the process with `TRAP_EXIT_CODE`, as an uncaught
+/// trap does.
+pub(crate) fn exit_with_report(report: &str) -> ! {
+    let mut out = FdWriter::stderr();
+    let _ = out.write_str(report);
+    out.flush();
+    // SAFETY: _exit has no preconditions.
+    unsafe { libc::_exit(TRAP_EXIT_CODE) };
 }
 
 fn fatal_message(msg: &str) -> ! {

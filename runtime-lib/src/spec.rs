@@ -28,6 +28,30 @@ pub struct Summary {
     pub failed: u32,
 }
 
+/// The run function of spec-script programs (`ProgramKind::SpecScript`): runs the script
+/// in the program's configuration; exit code 0 when every command passed.
+///
+/// # Safety
+/// `program` must point to the program's descriptor.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_rt_run_spec_script(program: *const aot_abi::ProgramDescriptor) -> i32 {
+    // SAFETY: per the contract; the descriptor is an immutable static.
+    let Some(program) = (unsafe { program.as_ref() }) else {
+        return 1;
+    };
+    let result = crate::entry::program_parts(program).and_then(|(modules, config)| {
+        let script = Script::decode(config).map_err(|e| format!("spec script: {e}"))?;
+        Ok(run(&modules, &script, &mut std::io::stdout()))
+    });
+    match result {
+        Ok(summary) => i32::from(summary.failed != 0),
+        Err(message) => {
+            eprintln!("error: {message}");
+            1
+        }
+    }
+}
+
 /// Runs `script` against `modules` (the program's module descriptors, by index), printing
 /// the result lines to `out`.
 pub fn run(modules: &[&'static ModuleDescriptor], script: &Script, out: &mut dyn Write) -> Summary {

@@ -11,6 +11,13 @@
 //! - the report (`wasm trap: ...` and `wasm backtrace:`), written by one routine that both
 //!   the handler (into a stack buffer, no allocation) and [`format_trap`] use.
 //!
+//! - the activations: every entry into Wasm ([`call_wasm`]) links a record of the store's
+//!   last Wasm-to-host transition at that moment into a per-thread chain, so a backtrace
+//!   taken in Wasm code that a host function called back into continues, past the host
+//!   frames, in the Wasm frames that called the host ([`walk_wasm_frames`]);
+//! - raising a trap from host code ([`raise`]): a host function returns with a pending trap
+//!   and its host-call trampoline raises it, unwinding only Wasm frames.
+//!
 //! Invariant: whatever the signal handler calls from here is async-signal-safe: no
 //! allocation, no locks, no lazily initialised thread-locals.
 
@@ -22,7 +29,7 @@ use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
 
-use aot_abi::{InlineRecord, ModuleDescriptor, ModuleMeta, TrapKind, TrapRecord};
+use aot_abi::{InlineRecord, ModuleDescriptor, ModuleMeta, TrapKind, TrapRecord, VMStoreContext};
 
 use crate::{arch, signals};
 
@@ -269,6 +276,8 @@ impl Frames {
 struct TrapState {
     /// Unwind buffer of the innermost active [`call_guarded`]; null when none.
     jmp_buf: Cell<*mut usize>,
+    /// The innermost active entry into Wasm on this thread; null when none.
+    activation: Cell<*const Activation>,
     kind: Cell<TrapKind>,
     pc: Cell<usize>,
     len: Cell<usize>,
@@ -279,6 +288,7 @@ thread_local! {
     static STATE: TrapState = const {
         TrapState {
             jmp_buf: Cell::new(ptr::null_mut()),
+            activation: Cell::new(ptr::null()),
             kind: Cell::new(TrapKind::UnreachableCodeReached),
             pc: Cell::new(0),
             len: Cell::new(0),
@@ -359,6 +369,125 @@ pub fn call_guarded<F: FnMut()>(f: F) -> Result<(), Trap> {
     if trapped { Err(take_trap()) } else { Ok(()) }
 }
 
+/// One entry into Wasm: the store's last Wasm-to-host transition when it began (zero for an
+/// entry from outside Wasm), i.e. the Wasm frame whose host call led to this entry.
+pub(crate) struct Activation {
+    exit_fp: usize,
+    exit_pc: usize,
+    prev: *const Activation,
+}
+
+/// Runs `f`, which calls Wasm code of the store whose context is `store`, as one entry
+/// into Wasm: sets the store's stack limit to this thread's, links an activation so
+/// backtraces can cross the host frames below it, and catches traps as [`call_guarded`]
+/// does (whose contract `f` must keep). Entries nest: a host function called from Wasm
+/// may call this again.
+pub fn call_wasm<F: FnMut()>(store: &VMStoreContext, f: F) -> Result<(), Trap> {
+    signals::init();
+    let activation = Activation {
+        exit_fp: store.last_exit_fp.load(Ordering::Relaxed),
+        exit_pc: store.last_exit_pc.load(Ordering::Relaxed),
+        prev: STATE.with(|s| s.activation.get()),
+    };
+    let limit = store
+        .stack_limit
+        .swap(signals::stack_limit(), Ordering::Relaxed);
+    STATE.with(|s| s.activation.set(&activation));
+    let result = call_guarded(f);
+    STATE.with(|s| s.activation.set(activation.prev));
+    // Host calls made by the Wasm code that just returned overwrote the transition; the
+    // caller's (if it is a host function called from Wasm) is the one saved here.
+    store.stack_limit.store(limit, Ordering::Relaxed);
+    store
+        .last_exit_fp
+        .store(activation.exit_fp, Ordering::Relaxed);
+    store
+        .last_exit_pc
+        .store(activation.exit_pc, Ordering::Relaxed);
+    result
+}
+
+/// Can the frame record at `fp` (saved fp, return address) be read? Supplied by the caller
+/// of [`walk_wasm_frames`]: the signal handler checks against the thread's stack bounds.
+pub(crate) type FrameCheck = fn(usize) -> bool;
+
+/// Appends to `frames` the return address into each Wasm frame, walking the frame-pointer
+/// chain from `fp` (the frame record of the innermost Wasm frame, or of the frame that
+/// made the call into it), and continuing past host frames through the activations of
+/// this thread: where the chain leaves Wasm code, the innermost remaining activation's
+/// transition gives the Wasm frame that called the host. Async-signal-safe.
+pub(crate) fn walk_wasm_frames(mut fp: usize, readable: FrameCheck, frames: &mut Frames) {
+    let mut activation = STATE.with(|s| s.activation.get());
+    loop {
+        while readable(fp) {
+            // SAFETY: `readable` checked that both words of the frame record at fp lie in
+            // this thread's stack.
+            let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+            if !is_wasm_code(ret.wrapping_sub(1)) {
+                break;
+            }
+            if !frames.push(ret) {
+                return;
+            }
+            if next <= fp {
+                return;
+            }
+            fp = next;
+        }
+        // SAFETY: activations are linked by `call_wasm` frames that are still running on
+        // this thread (each unlinks its own before returning), so every pointer in the
+        // chain is to a live `Activation`.
+        let Some(a) = (unsafe { activation.as_ref() }) else {
+            return;
+        };
+        if a.exit_pc == 0 || !is_wasm_code(a.exit_pc.wrapping_sub(1)) || !frames.push(a.exit_pc) {
+            return;
+        }
+        fp = a.exit_fp;
+        activation = a.prev;
+    }
+}
+
+/// A trap of `kind` raised by host code called from Wasm: its backtrace starts at the
+/// Wasm frame that made the store's last Wasm-to-host transition.
+pub fn host_trap(store: &VMStoreContext, kind: TrapKind, readable: FrameCheck) -> Trap {
+    let mut frames = Frames::new();
+    let ret = store.last_exit_pc.load(Ordering::Relaxed);
+    // The first frame of a report is a faulting instruction, not a return address: name
+    // the call instruction instead (a call may be a function's last instruction).
+    let pc = ret.saturating_sub(1);
+    if ret != 0 && frames.push(pc) {
+        walk_wasm_frames(
+            store.last_exit_fp.load(Ordering::Relaxed),
+            readable,
+            &mut frames,
+        );
+    }
+    Trap {
+        kind,
+        pc,
+        backtrace: frames.as_slice().to_vec(),
+    }
+}
+
+/// Unwinds to the innermost active guarded call with `trap`, or, with none, prints the
+/// report and ends the process as an uncaught trap does. Called by the `raise_pending_trap`
+/// builtin, whose only callers are host-call trampolines, so the frames unwound are Wasm
+/// frames and this function's own.
+pub(crate) fn raise(trap: Trap) -> ! {
+    record_trap(trap.kind, trap.pc, &trap.backtrace);
+    let buf = active_unwind_buffer();
+    if buf.is_null() {
+        let report = format_trap(&trap);
+        signals::exit_with_report(&report);
+    }
+    drop(trap);
+    // SAFETY: buf belongs to a guarded call active on this thread, below the frames of the
+    // trampoline that called us; everything between owns nothing needing a drop (`trap`
+    // was dropped above).
+    unsafe { arch::unwind_to(buf) }
+}
+
 /// Writes `wasm trap: <message>` and the backtrace. Allocation-free as long as `w` is.
 pub(crate) fn write_report(
     w: &mut dyn fmt::Write,
@@ -376,10 +505,16 @@ fn write_backtrace(w: &mut dyn fmt::Write, frames: &[usize]) -> fmt::Result {
         // Return addresses may point just past a function ending in a call.
         let probe = if i == 0 { pc } else { pc.wrapping_sub(1) };
         if let Some(loc) = lookup_code(probe) {
-            // Functions inlined here are frames of their own, innermost first; sites are
-            // recorded at the faulting instruction and at the return address.
-            let exact = loc.offset + (pc - probe) as u32;
-            for &f in loc.inlined_at(exact) {
+            // Functions inlined here are frames of their own, innermost first. Records are
+            // kept for return addresses only (calls carry the tags), so the trapping
+            // instruction, which may sit at the same offset as a call's return address,
+            // is never looked up: it names the function it was inlined into.
+            let inlined = if i == 0 {
+                &[][..]
+            } else {
+                loc.inlined_at(loc.offset + 1)
+            };
+            for &f in inlined {
                 write!(w, "    {n}: ")?;
                 loc.write_func_name(w, f)?;
                 w.write_str("\n")?;
@@ -539,6 +674,8 @@ pub(crate) mod tests {
                 num_inline_records: 0,
                 inline_funcs: core::ptr::null(),
                 num_inline_funcs: 0,
+                host_imports: core::ptr::null(),
+                num_host_imports: 0,
                 traps: records.leak().as_ptr(),
             }));
             register_module(desc, meta);

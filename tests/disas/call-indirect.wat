@@ -10,6 +10,7 @@
 ;;     pushq %rbp
 ;;     movq %rsp, %rbp
 ;;     movq (%rdi), %r10
+;;     movq (%r10), %r10
 ;;     addq $0x10, %r10
 ;;     cmpq %rsp, %r10
 ;;     jnbe #trap=stk_ovf
@@ -35,6 +36,7 @@
 ;;     stp fp, lr, [sp, #-16]!
 ;;     mov fp, sp
 ;;     ldr x16, [x0]
+;;     ldr x16, [x16]
 ;;     add x16, x16, #16
 ;;     subs xzr, sp, x16, UXTX
 ;;     b.lo #trap=stk_ovf

@@ -42,8 +42,8 @@ use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use aot::target::Arch;
-use aot::{Options, Target, link, program};
-use aot_abi::{CommandConfig, DirGrant, ProgramKind};
+use aot::{Options, Target, link};
+use aot_abi::{CommandConfig, DirGrant};
 
 /// Where the preopened directory appears to the guest.
 const GUEST_DIR: &str = "/data";
@@ -726,6 +726,7 @@ fn run_case(setup: &Setup, c: &Case, runner: &Runner, tag: &str) -> Result<Outco
                     .map(|(k, v)| (k.to_string(), Some(v.to_string())))
                     .collect(),
                 inherit_env: false,
+                plan: Vec::new(),
             };
             let exe = executable(setup, c, &wasm, *arch, &config)?;
             match launcher {
@@ -787,11 +788,14 @@ fn executable(
             let bytes = std::fs::read(wasm).map_err(|e| format!("cannot read {file}: {e}"))?;
             let target = Target::for_arch(arch);
             let opts = Options::new(target.clone());
-            let module = aot::compile_module(&bytes, &file, 0, &opts)
+            let program = aot::CommandModule {
+                name: None,
+                file: &file,
+                wasm: &bytes,
+            };
+            let objects = aot::compile_command(&[program], config.clone(), &opts)
                 .map_err(|e| format!("aot compile: {e}"))?;
-            let entry = program::emit_program(&target, ProgramKind::Command, 1, &encoded)
-                .map_err(|e| format!("aot entry object: {e}"))?;
-            link::link(&target, &[entry, module], &out, None)
+            link::link(&target, &objects, &out, None)
                 .map_err(|e| format!("aot link: {}", aot_tests::one_line(&format!("{e:#}"))))?;
             Ok(out.clone())
         })

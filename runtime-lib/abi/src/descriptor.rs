@@ -81,32 +81,73 @@ pub struct ModuleDescriptor {
     pub num_inline_records: usize,
     pub inline_funcs: *const u32,
     pub num_inline_funcs: usize,
+    /// One entry per imported function: for an import the runtime provides (a WASI or
+    /// test-host function, resolved at compile time), the module's host-call trampoline
+    /// for it, which records the Wasm-to-host transition in the store context and calls
+    /// the host symbol directly; null for an import another instance provides.
+    pub host_imports: *const *const u8,
+    pub num_host_imports: usize,
 }
 
 // SAFETY: a descriptor is immutable data in the executable's read-only image.
 unsafe impl Sync for ModuleDescriptor {}
 
-/// What the executable does when it starts.
+/// What the executable does when it starts. Chosen at compile time: the entry object points
+/// [`ProgramDescriptor::run`] at the runtime function [`ProgramKind::run_symbol`] names, so
+/// an executable links only the run function it uses (no spec driver in a command).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
 pub enum ProgramKind {
-    /// Instantiate module 0 and run its command entry (`_start`), WASI-style.
-    Command = 0,
+    /// Execute the [`CommandConfig`]'s instantiation plan and run the last instance's
+    /// command entry, WASI-style.
+    Command,
     /// Execute the spec script in `config` against the modules (the test driver).
-    SpecScript = 1,
+    SpecScript,
 }
+
+impl ProgramKind {
+    /// The runtime's [`RunFn`] for this kind.
+    pub fn run_symbol(self) -> &'static str {
+        match self {
+            ProgramKind::Command => "aot_rt_run_command",
+            ProgramKind::SpecScript => "aot_rt_run_spec_script",
+        }
+    }
+}
+
+/// A program's run function: returns the process exit code.
+pub type RunFn = unsafe extern "C" fn(program: *const ProgramDescriptor) -> i32;
 
 #[repr(C)]
 #[derive(Debug)]
 pub struct ProgramDescriptor {
     pub abi_version: u32,
-    /// A [`ProgramKind`] value.
-    pub kind: u32,
+    pub reserved: u32,
+    /// The [`RunFn`] the runtime's `main` calls (see [`ProgramKind::run_symbol`]).
+    pub run: *const u8,
     pub modules: *const *const ModuleDescriptor,
     pub num_modules: usize,
-    /// Encoded [`CommandConfig`] or [`crate::script::Script`], by `kind`.
+    /// Encoded [`CommandConfig`] or [`crate::script::Script`], as `run` expects.
     pub config: *const u8,
     pub config_len: usize,
+}
+
+/// Where one import of a planned instance comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportSource {
+    /// The runtime provides it (the module's `host_imports` entry).
+    Host,
+    /// Export number `export` (an index into that module's `ModuleMeta::exports`) of the
+    /// earlier planned instance `instance`.
+    Instance { instance: u32, export: u32 },
+}
+
+/// One core instance to create: a compiled module and where each of its imports comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstancePlan {
+    /// Index into the program's modules (one compiled module may be instantiated often).
+    pub module: u32,
+    /// One per import of the module, in order.
+    pub imports: Vec<ImportSource>,
 }
 
 // SAFETY: as for ModuleDescriptor.
@@ -122,6 +163,10 @@ pub struct CommandConfig {
     pub env: Vec<(String, Option<String>)>,
     /// `--inherit-env`.
     pub inherit_env: bool,
+    /// The instances to create, in order; every import is wired at compile time. Each
+    /// instance's `_initialize` export, if any, runs right after it is created; the last
+    /// instance is the program, whose `_start` (or default export `""`) runs last.
+    pub plan: Vec<InstancePlan>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,6 +188,17 @@ impl CommandConfig {
             w.opt_str(v.as_deref());
         });
         w.bool(self.inherit_env);
+        w.seq(&self.plan, |w, p| {
+            w.u32(p.module);
+            w.seq(&p.imports, |w, i| match *i {
+                ImportSource::Host => w.u8(0),
+                ImportSource::Instance { instance, export } => {
+                    w.u8(1);
+                    w.u32(instance);
+                    w.u32(export);
+                }
+            });
+        });
         w.buf
     }
 
@@ -159,10 +215,24 @@ impl CommandConfig {
         })?;
         let env = r.seq(|r| Ok((r.string()?, r.opt_string()?)))?;
         let inherit_env = r.bool()?;
+        let plan = r.seq(|r| {
+            Ok(InstancePlan {
+                module: r.u32()?,
+                imports: r.seq(|r| match r.u8()? {
+                    0 => Ok(ImportSource::Host),
+                    1 => Ok(ImportSource::Instance {
+                        instance: r.u32()?,
+                        export: r.u32()?,
+                    }),
+                    _ => Err(DecodeError("bad import source")),
+                })?,
+            })
+        })?;
         Ok(CommandConfig {
             dirs,
             env,
             inherit_env,
+            plan,
         })
     }
 }
@@ -182,6 +252,22 @@ mod tests {
             }],
             env: vec![("A".into(), Some("1".into())), ("HOME".into(), None)],
             inherit_env: true,
+            plan: vec![
+                InstancePlan {
+                    module: 0,
+                    imports: vec![ImportSource::Host],
+                },
+                InstancePlan {
+                    module: 1,
+                    imports: vec![
+                        ImportSource::Instance {
+                            instance: 0,
+                            export: 3,
+                        },
+                        ImportSource::Host,
+                    ],
+                },
+            ],
         };
         assert_eq!(CommandConfig::decode(&c.encode()), Ok(c));
     }
@@ -189,8 +275,8 @@ mod tests {
     #[test]
     fn descriptor_layout_is_fixed() {
         assert_eq!(core::mem::size_of::<TrapRecord>(), 12);
-        assert_eq!(core::mem::size_of::<ModuleDescriptor>(), 8 + 8 * 15);
+        assert_eq!(core::mem::size_of::<ModuleDescriptor>(), 8 + 8 * 17);
         assert_eq!(core::mem::size_of::<InlineRecord>(), 16);
-        assert_eq!(core::mem::size_of::<ProgramDescriptor>(), 8 + 8 * 4);
+        assert_eq!(core::mem::size_of::<ProgramDescriptor>(), 8 + 8 * 5);
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod codec;
 pub mod descriptor;
+pub mod host;
 pub mod meta;
 pub mod script;
 pub mod trap;
@@ -25,7 +26,7 @@ pub use trap::TrapKind;
 pub use vmctx::*;
 
 /// Bumped whenever anything in this crate changes the binary contract.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Size of a Wasm page in bytes.
 pub const WASM_PAGE_SIZE: u64 = 65536;
@@ -76,6 +77,9 @@ macro_rules! foreach_builtin {
             table_init(vmctx: ptr, table: i32, elem: i32, dst: i32, src: i32, len: i32) -> i32;
             /// elem.drop.
             elem_drop(vmctx: ptr, elem: i32);
+            /// Raises the trap a host function left in the store (`VMStoreContext::
+            /// pending_trap`); never returns. Called by host-call trampolines only.
+            raise_pending_trap(vmctx: ptr);
         }
     };
 }

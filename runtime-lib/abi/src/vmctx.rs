@@ -4,7 +4,7 @@
 //! Layout (all offsets from [`VMOffsets`], never written by hand elsewhere):
 //!
 //! ```text
-//! 0                 stack_limit: usize        lowest stack pointer generated code may use
+//! 0                 store: *const VMStoreContext   the program's store context
 //! 8                 instance: *mut ()         runtime-private back pointer
 //! imported_funcs    [VMFunctionImport; n]     code + vmctx of each imported function
 //! imported_tables   [*mut VMTableDef; n]
@@ -17,12 +17,56 @@
 //! funcrefs          [VMFuncRef; nfuncs]       one per function, imported ones copied
 //! ```
 //!
+//! Every vmctx of a program points at the same [`VMStoreContext`]: what generated code and
+//! the host share beyond one instance (the stack limit of the thread now running Wasm, the
+//! last Wasm-to-host transition, a trap a host function asks to raise).
+//!
 //! Invariants the generated code relies on: a memory's `base` never changes for the life of
 //! the instance (memories are reserved once, grow only changes protections), so its load
 //! may be hoisted; `VMTableDef::base` may change on table.grow and is reloaded; a
 //! funcref is a pointer to a `VMFuncRef` or null.
 
 use core::mem::{offset_of, size_of};
+use core::sync::atomic::{AtomicU32, AtomicUsize};
+
+/// What generated code and the host share for one store (one per program today; one per
+/// thread's store once threads arrive). Fields are atomics so the struct is `Sync` by
+/// construction; generated code reads and writes them with plain aligned word accesses,
+/// which is what a relaxed atomic access compiles to on both targets.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct VMStoreContext {
+    /// The lowest stack pointer Wasm code may use on the thread now running Wasm in this
+    /// store; set by the runtime on every entry into Wasm (Cranelift's prologue check
+    /// loads it through vmctx).
+    pub stack_limit: AtomicUsize,
+    /// Frame pointer of the Wasm frame that made the last Wasm-to-host call, written by
+    /// the host-call trampoline; with `last_exit_pc` it lets a backtrace or a stack walk
+    /// continue past host frames.
+    pub last_exit_fp: AtomicUsize,
+    /// Return address into that Wasm frame.
+    pub last_exit_pc: AtomicUsize,
+    /// Nonzero when a host function returns with a trap to raise (a trap in Wasm code it
+    /// called back into); the host-call trampoline checks it after every host call and
+    /// calls the `raise_pending_trap` builtin.
+    pub pending_trap: AtomicU32,
+}
+
+impl VMStoreContext {
+    pub const fn new() -> VMStoreContext {
+        VMStoreContext {
+            stack_limit: AtomicUsize::new(0),
+            last_exit_fp: AtomicUsize::new(0),
+            last_exit_pc: AtomicUsize::new(0),
+            pending_trap: AtomicU32::new(0),
+        }
+    }
+}
+
+pub const VMSTORE_STACK_LIMIT: u32 = offset_of!(VMStoreContext, stack_limit) as u32;
+pub const VMSTORE_LAST_EXIT_FP: u32 = offset_of!(VMStoreContext, last_exit_fp) as u32;
+pub const VMSTORE_LAST_EXIT_PC: u32 = offset_of!(VMStoreContext, last_exit_pc) as u32;
+pub const VMSTORE_PENDING_TRAP: u32 = offset_of!(VMStoreContext, pending_trap) as u32;
 
 /// A linear memory as generated code sees it.
 #[repr(C)]
@@ -113,8 +157,9 @@ pub struct VMOffsets {
     pub size: u32,
 }
 
-/// Offset of the stack limit, fixed so Cranelift's stack check is one load from vmctx.
-pub const VMCTX_STACK_LIMIT: u32 = 0;
+/// Offset of the pointer to the program's [`VMStoreContext`], fixed so Cranelift's stack
+/// check is two loads from vmctx.
+pub const VMCTX_STORE: u32 = 0;
 /// Offset of the runtime's back pointer to its instance.
 pub const VMCTX_INSTANCE: u32 = 8;
 const VMCTX_HEADER: u32 = 16;
@@ -195,6 +240,19 @@ mod tests {
         assert_eq!(size_of::<VMGlobal>(), 16);
         assert_eq!(size_of::<VMFuncRef>(), 24);
         assert_eq!(VMFUNCREF_TYPE_ID, 16);
+    }
+
+    #[test]
+    fn store_context_fields_are_where_generated_code_reads_them() {
+        assert_eq!(VMCTX_STORE, 0);
+        assert_eq!(VMCTX_INSTANCE, 8);
+        assert_eq!(VMSTORE_STACK_LIMIT, 0);
+        assert_eq!(VMSTORE_LAST_EXIT_FP, 8);
+        assert_eq!(VMSTORE_LAST_EXIT_PC, 16);
+        assert_eq!(VMSTORE_PENDING_TRAP, 24);
+        assert_eq!(size_of::<VMStoreContext>(), 32);
+        fn is_sync<T: Send + Sync>() {}
+        is_sync::<VMStoreContext>();
     }
 
     #[test]

@@ -43,13 +43,10 @@ mod poll;
 mod random;
 mod types;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use aot_abi::CommandConfig;
-use aot_abi::wasi::{WASI_P1_FUNCTIONS, wasi_p1_signature};
 
-use crate::instance::{Extern, FuncHandle, intern_type};
 use ctx::WasiCtx;
 use filesystem::Dir;
 
@@ -97,15 +94,19 @@ fn describe(e: &std::io::Error) -> String {
 }
 
 /// The host function implementing `wasi_snapshot_preview1::<name>`, to be bound with the
-/// importing instance's own vmctx; None if the runtime does not provide `name`.
+/// importing instance's own vmctx; None if the runtime does not provide `name`. Tests only:
+/// executables call these functions by symbol from their host-call trampolines.
+#[cfg(test)]
 pub fn resolve_import(name: &str) -> Option<*const u8> {
     p1::resolve(name)
 }
 
-/// Every preview 1 function as an importable host function (for
-/// `Linker::register_host(aot_abi::wasi::WASI_P1_MODULE, ...)`), typed as the contract
-/// lists it.
-pub fn exports() -> HashMap<String, Extern> {
+/// Every preview 1 function as an importable host function, typed as the contract lists it
+/// (tests only, as [`resolve_import`]).
+#[cfg(test)]
+pub fn exports() -> std::collections::HashMap<String, crate::instance::Extern> {
+    use crate::instance::{Extern, FuncHandle, intern_type};
+    use aot_abi::wasi::{WASI_P1_FUNCTIONS, wasi_p1_signature};
     WASI_P1_FUNCTIONS
         .iter()
         .filter_map(|&name| {
@@ -160,6 +161,8 @@ fn unreachable_ctx() -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::instance::{Extern, intern_type};
+    use aot_abi::wasi::{WASI_P1_FUNCTIONS, wasi_p1_signature};
     use aot_abi::DirGrant;
 
     #[test]

@@ -101,7 +101,8 @@ macro_rules! p1_exports {
             )*
         }
 
-        /// The host function implementing WASI preview 1 function `name`.
+        /// The host function implementing WASI preview 1 function `name` (tests only).
+        #[cfg(test)]
         pub fn resolve(name: &str) -> Option<*const u8> {
             match name {
                 $( stringify!($name) => Some(exports::$name as *const u8), )*

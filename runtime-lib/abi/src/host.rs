@@ -1,0 +1,84 @@
+//! The imports the runtime itself provides, matched at compile time: the compiler turns an
+//! import listed here into a host-call trampoline that calls [`host_import_symbol`]
+//! directly, so an executable links exactly the host functions it imports and nothing is
+//! looked up by name when it starts.
+//!
+//! Two sets: WASI preview 1 (every command program) and the test host (`aot_test`, only
+//! when the compiler is asked for it: aot's own tests use it to exercise host functions
+//! that call back into Wasm).
+
+use crate::{FuncType, ValType};
+
+/// Module name of the test host's imports.
+pub const TEST_HOST_MODULE: &str = "aot_test";
+
+/// The test host's functions: (name, params, results, symbol).
+///
+/// `call(f)` calls `f`, a funcref of type `[] -> []`, from host code: the host frame sits
+/// between the caller's Wasm frames and `f`'s, and a trap in `f` unwinds through it.
+const TEST_HOST: &[(&str, &[ValType], &[ValType], &str)] =
+    &[("call", &[ValType::FuncRef], &[], "aot_test_call")];
+
+/// The symbol of the runtime function implementing `module::name` with type `ty`, if the
+/// runtime provides it (`test_host`: whether the test host is available).
+pub fn host_import_symbol(
+    module: &str,
+    name: &str,
+    ty: &FuncType,
+    test_host: bool,
+) -> Option<String> {
+    if module == crate::wasi::WASI_P1_MODULE {
+        return (crate::wasi::wasi_p1_signature(name).as_ref() == Some(ty))
+            .then(|| crate::wasi::wasi_p1_symbol(name));
+    }
+    if test_host && module == TEST_HOST_MODULE {
+        return TEST_HOST
+            .iter()
+            .find(|(n, params, results, _)| {
+                *n == name && ty.params == *params && ty.results == *results
+            })
+            .map(|(_, _, _, symbol)| symbol.to_string());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ft(params: &[ValType], results: &[ValType]) -> FuncType {
+        FuncType {
+            params: params.to_vec(),
+            results: results.to_vec(),
+        }
+    }
+
+    #[test]
+    fn wasi_imports_match_by_name_and_exact_type() {
+        let fd_close = ft(&[ValType::I32], &[ValType::I32]);
+        assert_eq!(
+            host_import_symbol("wasi_snapshot_preview1", "fd_close", &fd_close, false),
+            Some("aot_wasi_p1_fd_close".into())
+        );
+        let wrong = ft(&[ValType::I64], &[ValType::I32]);
+        assert_eq!(
+            host_import_symbol("wasi_snapshot_preview1", "fd_close", &wrong, false),
+            None
+        );
+        assert_eq!(host_import_symbol("env", "fd_close", &fd_close, true), None);
+    }
+
+    #[test]
+    fn the_test_host_exists_only_when_asked_for() {
+        let call = ft(&[ValType::FuncRef], &[]);
+        assert_eq!(host_import_symbol("aot_test", "call", &call, false), None);
+        assert_eq!(
+            host_import_symbol("aot_test", "call", &call, true),
+            Some("aot_test_call".into())
+        );
+        assert_eq!(
+            host_import_symbol("aot_test", "call", &ft(&[], &[]), true),
+            None
+        );
+    }
+}

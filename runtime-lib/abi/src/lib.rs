@@ -30,6 +30,14 @@ pub const ABI_VERSION: u32 = 2;
 /// Size of a Wasm page in bytes.
 pub const WASM_PAGE_SIZE: u64 = 65536;
 
+/// Bytes of a pointer or `usize` in generated code, descriptors and vmctx: both targets
+/// are 64-bit, and the compiler lays out data for them whatever its own host is.
+pub const POINTER_SIZE: u32 = 8;
+
+/// Bytes of one table element at [`VMTableDef::base`]: a `*const VMFuncRef` or an
+/// externref value.
+pub const TABLE_SLOT_SIZE: u32 = POINTER_SIZE;
+
 /// Symbol of the [`ProgramDescriptor`] that the entry object defines and the runtime's
 /// `main` reads.
 pub const PROGRAM_SYMBOL: &str = "aot_program";

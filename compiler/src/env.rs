@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 
 use aot_abi::{
-    BoundsMode, FuncType, GUARD_SIZE, ImportKind, TrapKind, VMFUNCREF_CODE, VMFUNCREF_SIZE,
-    VMFUNCREF_TYPE_ID, VMFUNCREF_VMCTX, VMIMPORT_CODE, VMIMPORT_VMCTX, VMMEMORY_BASE,
-    VMMEMORY_LENGTH, VMOffsets, VMTABLE_BASE, VMTABLE_LENGTH, ValType,
+    BoundsMode, FuncType, GUARD_SIZE, ImportKind, TrapKind, VMFUNCREF_CODE, VMFUNCREF_TYPE_ID,
+    VMFUNCREF_VMCTX, VMIMPORT_CODE, VMIMPORT_VMCTX, VMMEMORY_BASE, VMMEMORY_LENGTH, VMOffsets,
+    VMTABLE_BASE, VMTABLE_LENGTH, ValType,
 };
 use cranelift_codegen::ir::{
     self, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName, FuncRef, Function, GlobalValue,
@@ -507,6 +507,3 @@ impl<'a> FuncEnv<'a> {
         }
     }
 }
-
-/// Size in bytes of a funcref record (for documentation of ref.func addresses).
-pub const FUNCREF_SIZE: u32 = VMFUNCREF_SIZE;

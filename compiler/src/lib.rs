@@ -24,7 +24,8 @@ pub use target::Target;
 #[derive(Clone, Debug)]
 pub struct Options {
     pub target: Target,
-    /// 0 = no optimisation, 1 = speed, 2 = speed and size.
+    /// 0 = no optimisation, 1 = speed and size, 2 = speed with inlining of tiny functions
+    /// (Cranelift's levels as [`Target::isa_for_cpu`] maps them; the inlining is ours).
     pub opt_level: u8,
     pub bounds: BoundsMode,
     /// Accept imports the runtime does not provide itself (the spec harness links modules

@@ -229,10 +229,6 @@ impl MemoryRef {
         }
         Some(old)
     }
-
-    pub fn same_memory(&self, other: &MemoryRef) -> bool {
-        core::ptr::eq(self.memory, other.memory)
-    }
 }
 
 /// A global: its storage and type.

@@ -57,9 +57,12 @@ pub const BUILTIN_PREFIX: &str = "aot_builtin_";
 /// `$ty` is one of `ptr` (a pointer, 64-bit), `i32` or `i64`. The first argument of every
 /// builtin is the calling instance's vmctx. The symbol is `aot_builtin_<name>`.
 ///
-/// Builtins that can fail return a status (0 = ok, nonzero = the trap kind to raise);
-/// the generated code raises the trap itself, so no trap ever unwinds through runtime
-/// frames.
+/// Builtins that can fail (those documented as returning a trap status) return 0 on
+/// success and, on failure, the nonzero [`TrapKind`] value of the failure. Each of them
+/// fails in one way only (an out-of-bounds memory or table access), so the generated code
+/// raises that builtin's one trap kind on any nonzero status, itself: no trap ever unwinds
+/// through runtime frames. `memory_grow` and `table_grow` return -1 on failure, as the
+/// Wasm instructions do.
 #[macro_export]
 macro_rules! foreach_builtin {
     ($m:ident) => {
@@ -113,10 +116,6 @@ impl ValType {
             6 => ValType::ExternRef,
             _ => return None,
         })
-    }
-
-    pub fn is_ref(self) -> bool {
-        matches!(self, ValType::FuncRef | ValType::ExternRef)
     }
 }
 

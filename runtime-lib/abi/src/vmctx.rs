@@ -78,7 +78,7 @@ pub const VMTABLE_LENGTH: u32 = offset_of!(VMTableDef, current_elements) as u32;
 pub const VMFUNCREF_CODE: u32 = offset_of!(VMFuncRef, code) as u32;
 pub const VMFUNCREF_VMCTX: u32 = offset_of!(VMFuncRef, vmctx) as u32;
 pub const VMFUNCREF_TYPE_ID: u32 = offset_of!(VMFuncRef, type_id) as u32;
-pub const VMFUNCREF_SIZE: u32 = size_of::<VMFuncRef>() as u32;
+const VMFUNCREF_SIZE: u32 = size_of::<VMFuncRef>() as u32;
 pub const VMIMPORT_CODE: u32 = offset_of!(VMFunctionImport, code) as u32;
 pub const VMIMPORT_VMCTX: u32 = offset_of!(VMFunctionImport, vmctx) as u32;
 

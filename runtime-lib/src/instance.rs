@@ -184,6 +184,12 @@ impl MemoryRef {
         self.def
     }
 
+    /// The memory object, for the bulk operations (which keep this ref's `def` valid: they
+    /// change contents, not the length).
+    pub fn memory(&self) -> &'static RefCell<Memory> {
+        self.memory
+    }
+
     pub fn mode(&self) -> BoundsMode {
         self.mode
     }

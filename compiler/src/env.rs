@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 
 use aot_abi::{
-    BoundsMode, FuncType, GUARD_SIZE, ImportKind, TrapKind, VMFUNCREF_CODE, VMFUNCREF_TYPE_ID,
-    VMFUNCREF_VMCTX, VMIMPORT_CODE, VMIMPORT_VMCTX, VMMEMORY_BASE, VMMEMORY_LENGTH, VMOffsets,
-    VMTABLE_BASE, VMTABLE_LENGTH, ValType,
+    BoundsMode, FuncType, GUARD_SIZE, TrapKind, VMFUNCREF_CODE, VMFUNCREF_TYPE_ID, VMFUNCREF_VMCTX,
+    VMIMPORT_CODE, VMIMPORT_VMCTX, VMMEMORY_BASE, VMMEMORY_LENGTH, VMOffsets, VMTABLE_BASE,
+    VMTABLE_LENGTH, ValType,
 };
 use cranelift_codegen::ir::{
     self, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName, FuncRef, Function, GlobalValue,
@@ -28,17 +28,6 @@ pub const PTR: Type = types::I64;
 
 /// Cranelift user-name namespace of everything a function may call.
 pub const NS_FUNC: u32 = 0;
-
-/// Whether the runtime itself provides this import to command programs: a WASI preview 1
-/// function with exactly the signature the runtime implements.
-pub fn is_host_import(module: &str, name: &str, kind: &ImportKind, types: &[FuncType]) -> bool {
-    match kind {
-        ImportKind::Func(t) if module == aot_abi::wasi::WASI_P1_MODULE => {
-            aot_abi::wasi::wasi_p1_signature(name).as_ref() == types.get(*t as usize)
-        }
-        _ => false,
-    }
-}
 
 /// The Cranelift trap code for a Wasm trap kind.
 pub fn trap_code(kind: TrapKind) -> TrapCode {

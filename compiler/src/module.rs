@@ -4,6 +4,8 @@
 //! Validation is complete before anything else looks at the module (wasmparser with the
 //! Wasm 2.0 feature set plus extended-const), so later stages may assume a valid module and
 //! only report features they do not support yet.
+//!
+//! The import policy lives here too ([`accepts_import`]): which imports a module may have.
 
 use aot_abi::{
     ConstExpr, ConstOp, DataSegment, DefinedGlobal, DefinedTable, ElemSegment, Export, ExternKind,
@@ -44,6 +46,30 @@ impl ModuleInfo<'_> {
 
 /// The feature set `aot` accepts: WebAssembly 2.0 plus extended-const. SIMD validates (it is
 /// part of 2.0) but the translator reports it as not supported yet.
+/// The import policy: whether a module may import `module::name` as `kind` (`types` are
+/// its types so far). With `allow_unknown_imports`, anything: the importer resolves it at
+/// instantiation (as the spec driver does from registered modules) and fails there if it
+/// cannot. Otherwise only what the runtime itself provides to command programs: a WASI
+/// preview 1 function with exactly the signature the runtime implements, so that an
+/// executable never fails to start for a missing import.
+pub fn accepts_import(
+    opts: &Options,
+    module: &str,
+    name: &str,
+    kind: &ImportKind,
+    types: &[FuncType],
+) -> bool {
+    if opts.allow_unknown_imports {
+        return true;
+    }
+    match kind {
+        ImportKind::Func(t) if module == aot_abi::wasi::WASI_P1_MODULE => {
+            aot_abi::wasi::wasi_p1_signature(name).as_ref() == types.get(*t as usize)
+        }
+        _ => false,
+    }
+}
+
 pub fn features() -> WasmFeatures {
     WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST
 }
@@ -140,14 +166,7 @@ pub fn parse<'a>(
                             ));
                         }
                     };
-                    if !opts.allow_unknown_imports
-                        && !crate::env::is_host_import(
-                            imp.module,
-                            imp.name,
-                            &kind,
-                            &info.meta.types,
-                        )
-                    {
+                    if !accepts_import(opts, imp.module, imp.name, &kind, &info.meta.types) {
                         return Err(CompileError::new(
                             file,
                             Some(offset as usize),
@@ -413,4 +432,46 @@ fn const_expr(file: &str, e: &wasmparser::ConstExpr) -> Result<ConstExpr, Compil
         });
     }
     Ok(ConstExpr(ops))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_are_wasi_p1_by_signature_unless_any_are_allowed() {
+        let opts = Options::new(crate::Target::for_arch(crate::target::Arch::X86_64));
+        let fd_close = FuncType {
+            params: vec![ValType::I32],
+            results: vec![ValType::I32],
+        };
+        let wrong = FuncType {
+            params: vec![ValType::I64],
+            results: vec![ValType::I32],
+        };
+        let types = [fd_close, wrong];
+        let wasi = aot_abi::wasi::WASI_P1_MODULE;
+        let func = |t| ImportKind::Func(t);
+        assert!(accepts_import(&opts, wasi, "fd_close", &func(0), &types));
+        assert!(!accepts_import(&opts, wasi, "fd_close", &func(1), &types));
+        assert!(
+            !accepts_import(&opts, wasi, "fd_close", &func(2), &types),
+            "no such type"
+        );
+        assert!(!accepts_import(&opts, wasi, "nope", &func(0), &types));
+        assert!(!accepts_import(&opts, "env", "fd_close", &func(0), &types));
+        let memory = ImportKind::Memory(MemoryType {
+            min: 1,
+            max: None,
+            shared: false,
+            memory64: false,
+        });
+        assert!(!accepts_import(&opts, wasi, "memory", &memory, &types));
+        let any = Options {
+            allow_unknown_imports: true,
+            ..opts
+        };
+        assert!(accepts_import(&any, "env", "anything", &memory, &types));
+        assert!(accepts_import(&any, wasi, "fd_close", &func(1), &types));
+    }
 }

@@ -16,6 +16,13 @@ pub mod program;
 pub mod target;
 pub mod translate;
 
+// The end-to-end tests' policy for missing tools (skip, or fail under CI), for the unit
+// tests that run linkers and qemu; by path, as a dependency on aot-tests would be a cycle.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../tests/src/tools.rs"]
+mod test_tools;
+
 pub use aot_abi::BoundsMode;
 pub use error::CompileError;
 pub use target::Target;

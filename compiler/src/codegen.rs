@@ -191,7 +191,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     }
 
     // Data: metadata, segment bytes, tables, and the descriptor that points to them.
-    let ptr = 8usize;
+    let ptr = aot_abi::POINTER_SIZE as usize;
     let meta = info.meta.encode();
     let meta_id =
         define_bytes(&mut module, &format!("aot_m{index}_meta"), &meta).map_err(|e| merr(*e))?;
@@ -204,23 +204,12 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         .map_err(|e| merr(*e))?;
     let tramps_id = define_func_ptrs(&mut module, &format!("aot_m{index}_tramps"), &tramp_ids)
         .map_err(|e| merr(*e))?;
-    let traps: Vec<u8> = trap_records
-        .iter()
-        .flat_map(|t| {
-            [
-                t.func.to_le_bytes(),
-                t.offset.to_le_bytes(),
-                t.kind.to_le_bytes(),
-            ]
-            .concat()
-        })
-        .collect();
+    let traps: Vec<u8> = trap_records.iter().flat_map(TrapRecord::to_bytes).collect();
     let traps_id =
         define_bytes(&mut module, &format!("aot_m{index}_traps"), &traps).map_err(|e| merr(*e))?;
     let inline_bytes: Vec<u8> = inline_records
         .iter()
-        .flat_map(|r| [r.func, r.offset, r.start, r.len])
-        .flat_map(u32::to_le_bytes)
+        .flat_map(InlineRecord::to_bytes)
         .collect();
     let inline_id = define_bytes(&mut module, &format!("aot_m{index}_inline"), &inline_bytes)
         .map_err(|e| merr(*e))?;
@@ -756,12 +745,13 @@ fn define_func_ptrs(
 ) -> Result<DataId, Box<cranelift_module::ModuleError>> {
     let id = module.declare_data(name, Linkage::Local, false, false)?;
     let mut d = DataDescription::new();
-    d.define(vec![0u8; (funcs.len() * 8).max(8)].into_boxed_slice());
+    let ptr = aot_abi::POINTER_SIZE;
+    d.define(vec![0u8; (funcs.len() * ptr as usize).max(ptr as usize)].into_boxed_slice());
     for (i, f) in funcs.iter().enumerate() {
         let r = module.declare_func_in_data(*f, &mut d);
-        d.write_function_addr((i * 8) as u32, r);
+        d.write_function_addr(i as u32 * ptr, r);
     }
-    d.set_align(8);
+    d.set_align(u64::from(ptr));
     module.define_data(id, &d)?;
     Ok(id)
 }

@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 
 use aot_abi::{
-    BoundsMode, FuncType, GUARD_SIZE, TrapKind, VMFUNCREF_CODE, VMFUNCREF_SIZE, VMFUNCREF_TYPE_ID,
-    VMFUNCREF_VMCTX, VMIMPORT_CODE, VMIMPORT_VMCTX, VMMEMORY_BASE, VMMEMORY_LENGTH, VMOffsets,
-    VMTABLE_BASE, VMTABLE_LENGTH, ValType,
+    BoundsMode, FuncType, GUARD_SIZE, TrapKind, VMFUNCREF_CODE, VMFUNCREF_TYPE_ID, VMFUNCREF_VMCTX,
+    VMIMPORT_CODE, VMIMPORT_VMCTX, VMMEMORY_BASE, VMMEMORY_LENGTH, VMOffsets, VMTABLE_BASE,
+    VMTABLE_LENGTH, ValType,
 };
 use cranelift_codegen::ir::{
     self, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName, FuncRef, Function, GlobalValue,
@@ -343,7 +343,9 @@ impl<'a> FuncEnv<'a> {
         let base = b
             .ins()
             .load(PTR, MemFlagsData::trusted(), def, VMTABLE_BASE as i32);
-        let off = b.ins().imul_imm_u(index, 8);
+        let off = b
+            .ins()
+            .imul_imm_u(index, i64::from(aot_abi::TABLE_SLOT_SIZE));
         b.ins().iadd(base, off)
     }
 
@@ -519,6 +521,3 @@ impl<'a> FuncEnv<'a> {
         }
     }
 }
-
-/// Size in bytes of a funcref record (for documentation of ref.func addresses).
-pub const FUNCREF_SIZE: u32 = VMFUNCREF_SIZE;

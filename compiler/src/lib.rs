@@ -16,6 +16,13 @@ pub mod program;
 pub mod target;
 pub mod translate;
 
+// The end-to-end tests' policy for missing tools (skip, or fail under CI), for the unit
+// tests that run linkers and qemu; by path, as a dependency on aot-tests would be a cycle.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../tests/src/tools.rs"]
+mod test_tools;
+
 pub use aot_abi::BoundsMode;
 pub use error::CompileError;
 pub use target::Target;
@@ -24,7 +31,8 @@ pub use target::Target;
 #[derive(Clone, Debug)]
 pub struct Options {
     pub target: Target,
-    /// 0 = no optimisation, 1 = speed, 2 = speed and size.
+    /// 0 = no optimisation, 1 = speed and size, 2 = speed with inlining of tiny functions
+    /// (Cranelift's levels as [`Target::isa_for_cpu`] maps them; the inlining is ours).
     pub opt_level: u8,
     pub bounds: BoundsMode,
     /// Accept imports the runtime does not provide itself (the spec harness links modules

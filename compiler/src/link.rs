@@ -595,16 +595,7 @@ mod tests {
         m.finish().emit().unwrap()
     }
 
-    /// Says on the terminal (not in captured test output) that part of a test did not run.
-    fn skip(what: &str, why: &str) {
-        let _ = writeln!(std::io::stderr(), "SKIPPED: {what}: {why}");
-    }
-
-    fn on_path(name: &str) -> Option<PathBuf> {
-        std::env::split_paths(&std::env::var_os("PATH")?)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    }
+    use crate::test_tools as tools;
 
     /// Runs an executable for `target`: natively on a matching host, under qemu-aarch64
     /// for aarch64 on another host; None (and a printed skip) when neither is possible.
@@ -612,18 +603,18 @@ mod tests {
         let mut cmd = if target.is_host() {
             Command::new(exe)
         } else if target.arch == Arch::Aarch64 {
-            let Some(qemu) = on_path("qemu-aarch64") else {
-                skip(
-                    what,
-                    "running aarch64 needs qemu-aarch64 on PATH (Debian package qemu-user)",
-                );
-                return None;
+            let qemu = match tools::find_qemu("aarch64") {
+                Ok(qemu) => qemu,
+                Err(why) => {
+                    tools::skip_missing(what, &why);
+                    return None;
+                }
             };
             let mut c = Command::new(qemu);
             c.arg(exe);
             c
         } else {
-            skip(what, "cannot run x86_64 executables on this host");
+            tools::skip(what, "cannot run x86_64 executables on this host");
             return None;
         };
         Some(cmd.output().expect("spawn"))
@@ -798,12 +789,18 @@ mod tests {
         for (name, arch) in cases {
             let target = Target::for_arch(arch);
             let what = format!("linking {target} with {name}");
-            let Some(linker) = on_path(name) else {
-                skip(&what, &format!("{name} is not on PATH"));
+            let Some(linker) = tools::find_on_path(name) else {
+                let why = format!("{name} is not on PATH");
+                // scripts/setup.sh installs lld-19 and clang-19, not the gcc toolchains.
+                if name.contains("gcc") {
+                    tools::skip(&what, &why);
+                } else {
+                    tools::skip_missing(&what, &why);
+                }
                 continue;
             };
             if name == "gcc" && !Target::host().arch.eq(&Arch::X86_64) {
-                skip(&what, "the host gcc does not target x86_64");
+                tools::skip(&what, "the host gcc does not target x86_64");
                 continue;
             }
             let exe = dir.path().join(format!("{name}-{arch:?}"));

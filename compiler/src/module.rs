@@ -4,6 +4,8 @@
 //! Validation is complete before anything else looks at the module (wasmparser with the
 //! Wasm 2.0 feature set plus extended-const), so later stages may assume a valid module and
 //! only report features they do not support yet.
+//!
+//! The import policy lives here too ([`accepts_import`]): which imports a module may have.
 
 use aot_abi::{
     ConstExpr, ConstOp, DataSegment, DefinedGlobal, DefinedTable, ElemSegment, Export, ExternKind,
@@ -44,6 +46,44 @@ pub struct ModuleInfo<'a> {
 impl ModuleInfo<'_> {
     pub fn func_type(&self, func_index: u32) -> &FuncType {
         &self.meta.types[self.meta.funcs[func_index as usize] as usize]
+    }
+}
+
+/// The import policy: whether a module may import `module::name` as `kind` (`types` are
+/// its types so far). With `allow_unknown_imports`, anything: the importer resolves it at
+/// instantiation (as the spec driver does from registered modules) and fails there if it
+/// cannot. Otherwise what the runtime itself provides ([`host_import_symbol`]) and imports
+/// from a module the program provides (`--preload`), which the instantiation plan wires and
+/// type-checks, so that an executable never fails to start for a missing import.
+pub fn accepts_import(
+    opts: &Options,
+    module: &str,
+    name: &str,
+    kind: &ImportKind,
+    types: &[FuncType],
+) -> bool {
+    opts.allow_unknown_imports
+        || opts.provided_modules.iter().any(|m| m == module)
+        || host_import_symbol(opts, module, name, kind, types).is_some()
+}
+
+/// The runtime symbol implementing an import the runtime provides (`aot_abi::host`: WASI
+/// preview 1 by exact signature, and the test host when `opts.test_host`), else None.
+pub fn host_import_symbol(
+    opts: &Options,
+    module: &str,
+    name: &str,
+    kind: &ImportKind,
+    types: &[FuncType],
+) -> Option<String> {
+    match kind {
+        ImportKind::Func(t) => aot_abi::host::host_import_symbol(
+            module,
+            name,
+            types.get(*t as usize)?,
+            opts.test_host,
+        ),
+        _ => None,
     }
 }
 
@@ -147,22 +187,10 @@ pub fn parse<'a>(
                             ));
                         }
                     };
-                    // The import policy: the runtime's own functions, resolved here; a
-                    // module the program provides (--preload), wired by the plan; anything
-                    // when instances are linked at run time (the spec driver).
-                    let host = match kind {
-                        ImportKind::Func(t) => info.meta.types.get(t as usize).and_then(|ty| {
-                            aot_abi::host::host_import_symbol(
-                                imp.module,
-                                imp.name,
-                                ty,
-                                opts.test_host,
-                            )
-                        }),
-                        _ => None,
-                    };
-                    let provided = opts.provided_modules.iter().any(|m| m == imp.module);
-                    if host.is_none() && !provided && !opts.allow_unknown_imports {
+                    let host = host_import_symbol(opts, imp.module, imp.name, &kind, &info.meta.types);
+                    if host.is_none()
+                        && !accepts_import(opts, imp.module, imp.name, &kind, &info.meta.types)
+                    {
                         return Err(CompileError::new(
                             file,
                             Some(offset as usize),
@@ -432,4 +460,46 @@ fn const_expr(file: &str, e: &wasmparser::ConstExpr) -> Result<ConstExpr, Compil
         });
     }
     Ok(ConstExpr(ops))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_are_wasi_p1_by_signature_unless_any_are_allowed() {
+        let opts = Options::new(crate::Target::for_arch(crate::target::Arch::X86_64));
+        let fd_close = FuncType {
+            params: vec![ValType::I32],
+            results: vec![ValType::I32],
+        };
+        let wrong = FuncType {
+            params: vec![ValType::I64],
+            results: vec![ValType::I32],
+        };
+        let types = [fd_close, wrong];
+        let wasi = aot_abi::wasi::WASI_P1_MODULE;
+        let func = |t| ImportKind::Func(t);
+        assert!(accepts_import(&opts, wasi, "fd_close", &func(0), &types));
+        assert!(!accepts_import(&opts, wasi, "fd_close", &func(1), &types));
+        assert!(
+            !accepts_import(&opts, wasi, "fd_close", &func(2), &types),
+            "no such type"
+        );
+        assert!(!accepts_import(&opts, wasi, "nope", &func(0), &types));
+        assert!(!accepts_import(&opts, "env", "fd_close", &func(0), &types));
+        let memory = ImportKind::Memory(MemoryType {
+            min: 1,
+            max: None,
+            shared: false,
+            memory64: false,
+        });
+        assert!(!accepts_import(&opts, wasi, "memory", &memory, &types));
+        let any = Options {
+            allow_unknown_imports: true,
+            ..opts
+        };
+        assert!(accepts_import(&any, "env", "anything", &memory, &types));
+        assert!(accepts_import(&any, wasi, "fd_close", &func(1), &types));
+    }
 }

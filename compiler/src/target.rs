@@ -54,7 +54,8 @@ impl Target {
     }
 
     /// The Cranelift ISA every object for this target is built with. `opt_level`: 0 = none,
-    /// 1 = speed and size, 2 = speed (Cranelift's fastest code; the default).
+    /// 1 = speed and size, 2 = speed (Cranelift's fastest code; the default, where codegen
+    /// also inlines tiny functions).
     /// Position-independent code (the objects link into static and static-pie executables
     /// alike), frame pointers kept (backtraces walk the FP chain), no unwind tables (traps
     /// never unwind through Wasm frames), no stack probes (the stack limit in vmctx is

@@ -3,11 +3,17 @@
 //! produces, run natively or under qemu-aarch64.
 //!
 //! A part that cannot run here (no qemu-aarch64, no external linker) prints
-//! `SKIPPED: <what>: <why>` straight to the terminal, past the test harness's capture.
+//! `SKIPPED: <what>: <why>` straight to the terminal, past the test harness's capture; with
+//! `CI` set, a missing tool that scripts/setup.sh installs fails the test instead.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
+
+// The policy for missing tools of the other end-to-end tests; included by path because a
+// dev-dependency on aot-tests (which depends on this crate) would build the compiler twice.
+#[allow(dead_code)]
+#[path = "../../tests/src/tools.rs"]
+mod tools;
 
 fn aot(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_aot"))
@@ -48,16 +54,6 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
     p.to_str().unwrap().to_string()
-}
-
-fn skip(what: &str, why: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {what}: {why}");
-}
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 /// A binary module whose only function is declared to return i32 but returns an i64:
@@ -299,18 +295,18 @@ fn run_for(triple: &str, exe: &Path, what: &str) -> Option<Output> {
     let mut cmd = if triple.starts_with(host_arch) {
         Command::new(exe)
     } else if triple.starts_with("aarch64") {
-        let Some(qemu) = on_path("qemu-aarch64") else {
-            skip(
-                what,
-                "running aarch64 executables needs qemu-aarch64 on PATH (Debian package qemu-user)",
-            );
-            return None;
+        let qemu = match tools::find_qemu("aarch64") {
+            Ok(qemu) => qemu,
+            Err(why) => {
+                tools::skip_missing(what, &why);
+                return None;
+            }
         };
         let mut c = Command::new(qemu);
         c.arg(exe);
         c
     } else {
-        skip(
+        tools::skip(
             what,
             &format!("cannot run {triple} executables on a {host_arch} host"),
         );
@@ -392,12 +388,18 @@ fn end_to_end_with_external_linkers() {
         ("clang-19", "aarch64-unknown-linux-gnu"),
     ] {
         let label = format!("{triple} linked by {linker}");
-        let Some(path) = on_path(linker) else {
-            skip(&label, &format!("{linker} is not on PATH"));
+        let Some(path) = tools::find_on_path(linker) else {
+            let why = format!("{linker} is not on PATH");
+            // scripts/setup.sh installs lld-19 and clang-19, not the gcc toolchains.
+            if linker.contains("gcc") {
+                tools::skip(&label, &why);
+            } else {
+                tools::skip_missing(&label, &why);
+            }
             continue;
         };
         if linker == "gcc" && std::env::consts::ARCH != "x86_64" {
-            skip(&label, "the host gcc does not target x86_64");
+            tools::skip(&label, "the host gcc does not target x86_64");
             continue;
         }
         check_end_to_end(triple, &["--linker", path.to_str().unwrap()], &label);

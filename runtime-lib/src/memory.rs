@@ -15,11 +15,16 @@
 //! The `VMMemoryDef` that generated code reads lives in a `Box`, so its address is stable
 //! for the memory's life and can be stored in a vmctx (defined memories copy it; imports
 //! point to it).
+//!
+//! The bulk operations (memory.fill/copy/init) are methods here; they check every bound
+//! before writing anything, as the spec requires, and fail with `MemoryOutOfBounds`.
 
+use core::cell::RefCell;
 use core::ffi::c_void;
+use core::ops::Range;
 use core::ptr::{self, NonNull};
 
-use aot_abi::{BoundsMode, GUARDED_RESERVATION, MemoryType, VMMemoryDef, WASM_PAGE_SIZE};
+use aot_abi::{BoundsMode, GUARDED_RESERVATION, MemoryType, TrapKind, VMMemoryDef, WASM_PAGE_SIZE};
 
 /// Largest reservation for a memory with explicit bounds checks (and no smaller declared
 /// maximum). 4 GiB covers every 32-bit memory.
@@ -185,6 +190,76 @@ impl Memory {
         // (generated code does not run while the host holds it).
         unsafe { core::slice::from_raw_parts_mut(self.base, self.length() as usize) }
     }
+
+    /// The accessible bytes, read-only.
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: as in `as_slice_mut`; the shared borrow excludes host-side writes.
+        unsafe { core::slice::from_raw_parts(self.base, self.length() as usize) }
+    }
+
+    /// memory.fill.
+    pub fn fill(&mut self, dst: u64, val: u8, len: u64) -> Result<(), TrapKind> {
+        let d = checked_range(dst, len, self.length())?;
+        self.as_slice_mut()[d].fill(val);
+        Ok(())
+    }
+
+    /// memory.copy within this memory (the ranges may overlap: a memmove).
+    pub fn copy_within(&mut self, dst: u64, src: u64, len: u64) -> Result<(), TrapKind> {
+        let d = checked_range(dst, len, self.length())?;
+        let s = checked_range(src, len, self.length())?;
+        self.as_slice_mut().copy_within(s, d.start);
+        Ok(())
+    }
+
+    /// memory.copy from another memory.
+    pub fn copy_from(
+        &mut self,
+        src_memory: &Memory,
+        dst: u64,
+        src: u64,
+        len: u64,
+    ) -> Result<(), TrapKind> {
+        let d = checked_range(dst, len, self.length())?;
+        let s = checked_range(src, len, src_memory.length())?;
+        self.as_slice_mut()[d].copy_from_slice(&src_memory.as_slice()[s]);
+        Ok(())
+    }
+
+    /// memory.copy between memories that may be one and the same: a module can import one
+    /// memory twice, or name its own memory as both source and destination.
+    pub fn copy(
+        dst_memory: &RefCell<Memory>,
+        src_memory: &RefCell<Memory>,
+        dst: u64,
+        src: u64,
+        len: u64,
+    ) -> Result<(), TrapKind> {
+        if core::ptr::eq(dst_memory, src_memory) {
+            dst_memory.borrow_mut().copy_within(dst, src, len)
+        } else {
+            dst_memory
+                .borrow_mut()
+                .copy_from(&src_memory.borrow(), dst, src, len)
+        }
+    }
+
+    /// memory.init from the bytes of a data segment (empty once dropped).
+    pub fn init(&mut self, dst: u64, segment: &[u8], src: u64, len: u64) -> Result<(), TrapKind> {
+        let s = checked_range(src, len, segment.len() as u64)?;
+        let d = checked_range(dst, len, self.length())?;
+        self.as_slice_mut()[d].copy_from_slice(&segment[s]);
+        Ok(())
+    }
+}
+
+/// `start..start+len` if it lies within `0..size` (a zero-length range may start at `size`),
+/// else a MemoryOutOfBounds trap.
+fn checked_range(start: u64, len: u64, size: u64) -> Result<Range<usize>, TrapKind> {
+    match start.checked_add(len) {
+        Some(end) if end <= size => Ok(start as usize..end as usize),
+        _ => Err(TrapKind::MemoryOutOfBounds),
+    }
 }
 
 impl Drop for Memory {
@@ -212,7 +287,6 @@ mod tests {
     use crate::arch::test_code::aot_rt_test_load32;
     use crate::trap::call_guarded;
     use crate::trap::tests::{LOAD32, fake_module, trap_pc};
-    use aot_abi::TrapKind;
 
     fn mem_type(min: u64, max: Option<u64>) -> MemoryType {
         MemoryType {
@@ -340,5 +414,94 @@ mod tests {
         );
         let explicit = Memory::new(&mem_type(1, Some(3)), BoundsMode::Explicit).unwrap();
         assert_eq!(explicit.reserved as u64, 3 * WASM_PAGE_SIZE);
+    }
+
+    const OOB: Result<(), TrapKind> = Err(TrapKind::MemoryOutOfBounds);
+
+    fn one_page() -> Memory {
+        Memory::new(&mem_type(1, None), BoundsMode::Explicit).unwrap()
+    }
+
+    #[test]
+    fn ranges_allow_zero_length_at_the_end_only() {
+        assert_eq!(checked_range(0, 10, 10), Ok(0..10));
+        assert_eq!(checked_range(10, 0, 10), Ok(10..10));
+        assert_eq!(checked_range(11, 0, 10), Err(TrapKind::MemoryOutOfBounds));
+        assert_eq!(checked_range(5, 6, 10), Err(TrapKind::MemoryOutOfBounds));
+        assert_eq!(
+            checked_range(u64::MAX, 2, 10),
+            Err(TrapKind::MemoryOutOfBounds)
+        );
+    }
+
+    #[test]
+    fn fill_checks_bounds_before_writing() {
+        let mut m = one_page();
+        let end = WASM_PAGE_SIZE;
+        assert_eq!(m.fill(0, 7, 3), Ok(()));
+        assert_eq!(m.as_slice()[..4], [7, 7, 7, 0]);
+        assert_eq!(m.fill(end - 1, 9, 2), OOB);
+        assert_eq!(
+            m.as_slice()[end as usize - 1],
+            0,
+            "nothing written on a trap"
+        );
+        assert_eq!(m.fill(end, 9, 0), Ok(()));
+        assert_eq!(m.fill(end + 1, 9, 0), OOB);
+    }
+
+    #[test]
+    fn copy_within_is_a_memmove() {
+        let mut m = one_page();
+        m.as_slice_mut()[10..15].copy_from_slice(&[1, 2, 3, 4, 5]);
+        assert_eq!(m.copy_within(11, 10, 4), Ok(()));
+        assert_eq!(m.as_slice()[10..15], [1, 1, 2, 3, 4]);
+        assert_eq!(m.copy_within(10, 11, 4), Ok(()));
+        assert_eq!(m.as_slice()[10..15], [1, 2, 3, 4, 4]);
+        let end = WASM_PAGE_SIZE;
+        assert_eq!(m.copy_within(end - 2, 10, 3), OOB);
+        assert_eq!(m.copy_within(10, end - 2, 3), OOB);
+        assert_eq!(m.copy_within(end, end, 0), Ok(()));
+        assert_eq!(m.copy_within(0, u64::MAX, 2), OOB);
+        assert_eq!(m.as_slice()[10..15], [1, 2, 3, 4, 4]);
+    }
+
+    #[test]
+    fn copy_between_memories_and_within_one_under_two_names() {
+        let a = RefCell::new(one_page());
+        let b = RefCell::new(Memory::new(&mem_type(2, None), BoundsMode::Explicit).unwrap());
+        b.borrow_mut().as_slice_mut()[..3].copy_from_slice(&[4, 5, 6]);
+        assert_eq!(Memory::copy(&a, &b, 1, 0, 3), Ok(()));
+        assert_eq!(a.borrow().as_slice()[..4], [0, 4, 5, 6]);
+        assert_eq!(Memory::copy(&a, &a, 0, 1, 3), Ok(()), "no double borrow");
+        assert_eq!(a.borrow().as_slice()[..4], [4, 5, 6, 6]);
+        assert_eq!(
+            Memory::copy(&a, &b, 0, 2 * WASM_PAGE_SIZE - 1, 2),
+            OOB,
+            "past the source"
+        );
+        assert_eq!(
+            Memory::copy(&a, &b, WASM_PAGE_SIZE - 1, 0, 2),
+            OOB,
+            "past the destination"
+        );
+        assert_eq!(a.borrow().as_slice()[WASM_PAGE_SIZE as usize - 1], 0);
+    }
+
+    #[test]
+    fn init_checks_segment_and_memory_bounds() {
+        let mut m = one_page();
+        let end = WASM_PAGE_SIZE;
+        assert_eq!(m.init(100, b"wxyz", 1, 3), Ok(()));
+        assert_eq!(m.as_slice()[100..103], *b"xyz");
+        assert_eq!(m.init(0, b"wxyz", 2, 3), OOB, "past the segment");
+        assert_eq!(m.init(end - 1, b"wxyz", 0, 2), OOB, "past the memory");
+        assert_eq!(
+            m.init(end, b"wxyz", 4, 0),
+            Ok(()),
+            "zero length at both ends"
+        );
+        assert_eq!(m.init(0, b"", 0, 1), OOB, "a dropped segment has length 0");
+        assert_eq!(m.as_slice()[0], 0);
     }
 }

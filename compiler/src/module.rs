@@ -77,12 +77,9 @@ pub fn host_import_symbol(
     types: &[FuncType],
 ) -> Option<String> {
     match kind {
-        ImportKind::Func(t) => aot_abi::host::host_import_symbol(
-            module,
-            name,
-            types.get(*t as usize)?,
-            opts.test_host,
-        ),
+        ImportKind::Func(t) => {
+            aot_abi::host::host_import_symbol(module, name, types.get(*t as usize)?, opts.test_host)
+        }
         _ => None,
     }
 }
@@ -187,7 +184,8 @@ pub fn parse<'a>(
                             ));
                         }
                     };
-                    let host = host_import_symbol(opts, imp.module, imp.name, &kind, &info.meta.types);
+                    let host =
+                        host_import_symbol(opts, imp.module, imp.name, &kind, &info.meta.types);
                     if host.is_none()
                         && !accepts_import(opts, imp.module, imp.name, &kind, &info.meta.types)
                     {

@@ -11,6 +11,7 @@
 
 use aot_abi::TrapKind;
 
+use crate::Locked;
 use crate::instance::{Instance, MemoryRef, TableRef};
 use crate::memory::Memory;
 use crate::table::Table;
@@ -58,7 +59,7 @@ pub(crate) fn memory_init(
         .unwrap_or_else(|| bad_index("data segment", data));
     memory(instance, mem)
         .memory()
-        .borrow_mut()
+        .locked()
         .init(dst, seg, src, len)
 }
 
@@ -75,7 +76,7 @@ pub(crate) fn table_init(
     let seg = instance
         .elem_segment(elem)
         .unwrap_or_else(|| bad_index("element segment", elem));
-    t.borrow_mut().init(dst, &seg.borrow(), src, len)
+    t.locked().init(dst, &seg.locked(), src, len)
 }
 
 /// Grows memory `mem` by `delta` pages; returns the old size in pages, or -1.
@@ -131,7 +132,7 @@ pub unsafe extern "C" fn aot_builtin_memory_fill(
     let instance = unsafe { Instance::from_vmctx(vmctx) };
     let filled = memory(instance, mem as u32)
         .memory()
-        .borrow_mut()
+        .locked()
         .fill(dst as u64, val as u8, len as u64);
     status(filled)
 }
@@ -186,7 +187,7 @@ pub unsafe extern "C" fn aot_builtin_table_grow(
     // SAFETY: see aot_builtin_memory_grow.
     let instance = unsafe { Instance::from_vmctx(vmctx) };
     let grown = table(instance, table_index as u32)
-        .borrow_mut()
+        .locked()
         .grow(u64::from(delta as u32), init as usize);
     grown.map_or(-1, |old| old as i32)
 }
@@ -207,7 +208,7 @@ pub unsafe extern "C" fn aot_builtin_table_fill(
     let instance = unsafe { Instance::from_vmctx(vmctx) };
     let t = table(instance, table_index as u32);
     let filled = t
-        .borrow_mut()
+        .locked()
         .fill(u64::from(dst as u32), val as usize, u64::from(len as u32));
     status(filled)
 }
@@ -525,14 +526,14 @@ mod tests {
         let vmctx = i.vmctx();
         let f = i.funcref(0).expect("function 0") as *mut u8;
         let own = i.table(2).expect("defined table");
-        let get = |t: u32, k: u64| i.table(t).expect("table").borrow().get(k);
+        let get = |t: u32, k: u64| i.table(t).expect("table").locked().get(k);
         let Some(Extern::Table(spectest)) = linker.lookup("spectest", "table") else {
             panic!("spectest exports a table");
         };
         // SAFETY: vmctx belongs to a live instance.
         unsafe {
             assert_eq!(aot_builtin_table_grow(vmctx, 2, 2, f), 3);
-            assert_eq!(own.borrow().size(), 5);
+            assert_eq!(own.locked().size(), 5);
             assert_eq!((get(2, 3), get(2, 4)), (Some(f as usize), Some(f as usize)));
             assert_eq!(
                 aot_builtin_table_grow(vmctx, 2, 1, f),
@@ -599,7 +600,7 @@ mod tests {
                 "one table under two indices"
             );
             assert_eq!(
-                (0..4).map(|k| spectest.borrow().get(k)).collect::<Vec<_>>(),
+                (0..4).map(|k| spectest.locked().get(k)).collect::<Vec<_>>(),
                 [
                     Some(f as usize),
                     Some(f as usize),

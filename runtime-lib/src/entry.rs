@@ -141,7 +141,7 @@ fn run_command(modules: &[&'static ModuleDescriptor], config: &[u8]) -> Result<i
         return Err("the program contains no module".into());
     }
     let wasi_args = args().iter().map(|a| a.as_bytes().to_vec()).collect();
-    crate::wasi::init(wasi_args, &config)?;
+    crate::wasi::init(crate::store::store(), wasi_args, &config)?;
     // As `wasmtime run`: each instance's `_initialize` runs as soon as it exists, then the
     // program's `_start`, else its default export `""`; a module with neither has done its
     // work by being instantiated.

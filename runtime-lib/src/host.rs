@@ -116,6 +116,7 @@ pub fn spectest(mode: BoundsMode) -> Result<HashMap<String, Extern>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Locked;
 
     #[test]
     fn exports_have_the_spec_types_and_values() {
@@ -145,7 +146,7 @@ mod tests {
             panic!("table is a table");
         };
         assert_eq!(
-            t.borrow().current_type(),
+            t.locked().current_type(),
             TableType {
                 elem: ValType::FuncRef,
                 min: 10,

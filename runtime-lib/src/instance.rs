@@ -15,9 +15,11 @@
 //! - Function type ids are interned process-wide ([`intern_type`]), so equal types have
 //!   equal ids across modules and host functions.
 
-use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, Mutex};
+
+use crate::Locked;
 
 use aot_abi::{
     ABI_VERSION, ArrayCallFn, BoundsMode, ConstExpr, ConstOp, ExternKind, FuncType, GlobalType,
@@ -195,7 +197,7 @@ pub struct FuncHandle {
 /// A linear memory: the object that owns it and the one `VMMemoryDef` generated code reads.
 #[derive(Clone, Copy)]
 pub struct MemoryRef {
-    memory: &'static RefCell<Memory>,
+    memory: &'static Mutex<Memory>,
     def: *mut VMMemoryDef,
     mode: BoundsMode,
 }
@@ -205,7 +207,7 @@ impl MemoryRef {
     pub fn host(memory: Memory, mode: BoundsMode) -> MemoryRef {
         let def = memory.def();
         MemoryRef {
-            memory: Box::leak(Box::new(RefCell::new(memory))),
+            memory: Box::leak(Box::new(Mutex::new(memory))),
             def,
             mode,
         }
@@ -217,7 +219,7 @@ impl MemoryRef {
 
     /// The memory object, for the bulk operations (which keep this ref's `def` valid: they
     /// change contents, not the length).
-    pub fn memory(&self) -> &'static RefCell<Memory> {
+    pub fn memory(&self) -> &'static Mutex<Memory> {
         self.memory
     }
 
@@ -242,7 +244,7 @@ impl MemoryRef {
 
     /// The declared type.
     pub fn ty(&self) -> MemoryType {
-        *self.memory.borrow().ty()
+        *self.memory.locked().ty()
     }
 
     /// The type for import matching: the current size as minimum.
@@ -255,7 +257,7 @@ impl MemoryRef {
 
     /// memory.grow: returns the old size in pages, or None.
     pub fn grow(&self, delta_pages: u64) -> Option<u64> {
-        let mut memory = self.memory.borrow_mut();
+        let mut memory = self.memory.locked();
         let old = memory.grow(delta_pages)?;
         let own = memory.def();
         // SAFETY: both defs live forever; they may be the same (host memories), so use raw
@@ -301,7 +303,38 @@ impl GlobalRef {
     }
 }
 
-pub type TableRef = &'static RefCell<Table>;
+pub type TableRef = &'static Mutex<Table>;
+
+// SAFETY (the four impls below): these handles are addresses of storage that is leaked and
+// never freed (vmctx slots, host boxes, code in the executable's image), so sending or
+// sharing them never lets one outlive its target. Every mutation behind them goes through a
+// lock (memories, tables, segments) or is made by Wasm code of the store that owns the
+// instance, which one thread runs at a time; what the handles read without a lock (a
+// memory's current length, a global's value) is only ever read by that same thread. Shared
+// memories (the threads issue) will make the memory length an atomic.
+unsafe impl Send for FuncHandle {}
+unsafe impl Sync for FuncHandle {}
+unsafe impl Send for MemoryRef {}
+unsafe impl Sync for MemoryRef {}
+unsafe impl Send for GlobalRef {}
+unsafe impl Sync for GlobalRef {}
+// SAFETY: as above: an Instance owns no memory of its own beyond its leaked vmctx, its
+// interior mutability is behind Mutexes and atomics (segments), and its raw pointers are
+// the addresses of leaked storage.
+unsafe impl Send for Instance {}
+unsafe impl Sync for Instance {}
+
+/// The runtime objects threads will share are `Send + Sync`.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<Instance>();
+    shared::<Extern>();
+    shared::<MemoryRef>();
+    shared::<TableRef>();
+    shared::<GlobalRef>();
+    shared::<FuncHandle>();
+    shared::<crate::store::Store>();
+};
 
 /// Anything an instance can export and another can import.
 #[derive(Clone, Copy)]
@@ -352,8 +385,8 @@ pub struct Instance {
     tables: Vec<TableRef>,
     globals: Vec<GlobalRef>,
     /// Element segments, evaluated at instantiation; dropped ones are empty.
-    elems: Vec<RefCell<Vec<usize>>>,
-    dropped_datas: Vec<Cell<bool>>,
+    elems: Vec<Mutex<Vec<usize>>>,
+    dropped_datas: Vec<AtomicBool>,
 }
 
 /// Instantiates `desc` with `imports` (one per import of the module, in order, already
@@ -414,7 +447,7 @@ pub fn instantiate(
             Extern::Table(t) => {
                 ctx.write(
                     offsets.imported_table(tables.len() as u32),
-                    t.borrow().def(),
+                    t.locked().def(),
                 );
                 tables.push(t);
             }
@@ -459,7 +492,7 @@ pub fn instantiate(
             },
         );
         memories.push(MemoryRef {
-            memory: Box::leak(Box::new(RefCell::new(memory))),
+            memory: Box::leak(Box::new(Mutex::new(memory))),
             def: slot,
             mode,
         });
@@ -496,7 +529,7 @@ pub fn instantiate(
         // SAFETY: the slot lives forever and only this table (and generated code) writes it.
         let table = unsafe { Table::with_def(t.ty, init.u64() as usize, slot) }
             .map_err(InstantiateError::Other)?;
-        tables.push(Box::leak(Box::new(RefCell::new(table))));
+        tables.push(Box::leak(Box::new(Mutex::new(table))));
     }
 
     let mut elems = Vec::with_capacity(meta.elems.len());
@@ -507,7 +540,7 @@ pub fn instantiate(
             .map(|e| eval_const(e, &globals, &funcref_addr).map(|v| v.u64() as usize))
             .collect::<Result<Vec<usize>, String>>()
             .map_err(|e| bad_const(format!("element segment {i}: {e}")))?;
-        elems.push(RefCell::new(items));
+        elems.push(Mutex::new(items));
     }
 
     let instance: &'static Instance = Box::leak(Box::new(Instance {
@@ -519,7 +552,7 @@ pub fn instantiate(
         tables,
         globals,
         elems,
-        dropped_datas: meta.datas.iter().map(|_| Cell::new(false)).collect(),
+        dropped_datas: meta.datas.iter().map(|_| AtomicBool::new(false)).collect(),
     }));
     ctx.write(VMCTX_INSTANCE, instance as *const Instance);
     instance.initialize()?;
@@ -664,14 +697,14 @@ impl Instance {
     }
 
     /// The evaluated elements of segment `index` (empty once dropped).
-    pub fn elem_segment(&self, index: u32) -> Option<&RefCell<Vec<usize>>> {
+    pub fn elem_segment(&self, index: u32) -> Option<&Mutex<Vec<usize>>> {
         self.elems.get(index as usize)
     }
 
     /// The bytes of data segment `index` (empty once dropped).
     pub fn data_segment(&self, index: u32) -> Option<&'static [u8]> {
         let seg = self.meta.datas.get(index as usize)?;
-        if self.dropped_datas[index as usize].get() {
+        if self.dropped_datas[index as usize].load(Ordering::Acquire) {
             return Some(&[]);
         }
         // SAFETY: the descriptor holds `data_len` bytes at `data`, which outlive the
@@ -682,13 +715,13 @@ impl Instance {
 
     pub fn drop_data(&self, index: u32) {
         if let Some(d) = self.dropped_datas.get(index as usize) {
-            d.set(true);
+            d.store(true, Ordering::Release);
         }
     }
 
     pub fn drop_elem(&self, index: u32) {
         if let Some(e) = self.elems.get(index as usize) {
-            *e.borrow_mut() = Vec::new();
+            *e.locked() = Vec::new();
         }
     }
 
@@ -780,7 +813,7 @@ impl Instance {
             match &seg.mode {
                 SegmentMode::Active { index, offset } => {
                     let dst = self.eval_offset(offset, false)?;
-                    let len = self.elems[i].borrow().len() as u64;
+                    let len = self.elems[i].locked().len() as u64;
                     crate::builtins::table_init(self, *index, i as u32, dst, 0, len)
                         .map_err(trap_of)?;
                     self.drop_elem(i as u32);
@@ -1252,7 +1285,7 @@ mod tests {
             assert_eq!(*(*t).base.add(1), f as usize, "slot 1 holds f's funcref");
         }
         assert_eq!(
-            e.elem_segment(0).map(|s| s.borrow().len()),
+            e.elem_segment(0).map(|s| s.locked().len()),
             Some(0),
             "active segments are dropped"
         );
@@ -1461,11 +1494,11 @@ mod tests {
             expect_trap(linker.instantiate(desc)),
             TrapKind::TableOutOfBounds
         );
-        let slot7 = table.borrow().get(7).expect("in bounds") as *const VMFuncRef;
+        let slot7 = table.locked().get(7).expect("in bounds") as *const VMFuncRef;
         assert!(!slot7.is_null());
         // SAFETY: the failed instance's funcrefs stay alive (instances are never freed).
         assert_eq!(unsafe { (*slot7).code }, forty_two as *const u8);
-        assert_eq!(table.borrow().get(8), Some(0));
+        assert_eq!(table.locked().get(8), Some(0));
         // SAFETY: the spectest memory has one accessible page.
         assert_eq!(
             unsafe { *memory.base() },
@@ -1526,7 +1559,7 @@ mod tests {
             }
             _ => panic!("expected a link error"),
         }
-        assert_eq!(table.borrow().get(9), Some(0));
+        assert_eq!(table.locked().get(9), Some(0));
     }
 
     #[test]

@@ -25,3 +25,17 @@ pub mod table;
 pub mod test_host;
 pub mod trap;
 pub mod wasi;
+
+/// Locking the runtime's shared objects (memories, tables, element segments).
+pub(crate) trait Locked<T: ?Sized> {
+    /// Locks, taking a poisoned lock as is: a runtime panic aborts the process, and the
+    /// data behind these locks is consistent after every completed operation.
+    fn locked(&self) -> std::sync::MutexGuard<'_, T>;
+}
+
+impl<T: ?Sized> Locked<T> for std::sync::Mutex<T> {
+    fn locked(&self) -> std::sync::MutexGuard<'_, T> {
+        self.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -14,6 +14,7 @@ use aot_abi::{
     ValType,
 };
 
+use crate::Locked;
 use crate::instance::{self, Extern, Instance, InstantiateError};
 
 enum Provider {
@@ -104,7 +105,7 @@ pub fn check_import(
             }
         }
         (ImportKind::Table(expected), Extern::Table(t)) => {
-            let actual = t.borrow().current_type();
+            let actual = t.locked().current_type();
             if !table_matches(&actual, expected) {
                 return Err(mismatch(describe_table(expected), describe_table(&actual)));
             }
@@ -243,7 +244,7 @@ mod tests {
     use crate::memory::Memory;
     use crate::table::Table;
     use aot_abi::ValRaw;
-    use std::cell::RefCell;
+    use std::sync::Mutex;
 
     fn import(kind: ImportKind) -> Import {
         Import {
@@ -270,7 +271,7 @@ mod tests {
 
     fn table(min: u64, max: Option<u64>, elem: ValType) -> Extern {
         let t = Table::new(TableType { elem, min, max }, 0).expect("small table");
-        Extern::Table(Box::leak(Box::new(RefCell::new(t))))
+        Extern::Table(Box::leak(Box::new(Mutex::new(t))))
     }
 
     fn memory_type(min: u64, max: Option<u64>) -> MemoryType {
@@ -366,7 +367,7 @@ mod tests {
         assert!(check(&ty(ValType::FuncRef, 10, Some(15)), &spectest).is_err());
         assert!(check(&ty(ValType::ExternRef, 10, Some(20)), &spectest).is_err());
         if let Extern::Table(t) = spectest {
-            t.borrow_mut().grow(2, 0);
+            t.locked().grow(2, 0);
         }
         assert_eq!(
             check(&ty(ValType::FuncRef, 12, None), &spectest),

@@ -19,12 +19,15 @@
 //! The bulk operations (memory.fill/copy/init) are methods here; they check every bound
 //! before writing anything, as the spec requires, and fail with `MemoryOutOfBounds`.
 
-use core::cell::RefCell;
 use core::ffi::c_void;
 use core::ops::Range;
 use core::ptr::{self, NonNull};
 
+use std::sync::Mutex;
+
 use aot_abi::{BoundsMode, GUARDED_RESERVATION, MemoryType, TrapKind, VMMemoryDef, WASM_PAGE_SIZE};
+
+use crate::Locked;
 
 /// Largest reservation for a memory with explicit bounds checks (and no smaller declared
 /// maximum). 4 GiB covers every 32-bit memory.
@@ -229,19 +232,26 @@ impl Memory {
     /// memory.copy between memories that may be one and the same: a module can import one
     /// memory twice, or name its own memory as both source and destination.
     pub fn copy(
-        dst_memory: &RefCell<Memory>,
-        src_memory: &RefCell<Memory>,
+        dst_memory: &Mutex<Memory>,
+        src_memory: &Mutex<Memory>,
         dst: u64,
         src: u64,
         len: u64,
     ) -> Result<(), TrapKind> {
         if core::ptr::eq(dst_memory, src_memory) {
-            dst_memory.borrow_mut().copy_within(dst, src, len)
-        } else {
-            dst_memory
-                .borrow_mut()
-                .copy_from(&src_memory.borrow(), dst, src, len)
+            return dst_memory.locked().copy_within(dst, src, len);
         }
+        // Two locks, always taken in address order, so two threads copying between the
+        // same two memories in opposite directions cannot deadlock.
+        let (mut d, s);
+        if (dst_memory as *const Mutex<Memory>) < (src_memory as *const Mutex<Memory>) {
+            d = dst_memory.locked();
+            s = src_memory.locked();
+        } else {
+            s = src_memory.locked();
+            d = dst_memory.locked();
+        }
+        d.copy_from(&s, dst, src, len)
     }
 
     /// memory.init from the bytes of a data segment (empty once dropped).
@@ -468,13 +478,13 @@ mod tests {
 
     #[test]
     fn copy_between_memories_and_within_one_under_two_names() {
-        let a = RefCell::new(one_page());
-        let b = RefCell::new(Memory::new(&mem_type(2, None), BoundsMode::Explicit).unwrap());
-        b.borrow_mut().as_slice_mut()[..3].copy_from_slice(&[4, 5, 6]);
+        let a = Mutex::new(one_page());
+        let b = Mutex::new(Memory::new(&mem_type(2, None), BoundsMode::Explicit).unwrap());
+        b.locked().as_slice_mut()[..3].copy_from_slice(&[4, 5, 6]);
         assert_eq!(Memory::copy(&a, &b, 1, 0, 3), Ok(()));
-        assert_eq!(a.borrow().as_slice()[..4], [0, 4, 5, 6]);
+        assert_eq!(a.locked().as_slice()[..4], [0, 4, 5, 6]);
         assert_eq!(Memory::copy(&a, &a, 0, 1, 3), Ok(()), "no double borrow");
-        assert_eq!(a.borrow().as_slice()[..4], [4, 5, 6, 6]);
+        assert_eq!(a.locked().as_slice()[..4], [4, 5, 6, 6]);
         assert_eq!(
             Memory::copy(&a, &b, 0, 2 * WASM_PAGE_SIZE - 1, 2),
             OOB,
@@ -485,7 +495,7 @@ mod tests {
             OOB,
             "past the destination"
         );
-        assert_eq!(a.borrow().as_slice()[WASM_PAGE_SIZE as usize - 1], 0);
+        assert_eq!(a.locked().as_slice()[WASM_PAGE_SIZE as usize - 1], 0);
     }
 
     #[test]

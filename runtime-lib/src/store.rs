@@ -3,8 +3,9 @@
 //! It owns the program's [`VMStoreContext`], which every vmctx points to (offset
 //! `aot_abi::VMCTX_STORE`): the stack limit of the thread now running Wasm, the last
 //! Wasm-to-host transition and the pending-trap flag, all read or written by generated
-//! code; and beside it the trap a host function leaves for its host-call trampoline to
-//! raise. One store per program today; threads will give each thread's instances a store
+//! code; beside it the trap a host function leaves for its host-call trampoline to raise;
+//! and the host state (the WASI context), which host functions reach from their caller's
+//! vmctx. One store per program today; threads will give each thread's instances a store
 //! of their own, which is why nothing here is a thread-local.
 
 use std::sync::Mutex;
@@ -18,11 +19,14 @@ pub struct Store {
     context: VMStoreContext,
     /// The trap `context.pending_trap` announces.
     pending: Mutex<Option<Trap>>,
+    /// The host state: the WASI context the store's host calls use.
+    wasi: crate::wasi::CtxSlot,
 }
 
 static STORE: Store = Store {
     context: VMStoreContext::new(),
     pending: Mutex::new(None),
+    wasi: crate::wasi::CtxSlot::new(core::ptr::null_mut()),
 };
 
 /// The program's store.
@@ -52,6 +56,11 @@ impl Store {
                 .byte_sub(core::mem::offset_of!(Store, context))
                 .cast::<Store>()
         }
+    }
+
+    /// Where the store's WASI context lives (see `wasi::init`).
+    pub(crate) fn wasi_slot(&self) -> &crate::wasi::CtxSlot {
+        &self.wasi
     }
 
     /// Runs `f`, a call into Wasm code of this store, as one entry into Wasm (see

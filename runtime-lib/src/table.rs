@@ -9,9 +9,11 @@
 //!
 //! Every bulk operation checks all its bounds before writing anything, as the spec requires.
 
-use core::cell::RefCell;
+use std::sync::Mutex;
 
 use aot_abi::{TableType, TrapKind, VMTableDef};
+
+use crate::Locked;
 
 /// Implementation limit on the number of elements (80 MB of slots): above it table.grow
 /// fails (returns -1) and instantiation reports an error, as wasmtime does with its
@@ -28,6 +30,11 @@ pub struct Table {
     elements: Vec<usize>,
     ty: TableType,
 }
+
+// SAFETY: a Table exclusively owns its elements and (when `owns_def`) its VMTableDef; a
+// borrowed def is a vmctx slot that lives forever. The raw pointer is only their address,
+// so moving the owner to another thread is sound; shared access goes through a Mutex.
+unsafe impl Send for Table {}
 
 impl Table {
     /// A table with its own `VMTableDef` (host tables).
@@ -163,19 +170,25 @@ impl Table {
     /// table.copy between tables that may be one and the same: a module can import one
     /// table twice, or name its own table as both source and destination.
     pub fn copy(
-        dst_table: &RefCell<Table>,
-        src_table: &RefCell<Table>,
+        dst_table: &Mutex<Table>,
+        src_table: &Mutex<Table>,
         dst: u64,
         src: u64,
         len: u64,
     ) -> Result<(), TrapKind> {
         if core::ptr::eq(dst_table, src_table) {
-            dst_table.borrow_mut().copy_within(dst, src, len)
-        } else {
-            dst_table
-                .borrow_mut()
-                .copy_from(&src_table.borrow(), dst, src, len)
+            return dst_table.locked().copy_within(dst, src, len);
         }
+        // Two locks in address order, as `Memory::copy` takes them.
+        let (mut d, s);
+        if (dst_table as *const Mutex<Table>) < (src_table as *const Mutex<Table>) {
+            d = dst_table.locked();
+            s = src_table.locked();
+        } else {
+            s = src_table.locked();
+            d = dst_table.locked();
+        }
+        d.copy_from(&s, dst, src, len)
     }
 
     /// table.init from the (already evaluated) elements of a segment.
@@ -345,17 +358,17 @@ mod tests {
 
     #[test]
     fn copy_handles_one_table_under_two_names() {
-        let a = RefCell::new(table(3, None));
-        let b = RefCell::new(table(2, None));
-        b.borrow_mut().set(1, 11).expect("in bounds");
+        let a = Mutex::new(table(3, None));
+        let b = Mutex::new(table(2, None));
+        b.locked().set(1, 11).expect("in bounds");
         assert_eq!(Table::copy(&a, &b, 0, 1, 1), Ok(()));
         assert_eq!(Table::copy(&a, &a, 1, 0, 2), Ok(()), "no double borrow");
-        assert_eq!(contents(&a.borrow()), vec![11, 11, 0]);
+        assert_eq!(contents(&a.locked()), vec![11, 11, 0]);
         assert_eq!(
             Table::copy(&a, &b, 2, 0, 2),
             Err(TrapKind::TableOutOfBounds)
         );
-        assert_eq!(contents(&a.borrow()), vec![11, 11, 0]);
+        assert_eq!(contents(&a.locked()), vec![11, 11, 0]);
     }
 
     #[test]

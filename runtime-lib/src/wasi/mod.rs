@@ -13,9 +13,10 @@
 //! for (a guest pointer out of bounds or misaligned, an invalid enum or flag argument; see
 //! [`guest::GuestError`]), prints one `error:` line on stderr and exits with status 1.
 //!
-//! The context is process-wide: [`init`] builds it from the program's arguments and the
-//! grants compiled into it, before the module is instantiated, and every host call reaches
-//! it through one accessor, [`ctx()`]. Several threads may be in host calls at once, so the
+//! The context is the store's host state: [`init`] builds it from the program's arguments
+//! and the grants compiled into it, before the module is instantiated, and every host call
+//! reaches it from its caller's vmctx (vmctx → store → context) through one accessor,
+//! [`ctx()`]. Several threads may be in host calls at once, so the
 //! context is `Send + Sync` by construction and locked at the granularity of what changes:
 //!
 //! - Arguments, environment and clocks never change after creation: no lock.
@@ -47,13 +48,16 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 
 use aot_abi::CommandConfig;
 
-use ctx::WasiCtx;
+pub(crate) use ctx::WasiCtx;
 use filesystem::Dir;
 
-/// The context every host call sees: null until [`init`] or the first host call sets it,
-/// then a leaked `Box` that is never freed, so references to it are `'static`. An atomic
-/// pointer rather than a lock: reading the context is every host call's first step.
-static CTX: AtomicPtr<WasiCtx> = AtomicPtr::new(core::ptr::null_mut());
+use crate::store::Store;
+
+/// Where a store keeps its WASI context (its host state): null until [`init`] or the first
+/// host call sets it, then a leaked `Box` that is never freed, so references to it are
+/// `'static`. An atomic pointer rather than a lock: reading the context is every host
+/// call's first step.
+pub(crate) type CtxSlot = AtomicPtr<WasiCtx>;
 
 /// Builds the process's WASI context: `args` as given (`args[0]` the executable's name),
 /// the environment and preopened directories from `config`, as `wasmtime run` would with
@@ -65,7 +69,7 @@ static CTX: AtomicPtr<WasiCtx> = AtomicPtr::new(core::ptr::null_mut());
 ///
 /// Fails (with the text the caller prints after `error: `) if a granted directory cannot
 /// be opened.
-pub fn init(args: Vec<Vec<u8>>, config: &CommandConfig) -> Result<(), String> {
+pub fn init(store: &Store, args: Vec<Vec<u8>>, config: &CommandConfig) -> Result<(), String> {
     let env = cli::environment(config.inherit_env, &config.env, &cli::process_environment());
     let mut preopens = Vec::with_capacity(config.dirs.len());
     for grant in &config.dirs {
@@ -80,7 +84,9 @@ pub fn init(args: Vec<Vec<u8>>, config: &CommandConfig) -> Result<(), String> {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     // A context this replaces (from a host call before `init`) may still be in use by a
     // call holding its `&'static`, so it is leaked rather than freed.
-    CTX.store(Box::into_raw(Box::new(ctx)), Ordering::Release);
+    store
+        .wasi_slot()
+        .store(Box::into_raw(Box::new(ctx)), Ordering::Release);
     Ok(())
 }
 
@@ -122,17 +128,28 @@ pub fn exports() -> std::collections::HashMap<String, crate::instance::Extern> {
         .collect()
 }
 
-/// The context, creating an empty one (no arguments, environment or preopens) if [`init`]
-/// was never called. Every host call reaches the context through here and nowhere else.
-fn ctx() -> &'static WasiCtx {
-    let mut current = CTX.load(Ordering::Acquire);
+/// The context of the store that the instance whose vmctx is `vmctx` belongs to.
+///
+/// # Safety
+/// `vmctx` must be the vmctx of a live instance (as generated code passes to host calls).
+unsafe fn ctx_of_caller(vmctx: *mut u8) -> &'static WasiCtx {
+    // SAFETY: per the contract.
+    ctx(unsafe { Store::from_vmctx(vmctx) })
+}
+
+/// `store`'s context, creating an empty one (no arguments, environment or preopens) if
+/// [`init`] was never called. Every host call reaches the context through here and nowhere
+/// else.
+fn ctx(store: &Store) -> &'static WasiCtx {
+    let slot = store.wasi_slot();
+    let mut current = slot.load(Ordering::Acquire);
     if current.is_null() {
         // Creating stdio descriptors cannot fail; fall back to no context only in theory.
         let Ok(fresh) = WasiCtx::new(Vec::new(), Vec::new(), Vec::new()) else {
             unreachable_ctx()
         };
         let fresh = Box::into_raw(Box::new(fresh));
-        current = match CTX.compare_exchange(
+        current = match slot.compare_exchange(
             core::ptr::null_mut(),
             fresh,
             Ordering::AcqRel,
@@ -162,8 +179,8 @@ fn unreachable_ctx() -> ! {
 mod tests {
     use super::*;
     use crate::instance::{Extern, intern_type};
-    use aot_abi::wasi::{WASI_P1_FUNCTIONS, wasi_p1_signature};
     use aot_abi::DirGrant;
+    use aot_abi::wasi::{WASI_P1_FUNCTIONS, wasi_p1_signature};
 
     #[test]
     fn a_missing_preopen_is_a_clear_error() {
@@ -175,7 +192,7 @@ mod tests {
             ..CommandConfig::default()
         };
         assert_eq!(
-            init(vec![b"prog".to_vec()], &config),
+            init(crate::store::store(), vec![b"prog".to_vec()], &config),
             Err("preopen directory `/nonexistent/aot-wasi`: No such file or directory".to_string())
         );
         let file = std::env::temp_dir().join(format!("aot-wasi-not-a-dir-{}", std::process::id()));
@@ -188,7 +205,7 @@ mod tests {
             }],
             ..CommandConfig::default()
         };
-        let result = init(vec![], &config);
+        let result = init(crate::store::store(), vec![], &config);
         std::fs::remove_file(&file).unwrap();
         assert_eq!(
             result,

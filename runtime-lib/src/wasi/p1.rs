@@ -95,7 +95,9 @@ macro_rules! p1_exports {
                     // Wasm code runs until this host function returns.
                     let mut memory = unsafe { GuestMemory::of_caller(vmctx) };
                     // No lock is held here: a guest error can end the process at once.
-                    let result = super::$name(crate::wasi::ctx(), &mut memory, $($arg),*);
+                    // SAFETY: as above.
+                    let ctx = unsafe { crate::wasi::ctx_of_caller(vmctx) };
+                    let result = super::$name(ctx, &mut memory, $($arg),*);
                     P1Return::into_abi(result, stringify!($name))
                 }
             )*

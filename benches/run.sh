@@ -163,4 +163,35 @@ for n in "${NAMES[@]}"; do
     "$(size_of "$NATIVE/$n")"
 done
 echo "(sizes in bytes; the aot executable is static and holds the runtime; a .cwasm needs wasmtime, ~$(( $(size_of "${WT:-/dev/null}") / 1048576 )) MiB)"
+
+# --- size of every example ---------------------------------------------------------
+# Every Rust example, and the C examples when clang-19 and wasi-libc are installed, as
+# stripped static executables for both targets.
+echo
+echo "== executable size of every example (bytes; static, stripped)"
+cargo build --quiet --release --manifest-path "$ROOT/examples/Cargo.toml" --target-dir "$EX" --target wasm32-wasip1
+ALL=()
+for d in "$ROOT"/examples/rust/*/; do ALL+=("$WASM/$(basename "$d").wasm"); done
+if command -v clang-19 >/dev/null; then
+  mkdir -p "$OUT/c"
+  for c in "$ROOT"/examples/c/*.c; do
+    n=$(basename "$c" .c)
+    clang-19 --target=wasm32-wasi -O2 "$c" -o "$OUT/c/$n.wasm" 2>/dev/null && ALL+=("$OUT/c/$n.wasm")
+  done
+else
+  note "clang-19 not found: the C examples are left out of the size table"
+fi
+printf '%-16s %10s %14s %14s\n' example wasm x86_64 aarch64
+for w in "${ALL[@]}"; do
+  n=$(basename "$w" .wasm)
+  sizes=()
+  for t in x86_64 aarch64; do
+    if "$AOT" "$w" -o "$OUT/size-$n-$t" --target "$t-unknown-linux-gnu" 2>/dev/null; then
+      sizes+=("$(size_of "$OUT/size-$n-$t")")
+    else
+      sizes+=("n/a")
+    fi
+  done
+  printf '%-16s %10s %14s %14s\n' "$n" "$(size_of "$w")" "${sizes[0]}" "${sizes[1]}"
+done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

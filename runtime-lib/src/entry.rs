@@ -101,8 +101,8 @@ pub(crate) fn program_parts(
     // object's static descriptor, and `config_len` bytes of configuration.
     let (module_ptrs, config) = unsafe {
         (
-            raw_slice(program.modules, program.num_modules),
-            raw_slice(program.config, program.config_len),
+            crate::raw_slice(program.modules, program.num_modules),
+            crate::raw_slice(program.config, program.config_len),
         )
     };
     let modules = module_ptrs
@@ -195,17 +195,6 @@ pub(crate) fn report_trap(trap: &crate::trap::Trap) -> i32 {
         let _ = err.write_all(b"\n");
     }
     TRAP_EXIT_CODE
-}
-
-/// # Safety
-/// If `len > 0`, `ptr` must point to `len` values that live forever.
-pub(crate) unsafe fn raw_slice<T>(ptr: *const T, len: usize) -> &'static [T] {
-    if len == 0 || ptr.is_null() {
-        &[]
-    } else {
-        // SAFETY: guaranteed by the caller.
-        unsafe { core::slice::from_raw_parts(ptr, len) }
-    }
 }
 
 #[cfg(test)]

@@ -92,7 +92,7 @@ fn decode_and_check(desc: &'static ModuleDescriptor) -> Result<ModuleMeta, Strin
     }
     bounds_mode(desc)?;
     // SAFETY: the compiler emits `meta_len` bytes at `meta`.
-    let bytes = unsafe { raw_slice(desc.meta, desc.meta_len) };
+    let bytes = unsafe { crate::raw_slice(desc.meta, desc.meta_len) };
     let meta = ModuleMeta::decode(bytes).map_err(|e| e.to_string())?;
     let ntypes = meta.types.len();
     let imported = meta.imported_funcs() as usize;
@@ -152,7 +152,7 @@ pub fn host_import(desc: &'static ModuleDescriptor, import: usize) -> Option<Ext
         .filter(|i| matches!(i.kind, ImportKind::Func(_)))
         .count();
     // SAFETY: module_meta checked that the compiler emitted one entry per imported function.
-    let tramps = unsafe { raw_slice(desc.host_imports, desc.num_host_imports) };
+    let tramps = unsafe { crate::raw_slice(desc.host_imports, desc.num_host_imports) };
     let code = *tramps.get(func_index)?;
     (!code.is_null()).then(|| {
         Extern::Func(FuncHandle {
@@ -166,19 +166,6 @@ pub fn host_import(desc: &'static ModuleDescriptor, import: usize) -> Option<Ext
 fn bounds_mode(desc: &ModuleDescriptor) -> Result<BoundsMode, String> {
     BoundsMode::from_u32(desc.bounds_mode)
         .ok_or_else(|| format!("unknown bounds mode {}", desc.bounds_mode))
-}
-
-/// `len` elements at `ptr` as a slice (an empty one when `len` is 0, whatever `ptr` is).
-///
-/// # Safety
-/// If `len > 0`, `ptr` must point to `len` initialised values that live forever.
-unsafe fn raw_slice<T>(ptr: *const T, len: usize) -> &'static [T] {
-    if len == 0 {
-        &[]
-    } else {
-        // SAFETY: guaranteed by the caller.
-        unsafe { core::slice::from_raw_parts(ptr, len) }
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -405,7 +392,7 @@ pub fn instantiate(
         )));
     }
     for (import, ext) in meta.imports.iter().zip(imports) {
-        crate::linker::check_import(import, ext, &meta.types, mode)
+        crate::imports::check_import(import, ext, &meta.types, mode)
             .map_err(InstantiateError::Link)?;
     }
 
@@ -463,7 +450,7 @@ pub fn instantiate(
     }
 
     // SAFETY: the compiler emits `num_funcs` code pointers (count checked in module_meta).
-    let code = unsafe { raw_slice(desc.funcs, desc.num_funcs) };
+    let code = unsafe { crate::raw_slice(desc.funcs, desc.num_funcs) };
     for (i, &code) in code.iter().enumerate() {
         let index = nfuncs + i as u32;
         let type_id = type_ids[meta.funcs[index as usize] as usize];
@@ -709,7 +696,7 @@ impl Instance {
         }
         // SAFETY: the descriptor holds `data_len` bytes at `data`, which outlive the
         // process image; module_meta checked that every segment lies within them.
-        let data = unsafe { raw_slice(self.desc.data, self.desc.data_len) };
+        let data = unsafe { crate::raw_slice(self.desc.data, self.desc.data_len) };
         Some(&data[seg.offset as usize..][..seg.len as usize])
     }
 
@@ -789,7 +776,8 @@ impl Instance {
             "wrong number of arguments for function {index}"
         );
         // SAFETY: module_meta checked that there is one trampoline per type.
-        let trampolines = unsafe { raw_slice(self.desc.trampolines, self.desc.num_trampolines) };
+        let trampolines =
+            unsafe { crate::raw_slice(self.desc.trampolines, self.desc.num_trampolines) };
         let trampoline: ArrayCallFn = trampolines[type_index as usize];
         let funcref = self.funcref(index).expect("index checked above");
         // SAFETY: funcrefs in the vmctx were all written at instantiation.

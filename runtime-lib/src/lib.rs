@@ -14,6 +14,7 @@ mod arch;
 pub mod builtins;
 pub mod entry;
 pub mod host;
+pub mod imports;
 pub mod instance;
 pub mod linker;
 pub mod memory;
@@ -37,5 +38,21 @@ impl<T: ?Sized> Locked<T> for std::sync::Mutex<T> {
     fn locked(&self) -> std::sync::MutexGuard<'_, T> {
         self.lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// `len` values at `ptr` as a slice that lives for the program: an empty slice when `len`
+/// is 0, whatever `ptr` is (the compiler emits a valid pointer even then, tests may not).
+/// Allocation-free, so the signal handler may use it.
+///
+/// # Safety
+/// If `len > 0`, `ptr` must point to `len` initialised values that live for the program
+/// (descriptor arrays in the executable's read-only image, or leaked allocations).
+pub(crate) unsafe fn raw_slice<T>(ptr: *const T, len: usize) -> &'static [T] {
+    if len == 0 || ptr.is_null() {
+        &[]
+    } else {
+        // SAFETY: guaranteed by the caller.
+        unsafe { core::slice::from_raw_parts(ptr, len) }
     }
 }

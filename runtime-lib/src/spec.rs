@@ -17,8 +17,9 @@ use std::io::Write;
 use aot_abi::script::{Action, Command, Expected, Script, Value};
 use aot_abi::{BoundsMode, ModuleDescriptor, TrapKind, ValRaw, ValType};
 
+use crate::imports::val_type_name;
 use crate::instance::{Extern, Instance, InstantiateError};
-use crate::linker::{Linker, val_type_name};
+use crate::linker::Linker;
 use crate::trap::Trap;
 
 /// Counts of a finished run.

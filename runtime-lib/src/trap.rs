@@ -100,19 +100,6 @@ fn modules() -> impl Iterator<Item = &'static CodeModule> {
     })
 }
 
-/// A `&'static [T]` over descriptor arrays, which may be null when empty.
-///
-/// # Safety
-/// When `len > 0`, `ptr` must point to `len` initialised `T`s that live for the program.
-unsafe fn static_slice<T>(ptr: *const T, len: usize) -> &'static [T] {
-    if len == 0 || ptr.is_null() {
-        &[]
-    } else {
-        // SAFETY: per the contract.
-        unsafe { core::slice::from_raw_parts(ptr, len) }
-    }
-}
-
 /// Makes a compiled module's code known to the trap handler. Call it before the first call
 /// into the module's code; registering the same descriptor again does nothing.
 pub fn register_module(desc: &'static ModuleDescriptor, meta: &'static ModuleMeta) {
@@ -124,8 +111,8 @@ pub fn register_module(desc: &'static ModuleDescriptor, meta: &'static ModuleMet
     // `num_funcs` entries, in the executable's read-only image.
     let (code, lens) = unsafe {
         (
-            static_slice(desc.funcs, desc.num_funcs),
-            static_slice(desc.func_lens, desc.num_funcs),
+            crate::raw_slice(desc.funcs, desc.num_funcs),
+            crate::raw_slice(desc.func_lens, desc.num_funcs),
         )
     };
     let mut funcs: Vec<FuncRange> = code
@@ -141,12 +128,12 @@ pub fn register_module(desc: &'static ModuleDescriptor, meta: &'static ModuleMet
         .collect();
     funcs.sort_unstable_by_key(|f| f.start);
     // SAFETY: as above, `num_traps` records.
-    let traps = unsafe { static_slice(desc.traps, desc.num_traps) };
+    let traps = unsafe { crate::raw_slice(desc.traps, desc.num_traps) };
     // SAFETY: as above, with the inline tables' lengths.
     let (inline_records, inline_funcs) = unsafe {
         (
-            static_slice(desc.inline_records, desc.num_inline_records),
-            static_slice(desc.inline_funcs, desc.num_inline_funcs),
+            crate::raw_slice(desc.inline_records, desc.num_inline_records),
+            crate::raw_slice(desc.inline_funcs, desc.num_inline_funcs),
         )
     };
     let node = Box::new(CodeModule {
@@ -693,7 +680,7 @@ pub(crate) mod tests {
 
     pub fn trap_pc(desc: &ModuleDescriptor, func: u32) -> usize {
         // SAFETY: as above.
-        let traps = unsafe { static_slice(desc.traps, desc.num_traps) };
+        let traps = unsafe { crate::raw_slice(desc.traps, desc.num_traps) };
         let r = traps
             .iter()
             .find(|r| r.func == func)

@@ -1,0 +1,358 @@
+//! Import matching: whether an external value may satisfy an import, by Wasm 2.0 import
+//! subtyping (equal function types, equal table element types, limits subtyping for tables
+//! and memories, equal global types), checked by `instance::instantiate` for every import
+//! however it was wired (the compiled plan or the spec driver's names). Error texts contain
+//! the spec's "incompatible import type" and describe both types.
+
+use aot_abi::{
+    BoundsMode, FuncType, GlobalType, Import, ImportKind, MemoryType, TableType, ValType,
+};
+
+use crate::Locked;
+use crate::instance::{self, Extern};
+
+/// Checks that `ext` may satisfy `import` of a module with function types `types` whose
+/// code uses bounds mode `mode`.
+pub fn check_import(
+    import: &Import,
+    ext: &Extern,
+    types: &[FuncType],
+    mode: BoundsMode,
+) -> Result<(), String> {
+    let mismatch = |expected: String, found: String| {
+        format!(
+            "incompatible import type for `{}::{}`: expected {expected}, found {found}",
+            import.module, import.name
+        )
+    };
+    match (&import.kind, ext) {
+        (ImportKind::Func(t), Extern::Func(f)) => {
+            let expected = types
+                .get(*t as usize)
+                .ok_or("import of an unknown function type")?;
+            if instance::intern_type(expected) != f.type_id {
+                let found = instance::type_of_id(f.type_id)
+                    .map_or("an unknown type".to_string(), |t| describe_func(&t));
+                return Err(mismatch(describe_func(expected), found));
+            }
+        }
+        (ImportKind::Table(expected), Extern::Table(t)) => {
+            let actual = t.locked().current_type();
+            if !table_matches(&actual, expected) {
+                return Err(mismatch(describe_table(expected), describe_table(&actual)));
+            }
+        }
+        (ImportKind::Memory(expected), Extern::Memory(m)) => {
+            let actual = m.current_type();
+            if !memory_matches(&actual, expected) {
+                return Err(mismatch(
+                    describe_memory(expected),
+                    describe_memory(&actual),
+                ));
+            }
+            // Guard-page code has no bounds checks: it must not touch a memory whose
+            // reservation is only as large as its maximum.
+            if mode == BoundsMode::GuardPages && m.mode() != BoundsMode::GuardPages {
+                return Err(mismatch(
+                    "a memory with guard pages".into(),
+                    "a memory without guard pages (explicit bounds checks)".into(),
+                ));
+            }
+        }
+        (ImportKind::Global(expected), Extern::Global(g)) => {
+            if g.ty() != *expected {
+                return Err(mismatch(
+                    describe_global(expected),
+                    describe_global(&g.ty()),
+                ));
+            }
+        }
+        (kind, ext) => return Err(mismatch(kind_name(kind).into(), extern_name(ext).into())),
+    }
+    Ok(())
+}
+
+/// Limits subtyping: at least the expected minimum, and a maximum no larger than the
+/// expected one when one is expected.
+pub fn limits_match(
+    actual_min: u64,
+    actual_max: Option<u64>,
+    expected_min: u64,
+    expected_max: Option<u64>,
+) -> bool {
+    actual_min >= expected_min
+        && match expected_max {
+            None => true,
+            Some(em) => actual_max.is_some_and(|am| am <= em),
+        }
+}
+
+pub fn table_matches(actual: &TableType, expected: &TableType) -> bool {
+    actual.elem == expected.elem && limits_match(actual.min, actual.max, expected.min, expected.max)
+}
+
+pub fn memory_matches(actual: &MemoryType, expected: &MemoryType) -> bool {
+    actual.shared == expected.shared
+        && actual.memory64 == expected.memory64
+        && limits_match(actual.min, actual.max, expected.min, expected.max)
+}
+
+fn kind_name(kind: &ImportKind) -> &'static str {
+    match kind {
+        ImportKind::Func(_) => "a function",
+        ImportKind::Table(_) => "a table",
+        ImportKind::Memory(_) => "a memory",
+        ImportKind::Global(_) => "a global",
+    }
+}
+
+fn extern_name(ext: &Extern) -> &'static str {
+    match ext {
+        Extern::Func(_) => "a function",
+        Extern::Table(_) => "a table",
+        Extern::Memory(_) => "a memory",
+        Extern::Global(_) => "a global",
+    }
+}
+
+pub fn val_type_name(t: ValType) -> &'static str {
+    match t {
+        ValType::I32 => "i32",
+        ValType::I64 => "i64",
+        ValType::F32 => "f32",
+        ValType::F64 => "f64",
+        ValType::V128 => "v128",
+        ValType::FuncRef => "funcref",
+        ValType::ExternRef => "externref",
+    }
+}
+
+fn describe_func(t: &FuncType) -> String {
+    let list = |v: &[ValType]| {
+        v.iter()
+            .map(|t| val_type_name(*t))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!("func [{}] -> [{}]", list(&t.params), list(&t.results))
+}
+
+fn describe_limits(min: u64, max: Option<u64>) -> String {
+    match max {
+        Some(max) => format!("{min}..{max}"),
+        None => format!("{min}.."),
+    }
+}
+
+fn describe_table(t: &TableType) -> String {
+    format!(
+        "table {} {}",
+        describe_limits(t.min, t.max),
+        val_type_name(t.elem)
+    )
+}
+
+fn describe_memory(m: &MemoryType) -> String {
+    format!(
+        "memory{}{} {} pages",
+        if m.memory64 { " i64" } else { "" },
+        if m.shared { " shared" } else { "" },
+        describe_limits(m.min, m.max)
+    )
+}
+
+fn describe_global(g: &GlobalType) -> String {
+    format!(
+        "global {}{}",
+        if g.mutable { "mut " } else { "" },
+        val_type_name(g.ty)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instance::{FuncHandle, GlobalRef, MemoryRef};
+    use crate::memory::Memory;
+    use crate::table::Table;
+    use aot_abi::ValRaw;
+    use std::sync::Mutex;
+
+    fn import(kind: ImportKind) -> Import {
+        Import {
+            module: "m".into(),
+            name: "n".into(),
+            kind,
+        }
+    }
+
+    fn func_type(params: &[ValType], results: &[ValType]) -> FuncType {
+        FuncType {
+            params: params.to_vec(),
+            results: results.to_vec(),
+        }
+    }
+
+    fn func(ty: &FuncType) -> Extern {
+        Extern::Func(FuncHandle {
+            code: core::ptr::null(),
+            vmctx: core::ptr::null_mut(),
+            type_id: instance::intern_type(ty),
+        })
+    }
+
+    fn table(min: u64, max: Option<u64>, elem: ValType) -> Extern {
+        let t = Table::new(TableType { elem, min, max }, 0).expect("small table");
+        Extern::Table(Box::leak(Box::new(Mutex::new(t))))
+    }
+
+    fn memory_type(min: u64, max: Option<u64>) -> MemoryType {
+        MemoryType {
+            min,
+            max,
+            shared: false,
+            memory64: false,
+        }
+    }
+
+    fn memory(min: u64, max: Option<u64>, mode: BoundsMode) -> Extern {
+        let m = Memory::new(&memory_type(min, max), mode).expect("small memory");
+        Extern::Memory(MemoryRef::host(m, mode))
+    }
+
+    fn global(ty: ValType, mutable: bool) -> Extern {
+        Extern::Global(GlobalRef::host(
+            GlobalType { ty, mutable },
+            ValRaw::default(),
+        ))
+    }
+
+    #[test]
+    fn limits_subtyping() {
+        assert!(limits_match(10, Some(20), 10, Some(20)));
+        assert!(limits_match(10, Some(20), 5, None));
+        assert!(limits_match(10, None, 10, None));
+        assert!(limits_match(10, Some(15), 10, Some(20)));
+        assert!(!limits_match(10, Some(20), 11, None), "min too small");
+        assert!(!limits_match(10, Some(21), 10, Some(20)), "max too large");
+        assert!(
+            !limits_match(10, None, 10, Some(20)),
+            "no max where one is expected"
+        );
+    }
+
+    #[test]
+    fn functions_match_by_exact_type() {
+        let types = vec![
+            func_type(&[ValType::I32], &[]),
+            func_type(&[ValType::I64], &[]),
+        ];
+        let ok = check_import(
+            &import(ImportKind::Func(0)),
+            &func(&types[0]),
+            &types,
+            BoundsMode::Explicit,
+        );
+        assert_eq!(ok, Ok(()));
+        let err = check_import(
+            &import(ImportKind::Func(0)),
+            &func(&types[1]),
+            &types,
+            BoundsMode::Explicit,
+        )
+        .expect_err("different params");
+        assert!(
+            err.starts_with("incompatible import type for `m::n`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("expected func [i32] -> [], found func [i64] -> []"),
+            "{err}"
+        );
+        let results = func_type(&[ValType::I32], &[ValType::I32]);
+        assert!(
+            check_import(
+                &import(ImportKind::Func(0)),
+                &func(&results),
+                &types,
+                BoundsMode::Explicit
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn tables_match_by_element_type_and_current_limits() {
+        let ty = |elem, min, max| import(ImportKind::Table(TableType { elem, min, max }));
+        let spectest = table(10, Some(20), ValType::FuncRef);
+        let check = |i: &Import, e: &Extern| check_import(i, e, &[], BoundsMode::Explicit);
+        assert_eq!(
+            check(&ty(ValType::FuncRef, 10, Some(20)), &spectest),
+            Ok(())
+        );
+        assert_eq!(check(&ty(ValType::FuncRef, 5, None), &spectest), Ok(()));
+        assert_eq!(
+            check(&ty(ValType::FuncRef, 10, Some(25)), &spectest),
+            Ok(())
+        );
+        assert!(check(&ty(ValType::FuncRef, 11, None), &spectest).is_err());
+        assert!(check(&ty(ValType::FuncRef, 10, Some(15)), &spectest).is_err());
+        assert!(check(&ty(ValType::ExternRef, 10, Some(20)), &spectest).is_err());
+        if let Extern::Table(t) = spectest {
+            t.locked().grow(2, 0);
+        }
+        assert_eq!(
+            check(&ty(ValType::FuncRef, 12, None), &spectest),
+            Ok(()),
+            "grown size counts"
+        );
+        let unbounded = table(1, None, ValType::FuncRef);
+        assert!(check(&ty(ValType::FuncRef, 1, Some(100)), &unbounded).is_err());
+    }
+
+    #[test]
+    fn memories_match_by_limits_and_bounds_mode() {
+        let ty = |min, max| import(ImportKind::Memory(memory_type(min, max)));
+        let m = memory(1, Some(2), BoundsMode::Explicit);
+        let check = |i: &Import, mode| check_import(i, &m, &[], mode);
+        assert_eq!(check(&ty(1, Some(2)), BoundsMode::Explicit), Ok(()));
+        assert_eq!(check(&ty(0, None), BoundsMode::Explicit), Ok(()));
+        assert_eq!(check(&ty(1, Some(3)), BoundsMode::Explicit), Ok(()));
+        assert!(check(&ty(2, None), BoundsMode::Explicit).is_err());
+        assert!(check(&ty(1, Some(1)), BoundsMode::Explicit).is_err());
+        let err = check(&ty(1, Some(2)), BoundsMode::GuardPages)
+            .expect_err("guard-page code on explicit memory");
+        assert!(err.contains("incompatible import type"), "{err}");
+        let shared = import(ImportKind::Memory(MemoryType {
+            shared: true,
+            ..memory_type(1, Some(2))
+        }));
+        assert!(check(&shared, BoundsMode::Explicit).is_err());
+    }
+
+    #[test]
+    fn globals_match_type_and_mutability() {
+        let ty = |ty, mutable| import(ImportKind::Global(GlobalType { ty, mutable }));
+        let g = global(ValType::I32, false);
+        let check = |i: &Import| check_import(i, &g, &[], BoundsMode::Explicit);
+        assert_eq!(check(&ty(ValType::I32, false)), Ok(()));
+        assert!(check(&ty(ValType::I32, true)).is_err());
+        assert!(check(&ty(ValType::I64, false)).is_err());
+    }
+
+    #[test]
+    fn kind_mismatch_is_incompatible() {
+        let types = vec![func_type(&[], &[])];
+        let err = check_import(
+            &import(ImportKind::Func(0)),
+            &global(ValType::I32, false),
+            &types,
+            BoundsMode::Explicit,
+        )
+        .expect_err("global for a function");
+        assert_eq!(
+            err,
+            "incompatible import type for `m::n`: expected a function, found a global"
+        );
+    }
+}

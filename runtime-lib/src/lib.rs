@@ -1,11 +1,11 @@
 //! The runtime library that every `aot` executable links: the C `main` ([`entry`]), linear
 //! memories ([`memory`]), tables ([`table`]), traps and the fault handler ([`trap`],
 //! [`signals`]), the store every instance shares ([`store`]), instances and their vmctx
-//! ([`instance`]), the compiled instantiation plan ([`plan`]), import resolution by name
-//! for the spec driver ([`linker`]), the functions generated code calls ([`builtins`]), the
-//! `spectest` host module ([`host`]), the spec-script driver ([`spec`]), the test host
-//! ([`test_host`]) and the WASI preview 1 host ([`wasi`]). An executable links only what
-//! its run function and its imports reach.
+//! ([`instance`]), import matching ([`imports`]), instantiation plans ([`plan`]), the
+//! functions generated code calls ([`builtins`]), the spec-script driver ([`spec`]), the
+//! test host ([`test_host`]) and the WASI preview 1 host ([`wasi`]). An executable links
+//! only what its run function and its imports reach. (`linker` and `host`, a name registry
+//! and a `spectest` module built in Rust, are unit-test scaffolding only.)
 //!
 //! Everything the generated code relies on (vmctx layout, trap codes, builtin signatures,
 //! descriptor records) is defined in `aot_abi`, never here.
@@ -13,9 +13,11 @@
 mod arch;
 pub mod builtins;
 pub mod entry;
+#[cfg(test)]
 pub mod host;
 pub mod imports;
 pub mod instance;
+#[cfg(test)]
 pub mod linker;
 pub mod memory;
 pub mod plan;

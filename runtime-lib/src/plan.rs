@@ -1,9 +1,9 @@
-//! The production instantiation plan: the compiler wires every import of every instance
-//! at compile time (`aot_abi::InstancePlan`), and this module creates the instances in
-//! order. Nothing is looked up by name: a host import is the module's own host-call
-//! trampoline, and an import from another instance names that instance and the index of
-//! the export. Types are still checked, by the same `instance::instantiate` every other
-//! path (the spec driver) uses.
+//! Instantiation plans: a program is an ordered list of core instances of compiled modules,
+//! each import wired to an earlier instance's export or to a host function the module
+//! calls by symbol (`aot_abi::InstancePlan`). Executables get their plan from the compiler,
+//! which wires every import at compile time, and nothing is looked up by name; the spec
+//! driver builds each step from the names a script registers, then creates the instance
+//! here too. Types are checked by `instance::instantiate` either way.
 
 use aot_abi::{ImportSource, InstancePlan, ModuleDescriptor};
 
@@ -16,44 +16,56 @@ pub fn instantiate(
     plan: &[InstancePlan],
     mut initialized: impl FnMut(&Instance) -> Result<(), InstantiateError>,
 ) -> Result<Vec<&'static Instance>, InstantiateError> {
-    let other = |m: String| InstantiateError::Other(format!("instantiation plan: {m}"));
     let mut instances: Vec<&'static Instance> = Vec::with_capacity(plan.len());
-    for (n, step) in plan.iter().enumerate() {
-        let desc = *modules
-            .get(step.module as usize)
-            .ok_or_else(|| other(format!("instance {n}: no module {}", step.module)))?;
-        let meta = instance::module_meta(desc).map_err(InstantiateError::Other)?;
-        if step.imports.len() != meta.imports.len() {
-            return Err(other(format!(
-                "instance {n}: {} imports wired, the module has {}",
-                step.imports.len(),
-                meta.imports.len()
-            )));
-        }
-        let imports = step
-            .imports
-            .iter()
-            .enumerate()
-            .map(|(i, source)| {
-                let import = &meta.imports[i];
-                let missing = || {
-                    other(format!(
-                        "instance {n}: import `{}::{}` is not provided",
-                        import.module, import.name
-                    ))
-                };
-                match *source {
-                    ImportSource::Host => instance::host_import(desc, i).ok_or_else(missing),
-                    ImportSource::Instance { instance, export } => instances
-                        .get(instance as usize)
-                        .and_then(|from| from.export_by_index(export))
-                        .ok_or_else(missing),
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let created = instance::instantiate(desc, &imports)?;
+    for step in plan {
+        let created = instantiate_one(modules, step, &instances)?;
         initialized(created)?;
         instances.push(created);
     }
     Ok(instances)
+}
+
+/// Creates the instance `step` describes, whose `ImportSource::Instance` entries index
+/// `instances`. A source that does not exist (an instance not created, an export index out
+/// of range) is a link error naming the import; so is a type mismatch.
+pub fn instantiate_one(
+    modules: &[&'static ModuleDescriptor],
+    step: &InstancePlan,
+    instances: &[&'static Instance],
+) -> Result<&'static Instance, InstantiateError> {
+    let other = |m: String| InstantiateError::Other(format!("instantiation plan: {m}"));
+    let desc = *modules
+        .get(step.module as usize)
+        .ok_or_else(|| other(format!("no module {}", step.module)))?;
+    let meta = instance::module_meta(desc).map_err(InstantiateError::Other)?;
+    if step.imports.len() != meta.imports.len() {
+        return Err(other(format!(
+            "{} imports wired, module {} has {}",
+            step.imports.len(),
+            step.module,
+            meta.imports.len()
+        )));
+    }
+    let imports = step
+        .imports
+        .iter()
+        .enumerate()
+        .map(|(i, source)| {
+            let import = &meta.imports[i];
+            let missing = || {
+                InstantiateError::Link(format!(
+                    "unknown import: `{}::{}` is not provided",
+                    import.module, import.name
+                ))
+            };
+            match *source {
+                ImportSource::Host => instance::host_import(desc, i).ok_or_else(missing),
+                ImportSource::Instance { instance, export } => instances
+                    .get(instance as usize)
+                    .and_then(|from| from.export_by_index(export))
+                    .ok_or_else(missing),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    instance::instantiate(desc, &imports)
 }

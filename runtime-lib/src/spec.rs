@@ -15,11 +15,10 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use aot_abi::script::{Action, Command, Expected, Script, Value};
-use aot_abi::{BoundsMode, ModuleDescriptor, TrapKind, ValRaw, ValType};
+use aot_abi::{ImportSource, InstancePlan, ModuleDescriptor, TrapKind, ValRaw, ValType};
 
 use crate::imports::val_type_name;
 use crate::instance::{Extern, Instance, InstantiateError};
-use crate::linker::Linker;
 use crate::trap::Trap;
 
 /// Counts of a finished run.
@@ -56,7 +55,7 @@ pub unsafe extern "C" fn aot_rt_run_spec_script(program: *const aot_abi::Program
 /// Runs `script` against `modules` (the program's module descriptors, by index), printing
 /// the result lines to `out`.
 pub fn run(modules: &[&'static ModuleDescriptor], script: &Script, out: &mut dyn Write) -> Summary {
-    let mut driver = Driver::new(modules, out);
+    let mut driver = Driver::new(modules, script.spectest, out);
     let mut summary = Summary::default();
     for (line, command) in &script.commands {
         let outcome = driver.execute(command);
@@ -83,7 +82,10 @@ pub fn run(modules: &[&'static ModuleDescriptor], script: &Script, out: &mut dyn
 
 struct Driver<'a> {
     modules: &'a [&'static ModuleDescriptor],
-    linker: Linker,
+    /// Every instance created so far, in order: what `ImportSource::Instance` indexes.
+    instances: Vec<&'static Instance>,
+    /// Module names instances are registered under (`register`, and `spectest`).
+    registered: HashMap<String, usize>,
     named: HashMap<String, &'static Instance>,
     current: Option<&'static Instance>,
 }
@@ -95,31 +97,45 @@ enum Outcome {
 }
 
 impl<'a> Driver<'a> {
-    fn new(modules: &'a [&'static ModuleDescriptor], out: &mut dyn Write) -> Driver<'a> {
-        // The spectest memory must suit the strictest importer: guard-page code needs a
-        // guard-page reservation.
-        let guarded = modules
-            .iter()
-            .any(|m| m.bounds_mode == BoundsMode::GuardPages as u32);
-        let mode = if guarded {
-            BoundsMode::GuardPages
-        } else {
-            BoundsMode::Explicit
-        };
-        let mut linker = Linker::new();
-        match crate::host::spectest(mode) {
-            Ok(exports) => linker.register_host("spectest", exports),
-            // Not fatal: modules that do not import from spectest still run.
-            Err(e) => {
-                let _ = writeln!(out, "spectest: cannot create the spectest module: {e}");
-            }
-        }
-        Driver {
+    /// A driver with the script's `spectest` module, if it has one, instantiated and
+    /// registered under that name.
+    fn new(
+        modules: &'a [&'static ModuleDescriptor],
+        spectest: Option<u32>,
+        out: &mut dyn Write,
+    ) -> Driver<'a> {
+        let mut driver = Driver {
             modules,
-            linker,
+            instances: Vec::new(),
+            registered: HashMap::new(),
             named: HashMap::new(),
             current: None,
+        };
+        if let Some(module) = spectest {
+            match driver.instantiate(module) {
+                Ok(instance) => driver.register("spectest", instance),
+                // Not fatal: modules that do not import from spectest still run.
+                Err(e) => {
+                    let _ = writeln!(out, "spectest: cannot instantiate the spectest module: {e}");
+                }
+            }
         }
+        driver
+    }
+
+    fn register(&mut self, name: &str, instance: &'static Instance) {
+        let index = match self
+            .instances
+            .iter()
+            .position(|i| core::ptr::eq(*i, instance))
+        {
+            Some(i) => i,
+            None => {
+                self.instances.push(instance);
+                self.instances.len() - 1
+            }
+        };
+        self.registered.insert(name.to_string(), index);
     }
 
     fn execute(&mut self, command: &Command) -> Result<(), String> {
@@ -141,7 +157,7 @@ impl<'a> Driver<'a> {
             }
             Command::Register { as_name, instance } => {
                 let instance = self.instance(instance.as_deref())?;
-                self.linker.register_instance(as_name, instance);
+                self.register(as_name, instance);
                 Ok(())
             }
             Command::Action(action) => match self.perform(action)? {
@@ -201,14 +217,52 @@ impl<'a> Driver<'a> {
         }
     }
 
-    fn instantiate(&self, module: u32) -> Result<&'static Instance, InstantiateError> {
+    /// Instantiates `module` as executables do (`plan::instantiate_one`), its imports wired
+    /// by the names registered so far: an import the compiler resolved to a host function
+    /// is the module's own; an import from a registered name is that instance's export of
+    /// the same name. Nothing is created when an import is missing (assert_unlinkable).
+    fn instantiate(&mut self, module: u32) -> Result<&'static Instance, InstantiateError> {
         let desc = self.modules.get(module as usize).ok_or_else(|| {
             InstantiateError::Other(format!(
                 "module {module} does not exist (the program has {})",
                 self.modules.len()
             ))
         })?;
-        self.linker.instantiate(desc)
+        let meta = crate::instance::module_meta(desc).map_err(InstantiateError::Other)?;
+        let imports = meta
+            .imports
+            .iter()
+            .enumerate()
+            .map(|(n, import)| {
+                if crate::instance::host_import(desc, n).is_some() {
+                    return Ok(ImportSource::Host);
+                }
+                self.registered
+                    .get(&import.module)
+                    .and_then(|&instance| {
+                        let from = self.instances[instance];
+                        let export = from
+                            .meta()
+                            .exports
+                            .iter()
+                            .position(|e| e.name == import.name)?;
+                        Some(ImportSource::Instance {
+                            instance: instance as u32,
+                            export: export as u32,
+                        })
+                    })
+                    .ok_or_else(|| {
+                        InstantiateError::Link(format!(
+                            "unknown import: `{}::{}`",
+                            import.module, import.name
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let step = InstancePlan { module, imports };
+        let instance = crate::plan::instantiate_one(self.modules, &step, &self.instances)?;
+        self.instances.push(instance);
+        Ok(instance)
     }
 
     fn instance(&self, name: Option<&str>) -> Result<&'static Instance, String> {
@@ -486,6 +540,13 @@ mod tests {
             ],
             ..ModuleMeta::default()
         };
+        // A stand-in for the compiled spectest module: `print_i32` of type [i32] -> [].
+        let spectest = ModuleMeta {
+            types: vec![ft(&[i32_], &[])],
+            funcs: vec![0],
+            exports: vec![export("print_i32", ExternKind::Func, 0)],
+            ..ModuleMeta::default()
+        };
         let f = forty_two as *const u8;
         vec![
             descriptor(&m0, b"a", &[f, load8 as *const u8]),
@@ -501,13 +562,20 @@ mod tests {
                     aot_rt_test_recurse as *const u8,
                 ],
             ),
+            descriptor(&spectest, &[], &[ignore_i32 as *const u8]),
         ]
     }
+
+    /// The module index of the spectest stand-in in [`modules`].
+    const SPECTEST: u32 = 6;
+
+    unsafe extern "C" fn ignore_i32(_vmctx: *mut u8, _v: i32) {}
 
     #[test]
     fn driver_reports_one_line_per_command() {
         use Expected::Exact;
         let script = Script {
+            spectest: Some(SPECTEST),
             commands: vec![
                 (
                     1,
@@ -656,7 +724,7 @@ FAIL 17: unexpected trap: wasm `unreachable` instruction executed
 FAIL 18: no function exported as `missing`
 FAIL 19: no instance named `$nope`
 FAIL 20: argument 0 of `load` is f32:0 (0x00000000), the parameter is i32
-FAIL 21: instantiation failed: module 99 does not exist (the program has 6)
+FAIL 21: instantiation failed: module 99 does not exist (the program has 7)
 FAIL 22: no current instance
 summary: 13 passed, 9 failed
 ";

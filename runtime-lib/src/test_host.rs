@@ -44,3 +44,55 @@ pub unsafe extern "C" fn aot_test_call(vmctx: *mut u8, f: *const VMFuncRef) {
         store.set_pending_trap(trap);
     }
 }
+
+/// One `spectest: ...` line on stdout (what the spec suite's print functions produce; the
+/// harness tells these lines from the driver's results by the prefix). Write errors are
+/// ignored: a closed stdout must not end a Wasm call.
+fn print_line(args: core::fmt::Arguments) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "spectest: {args}");
+    let _ = out.flush();
+}
+
+/// `aot_test::print`.
+#[unsafe(no_mangle)]
+pub extern "C" fn aot_test_print(_vmctx: *mut u8) {
+    print_line(format_args!(""));
+}
+
+/// `aot_test::print_i32`.
+#[unsafe(no_mangle)]
+pub extern "C" fn aot_test_print_i32(_vmctx: *mut u8, v: i32) {
+    print_line(format_args!("{v}: i32"));
+}
+
+/// `aot_test::print_i64`.
+#[unsafe(no_mangle)]
+pub extern "C" fn aot_test_print_i64(_vmctx: *mut u8, v: i64) {
+    print_line(format_args!("{v}: i64"));
+}
+
+/// `aot_test::print_f32`.
+#[unsafe(no_mangle)]
+pub extern "C" fn aot_test_print_f32(_vmctx: *mut u8, v: f32) {
+    print_line(format_args!("{v}: f32"));
+}
+
+/// `aot_test::print_f64`.
+#[unsafe(no_mangle)]
+pub extern "C" fn aot_test_print_f64(_vmctx: *mut u8, v: f64) {
+    print_line(format_args!("{v}: f64"));
+}
+
+/// `aot_test::print_i32_f32`.
+#[unsafe(no_mangle)]
+pub extern "C" fn aot_test_print_i32_f32(_vmctx: *mut u8, a: i32, b: f32) {
+    print_line(format_args!("{a}: i32 {b}: f32"));
+}
+
+/// `aot_test::print_f64_f64`.
+#[unsafe(no_mangle)]
+pub extern "C" fn aot_test_print_f64_f64(_vmctx: *mut u8, a: f64, b: f64) {
+    print_line(format_args!("{a}: f64 {b}: f64"));
+}

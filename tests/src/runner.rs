@@ -536,6 +536,26 @@ fn run_file(cfg: &Config, t: &TargetRun, file: &SpecFile) -> FileReport {
     if report.conv.script.commands.is_empty() {
         return report;
     }
+    // The spec suite's `spectest` host module is a Wasm module over the test host, compiled
+    // beside the script's modules; the driver instantiates it first.
+    let index = report.conv.objects.len();
+    let spectest = wat::parse_str(aot_abi::host::SPECTEST_WAT)
+        .map_err(|e| e.to_string())
+        .and_then(|wasm| {
+            let mut opts = opts.clone();
+            opts.test_host = true;
+            aot::compile_module(&wasm, "<spectest>", index, &opts).map_err(|e| e.to_string())
+        });
+    match spectest {
+        Ok(object) => {
+            report.conv.objects.push(object);
+            report.conv.script.spectest = Some(index as u32);
+        }
+        Err(why) => {
+            fail_runtime_cases(&mut report.conv, &format!("spectest module: {why}"));
+            return report;
+        }
+    }
     match build_and_run(cfg, t, file, &mut report) {
         Ok((stdout, no_result)) => {
             let output = parse_output(&stdout);

@@ -15,9 +15,49 @@ pub const TEST_HOST_MODULE: &str = "aot_test";
 /// The test host's functions: (name, params, results, symbol).
 ///
 /// `call(f)` calls `f`, a funcref of type `[] -> []`, from host code: the host frame sits
-/// between the caller's Wasm frames and `f`'s, and a trap in `f` unwinds through it.
-const TEST_HOST: &[(&str, &[ValType], &[ValType], &str)] =
-    &[("call", &[ValType::FuncRef], &[], "aot_test_call")];
+/// between the caller's Wasm frames and `f`'s, and a trap in `f` unwinds through it. The
+/// `print*` functions are what the spec suite's `spectest` module prints with (one line
+/// `spectest: <values>` on stdout each).
+const TEST_HOST: &[(&str, &[ValType], &[ValType], &str)] = {
+    use ValType::{F32, F64, FuncRef, I32, I64};
+    &[
+        ("call", &[FuncRef], &[], "aot_test_call"),
+        ("print", &[], &[], "aot_test_print"),
+        ("print_i32", &[I32], &[], "aot_test_print_i32"),
+        ("print_i64", &[I64], &[], "aot_test_print_i64"),
+        ("print_f32", &[F32], &[], "aot_test_print_f32"),
+        ("print_f64", &[F64], &[], "aot_test_print_f64"),
+        ("print_i32_f32", &[I32, F32], &[], "aot_test_print_i32_f32"),
+        ("print_f64_f64", &[F64, F64], &[], "aot_test_print_f64_f64"),
+    ]
+};
+
+/// The spec suite's `spectest` host module, as a Wasm module over the test host: print
+/// functions, four immutable globals of value 666 (666.6 for floats), a funcref table of
+/// 10..20 elements and a memory of 1..2 pages. Test harnesses compile it (with the test
+/// host) beside a script's modules; the spec driver instantiates it first.
+pub const SPECTEST_WAT: &str = r#"(module
+  (import "aot_test" "print" (func $print))
+  (import "aot_test" "print_i32" (func $print_i32 (param i32)))
+  (import "aot_test" "print_i64" (func $print_i64 (param i64)))
+  (import "aot_test" "print_f32" (func $print_f32 (param f32)))
+  (import "aot_test" "print_f64" (func $print_f64 (param f64)))
+  (import "aot_test" "print_i32_f32" (func $print_i32_f32 (param i32 f32)))
+  (import "aot_test" "print_f64_f64" (func $print_f64_f64 (param f64 f64)))
+  (export "print" (func $print))
+  (export "print_i32" (func $print_i32))
+  (export "print_i64" (func $print_i64))
+  (export "print_f32" (func $print_f32))
+  (export "print_f64" (func $print_f64))
+  (export "print_i32_f32" (func $print_i32_f32))
+  (export "print_f64_f64" (func $print_f64_f64))
+  (global (export "global_i32") i32 (i32.const 666))
+  (global (export "global_i64") i64 (i64.const 666))
+  (global (export "global_f32") f32 (f32.const 666.6))
+  (global (export "global_f64") f64 (f64.const 666.6))
+  (table (export "table") 10 20 funcref)
+  (memory (export "memory") 1 2))
+"#;
 
 /// The symbol of the runtime function implementing `module::name` with type `ty`, if the
 /// runtime provides it (`test_host`: whether the test host is available).

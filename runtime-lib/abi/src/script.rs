@@ -97,6 +97,10 @@ pub enum Command {
 pub struct Script {
     /// Each command with its line number in the .wast file.
     pub commands: Vec<(u32, Command)>,
+    /// The compiled `spectest` module (the spec suite's host module, written in Wasm over
+    /// the test host's print functions), instantiated and registered as `spectest` before
+    /// the first command; None for scripts that need none.
+    pub spectest: Option<u32>,
 }
 
 impl Script {
@@ -107,6 +111,7 @@ impl Script {
             w.u32(*line);
             enc_command(w, c);
         });
+        w.opt_u64(self.spectest.map(u64::from));
         w.buf
     }
 
@@ -116,10 +121,14 @@ impl Script {
             return Err(DecodeError("bad script magic"));
         }
         let commands = r.seq(|r| Ok((r.u32()?, dec_command(r)?)))?;
+        let spectest = r
+            .opt_u64()?
+            .map(|m| u32::try_from(m).map_err(|_| DecodeError("spectest module out of range")))
+            .transpose()?;
         if !r.at_end() {
             return Err(DecodeError("trailing bytes"));
         }
-        Ok(Script { commands })
+        Ok(Script { commands, spectest })
     }
 }
 
@@ -329,6 +338,7 @@ mod tests {
     #[test]
     fn script_round_trips() {
         let s = Script {
+            spectest: Some(3),
             commands: vec![
                 (
                     1,

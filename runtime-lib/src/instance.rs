@@ -785,7 +785,9 @@ impl Instance {
         let mut values = vec![ValRaw::default(); args.len().max(ty.results.len()).max(1)];
         values[..args.len()].copy_from_slice(args);
         let values_ptr = values.as_mut_ptr();
-        crate::store::store().call_wasm(|| {
+        // SAFETY: this instance's vmctx is live (instances are never freed).
+        let store = unsafe { crate::store::Store::from_vmctx(self.vmctx) };
+        store.call_wasm(|| {
             // SAFETY: the trampoline for the function's own type reads its params from and
             // writes its results to `values`, which has room for both.
             unsafe { trampoline(code, vmctx, values_ptr) }

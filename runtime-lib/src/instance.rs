@@ -521,12 +521,13 @@ pub fn instantiate(
 
     let mut elems = Vec::with_capacity(meta.elems.len());
     for (i, seg) in meta.elems.iter().enumerate() {
-        let items = seg
-            .items
-            .iter()
-            .map(|e| eval_const(e, &globals, &funcref_addr).map(|v| v.u64() as usize))
-            .collect::<Result<Vec<usize>, String>>()
-            .map_err(|e| bad_const(format!("element segment {i}: {e}")))?;
+        // Sized up front: growing by reallocation churns musl's allocator (see eval_const).
+        let mut items = Vec::with_capacity(seg.items.len());
+        for e in &seg.items {
+            let v = eval_const(e, &globals, &funcref_addr)
+                .map_err(|e| bad_const(format!("element segment {i}: {e}")))?;
+            items.push(v.u64() as usize);
+        }
         elems.push(Mutex::new(items));
     }
 
@@ -587,6 +588,35 @@ impl VmctxWriter {
     }
 }
 
+/// A constant expression of the one instruction `op` (one that pushes a value).
+fn eval_single(
+    op: ConstOp,
+    globals: &[GlobalRef],
+    funcref: &dyn Fn(u32) -> Option<usize>,
+) -> Result<ValRaw, String> {
+    Ok(match op {
+        ConstOp::I32Const(v) => ValRaw::from_u32(v as u32),
+        ConstOp::I64Const(v) => ValRaw::from_u64(v as u64),
+        ConstOp::F32Const(bits) => ValRaw::from_u32(bits),
+        ConstOp::F64Const(bits) => ValRaw::from_u64(bits),
+        ConstOp::V128Const(v) => ValRaw(v.to_le_bytes()),
+        ConstOp::RefNull(_) => ValRaw::default(),
+        ConstOp::RefFunc(i) => {
+            ValRaw::from_u64(funcref(i).ok_or_else(|| format!("ref.func {i} out of range"))? as u64)
+        }
+        ConstOp::GlobalGet(i) => globals
+            .get(i as usize)
+            .ok_or_else(|| format!("global.get {i} out of range"))?
+            .get(),
+        ConstOp::I32Add
+        | ConstOp::I32Sub
+        | ConstOp::I32Mul
+        | ConstOp::I64Add
+        | ConstOp::I64Sub
+        | ConstOp::I64Mul => return Err("operand stack underflow".into()),
+    })
+}
+
 /// Evaluates a constant expression. `funcref(i)` is the address of function `i`'s
 /// `VMFuncRef`; `global.get` reads the globals given (imported and earlier defined ones).
 pub fn eval_const(
@@ -594,7 +624,14 @@ pub fn eval_const(
     globals: &[GlobalRef],
     funcref: &dyn Fn(u32) -> Option<usize>,
 ) -> Result<ValRaw, String> {
-    let mut stack: Vec<ValRaw> = Vec::with_capacity(2);
+    // Nearly every constant expression is one instruction (an element's ref.func, a
+    // segment's i32.const). They are evaluated without allocating: a segment of many
+    // elements would otherwise allocate and free once per element, and musl's allocator
+    // may map and unmap a page each time.
+    if let [op] = expr.0.as_slice() {
+        return eval_single(*op, globals, funcref);
+    }
+    let mut stack: Vec<ValRaw> = Vec::with_capacity(expr.0.len());
     let pop = |stack: &mut Vec<ValRaw>| {
         stack
             .pop()
@@ -602,19 +639,6 @@ pub fn eval_const(
     };
     for op in &expr.0 {
         let value = match *op {
-            ConstOp::I32Const(v) => ValRaw::from_u32(v as u32),
-            ConstOp::I64Const(v) => ValRaw::from_u64(v as u64),
-            ConstOp::F32Const(bits) => ValRaw::from_u32(bits),
-            ConstOp::F64Const(bits) => ValRaw::from_u64(bits),
-            ConstOp::V128Const(v) => ValRaw(v.to_le_bytes()),
-            ConstOp::RefNull(_) => ValRaw::default(),
-            ConstOp::RefFunc(i) => {
-                ValRaw::from_u64(funcref(i).ok_or(format!("ref.func {i} out of range"))? as u64)
-            }
-            ConstOp::GlobalGet(i) => globals
-                .get(i as usize)
-                .ok_or(format!("global.get {i} out of range"))?
-                .get(),
             ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
                 let b = pop(&mut stack)?.u32();
                 let a = pop(&mut stack)?.u32();
@@ -633,6 +657,7 @@ pub fn eval_const(
                     _ => a.wrapping_mul(b),
                 })
             }
+            push => eval_single(push, globals, funcref)?,
         };
         stack.push(value);
     }

@@ -90,6 +90,17 @@ pub fn features() -> WasmFeatures {
     WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST
 }
 
+/// Validates a component: the component model over the core features aot accepts, so that
+/// a malformed or invalid component gets the same file-and-offset error as a core module
+/// before anything else is said about it.
+pub fn validate_component(wasm: &[u8], file: &str) -> Result<(), CompileError> {
+    let mut validator = Validator::new_with_features(features() | WasmFeatures::COMPONENT_MODEL);
+    validator
+        .validate_all(wasm)
+        .map(drop)
+        .map_err(|e| CompileError::from_wasmparser(file, &e))
+}
+
 /// True if `bytes` starts like a component rather than a core module.
 pub fn is_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[0..4] == *b"\0asm" && bytes[6..8] == [1, 0]
@@ -101,6 +112,7 @@ pub fn parse<'a>(
     opts: &Options,
 ) -> Result<ModuleInfo<'a>, CompileError> {
     if is_component(wasm) {
+        validate_component(wasm, file)?;
         return Err(CompileError::new(
             file,
             None,

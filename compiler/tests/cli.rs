@@ -246,6 +246,21 @@ fn components_are_rejected() {
         &aot(&[&input, "-o", "out"]),
         &[&input, "components are not supported yet"],
     );
+    // Malformed and invalid components are reported as such, with the byte offset.
+    let input = write(dir.path(), "cut.wasm", b"\0asm\x0d\0\x01\0\x01\x05");
+    assert_error(
+        &aot(&[&input, "-o", "out"]),
+        &[&input, "byte 0xa: unexpected end-of-file"],
+    );
+    let input = write(
+        dir.path(),
+        "inv.wat",
+        b"(component (core module (func (result i32) i64.const 1)))",
+    );
+    assert_error(
+        &aot(&[&input, "-o", "out"]),
+        &[&input, "byte 0x24: type mismatch: expected i32, found i64"],
+    );
 }
 
 #[test]

@@ -15,6 +15,7 @@ pub mod module;
 pub mod program;
 pub mod target;
 pub mod translate;
+pub mod wasi_p2;
 
 // The end-to-end tests' policy for missing tools (skip, or fail under CI), for the unit
 // tests that run linkers and qemu; by path, as a dependency on aot-tests would be a cycle.

@@ -319,8 +319,26 @@ fn component_unsupported_constructs_are_errors_with_offsets() {
     assert!(e.offset.is_some(), "{e}");
 }
 
+/// The Rust programs of examples/rust/ (each directory is a package of the same name).
+fn rust_examples() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rust");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Builds the Rust example `program` for wasm32-wasip2, or says why it cannot.
 fn build_rust_component(program: &str) -> Result<PathBuf, String> {
+    build_rust_components(&[program]).and_then(|mut v| v.pop().ok_or_else(String::new))
+}
+
+/// Builds the Rust examples `programs` for wasm32-wasip2 (one cargo call), or says why not.
+fn build_rust_components(programs: &[&str]) -> Result<Vec<PathBuf>, String> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .ok_or("no workspace directory")?;
@@ -331,8 +349,10 @@ fn build_rust_component(program: &str) -> Result<PathBuf, String> {
         .arg("--manifest-path")
         .arg(workspace.join("examples/Cargo.toml"))
         .arg("--target-dir")
-        .arg(&target_dir)
-        .args(["-p", program]);
+        .arg(&target_dir);
+    for p in programs {
+        cmd.args(["-p", p]);
+    }
     // The test's own build settings must not reach the examples' cargo.
     for v in [
         "RUSTFLAGS",
@@ -356,47 +376,75 @@ fn build_rust_component(program: &str) -> Result<PathBuf, String> {
         }
         Err(e) => return Err(format!("cannot run cargo: {e}")),
     }
-    let wasm = target_dir
-        .join("wasm32-wasip2/release")
-        .join(format!("{program}.wasm"));
-    if wasm.is_file() {
-        Ok(wasm)
-    } else {
-        Err(format!("{} was not built", wasm.display()))
-    }
+    programs
+        .iter()
+        .map(|program| {
+            let wasm = target_dir
+                .join("wasm32-wasip2/release")
+                .join(format!("{program}.wasm"));
+            if wasm.is_file() {
+                Ok(wasm)
+            } else {
+                Err(format!("{} was not built", wasm.display()))
+            }
+        })
+        .collect()
 }
 
 /// The real Rust component `program`, flattened; `None` (a printed skip) without the
 /// toolchain, a failure under CI.
 fn flatten_rust(program: &str) -> Option<Flattened> {
     let what = format!("flattening the Rust component {program}");
-    let wasm = match build_rust_component(program) {
-        Ok(p) => p,
+    match build_rust_component(program) {
+        Ok(wasm) => Some(flatten_file(&wasm)),
         Err(why) => {
             crate::test_tools::skip_missing(&what, &why);
-            return None;
+            None
         }
-    };
-    let bytes = std::fs::read(&wasm).unwrap_or_else(|e| panic!("{}: {e}", wasm.display()));
+    }
+}
+
+fn flatten_file(wasm: &Path) -> Flattened {
+    let bytes = std::fs::read(wasm).unwrap_or_else(|e| panic!("{}: {e}", wasm.display()));
     let f = flatten(&bytes, &wasm.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
     // Every module is a core module the core front end can read.
     for m in &f.modules {
         assert!(!crate::module::is_component(m.bytes(&bytes)));
         assert_eq!(m.bytes(&bytes).get(0..4), Some(&b"\0asm"[..]));
     }
-    Some(f)
+    f
 }
 
-/// wit-component's layout: main (module 0, the only one importing WASI), shim, fixup; the
-/// export lifts main's `wasi:cli/run@0.2.0#run`.
+/// wit-component's layout: main (module 0), optionally the preview1 adapter (when a
+/// dependency imports `wasi_snapshot_preview1`), shim, fixup; the shim is instantiated first
+/// and main second; the export lifts main's `wasi:cli/run@0.2.0#run`. Returns main's
+/// instance.
 fn assert_rust_layout(f: &Flattened) -> usize {
     assert_resolved(f);
-    assert_eq!(f.modules.len(), 3, "main, shim, fixup");
-    let main = f
-        .instances
-        .iter()
-        .position(|i| i.module == 0)
-        .expect("main is instantiated");
+    assert!(
+        (3..=4).contains(&f.modules.len()),
+        "main, [adapter], shim, fixup"
+    );
+    let shim = f.modules.len() - 2;
+    assert!(
+        f.modules[shim].imports.is_empty(),
+        "the shim imports nothing"
+    );
+    assert_eq!(f.instances.len(), f.modules.len());
+    assert_eq!(f.instances[0].module, shim);
+    let main = 1;
+    assert_eq!(f.instances[main].module, 0);
+    if f.modules.len() == 4 {
+        // The adapter runs on main's memory and allocator.
+        let adapter = &f.instances[2];
+        assert_eq!(adapter.module, 1);
+        let imports = &f.modules[1].imports;
+        for (imp, d) in imports.iter().zip(&adapter.imports) {
+            if imp.module == "env" && imp.name == "memory" {
+                assert_eq!(*d, export(main, "memory", ExternKind::Memory));
+            }
+        }
+    }
     assert_eq!(
         f.export.core_func,
         export(main, "wasi:cli/run@0.2.0#run", ExternKind::Func)
@@ -404,20 +452,20 @@ fn assert_rust_layout(f: &Flattened) -> usize {
     assert_eq!(f.export.instance, "wasi:cli/run@0.2.0");
     assert_eq!(f.export.options, CanonOptions::default());
     // Every host function main imports is a lowering or resource drop, directly or through
-    // the shim (whose stubs the fixup fills with lowerings).
-    assert!(f.instances[main]
-        .imports
-        .iter()
-        .all(|d| matches!(d, CoreDef::Lowered(_) | CoreDef::Resource(_))
-            || matches!(d, CoreDef::Export { instance, .. } if f.instances[*instance].module == 1)));
+    // the shim (whose stubs the fixup fills with lowerings or adapter functions).
+    assert!(f.instances[main].imports.iter().all(|d| matches!(
+        d,
+        CoreDef::Lowered(_) | CoreDef::Resource(_) | CoreDef::Export { instance: 0, .. }
+    )));
     for l in &f.lowerings {
         assert!(l.import.starts_with("wasi:"), "{}", l.import);
         assert_eq!(l.options.post_return, None);
         if let Some(m) = &l.options.memory {
             assert_eq!(*m, export(main, "memory", ExternKind::Memory));
         }
-        if let Some(r) = &l.options.realloc {
-            assert_eq!(*r, export(main, "cabi_realloc", ExternKind::Func));
+        if let Some(CoreDef::Export { instance, kind, .. }) = &l.options.realloc {
+            assert!(*instance == main || *instance == 2 && f.modules.len() == 4);
+            assert_eq!(*kind, ExternKind::Func);
         }
     }
     assert!(
@@ -436,7 +484,7 @@ fn component_rust_hello_flattens() {
     };
     println!("{f}");
     assert_rust_layout(&f);
-    assert_eq!(f.instances.len(), 3);
+    assert_eq!(f.modules.len(), 3, "main, shim, fixup");
     assert_eq!(f.lowerings.len(), 13, "canon lower (COMPONENTS.md)");
     assert_eq!(f.resources.len(), 6, "resource.drop (COMPONENTS.md)");
     assert!(
@@ -460,7 +508,7 @@ fn component_rust_files_flattens() {
     };
     println!("{f}");
     assert_rust_layout(&f);
-    assert_eq!(f.instances.len(), 3);
+    assert_eq!(f.modules.len(), 3, "main, shim, fixup");
     // What Rust 1.95's std imports for this program (COMPONENTS.md counts another one).
     assert_eq!(f.lowerings.len(), 36);
     assert_eq!(f.resources.len(), 8);
@@ -470,4 +518,29 @@ fn component_rust_files_flattens() {
             .any(|l| l.import.starts_with("wasi:filesystem/types@0.2.")
                 && l.options.memory.is_some())
     );
+}
+
+/// Every Rust example, as a wasip2 component, flattens into wit-component's layout.
+#[test]
+fn component_rust_examples_all_flatten() {
+    let programs = rust_examples();
+    let names: Vec<&str> = programs.iter().map(String::as_str).collect();
+    let wasms = match build_rust_components(&names) {
+        Ok(w) => w,
+        Err(why) => {
+            crate::test_tools::skip_missing("flattening the Rust examples as components", &why);
+            return;
+        }
+    };
+    for (name, wasm) in names.iter().zip(&wasms) {
+        let f = flatten_file(wasm);
+        assert_rust_layout(&f);
+        println!(
+            "{name}: {} modules, {} instances, {} lowerings, {} resource drops",
+            f.modules.len(),
+            f.instances.len(),
+            f.lowerings.len(),
+            f.resources.len()
+        );
+    }
 }

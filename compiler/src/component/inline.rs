@@ -15,7 +15,7 @@ use wasmparser::{
     ComponentOuterAliasKind, ComponentTypeRef, Instance,
 };
 
-use super::parse::{Def, Tree};
+use super::parse::{Def, LocalType, Tree};
 use super::{
     CanonOptions, CoreDef, CoreInstance, ExternKind, Flattened, Lift, Lowering, ResourceIntrinsic,
     ResourceIntrinsicKind, StringEncoding, unsupported,
@@ -61,14 +61,23 @@ enum Type {
     /// matter (the intrinsics name them); the input is validated, so other types are never
     /// used where a resource is expected.
     Imported(String),
-    /// A type defined here (records, functions, instance types, ...).
+    /// In an instance type, the same type as the instance's fresh resource of this name.
+    Sibling(String),
+    /// An instance type: its type exports that are equal to other types (by name); the
+    /// others are fresh resources of the instance.
+    Instance(Rc<Vec<(String, Type)>>),
+    /// A type defined here (records, functions, ...).
     Other,
 }
 
 #[derive(Clone, Debug)]
 enum Inst {
-    /// An imported host instance, by name (`wasi:cli/stdout@0.2.6`).
-    Import(String),
+    /// An imported host instance, by name (`wasi:cli/stdout@0.2.6`), with its type
+    /// exports that are other types (see [`Type::Instance`]).
+    Import {
+        name: String,
+        types: Rc<Vec<(String, Type)>>,
+    },
     /// An instance given by its exports (an instantiated nested component, or built from
     /// exports).
     Exports(Rc<Vec<(String, Item)>>),
@@ -248,6 +257,10 @@ impl Inliner<'_, '_> {
                 .components
                 .push(ComponentValue { def: *c, frame }),
             Def::Type => self.frames[frame].types.push(Type::Other),
+            Def::InstanceType(exports) => {
+                let t = self.instance_type(frame, offset, exports)?;
+                self.frames[frame].types.push(t);
+            }
             Def::CoreInstance(i) => {
                 let inst = self.core_instance(frame, offset, i)?;
                 self.frames[frame].core_instances.push(inst);
@@ -269,7 +282,16 @@ impl Inliner<'_, '_> {
                 let name = imp.name.name;
                 let item = if self.frames[frame].parent.is_none() {
                     match imp.ty {
-                        ComponentTypeRef::Instance(_) => Item::Instance(Inst::Import(name.into())),
+                        ComponentTypeRef::Instance(t) => {
+                            let types = match self.frames[frame].types.get(t as usize) {
+                                Some(Type::Instance(types)) => types.clone(),
+                                _ => Rc::default(),
+                            };
+                            Item::Instance(Inst::Import {
+                                name: name.to_string(),
+                                types,
+                            })
+                        }
                         other => {
                             return Err(unsupported(
                                 self.file,
@@ -480,16 +502,26 @@ impl Inliner<'_, '_> {
                     .get(instance_index as usize)
                     .ok_or_else(|| self.bad_index(offset, "instance", instance_index))?;
                 match inst {
-                    Inst::Import(import) => match kind {
+                    Inst::Import {
+                        name: import,
+                        types,
+                    } => match kind {
                         ComponentExternalKind::Func => {
                             Ok(Aliased::Item(Item::Func(Func::Import {
                                 import: import.clone(),
                                 func: name.to_string(),
                             })))
                         }
-                        ComponentExternalKind::Type => Ok(Aliased::Item(Item::Type(
-                            Type::Imported(format!("{import}#{name}")),
-                        ))),
+                        ComponentExternalKind::Type => {
+                            let t = match types.iter().find(|(n, _)| n == name) {
+                                Some((_, Type::Sibling(sibling))) => {
+                                    Type::Imported(format!("{import}#{sibling}"))
+                                }
+                                Some((_, t)) => t.clone(),
+                                None => Type::Imported(format!("{import}#{name}")),
+                            };
+                            Ok(Aliased::Item(Item::Type(t)))
+                        }
                         other => Err(unsupported(
                             self.file,
                             offset,
@@ -518,13 +550,7 @@ impl Inliner<'_, '_> {
                 Ok(Aliased::Core(kind, d))
             }
             ComponentAlias::Outer { kind, count, index } => {
-                let mut outer = frame;
-                for _ in 0..count {
-                    outer = self.frames[outer]
-                        .parent
-                        .ok_or_else(|| self.err(offset, "outer alias beyond the root"))?;
-                }
-                let f = &self.frames[outer];
+                let f = &self.frames[self.outer(frame, offset, count)?];
                 let i = index as usize;
                 let item = match kind {
                     ComponentOuterAliasKind::CoreModule => {
@@ -542,6 +568,45 @@ impl Inliner<'_, '_> {
                     .ok_or_else(|| self.bad_index(offset, "outer alias", index))
             }
         }
+    }
+
+    /// The frame `count` components out from `frame`'s (lexically).
+    fn outer(&self, frame: usize, offset: usize, count: u32) -> Result<usize, CompileError> {
+        let mut outer = frame;
+        for _ in 0..count {
+            outer = self.frames[outer]
+                .parent
+                .ok_or_else(|| self.err(offset, "outer alias beyond the root"))?;
+        }
+        Ok(outer)
+    }
+
+    /// An instance type defined in `frame`: its type exports that are other types, with
+    /// the enclosing components' types resolved now (they are fixed by then).
+    fn instance_type(
+        &self,
+        frame: usize,
+        offset: usize,
+        exports: &[(String, LocalType)],
+    ) -> Result<Type, CompileError> {
+        let mut types = Vec::new();
+        for (name, t) in exports {
+            let t = match t {
+                // A fresh resource: named after the import, at the alias.
+                LocalType::Export(n) if n == name => continue,
+                // Equal to a sibling fresh resource, named at the alias too.
+                LocalType::Export(n) => Type::Sibling(n.clone()),
+                LocalType::Outer { count, index } => self.frames
+                    [self.outer(frame, offset, *count)?]
+                .types
+                .get(*index as usize)
+                .cloned()
+                .ok_or_else(|| self.bad_index(offset, "outer type", *index))?,
+                LocalType::Other => Type::Other,
+            };
+            types.push((name.clone(), t));
+        }
+        Ok(Type::Instance(Rc::new(types)))
     }
 
     fn canon(

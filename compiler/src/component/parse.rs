@@ -4,8 +4,9 @@
 //! `wasi:cli/command` component has are refused here, with their offset.
 
 use wasmparser::{
-    CanonicalFunction, ComponentAlias, ComponentExport, ComponentImport, ComponentInstance,
-    Instance, Parser, Payload,
+    CanonicalFunction, ComponentAlias, ComponentExport, ComponentExternalKind, ComponentImport,
+    ComponentInstance, ComponentOuterAliasKind, ComponentTypeRef, Instance,
+    InstanceTypeDeclaration, Parser, Payload, TypeBounds,
 };
 
 use super::{CoreModule, ExternKind, ModuleImport, unsupported};
@@ -40,8 +41,23 @@ pub(super) enum Def<'a> {
     Canon(CanonicalFunction),
     Import(ComponentImport<'a>),
     Export(ComponentExport<'a>),
-    /// A component type definition: what matters is only that it takes a type index.
+    /// A component type definition other than an instance type: what matters is only
+    /// that it takes a type index.
     Type,
+    /// An instance type (what an imported instance is): its type exports, by name.
+    InstanceType(Vec<(String, LocalType)>),
+}
+
+/// What a type in an instance type's own index space is, as far as resource identity goes.
+#[derive(Clone, Debug)]
+pub(super) enum LocalType {
+    /// A type of an enclosing component: `count` components out from the one that defines
+    /// the instance type (0 = that component), index `index`.
+    Outer { count: u32, index: u32 },
+    /// The instance's own type export of that name (a fresh `(sub resource)`).
+    Export(String),
+    /// Anything else (records, variants, ...).
+    Other,
 }
 
 /// What is open while the payloads of nested modules and components stream by.
@@ -186,18 +202,24 @@ pub(super) fn parse<'a>(wasm: &'a [u8], file: &str) -> Result<Tree<'a>, CompileE
             Payload::ComponentTypeSection(r) => {
                 for item in r.into_iter_with_offsets() {
                     let (offset, t) = item.map_err(perr)?;
-                    if let wasmparser::ComponentType::Resource { .. } = t {
-                        // A resource the component defines itself needs a handle table
-                        // whose representation the guest chooses: not in commands.
-                        return Err(unsupported(
-                            file,
-                            offset as usize,
-                            "resource type definition",
-                        ));
-                    }
+                    let def = match t {
+                        wasmparser::ComponentType::Resource { .. } => {
+                            // A resource the component defines itself needs a handle table
+                            // whose representation the guest chooses: not in commands.
+                            return Err(unsupported(
+                                file,
+                                offset as usize,
+                                "resource type definition",
+                            ));
+                        }
+                        wasmparser::ComponentType::Instance(decls) => {
+                            Def::InstanceType(instance_type_exports(&decls))
+                        }
+                        _ => Def::Type,
+                    };
                     current(&mut stack, file, offset)?
                         .items
-                        .push((offset as usize, Def::Type));
+                        .push((offset as usize, def));
                 }
             }
             Payload::ComponentStartSection { range, .. } => {
@@ -220,6 +242,55 @@ pub(super) fn parse<'a>(wasm: &'a [u8], file: &str) -> Result<Tree<'a>, CompileE
         ));
     }
     Ok(tree)
+}
+
+/// The type exports of an instance type, each as a [`LocalType`], so that a resource one
+/// interface re-exports (`wasi:io/streams` `error`, `(eq)` to `wasi:io/error`'s) is known to
+/// be the other interface's.
+fn instance_type_exports(decls: &[InstanceTypeDeclaration<'_>]) -> Vec<(String, LocalType)> {
+    // The instance type's own type index space.
+    let mut local: Vec<LocalType> = Vec::new();
+    let mut exports = Vec::new();
+    for d in decls {
+        match d {
+            InstanceTypeDeclaration::Type(_) => local.push(LocalType::Other),
+            InstanceTypeDeclaration::Alias(ComponentAlias::Outer {
+                kind: ComponentOuterAliasKind::Type,
+                count,
+                index,
+            }) => local.push(match count.checked_sub(1) {
+                // Count 0 is the instance type itself.
+                None => local
+                    .get(*index as usize)
+                    .cloned()
+                    .unwrap_or(LocalType::Other),
+                Some(count) => LocalType::Outer {
+                    count,
+                    index: *index,
+                },
+            }),
+            InstanceTypeDeclaration::Alias(ComponentAlias::InstanceExport {
+                kind: ComponentExternalKind::Type,
+                ..
+            }) => local.push(LocalType::Other),
+            InstanceTypeDeclaration::Export {
+                name,
+                ty: ComponentTypeRef::Type(bounds),
+            } => {
+                let t = match bounds {
+                    TypeBounds::SubResource => LocalType::Export(name.name.to_string()),
+                    TypeBounds::Eq(i) => {
+                        local.get(*i as usize).cloned().unwrap_or(LocalType::Other)
+                    }
+                };
+                // A type export is also a new index in the instance type's space.
+                local.push(t.clone());
+                exports.push((name.name.to_string(), t));
+            }
+            _ => {}
+        }
+    }
+    exports
 }
 
 /// The innermost open component.

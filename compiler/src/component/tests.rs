@@ -227,6 +227,60 @@ fn component_nested_components_and_outer_aliases() {
     assert_eq!(f.export.core_func, export(0, "run", ExternKind::Func));
 }
 
+/// A resource one interface re-exports (`(eq)` to another interface's, or to its own) is
+/// the resource it is equal to, whichever alias the intrinsic names it by.
+#[test]
+fn component_resources_are_named_by_their_defining_interface() {
+    let f = flat(
+        r#"(component $root
+            (import "wasi:io/error@0.2.6" (instance $error
+                (export "error" (type (sub resource)))))
+            (alias export $error "error" (type $e))
+            (import "wasi:io/streams@0.2.6" (instance $streams
+                (alias outer $root $e (type $e2))
+                (export "error" (type (eq $e2)))
+                (export "output-stream" (type $os (sub resource)))
+                (export "same-stream" (type (eq $os)))
+                (type $rec (record (field "a" u32)))
+                (export "rec" (type (eq $rec)))))
+            (alias export $streams "error" (type $se))
+            (alias export $streams "same-stream" (type $ss))
+            (alias export $streams "output-stream" (type $os))
+            (core func $d1 (canon resource.drop $se))
+            (core func $d2 (canon resource.drop $ss))
+            (core func $d3 (canon resource.drop $os))
+            (core module $m
+                (import "x" "d1" (func (param i32)))
+                (import "x" "d2" (func (param i32)))
+                (import "x" "d3" (func (param i32)))
+                (func (export "run") (result i32) i32.const 0))
+            (core instance $x
+                (export "d1" (func $d1)) (export "d2" (func $d2)) (export "d3" (func $d3)))
+            (core instance $i (instantiate $m (with "x" (instance $x))))
+            (func $run (result (result)) (canon lift (core func $i "run")))
+            (instance $ex (export "run" (func $run)))
+            (export "wasi:cli/run@0.2.0" (instance $ex)))"#,
+    );
+    assert_resolved(&f);
+    let names: Vec<&str> = f.resources.iter().map(|r| r.resource.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "wasi:io/error@0.2.6#error",
+            "wasi:io/streams@0.2.6#output-stream",
+            "wasi:io/streams@0.2.6#output-stream",
+        ]
+    );
+    assert_eq!(
+        f.instances[0].imports,
+        [
+            CoreDef::Resource(0),
+            CoreDef::Resource(1),
+            CoreDef::Resource(2)
+        ]
+    );
+}
+
 /// A nested component instantiated twice gets two core instances of its one module.
 #[test]
 fn component_nested_component_instantiated_twice() {

@@ -113,6 +113,8 @@ struct Frame {
     instances: Vec<Inst>,
     components: Vec<ComponentValue>,
     exports: Vec<(String, Item)>,
+    /// Where each export is defined, for messages.
+    export_offsets: Vec<usize>,
 }
 
 impl Frame {
@@ -128,6 +130,7 @@ impl Frame {
             instances: Vec::new(),
             components: Vec::new(),
             exports: Vec::new(),
+            export_offsets: Vec::new(),
         }
     }
 
@@ -169,7 +172,12 @@ pub(super) fn inline(tree: &Tree<'_>, file: &str) -> Result<Flattened, CompileEr
         },
         Vec::new(),
     )?;
-    let export = root_export(&exports, file)?;
+    let offsets = inliner
+        .frames
+        .first()
+        .map(|f| f.export_offsets.clone())
+        .unwrap_or_default();
+    let export = root_export(&exports, &offsets, file)?;
     Ok(Flattened {
         modules: tree.modules.clone(),
         instances: inliner.instances,
@@ -180,8 +188,14 @@ pub(super) fn inline(tree: &Tree<'_>, file: &str) -> Result<Flattened, CompileEr
 }
 
 /// The one root export, `wasi:cli/run@0.2.x` with its lifted `run`.
-fn root_export(exports: &[(String, Item)], file: &str) -> Result<Lift, CompileError> {
-    let err = |m: String| CompileError::new(file, None, m);
+fn root_export(
+    exports: &[(String, Item)],
+    offsets: &[usize],
+    file: &str,
+) -> Result<Lift, CompileError> {
+    // At the first export after the one allowed (or the first), if any.
+    let at = offsets.get(1).or(offsets.first()).copied();
+    let err = |m: String| CompileError::new(file, at, m);
     let [(name, item)] = exports else {
         let names: Vec<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
         return Err(err(format!(
@@ -322,6 +336,7 @@ impl Inliner<'_, '_> {
                 let item = self.item(frame, offset, e.kind, e.index)?;
                 let f = &mut self.frames[frame];
                 f.exports.push((e.name.name.to_string(), item.clone()));
+                f.export_offsets.push(offset);
                 // An export is a new index in its space, like an alias.
                 f.push(item);
             }

@@ -186,6 +186,9 @@ pub struct Lift {
 
 /// Flattens the component `wasm` (read from `file`, for messages) into core instances.
 pub fn flatten(wasm: &[u8], file: &str) -> Result<Flattened, CompileError> {
+    if !crate::module::is_component(wasm) {
+        return Err(CompileError::new(file, Some(0), "not a component"));
+    }
     crate::module::validate_component(wasm, file)?;
     let tree = parse::parse(wasm, file)?;
     inline::inline(&tree, file)

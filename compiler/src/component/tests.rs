@@ -351,9 +351,11 @@ fn component_unsupported_constructs_are_errors_with_offsets() {
             (export "run" (func $run)))"#
             .to_string(),
     ] {
-        let e = flatten_err(&wat).to_string();
-        assert!(e.contains("wasi:cli/run@0.2.x"), "{e}");
+        let e = flatten_err(&wat);
+        assert!(e.message.contains("wasi:cli/run@0.2.x"), "{e}");
     }
+    let e = flatten_err("(module)");
+    assert_eq!(e.message, "not a component");
     // Async builtins, streams and futures, start functions: refused by validation (aot
     // enables neither the component-model-async nor the values feature), with an offset.
     for wat in [

@@ -8,6 +8,7 @@
 //! runtime what to run.
 
 pub mod codegen;
+pub mod component;
 pub mod env;
 pub mod error;
 pub mod link;

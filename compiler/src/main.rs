@@ -311,8 +311,10 @@ fn read_module(path: &Path, file: &str) -> anyhow::Result<Vec<u8>> {
         bytes
     };
     if aot::module::is_component(&binary) {
-        // A malformed or invalid component is reported as such, with its byte offset.
-        aot::module::validate_component(&binary, file)?;
+        // A malformed or invalid component, a construct the front end does not handle, or
+        // an import outside WASI 0.2 is reported as such first.
+        let flat = aot::component::flatten(&binary, file)?;
+        aot::component::check_imports(&flat, file)?;
         bail!("{file}: components are not supported yet");
     }
     Ok(binary)

@@ -236,15 +236,22 @@ fn unwritable_output() {
 #[test]
 fn components_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
+    // An empty component is valid but is no `wasi:cli/command`.
     let input = write(dir.path(), "c.wasm", b"\0asm\x0d\0\x01\0");
     assert_error(
         &aot(&[&input, "-o", "out"]),
-        &[&input, "components are not supported yet"],
+        &[
+            &input,
+            "a component must export exactly `wasi:cli/run@0.2.x`",
+        ],
     );
     let input = write(dir.path(), "c.wat", b";; a component\n(component)\n");
     assert_error(
         &aot(&[&input, "-o", "out"]),
-        &[&input, "components are not supported yet"],
+        &[
+            &input,
+            "a component must export exactly `wasi:cli/run@0.2.x`",
+        ],
     );
     // Malformed and invalid components are reported as such, with the byte offset.
     let input = write(dir.path(), "cut.wasm", b"\0asm\x0d\0\x01\0\x01\x05");
@@ -261,6 +268,64 @@ fn components_are_rejected() {
         &aot(&[&input, "-o", "out"]),
         &[&input, "byte 0x24: type mismatch: expected i32, found i64"],
     );
+}
+
+/// A component importing `interface#func` (of type `func() -> u64`) and exporting
+/// `wasi:cli/run@0.2.0`.
+fn component_importing(interface: &str, func: &str) -> String {
+    format!(
+        r#"(component
+  (import "{interface}" (instance $r (export "{func}" (func (result u64)))))
+  (alias export $r "{func}" (func $f))
+  (core func $rand (canon lower (func $f)))
+  (core module $m
+    (import "r" "rand" (func (result i64)))
+    (func (export "run") (result i32) (i32.const 0)))
+  (core instance $i (instantiate $m (with "r" (instance (export "rand" (func $rand))))))
+  (func $run (result (result)) (canon lift (core func $i "run")))
+  (instance $run_instance (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.0" (instance $run_instance)))
+"#
+    )
+}
+
+#[test]
+fn component_imports_outside_wasi_0_2_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "wasi:random/random@0.3.0",
+            "get-random-u64",
+            "import `wasi:random/random@0.3.0#get-random-u64`",
+            "version 0.3.0 is not compatible",
+        ),
+        (
+            "wasi:random/random@0.2.3",
+            "get-random-u65",
+            "import `wasi:random/random@0.2.3#get-random-u65`",
+            "has no function `get-random-u65`",
+        ),
+        (
+            "foo:bar/baz@1.0.0",
+            "get-random-u64",
+            "import `foo:bar/baz@1.0.0#get-random-u64`",
+            "is not provided",
+        ),
+        (
+            "wasi:random/random@0.2.3",
+            "get-random-u64",
+            "",
+            "components are not supported yet",
+        ),
+    ];
+    for (i, (interface, func, what, why)) in cases.into_iter().enumerate() {
+        let input = write(
+            dir.path(),
+            &format!("c{i}.wat"),
+            component_importing(interface, func).as_bytes(),
+        );
+        assert_error(&aot(&[&input, "-o", "out"]), &[&input, what, why]);
+    }
 }
 
 #[test]

@@ -194,6 +194,27 @@ pub fn flatten(wasm: &[u8], file: &str) -> Result<Flattened, CompileError> {
     inline::inline(&tree, file)
 }
 
+/// Checks every import of a flattened component against the WASI 0.2 surface the runtime
+/// implements (`crate::wasi_p2`): each lowered function and each resource intrinsic must be
+/// a WASI 0.2.x function or resource. The first one that is not is a compile-time error
+/// naming the interface, the function and why (unknown interface or function, a version
+/// other than 0.2.x), as `wasmtime run` refuses such a component at link time.
+pub fn check_imports(flat: &Flattened, file: &str) -> Result<(), CompileError> {
+    for l in &flat.lowerings {
+        crate::wasi_p2::lookup(&l.import, &l.func).map_err(|e| {
+            CompileError::new(file, None, format!("import `{}#{}`: {e}", l.import, l.func))
+        })?;
+    }
+    for r in &flat.resources {
+        let Some((interface, resource)) = r.resource.split_once('#') else {
+            continue;
+        };
+        crate::wasi_p2::lookup_resource(interface, resource)
+            .map_err(|e| CompileError::new(file, None, format!("import `{}`: {e}", r.resource)))?;
+    }
+    Ok(())
+}
+
 /// "component construct X is not supported yet", at `offset`.
 fn unsupported(file: &str, offset: usize, construct: impl fmt::Display) -> CompileError {
     CompileError::new(

@@ -3,7 +3,8 @@
 //! [`signals`]), the store every instance shares ([`store`]), instances and their vmctx
 //! ([`instance`]), import matching ([`imports`]), instantiation plans ([`plan`]), the
 //! functions generated code calls ([`builtins`]), the spec-script driver ([`spec`]), the
-//! test host ([`test_host`]) and the WASI preview 1 host ([`wasi`]). An executable links
+//! test host ([`test_host`]), the WASI preview 1 host ([`wasi`]) and component resource handle
+//! tables ([`resources`], not yet used by generated code). An executable links
 //! only what its run function and its imports reach. (`linker` and `host`, a name registry
 //! and a `spectest` module built in Rust, are unit-test scaffolding only.)
 //!
@@ -21,6 +22,7 @@ pub mod instance;
 pub mod linker;
 pub mod memory;
 pub mod plan;
+pub mod resources;
 pub mod signals;
 pub mod spec;
 pub mod store;

@@ -707,14 +707,16 @@ fn define_opt_func_ptrs(
 ) -> Result<DataId, Box<cranelift_module::ModuleError>> {
     let id = module.declare_data(name, Linkage::Local, false, false)?;
     let mut d = DataDescription::new();
-    d.define(vec![0u8; (funcs.len() * 8).max(8)].into_boxed_slice());
+    let ptr = aot_abi::POINTER_SIZE;
+    // At least one slot, so the table has an address even when empty.
+    d.define(vec![0u8; (funcs.len() * ptr as usize).max(ptr as usize)].into_boxed_slice());
     for (i, f) in funcs.iter().enumerate() {
         if let Some(f) = f {
             let r = module.declare_func_in_data(*f, &mut d);
-            d.write_function_addr((i * 8) as u32, r);
+            d.write_function_addr(i as u32 * ptr, r);
         }
     }
-    d.set_align(8);
+    d.set_align(u64::from(ptr));
     module.define_data(id, &d)?;
     Ok(id)
 }
@@ -743,15 +745,6 @@ fn define_func_ptrs(
     name: &str,
     funcs: &[FuncId],
 ) -> Result<DataId, Box<cranelift_module::ModuleError>> {
-    let id = module.declare_data(name, Linkage::Local, false, false)?;
-    let mut d = DataDescription::new();
-    let ptr = aot_abi::POINTER_SIZE;
-    d.define(vec![0u8; (funcs.len() * ptr as usize).max(ptr as usize)].into_boxed_slice());
-    for (i, f) in funcs.iter().enumerate() {
-        let r = module.declare_func_in_data(*f, &mut d);
-        d.write_function_addr(i as u32 * ptr, r);
-    }
-    d.set_align(u64::from(ptr));
-    module.define_data(id, &d)?;
-    Ok(id)
+    let some: Vec<Option<FuncId>> = funcs.iter().copied().map(Some).collect();
+    define_opt_func_ptrs(module, name, &some)
 }

@@ -597,27 +597,13 @@ mod tests {
 
     use crate::test_tools as tools;
 
-    /// Runs an executable for `target`: natively on a matching host, under qemu-aarch64
-    /// for aarch64 on another host; None (and a printed skip) when neither is possible.
+    /// Runs an executable for `target` (see `tools::run_built_for`).
     fn run(target: &Target, exe: &Path, what: &str) -> Option<Output> {
-        let mut cmd = if target.is_host() {
-            Command::new(exe)
-        } else if target.arch == Arch::Aarch64 {
-            let qemu = match tools::find_qemu("aarch64") {
-                Ok(qemu) => qemu,
-                Err(why) => {
-                    tools::skip_missing(what, &why);
-                    return None;
-                }
-            };
-            let mut c = Command::new(qemu);
-            c.arg(exe);
-            c
-        } else {
-            tools::skip(what, "cannot run x86_64 executables on this host");
-            return None;
+        let arch = match target.arch {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
         };
-        Some(cmd.output().expect("spawn"))
+        tools::run_built_for(arch, exe, &[], what)
     }
 
     /// A static, non-PIE executable for the right machine, with an eh_frame_hdr (needed for

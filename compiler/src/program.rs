@@ -102,20 +102,16 @@ fn check_import_type(
 ) -> Result<(), String> {
     let e = &exporter.meta.exports[export];
     let i = e.index as usize;
-    let limits = |amin: u64, amax: Option<u64>, emin: u64, emax: Option<u64>| {
-        amin >= emin && emax.is_none_or(|em| amax.is_some_and(|am| am <= em))
-    };
     let ok = match (kind, e.kind) {
         (ImportKind::Func(t), ExternKind::Func) => {
             importer.meta.types.get(*t as usize) == Some(exporter.func_type(e.index))
         }
-        (ImportKind::Table(t), ExternKind::Table) => exporter
-            .tables
-            .get(i)
-            .is_some_and(|a| a.elem == t.elem && limits(a.min, a.max, t.min, t.max)),
-        (ImportKind::Memory(m), ExternKind::Memory) => exporter.memories.get(i).is_some_and(|a| {
-            a.shared == m.shared && a.memory64 == m.memory64 && limits(a.min, a.max, m.min, m.max)
-        }),
+        (ImportKind::Table(t), ExternKind::Table) => {
+            exporter.tables.get(i).is_some_and(|a| a.matches(t))
+        }
+        (ImportKind::Memory(m), ExternKind::Memory) => {
+            exporter.memories.get(i).is_some_and(|a| a.matches(m))
+        }
         (ImportKind::Global(g), ExternKind::Global) => exporter.globals.get(i) == Some(g),
         _ => false,
     };

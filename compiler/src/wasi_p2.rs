@@ -234,15 +234,7 @@ impl std::error::Error for LookupError {}
 /// (`"wasi:cli/stdout@0.2.6"`, `"get-stdout"`).
 pub fn lookup(interface: &str, func: &str) -> Result<&'static HostFunc, LookupError> {
     let surface = surface();
-    let name = InterfaceName::parse(interface)?;
-    let iface = surface.interface(&name, interface)?;
-    if !name.version_compatible() {
-        return Err(LookupError::IncompatibleVersion {
-            interface: interface.to_string(),
-            function: func.to_string(),
-            requested: name.version.map(str::to_string),
-        });
-    }
+    let iface = surface.served_interface(interface, func)?;
     surface
         .functions_by_name
         .get(&(iface, func.to_string()))
@@ -260,22 +252,15 @@ pub fn lookup_resource(
     resource: &str,
 ) -> Result<&'static HostResource, LookupError> {
     let surface = surface();
-    let name = InterfaceName::parse(interface)?;
-    let iface = surface.interface(&name, interface)?;
-    if !name.version_compatible() {
-        return Err(LookupError::IncompatibleVersion {
-            interface: interface.to_string(),
-            function: format!("[resource-drop]{resource}"),
-            requested: name.version.map(str::to_string),
-        });
-    }
+    let drop = format!("[resource-drop]{resource}");
+    let iface = surface.served_interface(interface, &drop)?;
     surface
         .resources_by_name
         .get(&(iface, resource.to_string()))
         .map(|&i| &surface.resources[i])
         .ok_or_else(|| LookupError::UnknownFunction {
             interface: interface.to_string(),
-            function: format!("[resource-drop]{resource}"),
+            function: drop,
         })
 }
 
@@ -550,6 +535,21 @@ impl Surface {
     }
 
     /// The vendored interface `name` names, whatever its version.
+    /// The host interface a component's import `interface` names, if the host serves its
+    /// version; `item` (the function asked for) goes into a version error.
+    fn served_interface(&self, interface: &str, item: &str) -> Result<InterfaceId, LookupError> {
+        let name = InterfaceName::parse(interface)?;
+        let iface = self.interface(&name, interface)?;
+        if !name.version_compatible() {
+            return Err(LookupError::IncompatibleVersion {
+                interface: interface.to_string(),
+                function: item.to_string(),
+                requested: name.version.map(str::to_string),
+            });
+        }
+        Ok(iface)
+    }
+
     fn interface(&self, name: &InterfaceName<'_>, full: &str) -> Result<InterfaceId, LookupError> {
         self.resolve
             .packages

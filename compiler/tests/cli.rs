@@ -9,20 +9,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-// The policy for missing tools of the other end-to-end tests; included by path because a
-// dev-dependency on aot-tests (which depends on this crate) would build the compiler twice.
-#[allow(dead_code)]
-#[path = "../../tests/src/tools.rs"]
-mod tools;
+mod common;
 
-fn aot(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aot"))
-        .args(args)
-        // With AOT_BACKTRACE set, aot shows panics in full on purpose (to debug aot).
-        .env_remove("AOT_BACKTRACE")
-        .output()
-        .expect("run aot")
-}
+use common::{aot, run_for, tools};
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -368,33 +357,6 @@ const TRAPS: &[u8] =
 const RETURNS: &[u8] =
     b"(module\n  (memory (export \"memory\") 1)\n  (func (export \"_start\")))\n";
 
-/// Runs an executable for `triple`: natively for the host's architecture, under
-/// qemu-aarch64 for aarch64 elsewhere; None (with a printed skip) if neither is possible.
-fn run_for(triple: &str, exe: &Path, what: &str) -> Option<Output> {
-    let host_arch = std::env::consts::ARCH;
-    let mut cmd = if triple.starts_with(host_arch) {
-        Command::new(exe)
-    } else if triple.starts_with("aarch64") {
-        let qemu = match tools::find_qemu("aarch64") {
-            Ok(qemu) => qemu,
-            Err(why) => {
-                tools::skip_missing(what, &why);
-                return None;
-            }
-        };
-        let mut c = Command::new(qemu);
-        c.arg(exe);
-        c
-    } else {
-        tools::skip(
-            what,
-            &format!("cannot run {triple} executables on a {host_arch} host"),
-        );
-        return None;
-    };
-    Some(cmd.output().expect("run the executable"))
-}
-
 /// Compiles TRAPS and RETURNS for `triple` (with `extra` flags) and checks what running
 /// them does: a trap exits 134 with `wasm trap:` first on stderr, a normal return exits 0.
 fn check_end_to_end(triple: &str, extra: &[&str], label: &str) {
@@ -423,7 +385,7 @@ fn check_end_to_end(triple: &str, extra: &[&str], label: &str) {
             "running the {label} executable {}",
             exe.file_name().unwrap().to_string_lossy()
         );
-        let Some(run) = run_for(triple, &exe, &what) else {
+        let Some(run) = run_for(triple, &exe, &[], &what) else {
             continue;
         };
         let err = stderr(&run);
@@ -541,7 +503,7 @@ fn backtraces_name_inlined_frames() {
             ]);
             assert!(out.status.success(), "{}", stderr(&out));
             let what = format!("deep trap, {triple} -O{opt}");
-            let Some(run) = run_for(triple, &exe, &what) else {
+            let Some(run) = run_for(triple, &exe, &[], &what) else {
                 continue;
             };
             assert_eq!(run.status.code(), Some(134), "{what}");

@@ -8,55 +8,16 @@
 //! printed `SKIPPED:` line, unless `CI` is set: then it fails the test.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-// The policy for missing tools of the other end-to-end tests; included by path because a
-// dev-dependency on aot-tests would be a cycle.
-#[allow(dead_code)]
-#[path = "../../tests/src/tools.rs"]
-mod tools;
+mod common;
+
+use common::{aot, aot_in, run_for, tools};
 
 const TRIPLES: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
 
-fn aot(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aot"))
-        .args(args)
-        .env_remove("AOT_BACKTRACE")
-        .output()
-        .expect("run aot")
-}
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A tool this test cannot do without is missing: None after a printed skip, or (under CI,
-/// where scripts/setup.sh installs every tool) a failure.
-fn missing_tool(what: &str, why: &str) -> Option<Output> {
-    tools::skip_missing(what, why);
-    None
-}
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    tools::find_on_path(name)
-}
-
-/// Runs an executable built for `triple`, under qemu-aarch64 when it is not the host's.
-fn run_exe(triple: &str, exe: &Path, what: &str) -> Option<Output> {
-    let mut cmd = if triple.starts_with(std::env::consts::ARCH) {
-        Command::new(exe)
-    } else {
-        let Some(qemu) = on_path("qemu-aarch64") else {
-            return missing_tool(
-                what,
-                "qemu-aarch64 is not on PATH (Debian package qemu-user)",
-            );
-        };
-        let mut c = Command::new(qemu);
-        c.arg(exe);
-        c
-    };
-    Some(cmd.output().expect("run the executable"))
 }
 
 /// Writes the named WAT files into a fresh directory.
@@ -79,12 +40,7 @@ fn build(dir: &Path, triple: &str, main: &str, flags: &[&str], out: &str) -> Pat
         triple,
     ];
     args.extend_from_slice(flags);
-    let result = Command::new(env!("CARGO_BIN_EXE_aot"))
-        .args(&args)
-        .current_dir(dir)
-        .env_remove("AOT_BACKTRACE")
-        .output()
-        .expect("run aot");
+    let result = aot_in(dir, &args);
     assert!(
         result.status.success(),
         "aot {args:?}: {}",
@@ -114,14 +70,12 @@ fn check_against_wasmtime(dir: &Path, main: &str, flags: &[&str], expected: (&st
                 text(&out.stderr)
             );
         }
-        Err(why) => {
-            missing_tool(&what, &why);
-        }
+        Err(why) => tools::skip_missing(&what, &why),
     }
     for triple in TRIPLES {
         let exe = build(dir, triple, main, flags, "app");
         let what = format!("aot {} {main} for {triple}", flags.join(" "));
-        let Some(out) = run_exe(triple, &exe, &what) else {
+        let Some(out) = run_for(triple, &exe, &[], &what) else {
             continue;
         };
         assert_eq!(
@@ -376,43 +330,9 @@ fn a_trap_in_wasm_called_back_from_the_host_unwinds_through_the_host_frame() {
             );
             for (args, stdout, stderr) in cases {
                 let what = format!("callback {args:?}, {triple} -O{opt}");
-                let mut cmd_exe = exe.clone();
-                let out = if args.is_empty() {
-                    run_exe(triple, &cmd_exe, &what)
-                } else {
-                    // Arguments go through a wrapper script so run_exe stays simple.
-                    cmd_exe = dir
-                        .path()
-                        .join(format!("cb-{triple}-{opt}-{}.sh", args.len()));
-                    let runner = if triple.starts_with(std::env::consts::ARCH) {
-                        String::new()
-                    } else {
-                        "qemu-aarch64 ".to_string()
-                    };
-                    std::fs::write(
-                        &cmd_exe,
-                        format!(
-                            "#!/bin/sh\nexec {runner}{} {}\n",
-                            exe.display(),
-                            args.join(" ")
-                        ),
-                    )
-                    .expect("write wrapper");
-                    Command::new("chmod")
-                        .arg("+x")
-                        .arg(&cmd_exe)
-                        .status()
-                        .expect("chmod");
-                    if runner.is_empty() || on_path("qemu-aarch64").is_some() {
-                        Some(Command::new(&cmd_exe).output().expect("run"))
-                    } else {
-                        missing_tool(
-                            &what,
-                            "qemu-aarch64 is not on PATH (Debian package qemu-user)",
-                        )
-                    }
+                let Some(out) = run_for(triple, &exe, args, &what) else {
+                    continue;
                 };
-                let Some(out) = out else { continue };
                 assert_eq!(
                     out.status.code(),
                     Some(134),

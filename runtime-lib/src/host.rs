@@ -1,14 +1,11 @@
-//! The `spectest` host module that the spec test suite imports from: print functions,
-//! four immutable globals, a funcref table (10..20) and a memory (1..2 pages).
+//! The `spectest` host module built in Rust, for the runtime's unit tests (the spec suite
+//! itself runs against the compiled `aot_abi::host::SPECTEST_WAT`): print functions, four
+//! immutable globals, a funcref table (10..20) and a memory (1..2 pages).
 //!
 //! Host functions are plain `extern "C"` functions with the Wasm signature after the vmctx
-//! (which, for host imports, is the importing instance's own). The print functions write
-//! one line starting with `spectest: ` to stdout; the spec driver's result lines never
-//! start that way, so the harness can tell them apart. They ignore write errors: a closed
-//! stdout must not abort a Wasm call.
+//! (which, for host imports, is the importing instance's own).
 
 use std::collections::HashMap;
-use std::io::Write;
 
 use aot_abi::{BoundsMode, FuncType, GlobalType, MemoryType, TableType, ValRaw, ValType};
 
@@ -16,39 +13,13 @@ use crate::instance::{Extern, FuncHandle, GlobalRef, MemoryRef, intern_type};
 use crate::memory::Memory;
 use crate::table::Table;
 
-fn print_line(args: core::fmt::Arguments) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "spectest: {args}");
-    let _ = out.flush();
-}
-
-unsafe extern "C" fn print(_vmctx: *mut u8) {
-    print_line(format_args!(""));
-}
-
-unsafe extern "C" fn print_i32(_vmctx: *mut u8, v: i32) {
-    print_line(format_args!("{v}: i32"));
-}
-
-unsafe extern "C" fn print_i64(_vmctx: *mut u8, v: i64) {
-    print_line(format_args!("{v}: i64"));
-}
-
-unsafe extern "C" fn print_f32(_vmctx: *mut u8, v: f32) {
-    print_line(format_args!("{v}: f32"));
-}
-
-unsafe extern "C" fn print_f64(_vmctx: *mut u8, v: f64) {
-    print_line(format_args!("{v}: f64"));
-}
-
-unsafe extern "C" fn print_i32_f32(_vmctx: *mut u8, a: i32, b: f32) {
-    print_line(format_args!("{a}: i32 {b}: f32"));
-}
-
-unsafe extern "C" fn print_f64_f64(_vmctx: *mut u8, a: f64, b: f64) {
-    print_line(format_args!("{a}: f64 {b}: f64"));
-}
+// The print functions are the test host's, which the spec suite's compiled spectest
+// module imports.
+use crate::test_host::{
+    aot_test_print as print, aot_test_print_f32 as print_f32, aot_test_print_f64 as print_f64,
+    aot_test_print_f64_f64 as print_f64_f64, aot_test_print_i32 as print_i32,
+    aot_test_print_i32_f32 as print_i32_f32, aot_test_print_i64 as print_i64,
+};
 
 /// The exports of `spectest`. Its memory is created with bounds mode `mode`, which must be
 /// GuardPages if any module that imports it was compiled for guard pages.

@@ -38,13 +38,13 @@ pub fn check_import(
         }
         (ImportKind::Table(expected), Extern::Table(t)) => {
             let actual = t.locked().current_type();
-            if !table_matches(&actual, expected) {
+            if !actual.matches(expected) {
                 return Err(mismatch(describe_table(expected), describe_table(&actual)));
             }
         }
         (ImportKind::Memory(expected), Extern::Memory(m)) => {
             let actual = m.current_type();
-            if !memory_matches(&actual, expected) {
+            if !actual.matches(expected) {
                 return Err(mismatch(
                     describe_memory(expected),
                     describe_memory(&actual),
@@ -70,31 +70,6 @@ pub fn check_import(
         (kind, ext) => return Err(mismatch(kind_name(kind).into(), extern_name(ext).into())),
     }
     Ok(())
-}
-
-/// Limits subtyping: at least the expected minimum, and a maximum no larger than the
-/// expected one when one is expected.
-pub fn limits_match(
-    actual_min: u64,
-    actual_max: Option<u64>,
-    expected_min: u64,
-    expected_max: Option<u64>,
-) -> bool {
-    actual_min >= expected_min
-        && match expected_max {
-            None => true,
-            Some(em) => actual_max.is_some_and(|am| am <= em),
-        }
-}
-
-pub fn table_matches(actual: &TableType, expected: &TableType) -> bool {
-    actual.elem == expected.elem && limits_match(actual.min, actual.max, expected.min, expected.max)
-}
-
-pub fn memory_matches(actual: &MemoryType, expected: &MemoryType) -> bool {
-    actual.shared == expected.shared
-        && actual.memory64 == expected.memory64
-        && limits_match(actual.min, actual.max, expected.min, expected.max)
 }
 
 fn kind_name(kind: &ImportKind) -> &'static str {
@@ -225,20 +200,6 @@ mod tests {
             GlobalType { ty, mutable },
             ValRaw::default(),
         ))
-    }
-
-    #[test]
-    fn limits_subtyping() {
-        assert!(limits_match(10, Some(20), 10, Some(20)));
-        assert!(limits_match(10, Some(20), 5, None));
-        assert!(limits_match(10, None, 10, None));
-        assert!(limits_match(10, Some(15), 10, Some(20)));
-        assert!(!limits_match(10, Some(20), 11, None), "min too small");
-        assert!(!limits_match(10, Some(21), 10, Some(20)), "max too large");
-        assert!(
-            !limits_match(10, None, 10, Some(20)),
-            "no max where one is expected"
-        );
     }
 
     #[test]

@@ -45,6 +45,22 @@ impl<T: ?Sized> Locked<T> for std::sync::Mutex<T> {
     }
 }
 
+/// Locks two distinct mutexes, always in address order, so that two threads locking the
+/// same pair in opposite roles (a copy from A to B and one from B to A) cannot deadlock.
+/// Returns the guards in argument order.
+pub(crate) fn lock_pair<'a, T>(
+    a: &'a std::sync::Mutex<T>,
+    b: &'a std::sync::Mutex<T>,
+) -> (std::sync::MutexGuard<'a, T>, std::sync::MutexGuard<'a, T>) {
+    if (a as *const std::sync::Mutex<T>) < (b as *const std::sync::Mutex<T>) {
+        let ga = a.locked();
+        (ga, b.locked())
+    } else {
+        let gb = b.locked();
+        (a.locked(), gb)
+    }
+}
+
 /// `len` values at `ptr` as a slice that lives for the program: an empty slice when `len`
 /// is 0, whatever `ptr` is (the compiler emits a valid pointer even then, tests may not).
 /// Allocation-free, so the signal handler may use it.

@@ -241,16 +241,7 @@ impl Memory {
         if core::ptr::eq(dst_memory, src_memory) {
             return dst_memory.locked().copy_within(dst, src, len);
         }
-        // Two locks, always taken in address order, so two threads copying between the
-        // same two memories in opposite directions cannot deadlock.
-        let (mut d, s);
-        if (dst_memory as *const Mutex<Memory>) < (src_memory as *const Mutex<Memory>) {
-            d = dst_memory.locked();
-            s = src_memory.locked();
-        } else {
-            s = src_memory.locked();
-            d = dst_memory.locked();
-        }
+        let (mut d, s) = crate::lock_pair(dst_memory, src_memory);
         d.copy_from(&s, dst, src, len)
     }
 

@@ -179,15 +179,7 @@ impl Table {
         if core::ptr::eq(dst_table, src_table) {
             return dst_table.locked().copy_within(dst, src, len);
         }
-        // Two locks in address order, as `Memory::copy` takes them.
-        let (mut d, s);
-        if (dst_table as *const Mutex<Table>) < (src_table as *const Mutex<Table>) {
-            d = dst_table.locked();
-            s = src_table.locked();
-        } else {
-            s = src_table.locked();
-            d = dst_table.locked();
-        }
+        let (mut d, s) = crate::lock_pair(dst_table, src_table);
         d.copy_from(&s, dst, src, len)
     }
 

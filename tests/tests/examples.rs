@@ -509,18 +509,6 @@ fn runners() -> Result<Vec<RunnerSlot>, String> {
     Ok(out)
 }
 
-/// Variables of the test's own build that must not reach the examples' cargo.
-const CLEARED_CARGO_ENV: &[&str] = &[
-    "RUSTFLAGS",
-    "CARGO_ENCODED_RUSTFLAGS",
-    "CARGO_BUILD_RUSTFLAGS",
-    "CARGO_BUILD_TARGET",
-    "CARGO_TARGET_DIR",
-    "CARGO_BUILD_TARGET_DIR",
-    "RUSTC_WORKSPACE_WRAPPER",
-    "RUSTC_WRAPPER",
-];
-
 fn rust_programs() -> Vec<&'static str> {
     let mut v: Vec<&str> = CASES
         .iter()
@@ -549,7 +537,7 @@ fn build_rust(
     .arg(workspace.join("examples/Cargo.toml"))
     .arg("--target-dir")
     .arg(build_dir);
-    for v in CLEARED_CARGO_ENV {
+    for v in tools::CLEARED_CARGO_ENV {
         cmd.env_remove(v);
     }
     let result = match cmd.output() {

@@ -409,17 +409,7 @@ fn build_rust_components(programs: &[&str]) -> Result<Vec<PathBuf>, String> {
     for p in programs {
         cmd.args(["-p", p]);
     }
-    // The test's own build settings must not reach the examples' cargo.
-    for v in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET_DIR",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "RUSTC_WRAPPER",
-    ] {
+    for v in crate::test_tools::CLEARED_CARGO_ENV {
         cmd.env_remove(v);
     }
     match cmd.output() {

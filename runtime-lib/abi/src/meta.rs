@@ -32,6 +32,37 @@ pub struct MemoryType {
     pub memory64: bool,
 }
 
+/// Limits subtyping (the spec's import matching): at least the expected minimum, and a
+/// maximum no larger than the expected one when one is expected.
+pub fn limits_match(
+    actual_min: u64,
+    actual_max: Option<u64>,
+    expected_min: u64,
+    expected_max: Option<u64>,
+) -> bool {
+    actual_min >= expected_min
+        && match expected_max {
+            None => true,
+            Some(em) => actual_max.is_some_and(|am| am <= em),
+        }
+}
+
+impl TableType {
+    /// Whether a table of this type may satisfy an import of type `expected`.
+    pub fn matches(&self, expected: &TableType) -> bool {
+        self.elem == expected.elem && limits_match(self.min, self.max, expected.min, expected.max)
+    }
+}
+
+impl MemoryType {
+    /// Whether a memory of this type may satisfy an import of type `expected`.
+    pub fn matches(&self, expected: &MemoryType) -> bool {
+        self.shared == expected.shared
+            && self.memory64 == expected.memory64
+            && limits_match(self.min, self.max, expected.min, expected.max)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GlobalType {
     pub ty: ValType,
@@ -479,6 +510,20 @@ fn dec_expr(r: &mut Reader) -> DecodeResult<ConstExpr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_subtyping() {
+        assert!(limits_match(10, Some(20), 10, Some(20)));
+        assert!(limits_match(10, Some(20), 5, None));
+        assert!(limits_match(10, None, 10, None));
+        assert!(limits_match(10, Some(15), 10, Some(20)));
+        assert!(!limits_match(10, Some(20), 11, None), "min too small");
+        assert!(!limits_match(10, Some(21), 10, Some(20)), "max too large");
+        assert!(
+            !limits_match(10, None, 10, Some(20)),
+            "no max where one is expected"
+        );
+    }
 
     #[test]
     fn meta_round_trips() {

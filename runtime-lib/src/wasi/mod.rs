@@ -99,35 +99,6 @@ fn describe(e: &std::io::Error) -> String {
     }
 }
 
-/// The host function implementing `wasi_snapshot_preview1::<name>`, to be bound with the
-/// importing instance's own vmctx; None if the runtime does not provide `name`. Tests only:
-/// executables call these functions by symbol from their host-call trampolines.
-#[cfg(test)]
-pub fn resolve_import(name: &str) -> Option<*const u8> {
-    p1::resolve(name)
-}
-
-/// Every preview 1 function as an importable host function, typed as the contract lists it
-/// (tests only, as [`resolve_import`]).
-#[cfg(test)]
-pub fn exports() -> std::collections::HashMap<String, crate::instance::Extern> {
-    use crate::instance::{Extern, FuncHandle, intern_type};
-    use aot_abi::wasi::{WASI_P1_FUNCTIONS, wasi_p1_signature};
-    WASI_P1_FUNCTIONS
-        .iter()
-        .filter_map(|&name| {
-            let code = resolve_import(name)?;
-            let ty = wasi_p1_signature(name)?;
-            let func = FuncHandle {
-                code,
-                vmctx: core::ptr::null_mut(),
-                type_id: intern_type(&ty),
-            };
-            Some((name.to_string(), Extern::Func(func)))
-        })
-        .collect()
-}
-
 /// The context of the store that the instance whose vmctx is `vmctx` belongs to.
 ///
 /// # Safety
@@ -178,9 +149,7 @@ fn unreachable_ctx() -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::instance::{Extern, intern_type};
     use aot_abi::DirGrant;
-    use aot_abi::wasi::{WASI_P1_FUNCTIONS, wasi_p1_signature};
 
     #[test]
     fn a_missing_preopen_is_a_clear_error() {
@@ -211,28 +180,6 @@ mod tests {
             result,
             Err(format!("preopen directory `{host}`: Not a directory"))
         );
-    }
-
-    #[test]
-    fn exports_cover_the_contract_with_its_types() {
-        let exports = exports();
-        assert_eq!(exports.len(), WASI_P1_FUNCTIONS.len());
-        for name in WASI_P1_FUNCTIONS {
-            let Some(Extern::Func(f)) = exports.get(*name) else {
-                panic!("{name} is exported as a function");
-            };
-            assert_eq!(
-                Some(f.type_id),
-                wasi_p1_signature(name).map(|t| intern_type(&t)),
-                "{name}"
-            );
-            assert!(
-                f.vmctx.is_null(),
-                "{name}: host functions receive the importer's vmctx"
-            );
-            assert_eq!(resolve_import(name), Some(f.code));
-        }
-        assert_eq!(resolve_import("not_a_wasi_function"), None);
     }
 
     /// A fresh instance with one page of memory 0, as a Wasm thread calling WASI would be;

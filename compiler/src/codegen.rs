@@ -610,6 +610,91 @@ fn build_trampoline(
     func
 }
 
+/// One component glue function: the host symbol it calls and its flat core type.
+pub struct GlueFunc {
+    pub symbol: String,
+    pub ty: aot_abi::FuncType,
+}
+
+/// Compiles a component's glue functions into an object defining `aot_abi::GLUE_SYMBOL`,
+/// the table of their code: each a host-call trampoline (as for a core module's host
+/// imports) whose context is the `GlueCtx` the runtime builds, calling `symbol` directly.
+pub fn compile_glue(glue: &[GlueFunc], opts: &Options) -> Result<Vec<u8>, CompileError> {
+    let err = |m: String| CompileError::new("<component glue>", None, m);
+    let isa: Arc<dyn isa::TargetIsa> = opts
+        .target
+        .isa_for_cpu(opts.opt_level, opts.cpu)
+        .map_err(err)?;
+    let call_conv = isa.default_call_conv();
+    let builder = ObjectBuilder::new(
+        isa.clone(),
+        "aot_glue",
+        cranelift_module::default_libcall_names(),
+    )
+    .map_err(|e| err(e.to_string()))?;
+    let mut module = ObjectModule::new(builder);
+    let merr = |e: cranelift_module::ModuleError| err(format!("object emission: {e}"));
+    let raise = module
+        .declare_function(
+            &format!(
+                "{}{}",
+                aot_abi::BUILTIN_PREFIX,
+                Builtin::raise_pending_trap.name()
+            ),
+            Linkage::Import,
+            &Builtin::raise_pending_trap.signature(call_conv),
+        )
+        .map_err(merr)?;
+    let mut hosts = std::collections::HashMap::new();
+    let mut tramps = Vec::with_capacity(glue.len());
+    let mut ctx = Context::new();
+    let mut fctx = FunctionBuilderContext::new();
+    for (i, g) in glue.iter().enumerate() {
+        let sig = wasm_signature(call_conv, &g.ty);
+        let host = match hosts.get(&g.symbol) {
+            Some(&h) => h,
+            None => {
+                let h = module
+                    .declare_function(&g.symbol, Linkage::Import, &sig)
+                    .map_err(merr)?;
+                hosts.insert(g.symbol.clone(), h);
+                h
+            }
+        };
+        let tramp = module
+            .declare_function(&format!("aot_glue{i}"), Linkage::Local, &sig)
+            .map_err(merr)?;
+        ctx.func = build_host_trampoline(
+            call_conv,
+            isa.frontend_config(),
+            &g.ty,
+            tramp,
+            host,
+            raise.as_u32(),
+            &mut fctx,
+        );
+        module.define_function(tramp, &mut ctx).map_err(merr)?;
+        module.clear_context(&mut ctx);
+        tramps.push(tramp);
+    }
+    let table = module
+        .declare_data(aot_abi::GLUE_SYMBOL, Linkage::Export, false, false)
+        .map_err(merr)?;
+    let ptr = aot_abi::POINTER_SIZE;
+    let mut d = DataDescription::new();
+    d.define(vec![0u8; (tramps.len() * ptr as usize).max(ptr as usize)].into_boxed_slice());
+    for (i, f) in tramps.iter().enumerate() {
+        let r = module.declare_func_in_data(*f, &mut d);
+        d.write_function_addr(i as u32 * ptr, r);
+    }
+    d.set_align(u64::from(ptr));
+    module.define_data(table, &d).map_err(merr)?;
+    module
+        .finish()
+        .emit()
+        .map_err(|e| err(format!("object emission: {e}")))
+}
+
 /// A host-call trampoline, `tramp(vmctx, args...) -> results` with the import's Wasm
 /// signature: records the Wasm-to-host transition in the store context (the caller's frame
 /// pointer and the return address into it), calls the runtime's `host` function, then

@@ -47,6 +47,9 @@ pub struct Options {
     pub test_host: bool,
     /// The CPU the generated code may assume.
     pub cpu: target::Cpu,
+    /// The module is a core module of a component: every import is wired by the
+    /// component's plan, none is a host import.
+    pub component: bool,
 }
 
 impl Options {
@@ -59,6 +62,7 @@ impl Options {
             provided_modules: Vec::new(),
             test_host: false,
             cpu: target::Cpu::Default,
+            component: false,
         }
     }
 }
@@ -130,8 +134,51 @@ pub fn compile_command(
         &opts.target,
         aot_abi::ProgramKind::Command,
         infos.len(),
+        0,
         &config.encode(),
     )?];
+    for (i, info) in infos.iter().enumerate() {
+        objects.push(codegen::compile(info, i, &opts)?);
+    }
+    Ok(objects)
+}
+
+/// Compiles a component (`wasi:cli/command`) into the objects of one executable: every
+/// core module once, the glue functions (lowered WASI 0.2 functions, resource drops), and
+/// the entry object holding `config` with the component's plan. The entry object first.
+pub fn compile_component(
+    wasm: &[u8],
+    file: &str,
+    config: aot_abi::CommandConfig,
+    opts: &Options,
+) -> Result<Vec<Vec<u8>>, CompileError> {
+    let flat = component::flatten(wasm, file)?;
+    component::check_imports(&flat, file)?;
+    let mut opts = opts.clone();
+    opts.component = true;
+    let infos = flat
+        .modules
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let name = format!("{file} (core module {i})");
+            module::parse(m.bytes(wasm), &name, &opts)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let planned = component::plan::plan(&flat, &infos, file)?;
+    let config = aot_abi::CommandConfig {
+        plan: planned.instances,
+        component: Some(planned.component),
+        ..config
+    };
+    let mut objects = vec![program::emit_program(
+        &opts.target,
+        aot_abi::ProgramKind::Command,
+        infos.len(),
+        planned.glue.len(),
+        &config.encode(),
+    )?];
+    objects.push(codegen::compile_glue(&planned.glue, &opts)?);
     for (i, info) in infos.iter().enumerate() {
         objects.push(codegen::compile(info, i, &opts)?);
     }

@@ -73,6 +73,11 @@ struct Cli {
     #[arg(long)]
     inherit_env: bool,
 
+    /// Let a component use the network (TCP, UDP, name lookup), as `wasmtime run -S
+    /// inherit-network`; without it every socket operation is denied.
+    #[arg(long)]
+    inherit_network: bool,
+
     /// Link the module at PATH into the executable, instantiated before INPUT, whose
     /// imports from module NAME its exports satisfy (as `wasmtime run --preload`).
     /// Repeatable; a later preload may import from an earlier one.
@@ -205,6 +210,8 @@ fn compile(cli: &Cli) -> anyhow::Result<()> {
             .collect::<anyhow::Result<_>>()?,
         inherit_env: cli.inherit_env,
         plan: Vec::new(),
+        component: None,
+        inherit_network: cli.inherit_network,
     };
 
     let mut opts = Options::new(target.clone());
@@ -229,10 +236,25 @@ fn compile(cli: &Cli) -> anyhow::Result<()> {
         }
         let file = path.display().to_string();
         let wasm = read_module(&path, &file)?;
+        if aot::module::is_component(&wasm) {
+            bail!("--preload `{p}`: {file} is a component; only core modules can be preloaded");
+        }
         sources.push((Some(name), file, wasm));
     }
     let file = cli.input.display().to_string();
     let wasm = read_module(&cli.input, &file)?;
+    if aot::module::is_component(&wasm) {
+        if cli.emit == Emit::Obj {
+            bail!(
+                "{file}: --emit obj compiles core modules only; a component becomes an executable"
+            );
+        }
+        if !cli.preloads.is_empty() {
+            bail!("{file}: --preload applies to core modules, not to a component");
+        }
+        let objects = aot::compile_component(&wasm, &file, config, &opts)?;
+        return link::link(&target, &objects, &cli.output, cli.linker.as_deref());
+    }
     sources.push((None, file, wasm));
 
     match cli.emit {
@@ -290,8 +312,8 @@ fn parse_env(arg: &str) -> anyhow::Result<(String, Option<String>)> {
     Ok((name.to_string(), value))
 }
 
-/// Reads INPUT and returns a binary core module: text is parsed (errors carry
-/// file:line:column), components are rejected before any work is done on them.
+/// Reads INPUT and returns its binary (a core module or a component): text is parsed
+/// (errors carry file:line:column).
 fn read_module(path: &Path, file: &str) -> anyhow::Result<Vec<u8>> {
     let bytes = std::fs::read(path).map_err(|e| anyhow!("cannot read {file}: {e}"))?;
     let is_text = match path.extension().and_then(|e| e.to_str()) {
@@ -310,13 +332,6 @@ fn read_module(path: &Path, file: &str) -> anyhow::Result<Vec<u8>> {
     } else {
         bytes
     };
-    if aot::module::is_component(&binary) {
-        // A malformed or invalid component, a construct the front end does not handle, or
-        // an import outside WASI 0.2 is reported as such first.
-        let flat = aot::component::flatten(&binary, file)?;
-        aot::component::check_imports(&flat, file)?;
-        bail!("{file}: components are not supported yet");
-    }
     Ok(binary)
 }
 

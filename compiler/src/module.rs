@@ -63,6 +63,7 @@ pub fn accepts_import(
     types: &[FuncType],
 ) -> bool {
     opts.allow_unknown_imports
+        || opts.component
         || opts.provided_modules.iter().any(|m| m == module)
         || host_import_symbol(opts, module, name, kind, types).is_some()
 }
@@ -76,6 +77,9 @@ pub fn host_import_symbol(
     kind: &ImportKind,
     types: &[FuncType],
 ) -> Option<String> {
+    if opts.component {
+        return None;
+    }
     match kind {
         ImportKind::Func(t) => {
             aot_abi::host::host_import_symbol(module, name, types.get(*t as usize)?, opts.test_host)

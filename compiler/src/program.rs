@@ -94,7 +94,7 @@ pub fn plan_command(instances: &[PlannedInstance]) -> Result<Vec<InstancePlan>, 
 /// Whether export number `export` of `exporter` may satisfy an import of kind `kind` of
 /// `importer`, by the declared types (the runtime checks the current ones again):
 /// equal function and global types, table and memory limits subtyping.
-fn check_import_type(
+pub(crate) fn check_import_type(
     importer: &ModuleInfo,
     kind: &ImportKind,
     exporter: &ModuleInfo,
@@ -145,6 +145,7 @@ pub fn emit_program(
     target: &Target,
     kind: ProgramKind,
     num_modules: usize,
+    num_glue: usize,
     config: &[u8],
 ) -> Result<Vec<u8>, CompileError> {
     let fail = |what: &str, e: &dyn std::fmt::Display| {
@@ -205,6 +206,11 @@ pub fn emit_program(
         offset_of!(ProgramDescriptor, config_len),
         &(config.len() as u64).to_le_bytes(),
     );
+    put(
+        &mut bytes,
+        offset_of!(ProgramDescriptor, num_glue),
+        &(num_glue as u64).to_le_bytes(),
+    );
     let mut desc = DataDescription::new();
     desc.define(bytes.into_boxed_slice());
     desc.set_align(8);
@@ -212,6 +218,17 @@ pub fn emit_program(
     desc.write_data_addr(offset32(offset_of!(ProgramDescriptor, modules)), gv, 0);
     let gv = module.declare_data_in_data(config_id, &mut desc);
     desc.write_data_addr(offset32(offset_of!(ProgramDescriptor, config)), gv, 0);
+    // The glue table of a component (defined by its glue object); any valid address for a
+    // core program, which has none.
+    let glue_id = if num_glue > 0 {
+        module
+            .declare_data(aot_abi::GLUE_SYMBOL, Linkage::Import, false, false)
+            .map_err(|e| fail(aot_abi::GLUE_SYMBOL, &e))?
+    } else {
+        modules_id
+    };
+    let gv = module.declare_data_in_data(glue_id, &mut desc);
+    desc.write_data_addr(offset32(offset_of!(ProgramDescriptor, glue)), gv, 0);
     // The run function is chosen here, so the executable links only the one it uses.
     let run_symbol = kind.run_symbol();
     let run = module
@@ -251,7 +268,7 @@ mod tests {
     fn check(arch: Arch, num_modules: usize, config: &[u8]) {
         let target = Target::for_arch(arch);
         let obj =
-            emit_program(&target, ProgramKind::SpecScript, num_modules, config).expect("emit");
+            emit_program(&target, ProgramKind::SpecScript, num_modules, 0, config).expect("emit");
         let file = object::File::parse(&*obj).expect("parse");
         let expected_arch = match arch {
             Arch::X86_64 => object::Architecture::X86_64,

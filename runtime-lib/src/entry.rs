@@ -125,7 +125,9 @@ pub unsafe extern "C" fn aot_rt_run_command(program: *const ProgramDescriptor) -
     let Some(program) = (unsafe { program.as_ref() }) else {
         return 1;
     };
-    match program_parts(program).and_then(|(modules, config)| run_command(&modules, config)) {
+    // SAFETY: the entry object emits `num_glue` code pointers (none for a core program).
+    let glue = unsafe { crate::raw_slice(program.glue, program.num_glue) };
+    match program_parts(program).and_then(|(modules, config)| run_command(&modules, config, glue)) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
@@ -134,7 +136,11 @@ pub unsafe extern "C" fn aot_rt_run_command(program: *const ProgramDescriptor) -
     }
 }
 
-fn run_command(modules: &[&'static ModuleDescriptor], config: &[u8]) -> Result<i32, String> {
+fn run_command(
+    modules: &[&'static ModuleDescriptor],
+    config: &[u8],
+    glue: &[*const u8],
+) -> Result<i32, String> {
     let config =
         CommandConfig::decode(config).map_err(|e| format!("command configuration: {e}"))?;
     if config.plan.is_empty() {
@@ -142,16 +148,53 @@ fn run_command(modules: &[&'static ModuleDescriptor], config: &[u8]) -> Result<i
     }
     let wasi_args = args().iter().map(|a| a.as_bytes().to_vec()).collect();
     crate::wasi::init(crate::store::store(), wasi_args, &config)?;
+    if let Some(component) = &config.component {
+        // A component's core instances are created without `_initialize` (their start
+        // sections run as always); the program is the lifted `run`.
+        if glue.len() != component.glue.len() {
+            return Err(format!(
+                "the program has {} glue functions, its plan {}",
+                glue.len(),
+                component.glue.len()
+            ));
+        }
+        let mut made: Vec<Option<crate::instance::Extern>> = vec![None; glue.len()];
+        let mut source = |n: u32, instances: &[&'static Instance]| {
+            let i = n as usize;
+            if let Some(e) = made.get(i).copied().flatten() {
+                return Ok(e);
+            }
+            let plan = component
+                .glue
+                .get(i)
+                .ok_or_else(|| format!("no glue function {n}"))?;
+            let e = crate::component::make_glue(n, glue[i], plan, instances)?;
+            made[i] = Some(e);
+            Ok(e)
+        };
+        let instances =
+            match crate::plan::instantiate(modules, &config.plan, &mut source, |_| Ok(())) {
+                Ok(instances) => instances,
+                Err(InstantiateError::Trap(trap)) => return Ok(report_trap(&trap)),
+                Err(e) => return Err(e.to_string()),
+            };
+        return match crate::component::run(&instances, component)? {
+            Ok(code) => Ok(code),
+            Err(trap) => Ok(report_trap(&trap)),
+        };
+    }
+    let mut no_glue = |n: u32, _: &[&'static Instance]| Err(format!("no glue function {n}"));
     // As `wasmtime run`: each instance's `_initialize` runs as soon as it exists, then the
     // program's `_start`, else its default export `""`; a module with neither has done its
     // work by being instantiated.
-    let instances = match crate::plan::instantiate(modules, &config.plan, |instance| {
-        call_entry(instance, "_initialize")
-    }) {
-        Ok(instances) => instances,
-        Err(InstantiateError::Trap(trap)) => return Ok(report_trap(&trap)),
-        Err(e) => return Err(e.to_string()),
-    };
+    let instances =
+        match crate::plan::instantiate(modules, &config.plan, &mut no_glue, |instance| {
+            call_entry(instance, "_initialize")
+        }) {
+            Ok(instances) => instances,
+            Err(InstantiateError::Trap(trap)) => return Ok(report_trap(&trap)),
+            Err(e) => return Err(e.to_string()),
+        };
     let Some(program) = instances.last() else {
         return Err("the program contains no module".into());
     };
@@ -227,6 +270,8 @@ mod tests {
             num_modules: 0,
             config: core::ptr::null(),
             config_len: 0,
+            glue: core::ptr::null(),
+            num_glue: 0,
         }));
         assert_eq!(run(program), 1);
     }
@@ -242,10 +287,12 @@ mod tests {
             num_modules: 0,
             config: config.as_ptr(),
             config_len: config.len(),
+            glue: core::ptr::null(),
+            num_glue: 0,
         }));
         let (modules, config) = program_parts(program).expect("valid parts");
         assert_eq!(
-            run_command(&modules, config),
+            run_command(&modules, config, &[]),
             Err("the program contains no module".to_string())
         );
     }

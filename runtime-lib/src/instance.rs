@@ -349,7 +349,7 @@ impl core::fmt::Display for InstantiateError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             InstantiateError::Link(m) | InstantiateError::Other(m) => f.write_str(m),
-            InstantiateError::Trap(t) => write!(f, "wasm trap: {}", t.kind.message()),
+            InstantiateError::Trap(t) => write!(f, "wasm trap: {}", t.message()),
         }
     }
 }
@@ -359,6 +359,7 @@ fn trap_of(kind: TrapKind) -> InstantiateError {
         kind,
         pc: 0,
         backtrace: Vec::new(),
+        detail: None,
     })
 }
 

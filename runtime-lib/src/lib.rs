@@ -13,6 +13,7 @@
 
 mod arch;
 pub mod builtins;
+pub mod component;
 pub mod entry;
 #[cfg(test)]
 pub mod host;

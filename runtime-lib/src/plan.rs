@@ -7,18 +7,23 @@
 
 use aot_abi::{ImportSource, InstancePlan, ModuleDescriptor};
 
-use crate::instance::{self, Instance, InstantiateError};
+use crate::instance::{self, Extern, Instance, InstantiateError};
+
+/// Makes component glue function `n` (`ImportSource::Glue`) once the instances created so
+/// far exist (its memory and realloc are their exports); None if there is no such glue.
+pub type GlueSource<'a> = dyn FnMut(u32, &[&'static Instance]) -> Result<Extern, String> + 'a;
 
 /// Creates the instances of `plan`, calling `initialized` on each right after it is
 /// created (before the next is), and returns them in plan order.
 pub fn instantiate(
     modules: &[&'static ModuleDescriptor],
     plan: &[InstancePlan],
+    glue: &mut GlueSource,
     mut initialized: impl FnMut(&Instance) -> Result<(), InstantiateError>,
 ) -> Result<Vec<&'static Instance>, InstantiateError> {
     let mut instances: Vec<&'static Instance> = Vec::with_capacity(plan.len());
     for step in plan {
-        let created = instantiate_one(modules, step, &instances)?;
+        let created = instantiate_one(modules, step, &instances, glue)?;
         initialized(created)?;
         instances.push(created);
     }
@@ -26,12 +31,13 @@ pub fn instantiate(
 }
 
 /// Creates the instance `step` describes, whose `ImportSource::Instance` entries index
-/// `instances`. A source that does not exist (an instance not created, an export index out
+/// `instances` and whose `ImportSource::Glue` entries `glue` makes. A source that does not exist (an instance not created, an export index out
 /// of range) is a link error naming the import; so is a type mismatch.
 pub fn instantiate_one(
     modules: &[&'static ModuleDescriptor],
     step: &InstancePlan,
     instances: &[&'static Instance],
+    glue: &mut GlueSource,
 ) -> Result<&'static Instance, InstantiateError> {
     let other = |m: String| InstantiateError::Other(format!("instantiation plan: {m}"));
     let desc = *modules
@@ -64,6 +70,12 @@ pub fn instantiate_one(
                     .get(instance as usize)
                     .and_then(|from| from.export_by_index(export))
                     .ok_or_else(missing),
+                ImportSource::Glue(n) => glue(n, instances).map_err(|m| {
+                    InstantiateError::Link(format!(
+                        "import `{}::{}`: {m}",
+                        import.module, import.name
+                    ))
+                }),
             }
         })
         .collect::<Result<Vec<_>, _>>()?;

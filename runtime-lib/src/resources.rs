@@ -187,6 +187,16 @@ impl HandleTable {
         }
     }
 
+    /// Lifting a `borrow` the caller passes (from an own or a borrow handle it holds): the
+    /// representation, the handle staying where it is.
+    pub fn borrow_rep(&self, handle: u32, ty: ResourceType) -> Result<u32, HandleError> {
+        match self.slot(handle)? {
+            Slot::Own { ty: t, rep, .. } | Slot::Borrow { ty: t, rep, .. } if t == ty => Ok(rep),
+            Slot::Free { .. } => Err(HandleError::Unknown(handle)),
+            _ => Err(HandleError::WrongType(handle)),
+        }
+    }
+
     /// Lifting an `own` (passing it to another component or to the host): removes it.
     pub fn take_own(&mut self, handle: u32, ty: ResourceType) -> Result<u32, HandleError> {
         match self.slot(handle)? {

@@ -260,7 +260,10 @@ impl<'a> Driver<'a> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let step = InstancePlan { module, imports };
-        let instance = crate::plan::instantiate_one(self.modules, &step, &self.instances)?;
+        let instance =
+            crate::plan::instantiate_one(self.modules, &step, &self.instances, &mut |n, _| {
+                Err(format!("no component glue {n} in a spec script"))
+            })?;
         self.instances.push(instance);
         Ok(instance)
     }

@@ -113,6 +113,7 @@ mod tests {
             kind: TrapKind::UnreachableCodeReached,
             pc: 0,
             backtrace: Vec::new(),
+            detail: None,
         });
         assert_eq!(s.context().pending_trap.load(Ordering::Relaxed), 1);
         let t = s.take_pending_trap().expect("set above");

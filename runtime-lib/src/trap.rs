@@ -21,8 +21,8 @@
 //! Invariant: whatever the signal handler calls from here is async-signal-safe: no
 //! allocation, no locks, no lazily initialised thread-locals.
 
-use core::cell::Cell;
-use core::fmt;
+use core::cell::{Cell, RefCell};
+use core::fmt::{self, Write as _};
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use std::any::Any;
@@ -44,11 +44,21 @@ pub struct Trap {
     pub pc: usize,
     /// Innermost first: `pc`, then the return address into each calling Wasm frame.
     pub backtrace: Vec<usize>,
+    /// The particular rule a [`TrapKind::ComponentAbi`] trap broke, in wasmtime's words
+    /// (None for every other kind: their message is the kind's).
+    pub detail: Option<String>,
+}
+
+impl Trap {
+    /// What follows `wasm trap: `.
+    pub fn message(&self) -> &str {
+        self.detail.as_deref().unwrap_or(self.kind.message())
+    }
 }
 
 impl fmt::Display for Trap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.kind.message())
+        f.write_str(self.message())
     }
 }
 
@@ -266,6 +276,9 @@ struct TrapState {
     /// The innermost active entry into Wasm on this thread; null when none.
     activation: Cell<*const Activation>,
     kind: Cell<TrapKind>,
+    /// The detail of a raised [`TrapKind::ComponentAbi`] trap. Touched only by `raise`
+    /// and `take_trap`, never by the signal handler (which raises no such trap).
+    detail: RefCell<Option<String>>,
     pc: Cell<usize>,
     len: Cell<usize>,
     frames: [Cell<usize>; MAX_BACKTRACE_FRAMES + 1],
@@ -277,6 +290,7 @@ thread_local! {
             jmp_buf: Cell::new(ptr::null_mut()),
             activation: Cell::new(ptr::null()),
             kind: Cell::new(TrapKind::UnreachableCodeReached),
+            detail: RefCell::new(None),
             pc: Cell::new(0),
             len: Cell::new(0),
             frames: [const { Cell::new(0) }; MAX_BACKTRACE_FRAMES + 1],
@@ -304,10 +318,15 @@ pub(crate) fn record_trap(kind: TrapKind, pc: usize, frames: &[usize]) {
 }
 
 fn take_trap() -> Trap {
-    STATE.with(|s| Trap {
-        kind: s.kind.get(),
-        pc: s.pc.get(),
-        backtrace: s.frames[..s.len.get()].iter().map(Cell::get).collect(),
+    STATE.with(|s| {
+        let kind = s.kind.get();
+        let detail = s.detail.borrow_mut().take();
+        Trap {
+            kind,
+            pc: s.pc.get(),
+            backtrace: s.frames[..s.len.get()].iter().map(Cell::get).collect(),
+            detail: detail.filter(|_| kind == TrapKind::ComponentAbi),
+        }
     })
 }
 
@@ -454,6 +473,7 @@ pub fn host_trap(store: &VMStoreContext, kind: TrapKind, readable: FrameCheck) -
         kind,
         pc,
         backtrace: frames.as_slice().to_vec(),
+        detail: None,
     }
 }
 
@@ -463,6 +483,7 @@ pub fn host_trap(store: &VMStoreContext, kind: TrapKind, readable: FrameCheck) -
 /// frames and this function's own.
 pub(crate) fn raise(trap: Trap) -> ! {
     record_trap(trap.kind, trap.pc, &trap.backtrace);
+    STATE.with(|s| *s.detail.borrow_mut() = trap.detail.clone());
     let buf = active_unwind_buffer();
     if buf.is_null() {
         let report = format_trap(&trap);
@@ -527,7 +548,8 @@ pub fn format_backtrace(trap: &Trap) -> String {
 /// The report a command program prints when it ends in a trap.
 pub fn format_trap(trap: &Trap) -> String {
     let mut s = String::new();
-    let _ = write_report(&mut s, trap.kind, &trap.backtrace);
+    let _ = writeln!(s, "wasm trap: {}", trap.message());
+    let _ = write_backtrace(&mut s, &trap.backtrace);
     s
 }
 

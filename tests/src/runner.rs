@@ -578,7 +578,7 @@ fn build_and_run(
     let config = report.conv.script.encode();
     let num_modules = report.conv.objects.len();
     let program = panics::catch(|| {
-        aot::program::emit_program(&t.target, ProgramKind::SpecScript, num_modules, &config)
+        aot::program::emit_program(&t.target, ProgramKind::SpecScript, num_modules, 0, &config)
     })?
     .map_err(|e| {
         format!(

@@ -668,7 +668,7 @@ fn run_case(setup: &Setup, c: &Case, runner: &Runner, tag: &str) -> Result<Outco
                     .map(|(k, v)| (k.to_string(), Some(v.to_string())))
                     .collect(),
                 inherit_env: false,
-                plan: Vec::new(),
+                ..CommandConfig::default()
             };
             let exe = executable(setup, c, &wasm, *arch, &config)?;
             match launcher {

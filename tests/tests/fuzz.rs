@@ -1407,7 +1407,7 @@ fn build_and_run(
 ) -> Result<(String, String, String), String> {
     let config = script.encode();
     let program = panics::catch(|| {
-        aot::program::emit_program(target, ProgramKind::SpecScript, objects.len(), &config)
+        aot::program::emit_program(target, ProgramKind::SpecScript, objects.len(), 0, &config)
     })?
     .map_err(|e| format!("cannot emit the program object: {e}"))?;
     let dir = tempfile::Builder::new()

@@ -19,6 +19,7 @@
 
 mod inline;
 mod parse;
+pub mod plan;
 #[cfg(test)]
 mod tests;
 

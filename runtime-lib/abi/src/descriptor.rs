@@ -172,6 +172,12 @@ pub struct ProgramDescriptor {
     /// Encoded [`CommandConfig`] or [`crate::script::Script`], as `run` expects.
     pub config: *const u8,
     pub config_len: usize,
+    /// The code of each component glue function ([`GluePlan`], same order): a host-call
+    /// trampoline with the flat core signature of a lowered WASI function or a resource
+    /// intrinsic, called with the context the runtime builds for it (whose first word, like
+    /// a vmctx's, points to the store context).
+    pub glue: *const *const u8,
+    pub num_glue: usize,
 }
 
 /// Where one import of a planned instance comes from.
@@ -182,6 +188,39 @@ pub enum ImportSource {
     /// Export number `export` (an index into that module's `ModuleMeta::exports`) of the
     /// earlier planned instance `instance`.
     Instance { instance: u32, export: u32 },
+    /// Component glue function number `n` ([`ComponentPlan::glue`]).
+    Glue(u32),
+}
+
+/// Export number `export` of planned instance `instance` (as in [`ImportSource::Instance`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExportRef {
+    pub instance: u32,
+    pub export: u32,
+}
+
+/// A component's part of a command: the glue functions its core instances import and the
+/// lifted `wasi:cli/run.run` the program runs instead of `_start`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ComponentPlan {
+    pub glue: Vec<GluePlan>,
+    /// The core function `run` lifts: `() -> i32`, the discriminant of `result`.
+    pub run: ExportRef,
+    /// Called with `run`'s result once it has been read.
+    pub post_return: Option<ExportRef>,
+}
+
+/// One glue function: a lowered host function or a resource intrinsic, and the canonical
+/// options the host needs to serve it. The memory and realloc are exports of instances
+/// created before the first instance that imports the glue function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GluePlan {
+    /// Its core type (checked against the importing module's like any import).
+    pub ty: crate::FuncType,
+    pub memory: Option<ExportRef>,
+    pub realloc: Option<ExportRef>,
+    /// 0 = utf8, 1 = utf16, 2 = latin1+utf16.
+    pub string_encoding: u8,
 }
 
 /// One core instance to create: a compiled module and where each of its imports comes from.
@@ -210,6 +249,10 @@ pub struct CommandConfig {
     /// instance's `_initialize` export, if any, runs right after it is created; the last
     /// instance is the program, whose `_start` (or default export `""`) runs last.
     pub plan: Vec<InstancePlan>,
+    /// For a component: its glue functions and lifted `run` (then no `_start` is run).
+    pub component: Option<ComponentPlan>,
+    /// `--inherit-network` (sockets are denied without it).
+    pub inherit_network: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -240,8 +283,29 @@ impl CommandConfig {
                     w.u32(instance);
                     w.u32(export);
                 }
+                ImportSource::Glue(n) => {
+                    w.u8(2);
+                    w.u32(n);
+                }
             });
         });
+        w.bool(self.inherit_network);
+        match &self.component {
+            None => w.u8(0),
+            Some(c) => {
+                w.u8(1);
+                w.seq(&c.glue, |w, g| {
+                    let w: &mut Writer = w;
+                    w.seq(&g.ty.params, |w, t| w.u8(*t as u8));
+                    w.seq(&g.ty.results, |w, t| w.u8(*t as u8));
+                    enc_opt_export(w, g.memory);
+                    enc_opt_export(w, g.realloc);
+                    w.u8(g.string_encoding);
+                });
+                enc_export(&mut w, c.run);
+                enc_opt_export(&mut w, c.post_return);
+            }
+        }
         w.buf
     }
 
@@ -267,16 +331,72 @@ impl CommandConfig {
                         instance: r.u32()?,
                         export: r.u32()?,
                     }),
+                    2 => Ok(ImportSource::Glue(r.u32()?)),
                     _ => Err(DecodeError("bad import source")),
                 })?,
             })
         })?;
+        let inherit_network = r.bool()?;
+        let component = match r.u8()? {
+            0 => None,
+            1 => {
+                let glue = r.seq(|r| {
+                    Ok(GluePlan {
+                        ty: crate::FuncType {
+                            params: r.seq(crate::meta::dec_valtype)?,
+                            results: r.seq(crate::meta::dec_valtype)?,
+                        },
+                        memory: dec_opt_export(r)?,
+                        realloc: dec_opt_export(r)?,
+                        string_encoding: r.u8()?,
+                    })
+                })?;
+                Some(ComponentPlan {
+                    glue,
+                    run: dec_export(&mut r)?,
+                    post_return: dec_opt_export(&mut r)?,
+                })
+            }
+            _ => return Err(DecodeError("bad component flag")),
+        };
         Ok(CommandConfig {
             dirs,
             env,
             inherit_env,
             plan,
+            component,
+            inherit_network,
         })
+    }
+}
+
+fn enc_export(w: &mut Writer, e: ExportRef) {
+    w.u32(e.instance);
+    w.u32(e.export);
+}
+
+fn enc_opt_export(w: &mut Writer, e: Option<ExportRef>) {
+    match e {
+        None => w.u8(0),
+        Some(e) => {
+            w.u8(1);
+            enc_export(w, e);
+        }
+    }
+}
+
+fn dec_export(r: &mut Reader) -> DecodeResult<ExportRef> {
+    Ok(ExportRef {
+        instance: r.u32()?,
+        export: r.u32()?,
+    })
+}
+
+fn dec_opt_export(r: &mut Reader) -> DecodeResult<Option<ExportRef>> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => dec_export(r).map(Some),
+        _ => Err(DecodeError("bad optional export")),
     }
 }
 
@@ -308,9 +428,33 @@ mod tests {
                             export: 3,
                         },
                         ImportSource::Host,
+                        ImportSource::Glue(0),
                     ],
                 },
             ],
+            component: Some(ComponentPlan {
+                glue: vec![GluePlan {
+                    ty: crate::FuncType {
+                        params: vec![crate::ValType::I32, crate::ValType::I64],
+                        results: vec![crate::ValType::F64],
+                    },
+                    memory: Some(ExportRef {
+                        instance: 0,
+                        export: 1,
+                    }),
+                    realloc: None,
+                    string_encoding: 2,
+                }],
+                run: ExportRef {
+                    instance: 1,
+                    export: 7,
+                },
+                post_return: Some(ExportRef {
+                    instance: 1,
+                    export: 8,
+                }),
+            }),
+            inherit_network: true,
         };
         assert_eq!(CommandConfig::decode(&c.encode()), Ok(c));
     }
@@ -320,7 +464,7 @@ mod tests {
         assert_eq!(size_of::<TrapRecord>(), 12);
         assert_eq!(size_of::<ModuleDescriptor>(), 8 + 8 * 17);
         assert_eq!(size_of::<InlineRecord>(), 16);
-        assert_eq!(size_of::<ProgramDescriptor>(), 8 + 8 * 5);
+        assert_eq!(size_of::<ProgramDescriptor>(), 8 + 8 * 7);
     }
 
     /// The compiler writes these offsets into objects for the target while it runs on the
@@ -379,8 +523,10 @@ mod tests {
                 offset_of!(ProgramDescriptor, num_modules),
                 offset_of!(ProgramDescriptor, config),
                 offset_of!(ProgramDescriptor, config_len),
+                offset_of!(ProgramDescriptor, glue),
+                offset_of!(ProgramDescriptor, num_glue),
             ],
-            [0, 4, 8, 16, 24, 32, 40]
+            [0, 4, 8, 16, 24, 32, 40, 48, 56]
         );
     }
 

@@ -26,7 +26,7 @@ pub use trap::TrapKind;
 pub use vmctx::*;
 
 /// Bumped whenever anything in this crate changes the binary contract.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// Size of a Wasm page in bytes.
 pub const WASM_PAGE_SIZE: u64 = 65536;
@@ -42,6 +42,10 @@ pub const TABLE_SLOT_SIZE: u32 = POINTER_SIZE;
 /// Symbol of the [`ProgramDescriptor`] that the entry object defines and the runtime's
 /// `main` reads.
 pub const PROGRAM_SYMBOL: &str = "aot_program";
+
+/// The table of a component's glue functions (`ProgramDescriptor::glue`), defined by the
+/// compiler's glue object.
+pub const GLUE_SYMBOL: &str = "aot_glue";
 
 /// Symbol of the [`ModuleDescriptor`] of the module numbered `index` in a program.
 pub fn module_symbol(index: usize) -> String {

@@ -367,7 +367,7 @@ impl ModuleMeta {
 
 const META_MAGIC: u32 = 0x4d54_4100 | crate::ABI_VERSION;
 
-fn dec_valtype(r: &mut Reader) -> DecodeResult<ValType> {
+pub(crate) fn dec_valtype(r: &mut Reader) -> DecodeResult<ValType> {
     ValType::from_u8(r.u8()?).ok_or(DecodeError("bad value type"))
 }
 

@@ -21,10 +21,14 @@ pub enum TrapKind {
     UnreachableCodeReached = 10,
     NullReference = 11,
     AtomicWaitNonSharedMemory = 12,
+    /// A rule of the component model broken at a boundary the runtime guards (a handle,
+    /// a string or list out of bounds, invalid UTF-8, reentrance): the trap carries
+    /// wasmtime's words for the particular rule.
+    ComponentAbi = 13,
 }
 
 impl TrapKind {
-    pub const ALL: [TrapKind; 12] = [
+    pub const ALL: [TrapKind; 13] = [
         TrapKind::StackOverflow,
         TrapKind::MemoryOutOfBounds,
         TrapKind::HeapMisaligned,
@@ -37,6 +41,7 @@ impl TrapKind {
         TrapKind::UnreachableCodeReached,
         TrapKind::NullReference,
         TrapKind::AtomicWaitNonSharedMemory,
+        TrapKind::ComponentAbi,
     ];
 
     pub fn from_u32(code: u32) -> Option<TrapKind> {
@@ -58,6 +63,7 @@ impl TrapKind {
             TrapKind::UnreachableCodeReached => "wasm `unreachable` instruction executed",
             TrapKind::NullReference => "null reference",
             TrapKind::AtomicWaitNonSharedMemory => "atomic wait on non-shared memory",
+            TrapKind::ComponentAbi => "canonical ABI violation",
         }
     }
 }

@@ -186,6 +186,8 @@ pub struct WasiCtx {
     pub env: Vec<(Vec<u8>, Vec<u8>)>,
     pub fds: Descriptors,
     pub monotonic: MonotonicClock,
+    /// The WASI 0.2 face's handles and host objects.
+    pub p2: super::p2::State,
 }
 
 // Host calls from several threads share one context: it must be so by construction.
@@ -222,6 +224,7 @@ impl WasiCtx {
             env,
             fds,
             monotonic: MonotonicClock::new(),
+            p2: super::p2::State::default(),
         })
     }
 }

@@ -1,0 +1,233 @@
+//! The back end of the component front end: turns a [`Flattened`] component into the
+//! production instantiation plan of its core instances, the glue functions they import
+//! (each lowered WASI function and resource intrinsic, by its runtime symbol and flat core
+//! type) and the lifted `run` — all wired by index here, so the runtime matches no name.
+
+use aot_abi::{
+    ComponentPlan, ExportRef, ExternKind as AbiKind, FuncType, GluePlan, ImportKind, ImportSource,
+    InstancePlan, ValType,
+};
+
+use super::{CoreDef, ExternKind, Flattened, ResourceIntrinsicKind, StringEncoding};
+use crate::CompileError;
+use crate::codegen::GlueFunc;
+use crate::module::ModuleInfo;
+
+/// What [`plan`] produces.
+pub struct Planned {
+    pub instances: Vec<InstancePlan>,
+    pub component: ComponentPlan,
+    pub glue: Vec<GlueFunc>,
+}
+
+/// Plans `flat`, whose modules were parsed into `infos` (same order). Glue functions are
+/// numbered lowerings first, then resource intrinsics.
+pub fn plan(flat: &Flattened, infos: &[ModuleInfo], file: &str) -> Result<Planned, CompileError> {
+    let fail = |m: String| CompileError::new(file, None, m);
+    let lowerings = flat.lowerings.len();
+    let export_ref = |def: &CoreDef, want: ExternKind| -> Result<ExportRef, CompileError> {
+        let CoreDef::Export {
+            instance,
+            name,
+            kind,
+        } = def
+        else {
+            return Err(fail(format!("canonical option {def} is not a core export")));
+        };
+        if *kind != want {
+            return Err(fail(format!(
+                "canonical option {def} is not a {}",
+                want.name()
+            )));
+        }
+        let module = flat
+            .instances
+            .get(*instance)
+            .map(|i| i.module)
+            .ok_or_else(|| fail(format!("{def}: no such instance")))?;
+        let info = &infos[module];
+        let export = info
+            .meta
+            .exports
+            .iter()
+            .position(|e| e.name == *name && abi_kind(e.kind) == want)
+            .ok_or_else(|| {
+                fail(format!(
+                    "{def}: core instance {instance} has no such export"
+                ))
+            })?;
+        Ok(ExportRef {
+            instance: *instance as u32,
+            export: export as u32,
+        })
+    };
+
+    let mut glue = Vec::with_capacity(lowerings + flat.resources.len());
+    let mut glue_plans = Vec::with_capacity(glue.capacity());
+    for l in &flat.lowerings {
+        let host = crate::wasi_p2::lookup(&l.import, &l.func)
+            .map_err(|e| fail(format!("import `{}#{}`: {e}", l.import, l.func)))?;
+        let ty = FuncType {
+            params: host.signature.params.clone(),
+            results: host.signature.results.clone(),
+        };
+        let memory = l
+            .options
+            .memory
+            .as_ref()
+            .map(|m| export_ref(m, ExternKind::Memory))
+            .transpose()?;
+        let realloc = l
+            .options
+            .realloc
+            .as_ref()
+            .map(|r| export_ref(r, ExternKind::Func))
+            .transpose()?;
+        glue.push(GlueFunc {
+            symbol: host.symbol.clone(),
+            ty: ty.clone(),
+        });
+        glue_plans.push(GluePlan {
+            ty,
+            memory,
+            realloc,
+            string_encoding: match l.options.string_encoding {
+                StringEncoding::Utf8 => 0,
+                StringEncoding::Utf16 => 1,
+                StringEncoding::CompactUtf16 => 2,
+            },
+        });
+    }
+    for r in &flat.resources {
+        let (interface, name) = r
+            .resource
+            .split_once('#')
+            .ok_or_else(|| fail(format!("resource `{}` is not a host resource", r.resource)))?;
+        let host = crate::wasi_p2::lookup_resource(interface, name)
+            .map_err(|e| fail(format!("import `{}`: {e}", r.resource)))?;
+        if r.kind != ResourceIntrinsicKind::Drop {
+            return Err(fail(format!(
+                "`resource.{}` of the host resource `{}`: only a resource's own component may create it or read its representation",
+                match r.kind {
+                    ResourceIntrinsicKind::New => "new",
+                    _ => "rep",
+                },
+                r.resource
+            )));
+        }
+        let ty = FuncType {
+            params: vec![ValType::I32],
+            results: Vec::new(),
+        };
+        glue.push(GlueFunc {
+            symbol: host.drop_symbol.clone(),
+            ty: ty.clone(),
+        });
+        glue_plans.push(GluePlan {
+            ty,
+            memory: None,
+            realloc: None,
+            string_encoding: 0,
+        });
+    }
+
+    let mut instances = Vec::with_capacity(flat.instances.len());
+    for (n, inst) in flat.instances.iter().enumerate() {
+        let info = &infos[inst.module];
+        let mut imports = Vec::with_capacity(inst.imports.len());
+        let mut funcs = 0usize;
+        for (i, def) in inst.imports.iter().enumerate() {
+            let import =
+                info.meta.imports.get(i).ok_or_else(|| {
+                    fail(format!("core instance {n}: more definitions than imports"))
+                })?;
+            let at = info.import_offsets.get(i).copied();
+            let wrong = |m: String| {
+                CompileError::new(
+                    &info.file,
+                    at,
+                    format!(
+                        "import `{}::{}` of core instance {n}: {m}",
+                        import.module, import.name
+                    ),
+                )
+            };
+            let source = match def {
+                CoreDef::Export { instance, kind, .. } => {
+                    if *instance >= n {
+                        return Err(wrong(format!("{def} is not an earlier instance")));
+                    }
+                    let e = export_ref(def, *kind)?;
+                    let exporter = &infos[flat.instances[*instance].module];
+                    crate::program::check_import_type(
+                        info,
+                        &import.kind,
+                        exporter,
+                        e.export as usize,
+                    )
+                    .map_err(wrong)?;
+                    ImportSource::Instance {
+                        instance: e.instance,
+                        export: e.export,
+                    }
+                }
+                CoreDef::Lowered(l) => ImportSource::Glue(*l as u32),
+                CoreDef::Resource(r) => ImportSource::Glue((lowerings + r) as u32),
+            };
+            if let ImportSource::Glue(g) = source {
+                let want = &glue_plans[g as usize].ty;
+                let ImportKind::Func(t) = import.kind else {
+                    return Err(wrong(format!("{def} is a function, the import is not")));
+                };
+                if info.meta.types.get(t as usize) != Some(want) {
+                    return Err(wrong(format!(
+                        "{def} has core type {want:?}, the import another"
+                    )));
+                }
+                funcs += 1;
+            } else if matches!(import.kind, ImportKind::Func(_)) {
+                funcs += 1;
+            }
+            imports.push(source);
+        }
+        let _ = funcs;
+        if imports.len() != info.meta.imports.len() {
+            return Err(fail(format!(
+                "core instance {n}: {} definitions for {} imports",
+                imports.len(),
+                info.meta.imports.len()
+            )));
+        }
+        instances.push(InstancePlan {
+            module: inst.module as u32,
+            imports,
+        });
+    }
+
+    let run = export_ref(&flat.export.core_func, ExternKind::Func)?;
+    let post_return = flat
+        .export
+        .options
+        .post_return
+        .as_ref()
+        .map(|p| export_ref(p, ExternKind::Func))
+        .transpose()?;
+    Ok(Planned {
+        instances,
+        component: ComponentPlan {
+            glue: glue_plans,
+            run,
+            post_return,
+        },
+        glue,
+    })
+}
+
+fn abi_kind(k: AbiKind) -> ExternKind {
+    match k {
+        AbiKind::Func => ExternKind::Func,
+        AbiKind::Table => ExternKind::Table,
+        AbiKind::Memory => ExternKind::Memory,
+        AbiKind::Global => ExternKind::Global,
+    }
+}

@@ -1,0 +1,232 @@
+//! Components at run time: the glue functions a component's core instances import (the
+//! lowered WASI 0.2 functions and resource intrinsics the compiler generated host-call
+//! trampolines for), the context each is called with, and running the lifted
+//! `wasi:cli/run.run`.
+//!
+//! Everything was matched and type-checked at compile time (`aot_abi::ComponentPlan`):
+//! here a glue function only gets its [`GlueCtx`], built once the instances holding its
+//! canonical options (memory, realloc) exist, and the host function behind the trampoline
+//! finds the options there. No type descriptor is read at run time: each host function
+//! is written for its one flat signature.
+
+use aot_abi::{
+    ComponentPlan, ExportRef, ExternKind, GluePlan, TrapKind, VMCTX_STORE, VMStoreContext,
+};
+
+use crate::instance::{Extern, FuncHandle, Instance, MemoryRef, intern_type};
+use crate::store::Store;
+use crate::trap::Trap;
+use crate::wasi::guest::GuestMemory;
+
+/// What a glue function is called with in place of a vmctx. Its first word is where a
+/// vmctx keeps its store pointer, so the host-call trampoline records the Wasm-to-host
+/// transition and checks for a pending trap exactly as for a core host import.
+#[repr(C)]
+pub struct GlueCtx {
+    store: *const VMStoreContext,
+    memory: Option<MemoryRef>,
+    /// The instance exporting the guest allocator, and the allocator's function index.
+    realloc: Option<(&'static Instance, u32)>,
+    string_encoding: u8,
+}
+
+const _: () = assert!(core::mem::offset_of!(GlueCtx, store) == VMCTX_STORE as usize);
+
+// SAFETY: the store pointer is to the program's static store context; the rest is
+// Send + Sync on its own (instances and memories are shared by design, see instance.rs).
+unsafe impl Send for GlueCtx {}
+// SAFETY: as above; nothing in a GlueCtx changes after it is made.
+unsafe impl Sync for GlueCtx {}
+
+impl GlueCtx {
+    /// # Safety
+    /// `raw` must be the context pointer a glue function was called with (made by
+    /// [`make_glue`], never freed).
+    pub unsafe fn from_raw<'a>(raw: *mut u8) -> &'a GlueCtx {
+        // SAFETY: per the caller; contexts are leaked boxes.
+        unsafe { &*raw.cast::<GlueCtx>() }
+    }
+
+    pub fn store(&self) -> &'static Store {
+        // SAFETY: a GlueCtx starts like a vmctx (the assertion above), and its store
+        // pointer was taken from a live instance's vmctx.
+        unsafe { Store::from_vmctx((self as *const GlueCtx).cast_mut().cast()) }
+    }
+
+    /// The memory of the canonical options (empty if the lowering has none).
+    ///
+    /// The view must be dropped before Wasm runs again ([`GlueCtx::realloc`]): the memory
+    /// may grow and move.
+    pub fn memory(&self) -> GuestMemory<'_> {
+        match &self.memory {
+            Some(m) => {
+                let len = usize::try_from(m.len_bytes()).unwrap_or(usize::MAX);
+                // SAFETY: the memory's accessible bytes are [base, base + len) while no
+                // Wasm code runs, which holds until the view is dropped (see above).
+                unsafe { GuestMemory::from_raw(m.base(), len) }
+            }
+            None => GuestMemory::from_slice(&mut []),
+        }
+    }
+
+    /// Calls the guest's `realloc(old_ptr, old_size, align, new_size)`, returning the new
+    /// pointer; a trap in it, or a lowering without a realloc, is an error trap.
+    pub fn realloc(
+        &self,
+        old_ptr: u32,
+        old_size: u32,
+        align: u32,
+        new_size: u32,
+    ) -> Result<u32, Trap> {
+        let Some((instance, func)) = self.realloc else {
+            return Err(self.trap("no realloc option for a lowering that needs one"));
+        };
+        let args = [old_ptr, old_size, align, new_size].map(aot_abi::ValRaw::from_u32);
+        let result = instance.call(func, &args)?;
+        let ptr = result.first().map_or(0, |v| v.u32());
+        if !ptr.is_multiple_of(align.max(1)) {
+            return Err(self.trap("realloc return: result not aligned"));
+        }
+        let end = u64::from(ptr) + u64::from(new_size);
+        let len = self.memory.as_ref().map_or(0, MemoryRef::len_bytes);
+        if end > len {
+            return Err(self.trap("realloc return: beyond end of memory"));
+        }
+        Ok(ptr)
+    }
+
+    pub fn string_encoding(&self) -> u8 {
+        self.string_encoding
+    }
+
+    /// A [`TrapKind::ComponentAbi`] trap saying `message`, with the backtrace of the Wasm
+    /// frames that called the host function now running.
+    pub fn trap(&self, message: impl Into<String>) -> Trap {
+        let mut trap = self.store().host_trap(TrapKind::ComponentAbi);
+        trap.detail = Some(message.into());
+        trap
+    }
+}
+
+/// Glue function `n` of `plan` as an import: its trampoline `code` with a fresh context
+/// whose options are exports of `instances`.
+pub fn make_glue(
+    n: u32,
+    code: *const u8,
+    plan: &GluePlan,
+    instances: &[&'static Instance],
+) -> Result<Extern, String> {
+    let export = |e: ExportRef, kind: ExternKind| -> Result<Extern, String> {
+        let instance = instances
+            .get(e.instance as usize)
+            .ok_or_else(|| format!("glue {n}: instance {} does not exist yet", e.instance))?;
+        let ext = instance.export_by_index(e.export).ok_or_else(|| {
+            format!(
+                "glue {n}: instance {} has no export {}",
+                e.instance, e.export
+            )
+        })?;
+        let ok = matches!(
+            (&ext, kind),
+            (Extern::Memory(_), ExternKind::Memory) | (Extern::Func(_), ExternKind::Func)
+        );
+        ok.then_some(ext).ok_or_else(|| {
+            format!(
+                "glue {n}: export {} of instance {} is of the wrong kind",
+                e.export, e.instance
+            )
+        })
+    };
+    let memory = match plan.memory {
+        Some(e) => match export(e, ExternKind::Memory)? {
+            Extern::Memory(m) => Some(m),
+            _ => None,
+        },
+        None => None,
+    };
+    let realloc = match plan.realloc {
+        Some(e) => {
+            export(e, ExternKind::Func)?;
+            let instance = instances[e.instance as usize];
+            let index = instance
+                .meta()
+                .exports
+                .get(e.export as usize)
+                .map(|x| x.index)
+                .ok_or_else(|| format!("glue {n}: no realloc export"))?;
+            Some((instance, index))
+        }
+        None => None,
+    };
+    if code.is_null() {
+        return Err(format!("glue {n} has no code"));
+    }
+    let store = crate::store::store().context() as *const VMStoreContext;
+    let ctx = Box::leak(Box::new(GlueCtx {
+        store,
+        memory,
+        realloc,
+        string_encoding: plan.string_encoding,
+    }));
+    Ok(Extern::Func(FuncHandle {
+        code,
+        vmctx: (ctx as *mut GlueCtx).cast(),
+        type_id: intern_type(&plan.ty),
+    }))
+}
+
+/// Runs the component's lifted `run` (`() -> result`): 0 when it returns `ok`, 1 when it
+/// returns `err`, as `wasmtime run` does; `post-return` is called with its result first.
+pub fn run(
+    instances: &[&'static Instance],
+    plan: &ComponentPlan,
+) -> Result<Result<i32, Trap>, String> {
+    let func = |e: ExportRef| -> Result<(&'static Instance, u32), String> {
+        let instance = *instances.get(e.instance as usize).ok_or_else(|| {
+            format!(
+                "the lifted function's instance {} does not exist",
+                e.instance
+            )
+        })?;
+        let ex = instance
+            .meta()
+            .exports
+            .get(e.export as usize)
+            .filter(|x| x.kind == ExternKind::Func)
+            .ok_or_else(|| {
+                format!(
+                    "instance {} has no function export {}",
+                    e.instance, e.export
+                )
+            })?;
+        Ok((instance, ex.index))
+    };
+    let (instance, index) = func(plan.run)?;
+    if instance
+        .func_type(index)
+        .is_none_or(|t| !t.params.is_empty() || t.results.len() != 1)
+    {
+        return Err("the lifted `run` is not a core function of type [] -> [i32]".into());
+    }
+    let result = match instance.call(index, &[]) {
+        Ok(r) => r,
+        Err(trap) => return Ok(Err(trap)),
+    };
+    let status = result.first().map_or(0, |v| v.u32());
+    if let Some(post) = plan.post_return {
+        let (pi, pindex) = func(post)?;
+        if let Err(trap) = pi.call(pindex, &result) {
+            return Ok(Err(trap));
+        }
+    }
+    match status {
+        0 => Ok(Ok(0)),
+        1 => Ok(Ok(1)),
+        _ => Ok(Err(Trap {
+            kind: TrapKind::ComponentAbi,
+            pc: 0,
+            backtrace: Vec::new(),
+            detail: Some("invalid variant discriminant".into()),
+        })),
+    }
+}

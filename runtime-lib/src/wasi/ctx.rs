@@ -188,6 +188,8 @@ pub struct WasiCtx {
     pub monotonic: MonotonicClock,
     /// The WASI 0.2 face's handles and host objects.
     pub p2: super::p2::State,
+    /// `--inherit-network`: sockets and name lookups are allowed (denied otherwise).
+    pub inherit_network: bool,
 }
 
 // Host calls from several threads share one context: it must be so by construction.
@@ -225,6 +227,7 @@ impl WasiCtx {
             fds,
             monotonic: MonotonicClock::new(),
             p2: super::p2::State::default(),
+            inherit_network: false,
         })
     }
 }

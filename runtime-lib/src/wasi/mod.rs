@@ -78,8 +78,9 @@ pub fn init(store: &Store, args: Vec<Vec<u8>>, config: &CommandConfig) -> Result
             .map_err(|e| format!("preopen directory `{}`: {}", grant.host, describe(&e)))?;
         preopens.push((dir, grant.guest.clone()));
     }
-    let ctx = WasiCtx::new(args, env, preopens)
+    let mut ctx = WasiCtx::new(args, env, preopens)
         .map_err(|e| format!("creating the WASI context: errno {}", e.raw()))?;
+    ctx.inherit_network = config.inherit_network;
     // SAFETY: setting a signal's disposition to SIG_IGN has no memory-safety requirement,
     // and the runtime's own handlers (signals.rs) are for other signals.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };

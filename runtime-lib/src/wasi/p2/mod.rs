@@ -180,6 +180,22 @@ impl<'a> Call<'a> {
             .ok_or_else(|| self.trap(format!("unknown handle index {handle}")))
     }
 
+    /// The object of type `T` (held as [`Object::Other`]) a borrow or own handle of resource
+    /// type `ty` stands for.
+    pub fn get_other<T: std::any::Any + Send + Sync>(&self, handle: i32, ty: ResourceType) -> R<Arc<T>> {
+        match self.get(handle, ty)? {
+            Object::Other(o) => o
+                .downcast::<T>()
+                .map_err(|_| self.trap(format!("handle index {handle} used with the wrong type"))),
+            _ => Err(self.trap(format!("handle index {handle} used with the wrong type"))),
+        }
+    }
+
+    /// A new own handle of resource type `ty` for `object` (held as [`Object::Other`]).
+    pub fn push_other<T: std::any::Any + Send + Sync>(&self, ty: ResourceType, object: T) -> R<i32> {
+        self.push(ty, Object::Other(Arc::new(object)))
+    }
+
     /// Takes an `own<T>` argument out of the table (the host now owns it).
     pub fn take(&self, handle: i32, ty: ResourceType) -> R<Object> {
         let mut t = self.state().tables.locked();

@@ -300,12 +300,6 @@ fn component_imports_outside_wasi_0_2_are_named() {
             "import `foo:bar/baz@1.0.0#get-random-u64`",
             "is not provided",
         ),
-        (
-            "wasi:random/random@0.2.3",
-            "get-random-u64",
-            "",
-            "components are not supported yet",
-        ),
     ];
     for (i, (interface, func, what, why)) in cases.into_iter().enumerate() {
         let input = write(
@@ -314,6 +308,38 @@ fn component_imports_outside_wasi_0_2_are_named() {
             component_importing(interface, func).as_bytes(),
         );
         assert_error(&aot(&[&input, "-o", "out"]), &[&input, what, why]);
+    }
+}
+
+/// The same component with an import the host provides compiles, on both targets, into an
+/// executable whose lifted `run` decides the exit status.
+#[test]
+fn a_component_within_wasi_0_2_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(
+        dir.path(),
+        "c.wat",
+        component_importing("wasi:random/random@0.2.3", "get-random-u64").as_bytes(),
+    );
+    for triple in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] {
+        let exe = dir.path().join(format!("c-{triple}"));
+        let exe_s = exe.to_string_lossy().into_owned();
+        let out = aot(&[&input, "--target", triple, "-o", &exe_s]);
+        assert!(
+            out.status.success(),
+            "{triple}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let what = format!("the component executable for {triple}");
+        let Some(run) = run_for(triple, &exe, &[], &what) else {
+            continue;
+        };
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{what}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
     }
 }
 

@@ -182,7 +182,11 @@ impl<'a> Call<'a> {
 
     /// The object of type `T` (held as [`Object::Other`]) a borrow or own handle of resource
     /// type `ty` stands for.
-    pub fn get_other<T: std::any::Any + Send + Sync>(&self, handle: i32, ty: ResourceType) -> R<Arc<T>> {
+    pub fn get_other<T: std::any::Any + Send + Sync>(
+        &self,
+        handle: i32,
+        ty: ResourceType,
+    ) -> R<Arc<T>> {
         match self.get(handle, ty)? {
             Object::Other(o) => o
                 .downcast::<T>()
@@ -192,7 +196,11 @@ impl<'a> Call<'a> {
     }
 
     /// A new own handle of resource type `ty` for `object` (held as [`Object::Other`]).
-    pub fn push_other<T: std::any::Any + Send + Sync>(&self, ty: ResourceType, object: T) -> R<i32> {
+    pub fn push_other<T: std::any::Any + Send + Sync>(
+        &self,
+        ty: ResourceType,
+        object: T,
+    ) -> R<i32> {
         self.push(ty, Object::Other(Arc::new(object)))
     }
 

@@ -165,7 +165,7 @@ pub fn compile_component(
             module::parse(m.bytes(wasm), &name, &opts)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let planned = component::plan::plan(&flat, &infos, file)?;
+    let planned = component::plan::plan(&flat, &infos, file, opts.target.arch)?;
     let config = aot_abi::CommandConfig {
         plan: planned.instances,
         component: Some(planned.component),

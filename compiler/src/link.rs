@@ -10,12 +10,13 @@
 //! reported as an error (the workspace keeps `panic = "unwind"` for this).
 
 use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use anyhow::{Context as _, anyhow, bail};
 
@@ -51,6 +52,28 @@ macro_rules! bundle_of {
             libc: embedded::$m::LIBC,
         }
     };
+}
+
+/// Whether the embedded runtime library for `arch` defines the global symbol `name` (read
+/// once per target from the archive's symbol table).
+pub fn runtime_defines(arch: Arch, name: &str) -> bool {
+    static SYMBOLS: [OnceLock<HashSet<Vec<u8>>>; 2] = [OnceLock::new(), OnceLock::new()];
+    let slot = match arch {
+        Arch::X86_64 => &SYMBOLS[0],
+        Arch::Aarch64 => &SYMBOLS[1],
+    };
+    slot.get_or_init(|| {
+        let mut set = HashSet::new();
+        if let Ok(archive) = object::read::archive::ArchiveFile::parse(bundle(arch).runtime)
+            && let Ok(Some(symbols)) = archive.symbols()
+        {
+            for s in symbols.flatten() {
+                set.insert(s.name().to_vec());
+            }
+        }
+        set
+    })
+    .contains(name.as_bytes())
 }
 
 fn bundle(arch: Arch) -> Bundle {

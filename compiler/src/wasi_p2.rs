@@ -663,6 +663,68 @@ mod tests {
     use super::*;
     use ValType::{I32, I64};
 
+    /// Interfaces of `wasi:cli/command` whose host functions are still being written
+    /// (issue 8); this list only shrinks.
+    const NOT_YET_IMPLEMENTED: &[&str] = &[
+        "wasi:filesystem/types@0.2.12",
+        "wasi:filesystem/preopens@0.2.12",
+        "wasi:sockets/network@0.2.12",
+        "wasi:sockets/instance-network@0.2.12",
+        "wasi:sockets/tcp@0.2.12",
+        "wasi:sockets/tcp-create-socket@0.2.12",
+        "wasi:sockets/udp@0.2.12",
+        "wasi:sockets/udp-create-socket@0.2.12",
+        "wasi:sockets/ip-name-lookup@0.2.12",
+    ];
+
+    /// The runtime linked into executables defines every function and resource destructor
+    /// of `wasi:cli/command` under the symbol the compiler calls, on both targets; the
+    /// interfaces still missing are listed above, and one listed yet complete fails too.
+    #[test]
+    fn the_runtime_implements_the_cli_command_world() {
+        use crate::target::Arch;
+        let mut missing = std::collections::BTreeSet::new();
+        let mut checked = 0;
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            for f in world_functions(World::CliCommand) {
+                checked += 1;
+                if !crate::link::runtime_defines(arch, &f.symbol) {
+                    missing.insert((f.interface.clone(), f.name.clone()));
+                }
+            }
+            let interfaces: Vec<&str> = world_interfaces(World::CliCommand).collect();
+            for r in all_resources() {
+                if interfaces.contains(&r.resource.interface.as_str()) {
+                    checked += 1;
+                    if !crate::link::runtime_defines(arch, &r.drop_symbol) {
+                        missing.insert((
+                            r.resource.interface.clone(),
+                            format!("[resource-drop]{}", r.resource.name),
+                        ));
+                    }
+                }
+            }
+        }
+        let unexpected: Vec<_> = missing
+            .iter()
+            .filter(|(i, _)| !NOT_YET_IMPLEMENTED.contains(&i.as_str()))
+            .collect();
+        assert!(
+            unexpected.is_empty(),
+            "missing from the runtime: {unexpected:?}"
+        );
+        for listed in NOT_YET_IMPLEMENTED {
+            assert!(
+                missing.iter().any(|(i, _)| i == listed),
+                "{listed} is complete: remove it from NOT_YET_IMPLEMENTED"
+            );
+        }
+        println!(
+            "{checked} symbols checked, {} functions still missing",
+            missing.len()
+        );
+    }
+
     fn sig(interface: &str, func: &str) -> FlatSignature {
         match lookup(interface, func) {
             Ok(f) => f.signature.clone(),

@@ -22,8 +22,24 @@ pub struct Planned {
 
 /// Plans `flat`, whose modules were parsed into `infos` (same order). Glue functions are
 /// numbered lowerings first, then resource intrinsics.
-pub fn plan(flat: &Flattened, infos: &[ModuleInfo], file: &str) -> Result<Planned, CompileError> {
+pub fn plan(
+    flat: &Flattened,
+    infos: &[ModuleInfo],
+    file: &str,
+    arch: crate::target::Arch,
+) -> Result<Planned, CompileError> {
     let fail = |m: String| CompileError::new(file, None, m);
+    // Part of WASI 0.2 yet missing from the runtime: a clear error rather than a link
+    // failure naming a symbol.
+    let implemented = |symbol: &str, what: &str| {
+        if crate::link::runtime_defines(arch, symbol) {
+            Ok(())
+        } else {
+            Err(fail(format!(
+                "import `{what}`: this WASI 0.2 function is not implemented by aot's runtime yet"
+            )))
+        }
+    };
     let lowerings = flat.lowerings.len();
     let export_ref = |def: &CoreDef, want: ExternKind| -> Result<ExportRef, CompileError> {
         let CoreDef::Export {
@@ -67,6 +83,7 @@ pub fn plan(flat: &Flattened, infos: &[ModuleInfo], file: &str) -> Result<Planne
     for l in &flat.lowerings {
         let host = crate::wasi_p2::lookup(&l.import, &l.func)
             .map_err(|e| fail(format!("import `{}#{}`: {e}", l.import, l.func)))?;
+        implemented(&host.symbol, &format!("{}#{}", l.import, l.func))?;
         let ty = FuncType {
             params: host.signature.params.clone(),
             results: host.signature.results.clone(),
@@ -115,6 +132,10 @@ pub fn plan(flat: &Flattened, infos: &[ModuleInfo], file: &str) -> Result<Planne
                 r.resource
             )));
         }
+        implemented(
+            &host.drop_symbol,
+            &format!("{}#[resource-drop]{name}", interface),
+        )?;
         let ty = FuncType {
             params: vec![ValType::I32],
             results: Vec::new(),

@@ -59,6 +59,9 @@ enum Lang {
     /// The same Rust program for wasm32-wasip2: a component importing WASI 0.2.
     RustP2,
     C,
+    /// The same C program made a component with the preview 1 command adapter (as
+    /// `wasm-tools component new --adapt`): WASI 0.2 underneath wasi-libc's preview 1.
+    CP2,
 }
 
 #[derive(Clone, Copy)]
@@ -97,17 +100,21 @@ struct Case {
 impl Case {
     fn id(&self) -> String {
         match self.lang {
-            Lang::RustP2 => format!("p2:{}.{}", self.program, self.name),
+            Lang::RustP2 | Lang::CP2 => format!("p2:{}.{}", self.program, self.name),
             _ => format!("{}.{}", self.program, self.name),
         }
     }
 }
 
-/// Every case: those of [`CASES`], then each Rust case again with the program built for
-/// wasm32-wasip2 (a component), whose expected results are recorded separately.
+/// Every case: those of [`CASES`], then each again with the program as a component: Rust
+/// built for wasm32-wasip2, C through the preview 1 adapter. Their expected results are
+/// recorded separately (examples/expected-p2).
 fn all_cases() -> Vec<Case> {
-    let p2 = CASES.iter().filter(|c| c.lang == Lang::Rust).map(|c| Case {
-        lang: Lang::RustP2,
+    let p2 = CASES.iter().map(|c| Case {
+        lang: match c.lang {
+            Lang::C => Lang::CP2,
+            _ => Lang::RustP2,
+        },
         ..*c
     });
     CASES.iter().copied().chain(p2).collect()
@@ -314,7 +321,9 @@ fn run() -> Result<bool, String> {
 
     let mut wasm = build_rust(&workspace, &build_dir, Lang::Rust);
     wasm.extend(build_rust(&workspace, &build_dir, Lang::RustP2));
-    wasm.extend(build_c(&workspace, &build_dir));
+    let c = build_c(&workspace, &build_dir);
+    wasm.extend(componentize_c(&c, &build_dir));
+    wasm.extend(c);
     let setup = Setup {
         workspace,
         wasm,
@@ -686,6 +695,41 @@ fn build_c(
         .collect()
 }
 
+/// The C programs as components: each core module with the preview 1 command adapter.
+fn componentize_c(
+    core: &HashMap<(Lang, &'static str), Result<PathBuf, String>>,
+    build_dir: &Path,
+) -> HashMap<(Lang, &'static str), Result<PathBuf, String>> {
+    C_PROGRAMS
+        .iter()
+        .map(|&p| {
+            let r = core
+                .get(&(Lang::C, p))
+                .cloned()
+                .unwrap_or_else(|| Err(format!("{p} was not built")))
+                .and_then(|path| {
+                    let bytes = std::fs::read(&path)
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    let component = wit_component::ComponentEncoder::default()
+                        .module(&bytes)
+                        .and_then(|e| {
+                            e.adapter(
+                                "wasi_snapshot_preview1",
+                                wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
+                            )
+                        })
+                        .and_then(|e| e.validate(true).encode())
+                        .map_err(|e| format!("making {p} a component: {e:#}"))?;
+                    let out = build_dir.join("c").join(format!("{p}.component.wasm"));
+                    std::fs::write(&out, component)
+                        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+                    Ok(out)
+                });
+            ((Lang::CP2, p), r)
+        })
+        .collect()
+}
+
 /// Runs one case on one runner and compares with the expected results.
 fn check(setup: &Setup, c: &Case, slot: &RunnerSlot, job: usize) -> Verdict {
     let runner = match &slot.runner {
@@ -1040,7 +1084,7 @@ fn normalise_aot_stderr(s: &str) -> String {
 }
 
 fn expected_dir(setup: &Setup, c: &Case) -> PathBuf {
-    let base = if c.lang == Lang::RustP2 {
+    let base = if matches!(c.lang, Lang::RustP2 | Lang::CP2) {
         "examples/expected-p2"
     } else {
         "examples/expected"

@@ -9,6 +9,8 @@
 //! finds the options there. No type descriptor is read at run time: each host function
 //! is written for its one flat signature.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use aot_abi::{
     ComponentPlan, ExportRef, ExternKind, GluePlan, TrapKind, VMCTX_STORE, VMStoreContext,
 };
@@ -17,6 +19,25 @@ use crate::instance::{Extern, FuncHandle, Instance, MemoryRef, intern_type};
 use crate::store::Store;
 use crate::trap::Trap;
 use crate::wasi::guest::GuestMemory;
+
+/// The component instance's may-leave flag: cleared while the host runs the guest's
+/// `realloc` or `post-return`, during which calling out of the component (any lowered
+/// import or resource intrinsic) traps, as the canonical ABI requires. (May-enter needs no
+/// flag: nothing can call back into the component's one export while it runs.)
+static MAY_LEAVE: AtomicBool = AtomicBool::new(true);
+
+/// Whether the component may call out now (see [`MAY_LEAVE`]).
+pub fn may_leave() -> bool {
+    MAY_LEAVE.load(Ordering::Relaxed)
+}
+
+/// Runs `f` (a call into the guest that must not call out) with may-leave cleared.
+fn without_leaving<T>(f: impl FnOnce() -> T) -> T {
+    let before = MAY_LEAVE.swap(false, Ordering::Relaxed);
+    let r = f();
+    MAY_LEAVE.store(before, Ordering::Relaxed);
+    r
+}
 
 /// What a glue function is called with in place of a vmctx. Its first word is where a
 /// vmctx keeps its store pointer, so the host-call trampoline records the Wasm-to-host
@@ -82,7 +103,7 @@ impl GlueCtx {
             return Err(self.trap("no realloc option for a lowering that needs one"));
         };
         let args = [old_ptr, old_size, align, new_size].map(aot_abi::ValRaw::from_u32);
-        let result = instance.call(func, &args)?;
+        let result = without_leaving(|| instance.call(func, &args))?;
         let ptr = result.first().map_or(0, |v| v.u32());
         if !ptr.is_multiple_of(align.max(1)) {
             return Err(self.trap("realloc return: result not aligned"));
@@ -215,7 +236,7 @@ pub fn run(
     let status = result.first().map_or(0, |v| v.u32());
     if let Some(post) = plan.post_return {
         let (pi, pindex) = func(post)?;
-        if let Err(trap) = pi.call(pindex, &result) {
+        if let Err(trap) = without_leaving(|| pi.call(pindex, &result)) {
             return Ok(Err(trap));
         }
     }

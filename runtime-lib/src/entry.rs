@@ -231,6 +231,13 @@ fn call_entry(instance: &Instance, name: &str) -> Result<(), InstantiateError> {
 
 pub(crate) fn report_trap(trap: &crate::trap::Trap) -> i32 {
     let _ = std::io::stdout().flush();
+    if trap.kind == aot_abi::TrapKind::ComponentAbi {
+        // wasmtime reports a broken canonical ABI rule as an error of the call, status 1.
+        let report = crate::trap::format_trap(trap);
+        let text = report.replacen("wasm trap: ", "error: ", 1);
+        let _ = std::io::stderr().write_all(text.as_bytes());
+        return 1;
+    }
     let text = crate::trap::format_trap(trap);
     let mut err = std::io::stderr();
     let _ = err.write_all(text.as_bytes());

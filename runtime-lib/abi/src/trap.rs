@@ -22,13 +22,17 @@ pub enum TrapKind {
     NullReference = 11,
     AtomicWaitNonSharedMemory = 12,
     /// A rule of the component model broken at a boundary the runtime guards (a handle,
-    /// a string or list out of bounds, invalid UTF-8, reentrance): the trap carries
-    /// wasmtime's words for the particular rule.
+    /// a string or list out of bounds, invalid UTF-8): the trap carries wasmtime's words for
+    /// the particular rule. wasmtime reports these as errors, not traps, so a program ends
+    /// with status 1 (`error: <words>`) rather than 134.
     ComponentAbi = 13,
+    /// A lowered import or resource intrinsic called while the component may not leave
+    /// (from its `realloc` or `post-return`).
+    CannotLeaveComponent = 14,
 }
 
 impl TrapKind {
-    pub const ALL: [TrapKind; 13] = [
+    pub const ALL: [TrapKind; 14] = [
         TrapKind::StackOverflow,
         TrapKind::MemoryOutOfBounds,
         TrapKind::HeapMisaligned,
@@ -42,6 +46,7 @@ impl TrapKind {
         TrapKind::NullReference,
         TrapKind::AtomicWaitNonSharedMemory,
         TrapKind::ComponentAbi,
+        TrapKind::CannotLeaveComponent,
     ];
 
     pub fn from_u32(code: u32) -> Option<TrapKind> {
@@ -64,6 +69,7 @@ impl TrapKind {
             TrapKind::NullReference => "null reference",
             TrapKind::AtomicWaitNonSharedMemory => "atomic wait on non-shared memory",
             TrapKind::ComponentAbi => "canonical ABI violation",
+            TrapKind::CannotLeaveComponent => "cannot leave component instance",
         }
     }
 }

@@ -315,7 +315,13 @@ macro_rules! p2_fns {
                 // guest realloc, called through `Call::alloc`, which views are not held
                 // across).
                 let $cx = unsafe { $crate::wasi::p2::Call::new(raw) };
-                let result: $crate::wasi::p2::R<_> = (|| $body)();
+                let result: $crate::wasi::p2::R<_> = if $crate::component::may_leave() {
+                    (|| $body)()
+                } else {
+                    Err($crate::wasi::p2::Fail::Trap(
+                        $cx.glue.store().host_trap(aot_abi::TrapKind::CannotLeaveComponent),
+                    ))
+                };
                 match result {
                     Ok(v) => v,
                     Err($crate::wasi::p2::Fail::Trap(t)) => {

@@ -1,0 +1,26 @@
+(component
+  (import "wasi:cli/environment@0.2.3" (instance $env (export "get-arguments" (func (result (list string))))))
+  (import "wasi:random/random@0.2.3" (instance $r (export "get-random-u64" (func (result u64)))))
+  (core func $rand (canon lower (func $r "get-random-u64")))
+  (core module $shim
+    (table (export "$imports") 1 funcref)
+    (type $t (func (param i32)))
+    (func (export "args") (param i32) local.get 0 i32.const 0 call_indirect (type $t)))
+  (core instance $shim (instantiate $shim))
+  (core module $m
+    (import "env" "args" (func $args (param i32)))
+    (import "env" "rand" (func $rand (result i64)))
+    (memory (export "memory") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+       call $rand drop  i32.const 1024)
+    (func (export "run") (result i32) i32.const 16 call $args i32.const 0))
+  (core instance $i (instantiate $m (with "env" (instance (export "args" (func $shim "args")) (export "rand" (func $rand))))))
+  (core func $args (canon lower (func $env "get-arguments") (memory (core memory $i "memory")) (realloc (core func $i "realloc"))))
+  (core module $fixup
+    (import "" "$imports" (table 1 funcref))
+    (import "" "args" (func (param i32)))
+    (elem (table 0) (i32.const 0) func 0))
+  (core instance (instantiate $fixup (with "" (instance (export "$imports" (table $shim "$imports")) (export "args" (func $args))))))
+  (func $run (result (result)) (canon lift (core func $i "run")))
+  (instance $ri (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.0" (instance $ri)))

@@ -187,22 +187,34 @@ pub(super) fn inline(tree: &Tree<'_>, file: &str) -> Result<Flattened, CompileEr
     })
 }
 
-/// The one root export, `wasi:cli/run@0.2.x` with its lifted `run`.
+/// The root export `wasi:cli/run@0.2.x` with its lifted `run`. Other exports are left
+/// alone, as `wasmtime run` leaves them: a command only runs `run` (componentize-py, for
+/// one, also exports an `exports` instance holding its initialiser).
 fn root_export(
     exports: &[(String, Item)],
     offsets: &[usize],
     file: &str,
 ) -> Result<Lift, CompileError> {
-    // At the first export after the one allowed (or the first), if any.
-    let at = offsets.get(1).or(offsets.first()).copied();
+    let runs: Vec<usize> = exports
+        .iter()
+        .enumerate()
+        .filter(|(_, (n, _))| n.starts_with("wasi:cli/run@"))
+        .map(|(i, _)| i)
+        .collect();
+    let at = runs
+        .first()
+        .and_then(|&i| offsets.get(i))
+        .or(offsets.first())
+        .copied();
     let err = |m: String| CompileError::new(file, at, m);
-    let [(name, item)] = exports else {
+    let [i] = runs[..] else {
         let names: Vec<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
         return Err(err(format!(
-            "a component must export exactly `wasi:cli/run@0.2.x` (a `wasi:cli/command`); \
+            "a component must export `wasi:cli/run@0.2.x` once (a `wasi:cli/command`); \
              this one exports {names:?}"
         )));
     };
+    let (name, item) = &exports[i];
     if !name.starts_with("wasi:cli/run@0.2.") {
         return Err(err(format!(
             "the component exports {name:?}, not `wasi:cli/run@0.2.x` (a `wasi:cli/command`)"

@@ -2,7 +2,8 @@
 # The benchmark: the compute-heavy examples (hash, nbody, json) run as `aot` executables,
 # under `wasmtime run` of a precompiled module, and as native Rust builds of the same
 # source; then start-up time (hello), compile time (aot vs `wasmtime compile`) and
-# executable sizes. Medians of RUNS runs; the ratios are computed from this run only.
+# executable sizes; then the same for the programs as wasm32-wasip2 components. Medians of
+# RUNS runs; the ratios are computed from this run only.
 #
 # Usage: benches/run.sh            (RUNS=5; QUICK=1 for tiny inputs, to test the script)
 # Needs: cargo with the wasm32-wasip1 target, python3. Uses hyperfine when installed
@@ -195,5 +196,64 @@ for w in "${ALL[@]}"; do
     fi
   done
   printf '%-16s %10s %14s %14s\n' "$n" "$(size_of "$w")" "${sizes[0]}" "${sizes[1]}"
+done
+
+# --- components ---------------------------------------------------------------------
+# The same programs built for wasm32-wasip2 (components over WASI 0.2): run time against
+# the preview 1 builds under aot (the target is within 3%), start-up and size of the hello
+# component, compile time against `wasmtime compile`. Python and JavaScript components are
+# included when COMPONENTIZE_PY / COMPONENTIZE_JS name the tools (and WIT_DIR a WIT
+# directory with a world `app` including wasi:cli/command); they are 13-19 MB.
+echo
+echo "== components (wasm32-wasip2)"
+cargo build --quiet --release --manifest-path "$ROOT/examples/Cargo.toml" --target-dir "$EX" --target wasm32-wasip2 "${PKGS[@]}"
+WASM2=$EX/wasm32-wasip2/release
+printf '%-18s %14s %14s %12s\n' program "aot p1" "aot p2" p2/p1
+for p in "${PROGRAMS[@]}"; do
+  read -r n args <<<"$p"
+  read -r -a argv <<<"$args"
+  t1=nan; t2=nan
+  if "$AOT" "$WASM2/$n.wasm" -o "$OUT/$n.p2" 2>"$OUT/$n.p2-err" && same_output "$OUT/$n.expected" "$OUT/$n.p2" "${argv[@]}"; then
+    t2=$(median_of "$OUT/$n.p2" "${argv[@]}")
+    [[ ${AOT_OK[$n]} == 1 ]] && t1=$(median_of "$OUT/$n" "${argv[@]}")
+  else
+    note "the wasip2 component of $n fails to compile or run: $(head -c 300 "$OUT/$n.p2-err")"
+  fi
+  printf '%-18s %14s %14s %12s\n' "$p" "$(fmt_s "$t1")" "$(fmt_s "$t2")" "$(ratio "$t2" "$t1")"
+done
+t_ours=nan; t_wt=nan; t_wtc=nan
+if "$AOT" "$WASM2/hello.wasm" -o "$OUT/hello.p2" && same_output <(echo "Hello, world!") "$OUT/hello.p2"; then
+  t_ours=$(RUNS=$STARTUP_RUNS median_of "$OUT/hello.p2")
+fi
+if [[ -n $WT ]]; then
+  t_wt=$(RUNS=$STARTUP_RUNS median_of "$WT" run "$WASM2/hello.wasm")
+  "$WT" compile "$WASM2/hello.wasm" -o "$OUT/hello.p2.cwasm" && t_wtc=$(RUNS=$STARTUP_RUNS median_of "$WT" run --allow-precompiled "$OUT/hello.p2.cwasm")
+fi
+strip -o "$OUT/hello.p2.stripped" "$OUT/hello.p2" 2>/dev/null || cp "$OUT/hello.p2" "$OUT/hello.p2.stripped"
+echo "hello component start-up (median of $STARTUP_RUNS): ours $(fmt_s "$t_ours"), wasmtime run $(fmt_s "$t_wt"), wasmtime precompiled $(fmt_s "$t_wtc"); ours / wasmtime run: $(ratio "$t_ours" "$t_wt"), ours / precompiled: $(ratio "$t_ours" "$t_wtc")"
+echo "hello component executable: $(size_of "$OUT/hello.p2.stripped") bytes stripped (x86_64)"
+COMPONENTS=("$WASM2/hello.wasm")
+for p in "${PROGRAMS[@]}"; do COMPONENTS+=("$WASM2/${p%% *}.wasm"); done
+if [[ -n ${COMPONENTIZE_PY:-} && -n ${WIT_DIR:-} ]]; then
+  mkdir -p "$OUT/py" && printf 'class Run:\n    def run(self) -> None:\n        print("Hello, world!")\n' >"$OUT/py/app.py"
+  (cd "$OUT/py" && "$COMPONENTIZE_PY" -d "$WIT_DIR" -w app componentize app -o "$OUT/py-hello.wasm" >/dev/null 2>&1) \
+    && COMPONENTS+=("$OUT/py-hello.wasm") || note "componentize-py failed"
+fi
+if [[ -n ${COMPONENTIZE_JS:-} && -n ${WIT_DIR:-} ]]; then
+  printf 'export const run = { run() { console.log("Hello, world!"); } };\n' >"$OUT/js-hello.js"
+  "$COMPONENTIZE_JS" "$OUT/js-hello.js" --wit "$WIT_DIR" --world-name app -o "$OUT/js-hello.wasm" >/dev/null 2>&1 \
+    && COMPONENTS+=("$OUT/js-hello.wasm") || note "componentize-js failed"
+fi
+printf '%-16s %10s %14s %16s %10s %14s %14s\n' component wasm "aot compile" "wasmtime compile" ratio "start-up ours" "wasmtime pre."
+for w in "${COMPONENTS[@]}"; do
+  n=$(basename "$w" .wasm)
+  tc=nan; twc=nan; ts=nan; tws=nan
+  if "$AOT" "$w" -o "$OUT/c-$n" 2>/dev/null; then
+    tc=$(median_of "$AOT" "$w" -o "$OUT/c-$n"); ts=$(RUNS=20 median_of "$OUT/c-$n")
+  fi
+  if [[ -n $WT ]] && "$WT" compile "$w" -o "$OUT/c-$n.cwasm" 2>/dev/null; then
+    twc=$(median_of "$WT" compile "$w" -o "$OUT/c-$n.cwasm"); tws=$(RUNS=20 median_of "$WT" run --allow-precompiled "$OUT/c-$n.cwasm")
+  fi
+  printf '%-16s %10s %14s %16s %10s %14s %14s\n' "$n" "$(size_of "$w")" "$(fmt_s "$tc")" "$(fmt_s "$twc")" "$(ratio "$tc" "$twc")" "$(fmt_s "$ts")" "$(fmt_s "$tws")"
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

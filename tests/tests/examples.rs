@@ -110,13 +110,16 @@ impl Case {
 /// built for wasm32-wasip2, C through the preview 1 adapter. Their expected results are
 /// recorded separately (examples/expected-p2).
 fn all_cases() -> Vec<Case> {
-    let p2 = CASES.iter().map(|c| Case {
-        lang: match c.lang {
-            Lang::C => Lang::CP2,
-            _ => Lang::RustP2,
-        },
-        ..*c
-    });
+    let p2 = CASES
+        .iter()
+        .filter(|c| c.lang != Lang::RustP2)
+        .map(|c| Case {
+            lang: match c.lang {
+                Lang::C => Lang::CP2,
+                _ => Lang::RustP2,
+            },
+            ..*c
+        });
     CASES.iter().copied().chain(p2).collect()
 }
 
@@ -139,6 +142,11 @@ const fn case(
 
 const fn rust(program: &'static str, name: &'static str, args: &'static [&'static str]) -> Case {
     case(Lang::Rust, program, name, args)
+}
+
+/// A Rust program that only makes sense as a wasm32-wasip2 component.
+const fn rust_p2(program: &'static str, name: &'static str, args: &'static [&'static str]) -> Case {
+    case(Lang::RustP2, program, name, args)
 }
 
 impl Case {
@@ -188,6 +196,13 @@ const CASES: &[Case] = &[
     rust("exit-codes", "125", &["125"]),
     rust("exit-codes", "main-err", &["err"]),
     rust("exit-codes", "usage", &[]),
+    // WASI 0.2 called directly (the `wasip2` crate): components only.
+    rust_p2("wasi-p2", "surface", &["surface", "x"]).env(&[("B", "2"), ("A", "1")]),
+    rust_p2("wasi-p2", "stdin", &["stdin"]).stdin(Stdin::Text("hello world, this is stdin\n")),
+    rust_p2("wasi-p2", "exit-ok", &["exit-ok"]),
+    rust_p2("wasi-p2", "exit-err", &["exit-err"]),
+    rust_p2("wasi-p2", "exit-code-7", &["exit-code", "7"]),
+    rust_p2("wasi-p2", "exit-code-0", &["exit-code", "0"]),
     rust("panic", "panic", &["panic"]),
     rust("panic", "out-of-bounds", &["oob"]),
     rust("panic", "stack-exhausted", &["recurse"]),
@@ -593,12 +608,15 @@ fn runners() -> Result<Vec<RunnerSlot>, String> {
     Ok(out)
 }
 
-fn rust_programs() -> Vec<&'static str> {
+/// The Rust programs built for `lang`: every program for wasm32-wasip2, the ones with
+/// preview 1 cases for wasm32-wasip1.
+fn rust_programs(lang: Lang) -> Vec<&'static str> {
     let mut v: Vec<&str> = CASES
         .iter()
-        .filter(|c| c.lang == Lang::Rust)
+        .filter(|c| c.lang == Lang::Rust || (lang == Lang::RustP2 && c.lang == Lang::RustP2))
         .map(|c| c.program)
         .collect();
+    v.sort_unstable();
     v.dedup();
     v
 }
@@ -639,7 +657,7 @@ fn build_rust(
         )),
         Err(e) => Err(format!("cannot run cargo: {e}")),
     };
-    rust_programs()
+    rust_programs(lang)
         .into_iter()
         .map(|p| {
             let wasm = build_dir

@@ -725,6 +725,112 @@ mod tests {
         );
     }
 
+    /// A WIT type as the adapters' type model sees it (resources numbered by type id).
+    fn ctype(resolve: &Resolve, t: &Type) -> aot_abi::ctypes::CType {
+        use aot_abi::ctypes::CType as C;
+        match t {
+            Type::Bool => C::Bool,
+            Type::U8 => C::U8,
+            Type::S8 => C::S8,
+            Type::U16 => C::U16,
+            Type::S16 => C::S16,
+            Type::U32 => C::U32,
+            Type::S32 => C::S32,
+            Type::U64 => C::U64,
+            Type::S64 => C::S64,
+            Type::F32 => C::F32,
+            Type::F64 => C::F64,
+            Type::Char => C::Char,
+            Type::String => C::String,
+            Type::ErrorContext => C::U32,
+            Type::Id(id) => match &resolve.types[*id].kind {
+                TypeDefKind::Type(t) => ctype(resolve, t),
+                TypeDefKind::Record(r) => {
+                    C::Record(r.fields.iter().map(|f| ctype(resolve, &f.ty)).collect())
+                }
+                TypeDefKind::Tuple(t) => {
+                    C::Record(t.types.iter().map(|t| ctype(resolve, t)).collect())
+                }
+                TypeDefKind::Variant(v) => C::Variant(
+                    v.cases
+                        .iter()
+                        .map(|c| c.ty.as_ref().map(|t| ctype(resolve, t)))
+                        .collect(),
+                ),
+                TypeDefKind::Enum(e) => C::enumeration(e.cases.len() as u32),
+                TypeDefKind::Option(t) => C::option(ctype(resolve, t)),
+                TypeDefKind::Result(r) => C::result(
+                    r.ok.as_ref().map(|t| ctype(resolve, t)),
+                    r.err.as_ref().map(|t| ctype(resolve, t)),
+                ),
+                TypeDefKind::Flags(f) => C::Flags(f.flags.len() as u32),
+                TypeDefKind::List(t) => C::List(Box::new(ctype(resolve, t))),
+                TypeDefKind::Handle(Handle::Own(r)) => C::Own(r.index() as u32),
+                TypeDefKind::Handle(Handle::Borrow(r)) => C::Borrow(r.index() as u32),
+                TypeDefKind::Resource => C::U32,
+                other => panic!("unexpected WIT type {other:?}"),
+            },
+        }
+    }
+
+    /// The adapters' layout rules (aot_abi::ctypes) agree with wit-parser on every WASI
+    /// function the host knows: the lowered core signature of each, and the size and
+    /// alignment of every parameter and result type.
+    #[test]
+    fn the_shared_type_model_agrees_with_wit_parser() {
+        let s = surface();
+        let mut sizes = wit_parser::SizeAlign::default();
+        sizes.fill(&s.resolve);
+        let mut checked = 0;
+        for (_, iface) in s.resolve.interfaces.iter() {
+            for f in iface.functions.values() {
+                let ty = aot_abi::ctypes::CFuncType {
+                    params: f.params.iter().map(|p| ctype(&s.resolve, &p.ty)).collect(),
+                    result: f.result.as_ref().map(|t| ctype(&s.resolve, t)),
+                };
+                let want = s.resolve.wasm_signature(AbiVariant::GuestImport, f);
+                let conv = |v: &[WasmType]| -> Vec<ValType> {
+                    v.iter()
+                        .map(|t| match t {
+                            WasmType::I64 | WasmType::PointerOrI64 => ValType::I64,
+                            WasmType::F32 => ValType::F32,
+                            WasmType::F64 => ValType::F64,
+                            _ => ValType::I32,
+                        })
+                        .collect()
+                };
+                assert_eq!(
+                    ty.lowered_signature(),
+                    (conv(&want.params), conv(&want.results)),
+                    "{}",
+                    f.name
+                );
+                for (p, c) in f
+                    .params
+                    .iter()
+                    .map(|p| &p.ty)
+                    .chain(f.result.iter())
+                    .zip(ty.params.iter().chain(ty.result.iter()))
+                {
+                    assert_eq!(
+                        c.size() as usize,
+                        sizes.size(p).size_wasm32(),
+                        "{} size",
+                        f.name
+                    );
+                    assert_eq!(
+                        c.align() as usize,
+                        sizes.align(p).align_wasm32(),
+                        "{} align",
+                        f.name
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 170, "{checked}");
+    }
+
     fn sig(interface: &str, func: &str) -> FlatSignature {
         match lookup(interface, func) {
             Ok(f) => f.signature.clone(),

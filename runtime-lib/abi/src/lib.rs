@@ -12,6 +12,7 @@
 //! structs from it, and tests in both assert that they agree.
 
 pub mod codec;
+pub mod ctypes;
 pub mod descriptor;
 pub mod host;
 pub mod meta;

@@ -614,6 +614,10 @@ fn build_trampoline(
 pub struct GlueFunc {
     pub symbol: String,
     pub ty: aot_abi::FuncType,
+    /// A fused adapter: `symbol` is the runtime's adapter entry, called with the glue
+    /// context and the arguments stored in a `ValRaw` array (results come back in it),
+    /// instead of with the arguments themselves.
+    pub adapter: bool,
 }
 
 /// Compiles a component's glue functions into an object defining `aot_abi::GLUE_SYMBOL`,
@@ -651,11 +655,16 @@ pub fn compile_glue(glue: &[GlueFunc], opts: &Options) -> Result<Vec<u8>, Compil
     let mut fctx = FunctionBuilderContext::new();
     for (i, g) in glue.iter().enumerate() {
         let sig = wasm_signature(call_conv, &g.ty);
+        let host_sig = if g.adapter {
+            adapter_entry_signature(call_conv)
+        } else {
+            sig.clone()
+        };
         let host = match hosts.get(&g.symbol) {
             Some(&h) => h,
             None => {
                 let h = module
-                    .declare_function(&g.symbol, Linkage::Import, &sig)
+                    .declare_function(&g.symbol, Linkage::Import, &host_sig)
                     .map_err(merr)?;
                 hosts.insert(g.symbol.clone(), h);
                 h
@@ -664,15 +673,27 @@ pub fn compile_glue(glue: &[GlueFunc], opts: &Options) -> Result<Vec<u8>, Compil
         let tramp = module
             .declare_function(&format!("aot_glue{i}"), Linkage::Local, &sig)
             .map_err(merr)?;
-        ctx.func = build_host_trampoline(
-            call_conv,
-            isa.frontend_config(),
-            &g.ty,
-            tramp,
-            host,
-            raise.as_u32(),
-            &mut fctx,
-        );
+        ctx.func = if g.adapter {
+            build_adapter_trampoline(
+                call_conv,
+                isa.frontend_config(),
+                &g.ty,
+                tramp,
+                host,
+                raise.as_u32(),
+                &mut fctx,
+            )
+        } else {
+            build_host_trampoline(
+                call_conv,
+                isa.frontend_config(),
+                &g.ty,
+                tramp,
+                host,
+                raise.as_u32(),
+                &mut fctx,
+            )
+        };
         module.define_function(tramp, &mut ctx).map_err(merr)?;
         module.clear_context(&mut ctx);
         tramps.push(tramp);
@@ -709,6 +730,95 @@ fn build_host_trampoline(
     raise_name: u32,
     fctx: &mut FunctionBuilderContext,
 ) -> ir::Function {
+    build_transition(call_conv, fc, ty, id, raise_name, fctx, |b, params| {
+        let host_name = b.func.declare_imported_user_function(ir::UserExternalName {
+            namespace: env::NS_FUNC,
+            index: host.as_u32(),
+        });
+        let host_sig = b.import_signature(wasm_signature(call_conv, ty));
+        let host_ref = b.import_function(ir::ExtFuncData {
+            name: ir::ExternalName::user(host_name),
+            signature: host_sig,
+            colocated: false,
+            patchable: false,
+        });
+        let call = b.ins().call(host_ref, params);
+        b.inst_results(call).to_vec()
+    })
+}
+
+/// The runtime's adapter entry: `entry(ctx, values)`, the arguments in `values` on entry
+/// and the results on return.
+fn adapter_entry_signature(call_conv: CallConv) -> ir::Signature {
+    let mut sig = ir::Signature::new(call_conv);
+    sig.params.push(ir::AbiParam::new(env::PTR));
+    sig.params.push(ir::AbiParam::new(env::PTR));
+    sig
+}
+
+/// A fused adapter's trampoline, `tramp(ctx, args...) -> results` with the caller's
+/// lowered signature: stores the arguments in a `ValRaw` array on its stack, calls the
+/// runtime's adapter entry with the context and the array (the runtime moves the values
+/// between the two components and calls the callee), then loads the results from it.
+/// The transition is recorded and a pending trap raised as for a host call.
+fn build_adapter_trampoline(
+    call_conv: CallConv,
+    fc: isa::TargetFrontendConfig,
+    ty: &aot_abi::FuncType,
+    id: FuncId,
+    entry: FuncId,
+    raise_name: u32,
+    fctx: &mut FunctionBuilderContext,
+) -> ir::Function {
+    build_transition(call_conv, fc, ty, id, raise_name, fctx, |b, params| {
+        let slot = size_of::<ValRaw>() as u32;
+        let slots = ty.params.len().max(ty.results.len()).max(1) as u32;
+        let ss = b.create_sized_stack_slot(ir::StackSlotData::new(
+            ir::StackSlotKind::ExplicitSlot,
+            slot * slots,
+            4,
+        ));
+        let values = b.ins().stack_addr(env::PTR, ss, 0);
+        let flags = MemFlagsData::trusted();
+        for (i, p) in params[1..].iter().enumerate() {
+            b.ins().store(flags, *p, values, (i as u32 * slot) as i32);
+        }
+        let name = b.func.declare_imported_user_function(ir::UserExternalName {
+            namespace: env::NS_FUNC,
+            index: entry.as_u32(),
+        });
+        let sig = b.import_signature(adapter_entry_signature(call_conv));
+        let f = b.import_function(ir::ExtFuncData {
+            name: ir::ExternalName::user(name),
+            signature: sig,
+            colocated: false,
+            patchable: false,
+        });
+        b.ins().call(f, &[params[0], values]);
+        ty.results
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                b.ins()
+                    .load(env::ir_type(*t), flags, values, (i as u32 * slot) as i32)
+            })
+            .collect()
+    })
+}
+
+/// A Wasm-to-host transition with the Wasm signature of `ty`: records the caller's frame
+/// pointer and return address in the store context, makes the host call `call` builds
+/// (from the parameters, vmctx first; returning the results), then raises the trap the host
+/// left pending, if any.
+fn build_transition(
+    call_conv: CallConv,
+    fc: isa::TargetFrontendConfig,
+    ty: &aot_abi::FuncType,
+    id: FuncId,
+    raise_name: u32,
+    fctx: &mut FunctionBuilderContext,
+    call: impl FnOnce(&mut FunctionBuilder, &[ir::Value]) -> Vec<ir::Value>,
+) -> ir::Function {
     let sig = wasm_signature(call_conv, ty);
     let mut func = ir::Function::with_name_signature(
         UserFuncName::user(env::NS_FUNC, id.as_u32()),
@@ -744,16 +854,7 @@ fn build_host_trampoline(
             index,
         })
     };
-    let host_name = user(&mut b, host.as_u32());
-    let host_sig = b.import_signature(sig);
-    let host_ref = b.import_function(ir::ExtFuncData {
-        name: ir::ExternalName::user(host_name),
-        signature: host_sig,
-        colocated: false,
-        patchable: false,
-    });
-    let call = b.ins().call(host_ref, &params);
-    let results = b.inst_results(call).to_vec();
+    let results = call(&mut b, &params);
 
     let pending = b.ins().load(
         types::I32,

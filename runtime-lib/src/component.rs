@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use aot_abi::{
-    ComponentPlan, ExportRef, ExternKind, GluePlan, TrapKind, VMCTX_STORE, VMStoreContext,
+    ComponentPlan, ExportRef, ExternKind, GlueKind, GluePlan, TrapKind, VMCTX_STORE, VMStoreContext,
 };
 
 use crate::instance::{Extern, FuncHandle, Instance, MemoryRef, intern_type};
@@ -49,7 +49,11 @@ pub struct GlueCtx {
     /// The instance exporting the guest allocator, and the allocator's function index.
     realloc: Option<(&'static Instance, u32)>,
     string_encoding: u8,
+    kind: GlueKind,
 }
+
+/// A core function of an instance: the instance and the function's index.
+pub type CoreFunc = (&'static Instance, u32);
 
 const _: () = assert!(core::mem::offset_of!(GlueCtx, store) == VMCTX_STORE as usize);
 
@@ -120,6 +124,18 @@ impl GlueCtx {
         self.string_encoding
     }
 
+    pub fn kind(&self) -> GlueKind {
+        self.kind
+    }
+
+    pub fn memory_ref(&self) -> Option<&MemoryRef> {
+        self.memory.as_ref()
+    }
+
+    pub fn realloc_func(&self) -> Option<CoreFunc> {
+        self.realloc
+    }
+
     /// A [`TrapKind::ComponentAbi`] trap saying `message`, with the backtrace of the Wasm
     /// frames that called the host function now running.
     pub fn trap(&self, message: impl Into<String>) -> Trap {
@@ -166,17 +182,7 @@ pub fn make_glue(
         None => None,
     };
     let realloc = match plan.realloc {
-        Some(e) => {
-            export(e, ExternKind::Func)?;
-            let instance = instances[e.instance as usize];
-            let index = instance
-                .meta()
-                .exports
-                .get(e.export as usize)
-                .map(|x| x.index)
-                .ok_or_else(|| format!("glue {n}: no realloc export"))?;
-            Some((instance, index))
-        }
+        Some(e) => Some(core_func(e, instances).map_err(|m| format!("glue {n}: realloc: {m}"))?),
         None => None,
     };
     if code.is_null() {
@@ -188,12 +194,53 @@ pub fn make_glue(
         memory,
         realloc,
         string_encoding: plan.string_encoding,
+        kind: plan.kind,
     }));
     Ok(Extern::Func(FuncHandle {
         code,
         vmctx: (ctx as *mut GlueCtx).cast(),
         type_id: intern_type(&plan.ty),
     }))
+}
+
+/// Export `e` (a function) of the instances created so far, as a callable core function.
+pub fn core_func(e: ExportRef, instances: &[&'static Instance]) -> Result<CoreFunc, String> {
+    let instance = *instances
+        .get(e.instance as usize)
+        .ok_or_else(|| format!("instance {} does not exist yet", e.instance))?;
+    let index = instance
+        .meta()
+        .exports
+        .get(e.export as usize)
+        .filter(|x| x.kind == ExternKind::Func)
+        .map(|x| x.index)
+        .ok_or_else(|| {
+            format!(
+                "instance {} has no function export {}",
+                e.instance, e.export
+            )
+        })?;
+    Ok((instance, index))
+}
+
+/// Export `e` (a memory) of the instances created so far.
+pub fn core_memory(e: ExportRef, instances: &[&'static Instance]) -> Result<MemoryRef, String> {
+    match instances
+        .get(e.instance as usize)
+        .and_then(|i| i.export_by_index(e.export))
+    {
+        Some(Extern::Memory(m)) => Ok(m),
+        _ => Err(format!(
+            "instance {} has no memory export {}",
+            e.instance, e.export
+        )),
+    }
+}
+
+/// Runs `f`, a call into the component's guest code made by the runtime on its behalf
+/// (a realloc, a destructor, post-return), during which it may not call out.
+pub fn guest_call<T>(f: impl FnOnce() -> T) -> T {
+    without_leaving(f)
 }
 
 /// Runs the component's lifted `run` (`() -> result`): 0 when it returns `ok`, 1 when it

@@ -172,8 +172,12 @@ fn run_command(
             made[i] = Some(e);
             Ok(e)
         };
+        crate::composition::init(component);
         let instances =
-            match crate::plan::instantiate(modules, &config.plan, &mut source, |_| Ok(())) {
+            match crate::plan::instantiate(modules, &config.plan, &mut source, |instance| {
+                crate::composition::instance_created(instance);
+                Ok(())
+            }) {
                 Ok(instances) => instances,
                 Err(InstantiateError::Trap(trap)) => return Ok(report_trap(&trap)),
                 Err(e) => return Err(e.to_string()),

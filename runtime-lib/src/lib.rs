@@ -14,6 +14,7 @@
 mod arch;
 pub mod builtins;
 pub mod component;
+pub mod composition;
 pub mod entry;
 #[cfg(test)]
 pub mod host;

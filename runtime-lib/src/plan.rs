@@ -19,7 +19,7 @@ pub fn instantiate(
     modules: &[&'static ModuleDescriptor],
     plan: &[InstancePlan],
     glue: &mut GlueSource,
-    mut initialized: impl FnMut(&Instance) -> Result<(), InstantiateError>,
+    mut initialized: impl FnMut(&'static Instance) -> Result<(), InstantiateError>,
 ) -> Result<Vec<&'static Instance>, InstantiateError> {
     let mut instances: Vec<&'static Instance> = Vec::with_capacity(plan.len());
     for step in plan {

@@ -16,9 +16,11 @@ use wasmparser::{
 };
 
 use super::parse::{Def, LocalType, Tree};
+use aot_abi::ctypes::{CFuncType, CType, HOST_RESOURCE};
+
 use super::{
-    CanonOptions, CoreDef, CoreInstance, ExternKind, Flattened, Lift, Lowering, ResourceIntrinsic,
-    ResourceIntrinsicKind, StringEncoding, unsupported,
+    Adapter, CanonOptions, CoreDef, CoreInstance, ExternKind, Flattened, GuestResource, Lift,
+    Lowering, ResourceIntrinsic, ResourceIntrinsicKind, StringEncoding, unsupported,
 };
 use crate::CompileError;
 
@@ -52,6 +54,10 @@ enum Func {
     Lifted {
         core_func: CoreDef,
         options: CanonOptions,
+        /// Its type, for an adapter that lowers it into another component.
+        ty: Rc<CFuncType>,
+        /// The component instance (frame) that lifted it.
+        instance: usize,
     },
 }
 
@@ -66,6 +72,8 @@ enum Type {
     /// An instance type: its type exports that are equal to other types (by name); the
     /// others are fresh resources of the instance.
     Instance(Rc<Vec<(String, Type)>>),
+    /// A resource type a component instance defines (index into the guest resources).
+    Guest(usize),
     /// A type defined here (records, functions, ...).
     Other,
 }
@@ -102,6 +110,8 @@ enum CoreInst {
 struct Frame {
     /// The frame of the component this one's definition is nested in.
     parent: Option<usize>,
+    /// The component definition instantiated (index into the tree's components).
+    def: usize,
     /// The instantiation arguments, by import name (empty for the root).
     args: Vec<(String, Item)>,
     /// Core funcs, tables, memories, globals, tags (by [`ExternKind`] as an index).
@@ -118,9 +128,10 @@ struct Frame {
 }
 
 impl Frame {
-    fn new(parent: Option<usize>, args: Vec<(String, Item)>) -> Frame {
+    fn new(parent: Option<usize>, def: usize, args: Vec<(String, Item)>) -> Frame {
         Frame {
             parent,
+            def,
             args,
             core: Default::default(),
             core_modules: Vec::new(),
@@ -153,6 +164,8 @@ struct Inliner<'t, 'a> {
     instances: Vec<CoreInstance>,
     lowerings: Vec<Lowering>,
     resources: Vec<ResourceIntrinsic>,
+    adapters: Vec<Adapter>,
+    guest_resources: Vec<GuestResource>,
 }
 
 pub(super) fn inline(tree: &Tree<'_>, file: &str) -> Result<Flattened, CompileError> {
@@ -163,6 +176,8 @@ pub(super) fn inline(tree: &Tree<'_>, file: &str) -> Result<Flattened, CompileEr
         instances: Vec::new(),
         lowerings: Vec::new(),
         resources: Vec::new(),
+        adapters: Vec::new(),
+        guest_resources: Vec::new(),
     };
     let root = tree.root();
     let exports = inliner.instantiate(
@@ -183,6 +198,9 @@ pub(super) fn inline(tree: &Tree<'_>, file: &str) -> Result<Flattened, CompileEr
         instances: inliner.instances,
         lowerings: inliner.lowerings,
         resources: inliner.resources,
+        adapters: inliner.adapters,
+        guest_resources: inliner.guest_resources,
+        component_instances: inliner.frames.len(),
         export,
     })
 }
@@ -228,7 +246,12 @@ fn root_export(
         )));
     };
     match items.iter().find(|(n, _)| n == "run") {
-        Some((_, Item::Func(Func::Lifted { core_func, options }))) => Ok(Lift {
+        Some((
+            _,
+            Item::Func(Func::Lifted {
+                core_func, options, ..
+            }),
+        )) => Ok(Lift {
             instance: name.clone(),
             func: "run".to_string(),
             core_func: core_func.clone(),
@@ -241,7 +264,7 @@ fn root_export(
     }
 }
 
-impl Inliner<'_, '_> {
+impl<'t> Inliner<'t, '_> {
     fn err(&self, offset: usize, message: impl Into<String>) -> CompileError {
         CompileError::new(self.file, Some(offset), message)
     }
@@ -263,7 +286,7 @@ impl Inliner<'_, '_> {
         } else {
             Some(component.frame)
         };
-        self.frames.push(Frame::new(parent, args));
+        self.frames.push(Frame::new(parent, component.def, args));
         let frame = self.frames.len() - 1;
         let tree = self.tree;
         let def = tree
@@ -283,6 +306,15 @@ impl Inliner<'_, '_> {
                 .components
                 .push(ComponentValue { def: *c, frame }),
             Def::Type => self.frames[frame].types.push(Type::Other),
+            Def::Resource { dtor } => {
+                let dtor = dtor.map(|d| self.core_func(frame, offset, d)).transpose()?;
+                self.guest_resources.push(GuestResource {
+                    instance: frame,
+                    dtor,
+                });
+                let k = self.guest_resources.len() - 1;
+                self.frames[frame].types.push(Type::Guest(k));
+            }
             Def::InstanceType(exports) => {
                 let t = self.instance_type(frame, offset, exports)?;
                 self.frames[frame].types.push(t);
@@ -650,9 +682,14 @@ impl Inliner<'_, '_> {
             } => {
                 let core_func = self.core_func(frame, offset, *core_func_index)?;
                 let options = self.options(frame, offset, options)?;
-                self.frames[frame]
-                    .funcs
-                    .push(Func::Lifted { core_func, options });
+                let index = self.frames[frame].funcs.len() as u32;
+                let ty = Rc::new(self.func_type(frame, offset, index)?);
+                self.frames[frame].funcs.push(Func::Lifted {
+                    core_func,
+                    options,
+                    ty,
+                    instance: frame,
+                });
             }
             CanonicalFunction::Lower {
                 func_index,
@@ -663,17 +700,29 @@ impl Inliner<'_, '_> {
                     .get(*func_index as usize)
                     .cloned()
                     .ok_or_else(|| self.bad_index(offset, "func", *func_index))?;
+                let options = self.options(frame, offset, options)?;
                 let (import, func) = match func {
                     Func::Import { import, func } => (import, func),
-                    Func::Lifted { .. } => {
-                        return Err(unsupported(
-                            self.file,
-                            offset,
-                            "lowering of a lifted function (a composition of components)",
-                        ));
+                    Func::Lifted {
+                        core_func,
+                        options: callee_options,
+                        ty,
+                        instance,
+                    } => {
+                        // A composition: a fused adapter between the two instances.
+                        self.adapters.push(Adapter {
+                            ty: (*ty).clone(),
+                            callee: core_func,
+                            callee_options,
+                            callee_instance: instance,
+                            caller_options: options,
+                            caller_instance: frame,
+                        });
+                        let d = CoreDef::Adapter(self.adapters.len() - 1);
+                        self.frames[frame].core[ExternKind::Func as usize].push(d);
+                        return Ok(());
                     }
                 };
-                let options = self.options(frame, offset, options)?;
                 self.lowerings.push(Lowering {
                     import,
                     func,
@@ -713,20 +762,160 @@ impl Inliner<'_, '_> {
             .types
             .get(index as usize)
             .ok_or_else(|| self.bad_index(offset, "type", index))?;
-        let Type::Imported(resource) = ty else {
-            return Err(unsupported(
-                self.file,
-                offset,
-                "resource intrinsic on a resource the component defines",
-            ));
+        let (resource, guest) = match ty {
+            Type::Imported(resource) => (resource.clone(), None),
+            Type::Guest(k) => (format!("guest resource {k}"), Some(*k)),
+            _ => {
+                return Err(self.err(
+                    offset,
+                    format!("resource intrinsic on type {index}, which is no resource"),
+                ));
+            }
         };
         self.resources.push(ResourceIntrinsic {
             kind,
-            resource: resource.clone(),
+            resource,
+            guest,
+            instance: frame,
         });
         let d = CoreDef::Resource(self.resources.len() - 1);
         self.frames[frame].core[ExternKind::Func as usize].push(d);
         Ok(())
+    }
+
+    /// The type of function `index` of `frame`'s component, from the validator's types.
+    fn func_type(
+        &self,
+        frame: usize,
+        offset: usize,
+        index: u32,
+    ) -> Result<CFuncType, CompileError> {
+        let types = self.types_of(frame, offset)?;
+        let id = types.component_function_at(index);
+        let f = &types[id];
+        if f.async_ {
+            return Err(unsupported(self.file, offset, "async function"));
+        }
+        Ok(CFuncType {
+            params: f
+                .params
+                .iter()
+                .map(|(_, t)| self.ctype(frame, offset, types, t))
+                .collect::<Result<_, _>>()?,
+            result: f
+                .result
+                .as_ref()
+                .map(|t| self.ctype(frame, offset, types, t))
+                .transpose()?,
+        })
+    }
+
+    fn types_of(
+        &self,
+        frame: usize,
+        offset: usize,
+    ) -> Result<&'t wasmparser::types::Types, CompileError> {
+        let tree: &'t Tree<'_> = self.tree;
+        tree.components
+            .get(self.frames[frame].def)
+            .and_then(|c| c.types.as_ref())
+            .map(|t| &t.0)
+            .ok_or_else(|| self.err(offset, "component types unavailable"))
+    }
+
+    fn ctype(
+        &self,
+        frame: usize,
+        offset: usize,
+        types: &wasmparser::types::Types,
+        t: &wasmparser::component_types::ComponentValType,
+    ) -> Result<CType, CompileError> {
+        use wasmparser::PrimitiveValType as P;
+        use wasmparser::component_types::{ComponentDefinedType as D, ComponentValType as V};
+        let prim = |p: &P| match p {
+            P::Bool => CType::Bool,
+            P::S8 => CType::S8,
+            P::U8 => CType::U8,
+            P::S16 => CType::S16,
+            P::U16 => CType::U16,
+            P::S32 => CType::S32,
+            P::U32 => CType::U32,
+            P::S64 => CType::S64,
+            P::U64 => CType::U64,
+            P::F32 => CType::F32,
+            P::F64 => CType::F64,
+            P::Char => CType::Char,
+            P::String => CType::String,
+            P::ErrorContext => CType::U32,
+        };
+        let rec = |t: &V| self.ctype(frame, offset, types, t);
+        Ok(match t {
+            V::Primitive(p) => {
+                if *p == P::ErrorContext {
+                    return Err(unsupported(self.file, offset, "error-context type"));
+                }
+                prim(p)
+            }
+            V::Type(id) => match &types[*id] {
+                D::Primitive(p) => prim(p),
+                D::Record(r) => {
+                    CType::Record(r.fields.values().map(rec).collect::<Result<_, _>>()?)
+                }
+                D::Tuple(t) => CType::Record(t.types.iter().map(rec).collect::<Result<_, _>>()?),
+                D::Variant(v) => CType::Variant(
+                    v.cases
+                        .values()
+                        .map(|c| c.ty.as_ref().map(rec).transpose())
+                        .collect::<Result<_, _>>()?,
+                ),
+                D::List { element, .. } => CType::List(Box::new(rec(element)?)),
+                D::Flags(f) => CType::Flags(f.len() as u32),
+                D::Enum(e) => CType::enumeration(e.len() as u32),
+                D::Option { ty, .. } => CType::option(rec(ty)?),
+                D::Result { ok, err, .. } => CType::result(
+                    ok.as_ref().map(rec).transpose()?,
+                    err.as_ref().map(rec).transpose()?,
+                ),
+                D::Own(r) => CType::Own(self.resource_id(frame, offset, types, r.resource())?),
+                D::Borrow(r) => {
+                    CType::Borrow(self.resource_id(frame, offset, types, r.resource())?)
+                }
+                _ => {
+                    return Err(unsupported(
+                        self.file,
+                        offset,
+                        "value type (map, fixed-length list, future or stream) in a function between components",
+                    ));
+                }
+            },
+        })
+    }
+
+    /// The program-wide id of the resource the validator knows as `id` in `frame`'s
+    /// component: a guest resource's index, or [`HOST_RESOURCE`] for any host resource.
+    fn resource_id(
+        &self,
+        frame: usize,
+        offset: usize,
+        types: &wasmparser::types::Types,
+        id: wasmparser::component_types::ResourceId,
+    ) -> Result<u32, CompileError> {
+        use wasmparser::component_types::ComponentAnyTypeId;
+        for (i, t) in self.frames[frame].types.iter().enumerate() {
+            if let ComponentAnyTypeId::Resource(r) = types.component_any_type_at(i as u32)
+                && r.resource() == id
+            {
+                return match t {
+                    Type::Guest(k) => Ok(*k as u32),
+                    Type::Imported(_) => Ok(HOST_RESOURCE),
+                    _ => Err(self.err(offset, format!("type {i} should be a resource"))),
+                };
+            }
+        }
+        Err(self.err(
+            offset,
+            "a resource in a function type is not one of the component's types",
+        ))
     }
 
     fn options(

@@ -41,6 +41,14 @@ pub struct Flattened {
     pub lowerings: Vec<Lowering>,
     /// Resource intrinsics (`canon resource.drop/new/rep`), in definition order.
     pub resources: Vec<ResourceIntrinsic>,
+    /// Functions lifted in one component instance and lowered into another: each becomes a
+    /// fused adapter.
+    pub adapters: Vec<Adapter>,
+    /// Resource types the components define (each instantiation its own).
+    pub guest_resources: Vec<GuestResource>,
+    /// How many component instances there are (each has a handle table); indices are
+    /// those of [`Adapter`] and [`ResourceIntrinsic`].
+    pub component_instances: usize,
     /// The lifted root export `wasi:cli/run@0.2.x` `run`.
     pub export: Lift,
 }
@@ -126,6 +134,30 @@ pub enum CoreDef {
     Lowered(usize),
     /// A resource intrinsic (index into [`Flattened::resources`]).
     Resource(usize),
+    /// A fused adapter (index into [`Flattened::adapters`]).
+    Adapter(usize),
+}
+
+/// A function lifted by one component instance and lowered into another.
+#[derive(Clone, Debug)]
+pub struct Adapter {
+    pub ty: aot_abi::ctypes::CFuncType,
+    /// The core function lifted, and the lift's options.
+    pub callee: CoreDef,
+    pub callee_options: CanonOptions,
+    pub callee_instance: usize,
+    /// The lowering's options (the caller's memory and realloc).
+    pub caller_options: CanonOptions,
+    pub caller_instance: usize,
+}
+
+/// A resource type a component defines.
+#[derive(Clone, Debug)]
+pub struct GuestResource {
+    /// The component instance that defined it (whose `resource.new` creates its handles).
+    pub instance: usize,
+    /// Its destructor, called with the representation when the last own handle is dropped.
+    pub dtor: Option<CoreDef>,
 }
 
 /// A host function lowered into a core function.
@@ -162,8 +194,13 @@ pub enum StringEncoding {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceIntrinsic {
     pub kind: ResourceIntrinsicKind,
-    /// The imported interface and the resource, e.g. `wasi:io/streams@0.2.6#output-stream`.
+    /// The imported interface and the resource, e.g. `wasi:io/streams@0.2.6#output-stream`
+    /// (for a guest resource, a description).
     pub resource: String,
+    /// A resource a component defines (index into [`Flattened::guest_resources`]).
+    pub guest: Option<usize>,
+    /// The component instance whose handle table the intrinsic works on.
+    pub instance: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,7 +243,7 @@ pub fn check_imports(flat: &Flattened, file: &str) -> Result<(), CompileError> {
             CompileError::new(file, None, format!("import `{}#{}`: {e}", l.import, l.func))
         })?;
     }
-    for r in &flat.resources {
+    for r in flat.resources.iter().filter(|r| r.guest.is_none()) {
         let Some((interface, resource)) = r.resource.split_once('#') else {
             continue;
         };
@@ -235,6 +272,7 @@ impl fmt::Display for CoreDef {
             } => write!(f, "instance {instance} {} {name:?}", kind.name()),
             CoreDef::Lowered(i) => write!(f, "lowering {i}"),
             CoreDef::Resource(i) => write!(f, "resource {i}"),
+            CoreDef::Adapter(i) => write!(f, "adapter {i}"),
         }
     }
 }

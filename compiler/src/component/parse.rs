@@ -18,6 +18,10 @@ pub(super) struct Tree<'a> {
     pub modules: Vec<CoreModule>,
 }
 
+/// A component's types as the validator resolved them: what the value types of its
+/// functions are, for the adapters between components.
+pub(super) struct ComponentTypes(pub wasmparser::types::Types);
+
 impl Tree<'_> {
     pub fn root(&self) -> usize {
         self.components.len().saturating_sub(1)
@@ -28,6 +32,8 @@ impl Tree<'_> {
 #[derive(Default)]
 pub(super) struct ComponentDef<'a> {
     pub items: Vec<(usize, Def<'a>)>,
+    /// Its validated types (set when the component closes).
+    pub types: Option<ComponentTypes>,
 }
 
 pub(super) enum Def<'a> {
@@ -46,6 +52,10 @@ pub(super) enum Def<'a> {
     Type,
     /// An instance type (what an imported instance is): its type exports, by name.
     InstanceType(Vec<(String, LocalType)>),
+    /// A resource type the component defines, with its destructor (a core function index).
+    Resource {
+        dtor: Option<u32>,
+    },
 }
 
 /// What a type in an instance type's own index space is, as far as resource identity goes.
@@ -73,8 +83,18 @@ pub(super) fn parse<'a>(wasm: &'a [u8], file: &str) -> Result<Tree<'a>, CompileE
         modules: Vec::new(),
     };
     let mut stack = vec![Open::Component(ComponentDef::default())];
+    // Validated already (see `flatten`); validated again here only to keep each component's
+    // resolved types. Function bodies are skipped: nothing here needs them.
+    let mut validator = wasmparser::Validator::new_with_features(
+        crate::module::features() | wasmparser::WasmFeatures::COMPONENT_MODEL,
+    );
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(perr)?;
+        let valid = validator.payload(&payload).map_err(perr)?;
+        let closed_types = match valid {
+            wasmparser::ValidPayload::End(types) => Some(types),
+            _ => None,
+        };
         // Inside a core module only its imports and its end matter.
         if let Some(Open::Module(module)) = stack.last_mut() {
             match payload {
@@ -134,7 +154,8 @@ pub(super) fn parse<'a>(wasm: &'a [u8], file: &str) -> Result<Tree<'a>, CompileE
                 stack.push(Open::Component(ComponentDef::default()));
             }
             Payload::End(offset) => {
-                if let Some(Open::Component(def)) = stack.pop() {
+                if let Some(Open::Component(mut def)) = stack.pop() {
+                    def.types = closed_types.map(ComponentTypes);
                     tree.components.push(def);
                     let index = tree.components.len() - 1;
                     if !stack.is_empty() {
@@ -203,14 +224,15 @@ pub(super) fn parse<'a>(wasm: &'a [u8], file: &str) -> Result<Tree<'a>, CompileE
                 for item in r.into_iter_with_offsets() {
                     let (offset, t) = item.map_err(perr)?;
                     let def = match t {
-                        wasmparser::ComponentType::Resource { .. } => {
-                            // A resource the component defines itself needs a handle table
-                            // whose representation the guest chooses: not in commands.
-                            return Err(unsupported(
-                                file,
-                                offset as usize,
-                                "resource type definition",
-                            ));
+                        wasmparser::ComponentType::Resource { rep, dtor } => {
+                            if rep != wasmparser::ValType::I32 {
+                                return Err(unsupported(
+                                    file,
+                                    offset as usize,
+                                    "resource representation other than i32",
+                                ));
+                            }
+                            Def::Resource { dtor }
                         }
                         wasmparser::ComponentType::Instance(decls) => {
                             Def::InstanceType(instance_type_exports(&decls))

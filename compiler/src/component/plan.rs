@@ -1,11 +1,13 @@
 //! The back end of the component front end: turns a [`Flattened`] component into the
 //! production instantiation plan of its core instances, the glue functions they import
 //! (each lowered WASI function and resource intrinsic, by its runtime symbol and flat core
-//! type) and the lifted `run` — all wired by index here, so the runtime matches no name.
+//! type; each fused adapter between two components, by its type), the resource types the
+//! components define, and the lifted `run` — all wired by index here, so the runtime matches
+//! no name.
 
 use aot_abi::{
-    ComponentPlan, ExportRef, ExternKind as AbiKind, FuncType, GluePlan, ImportKind, ImportSource,
-    InstancePlan, ValType,
+    AdapterPlan, ComponentPlan, ExportRef, ExternKind as AbiKind, FuncType, GlueKind, GluePlan,
+    GuestResourcePlan, ImportKind, ImportSource, InstancePlan, ValType,
 };
 
 use super::{CoreDef, ExternKind, Flattened, ResourceIntrinsicKind, StringEncoding};
@@ -103,19 +105,54 @@ pub fn plan(
         glue.push(GlueFunc {
             symbol: host.symbol.clone(),
             ty: ty.clone(),
+            adapter: false,
         });
         glue_plans.push(GluePlan {
             ty,
             memory,
             realloc,
-            string_encoding: match l.options.string_encoding {
-                StringEncoding::Utf8 => 0,
-                StringEncoding::Utf16 => 1,
-                StringEncoding::CompactUtf16 => 2,
-            },
+            string_encoding: encoding(l.options.string_encoding),
+            kind: GlueKind::Host,
         });
     }
     for r in &flat.resources {
+        if let Some(k) = r.guest {
+            let (resource, instance) = (k as u32, r.instance as u32);
+            let (kind, symbol, results) = match r.kind {
+                ResourceIntrinsicKind::New => (
+                    GlueKind::ResourceNew { resource, instance },
+                    "aot_rt_resource_new",
+                    vec![ValType::I32],
+                ),
+                ResourceIntrinsicKind::Rep => (
+                    GlueKind::ResourceRep { resource, instance },
+                    "aot_rt_resource_rep",
+                    vec![ValType::I32],
+                ),
+                ResourceIntrinsicKind::Drop => (
+                    GlueKind::ResourceDrop { resource, instance },
+                    "aot_rt_resource_drop",
+                    Vec::new(),
+                ),
+            };
+            let ty = FuncType {
+                params: vec![ValType::I32],
+                results,
+            };
+            glue.push(GlueFunc {
+                symbol: symbol.to_string(),
+                ty: ty.clone(),
+                adapter: false,
+            });
+            glue_plans.push(GluePlan {
+                ty,
+                memory: None,
+                realloc: None,
+                string_encoding: 0,
+                kind,
+            });
+            continue;
+        }
         let (interface, name) = r
             .resource
             .split_once('#')
@@ -143,14 +180,66 @@ pub fn plan(
         glue.push(GlueFunc {
             symbol: host.drop_symbol.clone(),
             ty: ty.clone(),
+            adapter: false,
         });
         glue_plans.push(GluePlan {
             ty,
             memory: None,
             realloc: None,
             string_encoding: 0,
+            kind: GlueKind::Host,
         });
     }
+    let first_adapter = glue.len();
+    if !flat.adapters.is_empty() {
+        implemented(
+            "aot_rt_adapter",
+            "a function of one component lowered into another",
+        )?;
+    }
+    let mut adapters = Vec::with_capacity(flat.adapters.len());
+    for (n, a) in flat.adapters.iter().enumerate() {
+        let (params, results) = a.ty.lowered_signature();
+        let ty = FuncType { params, results };
+        let opt =
+            |d: &Option<super::CoreDef>, kind| d.as_ref().map(|d| export_ref(d, kind)).transpose();
+        glue.push(GlueFunc {
+            symbol: "aot_rt_adapter".to_string(),
+            ty: ty.clone(),
+            adapter: true,
+        });
+        glue_plans.push(GluePlan {
+            ty,
+            memory: opt(&a.caller_options.memory, ExternKind::Memory)?,
+            realloc: opt(&a.caller_options.realloc, ExternKind::Func)?,
+            string_encoding: encoding(a.caller_options.string_encoding),
+            kind: GlueKind::Adapter(n as u32),
+        });
+        adapters.push(AdapterPlan {
+            ty: a.ty.clone(),
+            callee: export_ref(&a.callee, ExternKind::Func)?,
+            callee_memory: opt(&a.callee_options.memory, ExternKind::Memory)?,
+            callee_realloc: opt(&a.callee_options.realloc, ExternKind::Func)?,
+            callee_string_encoding: encoding(a.callee_options.string_encoding),
+            post_return: opt(&a.callee_options.post_return, ExternKind::Func)?,
+            callee_instance: a.callee_instance as u32,
+            caller_instance: a.caller_instance as u32,
+        });
+    }
+    let resources = flat
+        .guest_resources
+        .iter()
+        .map(|r| {
+            Ok(GuestResourcePlan {
+                instance: r.instance as u32,
+                dtor: r
+                    .dtor
+                    .as_ref()
+                    .map(|d| export_ref(d, ExternKind::Func))
+                    .transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>, CompileError>>()?;
 
     let mut instances = Vec::with_capacity(flat.instances.len());
     for (n, inst) in flat.instances.iter().enumerate() {
@@ -194,6 +283,7 @@ pub fn plan(
                 }
                 CoreDef::Lowered(l) => ImportSource::Glue(*l as u32),
                 CoreDef::Resource(r) => ImportSource::Glue((lowerings + r) as u32),
+                CoreDef::Adapter(a) => ImportSource::Glue((first_adapter + a) as u32),
             };
             if let ImportSource::Glue(g) = source {
                 let want = &glue_plans[g as usize].ty;
@@ -239,9 +329,20 @@ pub fn plan(
             glue: glue_plans,
             run,
             post_return,
+            instances: flat.component_instances as u32,
+            resources,
+            adapters,
         },
         glue,
     })
+}
+
+fn encoding(e: StringEncoding) -> u8 {
+    match e {
+        StringEncoding::Utf8 => 0,
+        StringEncoding::Utf16 => 1,
+        StringEncoding::CompactUtf16 => 2,
+    }
 }
 
 fn abi_kind(k: AbiKind) -> ExternKind {

@@ -35,6 +35,7 @@ fn assert_resolved(f: &Flattened) {
         CoreDef::Export { instance, .. } => *instance < before,
         CoreDef::Lowered(i) => *i < f.lowerings.len(),
         CoreDef::Resource(i) => *i < f.resources.len(),
+        CoreDef::Adapter(i) => *i < f.adapters.len(),
     };
     for (i, inst) in f.instances.iter().enumerate() {
         let module = &f.modules[inst.module];
@@ -165,6 +166,8 @@ fn component_shim_and_fixup() {
         [ResourceIntrinsic {
             kind: ResourceIntrinsicKind::Drop,
             resource: "wasi:io/streams@0.2.6#output-stream".to_string(),
+            guest: None,
+            instance: 0,
         }]
     );
     let write = &f.lowerings[0];
@@ -303,6 +306,61 @@ fn component_nested_component_instantiated_twice() {
     assert_eq!(f.export.core_func, export(1, "run", ExternKind::Func));
 }
 
+/// A function lifted in one nested component and lowered into another becomes a fused
+/// adapter with its type, and a resource a component defines gets its intrinsics on that
+/// component instance's table.
+#[test]
+fn compositions_flatten_into_adapters_and_guest_resources() {
+    let f = flat(
+        r#"(component
+            (component $lib
+                (type $r (resource (rep i32)))
+                (export $re "r" (type $r))
+                (core func $new (canon resource.new $r))
+                (core module $m
+                    (import "" "new" (func $new (param i32) (result i32)))
+                    (memory (export "memory") 1)
+                    (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 8)
+                    (func (export "make") (param i32 i32) (result i32) local.get 1 call $new))
+                (core instance $i (instantiate $m (with "" (instance (export "new" (func $new))))))
+                (func $make (param "s" string) (result (own $re))
+                    (canon lift (core func $i "make") (memory (core memory $i "memory"))
+                        (realloc (core func $i "realloc"))))
+                (export "make" (func $make)))
+            (instance $l (instantiate $lib))
+            (alias export $l "make" (func $make))
+            (core module $mem (memory (export "memory") 1)
+                (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 16))
+            (core instance $mi (instantiate $mem))
+            (core func $lowered (canon lower (func $make) (memory (core memory $mi "memory"))
+                (realloc (core func $mi "realloc"))))
+            (core module $app
+                (import "" "make" (func (param i32 i32) (result i32)))
+                (func (export "run") (result i32) i32.const 0))
+            (core instance $ai (instantiate $app (with "" (instance (export "make" (func $lowered))))))
+            (func $run (result (result)) (canon lift (core func $ai "run")))
+            (instance $e (export "run" (func $run)))
+            (export "wasi:cli/run@0.2.0" (instance $e)))"#,
+    );
+    assert_resolved(&f);
+    assert_eq!(f.adapters.len(), 1);
+    let a = &f.adapters[0];
+    assert_eq!(
+        a.ty,
+        aot_abi::ctypes::CFuncType {
+            params: vec![aot_abi::ctypes::CType::String],
+            result: Some(aot_abi::ctypes::CType::Own(0)),
+        }
+    );
+    assert_ne!(a.callee_instance, a.caller_instance);
+    assert_eq!(f.guest_resources.len(), 1);
+    assert_eq!(f.guest_resources[0].instance, a.callee_instance);
+    assert_eq!(f.resources.len(), 1);
+    assert_eq!(f.resources[0].guest, Some(0));
+    assert_eq!(f.resources[0].kind, ResourceIntrinsicKind::New);
+    assert!(f.instances[2].imports.contains(&CoreDef::Adapter(0)), "{f}");
+}
+
 #[test]
 fn component_unsupported_constructs_are_errors_with_offsets() {
     let run = r#"
@@ -311,25 +369,10 @@ fn component_unsupported_constructs_are_errors_with_offsets() {
         (func $run (result (result)) (canon lift (core func $i "run")))
         (instance $e (export "run" (func $run)))
         (export "wasi:cli/run@0.2.0" (instance $e))"#;
-    let cases = [
-        (
-            format!(r#"(component (type $r (resource (rep i32))) {run})"#),
-            "resource type definition",
-        ),
-        (
-            format!(r#"(component (import "f" (func)) {run})"#),
-            r#"import "f" of a func"#,
-        ),
-        (
-            r#"(component
-                (core module $m (func (export "f")))
-                (core instance $i (instantiate $m))
-                (func $f (canon lift (core func $i "f")))
-                (core func (canon lower (func $f))))"#
-                .to_string(),
-            "lowering of a lifted function",
-        ),
-    ];
+    let cases = [(
+        format!(r#"(component (import "f" (func)) {run})"#),
+        r#"import "f" of a func"#,
+    )];
     for (wat, construct) in cases {
         let e = flatten_err(&wat);
         let message = e.to_string();

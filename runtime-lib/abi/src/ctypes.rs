@@ -45,6 +45,11 @@ pub struct CFuncType {
     pub result: Option<CType>,
 }
 
+/// The resource id of every host resource in a [`CType::Own`] or [`CType::Borrow`]: host
+/// handles live in one table the whole program shares, so moving one between components
+/// needs no other identity.
+pub const HOST_RESOURCE: u32 = u32::MAX;
+
 /// At most this many flat parameters are passed as core parameters; more go through
 /// memory.
 pub const MAX_FLAT_PARAMS: usize = 16;

@@ -208,6 +208,59 @@ pub struct ComponentPlan {
     pub run: ExportRef,
     /// Called with `run`'s result once it has been read.
     pub post_return: Option<ExportRef>,
+    /// How many component instances the program has (each its own handle table).
+    pub instances: u32,
+    /// Resource types the components define.
+    pub resources: Vec<GuestResourcePlan>,
+    /// Fused adapters between components (their glue is `GlueKind::Adapter`).
+    pub adapters: Vec<AdapterPlan>,
+}
+
+/// A resource type a component defines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuestResourcePlan {
+    /// The defining component instance.
+    pub instance: u32,
+    /// Its destructor (a core function export), if any.
+    pub dtor: Option<ExportRef>,
+}
+
+/// A function lifted in one component instance (the callee) and lowered into another (the
+/// caller, whose memory and realloc are the glue function's own).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdapterPlan {
+    pub ty: crate::ctypes::CFuncType,
+    pub callee: ExportRef,
+    pub callee_memory: Option<ExportRef>,
+    pub callee_realloc: Option<ExportRef>,
+    pub callee_string_encoding: u8,
+    pub post_return: Option<ExportRef>,
+    pub callee_instance: u32,
+    pub caller_instance: u32,
+}
+
+/// What a glue function does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GlueKind {
+    /// Calls its WASI 0.2 host function.
+    #[default]
+    Host,
+    /// `resource.new`, `resource.rep` or `resource.drop` of guest resource `resource` on the
+    /// handle table of component instance `instance`.
+    ResourceNew {
+        resource: u32,
+        instance: u32,
+    },
+    ResourceRep {
+        resource: u32,
+        instance: u32,
+    },
+    ResourceDrop {
+        resource: u32,
+        instance: u32,
+    },
+    /// Fused adapter number `n` of [`ComponentPlan::adapters`].
+    Adapter(u32),
 }
 
 /// One glue function: a lowered host function or a resource intrinsic, and the canonical
@@ -221,6 +274,7 @@ pub struct GluePlan {
     pub realloc: Option<ExportRef>,
     /// 0 = utf8, 1 = utf16, 2 = latin1+utf16.
     pub string_encoding: u8,
+    pub kind: GlueKind,
 }
 
 /// One core instance to create: a compiled module and where each of its imports comes from.
@@ -301,9 +355,46 @@ impl CommandConfig {
                     enc_opt_export(w, g.memory);
                     enc_opt_export(w, g.realloc);
                     w.u8(g.string_encoding);
+                    match g.kind {
+                        GlueKind::Host => w.u8(0),
+                        GlueKind::ResourceNew { resource, instance } => {
+                            w.u8(1);
+                            w.u32(resource);
+                            w.u32(instance);
+                        }
+                        GlueKind::ResourceRep { resource, instance } => {
+                            w.u8(2);
+                            w.u32(resource);
+                            w.u32(instance);
+                        }
+                        GlueKind::ResourceDrop { resource, instance } => {
+                            w.u8(3);
+                            w.u32(resource);
+                            w.u32(instance);
+                        }
+                        GlueKind::Adapter(n) => {
+                            w.u8(4);
+                            w.u32(n);
+                        }
+                    }
                 });
                 enc_export(&mut w, c.run);
                 enc_opt_export(&mut w, c.post_return);
+                w.u32(c.instances);
+                w.seq(&c.resources, |w, r| {
+                    w.u32(r.instance);
+                    enc_opt_export(w, r.dtor);
+                });
+                w.seq(&c.adapters, |w, a| {
+                    a.ty.encode(w);
+                    enc_export(w, a.callee);
+                    enc_opt_export(w, a.callee_memory);
+                    enc_opt_export(w, a.callee_realloc);
+                    w.u8(a.callee_string_encoding);
+                    enc_opt_export(w, a.post_return);
+                    w.u32(a.callee_instance);
+                    w.u32(a.caller_instance);
+                });
             }
         }
         w.buf
@@ -349,12 +440,53 @@ impl CommandConfig {
                         memory: dec_opt_export(r)?,
                         realloc: dec_opt_export(r)?,
                         string_encoding: r.u8()?,
+                        kind: match r.u8()? {
+                            0 => GlueKind::Host,
+                            1 => GlueKind::ResourceNew {
+                                resource: r.u32()?,
+                                instance: r.u32()?,
+                            },
+                            2 => GlueKind::ResourceRep {
+                                resource: r.u32()?,
+                                instance: r.u32()?,
+                            },
+                            3 => GlueKind::ResourceDrop {
+                                resource: r.u32()?,
+                                instance: r.u32()?,
+                            },
+                            4 => GlueKind::Adapter(r.u32()?),
+                            _ => return Err(DecodeError("bad glue kind")),
+                        },
+                    })
+                })?;
+                let run = dec_export(&mut r)?;
+                let post_return = dec_opt_export(&mut r)?;
+                let instances = r.u32()?;
+                let resources = r.seq(|r| {
+                    Ok(GuestResourcePlan {
+                        instance: r.u32()?,
+                        dtor: dec_opt_export(r)?,
+                    })
+                })?;
+                let adapters = r.seq(|r| {
+                    Ok(AdapterPlan {
+                        ty: crate::ctypes::CFuncType::decode(r)?,
+                        callee: dec_export(r)?,
+                        callee_memory: dec_opt_export(r)?,
+                        callee_realloc: dec_opt_export(r)?,
+                        callee_string_encoding: r.u8()?,
+                        post_return: dec_opt_export(r)?,
+                        callee_instance: r.u32()?,
+                        caller_instance: r.u32()?,
                     })
                 })?;
                 Some(ComponentPlan {
                     glue,
-                    run: dec_export(&mut r)?,
-                    post_return: dec_opt_export(&mut r)?,
+                    run,
+                    post_return,
+                    instances,
+                    resources,
+                    adapters,
                 })
             }
             _ => return Err(DecodeError("bad component flag")),
@@ -444,6 +576,10 @@ mod tests {
                     }),
                     realloc: None,
                     string_encoding: 2,
+                    kind: GlueKind::ResourceDrop {
+                        resource: 1,
+                        instance: 2,
+                    },
                 }],
                 run: ExportRef {
                     instance: 1,
@@ -453,6 +589,27 @@ mod tests {
                     instance: 1,
                     export: 8,
                 }),
+                instances: 3,
+                resources: vec![GuestResourcePlan {
+                    instance: 2,
+                    dtor: None,
+                }],
+                adapters: vec![AdapterPlan {
+                    ty: crate::ctypes::CFuncType {
+                        params: vec![crate::ctypes::CType::String],
+                        result: Some(crate::ctypes::CType::Own(0)),
+                    },
+                    callee: ExportRef {
+                        instance: 2,
+                        export: 0,
+                    },
+                    callee_memory: None,
+                    callee_realloc: None,
+                    callee_string_encoding: 0,
+                    post_return: None,
+                    callee_instance: 1,
+                    caller_instance: 0,
+                }],
             }),
             inherit_network: true,
         };

@@ -531,7 +531,7 @@ fn lower_flat(side: &mut dyn Side, ty: &CType, val: &Val, out: &mut Vec<ValRaw>)
         (CType::Variant(cases), Val::Variant { case, payload }) => {
             let end = out.len() + ty.flat().len();
             out.push(u32v(*case));
-            match (case_type(cases, *case)?, payload) {
+            match (value_case_type(cases, *case)?, payload) {
                 (Some(t), Some(p)) => lower_flat(side, t, p, out)?,
                 (None, None) => {}
                 _ => return Err(mismatch("variant payload does not match its case")),
@@ -714,7 +714,7 @@ fn store(side: &mut dyn Side, ptr: u32, ty: &CType, val: &Val) -> Result<()> {
         }
         (CType::Record(fields), Val::Record(vals)) => store_fields(side, ptr, fields, vals),
         (CType::Variant(cases), Val::Variant { case, payload }) => {
-            let case_ty = case_type(cases, *case)?;
+            let case_ty = value_case_type(cases, *case)?;
             write_uint(side, ptr, discriminant_size(cases.len()), *case)?;
             match (case_ty, payload) {
                 (Some(t), Some(p)) => store(side, at(ptr, CType::payload_offset(cases))?, t, p),
@@ -799,6 +799,12 @@ fn case_type(cases: &[Option<CType>], case: u32) -> Result<Option<&CType>> {
         .get(case as usize)
         .map(Option::as_ref)
         .ok_or(AdapterError::Abi(AbiError::InvalidDiscriminant))
+}
+
+/// The payload type of a value's case: a case the type lacks cannot have been lifted, so
+/// it is the glue's mistake rather than a guest's.
+fn value_case_type(cases: &[Option<CType>], case: u32) -> Result<Option<&CType>> {
+    case_type(cases, case).map_err(|_| mismatch("variant case out of range"))
 }
 
 /// The bits of flags word `i` (of `n` flags) that are flags: the rest are ignored on
@@ -1061,3 +1067,6 @@ fn store_probably_utf16_to_latin1_or_utf16(
     ptr = realloc(side, ptr, byte_len, 1, units, AbiError::StringOutOfBounds)?;
     Ok((ptr, units))
 }
+
+#[cfg(test)]
+mod tests;

@@ -154,7 +154,9 @@ pub trait Side {
     fn lower_own(&mut self, token: u32, resource: u32) -> Result<u32, AdapterError>;
     /// Lends the handle `handle` (own or borrow) for the call, returning a token.
     fn lift_borrow(&mut self, handle: u32, resource: u32) -> Result<u32, AdapterError>;
-    /// Makes a borrow handle in the side's table for a lent `token`.
+    /// Makes a borrow handle in the side's table for a lent `token` (or gives the
+    /// representation itself when the side defines the resource, as the canonical ABI's
+    /// `lower_borrow` does).
     fn lower_borrow(&mut self, token: u32, resource: u32) -> Result<u32, AdapterError>;
 }
 
@@ -839,6 +841,12 @@ fn load_list_from_range(side: &mut dyn Side, ptr: u32, len: u32, elem: &CType) -
     check_range(side, ptr, byte_len, elem.align(), AbiError::ListOutOfBounds)?;
     if matches!(elem, CType::U8 | CType::S8) {
         return read_bytes(side, ptr, len).map(Val::Bytes);
+    }
+    // Only the memory bounds the number of elements, so zero-size elements could ask for
+    // billions of values; no valid component has them (empty records, tuples and flags
+    // are rejected by validation), so such a type is the compiler's mistake.
+    if size == 0 && len > 0 {
+        return Err(mismatch("a list of zero-size elements"));
     }
     let mut items = Vec::with_capacity(len as usize);
     for i in 0..len {

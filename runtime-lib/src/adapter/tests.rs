@@ -952,6 +952,13 @@ fn lists_misaligned_out_of_bounds_or_too_long() {
         AbiError::ListOutOfBounds.message(),
         "list content out-of-bounds"
     );
+    // No valid component has zero-size elements; an empty list of them is harmless.
+    let empties = list(CType::Record(vec![]));
+    assert!(matches!(
+        lift(&mut side, &empties, 0, u32::MAX),
+        Err(AbiError::Mismatch(_))
+    ));
+    assert_eq!(lift(&mut side, &empties, 0, 0), Ok(Val::List(vec![])));
     // Inside a list, each element's own pointers are checked too.
     side.put_u32s(0, &[65000, 1000]);
     assert_eq!(

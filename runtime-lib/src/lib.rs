@@ -11,6 +11,7 @@
 //! Everything the generated code relies on (vmctx layout, trap codes, builtin signatures,
 //! descriptor records) is defined in `aot_abi`, never here.
 
+pub mod adapter;
 mod arch;
 pub mod builtins;
 pub mod component;

@@ -238,7 +238,7 @@ pub fn core_memory(e: ExportRef, instances: &[&'static Instance]) -> Result<Memo
 }
 
 /// Runs `f`, a call into the component's guest code made by the runtime on its behalf
-/// (a realloc, a destructor, post-return), during which it may not call out.
+/// (a realloc or post-return), during which it may not call out.
 pub fn guest_call<T>(f: impl FnOnce() -> T) -> T {
     without_leaving(f)
 }

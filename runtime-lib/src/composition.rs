@@ -108,7 +108,9 @@ impl Composition {
             Ok(f) => f,
             Err(_) => return Ok(()),
         };
-        component::guest_call(|| instance.call(index, &[aot_abi::ValRaw::from_u32(rep)]))?;
+        // A destructor is an ordinary call into its component: it may call out (print,
+        // drop its own handles).
+        instance.call(index, &[aot_abi::ValRaw::from_u32(rep)])?;
         Ok(())
     }
 }
@@ -195,4 +197,246 @@ pub extern "C" fn aot_rt_resource_drop(raw: *mut u8, handle: i32) {
         }
         Ok(0)
     });
+}
+
+// ---------------------------------------------------------------------------------------
+// Fused adapters
+
+use std::sync::atomic::AtomicU64;
+
+use aot_abi::ValRaw;
+use aot_abi::ctypes::HOST_RESOURCE;
+
+use crate::adapter::{self, AdapterError, Side, StringEncoding};
+use crate::instance::MemoryRef;
+use crate::resources::CallScope;
+
+/// An adapter's callee side, resolved from the instances at its first call.
+struct Callee {
+    func: CoreFunc,
+    memory: Option<MemoryRef>,
+    realloc: Option<CoreFunc>,
+    post_return: Option<CoreFunc>,
+}
+
+/// Call scopes of borrows lent through adapters, unique per call.
+static NEXT_SCOPE: AtomicU64 = AtomicU64::new(1);
+
+/// One side of an adapter call over a component instance: its memory, realloc and handle
+/// table.
+struct RtSide<'a> {
+    state: &'a Composition,
+    instance: u32,
+    memory: Option<MemoryRef>,
+    realloc: Option<CoreFunc>,
+    encoding: StringEncoding,
+    scope: CallScope,
+}
+
+impl RtSide<'_> {
+    fn table(&self) -> Result<std::sync::MutexGuard<'_, HandleTable>, AdapterError> {
+        self.state
+            .table(self.instance)
+            .map(Locked::locked)
+            .ok_or(AdapterError::Abi(adapter::AbiError::Mismatch(
+                "no such component instance",
+            )))
+    }
+}
+
+impl Side for RtSide<'_> {
+    fn memory(&mut self) -> &mut [u8] {
+        match &self.memory {
+            Some(m) => {
+                let len = usize::try_from(m.len_bytes()).unwrap_or(0);
+                // SAFETY: the memory's accessible bytes are [base, base + len) while no Wasm
+                // code runs; the engine takes a fresh view after each realloc (the only
+                // Wasm it runs), so this view never outlives a growth.
+                unsafe { core::slice::from_raw_parts_mut(m.base(), len) }
+            }
+            None => &mut [],
+        }
+    }
+
+    fn realloc(
+        &mut self,
+        old_ptr: u32,
+        old_size: u32,
+        align: u32,
+        new_size: u32,
+    ) -> Result<u32, AdapterError> {
+        let (instance, index) =
+            self.realloc
+                .ok_or(AdapterError::Abi(adapter::AbiError::Mismatch(
+                    "no realloc option for a value that needs one",
+                )))?;
+        let args = [old_ptr, old_size, align, new_size].map(ValRaw::from_u32);
+        let r = component::guest_call(|| instance.call(index, &args))?;
+        Ok(r.first().map_or(0, ValRaw::u32))
+    }
+
+    fn string_encoding(&self) -> StringEncoding {
+        self.encoding
+    }
+
+    fn lift_own(&mut self, handle: u32, resource: u32) -> Result<u32, AdapterError> {
+        if resource == HOST_RESOURCE {
+            return Ok(handle);
+        }
+        Ok(self.table()?.take_own(handle, ResourceType(resource))?)
+    }
+
+    fn lower_own(&mut self, token: u32, resource: u32) -> Result<u32, AdapterError> {
+        if resource == HOST_RESOURCE {
+            return Ok(token);
+        }
+        Ok(self.table()?.new_own(ResourceType(resource), token)?)
+    }
+
+    fn lift_borrow(&mut self, handle: u32, resource: u32) -> Result<u32, AdapterError> {
+        if resource == HOST_RESOURCE {
+            return Ok(handle);
+        }
+        Ok(self.table()?.borrow_rep(handle, ResourceType(resource))?)
+    }
+
+    fn lower_borrow(&mut self, token: u32, resource: u32) -> Result<u32, AdapterError> {
+        if resource == HOST_RESOURCE || self.state.owner(resource) == Some(self.instance) {
+            // The defining instance gets the representation itself.
+            return Ok(token);
+        }
+        let scope = self.scope;
+        Ok(self
+            .table()?
+            .new_borrow(ResourceType(resource), token, scope)?)
+    }
+}
+
+/// How an adapter error ends the call: a trap of the adapter (134), an error of the call
+/// (status 1, as wasmtime's host errors), or a guest trap re-raised as is.
+fn adapter_trap(glue: &GlueCtx, e: AdapterError) -> Trap {
+    match e {
+        AdapterError::Trap(t) => *t,
+        AdapterError::Abi(a) if a.is_wasm_trap() => {
+            let mut t = glue.store().host_trap(aot_abi::TrapKind::ComponentTrap);
+            t.detail = Some(a.message().to_string());
+            t
+        }
+        other => glue.trap(other.message()),
+    }
+}
+
+impl Composition {
+    fn callee(&self, n: u32) -> Result<Callee, String> {
+        let a = self
+            .plan
+            .adapters
+            .get(n as usize)
+            .ok_or_else(|| format!("no adapter {n}"))?;
+        let instances = self.instances();
+        Ok(Callee {
+            func: component::core_func(a.callee, &instances)?,
+            memory: a
+                .callee_memory
+                .map(|m| component::core_memory(m, &instances))
+                .transpose()?,
+            realloc: a
+                .callee_realloc
+                .map(|r| component::core_func(r, &instances))
+                .transpose()?,
+            post_return: a
+                .post_return
+                .map(|p| component::core_func(p, &instances))
+                .transpose()?,
+        })
+    }
+}
+
+/// A fused adapter's body: moves the caller's arguments (`values`, its lowered
+/// signature) into the callee's component, calls the callee with the callee instance
+/// entered, moves the result back (into `values`, or through the caller's return
+/// pointer), then runs the callee's post-return. Borrows lent to the callee must all be
+/// dropped by then.
+///
+/// # Safety
+/// `raw` must be the glue context the adapter trampoline was called with, and `values`
+/// must hold max(params, results, 1) slots of the adapter's caller-side signature.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_rt_adapter(raw: *mut u8, values: *mut ValRaw) {
+    // SAFETY: per the contract above.
+    let glue = unsafe { GlueCtx::from_raw(raw) };
+    let store = glue.store();
+    if !component::may_leave() {
+        store.set_pending_trap(store.host_trap(aot_abi::TrapKind::CannotLeaveComponent));
+        return;
+    }
+    let result = (|| -> Result<Vec<ValRaw>, Trap> {
+        let state = state().ok_or_else(|| glue.trap("adapter outside a component"))?;
+        let GlueKind::Adapter(n) = glue.kind() else {
+            return Err(glue.trap("adapter entry for a glue function that is no adapter"));
+        };
+        let plan = &state.plan.adapters[n as usize];
+        let callee = state.callee(n).map_err(|m| glue.trap(m))?;
+        let (params, results) = plan.ty.lowered_signature();
+        let slots = params.len().max(results.len()).max(1);
+        // SAFETY: the trampoline's array has `slots` values (see the contract above).
+        let args = unsafe { core::slice::from_raw_parts(values, slots) }[..params.len()].to_vec();
+        let scope = CallScope(NEXT_SCOPE.fetch_add(1, Ordering::Relaxed));
+        let mut caller = RtSide {
+            state,
+            instance: plan.caller_instance,
+            memory: glue.memory_ref().copied(),
+            realloc: glue.realloc_func(),
+            encoding: StringEncoding::from_u8(glue.string_encoding())
+                .unwrap_or(StringEncoding::Utf8),
+            scope,
+        };
+        let mut callee_side = RtSide {
+            state,
+            instance: plan.callee_instance,
+            memory: callee.memory,
+            realloc: callee.realloc,
+            encoding: StringEncoding::from_u8(plan.callee_string_encoding)
+                .unwrap_or(StringEncoding::Utf8),
+            scope,
+        };
+        let fail = |e| adapter_trap(glue, e);
+        let entered = state.enter(plan.callee_instance, || -> Result<Vec<ValRaw>, Trap> {
+            let lifted = adapter::lift_params(&plan.ty, &mut caller, &args).map_err(fail)?;
+            let flat =
+                adapter::lower_params(&plan.ty, &mut callee_side, &lifted.params).map_err(fail)?;
+            let (instance, index) = callee.func;
+            let core_results = instance.call(index, &flat)?;
+            let val =
+                adapter::lift_results(&plan.ty, &mut callee_side, &core_results).map_err(fail)?;
+            let out = adapter::lower_results(&plan.ty, &mut caller, val.as_ref(), lifted.retptr)
+                .map_err(fail)?;
+            if let Some((pi, pindex)) = callee.post_return {
+                component::guest_call(|| pi.call(pindex, &core_results))?;
+            }
+            if let Some(t) = state.table(plan.callee_instance) {
+                t.locked()
+                    .end_call(scope)
+                    .map_err(|e| glue.trap(e.message()))?;
+            }
+            Ok(out)
+        });
+        match entered {
+            Ok(r) => r,
+            Err(words) => {
+                let mut t = store.host_trap(aot_abi::TrapKind::ComponentTrap);
+                t.detail = Some(words.to_string());
+                Err(t)
+            }
+        }
+    })();
+    match result {
+        Ok(out) => {
+            for (i, v) in out.into_iter().enumerate() {
+                // SAFETY: as above; results fit the array.
+                unsafe { values.add(i).write(v) };
+            }
+        }
+        Err(trap) => store.set_pending_trap(trap),
+    }
 }

@@ -44,7 +44,8 @@ pub struct Trap {
     pub pc: usize,
     /// Innermost first: `pc`, then the return address into each calling Wasm frame.
     pub backtrace: Vec<usize>,
-    /// The particular rule a [`TrapKind::ComponentAbi`] trap broke, in wasmtime's words
+    /// The particular rule a [`TrapKind::ComponentAbi`] or [`TrapKind::ComponentTrap`] trap
+    /// broke, in wasmtime's words
     /// (None for every other kind: their message is the kind's).
     pub detail: Option<String>,
 }
@@ -325,7 +326,8 @@ fn take_trap() -> Trap {
             kind,
             pc: s.pc.get(),
             backtrace: s.frames[..s.len.get()].iter().map(Cell::get).collect(),
-            detail: detail.filter(|_| kind == TrapKind::ComponentAbi),
+            detail: detail
+                .filter(|_| matches!(kind, TrapKind::ComponentAbi | TrapKind::ComponentTrap)),
         }
     })
 }

@@ -29,10 +29,14 @@ pub enum TrapKind {
     /// A lowered import or resource intrinsic called while the component may not leave
     /// (from its `realloc` or `post-return`).
     CannotLeaveComponent = 14,
+    /// A rule of the component model a fused adapter between components checks (a
+    /// pointer out of bounds or misaligned, a bad discriminant, re-entering an instance):
+    /// a trap of the adapter's code, with wasmtime's words for the rule.
+    ComponentTrap = 15,
 }
 
 impl TrapKind {
-    pub const ALL: [TrapKind; 14] = [
+    pub const ALL: [TrapKind; 15] = [
         TrapKind::StackOverflow,
         TrapKind::MemoryOutOfBounds,
         TrapKind::HeapMisaligned,
@@ -47,6 +51,7 @@ impl TrapKind {
         TrapKind::AtomicWaitNonSharedMemory,
         TrapKind::ComponentAbi,
         TrapKind::CannotLeaveComponent,
+        TrapKind::ComponentTrap,
     ];
 
     pub fn from_u32(code: u32) -> Option<TrapKind> {
@@ -70,6 +75,7 @@ impl TrapKind {
             TrapKind::AtomicWaitNonSharedMemory => "atomic wait on non-shared memory",
             TrapKind::ComponentAbi => "canonical ABI violation",
             TrapKind::CannotLeaveComponent => "cannot leave component instance",
+            TrapKind::ComponentTrap => "component model trap",
         }
     }
 }

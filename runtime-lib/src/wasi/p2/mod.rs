@@ -24,6 +24,7 @@ mod cli;
 mod clocks;
 pub(crate) mod io;
 mod random;
+mod sockets;
 
 use std::sync::{Arc, Mutex};
 

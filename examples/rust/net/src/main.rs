@@ -37,7 +37,11 @@ fn at<T>(what: &str, r: io::Result<T>) -> io::Result<T> {
 }
 
 fn describe(addr: SocketAddr) -> String {
-    format!("{} port {}", addr.ip(), if addr.port() == 0 { "zero" } else { "set" })
+    format!(
+        "{} port {}",
+        addr.ip(),
+        if addr.port() == 0 { "zero" } else { "set" }
+    )
 }
 
 fn tcp_echo(ip: IpAddr) -> io::Result<()> {
@@ -110,7 +114,10 @@ fn udp(ip: IpAddr) -> io::Result<()> {
         String::from_utf8_lossy(&buf[..n]),
         from == b_addr
     );
-    println!("  b peer is a: {}", at("peer_addr", b.peer_addr())? == a_addr);
+    println!(
+        "  b peer is a: {}",
+        at("peer_addr", b.peer_addr())? == a_addr
+    );
     // A datagram larger than the receive buffer given is cut to fit.
     at("send_to long", a.send_to(&[7u8; 100], b_addr))?;
     let mut small = [0u8; 10];
@@ -189,7 +196,10 @@ fn nonblocking() -> io::Result<()> {
         Ok(n) => println!("  read with nothing sent gives {n} bytes"),
         Err(e) => println!("  read with nothing sent: {:?}", e.kind()),
     }
-    at("client read timeout", client.set_read_timeout(Some(Duration::from_millis(20))))?;
+    at(
+        "client read timeout",
+        client.set_read_timeout(Some(Duration::from_millis(20))),
+    )?;
     match (&client).read(&mut buf) {
         Ok(n) => println!("  read with a timeout gives {n} bytes"),
         Err(e) => println!("  read with a timeout: {:?}", e.kind()),

@@ -391,10 +391,7 @@ fn splice(
 ) -> Result<u64, StreamError> {
     let budget = dst.check_write()?;
     let max = len_arg(len).min(usize::try_from(budget).unwrap_or(usize::MAX));
-    let bytes = match src.read(max, blocking) {
-        Ok(b) => b,
-        Err(e) => return Err(e),
-    };
+    let bytes = src.read(max, blocking)?;
     dst.write(&bytes)?;
     if blocking {
         dst.blocking_flush()?;

@@ -5,10 +5,11 @@
 //!
 //! Nothing here waits except the blocking stream calls: a connect completes in the
 //! kernel and `finish-connect` asks whether it has; an accept takes what the kernel has
-//! queued. Bytes the kernel did not take at once wait in the output stream's buffer, are
-//! sent as room appears (`check-write`, `flush`), and are waited for by
-//! `blocking-flush`, by `shutdown` and when the stream is dropped (wasmtime sends them
-//! from a background task; here the guest's thread does).
+//! queued. Bytes a write hands over that the kernel does not take at once are sent by a
+//! sender thread, as wasmtime sends them from a background task: the guest goes on (to
+//! read what its peer answers, say) while `check-write` says 0 and the stream's pollable
+//! waits for that thread; `blocking-flush` and dropping the stream wait for it, and a
+//! `shutdown(send)` meanwhile takes effect when it is done.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -313,13 +314,7 @@ impl State {
             fd: fd.clone(),
             open: std::sync::Mutex::new(true),
         });
-        let writer = Arc::new(Writer {
-            fd: fd.clone(),
-            state: std::sync::Mutex::new(WriteState {
-                pending: Vec::new(),
-                closed: None,
-            }),
-        });
+        let writer = Arc::new(Writer::new(fd.clone()));
         self.streams = Some((reader.clone(), writer.clone()));
         (reader, writer)
     }
@@ -419,15 +414,39 @@ struct WriteState {
     /// Written by the guest, not yet taken by the kernel.
     pending: Vec<u8>,
     closed: Option<WriteEnd>,
+    /// A sender thread owns `pending` until the kernel has taken it all.
+    draining: bool,
+    /// `shutdown(send)` came while draining: the sender shuts down once done.
+    shutdown_after_drain: bool,
+    /// Readable while no sender thread runs: what the stream's pollable waits on while
+    /// one does. Made the first time one is needed.
+    idle: Option<Arc<OwnedFd>>,
 }
 
-/// The sending half of a connected socket.
+/// The sending half of a connected socket. A write the kernel does not take whole is
+/// finished by a sender thread, as wasmtime finishes it in a background task, so the
+/// guest can go on (typically to read what its own peer sends) meanwhile.
 pub struct Writer {
     fd: Arc<OwnedFd>,
     state: std::sync::Mutex<WriteState>,
+    drained: std::sync::Condvar,
 }
 
 impl Writer {
+    fn new(fd: Arc<OwnedFd>) -> Writer {
+        Writer {
+            fd,
+            state: std::sync::Mutex::new(WriteState {
+                pending: Vec::new(),
+                closed: None,
+                draining: false,
+                shutdown_after_drain: false,
+                idle: None,
+            }),
+            drained: std::sync::Condvar::new(),
+        }
+    }
+
     /// Sends what the kernel takes now; an error ends the stream.
     fn send_pending(&self, st: &mut WriteState) -> Result<(), StreamError> {
         if let Some(end) = st.closed {
@@ -459,26 +478,123 @@ impl Writer {
         Ok(())
     }
 
-    /// Waits until the kernel has taken every pending byte.
-    fn send_all(&self) -> Result<(), StreamError> {
+    /// Hands what the kernel did not take to a sender thread; without one (the thread
+    /// could not be made) the bytes are sent here, waiting.
+    fn start_draining(self: &Arc<Self>, st: &mut WriteState) {
+        let idle = match &st.idle {
+            Some(fd) => Some(fd.clone()),
+            None => rustix::event::eventfd(
+                0,
+                rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+            )
+            .ok()
+            .map(Arc::new),
+        };
+        if let Some(fd) = &idle {
+            let mut count = [0u8; 8];
+            let _ = rustix::io::read(&**fd, &mut count);
+        }
+        st.idle = idle;
+        st.draining = true;
+        let writer = self.clone();
+        if !spawn_detached(Box::new(move || writer.drain())) {
+            st.draining = false;
+            while !st.pending.is_empty() && self.send_pending(st).is_ok() {
+                wait_fds(&[(self.fd.as_fd(), true)], None);
+            }
+        }
+    }
+
+    /// The sender thread: sends until nothing is pending or the stream fails, then
+    /// wakes whoever waits for it.
+    fn drain(&self) {
         loop {
             {
                 let mut st = self.state.locked();
-                self.send_pending(&mut st)?;
-                if st.pending.is_empty() {
-                    return Ok(());
+                let failed = self.send_pending(&mut st).is_err();
+                if failed || st.pending.is_empty() {
+                    st.draining = false;
+                    if st.shutdown_after_drain && st.closed.is_none() {
+                        st.closed = Some(WriteEnd::Closed);
+                        let _ = rustix::net::shutdown(&*self.fd, rustix::net::Shutdown::Write);
+                    }
+                    if let Some(fd) = &st.idle {
+                        let _ = rustix::io::write(&**fd, &1u64.to_ne_bytes());
+                    }
+                    self.drained.notify_all();
+                    return;
                 }
             }
             wait_fds(&[(self.fd.as_fd(), true)], None);
         }
     }
 
-    fn shut_down(&self) {
-        let _ = self.send_all();
+    /// Waits until no sender thread runs.
+    fn wait_drained(&self) -> std::sync::MutexGuard<'_, WriteState> {
         let mut st = self.state.locked();
-        if st.closed.is_none() {
+        while st.draining {
+            st = self
+                .drained
+                .wait(st)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        st
+    }
+
+    fn shut_down(&self) {
+        let mut st = self.state.locked();
+        if st.draining {
+            st.shutdown_after_drain = true;
+        } else if st.closed.is_none() {
             st.closed = Some(WriteEnd::Closed);
             let _ = rustix::net::shutdown(&*self.fd, rustix::net::Shutdown::Write);
+        }
+    }
+}
+
+/// Runs `work` on a new detached thread; false if the system would not make one.
+///
+/// A POSIX thread rather than `std::thread`: std's thread start refers to
+/// `pthread_setname_np`, whose musl implementation brings printf and with it long double
+/// arithmetic the aarch64 link does not provide.
+fn spawn_detached(work: Box<dyn FnOnce() + Send>) -> bool {
+    extern "C" fn start(arg: *mut libc::c_void) -> *mut libc::c_void {
+        // SAFETY: `arg` is the box `spawn_detached` leaked for this thread alone.
+        let work = unsafe { Box::from_raw(arg.cast::<Box<dyn FnOnce() + Send>>()) };
+        work();
+        std::ptr::null_mut()
+    }
+    let arg = Box::into_raw(Box::new(work));
+    let mut thread = std::mem::MaybeUninit::<libc::pthread_t>::uninit();
+    // SAFETY: `thread` is written by pthread_create before it is read; default
+    // attributes; `start` takes ownership of `arg` only if the thread is made.
+    let made = unsafe {
+        libc::pthread_create(thread.as_mut_ptr(), std::ptr::null(), start, arg.cast()) == 0
+    };
+    if made {
+        // SAFETY: the thread was made and is detached once, here.
+        unsafe { libc::pthread_detach(thread.assume_init()) };
+    } else {
+        // SAFETY: no thread took `arg`; it is still the box leaked above.
+        drop(unsafe { Box::from_raw(arg) });
+    }
+    made
+}
+
+impl Readiness for Writer {
+    /// Ready once the bytes written so far are the kernel's and it has room for more.
+    fn current(&self) -> Pollable {
+        let st = self.state.locked();
+        match (&st.idle, st.draining, st.closed) {
+            (_, _, Some(_)) => Pollable::Ready,
+            (Some(idle), true, None) => Pollable::Fd {
+                fd: idle.clone(),
+                write: false,
+            },
+            _ => Pollable::Fd {
+                fd: self.fd.clone(),
+                write: true,
+            },
         }
     }
 }
@@ -503,19 +619,17 @@ impl Source for TcpInput {
     }
 }
 
-/// The `output-stream` handed out for a socket. Dropping it waits for its pending bytes,
-/// as wasmtime's does.
+/// The `output-stream` handed out for a socket. Dropping it waits for its sender
+/// thread, as wasmtime's waits for its background write.
 pub struct TcpOutput(Arc<Writer>);
 
 impl Sink for TcpOutput {
     fn check_write(&self) -> Result<u64, StreamError> {
-        let mut st = self.0.state.locked();
-        self.0.send_pending(&mut st)?;
-        Ok(if st.pending.is_empty() {
-            STREAM_BUDGET as u64
-        } else {
-            0
-        })
+        let st = self.0.state.locked();
+        if let Some(end) = st.closed {
+            return Err(end.error());
+        }
+        Ok(if st.draining { 0 } else { STREAM_BUDGET as u64 })
     }
 
     fn write(&self, bytes: &[u8]) -> Result<(), StreamError> {
@@ -524,33 +638,38 @@ impl Sink for TcpOutput {
             return Err(end.error());
         }
         st.pending.extend_from_slice(bytes);
-        self.0.send_pending(&mut st)
+        if st.draining {
+            return Ok(());
+        }
+        self.0.send_pending(&mut st)?;
+        if !st.pending.is_empty() {
+            self.0.start_draining(&mut st);
+        }
+        Ok(())
     }
 
     fn flush(&self) -> Result<(), StreamError> {
-        let mut st = self.0.state.locked();
-        self.0.send_pending(&mut st)
+        match self.0.state.locked().closed {
+            Some(end) => Err(end.error()),
+            None => Ok(()),
+        }
     }
 
     fn blocking_flush(&self) -> Result<(), StreamError> {
-        self.0.send_all()
+        match self.0.wait_drained().closed {
+            Some(end) => Err(end.error()),
+            None => Ok(()),
+        }
     }
 
     fn pollable(&self) -> Pollable {
-        if self.0.state.locked().closed.is_none() {
-            Pollable::Fd {
-                fd: self.0.fd.clone(),
-                write: true,
-            }
-        } else {
-            Pollable::Ready
-        }
+        Pollable::Dynamic(self.0.clone())
     }
 }
 
 impl Drop for TcpOutput {
     fn drop(&mut self) {
-        let _ = self.0.send_all();
+        drop(self.0.wait_drained());
     }
 }
 
@@ -876,6 +995,63 @@ mod tests {
             keep_alive_time(u64::MAX),
             Duration::from_secs(i16::MAX as u64)
         );
+    }
+
+    /// A connected pair over loopback: (client, server) input and output halves.
+    fn connected_pair() -> (
+        TcpSocket,
+        TcpSocket,
+        Arc<Reader>,
+        Arc<Writer>,
+        Arc<Reader>,
+        Arc<Writer>,
+    ) {
+        let listener = TcpSocket::new(
+            new_socket(Family::Ipv4, SocketType::STREAM).unwrap(),
+            Family::Ipv4,
+            Phase::Default,
+            false,
+        );
+        listener.start_bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        listener.finish(Op::Bind).unwrap();
+        listener.start_listen().unwrap();
+        listener.finish(Op::Listen).unwrap();
+        let client = TcpSocket::new(
+            new_socket(Family::Ipv4, SocketType::STREAM).unwrap(),
+            Family::Ipv4,
+            Phase::Default,
+            false,
+        );
+        client
+            .start_connect(listener.local_address().unwrap())
+            .unwrap();
+        wait_fds(&[(client.fd.as_fd(), true)], None);
+        let (cr, cw) = client.finish_connect().unwrap();
+        wait_fds(&[(listener.fd.as_fd(), false)], None);
+        let (server, sr, sw) = listener.accept().unwrap();
+        (client, server, cr, cw, sr, sw)
+    }
+
+    /// Bytes the kernel cannot take yet are sent by the sender thread while the guest
+    /// reads on: writing until `check-write` says 0 and then reading it all back ends.
+    #[test]
+    fn writes_beyond_the_kernel_buffer_finish_in_the_background() {
+        let (_client, _server, _cr, cw, sr, _sw) = connected_pair();
+        let out = TcpOutput(cw);
+        let chunk = vec![7u8; STREAM_BUDGET];
+        let mut written = 0;
+        while out.check_write().unwrap() > 0 {
+            out.write(&chunk).unwrap();
+            written += chunk.len();
+            assert!(written < 1 << 30, "the kernel took a gigabyte");
+        }
+        let mut read = 0;
+        while read < written {
+            read += sr.read(1 << 20, true).unwrap().len();
+        }
+        assert_eq!(read, written);
+        out.blocking_flush().unwrap();
+        assert_eq!(out.check_write().unwrap(), STREAM_BUDGET as u64);
     }
 
     #[test]

@@ -53,6 +53,7 @@ enum Op {
     Listen,
 }
 
+/// What wasmtime tracks beside the host socket.
 struct State {
     phase: Phase,
     in_progress: Option<Op>,
@@ -62,6 +63,7 @@ struct State {
     streams: Option<(Arc<Reader>, Arc<Writer>)>,
 }
 
+/// A `tcp-socket` resource.
 pub struct TcpSocket {
     fd: Arc<OwnedFd>,
     family: Family,

@@ -36,13 +36,16 @@ const MAX_DATAGRAM_SIZE: usize = u16::MAX as usize;
 /// The most bytes one `receive` gathers before returning (wasmtime's read budget).
 const RECEIVE_BUDGET: usize = 64 * 1024;
 
+/// What wasmtime tracks beside the host socket.
 struct State {
+    /// `start-bind` succeeded and awaits `finish-bind`.
     binding: bool,
     bound: bool,
     /// The connected peer, as the kernel reports it after `stream`.
     remote: Option<SocketAddr>,
 }
 
+/// A `udp-socket` resource.
 pub struct UdpSocket {
     fd: Arc<OwnedFd>,
     family: Family,

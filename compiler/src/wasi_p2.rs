@@ -668,13 +668,6 @@ mod tests {
     const NOT_YET_IMPLEMENTED: &[&str] = &[
         "wasi:filesystem/types@0.2.12",
         "wasi:filesystem/preopens@0.2.12",
-        "wasi:sockets/network@0.2.12",
-        "wasi:sockets/instance-network@0.2.12",
-        "wasi:sockets/tcp@0.2.12",
-        "wasi:sockets/tcp-create-socket@0.2.12",
-        "wasi:sockets/udp@0.2.12",
-        "wasi:sockets/udp-create-socket@0.2.12",
-        "wasi:sockets/ip-name-lookup@0.2.12",
     ];
 
     /// The runtime linked into executables defines every function and resource destructor

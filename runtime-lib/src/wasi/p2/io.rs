@@ -19,6 +19,7 @@ use crate::wasi::io::{Stdio, StreamError};
 pub const STREAM_BUDGET: usize = 64 * 1024;
 
 /// Something a pollable waits for.
+#[derive(Clone)]
 pub enum Pollable {
     /// Always ready (files, stdout, a write that never blocks).
     Ready,
@@ -26,6 +27,15 @@ pub enum Pollable {
     Deadline(u64),
     /// Ready when this descriptor is readable (or writable).
     Fd { fd: Arc<dyn AsFdSync>, write: bool },
+    /// Whatever its owner waits on at the time of the wait: a socket's pollable follows
+    /// the socket from connecting to connected, as wasmtime's does.
+    Dynamic(Arc<dyn Readiness>),
+}
+
+/// The owner of a [`Pollable::Dynamic`].
+pub trait Readiness: Send + Sync {
+    /// What to wait on now; never `Dynamic`.
+    fn current(&self) -> Pollable;
 }
 
 /// A descriptor a pollable can wait on.
@@ -62,6 +72,10 @@ pub trait Sink: Send + Sync {
     fn write(&self, bytes: &[u8]) -> Result<(), StreamError>;
     fn flush(&self) -> Result<(), StreamError> {
         Ok(())
+    }
+    /// As `flush`, and waits until the bytes written have left the stream's own buffer.
+    fn blocking_flush(&self) -> Result<(), StreamError> {
+        self.flush()
     }
     fn pollable(&self) -> Pollable {
         Pollable::Ready
@@ -192,9 +206,18 @@ impl Sink for FileSink {
 }
 
 impl Pollable {
+    /// What a `Dynamic` pollable stands for now; any other as is.
+    fn resolved(&self) -> Pollable {
+        match self {
+            Pollable::Dynamic(owner) => owner.current(),
+            other => other.clone(),
+        }
+    }
+
     /// Whether it is ready now, given the monotonic time `now`.
     fn ready(&self, now: u64) -> bool {
         match self {
+            Pollable::Dynamic(owner) => owner.current().ready(now),
             Pollable::Ready => true,
             Pollable::Deadline(d) => now >= *d,
             Pollable::Fd { fd, write } => wait_fds(&[(fd.borrowed(), *write)], Some(0))
@@ -207,7 +230,7 @@ impl Pollable {
 
 /// Polls `fds` (readable, or writable if the flag is set) for at most `timeout_ns` (None:
 /// forever); whether each is ready. An error counts as ready: the operation reports it.
-fn wait_fds(fds: &[(BorrowedFd<'_>, bool)], timeout_ns: Option<u64>) -> Vec<bool> {
+pub(crate) fn wait_fds(fds: &[(BorrowedFd<'_>, bool)], timeout_ns: Option<u64>) -> Vec<bool> {
     let mut polls: Vec<PollFd> = fds
         .iter()
         .map(|(fd, write)| {
@@ -237,6 +260,7 @@ fn wait_fds(fds: &[(BorrowedFd<'_>, bool)], timeout_ns: Option<u64>) -> Vec<bool
 /// Blocks until at least one of `list` is ready; the indices of those that are.
 pub fn poll_list(call: &Call, list: &[Arc<Pollable>]) -> Vec<u32> {
     loop {
+        let list: Vec<Pollable> = list.iter().map(|p| p.resolved()).collect();
         let now = call.wasi.monotonic.now();
         let ready: Vec<u32> = list
             .iter()
@@ -249,14 +273,14 @@ pub fn poll_list(call: &Call, list: &[Arc<Pollable>]) -> Vec<u32> {
         }
         let deadline = list
             .iter()
-            .filter_map(|p| match **p {
+            .filter_map(|p| match *p {
                 Pollable::Deadline(d) => Some(d),
                 _ => None,
             })
             .min();
         let fds: Vec<(BorrowedFd<'_>, bool)> = list
             .iter()
-            .filter_map(|p| match &**p {
+            .filter_map(|p| match p {
                 Pollable::Fd { fd, write } => Some((fd.borrowed(), *write)),
                 _ => None,
             })
@@ -367,13 +391,10 @@ fn splice(
 ) -> Result<u64, StreamError> {
     let budget = dst.check_write()?;
     let max = len_arg(len).min(usize::try_from(budget).unwrap_or(usize::MAX));
-    let bytes = match src.read(max, blocking) {
-        Ok(b) => b,
-        Err(e) => return Err(e),
-    };
+    let bytes = src.read(max, blocking)?;
     dst.write(&bytes)?;
     if blocking {
-        dst.flush()?;
+        dst.blocking_flush()?;
     }
     Ok(bytes.len() as u64)
 }
@@ -479,7 +500,7 @@ p2_fns! {
         if bytes.len() > 4096 {
             return Err(cx.trap("Buffer too large for blocking-write-and-flush (expected at most 4096)"));
         }
-        ret_unit(&cx, retptr, s.write(&bytes).and_then(|()| s.flush()))
+        ret_unit(&cx, retptr, s.write(&bytes).and_then(|()| s.blocking_flush()))
     }
 
     fn aot_wasi_p2_io__streams__method__output_stream__flush(cx, this: i32, retptr: i32) {
@@ -489,7 +510,7 @@ p2_fns! {
 
     fn aot_wasi_p2_io__streams__method__output_stream__blocking_flush(cx, this: i32, retptr: i32) {
         let s = output(&cx, this)?;
-        ret_unit(&cx, retptr, s.flush())
+        ret_unit(&cx, retptr, s.blocking_flush())
     }
 
     fn aot_wasi_p2_io__streams__method__output_stream__subscribe(cx, this: i32) -> i32 {
@@ -509,7 +530,7 @@ p2_fns! {
             return Err(cx.trap("Buffer too large for blocking-write-and-flush (expected at most 4096)"));
         }
         let zeroes = vec![0u8; len_arg(len)];
-        ret_unit(&cx, retptr, s.write(&zeroes).and_then(|()| s.flush()))
+        ret_unit(&cx, retptr, s.write(&zeroes).and_then(|()| s.blocking_flush()))
     }
 
     fn aot_wasi_p2_io__streams__method__output_stream__splice(cx, this: i32, src: i32, len: i64, retptr: i32) {

@@ -24,6 +24,7 @@ mod cli;
 mod clocks;
 pub(crate) mod io;
 mod random;
+mod sockets;
 
 use std::sync::{Arc, Mutex};
 
@@ -315,6 +316,8 @@ macro_rules! p2_fns {
                 // guest realloc, called through `Call::alloc`, which views are not held
                 // across).
                 let $cx = unsafe { $crate::wasi::p2::Call::new(raw) };
+                // A closure, so that `?` in the body ends the body, not this function.
+                #[allow(clippy::redundant_closure_call)]
                 let result: $crate::wasi::p2::R<_> = if $crate::component::may_leave() {
                     (|| $body)()
                 } else {

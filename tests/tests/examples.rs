@@ -62,6 +62,9 @@ enum Lang {
     /// The same C program made a component with the preview 1 command adapter (as
     /// `wasm-tools component new --adapt`): WASI 0.2 underneath wasi-libc's preview 1.
     CP2,
+    /// Components composed into one (`wasm-tools compose`): examples/compose/<program>-app
+    /// with <program>-lib plugged into its import, so calls cross fused adapters.
+    Composed,
 }
 
 #[derive(Clone, Copy)]
@@ -100,7 +103,9 @@ struct Case {
 impl Case {
     fn id(&self) -> String {
         match self.lang {
-            Lang::RustP2 | Lang::CP2 => format!("p2:{}.{}", self.program, self.name),
+            Lang::RustP2 | Lang::CP2 | Lang::Composed => {
+                format!("p2:{}.{}", self.program, self.name)
+            }
             _ => format!("{}.{}", self.program, self.name),
         }
     }
@@ -112,7 +117,7 @@ impl Case {
 fn all_cases() -> Vec<Case> {
     let p2 = CASES
         .iter()
-        .filter(|c| c.lang != Lang::RustP2)
+        .filter(|c| matches!(c.lang, Lang::Rust | Lang::C))
         .map(|c| Case {
             lang: match c.lang {
                 Lang::C => Lang::CP2,
@@ -196,6 +201,8 @@ const CASES: &[Case] = &[
     rust("exit-codes", "125", &["125"]),
     rust("exit-codes", "main-err", &["err"]),
     rust("exit-codes", "usage", &[]),
+    // Two Rust components composed: strings, lists, records, variants, resources across.
+    case(Lang::Composed, "compose", "default", &[]),
     // WASI 0.2 called directly (the `wasip2` crate): components only.
     rust_p2("wasi-p2", "surface", &["surface", "x"]).env(&[("B", "2"), ("A", "1")]),
     rust_p2("wasi-p2", "stdin", &["stdin"]).stdin(Stdin::Text("hello world, this is stdin\n")),
@@ -336,6 +343,7 @@ fn run() -> Result<bool, String> {
 
     let mut wasm = build_rust(&workspace, &build_dir, Lang::Rust);
     wasm.extend(build_rust(&workspace, &build_dir, Lang::RustP2));
+    wasm.extend(compose(&wasm, &build_dir));
     let c = build_c(&workspace, &build_dir);
     wasm.extend(componentize_c(&c, &build_dir));
     wasm.extend(c);
@@ -709,6 +717,57 @@ fn build_c(
                     }
                 });
             ((Lang::C, p), r)
+        })
+        .collect()
+}
+
+/// The composed programs: `<p>-app` with `<p>-lib` plugged in (`wasm-tools compose`), both
+/// built for wasm32-wasip2 with the other Rust programs.
+fn compose(
+    built: &HashMap<(Lang, &'static str), Result<PathBuf, String>>,
+    build_dir: &Path,
+) -> HashMap<(Lang, &'static str), Result<PathBuf, String>> {
+    let programs: Vec<&'static str> = CASES
+        .iter()
+        .filter(|c| c.lang == Lang::Composed)
+        .map(|c| c.program)
+        .collect();
+    let release = build_dir.join("wasm32-wasip2/release");
+    programs
+        .into_iter()
+        .map(|p| {
+            let r = built
+                .values()
+                .find_map(|r| r.as_ref().err().cloned())
+                .map_or(Ok(()), Err)
+                .and_then(|()| tools::required("composing components", tools::find_wasm_tools()))
+                .and_then(|wasm_tools| {
+                    let dir = build_dir.join("composed");
+                    std::fs::create_dir_all(&dir)
+                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                    // The plugged component's file name names its instance: kebab case.
+                    let lib = dir.join("lib.wasm");
+                    std::fs::copy(release.join(format!("{p}_lib.wasm")), &lib)
+                        .map_err(|e| format!("{p}_lib.wasm was not built: {e}"))?;
+                    let out = dir.join(format!("{p}.wasm"));
+                    let o = Command::new(wasm_tools)
+                        .arg("compose")
+                        .arg(release.join(format!("{p}-app.wasm")))
+                        .arg("-d")
+                        .arg(&lib)
+                        .arg("-o")
+                        .arg(&out)
+                        .output()
+                        .map_err(|e| format!("cannot run wasm-tools: {e}"))?;
+                    if !o.status.success() {
+                        return Err(format!(
+                            "wasm-tools compose failed: {}",
+                            aot_tests::one_line(&String::from_utf8_lossy(&o.stderr))
+                        ));
+                    }
+                    Ok(out)
+                });
+            ((Lang::Composed, p), r)
         })
         .collect()
 }
@@ -1102,7 +1161,7 @@ fn normalise_aot_stderr(s: &str) -> String {
 }
 
 fn expected_dir(setup: &Setup, c: &Case) -> PathBuf {
-    let base = if matches!(c.lang, Lang::RustP2 | Lang::CP2) {
+    let base = if matches!(c.lang, Lang::RustP2 | Lang::CP2 | Lang::Composed) {
         "examples/expected-p2"
     } else {
         "examples/expected"

@@ -783,6 +783,7 @@ pub(crate) mod tests {
                 16,
                 func_start(desc, CALL_HOST) + 2,
             ],
+            detail: None,
         };
         assert_eq!(
             format_trap(&trap),

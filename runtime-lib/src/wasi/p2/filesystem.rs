@@ -715,7 +715,8 @@ p2_fns! {
     }
 
     fn aot_wasi_p2_filesystem__types__resource_drop__descriptor(cx, handle: i32) {
-        cx.drop_handle(handle, rt::DESCRIPTOR)
+        cx.drop_handle(handle, rt::DESCRIPTOR)?;
+        Ok(())
     }
 
     fn aot_wasi_p2_filesystem__types__method__directory_entry_stream__read_directory_entry(cx, this: i32, retptr: i32) {
@@ -734,7 +735,8 @@ p2_fns! {
     }
 
     fn aot_wasi_p2_filesystem__types__resource_drop__directory_entry_stream(cx, handle: i32) {
-        cx.drop_handle(handle, rt::DIRECTORY_ENTRY_STREAM)
+        cx.drop_handle(handle, rt::DIRECTORY_ENTRY_STREAM)?;
+        Ok(())
     }
 
     fn aot_wasi_p2_filesystem__types__filesystem_error_code(cx, err: i32, retptr: i32) {

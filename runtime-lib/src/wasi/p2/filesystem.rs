@@ -815,6 +815,78 @@ mod tests {
         }
     }
 
+    /// Every layout written here is the one the contract's canonical ABI rules give the
+    /// WIT type (`descriptor-type` has 8 cases, `error-code` 37, `descriptor-flags` 6).
+    #[test]
+    fn layouts_are_the_canonical_abis() {
+        use aot_abi::ctypes::CType as C;
+        let code = || Some(C::enumeration(37));
+        let datetime = C::Record(vec![C::U64, C::U32]);
+        let stat_fields = vec![
+            C::enumeration(8),
+            C::U64,
+            C::U64,
+            C::option(datetime.clone()),
+            C::option(datetime.clone()),
+            C::option(datetime.clone()),
+        ];
+        let entry = C::Record(vec![C::enumeration(8), C::String]);
+        let preopen = C::Record(vec![C::Own(0), C::String]);
+        let cases = [
+            (BYTE_RESULT, C::result(None, code())),
+            (BYTE_RESULT, C::result(Some(C::enumeration(8)), code())),
+            (BYTE_RESULT, C::result(Some(C::Flags(6)), code())),
+            (BYTE_RESULT, C::option(C::enumeration(37))),
+            (HANDLE_RESULT, C::result(Some(C::Own(0)), code())),
+            (STRING_RESULT, C::result(Some(C::String), code())),
+            (
+                READ_RESULT,
+                C::result(
+                    Some(C::Record(vec![C::List(Box::new(C::U8)), C::Bool])),
+                    code(),
+                ),
+            ),
+            (FILESIZE_RESULT, C::result(Some(C::U64), code())),
+            (
+                STAT_RESULT,
+                C::result(Some(C::Record(stat_fields.clone())), code()),
+            ),
+            (
+                HASH_RESULT,
+                C::result(Some(C::Record(vec![C::U64, C::U64])), code()),
+            ),
+            (
+                ENTRY_RESULT,
+                C::result(Some(C::option(entry.clone())), code()),
+            ),
+        ];
+        for (layout, t) in cases {
+            let C::Variant(variant) = &t else {
+                unreachable!()
+            };
+            assert_eq!(
+                (layout.size, layout.align, layout.payload),
+                (t.size(), t.align(), C::payload_offset(variant)),
+                "{t:?}"
+            );
+        }
+        let list = C::List(Box::new(preopen.clone()));
+        assert_eq!((LIST.size, LIST.align), (list.size(), list.align()));
+        assert_eq!(PREOPEN_SIZE, preopen.size());
+        assert_eq!(C::field_offsets(&[C::Own(0), C::String]), [0, 4]);
+        // The offsets stat_fields, option_datetime and entry_fields write at.
+        assert_eq!(C::field_offsets(&stat_fields), [0, 8, 16, 24, 48, 72]);
+        assert_eq!(C::Record(stat_fields).size(), 96);
+        assert_eq!(C::payload_offset(&[None, Some(datetime.clone())]), 8);
+        assert_eq!(C::field_offsets(&[C::U64, C::U32]), [0, 8]);
+        assert_eq!(C::payload_offset(&[None, Some(entry)]), 4);
+        assert_eq!(C::field_offsets(&[C::enumeration(8), C::String]), [0, 4]);
+        assert_eq!(
+            C::field_offsets(&[C::List(Box::new(C::U8)), C::Bool]),
+            [0, 8]
+        );
+    }
+
     fn stat() -> DescriptorStat {
         DescriptorStat {
             type_: DescriptorType::RegularFile,

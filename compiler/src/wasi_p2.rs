@@ -666,8 +666,6 @@ mod tests {
     /// Interfaces of `wasi:cli/command` whose host functions are still being written
     /// (issue 8); this list only shrinks.
     const NOT_YET_IMPLEMENTED: &[&str] = &[
-        "wasi:filesystem/types@0.2.12",
-        "wasi:filesystem/preopens@0.2.12",
     ];
 
     /// The runtime linked into executables defines every function and resource destructor

@@ -195,6 +195,7 @@ const CASES: &[Case] = &[
     rust("stream", "bad-mode", &["sideways"]),
     rust("files", "preopen", &[]).fixture(Fixture::Copy("files")),
     rust("files", "no-preopen", &[]),
+    rust("fs-ops", "default", &[]).fixture(Fixture::EmptyDir),
     rust("exit-codes", "zero", &["0"]),
     rust("exit-codes", "one", &["1"]),
     rust("exit-codes", "forty-two", &["42"]),

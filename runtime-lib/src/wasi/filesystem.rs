@@ -401,6 +401,38 @@ pub struct DirectoryEntry {
     pub name: String,
 }
 
+/// What identifies a file: two descriptors with equal identities refer to the same
+/// object (`is-same-object`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Identity {
+    dev: u64,
+    ino: u64,
+}
+
+impl Identity {
+    fn of(meta: &Metadata) -> Identity {
+        Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+}
+
+/// `get-flags`: the access mode recorded at open (the OS cannot give it back for `O_PATH`
+/// descriptors) and the sync flags the OS reports, decoded as wasmtime decodes them
+/// (`O_DSYNC` as requested-write-sync, `O_RSYNC` as data-integrity-sync). For a directory,
+/// `write` stands for mutate-directory.
+fn descriptor_flags(fd: impl AsFd, mode: OpenMode) -> FsResult<DescriptorFlags> {
+    let os = rustix::fs::fcntl_getfl(fd)?;
+    Ok(DescriptorFlags {
+        read: mode.read,
+        write: mode.write,
+        file_integrity_sync: os.contains(OFlags::SYNC),
+        data_integrity_sync: os.contains(OFlags::RSYNC),
+        requested_write_sync: os.contains(OFlags::DSYNC),
+    })
+}
+
 /// A directory descriptor.
 #[derive(Debug)]
 pub struct Dir {
@@ -517,6 +549,28 @@ impl Dir {
 
     pub fn stat(&self) -> FsResult<DescriptorStat> {
         DescriptorStat::of_fd(&self.dir, || self.dir.dir_metadata())
+    }
+
+    pub fn identity(&self) -> FsResult<Identity> {
+        Ok(Identity::of(&self.dir.dir_metadata()?))
+    }
+
+    pub fn descriptor_flags(&self) -> FsResult<DescriptorFlags> {
+        descriptor_flags(&self.dir, self.open_mode)
+    }
+
+    /// `sync` of a directory, through a readable descriptor of it opened for the purpose
+    /// (the handle may be `O_PATH`), as wasmtime does.
+    pub fn sync(&self) -> FsResult<()> {
+        Ok(self.open_self()?.sync_all()?)
+    }
+
+    pub fn sync_data(&self) -> FsResult<()> {
+        Ok(self.open_self()?.sync_data()?)
+    }
+
+    fn open_self(&self) -> io::Result<cap_std::fs::File> {
+        self.dir.open_with(".", OpenOptions::new().read(true))
     }
 
     /// `stat-at`, resolved as cap-std's own `metadata` resolves: a single normal component
@@ -640,6 +694,14 @@ impl File {
 
     pub fn stat(&self) -> FsResult<DescriptorStat> {
         DescriptorStat::of_fd(&self.file, || self.file.metadata())
+    }
+
+    pub fn identity(&self) -> FsResult<Identity> {
+        Ok(Identity::of(&self.file.metadata()?))
+    }
+
+    pub fn descriptor_flags(&self) -> FsResult<DescriptorFlags> {
+        descriptor_flags(&self.file, self.open_mode)
     }
 
     /// Reads at `offset` into `buf`; 0 at the end of the file.

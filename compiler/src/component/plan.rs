@@ -80,8 +80,18 @@ pub fn plan(
         })
     };
 
-    let mut glue = Vec::with_capacity(lowerings + flat.resources.len());
-    let mut glue_plans = Vec::with_capacity(glue.capacity());
+    // Each glue function: its code (what the compiler builds) and its plan (what the
+    // runtime binds it to), in step.
+    let mut glue: (Vec<GlueFunc>, Vec<GluePlan>) = (Vec::new(), Vec::new());
+    let add =
+        |glue: &mut (Vec<GlueFunc>, Vec<GluePlan>), symbol: &str, adapter: bool, plan: GluePlan| {
+            glue.0.push(GlueFunc {
+                symbol: symbol.to_string(),
+                ty: plan.ty.clone(),
+                adapter,
+            });
+            glue.1.push(plan);
+        };
     for l in &flat.lowerings {
         let host = crate::wasi_p2::lookup(&l.import, &l.func)
             .map_err(|e| fail(format!("import `{}#{}`: {e}", l.import, l.func)))?;
@@ -102,18 +112,18 @@ pub fn plan(
             .as_ref()
             .map(|r| export_ref(r, ExternKind::Func))
             .transpose()?;
-        glue.push(GlueFunc {
-            symbol: host.symbol.clone(),
-            ty: ty.clone(),
-            adapter: false,
-        });
-        glue_plans.push(GluePlan {
-            ty,
-            memory,
-            realloc,
-            string_encoding: encoding(l.options.string_encoding),
-            kind: GlueKind::Host,
-        });
+        add(
+            &mut glue,
+            &host.symbol,
+            false,
+            GluePlan {
+                ty,
+                memory,
+                realloc,
+                string_encoding: encoding(l.options.string_encoding),
+                kind: GlueKind::Host,
+            },
+        );
     }
     for r in &flat.resources {
         if let Some(k) = r.guest {
@@ -139,18 +149,7 @@ pub fn plan(
                 params: vec![ValType::I32],
                 results,
             };
-            glue.push(GlueFunc {
-                symbol: symbol.to_string(),
-                ty: ty.clone(),
-                adapter: false,
-            });
-            glue_plans.push(GluePlan {
-                ty,
-                memory: None,
-                realloc: None,
-                string_encoding: 0,
-                kind,
-            });
+            add(&mut glue, symbol, false, GluePlan::bare(ty, kind));
             continue;
         }
         let (interface, name) = r
@@ -177,20 +176,14 @@ pub fn plan(
             params: vec![ValType::I32],
             results: Vec::new(),
         };
-        glue.push(GlueFunc {
-            symbol: host.drop_symbol.clone(),
-            ty: ty.clone(),
-            adapter: false,
-        });
-        glue_plans.push(GluePlan {
-            ty,
-            memory: None,
-            realloc: None,
-            string_encoding: 0,
-            kind: GlueKind::Host,
-        });
+        add(
+            &mut glue,
+            &host.drop_symbol,
+            false,
+            GluePlan::bare(ty, GlueKind::Host),
+        );
     }
-    let first_adapter = glue.len();
+    let first_adapter = glue.0.len();
     if !flat.adapters.is_empty() {
         implemented(
             "aot_rt_adapter",
@@ -203,18 +196,18 @@ pub fn plan(
         let ty = FuncType { params, results };
         let opt =
             |d: &Option<super::CoreDef>, kind| d.as_ref().map(|d| export_ref(d, kind)).transpose();
-        glue.push(GlueFunc {
-            symbol: "aot_rt_adapter".to_string(),
-            ty: ty.clone(),
-            adapter: true,
-        });
-        glue_plans.push(GluePlan {
-            ty,
-            memory: opt(&a.caller_options.memory, ExternKind::Memory)?,
-            realloc: opt(&a.caller_options.realloc, ExternKind::Func)?,
-            string_encoding: encoding(a.caller_options.string_encoding),
-            kind: GlueKind::Adapter(n as u32),
-        });
+        add(
+            &mut glue,
+            "aot_rt_adapter",
+            true,
+            GluePlan {
+                ty,
+                memory: opt(&a.caller_options.memory, ExternKind::Memory)?,
+                realloc: opt(&a.caller_options.realloc, ExternKind::Func)?,
+                string_encoding: encoding(a.caller_options.string_encoding),
+                kind: GlueKind::Adapter(n as u32),
+            },
+        );
         adapters.push(AdapterPlan {
             ty: a.ty.clone(),
             callee: export_ref(&a.callee, ExternKind::Func)?,
@@ -286,7 +279,7 @@ pub fn plan(
                 CoreDef::Adapter(a) => ImportSource::Glue((first_adapter + a) as u32),
             };
             if let ImportSource::Glue(g) = source {
-                let want = &glue_plans[g as usize].ty;
+                let want = &glue.1[g as usize].ty;
                 let ImportKind::Func(t) = import.kind else {
                     return Err(wrong(format!("{def} is a function, the import is not")));
                 };
@@ -326,14 +319,14 @@ pub fn plan(
     Ok(Planned {
         instances,
         component: ComponentPlan {
-            glue: glue_plans,
+            glue: glue.1,
             run,
             post_return,
             instances: flat.component_instances as u32,
             resources,
             adapters,
         },
-        glue,
+        glue: glue.0,
     })
 }
 

@@ -239,6 +239,19 @@ pub struct AdapterPlan {
     pub caller_instance: u32,
 }
 
+impl GluePlan {
+    /// A glue function without canonical options (a resource intrinsic).
+    pub fn bare(ty: crate::FuncType, kind: GlueKind) -> GluePlan {
+        GluePlan {
+            ty,
+            memory: None,
+            realloc: None,
+            string_encoding: 0,
+            kind,
+        }
+    }
+}
+
 /// What a glue function does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum GlueKind {

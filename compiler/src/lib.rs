@@ -173,7 +173,7 @@ pub fn compile_component(
     };
     let mut objects = vec![program::emit_program(
         &opts.target,
-        aot_abi::ProgramKind::Command,
+        aot_abi::ProgramKind::Component,
         infos.len(),
         planned.glue.len(),
         &config.encode(),

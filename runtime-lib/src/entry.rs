@@ -115,19 +115,18 @@ pub(crate) fn program_parts(
     Ok((modules, config))
 }
 
-/// The run function of command programs (`ProgramKind::Command`).
-///
-/// # Safety
-/// `program` must point to the program's descriptor.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn aot_rt_run_command(program: *const ProgramDescriptor) -> i32 {
-    // SAFETY: per the contract; the descriptor is an immutable static.
+/// Runs `program` with `run`, printing an error that ends it before Wasm could.
+fn run_with(
+    program: *const ProgramDescriptor,
+    run: fn(&[&'static ModuleDescriptor], &[u8], &[*const u8]) -> Result<i32, String>,
+) -> i32 {
+    // SAFETY: per the run functions' contract; the descriptor is an immutable static.
     let Some(program) = (unsafe { program.as_ref() }) else {
         return 1;
     };
     // SAFETY: the entry object emits `num_glue` code pointers (none for a core program).
     let glue = unsafe { crate::raw_slice(program.glue, program.num_glue) };
-    match program_parts(program).and_then(|(modules, config)| run_command(&modules, config, glue)) {
+    match program_parts(program).and_then(|(modules, config)| run(&modules, config, glue)) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
@@ -136,11 +135,27 @@ pub unsafe extern "C" fn aot_rt_run_command(program: *const ProgramDescriptor) -
     }
 }
 
-fn run_command(
-    modules: &[&'static ModuleDescriptor],
-    config: &[u8],
-    glue: &[*const u8],
-) -> Result<i32, String> {
+/// The run function of command programs of core modules (`ProgramKind::Command`).
+///
+/// # Safety
+/// `program` must point to the program's descriptor.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_rt_run_command(program: *const ProgramDescriptor) -> i32 {
+    run_with(program, run_command)
+}
+
+/// The run function of components (`ProgramKind::Component`); a separate symbol so that
+/// core programs link none of the component machinery.
+///
+/// # Safety
+/// `program` must point to the program's descriptor.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_rt_run_component(program: *const ProgramDescriptor) -> i32 {
+    run_with(program, run_component)
+}
+
+/// The configuration, with the WASI context built from it.
+fn command_config(config: &[u8]) -> Result<CommandConfig, String> {
     let config =
         CommandConfig::decode(config).map_err(|e| format!("command configuration: {e}"))?;
     if config.plan.is_empty() {
@@ -148,49 +163,67 @@ fn run_command(
     }
     let wasi_args = args().iter().map(|a| a.as_bytes().to_vec()).collect();
     crate::wasi::init(crate::store::store(), wasi_args, &config)?;
-    if let Some(component) = &config.component {
-        // A component's core instances are created without `_initialize` (their start
-        // sections run as always); the program is the lifted `run`.
-        if glue.len() != component.glue.len() {
-            return Err(format!(
-                "the program has {} glue functions, its plan {}",
-                glue.len(),
-                component.glue.len()
-            ));
-        }
-        let mut made: Vec<Option<crate::instance::Extern>> = vec![None; glue.len()];
-        let mut source = |n: u32, instances: &[&'static Instance]| {
-            let i = n as usize;
-            if let Some(e) = made.get(i).copied().flatten() {
-                return Ok(e);
-            }
-            let plan = component
-                .glue
-                .get(i)
-                .ok_or_else(|| format!("no glue function {n}"))?;
-            let e = crate::component::make_glue(n, glue[i], plan, instances)?;
-            made[i] = Some(e);
-            Ok(e)
-        };
-        crate::composition::init(component);
-        let instances =
-            match crate::plan::instantiate(modules, &config.plan, &mut source, |instance| {
-                crate::composition::instance_created(instance);
-                Ok(())
-            }) {
-                Ok(instances) => instances,
-                Err(InstantiateError::Trap(trap)) => return Ok(report_trap(&trap)),
-                Err(e) => return Err(e.to_string()),
-            };
-        return match crate::component::run(&instances, component)? {
-            Ok(code) => Ok(code),
-            Err(trap) => Ok(report_trap(&trap)),
-        };
+    Ok(config)
+}
+
+/// A component: its core instances are created without `_initialize` (their start
+/// sections run as always), each glue function bound once the instances its options name
+/// exist; the program is the lifted `run`.
+fn run_component(
+    modules: &[&'static ModuleDescriptor],
+    config: &[u8],
+    glue: &[*const u8],
+) -> Result<i32, String> {
+    let config = command_config(config)?;
+    let Some(component) = &config.component else {
+        return Err("the program is not a component".into());
+    };
+    if glue.len() != component.glue.len() {
+        return Err(format!(
+            "the program has {} glue functions, its plan {}",
+            glue.len(),
+            component.glue.len()
+        ));
     }
+    let mut made: Vec<Option<crate::instance::Extern>> = vec![None; glue.len()];
+    let mut source = |n: u32, instances: &[&'static Instance]| {
+        let i = n as usize;
+        if let Some(e) = made.get(i).copied().flatten() {
+            return Ok(e);
+        }
+        let plan = component
+            .glue
+            .get(i)
+            .ok_or_else(|| format!("no glue function {n}"))?;
+        let e = crate::component::make_glue(n, glue[i], plan, instances)?;
+        made[i] = Some(e);
+        Ok(e)
+    };
+    crate::composition::init(component);
+    let instances = match crate::plan::instantiate(modules, &config.plan, &mut source, |instance| {
+        crate::composition::instance_created(instance);
+        Ok(())
+    }) {
+        Ok(instances) => instances,
+        Err(InstantiateError::Trap(trap)) => return Ok(report_trap(&trap)),
+        Err(e) => return Err(e.to_string()),
+    };
+    match crate::component::run(&instances, component)? {
+        Ok(code) => Ok(code),
+        Err(trap) => Ok(report_trap(&trap)),
+    }
+}
+
+/// Core modules: as `wasmtime run`, each instance's `_initialize` runs as soon as it
+/// exists, then the program's `_start`, else its default export `""`; a module with
+/// neither has done its work by being instantiated.
+fn run_command(
+    modules: &[&'static ModuleDescriptor],
+    config: &[u8],
+    _glue: &[*const u8],
+) -> Result<i32, String> {
+    let config = command_config(config)?;
     let mut no_glue = |n: u32, _: &[&'static Instance]| Err(format!("no glue function {n}"));
-    // As `wasmtime run`: each instance's `_initialize` runs as soon as it exists, then the
-    // program's `_start`, else its default export `""`; a module with neither has done its
-    // work by being instantiated.
     let instances =
         match crate::plan::instantiate(modules, &config.plan, &mut no_glue, |instance| {
             call_entry(instance, "_initialize")

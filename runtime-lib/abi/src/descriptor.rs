@@ -145,6 +145,9 @@ pub enum ProgramKind {
     Command,
     /// Execute the spec script in `config` against the modules (the test driver).
     SpecScript,
+    /// Execute the [`CommandConfig`]'s plan of a component (glue functions bound as the
+    /// instances they need exist) and run its lifted `wasi:cli/run.run`.
+    Component,
 }
 
 impl ProgramKind {
@@ -153,6 +156,7 @@ impl ProgramKind {
         match self {
             ProgramKind::Command => "aot_rt_run_command",
             ProgramKind::SpecScript => "aot_rt_run_spec_script",
+            ProgramKind::Component => "aot_rt_run_component",
         }
     }
 }

@@ -223,7 +223,7 @@ fn unwritable_output() {
 }
 
 #[test]
-fn components_are_rejected() {
+fn components_that_are_no_command_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     // An empty component is valid but is no `wasi:cli/command`.
     let input = write(dir.path(), "c.wasm", b"\0asm\x0d\0\x01\0");
@@ -231,7 +231,7 @@ fn components_are_rejected() {
         &aot(&[&input, "-o", "out"]),
         &[
             &input,
-            "a component must export exactly `wasi:cli/run@0.2.x`",
+            "a component must export `wasi:cli/run@0.2.x` once",
         ],
     );
     let input = write(dir.path(), "c.wat", b";; a component\n(component)\n");
@@ -239,7 +239,7 @@ fn components_are_rejected() {
         &aot(&[&input, "-o", "out"]),
         &[
             &input,
-            "a component must export exactly `wasi:cli/run@0.2.x`",
+            "a component must export `wasi:cli/run@0.2.x` once",
         ],
     );
     // Malformed and invalid components are reported as such, with the byte offset.

@@ -861,6 +861,8 @@ fn build_scripts(
             let r = made.clone().and_then(|()| match lang {
                 Lang::Python => {
                     let mut cmd = Command::new("componentize-py");
+                    // No bytecode cache in the source tree.
+                    cmd.env("PYTHONDONTWRITEBYTECODE", "1");
                     cmd.arg("-d").arg(&wit).args(["-w", "app", "componentize"]);
                     cmd.arg("-p").arg(workspace.join("examples/python")).arg(p);
                     cmd.arg("-o").arg(&out);

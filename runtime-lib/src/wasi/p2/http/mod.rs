@@ -461,8 +461,12 @@ fn scheme_is_valid(s: &Scheme) -> bool {
     }
 }
 
+/// A path-with-query wasmtime 49 accepts: empty, or one starting with `/` or `?` that the
+/// `http` crate parses (so not `*`, nor a lone `#fragment`; found by probing it).
 fn path_is_valid(p: &str) -> bool {
-    p.parse::<http::uri::PathAndQuery>().is_ok()
+    p.is_empty()
+        || (matches!(p.as_bytes().first(), Some(b'/' | b'?'))
+            && p.parse::<http::uri::PathAndQuery>().is_ok())
 }
 
 /// An authority wasmtime accepts: one the `http` crate parses whose port, if a `:` after
@@ -1201,7 +1205,13 @@ mod tests {
         assert!(scheme_is_valid(&Scheme::Other("ftp".into())));
         assert!(!scheme_is_valid(&Scheme::Other("ht tp".into())));
         assert!(path_is_valid("/a/b?q=1"));
-        assert!(!path_is_valid(""));
+        assert!(path_is_valid(""));
+        assert!(path_is_valid("?q"));
+        assert!(path_is_valid("/a#b"));
+        assert!(!path_is_valid("*"));
+        assert!(!path_is_valid("#frag"));
+        assert!(!path_is_valid("no-slash"));
+        assert!(scheme_is_valid(&Scheme::Other(String::new())));
         assert!(!path_is_valid("/a b"));
         for ok in [
             "example.com",

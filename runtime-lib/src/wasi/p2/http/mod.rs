@@ -12,8 +12,14 @@
 //! [`UNREACHABLE`]: `connection-refused`, the code wasmtime gives for every destination it
 //! cannot connect to (its `p2_error_from_connect` maps any connect failure to it). A guest
 //! thus sees what it would see from wasmtime on a machine where the host is unreachable;
-//! never a trap. The request's body stays writable until that future is dropped, and what
-//! is written is discarded.
+//! never a trap. (For a name that does not resolve, wasmtime says `DNS-error` instead; aot
+//! resolves nothing, so it does not tell the two apart.)
+//!
+//! The request's body stays writable until that future is dropped, and what is written is
+//! discarded. wasmtime closes the body's stream when its connection attempt fails, which
+//! races with the guest still writing it (componentize-js's `fetch` with a body then
+//! sometimes aborts with "event loop error"); aot gives the outcome of the guest winning
+//! that race, every time.
 //!
 //! Incoming requests and responses exist as objects (with their bodies in memory and
 //! trailers known up front) but nothing creates them until there is an HTTP client or an
@@ -430,9 +436,10 @@ fn lower_entries(cx: &Call, entries: &[(String, Vec<u8>)]) -> R<(u32, u32)> {
     for (i, (name, value)) in entries.iter().enumerate() {
         let (np, nl) = cx.lower_bytes(name.as_bytes())?;
         let (vp, vl) = cx.lower_bytes(value)?;
-        let at = array as i32 + 16 * i as i32;
+        // A realloc that returned a bad pointer wraps here and fails `ret`'s bounds check.
+        let at = array.wrapping_add(16 * i as u32);
         cx.ret(
-            at,
+            at as i32,
             4,
             &[
                 (0, &le32(np)),

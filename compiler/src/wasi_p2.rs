@@ -715,6 +715,33 @@ mod tests {
         );
     }
 
+    /// The runtime defines every function and resource destructor `wasi:http/proxy` imports
+    /// (http types and outgoing-handler beside io, clocks, random and the standard
+    /// streams), on both targets.
+    #[test]
+    fn the_runtime_implements_the_http_proxy_imports() {
+        use crate::target::Arch;
+        let interfaces: Vec<&str> = world_interfaces(World::HttpProxy).collect();
+        assert!(interfaces.contains(&"wasi:http/outgoing-handler@0.2.12"));
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            let mut missing: Vec<&str> = world_functions(World::HttpProxy)
+                .filter(|f| !crate::link::runtime_defines(arch, &f.symbol))
+                .map(|f| f.symbol.as_str())
+                .collect();
+            missing.extend(
+                all_resources()
+                    .iter()
+                    .filter(|r| interfaces.contains(&r.resource.interface.as_str()))
+                    .filter(|r| !crate::link::runtime_defines(arch, &r.drop_symbol))
+                    .map(|r| r.drop_symbol.as_str()),
+            );
+            assert!(
+                missing.is_empty(),
+                "{arch:?}: missing from the runtime: {missing:?}"
+            );
+        }
+    }
+
     /// A WIT type as the adapters' type model sees it (resources numbered by type id).
     fn ctype(resolve: &Resolve, t: &Type) -> aot_abi::ctypes::CType {
         use aot_abi::ctypes::CType as C;

@@ -13,7 +13,7 @@
 //! case's arguments, environment and stdin, with ROOT as working directory. Compared:
 //! exit status, stdout, stderr and, for cases with a fixture, the tree under ROOT (names,
 //! types, sizes, content digests, symlink targets). The runners:
-//! - `wasmtime`: `wasmtime run --dir ROOT/data::/data --env K=V app.wasm ARGS` (the real
+//! - `wasmtime`: `wasmtime run --dir ROOT/data::/data --env K=V [-S http] app.wasm ARGS` (the real
 //!   binary from the pip package, found as in /work/shared/TOOLCHAIN.md, or on PATH);
 //! - `x86_64`, `aarch64`: the library calls the `aot` CLI makes (`aot::compile_module`,
 //!   `program::emit_program` with the same `CommandConfig`, `link::link`), so the build is
@@ -108,6 +108,8 @@ struct Case {
     fixture: Fixture,
     /// Sockets allowed: `wasmtime run -S inherit-network`, `aot --inherit-network`.
     network: bool,
+    /// Imports wasi:http: wasmtime runs it with `-S http`.
+    http: bool,
 }
 
 impl Case {
@@ -162,6 +164,7 @@ const fn case(
         stdin: Stdin::Empty,
         fixture: Fixture::None,
         network: false,
+        http: false,
     }
 }
 
@@ -189,6 +192,10 @@ impl Case {
     }
     const fn fixture(mut self, fixture: Fixture) -> Case {
         self.fixture = fixture;
+        self
+    }
+    const fn http(mut self) -> Case {
+        self.http = true;
         self
     }
 }
@@ -246,6 +253,29 @@ const CASES: &[Case] = &[
     rust_p2("wasi-p2", "exit-err", &["exit-err"]),
     rust_p2("wasi-p2", "exit-code-7", &["exit-code", "7"]),
     rust_p2("wasi-p2", "exit-code-0", &["exit-code", "0"]),
+    // wasi:http called directly; requests go to localhost:1, where nothing listens.
+    rust_p2("wasi-http", "types", &["types"]).http(),
+    rust_p2("wasi-http", "setters", &["setters"]).http(),
+    rust_p2("wasi-http", "handle", &["handle"]).http(),
+    rust_p2(
+        "wasi-http",
+        "drop-body-with-stream",
+        &["drop-body-with-stream"],
+    )
+    .http(),
+    rust_p2(
+        "wasi-http",
+        "finish-body-with-stream",
+        &["finish-body-with-stream"],
+    )
+    .http(),
+    rust_p2(
+        "wasi-http",
+        "drop-future-with-pollable",
+        &["drop-future-with-pollable"],
+    )
+    .http(),
+    rust_p2("wasi-http", "fields-over-budget", &["fields-over-budget"]).http(),
     rust("panic", "panic", &["panic"]),
     rust("panic", "out-of-bounds", &["oob"]),
     rust("panic", "stack-exhausted", &["recurse"]),
@@ -571,6 +601,19 @@ fn self_check() -> Result<(), String> {
             "wasm trap: x\nextra\n",
         ),
         (normalise_aot_stderr("a\nb\n"), "a\nb\n"),
+        // An error a host function raised: the report's last cause, and aot's first line.
+        (
+            normalise_wasmtime_stderr(
+                "g\nError: failed to run main module `x.wasm`\n\nCaused by:\n    0: failed to invoke `run` function\n    \
+                 1: error while executing at wasm backtrace:\n    0:   0x72a1 - x.wasm!f\n    2: resource has children\n",
+            ),
+            "g\nerror: resource has children\n",
+        ),
+        (
+            normalise_aot_stderr("g\nerror: resource has children\nwasm backtrace:\n    0: f\n"),
+            "g\nerror: resource has children\n",
+        ),
+        (normalise_aot_stderr("error: x\n"), "error: x\n"),
     ];
     for (i, (got, want)) in checks.iter().enumerate() {
         if got != want {
@@ -973,8 +1016,8 @@ fn run_case(setup: &Setup, c: &Case, runner: &Runner, tag: &str) -> Result<Outco
             if c.network {
                 cmd.args(["-S", "inherit-network"]);
             }
-            if c.lang == Lang::JavaScript {
-                // componentize-js imports wasi:http even for a command.
+            // componentize-js imports wasi:http even for a command.
+            if c.http || c.lang == Lang::JavaScript {
                 cmd.args(["-S", "http"]);
             }
             cmd.arg(&wasm);
@@ -1257,18 +1300,39 @@ fn normalise_wasmtime_stderr(s: &str) -> String {
         .find_map(|l| l.split_once("wasm trap: ").map(|(_, m)| m.trim()))
     {
         Some(msg) => format!("{guest}wasm trap: {msg}\n"),
-        None => s.to_string(),
+        None => match call_error(report) {
+            Some(msg) => format!("{guest}error: {msg}\n"),
+            None => s.to_string(),
+        },
     }
 }
 
-/// Guest stderr, then `wasm trap: MSG` without the backtrace that follows it. Anything
-/// after the trap line that is not the backtrace is kept, so it shows up as a difference.
+/// The error a host function raised during the call (a broken canonical ABI rule, such as
+/// `resource has children`): the last cause of a report that says Wasm was executing.
+fn call_error(report: &str) -> Option<&str> {
+    if !report.contains("error while executing at wasm backtrace:") {
+        return None;
+    }
+    let chain = report.split("\nStack backtrace:").next()?;
+    let last = chain.lines().rev().find(|l| !l.trim().is_empty())?;
+    let (n, msg) = last.trim().split_once(": ")?;
+    n.parse::<u32>().ok().map(|_| msg)
+}
+
+/// Guest stderr, then `wasm trap: MSG` (or, for an error a host function raised,
+/// `error: MSG`) without the backtrace that follows it. Anything after that line that is
+/// not the backtrace is kept, so it shows up as a difference.
 fn normalise_aot_stderr(s: &str) -> String {
-    let at = if s.starts_with("wasm trap: ") {
-        Some(0)
-    } else {
-        s.find("\nwasm trap: ").map(|i| i + 1)
+    let line_start = |prefix: &str| {
+        if s.starts_with(prefix) {
+            Some(0)
+        } else {
+            s.find(&format!("\n{prefix}")).map(|i| i + 1)
+        }
     };
+    let at = line_start("wasm trap: ").or_else(|| {
+        line_start("error: ").filter(|&i| s[i..].lines().nth(1) == Some("wasm backtrace:"))
+    });
     let Some(at) = at else { return s.to_string() };
     let (guest, report) = s.split_at(at);
     let mut lines = report.lines();

@@ -23,6 +23,7 @@
 mod cli;
 mod clocks;
 mod filesystem;
+mod http;
 pub(crate) mod io;
 mod random;
 mod sockets;
@@ -54,6 +55,17 @@ pub mod rt {
     pub const RESOLVE_ADDRESS_STREAM: ResourceType = ResourceType(12);
     pub const TERMINAL_INPUT: ResourceType = ResourceType(13);
     pub const TERMINAL_OUTPUT: ResourceType = ResourceType(14);
+    pub const FIELDS: ResourceType = ResourceType(15);
+    pub const INCOMING_REQUEST: ResourceType = ResourceType(16);
+    pub const OUTGOING_REQUEST: ResourceType = ResourceType(17);
+    pub const REQUEST_OPTIONS: ResourceType = ResourceType(18);
+    pub const RESPONSE_OUTPARAM: ResourceType = ResourceType(19);
+    pub const INCOMING_RESPONSE: ResourceType = ResourceType(20);
+    pub const INCOMING_BODY: ResourceType = ResourceType(21);
+    pub const FUTURE_TRAILERS: ResourceType = ResourceType(22);
+    pub const OUTGOING_RESPONSE: ResourceType = ResourceType(23);
+    pub const OUTGOING_BODY: ResourceType = ResourceType(24);
+    pub const FUTURE_INCOMING_RESPONSE: ResourceType = ResourceType(25);
 }
 
 /// A host object a handle stands for. Cloning shares it.

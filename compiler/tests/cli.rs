@@ -229,18 +229,12 @@ fn components_that_are_no_command_are_errors() {
     let input = write(dir.path(), "c.wasm", b"\0asm\x0d\0\x01\0");
     assert_error(
         &aot(&[&input, "-o", "out"]),
-        &[
-            &input,
-            "a component must export `wasi:cli/run@0.2.x` once",
-        ],
+        &[&input, "a component must export `wasi:cli/run@0.2.x` once"],
     );
     let input = write(dir.path(), "c.wat", b";; a component\n(component)\n");
     assert_error(
         &aot(&[&input, "-o", "out"]),
-        &[
-            &input,
-            "a component must export `wasi:cli/run@0.2.x` once",
-        ],
+        &[&input, "a component must export `wasi:cli/run@0.2.x` once"],
     );
     // Malformed and invalid components are reported as such, with the byte offset.
     let input = write(dir.path(), "cut.wasm", b"\0asm\x0d\0\x01\0\x01\x05");

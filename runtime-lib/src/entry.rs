@@ -115,11 +115,11 @@ pub(crate) fn program_parts(
     Ok((modules, config))
 }
 
+/// A way to run a program's modules with its configuration blob and glue functions.
+type Runner = fn(&[&'static ModuleDescriptor], &[u8], &[*const u8]) -> Result<i32, String>;
+
 /// Runs `program` with `run`, printing an error that ends it before Wasm could.
-fn run_with(
-    program: *const ProgramDescriptor,
-    run: fn(&[&'static ModuleDescriptor], &[u8], &[*const u8]) -> Result<i32, String>,
-) -> i32 {
+fn run_with(program: *const ProgramDescriptor, run: Runner) -> i32 {
     // SAFETY: per the run functions' contract; the descriptor is an immutable static.
     let Some(program) = (unsafe { program.as_ref() }) else {
         return 1;

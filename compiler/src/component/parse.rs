@@ -33,7 +33,7 @@ impl Tree<'_> {
 pub(super) struct ComponentDef<'a> {
     pub items: Vec<(usize, Def<'a>)>,
     /// Its validated types (set when the component closes).
-    pub types: Option<ComponentTypes>,
+    pub types: Option<Box<ComponentTypes>>,
 }
 
 pub(super) enum Def<'a> {
@@ -155,7 +155,7 @@ pub(super) fn parse<'a>(wasm: &'a [u8], file: &str) -> Result<Tree<'a>, CompileE
             }
             Payload::End(offset) => {
                 if let Some(Open::Component(mut def)) = stack.pop() {
-                    def.types = closed_types.map(ComponentTypes);
+                    def.types = closed_types.map(|t| Box::new(ComponentTypes(t)));
                     tree.components.push(def);
                     let index = tree.components.len() - 1;
                     if !stack.is_empty() {

@@ -797,7 +797,9 @@ mod tests {
     fn the_shared_type_model_agrees_with_wit_parser() {
         let s = surface();
         let mut sizes = wit_parser::SizeAlign::default();
-        sizes.fill(&s.resolve).expect("the vendored WIT has layouts");
+        sizes
+            .fill(&s.resolve)
+            .expect("the vendored WIT has layouts");
         let mut checked = 0;
         for (_, iface) in s.resolve.interfaces.iter() {
             for f in iface.functions.values() {

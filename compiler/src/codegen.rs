@@ -36,18 +36,8 @@ struct CompiledFunc {
 pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8>, CompileError> {
     let file = info.file.as_str();
     let err = |m: String| CompileError::new(file, None, m);
-    let isa: Arc<dyn isa::TargetIsa> = opts
-        .target
-        .isa_for_cpu(opts.opt_level, opts.cpu)
-        .map_err(err)?;
+    let (isa, mut module) = object_module(opts, &format!("aot_module_{index}")).map_err(err)?;
     let call_conv = isa.default_call_conv();
-    let builder = ObjectBuilder::new(
-        isa.clone(),
-        format!("aot_module_{index}"),
-        cranelift_module::default_libcall_names(),
-    )
-    .map_err(|e| err(e.to_string()))?;
-    let mut module = ObjectModule::new(builder);
     let merr = |e: cranelift_module::ModuleError| err(format!("object emission: {e}"));
 
     // Declarations: defined functions, builtins, trampolines.
@@ -610,6 +600,17 @@ fn build_trampoline(
     func
 }
 
+/// The target's ISA for `opts` and an empty object module named `name` for it.
+fn object_module(
+    opts: &Options,
+    name: &str,
+) -> Result<(Arc<dyn isa::TargetIsa>, ObjectModule), String> {
+    let isa: Arc<dyn isa::TargetIsa> = opts.target.isa_for_cpu(opts.opt_level, opts.cpu)?;
+    let builder = ObjectBuilder::new(isa.clone(), name, cranelift_module::default_libcall_names())
+        .map_err(|e| e.to_string())?;
+    Ok((isa, ObjectModule::new(builder)))
+}
+
 /// One component glue function: the host symbol it calls and its flat core type.
 pub struct GlueFunc {
     pub symbol: String,
@@ -625,18 +626,8 @@ pub struct GlueFunc {
 /// imports) whose context is the `GlueCtx` the runtime builds, calling `symbol` directly.
 pub fn compile_glue(glue: &[GlueFunc], opts: &Options) -> Result<Vec<u8>, CompileError> {
     let err = |m: String| CompileError::new("<component glue>", None, m);
-    let isa: Arc<dyn isa::TargetIsa> = opts
-        .target
-        .isa_for_cpu(opts.opt_level, opts.cpu)
-        .map_err(err)?;
+    let (isa, mut module) = object_module(opts, "aot_glue").map_err(err)?;
     let call_conv = isa.default_call_conv();
-    let builder = ObjectBuilder::new(
-        isa.clone(),
-        "aot_glue",
-        cranelift_module::default_libcall_names(),
-    )
-    .map_err(|e| err(e.to_string()))?;
-    let mut module = ObjectModule::new(builder);
     let merr = |e: cranelift_module::ModuleError| err(format!("object emission: {e}"));
     let raise = module
         .declare_function(

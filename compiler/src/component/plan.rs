@@ -184,12 +184,6 @@ pub fn plan(
         );
     }
     let first_adapter = glue.0.len();
-    if !flat.adapters.is_empty() {
-        implemented(
-            "aot_rt_adapter",
-            "a function of one component lowered into another",
-        )?;
-    }
     let mut adapters = Vec::with_capacity(flat.adapters.len());
     for (n, a) in flat.adapters.iter().enumerate() {
         let (params, results) = a.ty.lowered_signature();

@@ -17,6 +17,7 @@
 //! [`CompileError`] naming the construct and its byte offset. This module never generates
 //! code: turning the description into adapters and a plan is the back end's job.
 
+pub mod fuse;
 mod inline;
 mod parse;
 pub mod plan;

@@ -233,7 +233,6 @@ pub struct GuestResourcePlan {
 /// caller, whose memory and realloc are the glue function's own).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdapterPlan {
-    pub ty: crate::ctypes::CFuncType,
     pub callee: ExportRef,
     pub callee_memory: Option<ExportRef>,
     pub callee_realloc: Option<ExportRef>,
@@ -403,7 +402,6 @@ impl CommandConfig {
                     enc_opt_export(w, r.dtor);
                 });
                 w.seq(&c.adapters, |w, a| {
-                    a.ty.encode(w);
                     enc_export(w, a.callee);
                     enc_opt_export(w, a.callee_memory);
                     enc_opt_export(w, a.callee_realloc);
@@ -487,7 +485,6 @@ impl CommandConfig {
                 })?;
                 let adapters = r.seq(|r| {
                     Ok(AdapterPlan {
-                        ty: crate::ctypes::CFuncType::decode(r)?,
                         callee: dec_export(r)?,
                         callee_memory: dec_opt_export(r)?,
                         callee_realloc: dec_opt_export(r)?,
@@ -612,10 +609,6 @@ mod tests {
                     dtor: None,
                 }],
                 adapters: vec![AdapterPlan {
-                    ty: crate::ctypes::CFuncType {
-                        params: vec![crate::ctypes::CType::String],
-                        result: Some(crate::ctypes::CType::Own(0)),
-                    },
                     callee: ExportRef {
                         instance: 2,
                         export: 0,

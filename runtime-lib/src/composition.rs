@@ -5,8 +5,8 @@
 //! the runtime entries of those adapters (`aot_abi::fused`).
 //!
 //! Host resources (WASI streams, descriptors, ...) are not here: their handles live in the
-//! WASI 0.2 face's table (`wasi::p2`), which every component of the program shares, so
-//! moving one between components keeps its handle.
+//! WASI 0.2 face's tables (`wasi::p2`), also one per component instance; an adapter moves
+//! them between those tables through `wasi::p2::move_handle`.
 //!
 //! The state is built from the program's `ComponentPlan` before any core instance exists
 //! ([`init`]), and learns each instance as it is created ([`instance_created`]): a
@@ -244,28 +244,19 @@ impl RtSide<'_> {
     }
 
     fn lift_own(&mut self, handle: u32, resource: u32) -> Result<u32, AdapterError> {
-        if resource == HOST_RESOURCE {
-            return Ok(handle);
-        }
         Ok(self.table()?.take_own(handle, ResourceType(resource))?)
     }
 
     fn lower_own(&mut self, token: u32, resource: u32) -> Result<u32, AdapterError> {
-        if resource == HOST_RESOURCE {
-            return Ok(token);
-        }
         Ok(self.table()?.new_own(ResourceType(resource), token)?)
     }
 
     fn lift_borrow(&mut self, handle: u32, resource: u32) -> Result<u32, AdapterError> {
-        if resource == HOST_RESOURCE {
-            return Ok(handle);
-        }
         Ok(self.table()?.borrow_rep(handle, ResourceType(resource))?)
     }
 
     fn lower_borrow(&mut self, token: u32, resource: u32) -> Result<u32, AdapterError> {
-        if resource == HOST_RESOURCE || self.state.owner(resource) == Some(self.instance) {
+        if self.state.owner(resource) == Some(self.instance) {
             // The defining instance gets the representation itself.
             return Ok(token);
         }
@@ -535,6 +526,20 @@ pub extern "C" fn aot_rt_adapter_handle(
         let mut to = c.side(side);
         let mut from = c.side(1 - side);
         let (h, r) = (handle as u32, resource as u32);
+        if r == HOST_RESOURCE {
+            let wasi = crate::wasi::ctx(c.glue.store());
+            let scope = CallScope(c.frame.scope);
+            return crate::wasi::p2::move_handle(
+                wasi,
+                from.instance,
+                to.instance,
+                h,
+                borrow != 0,
+                scope,
+            )
+            .map(i64::from)
+            .map_err(|e| c.glue.trap(e.message()));
+        }
         let moved = if borrow != 0 {
             from.lift_borrow(h, r)
                 .and_then(|token| to.lower_borrow(token, r))
@@ -620,11 +625,14 @@ pub unsafe extern "C" fn aot_rt_adapter_call(
 pub extern "C" fn aot_rt_adapter_exit(raw: *mut u8, frame: *mut AdapterFrame) -> i32 {
     entry(raw, frame, 1, |c| {
         let instance = c.plan.callee_instance;
+        let scope = CallScope(c.frame.scope);
         if let Some(t) = c.state.table(instance) {
             t.locked()
-                .end_call(CallScope(c.frame.scope))
+                .end_call(scope)
                 .map_err(|e| c.glue.trap(e.message()))?;
         }
+        crate::wasi::p2::end_call(crate::wasi::ctx(c.glue.store()), instance, scope)
+            .map_err(|e| c.glue.trap(e.message()))?;
         if let Some(flag) = c.state.entered.get(instance as usize) {
             flag.store(false, Ordering::Release);
         }

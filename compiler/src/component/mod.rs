@@ -169,6 +169,8 @@ pub struct Lowering {
     /// The function in it, e.g. `get-stdout` or `[method]output-stream.blocking-write-and-flush`.
     pub func: String,
     pub options: CanonOptions,
+    /// The component instance it is lowered into.
+    pub instance: usize,
 }
 
 /// The canonical ABI options of a lift or a lower.

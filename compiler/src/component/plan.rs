@@ -125,6 +125,7 @@ pub fn plan(
                 realloc,
                 string_encoding: encoding(l.options.string_encoding),
                 kind: GlueKind::Host,
+                instance: l.instance as u32,
             },
         );
     }
@@ -152,7 +153,7 @@ pub fn plan(
                 params: vec![ValType::I32],
                 results,
             };
-            add(&mut glue, symbol, None, GluePlan::bare(ty, kind));
+            add(&mut glue, symbol, None, GluePlan::bare(ty, kind, instance));
             continue;
         }
         let (interface, name) = r
@@ -183,7 +184,7 @@ pub fn plan(
             &mut glue,
             &host.drop_symbol,
             None,
-            GluePlan::bare(ty, GlueKind::Host),
+            GluePlan::bare(ty, GlueKind::Host, r.instance as u32),
         );
     }
     let first_adapter = glue.0.len();
@@ -203,6 +204,7 @@ pub fn plan(
                 realloc: opt(&a.caller_options.realloc, ExternKind::Func)?,
                 string_encoding: encoding(a.caller_options.string_encoding),
                 kind: GlueKind::Adapter(n as u32),
+                instance: a.caller_instance as u32,
             },
         );
         adapters.push(AdapterPlan {

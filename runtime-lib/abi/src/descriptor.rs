@@ -244,13 +244,14 @@ pub struct AdapterPlan {
 
 impl GluePlan {
     /// A glue function without canonical options (a resource intrinsic).
-    pub fn bare(ty: crate::FuncType, kind: GlueKind) -> GluePlan {
+    pub fn bare(ty: crate::FuncType, kind: GlueKind, instance: u32) -> GluePlan {
         GluePlan {
             ty,
             memory: None,
             realloc: None,
             string_encoding: 0,
             kind,
+            instance,
         }
     }
 }
@@ -291,6 +292,9 @@ pub struct GluePlan {
     /// 0 = utf8, 1 = utf16, 2 = latin1+utf16.
     pub string_encoding: u8,
     pub kind: GlueKind,
+    /// The component instance the function is lowered into (whose handle table host
+    /// resources it passes or drops are in).
+    pub instance: u32,
 }
 
 /// One core instance to create: a compiled module and where each of its imports comes from.
@@ -371,6 +375,7 @@ impl CommandConfig {
                     enc_opt_export(w, g.memory);
                     enc_opt_export(w, g.realloc);
                     w.u8(g.string_encoding);
+                    w.u32(g.instance);
                     match g.kind {
                         GlueKind::Host => w.u8(0),
                         GlueKind::ResourceNew { resource, instance } => {
@@ -455,6 +460,7 @@ impl CommandConfig {
                         memory: dec_opt_export(r)?,
                         realloc: dec_opt_export(r)?,
                         string_encoding: r.u8()?,
+                        instance: r.u32()?,
                         kind: match r.u8()? {
                             0 => GlueKind::Host,
                             1 => GlueKind::ResourceNew {
@@ -590,6 +596,7 @@ mod tests {
                     }),
                     realloc: None,
                     string_encoding: 2,
+                    instance: 1,
                     kind: GlueKind::ResourceDrop {
                         resource: 1,
                         instance: 2,

@@ -113,7 +113,7 @@ unsafe fn ctx_of_caller(vmctx: *mut u8) -> &'static WasiCtx {
 /// `store`'s context, creating an empty one (no arguments, environment or preopens) if
 /// [`init`] was never called. Every host call reaches the context through here and nowhere
 /// else.
-fn ctx(store: &Store) -> &'static WasiCtx {
+pub(crate) fn ctx(store: &Store) -> &'static WasiCtx {
     let slot = store.wasi_slot();
     let mut current = slot.load(Ordering::Acquire);
     if current.is_null() {

@@ -1,6 +1,10 @@
 //! The command side of the composition test: calls every function of aot:demo/text,
 //! which compose-lib implements, and prints what comes back.
-wit_bindgen::generate!({ world: "app", path: "../wit" });
+wit_bindgen::generate!({
+    world: "app",
+    path: "../wit",
+    with: { "wasi:io/streams@0.2.12": wasip2::io::streams, "wasi:io/error@0.2.12": wasip2::io::error, "wasi:io/poll@0.2.12": wasip2::io::poll },
+});
 use aot::demo::text::*;
 
 fn main() {
@@ -68,4 +72,9 @@ fn mix_calls() {
     drop(cs);
     let m = maybe_counter(Some(aot::demo::text::Counter::new(40))).expect("a counter");
     println!("maybe-counter: {} {:?}", m.get(), maybe_counter(None).err());
+    let out = wasip2::cli::stdout::get_stdout();
+    println!("write-to: {}", write_to(&out, "through a borrowed stream"));
+    let out = forward(out, "through an owned stream");
+    println!("write-to again: {}", write_to(&out, "after the round trip"));
+    drop(out);
 }

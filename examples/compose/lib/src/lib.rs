@@ -1,6 +1,10 @@
 //! The library side of the composition test (see compose-app).
 use std::cell::Cell;
-wit_bindgen::generate!({ world: "lib", path: "../wit" });
+wit_bindgen::generate!({
+    world: "lib",
+    path: "../wit",
+    with: { "wasi:io/streams@0.2.12": wasip2::io::streams, "wasi:io/error@0.2.12": wasip2::io::error, "wasi:io/poll@0.2.12": wasip2::io::poll },
+});
 
 // The library side of the composition test: each function returns something derived from
 // its arguments, and the resource prints when its destructor runs.
@@ -112,6 +116,17 @@ impl exports::aot::demo::mix::Guest for Lib {
     }
     fn sum_all(cs: Vec<CounterBorrow<'_>>) -> u32 {
         cs.iter().map(|c| c.get::<MyCounter>().get()).sum()
+    }
+    fn write_to(out: &wasip2::io::streams::OutputStream, msg: String) -> u32 {
+        let line = format!("lib writes: {msg}\n");
+        out.blocking_write_and_flush(line.as_bytes()).map_or(0, |()| line.len() as u32)
+    }
+    fn forward(
+        out: wasip2::io::streams::OutputStream,
+        msg: String,
+    ) -> wasip2::io::streams::OutputStream {
+        let _ = out.blocking_write_and_flush(format!("lib forwards: {msg}\n").as_bytes());
+        out
     }
     fn maybe_counter(c: Option<Counter>) -> Result<Counter, String> {
         match c {

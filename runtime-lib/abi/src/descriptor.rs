@@ -327,6 +327,9 @@ pub struct CommandConfig {
     pub component: Option<ComponentPlan>,
     /// `--inherit-network` (sockets are denied without it).
     pub inherit_network: bool,
+    /// `--allow-ip-name-lookup` (name lookups are denied without it, even with the
+    /// network).
+    pub allow_ip_name_lookup: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -364,6 +367,7 @@ impl CommandConfig {
             });
         });
         w.bool(self.inherit_network);
+        w.bool(self.allow_ip_name_lookup);
         match &self.component {
             None => w.u8(0),
             Some(c) => {
@@ -448,6 +452,7 @@ impl CommandConfig {
             })
         })?;
         let inherit_network = r.bool()?;
+        let allow_ip_name_lookup = r.bool()?;
         let component = match r.u8()? {
             0 => None,
             1 => {
@@ -518,6 +523,7 @@ impl CommandConfig {
             plan,
             component,
             inherit_network,
+            allow_ip_name_lookup,
         })
     }
 }
@@ -629,6 +635,7 @@ mod tests {
                 }],
             }),
             inherit_network: true,
+            allow_ip_name_lookup: true,
         };
         assert_eq!(CommandConfig::decode(&c.encode()), Ok(c));
     }

@@ -112,7 +112,8 @@ macro_rules! declare_builtin_enum {
     };
 }
 
-fn builtin_type(name: &str) -> Type {
+/// The IR type of a runtime call's `ptr`, `i32` or `i64` in the contract's lists.
+pub fn builtin_type(name: &str) -> Type {
     match name {
         "i32" => types::I32,
         _ => types::I64,

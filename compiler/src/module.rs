@@ -94,11 +94,18 @@ pub fn features() -> WasmFeatures {
     WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST
 }
 
+/// The features a component is validated with: the component model over the core
+/// features, with its async feature for the task builtins synchronous components import
+/// (componentize-qjs); everything truly asynchronous is refused by the flattener.
+pub fn component_features() -> WasmFeatures {
+    features() | WasmFeatures::COMPONENT_MODEL | WasmFeatures::CM_ASYNC
+}
+
 /// Validates a component: the component model over the core features aot accepts, so that
 /// a malformed or invalid component gets the same file-and-offset error as a core module
 /// before anything else is said about it.
 pub fn validate_component(wasm: &[u8], file: &str) -> Result<(), CompileError> {
-    let mut validator = Validator::new_with_features(features() | WasmFeatures::COMPONENT_MODEL);
+    let mut validator = Validator::new_with_features(component_features());
     validator
         .validate_all(wasm)
         .map(drop)

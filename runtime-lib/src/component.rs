@@ -284,10 +284,12 @@ pub fn run(
     {
         return Err("the lifted `run` is not a core function of type [] -> [i32]".into());
     }
+    crate::tasks::begin();
     let result = match instance.call(index, &[]) {
         Ok(r) => r,
         Err(trap) => return Ok(Err(trap)),
     };
+    crate::tasks::end();
     let status = result.first().map_or(0, |v| v.u32());
     if let Some(post) = plan.post_return {
         let (pi, pindex) = func(post)?;

@@ -462,6 +462,7 @@ pub extern "C" fn aot_rt_adapter_enter(raw: *mut u8, frame: *mut AdapterFrame) -
             memory_def(c.callee.memory.as_ref()),
         ];
         c.frame.scope = NEXT_SCOPE.fetch_add(1, Ordering::Relaxed);
+        crate::tasks::begin();
         Ok(0)
     })
 }
@@ -636,6 +637,7 @@ pub extern "C" fn aot_rt_adapter_exit(raw: *mut u8, frame: *mut AdapterFrame) ->
         if let Some(flag) = c.state.entered.get(instance as usize) {
             flag.store(false, Ordering::Release);
         }
+        crate::tasks::end();
         Ok(0)
     })
 }

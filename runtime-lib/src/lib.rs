@@ -30,6 +30,7 @@ pub mod signals;
 pub mod spec;
 pub mod store;
 pub mod table;
+pub mod tasks;
 pub mod test_host;
 pub mod trap;
 pub mod wasi;

@@ -70,9 +70,12 @@ enum Lang {
     /// examples/js/<program>.js made a component by componentize-js (it imports
     /// wasi:http, so wasmtime runs it with `-S http`).
     JavaScript,
-    /// examples/js/qjs/<program>.js made a component by componentize-qjs (QuickJS; two
-    /// components composed).
+    /// examples/js/qjs/<program>.js made a component by componentize-qjs `--sync` (QuickJS;
+    /// two components composed).
     QuickJs,
+    /// The same by componentize-qjs's default, which also imports the component model's
+    /// task and waitable builtins (its async support), unused by a synchronous program.
+    QuickJsDefault,
 }
 
 #[derive(Clone, Copy)]
@@ -130,6 +133,7 @@ impl Case {
             Lang::Python => Some("py"),
             Lang::JavaScript => Some("js"),
             Lang::QuickJs => Some("qjs"),
+            Lang::QuickJsDefault => Some("qjs-default"),
         }
     }
 }
@@ -247,6 +251,7 @@ const CASES: &[Case] = &[
     case(Lang::Python, "hello", "dir", &[]).fixture(Fixture::EmptyDir),
     case(Lang::JavaScript, "hello", "default", &[]),
     case(Lang::QuickJs, "hello", "default", &[]),
+    case(Lang::QuickJsDefault, "hello", "default", &[]),
     // Sockets on loopback (std::net, and wasi:sockets called directly), with the network
     // granted and without (every socket denied).
     rust_p2("net", "network", &[]).network(),
@@ -903,7 +908,12 @@ fn build_scripts(
     };
     CASES
         .iter()
-        .filter(|c| matches!(c.lang, Lang::Python | Lang::JavaScript | Lang::QuickJs))
+        .filter(|c| {
+            matches!(
+                c.lang,
+                Lang::Python | Lang::JavaScript | Lang::QuickJs | Lang::QuickJsDefault
+            )
+        })
         .map(|c| (c.lang, c.program))
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
@@ -929,10 +939,10 @@ fn build_scripts(
                 }
                 _ => {
                     let mut cmd = Command::new(node_bin.join("componentize-qjs"));
-                    cmd.arg("--sync")
-                        .arg("--wit")
-                        .arg(&wit)
-                        .args(["--world", "app"]);
+                    if lang == Lang::QuickJs {
+                        cmd.arg("--sync");
+                    }
+                    cmd.arg("--wit").arg(&wit).args(["--world", "app"]);
                     cmd.arg("--js")
                         .arg(workspace.join(format!("examples/js/qjs/{p}.js")));
                     cmd.arg("-o").arg(&out);

@@ -41,21 +41,14 @@ macro_rules! declare_entry_enum {
                 let mut sig = Signature::new(call_conv);
                 match self {
                     $( Entry::$name => {
-                        $( sig.params.push(AbiParam::new(entry_type(stringify!($ty)))); let _ = stringify!($arg); )*
-                        $( sig.returns.push(AbiParam::new(entry_type(stringify!($ret)))); )?
+                        $( sig.params.push(AbiParam::new(env::builtin_type(stringify!($ty)))); let _ = stringify!($arg); )*
+                        $( sig.returns.push(AbiParam::new(env::builtin_type(stringify!($ret)))); )?
                     } )*
                 }
                 sig
             }
         }
     };
-}
-
-fn entry_type(name: &str) -> Type {
-    match name {
-        "i32" => types::I32,
-        _ => types::I64,
-    }
 }
 
 aot_abi::foreach_adapter_entry!(declare_entry_enum);

@@ -20,7 +20,8 @@ use aot_abi::ctypes::{CFuncType, CType, HOST_RESOURCE};
 
 use super::{
     Adapter, CanonOptions, CoreDef, CoreInstance, ExternKind, Flattened, GuestResource, Lift,
-    Lowering, ResourceIntrinsic, ResourceIntrinsicKind, StringEncoding, unsupported,
+    Lowering, ResourceIntrinsic, ResourceIntrinsicKind, StringEncoding, TaskBuiltin,
+    TaskBuiltinKind, unsupported,
 };
 use crate::CompileError;
 
@@ -166,6 +167,7 @@ struct Inliner<'t, 'a> {
     resources: Vec<ResourceIntrinsic>,
     adapters: Vec<Adapter>,
     guest_resources: Vec<GuestResource>,
+    task_builtins: Vec<TaskBuiltin>,
 }
 
 pub(super) fn inline(tree: &Tree<'_>, file: &str) -> Result<Flattened, CompileError> {
@@ -178,6 +180,7 @@ pub(super) fn inline(tree: &Tree<'_>, file: &str) -> Result<Flattened, CompileEr
         resources: Vec::new(),
         adapters: Vec::new(),
         guest_resources: Vec::new(),
+        task_builtins: Vec::new(),
     };
     let root = tree.root();
     let exports = inliner.instantiate(
@@ -199,6 +202,7 @@ pub(super) fn inline(tree: &Tree<'_>, file: &str) -> Result<Flattened, CompileEr
         lowerings: inliner.lowerings,
         resources: inliner.resources,
         adapters: inliner.adapters,
+        task_builtins: inliner.task_builtins,
         guest_resources: inliner.guest_resources,
         component_instances: inliner.frames.len(),
         export,
@@ -741,6 +745,30 @@ impl<'t> Inliner<'t, '_> {
             CanonicalFunction::ResourceRep { resource } => {
                 self.resource(frame, offset, ResourceIntrinsicKind::Rep, *resource)?
             }
+            CanonicalFunction::ContextGet {
+                ty: wasmparser::ValType::I32,
+                slot,
+            } if *slot < 2 => self.task_builtin(frame, TaskBuiltinKind::ContextGet(*slot)),
+            CanonicalFunction::ContextSet {
+                ty: wasmparser::ValType::I32,
+                slot,
+            } if *slot < 2 => self.task_builtin(frame, TaskBuiltinKind::ContextSet(*slot)),
+            CanonicalFunction::TaskCancel => self.task_builtin(frame, TaskBuiltinKind::TaskCancel),
+            CanonicalFunction::SubtaskDrop => {
+                self.task_builtin(frame, TaskBuiltinKind::SubtaskDrop)
+            }
+            CanonicalFunction::SubtaskCancel { async_: false } => {
+                self.task_builtin(frame, TaskBuiltinKind::SubtaskCancel)
+            }
+            CanonicalFunction::WaitableSetNew => {
+                self.task_builtin(frame, TaskBuiltinKind::WaitableSetNew)
+            }
+            CanonicalFunction::WaitableSetDrop => {
+                self.task_builtin(frame, TaskBuiltinKind::WaitableSetDrop)
+            }
+            CanonicalFunction::WaitableJoin => {
+                self.task_builtin(frame, TaskBuiltinKind::WaitableJoin)
+            }
             other => {
                 return Err(unsupported(
                     self.file,
@@ -750,6 +778,15 @@ impl<'t> Inliner<'t, '_> {
             }
         }
         Ok(())
+    }
+
+    fn task_builtin(&mut self, frame: usize, kind: TaskBuiltinKind) {
+        self.task_builtins.push(TaskBuiltin {
+            kind,
+            instance: frame,
+        });
+        let d = CoreDef::Task(self.task_builtins.len() - 1);
+        self.frames[frame].core[ExternKind::Func as usize].push(d);
     }
 
     fn resource(
@@ -992,7 +1029,16 @@ fn canon_name(c: &CanonicalFunction) -> String {
         .split(|ch: char| !ch.is_alphanumeric())
         .next()
         .unwrap_or_default();
-    // CamelCase -> kebab-case with a dot after the first word, e.g. StreamRead -> stream.read.
+    // CamelCase -> kebab-case with a dot after the first word, e.g. StreamRead -> stream.read;
+    // two families have two-word prefixes.
+    for (camel, prefix) in [
+        ("WaitableSet", "waitable-set"),
+        ("ErrorContext", "error-context"),
+    ] {
+        if let Some(rest) = head.strip_prefix(camel) {
+            return format!("{prefix}.{}", rest.to_ascii_lowercase());
+        }
+    }
     let mut out = String::new();
     let mut words = 0;
     for ch in head.chars() {

@@ -47,6 +47,9 @@ pub struct Flattened {
     pub adapters: Vec<Adapter>,
     /// Resource types the components define (each instantiation its own).
     pub guest_resources: Vec<GuestResource>,
+    /// The component model's task and waitable builtins a core module imports, in
+    /// definition order.
+    pub task_builtins: Vec<TaskBuiltin>,
     /// How many component instances there are (each has a handle table); indices are
     /// those of [`Adapter`] and [`ResourceIntrinsic`].
     pub component_instances: usize,
@@ -137,6 +140,52 @@ pub enum CoreDef {
     Resource(usize),
     /// A fused adapter (index into [`Flattened::adapters`]).
     Adapter(usize),
+    /// A task or waitable builtin (index into [`Flattened::task_builtins`]).
+    Task(usize),
+}
+
+/// A builtin of the component model's async ABI that a synchronous component may import
+/// without using it (componentize-qjs's default output does): each is provided for the
+/// component instance `instance`, as wasmtime does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskBuiltin {
+    pub kind: TaskBuiltinKind,
+    pub instance: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskBuiltinKind {
+    /// `context.get i32 slot`.
+    ContextGet(u32),
+    /// `context.set i32 slot`.
+    ContextSet(u32),
+    TaskCancel,
+    SubtaskDrop,
+    SubtaskCancel,
+    WaitableSetNew,
+    WaitableSetDrop,
+    WaitableJoin,
+}
+
+impl TaskBuiltinKind {
+    /// The runtime function implementing it, and its core type.
+    pub fn symbol_and_type(self) -> (&'static str, Vec<aot_abi::ValType>, Vec<aot_abi::ValType>) {
+        use aot_abi::ValType::I32;
+        match self {
+            TaskBuiltinKind::ContextGet(0) => ("aot_rt_task_context_get0", vec![], vec![I32]),
+            TaskBuiltinKind::ContextGet(_) => ("aot_rt_task_context_get1", vec![], vec![I32]),
+            TaskBuiltinKind::ContextSet(0) => ("aot_rt_task_context_set0", vec![I32], vec![]),
+            TaskBuiltinKind::ContextSet(_) => ("aot_rt_task_context_set1", vec![I32], vec![]),
+            TaskBuiltinKind::TaskCancel => ("aot_rt_task_cancel", vec![], vec![]),
+            TaskBuiltinKind::SubtaskDrop => ("aot_rt_task_subtask_drop", vec![I32], vec![]),
+            TaskBuiltinKind::SubtaskCancel => ("aot_rt_task_subtask_cancel", vec![I32], vec![I32]),
+            TaskBuiltinKind::WaitableSetNew => ("aot_rt_task_waitable_set_new", vec![], vec![I32]),
+            TaskBuiltinKind::WaitableSetDrop => {
+                ("aot_rt_task_waitable_set_drop", vec![I32], vec![])
+            }
+            TaskBuiltinKind::WaitableJoin => ("aot_rt_task_waitable_join", vec![I32, I32], vec![]),
+        }
+    }
 }
 
 /// A function lifted by one component instance and lowered into another.
@@ -276,6 +325,7 @@ impl fmt::Display for CoreDef {
             CoreDef::Lowered(i) => write!(f, "lowering {i}"),
             CoreDef::Resource(i) => write!(f, "resource {i}"),
             CoreDef::Adapter(i) => write!(f, "adapter {i}"),
+            CoreDef::Task(i) => write!(f, "task builtin {i}"),
         }
     }
 }

@@ -85,9 +85,8 @@ pub(super) fn parse<'a>(wasm: &'a [u8], file: &str) -> Result<Tree<'a>, CompileE
     let mut stack = vec![Open::Component(ComponentDef::default())];
     // Validated already (see `flatten`); validated again here only to keep each component's
     // resolved types. Function bodies are skipped: nothing here needs them.
-    let mut validator = wasmparser::Validator::new_with_features(
-        crate::module::features() | wasmparser::WasmFeatures::COMPONENT_MODEL,
-    );
+    let mut validator =
+        wasmparser::Validator::new_with_features(crate::module::component_features());
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(perr)?;
         let valid = validator.payload(&payload).map_err(perr)?;

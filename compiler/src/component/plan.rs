@@ -217,6 +217,21 @@ pub fn plan(
             caller_instance: a.caller_instance as u32,
         });
     }
+    let first_task = glue.0.len();
+    for t in &flat.task_builtins {
+        let (symbol, params, results) = t.kind.symbol_and_type();
+        implemented(symbol, &format!("canonical builtin {:?}", t.kind))?;
+        add(
+            &mut glue,
+            symbol,
+            None,
+            GluePlan::bare(
+                FuncType { params, results },
+                GlueKind::Host,
+                t.instance as u32,
+            ),
+        );
+    }
     let resources = flat
         .guest_resources
         .iter()
@@ -275,6 +290,7 @@ pub fn plan(
                 CoreDef::Lowered(l) => ImportSource::Glue(*l as u32),
                 CoreDef::Resource(r) => ImportSource::Glue((lowerings + r) as u32),
                 CoreDef::Adapter(a) => ImportSource::Glue((first_adapter + a) as u32),
+                CoreDef::Task(t) => ImportSource::Glue((first_task + t) as u32),
             };
             if let ImportSource::Glue(g) = source {
                 let want = &glue.1[g as usize].ty;

@@ -36,6 +36,7 @@ fn assert_resolved(f: &Flattened) {
         CoreDef::Lowered(i) => *i < f.lowerings.len(),
         CoreDef::Resource(i) => *i < f.resources.len(),
         CoreDef::Adapter(i) => *i < f.adapters.len(),
+        CoreDef::Task(i) => *i < f.task_builtins.len(),
     };
     for (i, inst) in f.instances.iter().enumerate() {
         let module = &f.modules[inst.module];
@@ -405,19 +406,49 @@ fn component_unsupported_constructs_are_errors_with_offsets() {
     }
     let e = flatten_err("(module)");
     assert_eq!(e.message, "not a component");
-    // Async builtins, streams and futures, start functions: refused by validation (aot
-    // enables neither the component-model-async nor the values feature), with an offset.
-    for wat in [
-        "(component (core func (canon context.get i32 0)))",
-        "(component (type $s (stream u8)) (core func (canon stream.new $s)))",
-        r#"(component
+    // What is asynchronous (streams and futures, async lowers and lifts, waiting) and start
+    // functions: refused with an offset, by validation or by the flattener. The task
+    // builtins a synchronous component may import without using them are accepted.
+    for (wat, words) in [
+        (
+            "(component (type $s (stream u8)) (core func (canon stream.new $s)))",
+            "stream.new",
+        ),
+        (
+            r#"(component
+                (import "wasi:cli/environment@0.2.0" (instance $e (export "get-arguments" (func (result (list string))))))
+                (core module $m (memory (export "m") 1))
+                (core instance $i (instantiate $m))
+                (core func (canon lower (func $e "get-arguments") async (memory (core memory $i "m")))))"#,
+            "async",
+        ),
+        (
+            r#"(component
+                (core module $m (memory (export "m") 1))
+                (core instance $i (instantiate $m))
+                (core func (canon waitable-set.wait (memory (core memory $i "m")))))"#,
+            "waitable-set.wait",
+        ),
+        (
+            r#"(component
             (core module $m (func (export "f")))
             (core instance $i (instantiate $m))
             (func $f (canon lift (core func $i "f")))
             (start $f))"#,
+            "",
+        ),
     ] {
         let e = flatten_err(wat);
         assert!(e.offset.is_some(), "{e}");
+        assert!(e.message.contains(words), "{e}");
+    }
+    for wat in [
+        "(component (core func (canon context.get i32 0)) (core func (canon context.set i32 0)))",
+        "(component (core func (canon task.cancel)) (core func (canon waitable-set.new)))",
+        "(component (core func (canon subtask.drop)) (core func (canon waitable.join)))",
+    ] {
+        let e = flatten_err(wat);
+        assert!(e.message.contains("wasi:cli/run@0.2.x"), "{wat}: {e}");
     }
     // Invalid components are refused by validation, before anything else.
     let e = flatten_err(r#"(component (core module $m) (core instance (instantiate 7)))"#);

@@ -725,10 +725,11 @@ pub fn compile_glue(glue: &[GlueFunc], opts: &Options) -> Result<Vec<u8>, Compil
 }
 
 /// A host-call trampoline, `tramp(vmctx, args...) -> results` with the import's Wasm
-/// signature (so in the Wasm calling convention; it calls `host` in the platform's): records the Wasm-to-host transition in the store context (the caller's frame
-/// pointer and the return address into it), calls the runtime's `host` function, then
-/// raises the trap the host left pending, if any (a trap in Wasm code the host called back
-/// into: raising it here, with no host frame left, unwinds nothing but Wasm frames).
+/// signature (so in the Wasm calling convention; it calls `host` in the platform's):
+/// records the Wasm-to-host transition in the store context (the caller's frame pointer
+/// and the return address into it), calls the runtime's `host` function, then raises the
+/// trap the host left pending, if any (a trap in Wasm code the host called back into:
+/// raising it here, with no host frame left, unwinds nothing but Wasm frames).
 fn build_host_trampoline(
     call_conv: CallConv,
     fc: isa::TargetFrontendConfig,

@@ -632,16 +632,17 @@ fn object_module(
 pub struct GlueFunc {
     pub symbol: String,
     pub ty: aot_abi::FuncType,
-    /// A fused adapter: `symbol` is the runtime's adapter entry, called with the glue
-    /// context and the arguments stored in a `ValRaw` array (results come back in it),
-    /// instead of with the arguments themselves.
-    pub adapter: bool,
+    /// A fused adapter of this component-level type: its body is generated here (see
+    /// `component::fuse`), and `symbol` is unused.
+    pub adapter: Option<aot_abi::ctypes::CFuncType>,
 }
 
 /// Compiles a component's glue functions into an object defining `aot_abi::GLUE_SYMBOL`,
 /// the table of their code: each a host-call trampoline (as for a core module's host
-/// imports) whose context is the `GlueCtx` the runtime builds, calling `symbol` directly.
+/// imports) whose context is the `GlueCtx` the runtime builds, calling `symbol` directly,
+/// or a fused adapter.
 pub fn compile_glue(glue: &[GlueFunc], opts: &Options) -> Result<Vec<u8>, CompileError> {
+    use crate::component::fuse::{self, Entry};
     let err = |m: String| CompileError::new("<component glue>", None, m);
     let (isa, mut module) = object_module(opts, "aot_glue").map_err(err)?;
     let call_conv = isa.default_call_conv();
@@ -657,50 +658,57 @@ pub fn compile_glue(glue: &[GlueFunc], opts: &Options) -> Result<Vec<u8>, Compil
             &Builtin::raise_pending_trap.signature(call_conv),
         )
         .map_err(merr)?;
+    let mut entries = std::collections::HashMap::new();
+    if glue.iter().any(|g| g.adapter.is_some()) {
+        for e in Entry::ALL {
+            let id = module
+                .declare_function(&e.symbol(), Linkage::Import, &e.signature(call_conv))
+                .map_err(merr)?;
+            entries.insert(*e, id.as_u32());
+        }
+    }
+    let entry_index = |e: Entry| entries.get(&e).copied().unwrap_or(u32::MAX);
     let mut hosts = std::collections::HashMap::new();
     let mut tramps = Vec::with_capacity(glue.len());
     let mut ctx = Context::new();
     let mut fctx = FunctionBuilderContext::new();
     for (i, g) in glue.iter().enumerate() {
         let sig = wasm_signature(&g.ty);
-        let host_sig = if g.adapter {
-            adapter_entry_signature(call_conv)
-        } else {
-            host_signature(call_conv, &g.ty)
-        };
-        let host = match hosts.get(&g.symbol) {
-            Some(&h) => h,
-            None => {
-                let h = module
-                    .declare_function(&g.symbol, Linkage::Import, &host_sig)
-                    .map_err(merr)?;
-                hosts.insert(g.symbol.clone(), h);
-                h
-            }
-        };
         let tramp = module
             .declare_function(&format!("aot_glue{i}"), Linkage::Local, &sig)
             .map_err(merr)?;
-        ctx.func = if g.adapter {
-            build_adapter_trampoline(
+        ctx.func = match &g.adapter {
+            Some(cty) => build_transition(
                 call_conv,
                 isa.frontend_config(),
                 &g.ty,
                 tramp,
-                host,
                 raise.as_u32(),
                 &mut fctx,
-            )
-        } else {
-            build_host_trampoline(
-                call_conv,
-                isa.frontend_config(),
-                &g.ty,
-                tramp,
-                host,
-                raise.as_u32(),
-                &mut fctx,
-            )
+                |b, params| fuse::build(b, call_conv, cty, &entry_index, params),
+            ),
+            None => {
+                let host = match hosts.get(&g.symbol) {
+                    Some(&h) => h,
+                    None => {
+                        let host_sig = host_signature(call_conv, &g.ty);
+                        let h = module
+                            .declare_function(&g.symbol, Linkage::Import, &host_sig)
+                            .map_err(merr)?;
+                        hosts.insert(g.symbol.clone(), h);
+                        h
+                    }
+                };
+                build_host_trampoline(
+                    call_conv,
+                    isa.frontend_config(),
+                    &g.ty,
+                    tramp,
+                    host,
+                    raise.as_u32(),
+                    &mut fctx,
+                )
+            }
         };
         module.define_function(tramp, &mut ctx).map_err(merr)?;
         module.clear_context(&mut ctx);
@@ -753,65 +761,6 @@ fn build_host_trampoline(
         });
         let call = b.ins().call(host_ref, params);
         b.inst_results(call).to_vec()
-    })
-}
-
-/// The runtime's adapter entry: `entry(ctx, values)`, the arguments in `values` on entry
-/// and the results on return.
-fn adapter_entry_signature(call_conv: CallConv) -> ir::Signature {
-    let mut sig = ir::Signature::new(call_conv);
-    sig.params.push(ir::AbiParam::new(env::PTR));
-    sig.params.push(ir::AbiParam::new(env::PTR));
-    sig
-}
-
-/// A fused adapter's trampoline, `tramp(ctx, args...) -> results` with the caller's
-/// lowered signature: stores the arguments in a `ValRaw` array on its stack, calls the
-/// runtime's adapter entry with the context and the array (the runtime moves the values
-/// between the two components and calls the callee), then loads the results from it.
-/// The transition is recorded and a pending trap raised as for a host call.
-fn build_adapter_trampoline(
-    call_conv: CallConv,
-    fc: isa::TargetFrontendConfig,
-    ty: &aot_abi::FuncType,
-    id: FuncId,
-    entry: FuncId,
-    raise_name: u32,
-    fctx: &mut FunctionBuilderContext,
-) -> ir::Function {
-    build_transition(call_conv, fc, ty, id, raise_name, fctx, |b, params| {
-        let slot = size_of::<ValRaw>() as u32;
-        let slots = ty.params.len().max(ty.results.len()).max(1) as u32;
-        let ss = b.create_sized_stack_slot(ir::StackSlotData::new(
-            ir::StackSlotKind::ExplicitSlot,
-            slot * slots,
-            4,
-        ));
-        let values = b.ins().stack_addr(env::PTR, ss, 0);
-        let flags = MemFlagsData::trusted();
-        for (i, p) in params[1..].iter().enumerate() {
-            b.ins().store(flags, *p, values, (i as u32 * slot) as i32);
-        }
-        let name = b.func.declare_imported_user_function(ir::UserExternalName {
-            namespace: env::NS_FUNC,
-            index: entry.as_u32(),
-        });
-        let sig = b.import_signature(adapter_entry_signature(call_conv));
-        let f = b.import_function(ir::ExtFuncData {
-            name: ir::ExternalName::user(name),
-            signature: sig,
-            colocated: false,
-            patchable: false,
-        });
-        b.ins().call(f, &[params[0], values]);
-        ty.results
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                b.ins()
-                    .load(env::ir_type(*t), flags, values, (i as u32 * slot) as i32)
-            })
-            .collect()
     })
 }
 

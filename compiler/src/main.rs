@@ -78,6 +78,11 @@ struct Cli {
     #[arg(long)]
     inherit_network: bool,
 
+    /// Let a component resolve host names (`wasi:sockets/ip-name-lookup`), as `wasmtime
+    /// run -S allow-ip-name-lookup`; without it every lookup fails.
+    #[arg(long)]
+    allow_ip_name_lookup: bool,
+
     /// Link the module at PATH into the executable, instantiated before INPUT, whose
     /// imports from module NAME its exports satisfy (as `wasmtime run --preload`).
     /// Repeatable; a later preload may import from an earlier one.
@@ -212,6 +217,7 @@ fn compile(cli: &Cli) -> anyhow::Result<()> {
         plan: Vec::new(),
         component: None,
         inherit_network: cli.inherit_network,
+        allow_ip_name_lookup: cli.allow_ip_name_lookup,
     };
 
     let mut opts = Options::new(target.clone());

@@ -50,6 +50,8 @@ pub struct GlueCtx {
     realloc: Option<(&'static Instance, u32)>,
     string_encoding: u8,
     kind: GlueKind,
+    /// The component instance the function is lowered into.
+    instance: u32,
 }
 
 /// A core function of an instance: the instance and the function's index.
@@ -128,6 +130,11 @@ impl GlueCtx {
         self.kind
     }
 
+    /// The component instance the function is lowered into.
+    pub fn instance(&self) -> u32 {
+        self.instance
+    }
+
     pub fn memory_ref(&self) -> Option<&MemoryRef> {
         self.memory.as_ref()
     }
@@ -195,6 +202,7 @@ pub fn make_glue(
         realloc,
         string_encoding: plan.string_encoding,
         kind: plan.kind,
+        instance: plan.instance,
     }));
     Ok(Extern::Func(FuncHandle {
         code,

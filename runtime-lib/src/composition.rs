@@ -1,11 +1,12 @@
 //! What component instances hold apart from their core instances: one handle table each
 //! for the resources components define (guest resources), the resource intrinsics over
 //! them (`resource.new`, `resource.rep`, `resource.drop`, which runs the destructor of the
-//! last own handle), and the may-enter flags of the fused adapters between components.
+//! last own handle), the may-enter flags of the fused adapters between components, and
+//! the runtime entries of those adapters (`aot_abi::fused`).
 //!
 //! Host resources (WASI streams, descriptors, ...) are not here: their handles live in the
-//! WASI 0.2 face's table (`wasi::p2`), which every component of the program shares, so
-//! moving one between components keeps its handle.
+//! WASI 0.2 face's tables (`wasi::p2`), also one per component instance; an adapter moves
+//! them between those tables through `wasi::p2::move_handle`.
 //!
 //! The state is built from the program's `ComponentPlan` before any core instance exists
 //! ([`init`]), and learns each instance as it is created ([`instance_created`]): a
@@ -29,6 +30,8 @@ pub struct Composition {
     tables: Vec<Mutex<HandleTable>>,
     /// Per component instance, whether an adapter call into it is in progress.
     entered: Vec<AtomicBool>,
+    /// Per adapter, its callee side once resolved.
+    callees: Vec<OnceLock<Callee>>,
     instances: Mutex<Vec<&'static Instance>>,
 }
 
@@ -41,6 +44,7 @@ pub fn init(plan: &ComponentPlan) {
         plan: plan.clone(),
         tables: (0..n).map(|_| Mutex::new(HandleTable::new())).collect(),
         entered: (0..n).map(|_| AtomicBool::new(false)).collect(),
+        callees: plan.adapters.iter().map(|_| OnceLock::new()).collect(),
         instances: Mutex::new(Vec::new()),
     });
 }
@@ -76,22 +80,6 @@ impl Composition {
             .resources
             .get(resource as usize)
             .map(|r| r.instance)
-    }
-
-    /// Marks component instance `instance` entered for the duration of `f`; entering it
-    /// again meanwhile (a call that comes back into it) is refused, as the canonical ABI
-    /// requires.
-    pub fn enter<T>(&self, instance: u32, f: impl FnOnce() -> T) -> Result<T, &'static str> {
-        let flag = self
-            .entered
-            .get(instance as usize)
-            .ok_or("no such component instance")?;
-        if flag.swap(true, Ordering::AcqRel) {
-            return Err("cannot enter component instance");
-        }
-        let r = f();
-        flag.store(false, Ordering::Release);
-        Ok(r)
     }
 
     /// Runs the destructor of guest resource `resource` on `rep`, if it has one.
@@ -200,19 +188,20 @@ pub extern "C" fn aot_rt_resource_drop(raw: *mut u8, handle: i32) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Fused adapters
+// Fused adapters: the runtime entries their generated code calls (`aot_abi::fused`)
 
 use std::sync::atomic::AtomicU64;
 
-use aot_abi::ValRaw;
 use aot_abi::ctypes::HOST_RESOURCE;
+use aot_abi::fused::{AdapterFrame, CALLER, Fault};
+use aot_abi::{VMMemoryDef, ValRaw};
 
 use crate::adapter::{self, AdapterError, Side, StringEncoding};
 use crate::instance::MemoryRef;
 use crate::resources::CallScope;
 
 /// An adapter's callee side, resolved from the instances at its first call.
-struct Callee {
+pub struct Callee {
     func: CoreFunc,
     memory: Option<MemoryRef>,
     realloc: Option<CoreFunc>,
@@ -222,8 +211,19 @@ struct Callee {
 /// Call scopes of borrows lent through adapters, unique per call.
 static NEXT_SCOPE: AtomicU64 = AtomicU64::new(1);
 
-/// One side of an adapter call over a component instance: its memory, realloc and handle
-/// table.
+/// What a side without a memory option reads through its frame: a memory of no bytes,
+/// so every access the generated code makes through it fails its bounds check first.
+struct EmptyMemory(VMMemoryDef);
+// SAFETY: never written; its base points at a static byte no one accesses.
+unsafe impl Sync for EmptyMemory {}
+static NO_BYTE: u8 = 0;
+static EMPTY_MEMORY: EmptyMemory = EmptyMemory(VMMemoryDef {
+    base: (&raw const NO_BYTE).cast_mut(),
+    current_length: 0,
+});
+
+/// One side of an adapter call over a component instance: its memory, realloc, string
+/// encoding and handle table.
 struct RtSide<'a> {
     state: &'a Composition,
     instance: u32,
@@ -242,6 +242,29 @@ impl RtSide<'_> {
                 "no such component instance",
             )))
     }
+
+    fn lift_own(&mut self, handle: u32, resource: u32) -> Result<u32, AdapterError> {
+        Ok(self.table()?.take_own(handle, ResourceType(resource))?)
+    }
+
+    fn lower_own(&mut self, token: u32, resource: u32) -> Result<u32, AdapterError> {
+        Ok(self.table()?.new_own(ResourceType(resource), token)?)
+    }
+
+    fn lift_borrow(&mut self, handle: u32, resource: u32) -> Result<u32, AdapterError> {
+        Ok(self.table()?.borrow_rep(handle, ResourceType(resource))?)
+    }
+
+    fn lower_borrow(&mut self, token: u32, resource: u32) -> Result<u32, AdapterError> {
+        if self.state.owner(resource) == Some(self.instance) {
+            // The defining instance gets the representation itself.
+            return Ok(token);
+        }
+        let scope = self.scope;
+        Ok(self
+            .table()?
+            .new_borrow(ResourceType(resource), token, scope)?)
+    }
 }
 
 impl Side for RtSide<'_> {
@@ -250,8 +273,8 @@ impl Side for RtSide<'_> {
             Some(m) => {
                 let len = usize::try_from(m.len_bytes()).unwrap_or(0);
                 // SAFETY: the memory's accessible bytes are [base, base + len) while no Wasm
-                // code runs; the engine takes a fresh view after each realloc (the only
-                // Wasm it runs), so this view never outlives a growth.
+                // code runs; a fresh view is taken after each realloc (the only Wasm run
+                // while a string moves), so this view never outlives a growth.
                 unsafe { core::slice::from_raw_parts_mut(m.base(), len) }
             }
             None => &mut [],
@@ -278,38 +301,6 @@ impl Side for RtSide<'_> {
     fn string_encoding(&self) -> StringEncoding {
         self.encoding
     }
-
-    fn lift_own(&mut self, handle: u32, resource: u32) -> Result<u32, AdapterError> {
-        if resource == HOST_RESOURCE {
-            return Ok(handle);
-        }
-        Ok(self.table()?.take_own(handle, ResourceType(resource))?)
-    }
-
-    fn lower_own(&mut self, token: u32, resource: u32) -> Result<u32, AdapterError> {
-        if resource == HOST_RESOURCE {
-            return Ok(token);
-        }
-        Ok(self.table()?.new_own(ResourceType(resource), token)?)
-    }
-
-    fn lift_borrow(&mut self, handle: u32, resource: u32) -> Result<u32, AdapterError> {
-        if resource == HOST_RESOURCE {
-            return Ok(handle);
-        }
-        Ok(self.table()?.borrow_rep(handle, ResourceType(resource))?)
-    }
-
-    fn lower_borrow(&mut self, token: u32, resource: u32) -> Result<u32, AdapterError> {
-        if resource == HOST_RESOURCE || self.state.owner(resource) == Some(self.instance) {
-            // The defining instance gets the representation itself.
-            return Ok(token);
-        }
-        let scope = self.scope;
-        Ok(self
-            .table()?
-            .new_borrow(ResourceType(resource), token, scope)?)
-    }
 }
 
 /// How an adapter error ends the call: a trap of the adapter (134), an error of the call
@@ -317,24 +308,30 @@ impl Side for RtSide<'_> {
 fn adapter_trap(glue: &GlueCtx, e: AdapterError) -> Trap {
     match e {
         AdapterError::Trap(t) => *t,
-        AdapterError::Abi(a) if a.is_wasm_trap() => {
-            let mut t = glue.store().host_trap(aot_abi::TrapKind::ComponentTrap);
-            t.detail = Some(a.message().to_string());
-            t
-        }
+        AdapterError::Abi(a) if a.is_wasm_trap() => component_trap(glue, a.message()),
         other => glue.trap(other.message()),
     }
 }
 
+/// A trap of an adapter's own code ("wasm trap: <words>", 134).
+fn component_trap(glue: &GlueCtx, words: &str) -> Trap {
+    let mut t = glue.store().host_trap(aot_abi::TrapKind::ComponentTrap);
+    t.detail = Some(words.to_string());
+    t
+}
+
 impl Composition {
-    fn callee(&self, n: u32) -> Result<Callee, String> {
-        let a = self
-            .plan
-            .adapters
+    fn resolve(&self, n: u32) -> Result<&Callee, String> {
+        let slot = self
+            .callees
             .get(n as usize)
             .ok_or_else(|| format!("no adapter {n}"))?;
+        if let Some(c) = slot.get() {
+            return Ok(c);
+        }
+        let a = &self.plan.adapters[n as usize];
         let instances = self.instances();
-        Ok(Callee {
+        let callee = Callee {
             func: component::core_func(a.callee, &instances)?,
             memory: a
                 .callee_memory
@@ -348,95 +345,306 @@ impl Composition {
                 .post_return
                 .map(|p| component::core_func(p, &instances))
                 .transpose()?,
-        })
+        };
+        Ok(slot.get_or_init(|| callee))
     }
 }
 
-/// A fused adapter's body: moves the caller's arguments (`values`, its lowered
-/// signature) into the callee's component, calls the callee with the callee instance
-/// entered, moves the result back (into `values`, or through the caller's return
-/// pointer), then runs the callee's post-return. Borrows lent to the callee must all be
-/// dropped by then.
-///
-/// # Safety
-/// `raw` must be the glue context the adapter trampoline was called with, and `values`
-/// must hold max(params, results, 1) slots of the adapter's caller-side signature.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn aot_rt_adapter(raw: *mut u8, values: *mut ValRaw) {
-    // SAFETY: per the contract above.
+/// An adapter entry's view of its call.
+struct Call<'a> {
+    glue: &'a GlueCtx,
+    state: &'static Composition,
+    plan: &'static aot_abi::AdapterPlan,
+    callee: &'static Callee,
+    frame: &'a mut AdapterFrame,
+}
+
+impl Call<'_> {
+    fn side(&self, side: i32) -> RtSide<'static> {
+        let scope = CallScope(self.frame.scope);
+        if side == CALLER {
+            RtSide {
+                state: self.state,
+                instance: self.plan.caller_instance,
+                memory: self.glue.memory_ref().copied(),
+                realloc: self.glue.realloc_func(),
+                encoding: StringEncoding::from_u8(self.glue.string_encoding())
+                    .unwrap_or(StringEncoding::Utf8),
+                scope,
+            }
+        } else {
+            RtSide {
+                state: self.state,
+                instance: self.plan.callee_instance,
+                memory: self.callee.memory,
+                realloc: self.callee.realloc,
+                encoding: StringEncoding::from_u8(self.plan.callee_string_encoding)
+                    .unwrap_or(StringEncoding::Utf8),
+                scope,
+            }
+        }
+    }
+}
+
+/// Runs an adapter entry's `body` on its call, leaving any trap pending (the generated
+/// code then returns, and its trampoline raises it); `failed` is what the entry returns
+/// then.
+fn entry<T>(
+    raw: *mut u8,
+    frame: *mut AdapterFrame,
+    failed: T,
+    body: impl FnOnce(&mut Call<'_>) -> Result<T, Trap>,
+) -> T {
+    // SAFETY: the adapter passes the glue context it was called with.
     let glue = unsafe { GlueCtx::from_raw(raw) };
     let store = glue.store();
-    if !component::may_leave() {
-        store.set_pending_trap(store.host_trap(aot_abi::TrapKind::CannotLeaveComponent));
-        return;
-    }
-    let result = (|| -> Result<Vec<ValRaw>, Trap> {
+    let call = (|| {
         let state = state().ok_or_else(|| glue.trap("adapter outside a component"))?;
         let GlueKind::Adapter(n) = glue.kind() else {
             return Err(glue.trap("adapter entry for a glue function that is no adapter"));
         };
-        let plan = &state.plan.adapters[n as usize];
-        let callee = state.callee(n).map_err(|m| glue.trap(m))?;
-        let (params, results) = plan.ty.lowered_signature();
-        let slots = params.len().max(results.len()).max(1);
-        // SAFETY: the trampoline's array has `slots` values (see the contract above).
-        let args = unsafe { core::slice::from_raw_parts(values, slots) }[..params.len()].to_vec();
-        let scope = CallScope(NEXT_SCOPE.fetch_add(1, Ordering::Relaxed));
-        let mut caller = RtSide {
-            state,
-            instance: plan.caller_instance,
-            memory: glue.memory_ref().copied(),
-            realloc: glue.realloc_func(),
-            encoding: StringEncoding::from_u8(glue.string_encoding())
-                .unwrap_or(StringEncoding::Utf8),
-            scope,
-        };
-        let mut callee_side = RtSide {
-            state,
-            instance: plan.callee_instance,
-            memory: callee.memory,
-            realloc: callee.realloc,
-            encoding: StringEncoding::from_u8(plan.callee_string_encoding)
-                .unwrap_or(StringEncoding::Utf8),
-            scope,
-        };
-        let fail = |e| adapter_trap(glue, e);
-        let entered = state.enter(plan.callee_instance, || -> Result<Vec<ValRaw>, Trap> {
-            let lifted = adapter::lift_params(&plan.ty, &mut caller, &args).map_err(fail)?;
-            let flat =
-                adapter::lower_params(&plan.ty, &mut callee_side, &lifted.params).map_err(fail)?;
-            let (instance, index) = callee.func;
-            let core_results = instance.call(index, &flat)?;
-            let val =
-                adapter::lift_results(&plan.ty, &mut callee_side, &core_results).map_err(fail)?;
-            let out = adapter::lower_results(&plan.ty, &mut caller, val.as_ref(), lifted.retptr)
-                .map_err(fail)?;
-            if let Some((pi, pindex)) = callee.post_return {
-                component::guest_call(|| pi.call(pindex, &core_results))?;
-            }
-            if let Some(t) = state.table(plan.callee_instance) {
-                t.locked()
-                    .end_call(scope)
-                    .map_err(|e| glue.trap(e.message()))?;
-            }
-            Ok(out)
-        });
-        match entered {
-            Ok(r) => r,
-            Err(words) => {
-                let mut t = store.host_trap(aot_abi::TrapKind::ComponentTrap);
-                t.detail = Some(words.to_string());
-                Err(t)
-            }
-        }
+        let plan = state
+            .plan
+            .adapters
+            .get(n as usize)
+            .ok_or_else(|| glue.trap("no such adapter"))?;
+        let callee = state.resolve(n).map_err(|m| glue.trap(m))?;
+        Ok((state, plan, callee))
     })();
+    let result = call.and_then(|(state, plan, callee)| {
+        // SAFETY: the adapter passes its own frame, a stack slot live for the whole call
+        // and touched by no one else meanwhile.
+        let frame = unsafe { &mut *frame };
+        body(&mut Call {
+            glue,
+            state,
+            plan,
+            callee,
+            frame,
+        })
+    });
     match result {
-        Ok(out) => {
-            for (i, v) in out.into_iter().enumerate() {
-                // SAFETY: as above; results fit the array.
+        Ok(v) => v,
+        Err(trap) => {
+            store.set_pending_trap(trap);
+            failed
+        }
+    }
+}
+
+fn memory_def(m: Option<&MemoryRef>) -> *const u8 {
+    match m {
+        Some(m) => m.def().cast_const().cast(),
+        None => (&raw const EMPTY_MEMORY.0).cast(),
+    }
+}
+
+/// `enter`: may the caller leave its instance, may the callee's be entered; the frame.
+#[unsafe(no_mangle)]
+pub extern "C" fn aot_rt_adapter_enter(raw: *mut u8, frame: *mut AdapterFrame) -> i32 {
+    entry(raw, frame, 1, |c| {
+        if !component::may_leave() {
+            return Err(c
+                .glue
+                .store()
+                .host_trap(aot_abi::TrapKind::CannotLeaveComponent));
+        }
+        let flag = c
+            .state
+            .entered
+            .get(c.plan.callee_instance as usize)
+            .ok_or_else(|| c.glue.trap("no such component instance"))?;
+        if flag.swap(true, Ordering::AcqRel) {
+            return Err(component_trap(c.glue, "cannot enter component instance"));
+        }
+        c.frame.memories = [
+            memory_def(c.glue.memory_ref()),
+            memory_def(c.callee.memory.as_ref()),
+        ];
+        c.frame.scope = NEXT_SCOPE.fetch_add(1, Ordering::Relaxed);
+        Ok(0)
+    })
+}
+
+/// `alloc`: `realloc(0, 0, align, size)` on `side`, the pointer checked.
+#[unsafe(no_mangle)]
+pub extern "C" fn aot_rt_adapter_alloc(
+    raw: *mut u8,
+    frame: *mut AdapterFrame,
+    side: i32,
+    align: i32,
+    size: i32,
+    fault: i32,
+) -> i64 {
+    entry(raw, frame, -1, |c| {
+        let oob = Fault::from_i32(fault).unwrap_or(Fault::MemoryOutOfBounds);
+        let mut s = c.side(side);
+        adapter::alloc(&mut s, align as u32, size as u32, oob)
+            .map(i64::from)
+            .map_err(|e| adapter_trap(c.glue, e))
+    })
+}
+
+/// `string`: the string at (`ptr`, `len`) of the other side, moved into `side`.
+///
+/// # Safety
+/// `out` must point at two writable `u32`s (the adapter's stack slot).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_rt_adapter_string(
+    raw: *mut u8,
+    frame: *mut AdapterFrame,
+    side: i32,
+    ptr: i32,
+    len: i32,
+    out: *mut u32,
+) -> i32 {
+    entry(raw, frame, 1, |c| {
+        let mut to = c.side(side);
+        let mut from = c.side(1 - side);
+        let (p, l) = adapter::move_string(&mut from, &mut to, ptr as u32, len as u32)
+            .map_err(|e| adapter_trap(c.glue, e))?;
+        // SAFETY: per the contract above.
+        unsafe {
+            out.write(p);
+            out.add(1).write(l);
+        }
+        Ok(0)
+    })
+}
+
+/// `handle`: handle `handle` of the other side moved (own) or lent (borrow) into `side`.
+#[unsafe(no_mangle)]
+pub extern "C" fn aot_rt_adapter_handle(
+    raw: *mut u8,
+    frame: *mut AdapterFrame,
+    side: i32,
+    borrow: i32,
+    handle: i32,
+    resource: i32,
+) -> i64 {
+    entry(raw, frame, -1, |c| {
+        let mut to = c.side(side);
+        let mut from = c.side(1 - side);
+        let (h, r) = (handle as u32, resource as u32);
+        if r == HOST_RESOURCE {
+            let wasi = crate::wasi::ctx(c.glue.store());
+            let scope = CallScope(c.frame.scope);
+            return crate::wasi::p2::move_handle(
+                wasi,
+                from.instance,
+                to.instance,
+                h,
+                borrow != 0,
+                scope,
+            )
+            .map(i64::from)
+            .map_err(|e| c.glue.trap(e.message()));
+        }
+        let moved = if borrow != 0 {
+            from.lift_borrow(h, r)
+                .and_then(|token| to.lower_borrow(token, r))
+        } else {
+            from.lift_own(h, r).and_then(|token| to.lower_own(token, r))
+        };
+        moved.map(i64::from).map_err(|e| adapter_trap(c.glue, e))
+    })
+}
+
+/// `copy`: `len` bytes from the other side's memory at `src` to `side`'s at `dst`, both
+/// ranges checked by the generated code.
+#[unsafe(no_mangle)]
+pub extern "C" fn aot_rt_adapter_copy(
+    raw: *mut u8,
+    frame: *mut AdapterFrame,
+    side: i32,
+    dst: i32,
+    src: i32,
+    len: i32,
+) {
+    entry(raw, frame, (), |c| {
+        let mut to = c.side(side);
+        let mut from = c.side(1 - side);
+        let (dst, src, len) = (
+            dst as u32 as usize,
+            src as u32 as usize,
+            len as u32 as usize,
+        );
+        let bytes = from
+            .memory()
+            .get(src..src + len)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| component_trap(c.glue, Fault::MemoryOutOfBounds.message()))?;
+        to.memory()
+            .get_mut(dst..dst + len)
+            .ok_or_else(|| component_trap(c.glue, Fault::MemoryOutOfBounds.message()))?
+            .copy_from_slice(&bytes);
+        Ok(())
+    })
+}
+
+/// `call`: the callee (`what` 0) with the arguments in `values`, its results written back;
+/// or its post-return (`what` 1) with the callee's results, not allowed to call out.
+///
+/// # Safety
+/// `values` must hold max(params, results, 1) slots of the callee's lifted signature.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_rt_adapter_call(
+    raw: *mut u8,
+    frame: *mut AdapterFrame,
+    what: i32,
+    values: *mut ValRaw,
+) -> i32 {
+    entry(raw, frame, 1, |c| {
+        let (instance, index) = if what == 0 {
+            c.callee.func
+        } else {
+            match c.callee.post_return {
+                Some(f) => f,
+                None => return Ok(0),
+            }
+        };
+        let n = instance.func_type(index).map_or(0, |t| t.params.len());
+        // SAFETY: per the contract above (a post-return takes the callee's results).
+        let args = unsafe { core::slice::from_raw_parts(values, n) }.to_vec();
+        if what == 0 {
+            let results = instance.call(index, &args)?;
+            for (i, v) in results.into_iter().enumerate() {
+                // SAFETY: as above; the results fit the array.
                 unsafe { values.add(i).write(v) };
             }
+        } else {
+            component::guest_call(|| instance.call(index, &args))?;
         }
-        Err(trap) => store.set_pending_trap(trap),
-    }
+        Ok(0)
+    })
+}
+
+/// `exit`: the borrows lent to the callee must all be dropped; the callee's instance is
+/// left.
+#[unsafe(no_mangle)]
+pub extern "C" fn aot_rt_adapter_exit(raw: *mut u8, frame: *mut AdapterFrame) -> i32 {
+    entry(raw, frame, 1, |c| {
+        let instance = c.plan.callee_instance;
+        let scope = CallScope(c.frame.scope);
+        if let Some(t) = c.state.table(instance) {
+            t.locked()
+                .end_call(scope)
+                .map_err(|e| c.glue.trap(e.message()))?;
+        }
+        crate::wasi::p2::end_call(crate::wasi::ctx(c.glue.store()), instance, scope)
+            .map_err(|e| c.glue.trap(e.message()))?;
+        if let Some(flag) = c.state.entered.get(instance as usize) {
+            flag.store(false, Ordering::Release);
+        }
+        Ok(0)
+    })
+}
+
+/// `fault`: a canonical ABI rule the generated code found broken, as a trap.
+#[unsafe(no_mangle)]
+pub extern "C" fn aot_rt_adapter_fault(raw: *mut u8, frame: *mut AdapterFrame, fault: i32) {
+    entry(raw, frame, (), |c| {
+        let words = Fault::from_i32(fault).map_or("adapter fault", Fault::message);
+        Err(component_trap(c.glue, words))
+    })
 }

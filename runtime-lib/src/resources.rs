@@ -157,6 +157,14 @@ impl HandleTable {
         self.free = Some(handle);
     }
 
+    /// The resource type of a handle (own or borrow).
+    pub fn type_of(&self, handle: u32) -> Result<ResourceType, HandleError> {
+        match self.slot(handle)? {
+            Slot::Own { ty, .. } | Slot::Borrow { ty, .. } => Ok(ty),
+            Slot::Free { .. } => Err(HandleError::Unknown(handle)),
+        }
+    }
+
     /// `resource.new`, or lowering an `own` the host passes in: a new own handle.
     pub fn new_own(&mut self, ty: ResourceType, rep: u32) -> Result<u32, HandleError> {
         self.insert(Slot::Own { ty, rep, lends: 0 })

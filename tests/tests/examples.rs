@@ -108,6 +108,8 @@ struct Case {
     fixture: Fixture,
     /// Sockets allowed: `wasmtime run -S inherit-network`, `aot --inherit-network`.
     network: bool,
+    /// Name lookups allowed: `-S allow-ip-name-lookup`, `aot --allow-ip-name-lookup`.
+    lookup: bool,
     /// Imports wasi:http: wasmtime runs it with `-S http`.
     http: bool,
 }
@@ -164,6 +166,7 @@ const fn case(
         stdin: Stdin::Empty,
         fixture: Fixture::None,
         network: false,
+        lookup: false,
         http: false,
     }
 }
@@ -188,6 +191,10 @@ impl Case {
     }
     const fn network(mut self) -> Case {
         self.network = true;
+        self
+    }
+    const fn lookup(mut self) -> Case {
+        self.lookup = true;
         self
     }
     const fn fixture(mut self, fixture: Fixture) -> Case {
@@ -245,6 +252,7 @@ const CASES: &[Case] = &[
     rust_p2("net", "network", &[]).network(),
     rust_p2("net", "default", &[]),
     rust_p2("net-wasi", "network", &[]).network(),
+    rust_p2("net-wasi", "lookup", &[]).network().lookup(),
     rust_p2("net-wasi", "default", &[]),
     // WASI 0.2 called directly (the `wasip2` crate): components only.
     rust_p2("wasi-p2", "surface", &["surface", "x"]).env(&[("B", "2"), ("A", "1")]),
@@ -1017,6 +1025,9 @@ fn run_case(setup: &Setup, c: &Case, runner: &Runner, tag: &str) -> Result<Outco
             if c.network {
                 cmd.args(["-S", "inherit-network"]);
             }
+            if c.lookup {
+                cmd.args(["-S", "allow-ip-name-lookup"]);
+            }
             // componentize-js imports wasi:http even for a command.
             if c.http || c.lang == Lang::JavaScript {
                 cmd.args(["-S", "http"]);
@@ -1043,6 +1054,7 @@ fn run_case(setup: &Setup, c: &Case, runner: &Runner, tag: &str) -> Result<Outco
                     .collect(),
                 inherit_env: false,
                 inherit_network: c.network,
+                allow_ip_name_lookup: c.lookup,
                 ..CommandConfig::default()
             };
             let exe = executable(setup, c, &wasm, *arch, &config)?;

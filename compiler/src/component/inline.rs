@@ -727,6 +727,7 @@ impl<'t> Inliner<'t, '_> {
                     import,
                     func,
                     options,
+                    instance: frame,
                 });
                 let d = CoreDef::Lowered(self.lowerings.len() - 1);
                 self.frames[frame].core[ExternKind::Func as usize].push(d);

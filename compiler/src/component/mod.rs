@@ -17,6 +17,7 @@
 //! [`CompileError`] naming the construct and its byte offset. This module never generates
 //! code: turning the description into adapters and a plan is the back end's job.
 
+pub mod fuse;
 mod inline;
 mod parse;
 pub mod plan;
@@ -168,6 +169,8 @@ pub struct Lowering {
     /// The function in it, e.g. `get-stdout` or `[method]output-stream.blocking-write-and-flush`.
     pub func: String,
     pub options: CanonOptions,
+    /// The component instance it is lowered into.
+    pub instance: usize,
 }
 
 /// The canonical ABI options of a lift or a lower.

@@ -14,6 +14,7 @@ use super::{CoreDef, ExternKind, Flattened, ResourceIntrinsicKind, StringEncodin
 use crate::CompileError;
 use crate::codegen::GlueFunc;
 use crate::module::ModuleInfo;
+use aot_abi::ctypes::CFuncType;
 
 /// What [`plan`] produces.
 pub struct Planned {
@@ -83,15 +84,17 @@ pub fn plan(
     // Each glue function: its code (what the compiler builds) and its plan (what the
     // runtime binds it to), in step.
     let mut glue: (Vec<GlueFunc>, Vec<GluePlan>) = (Vec::new(), Vec::new());
-    let add =
-        |glue: &mut (Vec<GlueFunc>, Vec<GluePlan>), symbol: &str, adapter: bool, plan: GluePlan| {
-            glue.0.push(GlueFunc {
-                symbol: symbol.to_string(),
-                ty: plan.ty.clone(),
-                adapter,
-            });
-            glue.1.push(plan);
-        };
+    let add = |glue: &mut (Vec<GlueFunc>, Vec<GluePlan>),
+               symbol: &str,
+               adapter: Option<CFuncType>,
+               plan: GluePlan| {
+        glue.0.push(GlueFunc {
+            symbol: symbol.to_string(),
+            ty: plan.ty.clone(),
+            adapter,
+        });
+        glue.1.push(plan);
+    };
     for l in &flat.lowerings {
         let host = crate::wasi_p2::lookup(&l.import, &l.func)
             .map_err(|e| fail(format!("import `{}#{}`: {e}", l.import, l.func)))?;
@@ -115,13 +118,14 @@ pub fn plan(
         add(
             &mut glue,
             &host.symbol,
-            false,
+            None,
             GluePlan {
                 ty,
                 memory,
                 realloc,
                 string_encoding: encoding(l.options.string_encoding),
                 kind: GlueKind::Host,
+                instance: l.instance as u32,
             },
         );
     }
@@ -149,7 +153,7 @@ pub fn plan(
                 params: vec![ValType::I32],
                 results,
             };
-            add(&mut glue, symbol, false, GluePlan::bare(ty, kind));
+            add(&mut glue, symbol, None, GluePlan::bare(ty, kind, instance));
             continue;
         }
         let (interface, name) = r
@@ -179,8 +183,8 @@ pub fn plan(
         add(
             &mut glue,
             &host.drop_symbol,
-            false,
-            GluePlan::bare(ty, GlueKind::Host),
+            None,
+            GluePlan::bare(ty, GlueKind::Host, r.instance as u32),
         );
     }
     let first_adapter = glue.0.len();
@@ -192,18 +196,18 @@ pub fn plan(
             |d: &Option<super::CoreDef>, kind| d.as_ref().map(|d| export_ref(d, kind)).transpose();
         add(
             &mut glue,
-            "aot_rt_adapter",
-            true,
+            "",
+            Some(a.ty.clone()),
             GluePlan {
                 ty,
                 memory: opt(&a.caller_options.memory, ExternKind::Memory)?,
                 realloc: opt(&a.caller_options.realloc, ExternKind::Func)?,
                 string_encoding: encoding(a.caller_options.string_encoding),
                 kind: GlueKind::Adapter(n as u32),
+                instance: a.caller_instance as u32,
             },
         );
         adapters.push(AdapterPlan {
-            ty: a.ty.clone(),
             callee: export_ref(&a.callee, ExternKind::Func)?,
             callee_memory: opt(&a.callee_options.memory, ExternKind::Memory)?,
             callee_realloc: opt(&a.callee_options.realloc, ExternKind::Func)?,

@@ -45,9 +45,9 @@ pub struct CFuncType {
     pub result: Option<CType>,
 }
 
-/// The resource id of every host resource in a [`CType::Own`] or [`CType::Borrow`]: host
-/// handles live in one table the whole program shares, so moving one between components
-/// needs no other identity.
+/// The resource id of every host resource in a [`CType::Own`] or [`CType::Borrow`]: the
+/// runtime moves a host handle between component instances' tables by the type the handle
+/// has there, so no other identity is needed.
 pub const HOST_RESOURCE: u32 = u32::MAX;
 
 /// At most this many flat parameters are passed as core parameters; more go through

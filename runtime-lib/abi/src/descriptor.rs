@@ -233,7 +233,6 @@ pub struct GuestResourcePlan {
 /// caller, whose memory and realloc are the glue function's own).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdapterPlan {
-    pub ty: crate::ctypes::CFuncType,
     pub callee: ExportRef,
     pub callee_memory: Option<ExportRef>,
     pub callee_realloc: Option<ExportRef>,
@@ -245,13 +244,14 @@ pub struct AdapterPlan {
 
 impl GluePlan {
     /// A glue function without canonical options (a resource intrinsic).
-    pub fn bare(ty: crate::FuncType, kind: GlueKind) -> GluePlan {
+    pub fn bare(ty: crate::FuncType, kind: GlueKind, instance: u32) -> GluePlan {
         GluePlan {
             ty,
             memory: None,
             realloc: None,
             string_encoding: 0,
             kind,
+            instance,
         }
     }
 }
@@ -292,6 +292,9 @@ pub struct GluePlan {
     /// 0 = utf8, 1 = utf16, 2 = latin1+utf16.
     pub string_encoding: u8,
     pub kind: GlueKind,
+    /// The component instance the function is lowered into (whose handle table host
+    /// resources it passes or drops are in).
+    pub instance: u32,
 }
 
 /// One core instance to create: a compiled module and where each of its imports comes from.
@@ -324,6 +327,9 @@ pub struct CommandConfig {
     pub component: Option<ComponentPlan>,
     /// `--inherit-network` (sockets are denied without it).
     pub inherit_network: bool,
+    /// `--allow-ip-name-lookup` (name lookups are denied without it, even with the
+    /// network).
+    pub allow_ip_name_lookup: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -361,6 +367,7 @@ impl CommandConfig {
             });
         });
         w.bool(self.inherit_network);
+        w.bool(self.allow_ip_name_lookup);
         match &self.component {
             None => w.u8(0),
             Some(c) => {
@@ -372,6 +379,7 @@ impl CommandConfig {
                     enc_opt_export(w, g.memory);
                     enc_opt_export(w, g.realloc);
                     w.u8(g.string_encoding);
+                    w.u32(g.instance);
                     match g.kind {
                         GlueKind::Host => w.u8(0),
                         GlueKind::ResourceNew { resource, instance } => {
@@ -403,7 +411,6 @@ impl CommandConfig {
                     enc_opt_export(w, r.dtor);
                 });
                 w.seq(&c.adapters, |w, a| {
-                    a.ty.encode(w);
                     enc_export(w, a.callee);
                     enc_opt_export(w, a.callee_memory);
                     enc_opt_export(w, a.callee_realloc);
@@ -445,6 +452,7 @@ impl CommandConfig {
             })
         })?;
         let inherit_network = r.bool()?;
+        let allow_ip_name_lookup = r.bool()?;
         let component = match r.u8()? {
             0 => None,
             1 => {
@@ -457,6 +465,7 @@ impl CommandConfig {
                         memory: dec_opt_export(r)?,
                         realloc: dec_opt_export(r)?,
                         string_encoding: r.u8()?,
+                        instance: r.u32()?,
                         kind: match r.u8()? {
                             0 => GlueKind::Host,
                             1 => GlueKind::ResourceNew {
@@ -487,7 +496,6 @@ impl CommandConfig {
                 })?;
                 let adapters = r.seq(|r| {
                     Ok(AdapterPlan {
-                        ty: crate::ctypes::CFuncType::decode(r)?,
                         callee: dec_export(r)?,
                         callee_memory: dec_opt_export(r)?,
                         callee_realloc: dec_opt_export(r)?,
@@ -515,6 +523,7 @@ impl CommandConfig {
             plan,
             component,
             inherit_network,
+            allow_ip_name_lookup,
         })
     }
 }
@@ -593,6 +602,7 @@ mod tests {
                     }),
                     realloc: None,
                     string_encoding: 2,
+                    instance: 1,
                     kind: GlueKind::ResourceDrop {
                         resource: 1,
                         instance: 2,
@@ -612,10 +622,6 @@ mod tests {
                     dtor: None,
                 }],
                 adapters: vec![AdapterPlan {
-                    ty: crate::ctypes::CFuncType {
-                        params: vec![crate::ctypes::CType::String],
-                        result: Some(crate::ctypes::CType::Own(0)),
-                    },
                     callee: ExportRef {
                         instance: 2,
                         export: 0,
@@ -629,6 +635,7 @@ mod tests {
                 }],
             }),
             inherit_network: true,
+            allow_ip_name_lookup: true,
         };
         assert_eq!(CommandConfig::decode(&c.encode()), Ok(c));
     }

@@ -190,6 +190,8 @@ pub struct WasiCtx {
     pub p2: super::p2::State,
     /// `--inherit-network`: sockets and name lookups are allowed (denied otherwise).
     pub inherit_network: bool,
+    /// `--allow-ip-name-lookup`: names may be resolved (wasmtime's separate grant).
+    pub allow_ip_name_lookup: bool,
 }
 
 // Host calls from several threads share one context: it must be so by construction.
@@ -228,6 +230,7 @@ impl WasiCtx {
             monotonic: MonotonicClock::new(),
             p2: super::p2::State::default(),
             inherit_network: false,
+            allow_ip_name_lookup: false,
         })
     }
 }

@@ -81,6 +81,7 @@ pub fn init(store: &Store, args: Vec<Vec<u8>>, config: &CommandConfig) -> Result
     let mut ctx = WasiCtx::new(args, env, preopens)
         .map_err(|e| format!("creating the WASI context: errno {}", e.raw()))?;
     ctx.inherit_network = config.inherit_network;
+    ctx.allow_ip_name_lookup = config.allow_ip_name_lookup;
     // SAFETY: setting a signal's disposition to SIG_IGN has no memory-safety requirement,
     // and the runtime's own handlers (signals.rs) are for other signals.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
@@ -113,7 +114,7 @@ unsafe fn ctx_of_caller(vmctx: *mut u8) -> &'static WasiCtx {
 /// `store`'s context, creating an empty one (no arguments, environment or preopens) if
 /// [`init`] was never called. Every host call reaches the context through here and nowhere
 /// else.
-fn ctx(store: &Store) -> &'static WasiCtx {
+pub(crate) fn ctx(store: &Store) -> &'static WasiCtx {
     let slot = store.wasi_slot();
     let mut current = slot.load(Ordering::Acquire);
     if current.is_null() {

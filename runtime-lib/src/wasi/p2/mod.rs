@@ -10,12 +10,13 @@
 //! So lifting the arguments and lowering the results is written out here per function,
 //! from the layouts of its types; nothing interprets a type at run time.
 //!
-//! Resources: the guest holds handles in the component's handle table
-//! ([`crate::resources::HandleTable`]); each handle's representation is the index of a host
-//! [`Object`] in the object table beside it. Both live in [`State`], one per store (one
-//! component instance owns host handles today; composed components will get a table
-//! each). A misuse (unknown handle, wrong type, a dangling borrow) ends the program with
-//! the trap wasmtime raises for it.
+//! Resources: each component instance holds its host handles in a handle table of its own
+//! ([`crate::resources::HandleTable`]); a handle's representation is the index of a host
+//! [`Object`] in the one object table of the store. Both live in [`State`]. A fused
+//! adapter moves an own handle from one instance's table to another's, or lends a borrow
+//! for the call ([`move_handle`]), the object staying where it is. A misuse (unknown
+//! handle, wrong type, a dangling borrow) ends the program with the trap wasmtime raises
+//! for it.
 //!
 //! Locks: the state's lock is held only to look up, insert or remove; objects are `Arc`s
 //! cloned out of it before any blocking I/O.
@@ -90,7 +91,8 @@ pub struct State {
 
 #[derive(Default)]
 struct Tables {
-    handles: HandleTable,
+    /// Per component instance, its host handles.
+    handles: Vec<HandleTable>,
     /// Indexed by a handle's representation; None once dropped.
     objects: Vec<Option<Object>>,
     free: Vec<u32>,
@@ -100,6 +102,48 @@ impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("wasi p2 state")
     }
+}
+
+/// The host handle table of component instance `instance` (made on first use).
+fn handles(t: &mut Tables, instance: u32) -> &mut HandleTable {
+    let i = instance as usize;
+    if t.handles.len() <= i {
+        t.handles.resize_with(i + 1, HandleTable::new);
+    }
+    &mut t.handles[i]
+}
+
+/// A fused adapter passing host handle `handle` of instance `from` to instance `to`: an own
+/// handle moves (a new handle in `to`, the old one gone), a borrow is lent to the call
+/// `scope` (which must drop it before it returns).
+pub fn move_handle(
+    wasi: &WasiCtx,
+    from: u32,
+    to: u32,
+    handle: u32,
+    borrow: bool,
+    scope: crate::resources::CallScope,
+) -> Result<u32, HandleError> {
+    let mut t = wasi.p2.tables.locked();
+    let src = handles(&mut t, from);
+    let ty = src.type_of(handle)?;
+    if borrow {
+        let rep = src.borrow_rep(handle, ty)?;
+        handles(&mut t, to).new_borrow(ty, rep, scope)
+    } else {
+        let rep = src.take_own(handle, ty)?;
+        handles(&mut t, to).new_own(ty, rep)
+    }
+}
+
+/// The adapter call `scope` into instance `instance` returns: its host borrows must be
+/// gone.
+pub fn end_call(
+    wasi: &WasiCtx,
+    instance: u32,
+    scope: crate::resources::CallScope,
+) -> Result<(), HandleError> {
+    handles(&mut wasi.p2.tables.locked(), instance).end_call(scope)
 }
 
 /// Why a host function ends without its result: a trap (the call's guest frames
@@ -169,7 +213,7 @@ impl<'a> Call<'a> {
                 (t.objects.len() - 1) as u32
             }
         };
-        match t.handles.new_own(ty, rep) {
+        match handles(&mut t, self.glue.instance()).new_own(ty, rep) {
             Ok(h) => Ok(h as i32),
             Err(e) => {
                 t.objects[rep as usize] = None;
@@ -182,9 +226,8 @@ impl<'a> Call<'a> {
 
     /// The object a `borrow<T>` (or own) handle argument stands for.
     pub fn get(&self, handle: i32, ty: ResourceType) -> R<Object> {
-        let t = self.state().tables.locked();
-        let rep = t
-            .handles
+        let mut t = self.state().tables.locked();
+        let rep = handles(&mut t, self.glue.instance())
             .borrow_rep(handle as u32, ty)
             .map_err(|e| self.handle_error(e))?;
         t.objects
@@ -221,8 +264,7 @@ impl<'a> Call<'a> {
     /// Takes an `own<T>` argument out of the table (the host now owns it).
     pub fn take(&self, handle: i32, ty: ResourceType) -> R<Object> {
         let mut t = self.state().tables.locked();
-        let rep = t
-            .handles
+        let rep = handles(&mut t, self.glue.instance())
             .take_own(handle as u32, ty)
             .map_err(|e| self.handle_error(e))?;
         let object = t.objects.get_mut(rep as usize).and_then(Option::take);
@@ -233,8 +275,17 @@ impl<'a> Call<'a> {
     /// `resource.drop` of a host resource: removes the handle; the object is dropped
     /// (closing what it holds) once no call is using it.
     pub fn drop_handle(&self, handle: i32, ty: ResourceType) -> R<()> {
-        let object = self.take(handle, ty)?;
-        drop(object);
+        let mut t = self.state().tables.locked();
+        let dropped = handles(&mut t, self.glue.instance())
+            .drop_handle(handle as u32, ty)
+            .map_err(|e| self.handle_error(e))?;
+        // A borrow (lent by another component through an adapter) leaves the object.
+        if let crate::resources::Dropped::Own { rep } = dropped {
+            let object = t.objects.get_mut(rep as usize).and_then(Option::take);
+            t.free.push(rep);
+            drop(t);
+            drop(object);
+        }
         Ok(())
     }
 

@@ -4,10 +4,10 @@
 //! (`/etc/hosts`, then DNS), whose every failure is `name-unresolvable`, as in wasmtime.
 //!
 //! wasmtime resolves names only under a grant of its own (`-S allow-ip-name-lookup`,
-//! off even with `-S inherit-network`); aot has no such flag, so [`lookup_allowed`] is
-//! false and every lookup fails with `permanent-resolver-failure`, exactly as under
-//! `wasmtime run -S inherit-network`. Resolution is done when `resolve-addresses`
-//! returns, so the stream's pollable is always ready.
+//! off even with `-S inherit-network`), and so does aot (`--allow-ip-name-lookup`):
+//! without it every lookup fails with `permanent-resolver-failure`, as under wasmtime.
+//! Resolution is done when `resolve-addresses` returns, so the stream's pollable is always
+//! ready.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
@@ -21,8 +21,8 @@ use crate::wasi::p2::io::Pollable;
 use crate::wasi::p2::{Call, Object, p2_fns, rt};
 
 /// Whether name lookups are granted (see the module documentation).
-fn lookup_allowed(_cx: &Call) -> bool {
-    false
+fn lookup_allowed(cx: &Call) -> bool {
+    cx.wasi.allow_ip_name_lookup
 }
 
 pub struct ResolveStream {

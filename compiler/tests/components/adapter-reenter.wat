@@ -1,0 +1,25 @@
+(component
+  (core module $shim
+    (table (export "$imports") 1 funcref)
+    (type $t (func))
+    (func (export "f") i32.const 0 call_indirect (type $t)))
+  (core instance $shim (instantiate $shim))
+  (core module $main
+    (import "env" "f" (func $f))
+    (func (export "g"))
+    (func (export "run") (result i32) call $f i32.const 0))
+  (core instance $mi (instantiate $main (with "env" (instance (export "f" (func $shim "f"))))))
+  (func $g (canon lift (core func $mi "g")))
+  (component $B
+    (import "g" (func $g))
+    (core func $gl (canon lower (func $g)))
+    (core module $bm (import "a" "g" (func $g)) (func (export "f") call $g))
+    (core instance $bi (instantiate $bm (with "a" (instance (export "g" (func $gl))))))
+    (func (export "f") (canon lift (core func $bi "f"))))
+  (instance $b (instantiate $B (with "g" (func $g))))
+  (core func $fl (canon lower (func $b "f")))
+  (core module $fixup (import "" "$imports" (table 1 funcref)) (import "" "f" (func)) (elem (table 0) (i32.const 0) func 0))
+  (core instance (instantiate $fixup (with "" (instance (export "$imports" (table $shim "$imports")) (export "f" (func $fl))))))
+  (func $run (result (result)) (canon lift (core func $mi "run")))
+  (instance $ri (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.0" (instance $ri)))

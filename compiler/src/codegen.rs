@@ -17,7 +17,7 @@ use cranelift_module::{DataDescription, DataId, FuncId, Linkage, Module, ModuleR
 use cranelift_object::{ObjectBuilder, ObjectModule};
 use rayon::prelude::*;
 
-use crate::env::{self, Builtin, ModuleEnv, array_call_signature, wasm_signature};
+use crate::env::{self, Builtin, ModuleEnv, array_call_signature, host_signature, wasm_signature};
 use crate::module::ModuleInfo;
 use crate::{CompileError, Options};
 
@@ -44,7 +44,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     let num_imported = info.num_imported_funcs;
     let mut func_ids = Vec::with_capacity(info.bodies.len());
     for i in 0..info.bodies.len() as u32 {
-        let sig = wasm_signature(call_conv, info.func_type(num_imported + i));
+        let sig = wasm_signature(info.func_type(num_imported + i));
         let id = module
             .declare_function(&format!("aot_m{index}_f{i}"), Linkage::Local, &sig)
             .map_err(merr)?;
@@ -69,9 +69,10 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             host_tramps.push(None);
             continue;
         };
-        let sig = wasm_signature(call_conv, info.func_type(i as u32));
+        let sig = wasm_signature(info.func_type(i as u32));
+        let host_sig = host_signature(call_conv, info.func_type(i as u32));
         let host = module
-            .declare_function(symbol, Linkage::Import, &sig)
+            .declare_function(symbol, Linkage::Import, &host_sig)
             .map_err(merr)?;
         let tramp = module
             .declare_function(&format!("aot_m{index}_host{i}"), Linkage::Local, &sig)
@@ -317,10 +318,7 @@ fn translate(
     fctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function, CompileError> {
     let info = menv.info;
-    let sig = wasm_signature(
-        menv.call_conv,
-        info.func_type(info.num_imported_funcs + def_index),
-    );
+    let sig = wasm_signature(info.func_type(info.num_imported_funcs + def_index));
     let mut func =
         ir::Function::with_name_signature(UserFuncName::user(env::NS_FUNC, id.as_u32()), sig);
     crate::translate::translate_function(
@@ -478,7 +476,9 @@ fn tag_frame_sites(func: &mut ir::Function, func_index: u32) {
     let mut sites = Vec::new();
     for block in func.layout.blocks() {
         for inst in func.layout.block_insts(block) {
-            if func.dfg.insts[inst].opcode().is_call() {
+            let op = func.dfg.insts[inst].opcode();
+            // A tail call leaves no return address into this function to describe.
+            if op.is_call() && !op.is_return() {
                 sites.push(inst);
             }
         }
@@ -499,14 +499,25 @@ struct SmallCallees<'a> {
     sizes: &'a [usize],
 }
 
+/// The CLIF instruction count of each body, or `usize::MAX` for a body that makes a tail
+/// call: inlining it would keep its frame in backtraces (as an inlined frame of the caller)
+/// although `return_call` has replaced it.
 fn body_sizes(bodies: &[ir::Function]) -> Vec<usize> {
     bodies
         .iter()
         .map(|f| {
-            f.layout
-                .blocks()
-                .map(|b| f.layout.block_insts(b).count())
-                .sum()
+            let insts = || f.layout.blocks().flat_map(|b| f.layout.block_insts(b));
+            let tail_calls = insts().any(|i| {
+                matches!(
+                    f.dfg.insts[i].opcode(),
+                    ir::Opcode::ReturnCall | ir::Opcode::ReturnCallIndirect
+                )
+            });
+            if tail_calls {
+                usize::MAX
+            } else {
+                insts().count()
+            }
         })
         .collect()
 }
@@ -529,10 +540,15 @@ impl Inline for SmallCallees<'_> {
         &mut self,
         caller: &ir::Function,
         _inst: ir::Inst,
-        _opcode: ir::Opcode,
+        opcode: ir::Opcode,
         callee: ir::FuncRef,
         _args: &[ir::Value],
     ) -> InlineCommand<'_> {
+        // A tail-called function's frame replaces the caller's; inlined, the caller would
+        // stay in backtraces (and its frame would stay on the stack).
+        if opcode != ir::Opcode::Call {
+            return InlineCommand::KeepCall;
+        }
         let ir::ExternalName::User(r) = caller.dfg.ext_funcs[callee].name else {
             return InlineCommand::KeepCall;
         };
@@ -558,7 +574,8 @@ impl Inline for SmallCallees<'_> {
 }
 
 /// `tramp(code, vmctx, values)`: loads the arguments from `values`, calls
-/// `code(vmctx, args...)` and stores the results back into `values`.
+/// `code(vmctx, args...)` and stores the results back into `values`. The runtime calls it
+/// in the platform's convention; it calls `code` in the Wasm one ([`env::WASM_CALL_CONV`]).
 fn build_trampoline(
     call_conv: CallConv,
     fc: isa::TargetFrontendConfig,
@@ -587,7 +604,7 @@ fn build_trampoline(
             i as i32 * slot,
         ));
     }
-    let sig = b.import_signature(wasm_signature(call_conv, ty));
+    let sig = b.import_signature(wasm_signature(ty));
     let call = b.ins().call_indirect(sig, code, &args);
     let results = b.inst_results(call).to_vec();
     for (i, r) in results.iter().enumerate() {
@@ -656,7 +673,7 @@ pub fn compile_glue(glue: &[GlueFunc], opts: &Options) -> Result<Vec<u8>, Compil
     let mut ctx = Context::new();
     let mut fctx = FunctionBuilderContext::new();
     for (i, g) in glue.iter().enumerate() {
-        let sig = wasm_signature(call_conv, &g.ty);
+        let sig = wasm_signature(&g.ty);
         let tramp = module
             .declare_function(&format!("aot_glue{i}"), Linkage::Local, &sig)
             .map_err(merr)?;
@@ -674,8 +691,9 @@ pub fn compile_glue(glue: &[GlueFunc], opts: &Options) -> Result<Vec<u8>, Compil
                 let host = match hosts.get(&g.symbol) {
                     Some(&h) => h,
                     None => {
+                        let host_sig = host_signature(call_conv, &g.ty);
                         let h = module
-                            .declare_function(&g.symbol, Linkage::Import, &sig)
+                            .declare_function(&g.symbol, Linkage::Import, &host_sig)
                             .map_err(merr)?;
                         hosts.insert(g.symbol.clone(), h);
                         h
@@ -715,10 +733,11 @@ pub fn compile_glue(glue: &[GlueFunc], opts: &Options) -> Result<Vec<u8>, Compil
 }
 
 /// A host-call trampoline, `tramp(vmctx, args...) -> results` with the import's Wasm
-/// signature: records the Wasm-to-host transition in the store context (the caller's frame
-/// pointer and the return address into it), calls the runtime's `host` function, then
-/// raises the trap the host left pending, if any (a trap in Wasm code the host called back
-/// into: raising it here, with no host frame left, unwinds nothing but Wasm frames).
+/// signature (so in the Wasm calling convention; it calls `host` in the platform's):
+/// records the Wasm-to-host transition in the store context (the caller's frame pointer
+/// and the return address into it), calls the runtime's `host` function, then raises the
+/// trap the host left pending, if any (a trap in Wasm code the host called back into:
+/// raising it here, with no host frame left, unwinds nothing but Wasm frames).
 fn build_host_trampoline(
     call_conv: CallConv,
     fc: isa::TargetFrontendConfig,
@@ -733,7 +752,7 @@ fn build_host_trampoline(
             namespace: env::NS_FUNC,
             index: host.as_u32(),
         });
-        let host_sig = b.import_signature(wasm_signature(call_conv, ty));
+        let host_sig = b.import_signature(host_signature(call_conv, ty));
         let host_ref = b.import_function(ir::ExtFuncData {
             name: ir::ExternalName::user(host_name),
             signature: host_sig,
@@ -758,7 +777,7 @@ fn build_transition(
     fctx: &mut FunctionBuilderContext,
     call: impl FnOnce(&mut FunctionBuilder, &[ir::Value]) -> Vec<ir::Value>,
 ) -> ir::Function {
-    let sig = wasm_signature(call_conv, ty);
+    let sig = wasm_signature(ty);
     let mut func = ir::Function::with_name_signature(
         UserFuncName::user(env::NS_FUNC, id.as_u32()),
         sig.clone(),

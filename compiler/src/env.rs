@@ -64,8 +64,37 @@ pub fn ir_type(v: ValType) -> Type {
     }
 }
 
-/// The native signature of a Wasm function: `(vmctx, params...) -> results`.
-pub fn wasm_signature(call_conv: CallConv, ty: &FuncType) -> Signature {
+/// The calling convention of everything called with a Wasm signature: defined functions,
+/// the code of imports and funcrefs, host-call and glue trampolines.
+///
+/// It is Cranelift's `tail` convention, not the platform's, because `return_call` and
+/// `return_call_indirect` require caller and callee to both use it, and a tail call can
+/// reach any of those (a table holds imported and host functions too). It keeps the
+/// platform's callee-saved registers and frame records, so stack-limit checks, frame-pointer
+/// backtraces and the signal handler see the same frames as before; what differs is where
+/// arguments are (on aarch64 they start at x2) and that callees pop their stack arguments.
+/// So nothing but generated code may call such a function directly: the runtime enters
+/// Wasm through the array-call trampolines (platform convention outside, this one inside),
+/// and Wasm calls the runtime through host-call trampolines (the reverse) or builtins.
+pub const WASM_CALL_CONV: CallConv = CallConv::Tail;
+
+/// The native signature of a Wasm function: `(vmctx, params...) -> results`, in
+/// [`WASM_CALL_CONV`].
+pub fn wasm_signature(ty: &FuncType) -> Signature {
+    let mut sig = Signature::new(WASM_CALL_CONV);
+    sig.params
+        .push(AbiParam::special(PTR, ArgumentPurpose::VMContext));
+    sig.params
+        .extend(ty.params.iter().map(|p| AbiParam::new(ir_type(*p))));
+    sig.returns
+        .extend(ty.results.iter().map(|r| AbiParam::new(ir_type(*r))));
+    sig
+}
+
+/// The signature of a host function the runtime provides for a Wasm import: the Wasm
+/// signature in the platform's convention `call_conv` (host functions are Rust
+/// `extern "C"` functions).
+pub fn host_signature(call_conv: CallConv, ty: &FuncType) -> Signature {
     let mut sig = Signature::new(call_conv);
     sig.params
         .push(AbiParam::special(PTR, ArgumentPurpose::VMContext));
@@ -122,12 +151,43 @@ pub fn builtin_type(name: &str) -> Type {
 
 aot_abi::foreach_builtin!(declare_builtin_enum);
 
+/// A call that returns to its caller, or a tail call that replaces the caller's frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CallKind {
+    Call,
+    TailCall,
+}
+
+impl CallKind {
+    fn call(self, b: &mut FunctionBuilder, f: FuncRef, args: &[Value]) -> ir::Inst {
+        match self {
+            CallKind::Call => b.ins().call(f, args),
+            CallKind::TailCall => b.ins().return_call(f, args),
+        }
+    }
+
+    fn call_indirect(
+        self,
+        b: &mut FunctionBuilder,
+        sig: ir::SigRef,
+        code: Value,
+        args: &[Value],
+    ) -> ir::Inst {
+        match self {
+            CallKind::Call => b.ins().call_indirect(sig, code, args),
+            CallKind::TailCall => b.ins().return_call_indirect(sig, code, args),
+        }
+    }
+}
+
 /// Module-wide facts every function's translation shares (read-only, so functions can be
 /// translated in parallel).
 pub struct ModuleEnv<'a> {
     pub info: &'a ModuleInfo<'a>,
     pub offsets: VMOffsets,
     pub bounds: BoundsMode,
+    /// The platform's calling convention, of builtins and host functions (Wasm functions
+    /// use [`WASM_CALL_CONV`]).
     pub call_conv: CallConv,
     pub frontend_config: cranelift_codegen::isa::TargetFrontendConfig,
     /// Cranelift user-name index of each defined function, builtin and so on.
@@ -354,10 +414,7 @@ impl<'a> FuncEnv<'a> {
         if let Some(s) = self.sig_refs.get(&type_index) {
             return *s;
         }
-        let sig = wasm_signature(
-            self.module.call_conv,
-            &self.info().meta.types[type_index as usize],
-        );
+        let sig = wasm_signature(&self.info().meta.types[type_index as usize]);
         let s = func.import_signature(sig);
         self.sig_refs.insert(type_index, s);
         s
@@ -365,6 +422,22 @@ impl<'a> FuncEnv<'a> {
 
     /// Calls Wasm function `index` with `args` (without vmctx); returns the results.
     pub fn call(&mut self, b: &mut FunctionBuilder, index: u32, args: &[Value]) -> Vec<Value> {
+        self.direct_call(b, index, args, CallKind::Call)
+    }
+
+    /// `return_call` of Wasm function `index`: this function's frame is replaced by the
+    /// callee's, which returns to our caller. Terminates the current block.
+    pub fn return_call(&mut self, b: &mut FunctionBuilder, index: u32, args: &[Value]) {
+        self.direct_call(b, index, args, CallKind::TailCall);
+    }
+
+    fn direct_call(
+        &mut self,
+        b: &mut FunctionBuilder,
+        index: u32,
+        args: &[Value],
+        kind: CallKind,
+    ) -> Vec<Value> {
         let info = self.info();
         let vmctx = self.vmctx();
         let mut full = Vec::with_capacity(args.len() + 1);
@@ -376,7 +449,7 @@ impl<'a> FuncEnv<'a> {
             let fref = self.colocated_ref(b, index, name_index);
             full.push(vmctx);
             full.extend_from_slice(args);
-            b.ins().call(fref, &full)
+            kind.call(b, fref, &full)
         } else if index < info.num_imported_funcs {
             let ty = info.meta.funcs[index as usize];
             let sig = self.sig_ref(b.func, ty);
@@ -389,14 +462,14 @@ impl<'a> FuncEnv<'a> {
                 .load(PTR, readonly(), vmctx, off + VMIMPORT_VMCTX as i32);
             full.push(callee_vmctx);
             full.extend_from_slice(args);
-            b.ins().call_indirect(sig, code, &full)
+            kind.call_indirect(b, sig, code, &full)
         } else {
             let name_index =
                 self.module.defined_func_names[(index - info.num_imported_funcs) as usize];
             let fref = self.colocated_ref(b, index, name_index);
             full.push(vmctx);
             full.extend_from_slice(args);
-            b.ins().call(fref, &full)
+            kind.call(b, fref, &full)
         };
         b.inst_results(call).to_vec()
     }
@@ -432,6 +505,31 @@ impl<'a> FuncEnv<'a> {
         index: Value,
         args: &[Value],
     ) -> Vec<Value> {
+        self.indirect_call(b, table, type_index, index, args, CallKind::Call)
+    }
+
+    /// return_call_indirect: the checks of call_indirect (which trap in this frame, so a
+    /// backtrace shows it), then a tail call. Terminates the current block.
+    pub fn return_call_indirect(
+        &mut self,
+        b: &mut FunctionBuilder,
+        table: u32,
+        type_index: u32,
+        index: Value,
+        args: &[Value],
+    ) {
+        self.indirect_call(b, table, type_index, index, args, CallKind::TailCall);
+    }
+
+    fn indirect_call(
+        &mut self,
+        b: &mut FunctionBuilder,
+        table: u32,
+        type_index: u32,
+        index: Value,
+        args: &[Value],
+        kind: CallKind,
+    ) -> Vec<Value> {
         let slot = self.table_elem_addr(b, table, index);
         let funcref = b.ins().load(PTR, MemFlagsData::trusted(), slot, 0);
         // A null funcref faults on this load; the trap table names the fault.
@@ -463,7 +561,7 @@ impl<'a> FuncEnv<'a> {
         let mut full = Vec::with_capacity(args.len() + 1);
         full.push(callee_vmctx);
         full.extend_from_slice(args);
-        let call = b.ins().call_indirect(sig, code, &full);
+        let call = kind.call_indirect(b, sig, code, &full);
         b.inst_results(call).to_vec()
     }
 

@@ -88,10 +88,10 @@ pub fn host_import_symbol(
     }
 }
 
-/// The feature set `aot` accepts: WebAssembly 2.0 plus extended-const. SIMD validates (it is
-/// part of 2.0) but the translator reports it as not supported yet.
+/// The feature set `aot` accepts: WebAssembly 2.0 plus extended-const and tail calls. SIMD
+/// validates (it is part of 2.0) but the translator reports it as not supported yet.
 pub fn features() -> WasmFeatures {
-    WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST
+    WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST | WasmFeatures::TAIL_CALL
 }
 
 /// The features a component is validated with: the component model over the core

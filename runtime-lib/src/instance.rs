@@ -744,6 +744,21 @@ impl Instance {
         self.meta.types.get(t as usize)
     }
 
+    /// The module's array-call trampoline for functions whose interned type id is
+    /// `type_id`, if the module declares that type. Host code calls Wasm code only through
+    /// one of these (generated code uses its own calling convention).
+    pub fn array_trampoline(&self, type_id: u32) -> Option<ArrayCallFn> {
+        let t = self
+            .meta
+            .types
+            .iter()
+            .position(|ty| intern_type(ty) == type_id)?;
+        // SAFETY: module_meta checked that there is one trampoline per type.
+        let trampolines =
+            unsafe { crate::raw_slice(self.desc.trampolines, self.desc.num_trampolines) };
+        trampolines.get(t).copied()
+    }
+
     /// The `VMFuncRef` of function `index` (the pointer a funcref value holds).
     pub fn funcref(&self, index: u32) -> Option<*const VMFuncRef> {
         (index < self.offsets.counts.funcs).then(|| {

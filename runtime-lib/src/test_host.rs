@@ -3,15 +3,16 @@
 //! functions will do, such as the canonical ABI's `realloc` calls: call back into Wasm from
 //! a host frame, and let a trap in the callee unwind through it.
 
-use aot_abi::{FuncType, TrapKind, VMFuncRef};
+use aot_abi::{FuncType, TrapKind, VMFuncRef, ValRaw};
 
-use crate::instance::intern_type;
+use crate::instance::{Instance, intern_type};
 use crate::store::Store;
 
 /// `aot_test::call(f: funcref)`: calls `f`, which must have type `[] -> []`. A trap in `f`
 /// (or a null or mistyped `f`, trapping as call_indirect would) is handed to the calling
 /// trampoline, which raises it in the caller: the report shows `f`'s frames, then the
-/// caller's.
+/// caller's. `f` is called through the caller's array-call trampoline for `[] -> []`, so
+/// the calling module must declare that type (a funcref of that type it can name does).
 ///
 /// # Safety
 /// `vmctx` must be the calling instance's vmctx and `f` null or a funcref of a live
@@ -29,16 +30,25 @@ pub unsafe extern "C" fn aot_test_call(vmctx: *mut u8, f: *const VMFuncRef) {
         params: Vec::new(),
         results: Vec::new(),
     };
-    if func.type_id != intern_type(&void) {
+    let void_id = intern_type(&void);
+    if func.type_id != void_id {
         store.set_pending_trap(store.host_trap(TrapKind::BadSignature));
         return;
     }
-    // SAFETY: a funcref of type [] -> [] is native code taking only its vmctx.
-    let code: unsafe extern "C" fn(*mut u8) = unsafe { core::mem::transmute(func.code) };
-    let callee_vmctx = func.vmctx;
+    // SAFETY: per the contract, vmctx is the calling instance's.
+    let caller = unsafe { Instance::from_vmctx(vmctx) };
+    let Some(trampoline) = caller.array_trampoline(void_id) else {
+        eprintln!("aot_test::call: the calling module declares no type [] -> []");
+        std::process::abort();
+    };
+    let (code, callee_vmctx) = (func.code, func.vmctx);
+    // The trampoline reads no argument and writes no result; it gets a slot anyway.
+    let mut values = [ValRaw::default()];
+    let values_ptr = values.as_mut_ptr();
     let result = store.call_wasm(|| {
-        // SAFETY: code and its vmctx come from the same live funcref.
-        unsafe { code(callee_vmctx) }
+        // SAFETY: code and its vmctx come from the same live funcref, whose type is the
+        // trampoline's.
+        unsafe { trampoline(code, callee_vmctx, values_ptr) }
     });
     if let Err(trap) = result {
         store.set_pending_trap(trap);

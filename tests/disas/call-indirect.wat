@@ -35,26 +35,26 @@
 ;; aarch64-unknown-linux-gnu <wasm function 0>
 ;;     stp fp, lr, [sp, #-16]!
 ;;     mov fp, sp
-;;     ldr x16, [x0]
+;;     ldr x16, [x2]
 ;;     ldr x16, [x16]
 ;;     add x16, x16, #16
 ;;     subs xzr, sp, x16, UXTX
 ;;     b.lo #trap=stk_ovf
 ;;   block0:
-;;     ldr x12, [x0, #24]
-;;     mov w13, w1
+;;     ldr x12, [x2, #24]
+;;     mov w13, w3
 ;;     subs xzr, x13, x12
 ;;     b.hs #trap=user4
-;;     ldr x14, [x0, #16]
-;;     ldr x14, [x14, w1, UXTW #3]
+;;     ldr x14, [x2, #16]
+;;     ldr x14, [x14, w3, UXTW #3]
 ;;     ldr w15, [x14, #16]
-;;     ldr w0, [x0, #32]
+;;     ldr w0, [x2, #32]
 ;;     subs wzr, w15, w0
 ;;     b.ne #trap=user6
-;;     ldr x3, [x14]
-;;     ldr x0, [x14, #8]
-;;     mov x1, x2
-;;     blr x3
+;;     ldr x0, [x14]
+;;     ldr x2, [x14, #8]
+;;     mov x3, x4
+;;     blr x0
 ;;     b label1
 ;;   block1:
 ;;     ldp fp, lr, [sp], #16

@@ -87,9 +87,9 @@
 ;;     stp fp, lr, [sp, #-16]!
 ;;     mov fp, sp
 ;;   block0:
-;;     ldr w4, [x0, #32]
-;;     ldr x5, [x0, #16]
-;;     ldr w0, [x5, w4, UXTW]
+;;     ldr w4, [x2, #32]
+;;     ldr x5, [x2, #16]
+;;     ldr w2, [x5, w4, UXTW]
 ;;     b label1
 ;;   block1:
 ;;     ldp fp, lr, [sp], #16
@@ -100,8 +100,8 @@
 ;;   block0:
 ;;     b label1
 ;;   block1:
-;;     ldr w6, [x0, #32]
-;;     ldr x7, [x0, #16]
+;;     ldr w6, [x2, #32]
+;;     ldr x7, [x2, #16]
 ;;     ldr w6, [x7, w6, UXTW]
 ;;     b label2
 ;;   block2:
@@ -115,30 +115,30 @@
 ;;   block6:
 ;;     b label7
 ;;   block7:
-;;     add w0, w6, w6
+;;     add w2, w6, w6
 ;;     ldp fp, lr, [sp], #16
 ;;     ret
 ;; aarch64-unknown-linux-gnu fac
 ;;     stp fp, lr, [sp, #-16]!
 ;;     mov fp, sp
-;;     ldr x16, [x0]
+;;     ldr x16, [x2]
 ;;     ldr x16, [x16]
 ;;     add x16, x16, #32
 ;;     subs xzr, sp, x16, UXTX
 ;;     b.lo #trap=stk_ovf
 ;;     str x19, [sp, #-16]!
 ;;   block0:
-;;     cbz x1, label2 ; b label1
+;;     cbz x3, label2 ; b label1
 ;;   block1:
-;;     mov x12, x1
-;;     sub x1, x12, #1
+;;     mov x12, x3
+;;     sub x3, x12, #1
 ;;     mov x19, x12
 ;;     bl 0
-;;     mov x1, x19
-;;     madd x0, x1, x0, xzr
+;;     mov x3, x19
+;;     madd x2, x3, x2, xzr
 ;;     b label3
 ;;   block2:
-;;     movz x0, #1
+;;     movz x2, #1
 ;;     b label3
 ;;   block3:
 ;;     b label4

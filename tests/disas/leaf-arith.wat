@@ -23,11 +23,11 @@
 ;;     stp fp, lr, [sp, #-16]!
 ;;     mov fp, sp
 ;;   block0:
-;;     cbz w2, #trap=int_divz
-;;     adds wzr, w2, #1
-;;     ccmp w1, #1, #nzcv, eq
+;;     cbz w4, #trap=int_divz
+;;     adds wzr, w4, #1
+;;     ccmp w3, #1, #nzcv, eq
 ;;     b.vs #trap=int_ovf
-;;     sdiv w0, w1, w2
+;;     sdiv w2, w3, w4
 ;;     b label1
 ;;   block1:
 ;;     ldp fp, lr, [sp], #16

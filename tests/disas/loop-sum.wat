@@ -41,20 +41,20 @@
 ;;     mov fp, sp
 ;;   block0:
 ;;     movz w7, #0
-;;     ldr x13, [x0, #16]
+;;     ldr x13, [x2, #16]
 ;;     b label1
 ;;   block1:
-;;     cbz w2, label3 ; b label2
+;;     cbz w4, label3 ; b label2
 ;;   block2:
-;;     ldr w15, [x13, w1, UXTW]
-;;     sub w2, w2, #1
-;;     mov x0, x7
-;;     add w0, w0, w15
-;;     add w1, w1, #4
-;;     mov x7, x0
+;;     ldr w15, [x13, w3, UXTW]
+;;     sub w4, w4, #1
+;;     mov x2, x7
+;;     add w2, w2, w15
+;;     add w3, w3, #4
+;;     mov x7, x2
 ;;     b label1
 ;;   block3:
-;;     mov x0, x7
+;;     mov x2, x7
 ;;     b label4
 ;;   block4:
 ;;     ldp fp, lr, [sp], #16

@@ -24,10 +24,10 @@
 ;;     stp fp, lr, [sp, #-16]!
 ;;     mov fp, sp
 ;;   block0:
-;;     ldr x7, [x0, #16]
-;;     add x8, x7, x2, UXTW
+;;     ldr x7, [x2, #16]
+;;     add x8, x7, x4, UXTW
 ;;     ldr w8, [x8, #4]
-;;     add x7, x7, x1, UXTW
+;;     add x7, x7, x3, UXTW
 ;;     str w8, [x7, #8]
 ;;     b label1
 ;;   block1:

@@ -79,6 +79,9 @@ pub struct Case {
     /// The directive, e.g. `assert_return`.
     pub kind: &'static str,
     pub outcome: Outcome,
+    /// A module that should compile was rejected by the compiler (with an error, not a
+    /// panic): an unsupported feature, see [`crate::known`].
+    pub rejected: bool,
 }
 
 /// Why a module did not compile.
@@ -102,6 +105,13 @@ pub struct Converted {
     pub cases: Vec<Case>,
 }
 
+/// Why a module that should compile did not.
+struct NotCompiled {
+    why: String,
+    /// The compiler returned an error (not a panic, not a text that did not encode).
+    rejected: bool,
+}
+
 /// Whether an instance the script names exists.
 #[derive(Clone, Copy, Debug)]
 enum Instance {
@@ -118,6 +128,9 @@ struct Converter<'f, F> {
     per_line: HashMap<u32, u32>,
     current: Option<Instance>,
     named: HashMap<String, Instance>,
+    /// `(module definition $m ...)`: the module number, or the line of a module that did
+    /// not compile.
+    definitions: HashMap<String, Result<u32, u32>>,
 }
 
 /// Parses `text` (the script `file`) and converts it, compiling its modules with
@@ -140,6 +153,7 @@ where
                 per_line: HashMap::new(),
                 current: None,
                 named: HashMap::new(),
+                definitions: HashMap::new(),
             };
             for d in w.directives {
                 c.directive(d);
@@ -160,19 +174,11 @@ where
                     "cannot parse the script: {}",
                     one_line(&e.message())
                 )),
+                rejected: false,
             }],
             ..Converted::default()
         },
     }
-}
-
-/// Counts the directives of a script without converting it (for skipped scripts).
-pub fn count_directives(text: &str) -> usize {
-    let mut lexer = Lexer::new(text);
-    lexer.allow_confusing_unicode(true);
-    ParseBuffer::new_with_lexer(lexer)
-        .and_then(|buf| parser::parse::<Wast>(&buf).map(|w| w.directives.len()))
-        .unwrap_or(1)
 }
 
 fn line_of(span: Span, text: &str) -> u32 {
@@ -194,7 +200,20 @@ where
     }
 
     fn decide(&mut self, id: CaseId, kind: &'static str, outcome: Outcome) {
-        self.out.cases.push(Case { id, kind, outcome });
+        self.out.cases.push(Case {
+            id,
+            kind,
+            outcome,
+            rejected: false,
+        });
+    }
+
+    /// A module that should have compiled did not.
+    fn decide_not_compiled(&mut self, id: CaseId, kind: &'static str, failure: NotCompiled) {
+        self.decide(id, kind, Outcome::Fail(failure.why));
+        if let Some(case) = self.out.cases.last_mut() {
+            case.rejected = failure.rejected;
+        }
     }
 
     fn send_to_runtime(&mut self, id: CaseId, kind: &'static str, command: Command) {
@@ -209,16 +228,25 @@ where
         &mut self,
         line: u32,
         encoded: Result<Vec<u8>, String>,
-    ) -> Result<u32, String> {
-        let wasm = encoded?;
+    ) -> Result<u32, NotCompiled> {
+        let wasm = encoded.map_err(|why| NotCompiled {
+            why,
+            rejected: false,
+        })?;
         let index = self.out.objects.len();
         match self.compile_wasm(line, &wasm, index) {
             Ok(obj) => {
                 self.out.objects.push(obj);
                 Ok(index as u32)
             }
-            Err(f) if f.panicked => Err(f.message),
-            Err(f) => Err(format!("compile error: {}", f.message)),
+            Err(f) if f.panicked => Err(NotCompiled {
+                why: f.message,
+                rejected: false,
+            }),
+            Err(f) => Err(NotCompiled {
+                why: format!("compile error: {}", f.message),
+                rejected: true,
+            }),
         }
     }
 
@@ -277,8 +305,56 @@ where
                         );
                         Instance::Compiled
                     }
-                    Err(why) => {
-                        self.decide(id, "module", Outcome::Fail(why));
+                    Err(failure) => {
+                        self.decide_not_compiled(id, "module", failure);
+                        Instance::Failed(line)
+                    }
+                };
+                self.current = Some(state);
+                if let Some(name) = name {
+                    self.named.insert(name, state);
+                }
+            }
+            // A definition must compile; it is instantiated only by `module instance`.
+            WastDirective::ModuleDefinition(mut module) => {
+                let name = id_name(module.name());
+                let encoded = encode_quote(&mut module);
+                let state = match self.compile_valid(line, encoded) {
+                    Ok(index) => {
+                        self.decide(id, "module definition", Outcome::Pass);
+                        Ok(index)
+                    }
+                    Err(failure) => {
+                        self.decide_not_compiled(id, "module definition", failure);
+                        Err(line)
+                    }
+                };
+                if let Some(name) = name {
+                    self.definitions.insert(name, state);
+                }
+            }
+            WastDirective::ModuleInstance {
+                instance, module, ..
+            } => {
+                let name = id_name(instance);
+                let definition = id_name(module).and_then(|m| self.definitions.get(&m).copied());
+                let state = match definition {
+                    Some(Ok(module)) => {
+                        let command = Command::Module {
+                            module,
+                            name: name.clone(),
+                        };
+                        self.send_to_runtime(id, "module instance", command);
+                        Instance::Compiled
+                    }
+                    Some(Err(at)) => {
+                        let why = format!("the module at line {at} did not compile");
+                        self.decide(id, "module instance", Outcome::Fail(why));
+                        Instance::Failed(at)
+                    }
+                    None => {
+                        let why = "module instance of an unknown module definition".to_string();
+                        self.decide(id, "module instance", Outcome::Fail(why));
                         Instance::Failed(line)
                     }
                 };
@@ -346,7 +422,7 @@ where
                             message: message.to_string(),
                         },
                     ),
-                    Err(why) => self.decide(id, "assert_trap", Outcome::Fail(why)),
+                    Err(failure) => self.decide_not_compiled(id, "assert_trap", failure),
                 }
             }
             WastDirective::AssertTrap { exec, message, .. } => {
@@ -378,7 +454,7 @@ where
                             message: message.to_string(),
                         },
                     ),
-                    Err(why) => self.decide(id, "assert_unlinkable", Outcome::Fail(why)),
+                    Err(failure) => self.decide_not_compiled(id, "assert_unlinkable", failure),
                 }
             }
             other => {
@@ -824,6 +900,44 @@ mod tests {
             }
         );
         assert_eq!(c.script_cases, vec![0, 3, 6, 7]);
+    }
+
+    #[test]
+    fn definitions_compile_and_instances_instantiate_them() {
+        const DEFS: &str = "(module definition $M (func (export \"f\")))\n(module definition $Bad (func))\n(module instance $i $M)\n(module instance $k $M)\n(invoke $i \"f\")\n(module instance $j $Bad)\n(invoke $j \"f\")\n";
+        let compile = |_: &[u8], name: &str, i: usize| -> Result<Vec<u8>, String> {
+            match name {
+                "m.wast:2" => Err("unsupported".into()),
+                _ => Ok(vec![i as u8]),
+            }
+        };
+        let c = convert("m.wast", DEFS, compile);
+        let o = outcomes(&c);
+        assert_eq!(o[0], ("1".into(), "module definition", Outcome::Pass));
+        assert!(c.cases[1].rejected);
+        assert_eq!(o[2].2, Outcome::Runtime);
+        assert_eq!(o[3].2, Outcome::Runtime);
+        let dead = Outcome::Fail("the module at line 2 did not compile".into());
+        assert_eq!((&o[5].2, &o[6].2), (&dead, &dead));
+        assert_eq!(
+            c.script.commands[..2],
+            [
+                (
+                    3,
+                    Command::Module {
+                        module: 0,
+                        name: Some("$i".into())
+                    }
+                ),
+                (
+                    4,
+                    Command::Module {
+                        module: 0,
+                        name: Some("$k".into())
+                    }
+                )
+            ]
+        );
     }
 
     #[test]

@@ -126,6 +126,7 @@ mod tests {
                 id: CaseId { line, nth: *n },
                 kind: "invoke",
                 outcome: Outcome::Runtime,
+                rejected: false,
             });
         }
         conv
@@ -185,6 +186,7 @@ mod tests {
             id: CaseId { line: 3, nth: 1 },
             kind: "assert_invalid",
             outcome: Outcome::Pass,
+            rejected: false,
         });
         fail_runtime_cases(&mut conv, "link failed: x");
         assert_eq!(

@@ -22,7 +22,7 @@ use crate::convert::{Converted, Outcome, convert};
 use crate::known::{CaseKey, CaseResult, KnownFailures, Verdict};
 use crate::process::{Finished, run_with_timeout};
 use crate::results::{apply, fail_runtime_cases, parse_output};
-use crate::suite::{SpecFile, select, wasm_v2};
+use crate::suite::{DIRS, SpecDir, SpecFile, files_of, select};
 use crate::{one_line, panics};
 
 /// How many failures of each kind are listed before "... and N more".
@@ -47,6 +47,8 @@ struct TargetRun {
 #[derive(Debug)]
 struct Config {
     targets: Vec<TargetRun>,
+    /// The directories to run (`AOT_SPEC_DIRS`, `--dir`); all of [`DIRS`] by default.
+    dirs: Vec<SpecDir>,
     filters: Vec<String>,
     skips: Vec<String>,
     bless: bool,
@@ -66,10 +68,9 @@ struct Config {
 #[derive(Debug, Default)]
 struct FileReport {
     target: &'static str,
+    dir: &'static str,
+    /// Its path, `<dir>/<name>.wast`.
     file: String,
-    /// Set for a skipped script; `skipped_count` directives were not run.
-    skipped: Option<String>,
-    skipped_count: usize,
     conv: Converted,
     /// Protocol problems that are not tied to one case.
     errors: Vec<String>,
@@ -120,8 +121,21 @@ fn env_flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
+fn parse_dir(name: &str) -> Result<SpecDir, String> {
+    SpecDir::named(name.trim()).ok_or_else(|| {
+        let all: Vec<&str> = DIRS.iter().map(|d| d.name).collect();
+        format!("no spec directory `{name}`; there are {}", all.join(", "))
+    })
+}
+
 fn parse_args(args: &[String]) -> Result<Config, String> {
     let mut arches: Vec<Arch> = Vec::new();
+    let mut dirs: Vec<SpecDir> = Vec::new();
+    if let Ok(list) = std::env::var("AOT_SPEC_DIRS") {
+        for d in list.split(',').filter(|d| !d.trim().is_empty()) {
+            dirs.push(parse_dir(d).map_err(|e| format!("AOT_SPEC_DIRS: {e}"))?);
+        }
+    }
     if let Ok(list) = std::env::var("AOT_SPEC_TARGET") {
         for t in list.split(',').filter(|t| !t.trim().is_empty()) {
             arches.push(parse_target(t.trim()).map_err(|e| format!("AOT_SPEC_TARGET: {e}"))?);
@@ -153,6 +167,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     let mut cfg = Config {
         bounds,
         targets: Vec::new(),
+        dirs: Vec::new(),
         filters: Vec::new(),
         skips: Vec::new(),
         bless: env_flag("AOT_SPEC_BLESS"),
@@ -165,6 +180,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
         known_path: Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/known-failures.txt"),
     };
     let mut cli_arches = Vec::new();
+    let mut cli_dirs = Vec::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -179,6 +195,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
         };
         match flag {
             "--target" => cli_arches.push(parse_target(&value("--target")?)?),
+            "--dir" => cli_dirs.push(parse_dir(&value("--dir")?)?),
             "--bless" => cfg.bless = true,
             "--list" => cfg.list = true,
             // The suite is not an ignored test, so a run of only the ignored tests skips it.
@@ -198,6 +215,14 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     // The command line wins over the environment.
     if !cli_arches.is_empty() {
         arches = cli_arches;
+    }
+    if !cli_dirs.is_empty() {
+        dirs = cli_dirs;
+    }
+    for d in dirs {
+        if !cfg.dirs.iter().any(|e: &SpecDir| e.name == d.name) {
+            cfg.dirs.push(d);
+        }
     }
     if arches.is_empty() {
         arches = vec![Arch::X86_64, Arch::Aarch64];
@@ -221,10 +246,10 @@ pub fn main(args: Vec<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let all = wasm_v2();
+    let all = files_of(&cfg.dirs);
     let files: Vec<&SpecFile> = select(&all, &cfg.filters)
         .into_iter()
-        .filter(|f| !cfg.skips.iter().any(|s| f.name.contains(s.as_str())))
+        .filter(|f| !cfg.skips.iter().any(|s| f.path().contains(s.as_str())))
         .collect();
     if cfg.ignored_only {
         println!("spec: not an ignored test, nothing to run");
@@ -232,7 +257,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
     }
     if cfg.list {
         for f in &files {
-            println!("{}: test", f.name);
+            println!("{}: test", f.path());
         }
         return ExitCode::SUCCESS;
     }
@@ -248,10 +273,10 @@ pub fn main(args: Vec<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    run(&cfg, &files, &mut known)
+    run(&cfg, &files, all.len(), &mut known)
 }
 
-fn run(cfg: &Config, files: &[&SpecFile], known: &mut KnownFailures) -> ExitCode {
+fn run(cfg: &Config, files: &[&SpecFile], num_all: usize, known: &mut KnownFailures) -> ExitCode {
     let started = Instant::now();
     let runnable: Vec<&TargetRun> = cfg.targets.iter().filter(|t| t.launcher.is_ok()).collect();
     let describe: Vec<String> = cfg
@@ -263,10 +288,14 @@ fn run(cfg: &Config, files: &[&SpecFile], known: &mut KnownFailures) -> ExitCode
             Err(_) => format!("{} (skipped)", t.name),
         })
         .collect();
+    let dirs: Vec<&str> = if cfg.dirs.is_empty() { DIRS } else { &cfg.dirs }
+        .iter()
+        .map(|d| d.name)
+        .collect();
     println!(
-        "spec: wasm-v2, {} of {} files, targets {}, memories {}, {} workers, {} s timeout per executable",
+        "spec: {}; {} of {num_all} files, targets {}, memories {}, {} workers, {} s timeout per executable",
+        dirs.join(", "),
         files.len(),
-        wasm_v2().len(),
         describe.join(", "),
         match cfg.bounds {
             aot::BoundsMode::GuardPages => "guard pages",
@@ -300,6 +329,7 @@ fn run(cfg: &Config, files: &[&SpecFile], known: &mut KnownFailures) -> ExitCode
                     id: case.id,
                 },
                 failure,
+                rejected: case.rejected,
             });
         }
     }
@@ -389,42 +419,79 @@ fn run_jobs(
     slots.into_iter().flatten().collect()
 }
 
-/// One line per file: passed, failed (not on the list), known-failing, skipped.
-fn print_file_line(r: &FileReport, known: &KnownFailures) {
-    if let Some(why) = &r.skipped {
-        println!(
-            "{:<8} {:<34} passed {:>5}  failed {:>5}  known-failing {:>5}  skipped {:>5}  ({why})",
-            r.target, r.file, 0, 0, 0, r.skipped_count
-        );
-        return;
-    }
-    let (mut passed, mut failed, mut listed, mut fixed) = (0, 0, 0, 0);
-    for c in &r.conv.cases {
-        let key = CaseKey {
-            target: r.target.to_string(),
-            file: r.file.clone(),
-            id: c.id,
+/// Counts of one file, or of several added up.
+#[derive(Clone, Copy, Debug, Default)]
+struct Counts {
+    files: usize,
+    passed: usize,
+    /// Failures not on the list.
+    failed: usize,
+    /// Failures on the list (their own entry or their script's).
+    listed: usize,
+    /// Cases listed on their own that pass.
+    fixed: usize,
+    /// Files listed as a whole.
+    listed_scripts: usize,
+    time: Duration,
+}
+
+impl Counts {
+    fn of(r: &FileReport, known: &KnownFailures) -> Counts {
+        let mut c = Counts {
+            files: 1,
+            listed_scripts: usize::from(known.lists_script(r.target, &r.file)),
+            time: r.compile_time + r.link_time + r.run_time,
+            ..Counts::default()
         };
-        match (c.outcome == Outcome::Pass, known.contains(&key)) {
-            (true, false) => passed += 1,
-            (true, true) => {
-                passed += 1;
-                fixed += 1;
+        for case in &r.conv.cases {
+            let key = CaseKey {
+                target: r.target.to_string(),
+                file: r.file.clone(),
+                id: case.id,
+            };
+            match (case.outcome == Outcome::Pass, known.accepts(&key)) {
+                (true, listed) => {
+                    c.passed += 1;
+                    c.fixed += usize::from(listed && known.contains(&key));
+                }
+                (false, false) => c.failed += 1,
+                (false, true) => c.listed += 1,
             }
-            (false, false) => failed += 1,
-            (false, true) => listed += 1,
         }
+        c
     }
+
+    fn add(&mut self, o: &Counts) {
+        self.files += o.files;
+        self.passed += o.passed;
+        self.failed += o.failed;
+        self.listed += o.listed;
+        self.fixed += o.fixed;
+        self.listed_scripts += o.listed_scripts;
+        self.time += o.time;
+    }
+
+    fn assertions(&self) -> usize {
+        self.passed + self.failed + self.listed
+    }
+}
+
+/// One line per file: passed, failed (not on the list), known-failing.
+fn print_file_line(r: &FileReport, known: &KnownFailures) {
+    let c = Counts::of(r, known);
     let mut notes = String::new();
-    if fixed > 0 {
-        notes.push_str(&format!("  ({fixed} listed cases pass now)"));
+    if c.listed_scripts > 0 {
+        notes.push_str("  (listed as a whole script)");
+    }
+    if c.fixed > 0 {
+        notes.push_str(&format!("  ({} listed cases pass now)", c.fixed));
     }
     if !r.errors.is_empty() {
         notes.push_str(&format!("  ({} harness errors)", r.errors.len()));
     }
     println!(
-        "{:<8} {:<34} passed {passed:>5}  failed {failed:>5}  known-failing {listed:>5}  skipped {:>5}{notes}",
-        r.target, r.file, 0
+        "{:<8} {:<46} passed {:>5}  failed {:>5}  known-failing {:>5}{notes}",
+        r.target, r.file, c.passed, c.failed, c.listed
     );
 }
 
@@ -440,32 +507,43 @@ fn print_totals(
             println!("{}: skipped: {why}", t.name);
             continue;
         }
-        let mine: Vec<&FileReport> = reports.iter().filter(|r| r.target == t.name).collect();
-        let skipped_files = mine.iter().filter(|r| r.skipped.is_some()).count();
-        let skipped: usize = mine.iter().map(|r| r.skipped_count).sum();
-        let (mut passed, mut unexpected, mut listed) = (0, 0, 0);
-        for r in results.iter().filter(|r| r.key.target == t.name) {
-            match (&r.failure, known.contains(&r.key)) {
-                (None, _) => passed += 1,
-                (Some(_), false) => unexpected += 1,
-                (Some(_), true) => listed += 1,
+        let mut total = Counts::default();
+        let mut per_dir: Vec<(&str, Counts)> = Vec::new();
+        for r in reports.iter().filter(|r| r.target == t.name) {
+            let c = Counts::of(r, known);
+            total.add(&c);
+            match per_dir.iter_mut().find(|(d, _)| *d == r.dir) {
+                Some((_, sum)) => sum.add(&c),
+                None => per_dir.push((r.dir, c)),
             }
         }
-        let assertions = passed + unexpected + listed + skipped;
-        println!(
-            "{}: {} files ({skipped_files} skipped), {assertions} assertions: {passed} passed, {} failed ({listed} known, {unexpected} unexpected), {skipped} skipped",
-            t.name,
-            mine.len(),
-            unexpected + listed
-        );
-        for r in mine.iter().filter(|r| r.skipped.is_some()) {
+        let line = |what: &str, c: &Counts| {
             println!(
-                "  skipped {}: {}",
-                r.file,
-                r.skipped.as_deref().unwrap_or("")
-            );
+                "{what}: {} files, {} assertions: {} passed, {} failed ({} known, {} unexpected){}; {:.1} s",
+                c.files,
+                c.assertions(),
+                c.passed,
+                c.failed + c.listed,
+                c.listed,
+                c.failed,
+                if c.listed_scripts > 0 {
+                    format!(", {} scripts listed whole", c.listed_scripts)
+                } else {
+                    String::new()
+                },
+                c.time.as_secs_f64()
+            )
+        };
+        line(t.name, &total);
+        for (dir, c) in &per_dir {
+            line(&format!("  {:<8} {dir:<20}", t.name), c);
         }
     }
+    // Every case of the run was counted once above.
+    debug_assert_eq!(
+        results.len(),
+        reports.iter().map(|r| r.conv.cases.len()).sum::<usize>()
+    );
 }
 
 fn print_problems(cfg: &Config, v: &Verdict, harness_errors: &[String]) {
@@ -501,27 +579,30 @@ fn print_problems(cfg: &Config, v: &Verdict, harness_errors: &[String]) {
         "LISTED in tests/spec/known-failures.txt but no such command (remove them)",
         v.stale.iter().map(|k| k.to_string()).collect(),
     );
+    section(
+        "COMPILING NOW but listed as a whole script in tests/spec/known-failures.txt (list its failures case by case: AOT_SPEC_BLESS=1)",
+        v.scripts_compiling
+            .iter()
+            .map(|(t, f)| format!("{t} {f}"))
+            .collect(),
+    );
     section("HARNESS ERRORS", harness_errors.to_vec());
 }
 
 fn run_file(cfg: &Config, t: &TargetRun, file: &SpecFile) -> FileReport {
     let mut report = FileReport {
         target: t.name,
-        file: file.name.clone(),
+        dir: file.dir,
+        file: file.path(),
         ..FileReport::default()
     };
-    if let Some(why) = file.skip_reason() {
-        report.skipped_count = crate::convert::count_directives(file.text);
-        report.skipped = Some(why);
-        return report;
-    }
     let mut opts = aot::Options::new(t.target.clone());
     opts.bounds = cfg.bounds;
     // Spec modules import from each other; the runtime links them when instantiating.
     opts.allow_unknown_imports = true;
     let (mut compiles, mut compile_time) = (0, Duration::ZERO);
     report.conv = convert(
-        &file.name,
+        &file.path(),
         file.text,
         |wasm: &[u8], name: &str, index: usize| {
             let start = Instant::now();
@@ -587,7 +668,12 @@ fn build_and_run(
         )
     })?;
     let dir = tempfile::Builder::new()
-        .prefix(&format!("aot-spec-{}-{}-", t.name, file.stem()))
+        .prefix(&format!(
+            "aot-spec-{}-{}-{}-",
+            t.name,
+            file.dir,
+            file.stem()
+        ))
         .tempdir()
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let exe = dir.path().join(file.stem());
@@ -653,6 +739,7 @@ mod tests {
         ])
         .unwrap();
         let file = SpecFile {
+            dir: "self-test",
             name: "harness-self-test.wast".to_string(),
             text: SCRIPT,
         };

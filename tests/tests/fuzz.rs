@@ -7,10 +7,10 @@
 //!
 //! Per case (seed `s`: wasm-smith fed with bytes from a PRNG seeded with `s`; a file of
 //! tests/fuzz/regressions/; or [`SELF_CHECK`], always):
-//! 1. Generation: Wasm 2.0 without SIMD, plus extended-const, imports (in half the seeds)
-//!    only from [`PROVIDER`] (a fixed module instantiated afresh for each call), small
-//!    sizes, every function and global exported, NaNs canonicalised after float
-//!    operations (so results are deterministic), and wasm-smith's fuel instrumentation (a
+//! 1. Generation: Wasm 2.0 without SIMD, plus extended-const and tail calls, imports (in
+//!    half the seeds) only from [`PROVIDER`] (a fixed module instantiated afresh for each
+//!    call), small sizes, every function and global exported, NaNs canonicalised after
+//!    float operations (so results are deterministic), and wasm-smith's fuel instrumentation (a
 //!    global decremented at every function entry and loop head, trapping at zero), so
 //!    every call ends.
 //! 2. Compilation with `aot::compile_module` for every build in [`BUILDS`], under
@@ -228,7 +228,7 @@ impl Prng {
 }
 
 /// What wasm-smith may generate: what `aot` supports (Wasm 2.0 minus SIMD, plus
-/// extended-const), imports only from [`PROVIDER`] (`imports` is [`PROVIDER_IMPORTS`]),
+/// extended-const and tail calls), imports only from [`PROVIDER`] (`imports` is [`PROVIDER_IMPORTS`]),
 /// and sizes that keep a case small and fast.
 fn smith_config(rng: &mut Prng, imports: &[u8]) -> wasm_smith::Config {
     use wasm_smith::{InstructionKind as K, InstructionKinds};
@@ -260,7 +260,7 @@ fn smith_config(rng: &mut Prng, imports: &[u8]) -> wasm_smith::Config {
         shared_everything_threads_enabled: false,
         exceptions_enabled: false,
         gc_enabled: false,
-        tail_call_enabled: false,
+        tail_call_enabled: true,
         memory64_enabled: false,
         custom_page_sizes_enabled: false,
         wide_arithmetic_enabled: false,

@@ -405,6 +405,25 @@ impl Translator<'_, '_, '_> {
                     .call_indirect(self.b, table_index, type_index, index, &args);
                 self.stack.extend(results);
             }
+            O::ReturnCall { function_index } => {
+                let n = self.env.module.info.func_type(function_index).params.len();
+                let args = self.popn(n);
+                self.env.return_call(self.b, function_index, &args);
+                self.unreachable_from_here();
+            }
+            O::ReturnCallIndirect {
+                type_index,
+                table_index,
+            } => {
+                let index = self.pop();
+                let n = self.env.module.info.meta.types[type_index as usize]
+                    .params
+                    .len();
+                let args = self.popn(n);
+                self.env
+                    .return_call_indirect(self.b, table_index, type_index, index, &args);
+                self.unreachable_from_here();
+            }
             O::Drop => {
                 self.pop();
             }

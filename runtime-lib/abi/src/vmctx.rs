@@ -99,7 +99,9 @@ pub struct VMGlobal {
 #[repr(C)]
 #[derive(Debug)]
 pub struct VMFuncRef {
-    /// Native code; called as `code(vmctx, params...)` with the platform C convention.
+    /// Native code; called as `code(vmctx, params...)` in the Wasm calling convention
+    /// (Cranelift's `tail`, so that tail calls can reach it), which only generated code
+    /// speaks: host code calls it through an array-call trampoline.
     pub code: *const u8,
     /// The context to pass as the first argument.
     pub vmctx: *mut u8,

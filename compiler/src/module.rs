@@ -88,8 +88,8 @@ pub fn host_import_symbol(
     }
 }
 
-/// The feature set `aot` accepts: WebAssembly 2.0 plus extended-const and tail calls. SIMD
-/// validates (it is part of 2.0) but the translator reports it as not supported yet.
+/// The feature set `aot` accepts: WebAssembly 2.0 (with SIMD) plus extended-const and tail
+/// calls.
 pub fn features() -> WasmFeatures {
     WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST | WasmFeatures::TAIL_CALL
 }
@@ -393,13 +393,7 @@ pub fn valtype(file: &str, v: wasmparser::ValType) -> Result<ValType, CompileErr
         wasmparser::ValType::I64 => ValType::I64,
         wasmparser::ValType::F32 => ValType::F32,
         wasmparser::ValType::F64 => ValType::F64,
-        wasmparser::ValType::V128 => {
-            return Err(CompileError::new(
-                file,
-                None,
-                "SIMD (v128) is not supported yet",
-            ));
-        }
+        wasmparser::ValType::V128 => ValType::V128,
         wasmparser::ValType::Ref(r) => reftype(file, r)?,
     })
 }

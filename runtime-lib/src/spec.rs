@@ -360,6 +360,37 @@ pub fn result_matches(expected: &Expected, ty: ValType, got: &ValRaw) -> bool {
         Expected::AnyFuncRef => ty == ValType::FuncRef && got.u64() != 0,
         Expected::AnyExternRef => ty == ValType::ExternRef && got.u64() != 0,
         Expected::Either(alternatives) => alternatives.iter().any(|e| result_matches(e, ty, got)),
+        Expected::V128Lanes { lane_bits, lanes } => {
+            let bits = u32::from(*lane_bits);
+            let all = u128::from_le_bytes(got.0);
+            ty == ValType::V128
+                && matches!(bits, 8 | 16 | 32 | 64)
+                && lanes.len() as u32 * bits == 128
+                && lanes.iter().enumerate().all(|(i, e)| {
+                    let lane = (all >> (i as u32 * bits)) as u64 & lane_mask(bits);
+                    lane_matches(e, bits, lane)
+                })
+        }
+    }
+}
+
+fn lane_mask(bits: u32) -> u64 {
+    u64::MAX >> (64 - bits)
+}
+
+/// Whether one lane (`bits` wide, zero-extended) of a v128 result is what `expected` says.
+fn lane_matches(expected: &Expected, bits: u32, lane: u64) -> bool {
+    match expected {
+        Expected::Exact(Value::I32(x) | Value::F32(x)) => u64::from(*x) & lane_mask(bits) == lane,
+        Expected::Exact(Value::I64(x) | Value::F64(x)) => bits == 64 && *x == lane,
+        Expected::F32CanonicalNan | Expected::F32ArithmeticNan => {
+            bits == 32 && result_matches(expected, ValType::F32, &ValRaw::from_u64(lane))
+        }
+        Expected::F64CanonicalNan | Expected::F64ArithmeticNan => {
+            bits == 64 && result_matches(expected, ValType::F64, &ValRaw::from_u64(lane))
+        }
+        Expected::Either(alternatives) => alternatives.iter().any(|e| lane_matches(e, bits, lane)),
+        _ => false,
     }
 }
 
@@ -461,6 +492,10 @@ fn show_expected(e: &Expected) -> String {
         Expected::Either(alts) => {
             let items: Vec<String> = alts.iter().map(show_expected).collect();
             format!("either({})", items.join(" | "))
+        }
+        Expected::V128Lanes { lane_bits, lanes } => {
+            let items: Vec<String> = lanes.iter().map(show_expected).collect();
+            format!("v128:i{lane_bits}x{}[{}]", lanes.len(), items.join(" "))
         }
     }
 }
@@ -822,6 +857,74 @@ summary: 13 passed, 9 failed
             result_matches(&one, ValType::I32, &junk),
             "bytes past an i32 are ignored"
         );
+    }
+
+    #[test]
+    fn v128_lanes() {
+        use Expected::*;
+        let v = |x: u128| ValRaw(x.to_le_bytes());
+        // i16x8 lanes 0..8 = 1, 2, ..., 8, written as the script's signed values.
+        let lanes16: u128 = (0..8).map(|i| (i as u128 + 1) << (16 * i)).sum();
+        let want = V128Lanes {
+            lane_bits: 16,
+            lanes: (1..=8).map(|i| Exact(Value::I32(i))).collect(),
+        };
+        assert!(result_matches(&want, ValType::V128, &v(lanes16)));
+        assert!(!result_matches(&want, ValType::V128, &v(lanes16 + 1)));
+        assert!(
+            !result_matches(&want, ValType::I64, &v(lanes16)),
+            "not a v128"
+        );
+        // -1 as an i8 lane is 0xff, the script gives it sign-extended.
+        let minus_one = V128Lanes {
+            lane_bits: 8,
+            lanes: vec![Exact(Value::I32(-1i32 as u32)); 16],
+        };
+        assert!(result_matches(&minus_one, ValType::V128, &v(u128::MAX)));
+        // f32x4 [nan:canonical, nan:arithmetic, 1.0, -0.0]
+        let floats = V128Lanes {
+            lane_bits: 32,
+            lanes: vec![
+                F32CanonicalNan,
+                F32ArithmeticNan,
+                Exact(Value::F32(0x3f80_0000)),
+                Exact(Value::F32(0x8000_0000)),
+            ],
+        };
+        let got =
+            |l0: u32, l1: u32| {
+                v(u128::from(l0)
+                    | u128::from(l1) << 32
+                    | 0x3f80_0000u128 << 64
+                    | 0x8000_0000u128 << 96)
+            };
+        assert!(result_matches(
+            &floats,
+            ValType::V128,
+            &got(0xffc0_0000, 0x7fc0_0001)
+        ));
+        assert!(
+            !result_matches(&floats, ValType::V128, &got(0x7fc0_0001, 0x7fc0_0001)),
+            "a payload is not canonical"
+        );
+        assert!(
+            !result_matches(&floats, ValType::V128, &got(0x7fc0_0000, 0x7f80_0001)),
+            "a signalling NaN is not arithmetic"
+        );
+        let f64s = V128Lanes {
+            lane_bits: 64,
+            lanes: vec![F64ArithmeticNan, Exact(Value::F64(0))],
+        };
+        assert!(result_matches(
+            &f64s,
+            ValType::V128,
+            &v(0x7ff8_0000_0000_0001)
+        ));
+        assert!(!result_matches(
+            &f64s,
+            ValType::V128,
+            &v(0x7ff0_0000_0000_0001)
+        ));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use aot_abi::script::{Action, Command, Expected, Script, Value};
-use wast::core::{AbstractHeapType, HeapType, NanPattern, WastArgCore, WastRetCore};
+use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::lexer::Lexer;
 use wast::parser::{self, ParseBuffer};
 use wast::token::{Id, Span};
@@ -632,6 +632,7 @@ fn expected_core(ret: &WastRetCore<'_>) -> Result<Expected, String> {
         WastRetCore::Either(alts) => {
             Expected::Either(alts.iter().map(expected_core).collect::<Result<_, _>>()?)
         }
+        WastRetCore::V128(pattern) => v128_expected(pattern),
         other => {
             return Err(format!(
                 "unsupported expected result {}",
@@ -639,6 +640,51 @@ fn expected_core(ret: &WastRetCore<'_>) -> Result<Expected, String> {
             ));
         }
     })
+}
+
+/// A v128 result checked per lane, in the shape the script writes it.
+fn v128_expected(pattern: &V128Pattern) -> Expected {
+    let ints = |bits: u8, lanes: Vec<u64>| Expected::V128Lanes {
+        lane_bits: bits,
+        lanes: lanes
+            .into_iter()
+            .map(|x| {
+                Expected::Exact(if bits == 64 {
+                    Value::I64(x)
+                } else {
+                    Value::I32(x as u32)
+                })
+            })
+            .collect(),
+    };
+    match pattern {
+        V128Pattern::I8x16(l) => ints(8, l.iter().map(|x| u64::from(*x as u8)).collect()),
+        V128Pattern::I16x8(l) => ints(16, l.iter().map(|x| u64::from(*x as u16)).collect()),
+        V128Pattern::I32x4(l) => ints(32, l.iter().map(|x| u64::from(*x as u32)).collect()),
+        V128Pattern::I64x2(l) => ints(64, l.iter().map(|x| *x as u64).collect()),
+        V128Pattern::F32x4(l) => Expected::V128Lanes {
+            lane_bits: 32,
+            lanes: l
+                .iter()
+                .map(|p| match p {
+                    NanPattern::CanonicalNan => Expected::F32CanonicalNan,
+                    NanPattern::ArithmeticNan => Expected::F32ArithmeticNan,
+                    NanPattern::Value(x) => Expected::Exact(Value::F32(x.bits)),
+                })
+                .collect(),
+        },
+        V128Pattern::F64x2(l) => Expected::V128Lanes {
+            lane_bits: 64,
+            lanes: l
+                .iter()
+                .map(|p| match p {
+                    NanPattern::CanonicalNan => Expected::F64CanonicalNan,
+                    NanPattern::ArithmeticNan => Expected::F64ArithmeticNan,
+                    NanPattern::Value(x) => Expected::Exact(Value::F64(x.bits)),
+                })
+                .collect(),
+        },
+    }
 }
 
 #[cfg(test)]

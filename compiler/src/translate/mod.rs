@@ -9,6 +9,7 @@
 //! (only its nesting is tracked) so that no IR is emitted for it.
 
 mod numeric;
+mod simd;
 
 use aot_abi::TrapKind;
 use cranelift_codegen::ir::{
@@ -157,9 +158,9 @@ fn zero_value(b: &mut FunctionBuilder, t: Type) -> Value {
     match t {
         types::F32 => b.ins().f32const(0.0),
         types::F64 => b.ins().f64const(0.0),
-        types::I8X16 => {
-            let z = b.ins().iconst(types::I64, 0);
-            b.ins().splat(types::I64X2, z)
+        simd::V128 => {
+            let z = b.func.dfg.constants.insert(vec![0u8; 16].into());
+            b.ins().vconst(simd::V128, z)
         }
         _ => b.ins().iconst(t, 0),
     }
@@ -627,7 +628,7 @@ impl Translator<'_, '_, '_> {
             }
 
             other => {
-                if !numeric::translate(self, &other) {
+                if !numeric::translate(self, &other) && !simd::translate(self, &other) {
                     return Err(unsupported(self.file, offset, &other));
                 }
             }

@@ -37,6 +37,13 @@ pub enum Expected {
     AnyExternRef,
     /// Any of these (the `either` form).
     Either(Vec<Expected>),
+    /// A v128 checked lane by lane: `lane_bits` wide lanes (8, 16, 32 or 64), lane 0 in the
+    /// low bits, each an `Exact` integer or float of that width or a NaN pattern, so that
+    /// `(v128.const f32x4 nan:canonical 1 2 3)` is expressible.
+    V128Lanes {
+        lane_bits: u8,
+        lanes: Vec<Expected>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -314,6 +321,11 @@ fn enc_expected(w: &mut Writer, e: &Expected) {
             w.u8(7);
             w.seq(alts, enc_expected);
         }
+        Expected::V128Lanes { lane_bits, lanes } => {
+            w.u8(8);
+            w.u8(*lane_bits);
+            w.seq(lanes, enc_expected);
+        }
     }
 }
 
@@ -327,6 +339,10 @@ fn dec_expected(r: &mut Reader) -> DecodeResult<Expected> {
         5 => Expected::AnyFuncRef,
         6 => Expected::AnyExternRef,
         7 => Expected::Either(r.seq(dec_expected)?),
+        8 => Expected::V128Lanes {
+            lane_bits: r.u8()?,
+            lanes: r.seq(dec_expected)?,
+        },
         _ => return Err(DecodeError("bad expected value")),
     })
 }
@@ -370,6 +386,10 @@ mod tests {
                         expected: vec![
                             Expected::Exact(Value::I64(9)),
                             Expected::Either(vec![Expected::F32CanonicalNan, Expected::AnyFuncRef]),
+                            Expected::V128Lanes {
+                                lane_bits: 32,
+                                lanes: vec![Expected::F32ArithmeticNan; 4],
+                            },
                         ],
                     },
                 ),

@@ -62,6 +62,9 @@ struct Config {
     /// How memories are protected in the compiled modules (`AOT_SPEC_BOUNDS=explicit` runs
     /// the suite with explicit bounds checks instead of guard pages).
     bounds: aot::BoundsMode,
+    /// The CPU the code is compiled for (`AOT_SPEC_CPU=x86-64-v3` runs the AVX lowerings;
+    /// the default is each target's baseline).
+    cpu: aot::target::Cpu,
 }
 
 /// What one (target, file) job produced.
@@ -164,8 +167,13 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             ));
         }
     };
+    let cpu = match std::env::var("AOT_SPEC_CPU") {
+        Err(_) => aot::target::Cpu::Default,
+        Ok(s) => s.parse().map_err(|e| format!("AOT_SPEC_CPU: {e}"))?,
+    };
     let mut cfg = Config {
         bounds,
+        cpu,
         targets: Vec::new(),
         dirs: Vec::new(),
         filters: Vec::new(),
@@ -293,7 +301,7 @@ fn run(cfg: &Config, files: &[&SpecFile], num_all: usize, known: &mut KnownFailu
         .map(|d| d.name)
         .collect();
     println!(
-        "spec: {}; {} of {num_all} files, targets {}, memories {}, {} workers, {} s timeout per executable",
+        "spec: {}; {} of {num_all} files, targets {}, memories {}, cpu {:?}, {} workers, {} s timeout per executable",
         dirs.join(", "),
         files.len(),
         describe.join(", "),
@@ -301,6 +309,7 @@ fn run(cfg: &Config, files: &[&SpecFile], num_all: usize, known: &mut KnownFailu
             aot::BoundsMode::GuardPages => "guard pages",
             aot::BoundsMode::Explicit => "explicit bounds checks",
         },
+        cfg.cpu,
         cfg.jobs,
         cfg.timeout.as_secs()
     );
@@ -598,6 +607,7 @@ fn run_file(cfg: &Config, t: &TargetRun, file: &SpecFile) -> FileReport {
     };
     let mut opts = aot::Options::new(t.target.clone());
     opts.bounds = cfg.bounds;
+    opts.cpu = cfg.cpu;
     // Spec modules import from each other; the runtime links them when instantiating.
     opts.allow_unknown_imports = true;
     let (mut compiles, mut compile_time) = (0, Duration::ZERO);

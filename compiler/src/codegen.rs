@@ -91,6 +91,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             .map(|t| t.map(|(tramp, _)| tramp.as_u32()))
             .collect(),
         builtin_names,
+        relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
     };
 
     // Translate every function, then compile each (inlining tiny callees at -O2), all in
@@ -440,6 +441,7 @@ pub fn disassemble(
             .enumerate()
             .map(|(i, b)| (*b, n + i as u32))
             .collect(),
+        relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
     };
     let mut fctx = FunctionBuilderContext::new();
     let translated: Vec<ir::Function> = (0..n)

@@ -196,6 +196,51 @@ pub struct ModuleEnv<'a> {
     /// runtime provides it.
     pub host_tramp_names: Vec<Option<u32>>,
     pub builtin_names: HashMap<Builtin, u32>,
+    pub relaxed_simd: RelaxedSimd,
+}
+
+/// How the relaxed-SIMD operators are lowered for the target: the instruction each one
+/// becomes, so that their implementation-defined results are the target's own and match
+/// what wasmtime (with its default, non-deterministic relaxed SIMD) computes on the same
+/// CPU features. The one place that knows which target lowers what.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RelaxedSimd {
+    /// x86: relaxed min/max are `minps`/`maxps` (the first operand when unordered or
+    /// equal, as pmin/pmax) and the signed truncations are `cvttps2dq`/`cvttpd2dq`
+    /// (0x80000000 for NaN and out of range).
+    pub x86: bool,
+    /// madd/nmadd are fused (FMA on the CPU); otherwise a multiply then an add.
+    pub fused_madd: bool,
+    /// relaxed_swizzle is `pshufb` (an index with bit 7 clear selects by its low 4 bits).
+    pub pshufb: bool,
+    /// relaxed_q15mulr is `pmulhrsw` (-1 * -1 in Q15 wraps to -32768).
+    pub pmulhrsw: bool,
+    /// The relaxed dot products are `pmaddubsw` (the second operand's bytes unsigned).
+    pub pmaddubsw: bool,
+    /// Per lane width (8, 16, 32, 64 bits): relaxed_laneselect is a `blendv` (each lane
+    /// chosen by its mask's top bit) rather than a bitwise select.
+    pub blendv: [bool; 4],
+}
+
+impl RelaxedSimd {
+    pub fn for_isa(isa: &dyn cranelift_codegen::isa::TargetIsa) -> RelaxedSimd {
+        let x86 = isa.triple().architecture == target_lexicon::Architecture::X86_64;
+        RelaxedSimd {
+            x86,
+            fused_madd: isa.has_native_fma(),
+            pshufb: isa.has_x86_pshufb_lowering(),
+            pmulhrsw: isa.has_x86_pmulhrsw_lowering(),
+            pmaddubsw: isa.has_x86_pmaddubsw_lowering(),
+            blendv: [types::I8X16, types::I16X8, types::I32X4, types::I64X2]
+                .map(|t| isa.has_blendv_lowering(t)),
+        }
+    }
+
+    /// Whether relaxed_laneselect on lanes of type `ty` is a `blendv`.
+    pub fn blendv(&self, ty: Type) -> bool {
+        let i = ty.lane_bits().trailing_zeros().saturating_sub(3) as usize;
+        self.blendv.get(i).copied().unwrap_or(false)
+    }
 }
 
 /// Per-function state: the cached global values and imported signatures of one function.

@@ -88,10 +88,13 @@ pub fn host_import_symbol(
     }
 }
 
-/// The feature set `aot` accepts: WebAssembly 2.0 (with SIMD) plus extended-const and tail
-/// calls.
+/// The feature set `aot` accepts: WebAssembly 2.0 (with SIMD) plus relaxed SIMD,
+/// extended-const and tail calls.
 pub fn features() -> WasmFeatures {
-    WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST | WasmFeatures::TAIL_CALL
+    WasmFeatures::WASM2
+        | WasmFeatures::RELAXED_SIMD
+        | WasmFeatures::EXTENDED_CONST
+        | WasmFeatures::TAIL_CALL
 }
 
 /// The features a component is validated with: the component model over the core

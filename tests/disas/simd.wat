@@ -1,6 +1,8 @@
 ;; Representative SIMD lowerings on the baseline CPUs (x86-64-v2: SSE4.2, no AVX; ARMv8.0
 ;; NEON): a v128 load/add/store loop body, a dot product (pmaddwd / smull+addp), the
-;; saturating f64x2 -> i32x4 truncation, a shuffle and a lane extraction.
+;; saturating f64x2 -> i32x4 truncation, a shuffle and a lane extraction; then two relaxed
+;; instructions as each target computes them natively (pshufb / tbl, and madd unfused on
+;; x86-64-v2, which has no FMA, fused fmla on aarch64).
 (module
   (memory 1)
   (func (export "add_store") (param $dst i32) (param $a i32) (param $b i32)
@@ -13,7 +15,11 @@
   (func (export "interleave") (param v128 v128) (result v128)
     (i8x16.shuffle 0 16 1 17 2 18 3 19 4 20 5 21 6 22 7 23 (local.get 0) (local.get 1)))
   (func (export "lane") (param v128) (result i32)
-    (i8x16.extract_lane_s 15 (local.get 0))))
+    (i8x16.extract_lane_s 15 (local.get 0)))
+  (func (export "relaxed_swizzle") (param v128 v128) (result v128)
+    (i8x16.relaxed_swizzle (local.get 0) (local.get 1)))
+  (func (export "relaxed_madd") (param v128 v128 v128) (result v128)
+    (f32x4.relaxed_madd (local.get 0) (local.get 1) (local.get 2))))
 
 ;; ---- generated code below (AOT_TEST_BLESS=1 to update) ----
 ;; x86_64-unknown-linux-gnu <wasm function 0>
@@ -78,6 +84,27 @@
 ;;     movq %rbp, %rsp
 ;;     popq %rbp
 ;;     retq
+;; x86_64-unknown-linux-gnu <wasm function 5>
+;;     pushq %rbp
+;;     movq %rsp, %rbp
+;;   block0:
+;;     jmp     label1
+;;   block1:
+;;     pshufb %xmm1, %xmm0
+;;     movq %rbp, %rsp
+;;     popq %rbp
+;;     retq
+;; x86_64-unknown-linux-gnu <wasm function 6>
+;;     pushq %rbp
+;;     movq %rsp, %rbp
+;;   block0:
+;;     jmp     label1
+;;   block1:
+;;     mulps %xmm1, %xmm0
+;;     addps %xmm2, %xmm0
+;;     movq %rbp, %rsp
+;;     popq %rbp
+;;     retq
 ;; aarch64-unknown-linux-gnu <wasm function 0>
 ;;     stp fp, lr, [sp, #-16]!
 ;;     mov fp, sp
@@ -129,5 +156,25 @@
 ;;     b label1
 ;;   block1:
 ;;     smov w2, v0.b[15]
+;;     ldp fp, lr, [sp], #16
+;;     ret
+;; aarch64-unknown-linux-gnu <wasm function 5>
+;;     stp fp, lr, [sp, #-16]!
+;;     mov fp, sp
+;;   block0:
+;;     b label1
+;;   block1:
+;;     tbl v0.16b, { v0.16b }, v1.16b
+;;     ldp fp, lr, [sp], #16
+;;     ret
+;; aarch64-unknown-linux-gnu <wasm function 6>
+;;     stp fp, lr, [sp, #-16]!
+;;     mov fp, sp
+;;   block0:
+;;     b label1
+;;   block1:
+;;     mov v6.16b, v0.16b
+;;     mov v0.16b, v2.16b
+;;     fmla v0.4s, v0.4s, v6.4s, v1.4s
 ;;     ldp fp, lr, [sp], #16
 ;;     ret

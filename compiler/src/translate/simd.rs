@@ -341,9 +341,143 @@ pub(super) fn translate(t: &mut Translator, op: &Operator) -> bool {
         O::F32x4DemoteF64x2Zero => unary(t, F64X2, |b, x| b.ins().fvdemote(x)),
         O::F64x2PromoteLowF32x4 => unary(t, F32X4, |b, x| b.ins().fvpromote_low(x)),
 
+        _ => return relaxed(t, op),
+    }
+    true
+}
+
+/// Relaxed SIMD: each operator as the target computes it natively (see
+/// [`crate::env::RelaxedSimd`]), which is one of the results the proposal allows and the
+/// one wasmtime gives on the same CPU; where the target has no cheaper native form, the
+/// deterministic result (the non-relaxed operator's).
+fn relaxed(t: &mut Translator, op: &Operator) -> bool {
+    use Operator as O;
+    use types::{F32X4, F64X2, I8X16, I16X8, I32X4, I64X2};
+    let native = t.env.module.relaxed_simd;
+    match *op {
+        O::I8x16RelaxedSwizzle if native.pshufb => {
+            binary(t, I8X16, |b, x, y| b.ins().x86_pshufb(x, y))
+        }
+        O::I8x16RelaxedSwizzle => binary(t, I8X16, |b, x, y| b.ins().swizzle(x, y)),
+        O::I32x4RelaxedTruncF32x4S if native.x86 => {
+            unary(t, F32X4, |b, x| b.ins().x86_cvtt2dq(I32X4, x))
+        }
+        O::I32x4RelaxedTruncF32x4S => unary(t, F32X4, |b, x| b.ins().fcvt_to_sint_sat(I32X4, x)),
+        O::I32x4RelaxedTruncF32x4U => unary(t, F32X4, |b, x| b.ins().fcvt_to_uint_sat(I32X4, x)),
+        O::I32x4RelaxedTruncF64x2SZero => unary(t, F64X2, |b, x| {
+            let wide = if native.x86 {
+                b.ins().x86_cvtt2dq(I64X2, x)
+            } else {
+                b.ins().fcvt_to_sint_sat(I64X2, x)
+            };
+            let zero = zeros(b, I64X2);
+            b.ins().snarrow(wide, zero)
+        }),
+        O::I32x4RelaxedTruncF64x2UZero => unary(t, F64X2, |b, x| {
+            let wide = b.ins().fcvt_to_uint_sat(I64X2, x);
+            let zero = zeros(b, I64X2);
+            b.ins().uunarrow(wide, zero)
+        }),
+        O::F32x4RelaxedMadd => madd(t, F32X4, false, native.fused_madd),
+        O::F64x2RelaxedMadd => madd(t, F64X2, false, native.fused_madd),
+        O::F32x4RelaxedNmadd => madd(t, F32X4, true, native.fused_madd),
+        O::F64x2RelaxedNmadd => madd(t, F64X2, true, native.fused_madd),
+        O::I8x16RelaxedLaneselect => laneselect(t, I8X16, native.blendv(I8X16)),
+        O::I16x8RelaxedLaneselect => laneselect(t, I16X8, native.blendv(I16X8)),
+        O::I32x4RelaxedLaneselect => laneselect(t, I32X4, native.blendv(I32X4)),
+        O::I64x2RelaxedLaneselect => laneselect(t, I64X2, native.blendv(I64X2)),
+        // `y < x ? y : x` and `x < y ? y : x` (x when unordered or equal): the pmin/pmax
+        // shape, which the backend turns into one minps/maxps with the operands swapped.
+        O::F32x4RelaxedMin if native.x86 => binary(t, F32X4, |b, x, y| pselect(b, y, x, y, x)),
+        O::F64x2RelaxedMin if native.x86 => binary(t, F64X2, |b, x, y| pselect(b, y, x, y, x)),
+        O::F32x4RelaxedMax if native.x86 => binary(t, F32X4, |b, x, y| pselect(b, x, y, y, x)),
+        O::F64x2RelaxedMax if native.x86 => binary(t, F64X2, |b, x, y| pselect(b, x, y, y, x)),
+        O::F32x4RelaxedMin => binary(t, F32X4, |b, x, y| b.ins().fmin(x, y)),
+        O::F64x2RelaxedMin => binary(t, F64X2, |b, x, y| b.ins().fmin(x, y)),
+        O::F32x4RelaxedMax => binary(t, F32X4, |b, x, y| b.ins().fmax(x, y)),
+        O::F64x2RelaxedMax => binary(t, F64X2, |b, x, y| b.ins().fmax(x, y)),
+        O::I16x8RelaxedQ15mulrS if native.pmulhrsw => {
+            binary(t, I16X8, |b, x, y| b.ins().x86_pmulhrsw(x, y))
+        }
+        O::I16x8RelaxedQ15mulrS => binary(t, I16X8, |b, x, y| b.ins().sqmul_round_sat(x, y)),
+        O::I16x8RelaxedDotI8x16I7x16S => binary(t, I8X16, |b, x, y| {
+            relaxed_dot_i8x16(b, x, y, native.pmaddubsw)
+        }),
+        O::I32x4RelaxedDotI8x16I7x16AddS => {
+            let acc = t.pop();
+            let (x, y) = t.pop2();
+            let (x, y) = (cast(t.b, I8X16, x), cast(t.b, I8X16, y));
+            let acc = cast(t.b, I32X4, acc);
+            let dot32 = if native.pmaddubsw {
+                // pmaddubsw's saturated i16 pair sums, then pairs of those in 32 bits.
+                let dot16 = t.b.ins().x86_pmaddubsw(x, y);
+                let lo = t.b.ins().swiden_low(dot16);
+                let hi = t.b.ins().swiden_high(dot16);
+                t.b.ins().iadd_pairwise(lo, hi)
+            } else {
+                // The four i16 products of each lane summed in 32 bits, so nothing wraps
+                // (four times -128 * -128 is 65536).
+                let products = |b: &mut B, half: Half| {
+                    let xs = widen(b, x, half, true);
+                    let ys = widen(b, y, half, true);
+                    let p = b.ins().imul(xs, ys);
+                    let lo = b.ins().swiden_low(p);
+                    let hi = b.ins().swiden_high(p);
+                    b.ins().iadd_pairwise(lo, hi)
+                };
+                let lo = products(t.b, Half::Low);
+                let hi = products(t.b, Half::High);
+                t.b.ins().iadd_pairwise(lo, hi)
+            };
+            let v = t.b.ins().iadd(dot32, acc);
+            push(t, v);
+        }
         _ => return false,
     }
     true
+}
+
+/// `x * y + z` (`-(x * y) + z` for nmadd), rounded once when `fused`.
+fn madd(t: &mut Translator, ty: Type, negate: bool, fused: bool) {
+    let (x, y, z) = t.pop3();
+    let (x, y, z) = (cast(t.b, ty, x), cast(t.b, ty, y), cast(t.b, ty, z));
+    let x = if negate { t.b.ins().fneg(x) } else { x };
+    let v = if fused {
+        t.b.ins().fma(x, y, z)
+    } else {
+        let p = t.b.ins().fmul(x, y);
+        t.b.ins().fadd(p, z)
+    };
+    push(t, v);
+}
+
+/// `relaxed_laneselect(a, b, mask)`: a where the mask is set, b where clear; by the mask's
+/// top bit per lane on a `blendv` target, bit by bit otherwise.
+fn laneselect(t: &mut Translator, ty: Type, blendv: bool) {
+    let (x, y, mask) = t.pop3();
+    let (x, y, mask) = (cast(t.b, ty, x), cast(t.b, ty, y), cast(t.b, ty, mask));
+    let v = if blendv {
+        t.b.ins().blendv(mask, x, y)
+    } else {
+        t.b.ins().bitselect(mask, x, y)
+    };
+    push(t, v);
+}
+
+/// i16x8 lanes: x[2i]*y[2i] + x[2i+1]*y[2i+1] of the bytes; `pmaddubsw` reads y's bytes
+/// as unsigned and saturates the sum, the portable form reads both signed (the proposal
+/// allows either when y's top bit is set).
+fn relaxed_dot_i8x16(b: &mut B, x: Value, y: Value, pmaddubsw: bool) -> Value {
+    if pmaddubsw {
+        return b.ins().x86_pmaddubsw(x, y);
+    }
+    let xl = b.ins().swiden_low(x);
+    let yl = b.ins().swiden_low(y);
+    let lo = b.ins().imul(xl, yl);
+    let xh = b.ins().swiden_high(x);
+    let yh = b.ins().swiden_high(y);
+    let hi = b.ins().imul(xh, yh);
+    b.ins().iadd_pairwise(lo, hi)
 }
 
 type B<'f> = cranelift_frontend::FunctionBuilder<'f>;

@@ -1,6 +1,7 @@
 //! Programs of several instances and host functions that call back into Wasm, end to end:
 //! `aot --preload NAME=lib.wasm` compared with `wasmtime run --preload` (a shared memory,
-//! table and global, one module preloaded under two names, `_initialize` before `_start`),
+//! table and global, v128 values across instances, one module preloaded under two names,
+//! `_initialize` before `_start`),
 //! and the test host's `aot_test::call`, whose callee traps through the host frame. Every
 //! executable is built for x86_64 and aarch64 and run natively or under qemu-aarch64.
 //!
@@ -162,6 +163,66 @@ const INITIALIZES: &str = r#"(module
   (func (export "_initialize") (call $say (i32.const 400) (i32.const 10)))
   (func (export "_start") (call $say (i32.const 410) (i32.const 6))))
 "#;
+
+/// A library of v128 entities: a mutable v128 global, a table holding a v128 function,
+/// `mix` (nine v128 parameters, so some are passed on the stack, and two results) and
+/// `acc_plus_one`, which reads the global from the library's side.
+const VLIB: &str = r#"(module
+  (global $acc (export "acc") (mut v128) (v128.const i64x2 0 0))
+  (table (export "table") 1 funcref)
+  (elem (i32.const 0) $shift)
+  (func $shift (param v128) (result v128)
+    (i8x16.add (local.get 0) (v128.const i8x16 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1)))
+  (func (export "mix")
+    (param $a v128) (param v128 v128 v128 v128 v128 v128 v128) (param $i v128) (param $k i32)
+    (result v128 i32)
+    (i8x16.add (local.get $a) (local.get $i))
+    (i32.add (local.get $k) (i32.const 1)))
+  (func (export "acc_plus_one") (result v128) (call $shift (global.get $acc))))
+"#;
+
+/// Passes v128 values to and from the library (directly, through its table, through its
+/// global) and prints them as text: the lanes are ASCII letters.
+const VMAIN: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "vlib" "mix" (func $mix (param v128 v128 v128 v128 v128 v128 v128 v128 v128 i32)
+                                  (result v128 i32)))
+  (import "vlib" "acc" (global $acc (mut v128)))
+  (import "vlib" "table" (table 1 funcref))
+  (import "vlib" "acc_plus_one" (func $acc_plus_one (result v128)))
+  (memory (export "memory") 1)
+  (type $v_v (func (param v128) (result v128)))
+  (func (export "_start") (local $r v128) (local $n i32)
+    (call $mix (v128.const i8x16 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111 112)
+      (v128.const i64x2 -1 -1) (v128.const i64x2 -1 -1) (v128.const i64x2 -1 -1)
+      (v128.const i64x2 -1 -1) (v128.const i64x2 -1 -1) (v128.const i64x2 -1 -1)
+      (v128.const i64x2 -1 -1)
+      (v128.const i8x16 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1)
+      (i32.const 4))
+    (local.set $n)
+    (local.set $r)
+    (local.set $r (call_indirect (type $v_v) (local.get $r) (i32.const 0)))
+    (global.set $acc (local.get $r))
+    (v128.store (i32.const 100) (global.get $acc))
+    (i32.store8 (i32.const 116) (i32.add (i32.const 48) (local.get $n)))
+    (i32.store8 (i32.const 117) (i32.const 10))
+    (v128.store (i32.const 118) (call $acc_plus_one))
+    (i32.store8 (i32.const 134) (i32.const 10))
+    (i32.store (i32.const 0) (i32.const 100))
+    (i32.store (i32.const 4) (i32.const 35))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+"#;
+
+#[test]
+fn v128_values_cross_instances() {
+    let dir = files(&[("vlib.wat", VLIB), ("main.wat", VMAIN)]);
+    check_against_wasmtime(
+        dir.path(),
+        "main.wat",
+        &["--preload", "vlib=vlib.wat"],
+        ("cdefghijklmnopqr5\ndefghijklmnopqrs\n", 0),
+    );
+}
 
 #[test]
 fn preloaded_module_shares_memory_table_and_globals() {

@@ -2,7 +2,7 @@
 //! translator and the code generator work from.
 //!
 //! Validation is complete before anything else looks at the module (wasmparser with the
-//! Wasm 2.0 feature set plus extended-const), so later stages may assume a valid module and
+//! feature set of [`features`]), so later stages may assume a valid module and
 //! only report features they do not support yet.
 //!
 //! The import policy lives here too ([`accepts_import`]): which imports a module may have.
@@ -88,10 +88,14 @@ pub fn host_import_symbol(
     }
 }
 
-/// The feature set `aot` accepts: WebAssembly 2.0 plus extended-const and tail calls. SIMD
-/// validates (it is part of 2.0) but the translator reports it as not supported yet.
+/// The feature set `aot` accepts: WebAssembly 2.0 plus extended-const, tail calls and wide
+/// arithmetic. SIMD validates (it is part of 2.0) but the translator reports it as not
+/// supported yet.
 pub fn features() -> WasmFeatures {
-    WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST | WasmFeatures::TAIL_CALL
+    WasmFeatures::WASM2
+        | WasmFeatures::EXTENDED_CONST
+        | WasmFeatures::TAIL_CALL
+        | WasmFeatures::WIDE_ARITHMETIC
 }
 
 /// The features a component is validated with: the component model over the core

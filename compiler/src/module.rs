@@ -2,7 +2,7 @@
 //! translator and the code generator work from.
 //!
 //! Validation is complete before anything else looks at the module (wasmparser with the
-//! feature set of [`features`]), so later stages may assume a valid module and
+//! feature set of [`Options::features`], by default [`features`]), so later stages may assume a valid module and
 //! only report features they do not support yet.
 //!
 //! The import policy lives here too ([`accepts_import`]): which imports a module may have.
@@ -88,14 +88,15 @@ pub fn host_import_symbol(
     }
 }
 
-/// The feature set `aot` accepts: WebAssembly 2.0 plus extended-const, tail calls and wide
-/// arithmetic. SIMD validates (it is part of 2.0) but the translator reports it as not
+/// The feature set `aot` accepts: WebAssembly 2.0 plus extended-const, tail calls, wide
+/// arithmetic and multiple memories. SIMD validates (it is part of 2.0) but the translator reports it as not
 /// supported yet.
 pub fn features() -> WasmFeatures {
     WasmFeatures::WASM2
         | WasmFeatures::EXTENDED_CONST
         | WasmFeatures::TAIL_CALL
         | WasmFeatures::WIDE_ARITHMETIC
+        | WasmFeatures::MULTI_MEMORY
 }
 
 /// The features a component is validated with: the component model over the core
@@ -134,7 +135,7 @@ pub fn parse<'a>(
             "components are not supported yet",
         ));
     }
-    let mut validator = Validator::new_with_features(features());
+    let mut validator = Validator::new_with_features(opts.features);
     validator
         .validate_all(wasm)
         .map_err(|e| CompileError::from_wasmparser(file, &e))?;

@@ -96,6 +96,18 @@ impl SpecFile {
         self.name.strip_suffix(".wast").unwrap_or(&self.name)
     }
 
+    /// The proposals its modules are validated with: everything `aot` accepts, except that
+    /// the scripts written before multi-memory (Wasm 2.0's and the memory64 proposal's)
+    /// assert that a second memory or a nonzero memory index is invalid, which Wasm 3.0
+    /// reverses; they run as the engines run them, with multi-memory off.
+    pub fn features(&self) -> aot::WasmFeatures {
+        let all = aot::module::features();
+        match self.dir {
+            "wasm-v2" | "memory64" => all - aot::WasmFeatures::MULTI_MEMORY,
+            _ => all,
+        }
+    }
+
     /// `wasm-v2/i32.wast`: the name in reports and the known-failures list.
     pub fn path(&self) -> String {
         format!("{}/{}", self.dir, self.name)

@@ -89,7 +89,7 @@ pub fn host_import_symbol(
 }
 
 /// The feature set `aot` accepts: WebAssembly 2.0 plus extended-const, tail calls, wide
-/// arithmetic and multiple memories. SIMD validates (it is part of 2.0) but the translator reports it as not
+/// arithmetic, multiple memories, custom page sizes and 64-bit memories. SIMD validates (it is part of 2.0) but the translator reports it as not
 /// supported yet.
 pub fn features() -> WasmFeatures {
     WasmFeatures::WASM2
@@ -97,6 +97,8 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::TAIL_CALL
         | WasmFeatures::WIDE_ARITHMETIC
         | WasmFeatures::MULTI_MEMORY
+        | WasmFeatures::CUSTOM_PAGE_SIZES
+        | WasmFeatures::MEMORY64
 }
 
 /// The features a component is validated with: the component model over the core
@@ -382,11 +384,11 @@ pub fn parse<'a>(
             *slot = n;
         }
     }
-    if info.memories.iter().any(|m| m.memory64 || m.shared) {
+    if info.memories.iter().any(|m| m.shared) {
         return Err(CompileError::new(
             file,
             None,
-            "64-bit and shared memories are not supported yet",
+            "shared memories are not supported yet",
         ));
     }
     Ok(info)
@@ -424,6 +426,14 @@ fn reftype(file: &str, r: wasmparser::RefType) -> Result<ValType, CompileError> 
 }
 
 fn table_type(file: &str, t: &wasmparser::TableType) -> Result<TableType, CompileError> {
+    // The memory64 feature admits them; no spec script of the gate uses one.
+    if t.table64 {
+        return Err(CompileError::new(
+            file,
+            None,
+            "64-bit tables are not supported yet",
+        ));
+    }
     Ok(TableType {
         elem: reftype(file, t.element_type)?,
         min: t.initial,
@@ -437,6 +447,8 @@ fn memory_type(m: &wasmparser::MemoryType) -> MemoryType {
         max: m.maximum,
         shared: m.shared,
         memory64: m.memory64,
+        // The validator admits only the page sizes aot supports (1 and 64 KiB).
+        page_size_log2: m.page_size_log2.unwrap_or(16) as u8,
     }
 }
 
@@ -519,6 +531,7 @@ mod tests {
             max: None,
             shared: false,
             memory64: false,
+            page_size_log2: 16,
         });
         assert!(!accepts_import(&opts, wasi, "memory", &memory, &types));
         let any = Options {

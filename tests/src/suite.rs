@@ -96,14 +96,18 @@ impl SpecFile {
         self.name.strip_suffix(".wast").unwrap_or(&self.name)
     }
 
-    /// The proposals its modules are validated with: everything `aot` accepts, except that
-    /// the scripts written before multi-memory (Wasm 2.0's and the memory64 proposal's)
-    /// assert that a second memory or a nonzero memory index is invalid, which Wasm 3.0
-    /// reverses; they run as the engines run them, with multi-memory off.
+    /// The proposals its modules are validated with: everything `aot` accepts, except for
+    /// scripts written before a proposal that reverses some of their assertions, which run
+    /// as the engines run them, with that proposal off: Wasm 2.0's assert that a second
+    /// memory, a nonzero memory index byte (multi-memory) and over-long limit encodings
+    /// (memory64, custom page sizes widen the limits and flags) are invalid; the memory64
+    /// proposal's predate multi-memory.
     pub fn features(&self) -> aot::WasmFeatures {
+        use aot::WasmFeatures as F;
         let all = aot::module::features();
         match self.dir {
-            "wasm-v2" | "memory64" => all - aot::WasmFeatures::MULTI_MEMORY,
+            "wasm-v2" => all - F::MULTI_MEMORY - F::MEMORY64 - F::CUSTOM_PAGE_SIZES,
+            "memory64" => all - F::MULTI_MEMORY,
             _ => all,
         }
     }

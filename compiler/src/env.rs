@@ -354,8 +354,14 @@ impl<'a> FuncEnv<'a> {
         )
     }
 
+    /// The type of memory `index`.
+    pub fn memory_type(&self, index: u32) -> aot_abi::MemoryType {
+        self.info().memories[index as usize]
+    }
+
     /// The native address of an access of `size` bytes at Wasm address `addr` + `offset`,
-    /// with whatever check the bounds mode needs. Returns (address, remaining static offset).
+    /// with whatever check the memory needs (see `BoundsMode::guarded`: the runtime makes
+    /// the matching reservation). Returns (address, remaining static offset).
     pub fn memory_addr(
         &mut self,
         b: &mut FunctionBuilder,
@@ -364,17 +370,34 @@ impl<'a> FuncEnv<'a> {
         offset: u64,
         size: u32,
     ) -> (Value, i32) {
-        let index = b.ins().uextend(types::I64, addr);
-        let needs_check = match self.module.bounds {
-            BoundsMode::GuardPages => offset + size as u64 > GUARD_SIZE,
-            BoundsMode::Explicit => true,
+        let ty = self.memory_type(mem);
+        let index = if ty.memory64 {
+            addr
+        } else {
+            b.ins().uextend(types::I64, addr)
         };
+        let needs_check = !self.module.bounds.guarded(&ty) || offset + size as u64 > GUARD_SIZE;
         if needs_check {
             let len = self.memory_length(b, mem);
-            // index + offset + size cannot overflow 64 bits for 32-bit memories.
-            let end = b.ins().iadd_imm_u(index, (offset + size as u64) as i64);
+            let trap = trap_code(TrapKind::MemoryOutOfBounds);
+            let end = if ty.memory64 {
+                // A 64-bit index plus offset can wrap around: a wrapped sum is out of bounds.
+                let mut end = index;
+                let parts = match offset.checked_add(u64::from(size)) {
+                    Some(sum) => vec![sum],
+                    None => vec![offset, u64::from(size)],
+                };
+                for part in parts {
+                    let part = b.ins().iconst(types::I64, part as i64);
+                    end = b.ins().uadd_overflow_trap(end, part, trap);
+                }
+                end
+            } else {
+                // Below 2^32 + 2^32 + 8: no overflow in 64 bits.
+                b.ins().iadd_imm_u(index, (offset + size as u64) as i64)
+            };
             let oob = b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
-            b.ins().trapnz(oob, trap_code(TrapKind::MemoryOutOfBounds));
+            b.ins().trapnz(oob, trap);
         }
         let base = self.memory_base(b, mem);
         let mut a = b.ins().iadd(base, index);

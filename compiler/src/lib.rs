@@ -28,6 +28,7 @@ mod test_tools;
 pub use aot_abi::BoundsMode;
 pub use error::CompileError;
 pub use target::Target;
+pub use wasmparser::WasmFeatures;
 
 /// How a module is compiled.
 #[derive(Clone, Debug)]
@@ -50,6 +51,10 @@ pub struct Options {
     /// The module is a core module of a component: every import is wired by the
     /// component's plan, none is a host import.
     pub component: bool,
+    /// The proposals the validator accepts: [`module::features`] unless a caller needs a
+    /// subset (the spec harness validates the Wasm 2.0 scripts without multi-memory, whose
+    /// single-memory assertions Wasm 3.0 reverses).
+    pub features: wasmparser::WasmFeatures,
 }
 
 impl Options {
@@ -63,6 +68,7 @@ impl Options {
             test_host: false,
             cpu: target::Cpu::Default,
             component: false,
+            features: module::features(),
         }
     }
 }

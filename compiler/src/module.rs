@@ -2,7 +2,7 @@
 //! translator and the code generator work from.
 //!
 //! Validation is complete before anything else looks at the module (wasmparser with the
-//! Wasm 2.0 feature set plus extended-const), so later stages may assume a valid module and
+//! feature set of [`Options::features`], by default [`features`]), so later stages may assume a valid module and
 //! only report features they do not support yet.
 //!
 //! The import policy lives here too ([`accepts_import`]): which imports a module may have.
@@ -89,12 +89,17 @@ pub fn host_import_symbol(
 }
 
 /// The feature set `aot` accepts: WebAssembly 2.0 (with SIMD) plus relaxed SIMD,
-/// extended-const and tail calls.
+/// extended-const, tail calls, wide arithmetic, multiple memories, custom page sizes and
+/// 64-bit memories.
 pub fn features() -> WasmFeatures {
     WasmFeatures::WASM2
         | WasmFeatures::RELAXED_SIMD
         | WasmFeatures::EXTENDED_CONST
         | WasmFeatures::TAIL_CALL
+        | WasmFeatures::WIDE_ARITHMETIC
+        | WasmFeatures::MULTI_MEMORY
+        | WasmFeatures::CUSTOM_PAGE_SIZES
+        | WasmFeatures::MEMORY64
 }
 
 /// The features a component is validated with: the component model over the core
@@ -133,7 +138,7 @@ pub fn parse<'a>(
             "components are not supported yet",
         ));
     }
-    let mut validator = Validator::new_with_features(features());
+    let mut validator = Validator::new_with_features(opts.features);
     validator
         .validate_all(wasm)
         .map_err(|e| CompileError::from_wasmparser(file, &e))?;
@@ -380,11 +385,11 @@ pub fn parse<'a>(
             *slot = n;
         }
     }
-    if info.memories.iter().any(|m| m.memory64 || m.shared) {
+    if info.memories.iter().any(|m| m.shared) {
         return Err(CompileError::new(
             file,
             None,
-            "64-bit and shared memories are not supported yet",
+            "shared memories are not supported yet",
         ));
     }
     Ok(info)
@@ -416,6 +421,14 @@ fn reftype(file: &str, r: wasmparser::RefType) -> Result<ValType, CompileError> 
 }
 
 fn table_type(file: &str, t: &wasmparser::TableType) -> Result<TableType, CompileError> {
+    // The memory64 feature admits them; no spec script of the gate uses one.
+    if t.table64 {
+        return Err(CompileError::new(
+            file,
+            None,
+            "64-bit tables are not supported yet",
+        ));
+    }
     Ok(TableType {
         elem: reftype(file, t.element_type)?,
         min: t.initial,
@@ -429,6 +442,8 @@ fn memory_type(m: &wasmparser::MemoryType) -> MemoryType {
         max: m.maximum,
         shared: m.shared,
         memory64: m.memory64,
+        // The validator admits only the page sizes aot supports (1 and 64 KiB).
+        page_size_log2: m.page_size_log2.unwrap_or(16) as u8,
     }
 }
 
@@ -511,6 +526,7 @@ mod tests {
             max: None,
             shared: false,
             memory64: false,
+            page_size_log2: 16,
         });
         assert!(!accepts_import(&opts, wasi, "memory", &memory, &types));
         let any = Options {

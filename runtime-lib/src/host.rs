@@ -75,6 +75,7 @@ pub fn spectest(mode: BoundsMode) -> Result<HashMap<String, Extern>, String> {
         max: Some(2),
         shared: false,
         memory64: false,
+        page_size_log2: 16,
     };
     let memory = Memory::new(&memory_type, mode).map_err(|e| format!("spectest memory: {e}"))?;
     exports.insert(

@@ -187,6 +187,7 @@ mod tests {
             max,
             shared: false,
             memory64: false,
+            page_size_log2: 16,
         }
     }
 

@@ -25,7 +25,6 @@ use aot_abi::{
     ABI_VERSION, ArrayCallFn, BoundsMode, ConstExpr, ConstOp, ExternKind, FuncType, GlobalType,
     ImportKind, MemoryType, ModuleDescriptor, ModuleMeta, SegmentMode, TrapKind, VMCTX_INSTANCE,
     VMCTX_STORE, VMFuncRef, VMFunctionImport, VMGlobal, VMMemoryDef, VMOffsets, ValRaw,
-    WASM_PAGE_SIZE,
 };
 
 use crate::memory::Memory;
@@ -226,7 +225,7 @@ impl MemoryRef {
     }
 
     pub fn size_pages(&self) -> u64 {
-        self.len_bytes() / WASM_PAGE_SIZE
+        self.memory.locked().size_pages()
     }
 
     /// The declared type.
@@ -926,6 +925,7 @@ pub(crate) mod test_support {
             max,
             shared: false,
             memory64: false,
+            page_size_log2: 16,
         }
     }
 

@@ -7,10 +7,15 @@
 //! inaccessible page and faults at a recorded trap site.
 //!
 //! Reservation size: `GUARDED_RESERVATION` (4 GiB index space plus the guard region) for a
-//! 32-bit memory in `GuardPages` mode; otherwise (explicit bounds checks, or a 64-bit
-//! memory, which always gets explicit checks) the declared maximum, capped at
-//! [`EXPLICIT_RESERVATION_CAP`] but never below the minimum. A memory cannot grow past its
-//! reservation: such a grow fails like one the OS refuses.
+//! memory whose accesses go unchecked (`BoundsMode::guarded`: 32-bit, 64 KiB pages,
+//! `GuardPages` mode); otherwise (explicit bounds checks) the declared maximum, capped at
+//! [`EXPLICIT_RESERVATION_CAP`] ([`MEMORY64_RESERVATION_CAP`] for a 64-bit memory) but
+//! never below the minimum. A memory cannot grow past its reservation: such a grow fails
+//! like one the OS refuses.
+//!
+//! Sizes are in the memory's own pages (64 KiB, or one byte with custom page sizes); only
+//! protections change in host pages, so the bytes between a one-byte-page memory's end and
+//! the end of its last host page are accessible, which is why such memories are checked.
 //!
 //! The `VMMemoryDef` that generated code reads lives in a `Box`, so its address is stable
 //! for the memory's life and can be stored in a vmctx (defined memories copy it; imports
@@ -25,7 +30,7 @@ use core::ptr::{self, NonNull};
 
 use std::sync::Mutex;
 
-use aot_abi::{BoundsMode, GUARDED_RESERVATION, MemoryType, TrapKind, VMMemoryDef, WASM_PAGE_SIZE};
+use aot_abi::{BoundsMode, GUARDED_RESERVATION, MemoryType, TrapKind, VMMemoryDef};
 
 use crate::Locked;
 
@@ -33,11 +38,14 @@ use crate::Locked;
 /// maximum). 4 GiB covers every 32-bit memory.
 pub const EXPLICIT_RESERVATION_CAP: u64 = 4 << 30;
 
+/// Largest reservation for a 64-bit memory (and no smaller declared maximum): such a memory
+/// can grow past 4 GiB, up to this. It is reserved whole when the memory is created, so it
+/// stays close to the guarded reservation of a 32-bit memory (6 GiB): under qemu, reserved
+/// address space costs memory.
+pub const MEMORY64_RESERVATION_CAP: u64 = 8 << 30;
+
 /// Bytes past every reservation that stay inaccessible for the memory's life.
 const TRAILING_GUARD: usize = 64 << 10;
-/// Page limits of the index spaces.
-const MAX_PAGES_32: u64 = 1 << 16;
-const MAX_PAGES_64: u64 = 1 << 48;
 
 pub struct Memory {
     /// A leaked `Box`, freed in `Drop`. Generated code and builtins reach it through the
@@ -60,30 +68,34 @@ unsafe impl Send for Memory {}
 impl Memory {
     /// Reserves and maps a memory of type `ty` with `ty.min` pages accessible.
     pub fn new(ty: &MemoryType, mode: BoundsMode) -> Result<Memory, String> {
-        let limit = if ty.memory64 {
-            MAX_PAGES_64
-        } else {
-            MAX_PAGES_32
-        };
-        let max_pages = ty.max.unwrap_or(limit).min(limit);
+        let max_pages = ty.max.unwrap_or(u64::MAX).min(ty.max_index_pages());
         if ty.min > max_pages {
             return Err(format!(
                 "memory minimum of {} pages exceeds its maximum of {max_pages} pages",
                 ty.min
             ));
         }
-        let min_bytes = ty.min * WASM_PAGE_SIZE;
-        let reserve = if mode == BoundsMode::GuardPages && !ty.memory64 {
+        // Cannot overflow: min <= max_index_pages, whose bytes fit in 64 bits.
+        let min_bytes = ty.min << ty.page_size_log2;
+        let reserve = if mode.guarded(ty) {
             GUARDED_RESERVATION
         } else {
-            (max_pages * WASM_PAGE_SIZE)
-                .min(EXPLICIT_RESERVATION_CAP)
+            let cap = if ty.memory64 {
+                MEMORY64_RESERVATION_CAP
+            } else {
+                EXPLICIT_RESERVATION_CAP
+            };
+            max_pages
+                .checked_mul(ty.page_size())
+                .map_or(cap, |b| b.min(cap))
                 .max(min_bytes)
         };
         // A zero-sized memory still gets one inaccessible page, so its base is a real,
         // unique address.
         let reserved = usize::try_from(reserve)
-            .map_err(|_| format!("memory of {} pages does not fit the address space", ty.min))?
+            .ok()
+            .and_then(|r| r.checked_next_multiple_of(page_size()))
+            .ok_or_else(|| format!("memory of {} pages does not fit the address space", ty.min))?
             .max(page_size());
         // A trailing inaccessible region that is never made accessible: whatever the kernel
         // maps next to the reservation, an access just past it faults.
@@ -124,7 +136,7 @@ impl Memory {
         Ok(mem)
     }
 
-    /// Makes `[from, to)` of the reservation read-write.
+    /// Makes `[from, to)` of the reservation read-write, widened to whole host pages.
     fn make_accessible(&mut self, from: u64, to: u64) -> Result<(), std::io::Error> {
         if to <= from {
             return Ok(());
@@ -132,8 +144,12 @@ impl Memory {
         if to > self.reserved as u64 {
             return Err(std::io::Error::from_raw_os_error(libc::ENOMEM));
         }
+        let host_page = page_size() as u64;
+        let from = from - from % host_page;
+        // The reservation is a whole number of host pages, so this stays inside it.
+        let to = to.next_multiple_of(host_page);
         // SAFETY: [from, to) lies inside our reservation (checked above) and `from` is a
-        // multiple of the Wasm page size, hence of the host page size.
+        // multiple of the host page size.
         let rc = unsafe {
             libc::mprotect(
                 self.base.add(from as usize) as *mut c_void,
@@ -171,14 +187,14 @@ impl Memory {
             .checked_add(delta_pages)
             .filter(|n| *n <= self.max_pages)?;
         let old_len = self.length();
-        let new_len = new * WASM_PAGE_SIZE;
+        let new_len = new << self.ty.page_size_log2;
         self.make_accessible(old_len, new_len).ok()?;
         self.set_length(new_len);
         Some(old)
     }
 
     pub fn size_pages(&self) -> u64 {
-        self.length() / WASM_PAGE_SIZE
+        self.length() >> self.ty.page_size_log2
     }
 
     /// The declared type (its `min` is not updated by grow).
@@ -288,6 +304,7 @@ mod tests {
     use crate::arch::test_code::aot_rt_test_load32;
     use crate::trap::call_guarded;
     use crate::trap::tests::{LOAD32, fake_module, trap_pc};
+    use aot_abi::WASM_PAGE_SIZE;
 
     fn mem_type(min: u64, max: Option<u64>) -> MemoryType {
         MemoryType {
@@ -295,6 +312,7 @@ mod tests {
             max,
             shared: false,
             memory64: false,
+            page_size_log2: 16,
         }
     }
 
@@ -415,6 +433,51 @@ mod tests {
         );
         let explicit = Memory::new(&mem_type(1, Some(3)), BoundsMode::Explicit).unwrap();
         assert_eq!(explicit.reserved as u64, 3 * WASM_PAGE_SIZE);
+    }
+
+    #[test]
+    fn one_byte_pages_count_bytes_and_get_no_guard_reservation() {
+        let ty = MemoryType {
+            page_size_log2: 0,
+            ..mem_type(3, None)
+        };
+        let mut m = Memory::new(&ty, BoundsMode::GuardPages).unwrap();
+        assert_eq!(m.size_pages(), 3);
+        assert_eq!(m.as_slice().len(), 3);
+        assert_eq!(m.grow(5), Some(3));
+        assert_eq!(m.as_slice().len(), 8);
+        assert_eq!(m.fill(7, 1, 1), Ok(()));
+        assert_eq!(m.fill(8, 1, 1), OOB);
+        // Accesses are checked explicitly, so the reservation is what it may grow to.
+        assert_eq!(m.reserved as u64, EXPLICIT_RESERVATION_CAP);
+        assert_eq!(m.grow(EXPLICIT_RESERVATION_CAP), None);
+    }
+
+    #[test]
+    fn memory64_grows_past_4_gib_up_to_its_reservation() {
+        let ty = MemoryType {
+            memory64: true,
+            ..mem_type(1, None)
+        };
+        let mut m = Memory::new(&ty, BoundsMode::GuardPages).unwrap();
+        assert_eq!(m.reserved as u64, MEMORY64_RESERVATION_CAP);
+        assert_eq!(m.grow(1 << 16), Some(1));
+        assert_eq!(m.size_pages(), (1 << 16) + 1);
+        let past_4_gib = (4 << 30) + 5;
+        assert_eq!(m.fill(past_4_gib, 9, 1), Ok(()));
+        assert_eq!(m.as_slice()[past_4_gib as usize], 9);
+        assert_eq!(m.grow(MEMORY64_RESERVATION_CAP >> 16), None);
+        assert_eq!(m.grow(u64::MAX), None);
+        let bounded = MemoryType {
+            memory64: true,
+            ..mem_type(1, Some(2))
+        };
+        let m = Memory::new(&bounded, BoundsMode::GuardPages).unwrap();
+        assert_eq!(
+            m.reserved as u64,
+            2 * WASM_PAGE_SIZE,
+            "the declared maximum"
+        );
     }
 
     const OOB: Result<(), TrapKind> = Err(TrapKind::MemoryOutOfBounds);

@@ -608,6 +608,7 @@ fn run_file(cfg: &Config, t: &TargetRun, file: &SpecFile) -> FileReport {
     let mut opts = aot::Options::new(t.target.clone());
     opts.bounds = cfg.bounds;
     opts.cpu = cfg.cpu;
+    opts.features = file.features();
     // Spec modules import from each other; the runtime links them when instantiating.
     opts.allow_unknown_imports = true;
     let (mut compiles, mut compile_time) = (0, Duration::ZERO);

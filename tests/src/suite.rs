@@ -96,6 +96,22 @@ impl SpecFile {
         self.name.strip_suffix(".wast").unwrap_or(&self.name)
     }
 
+    /// The proposals its modules are validated with: everything `aot` accepts, except for
+    /// scripts written before a proposal that reverses some of their assertions, which run
+    /// as the engines run them, with that proposal off: Wasm 2.0's assert that a second
+    /// memory, a nonzero memory index byte (multi-memory) and over-long limit encodings
+    /// (memory64, custom page sizes widen the limits and flags) are invalid; the memory64
+    /// proposal's predate multi-memory.
+    pub fn features(&self) -> aot::WasmFeatures {
+        use aot::WasmFeatures as F;
+        let all = aot::module::features();
+        match self.dir {
+            "wasm-v2" => all - F::MULTI_MEMORY - F::MEMORY64 - F::CUSTOM_PAGE_SIZES,
+            "memory64" => all - F::MULTI_MEMORY,
+            _ => all,
+        }
+    }
+
     /// `wasm-v2/i32.wast`: the name in reports and the known-failures list.
     pub fn path(&self) -> String {
         format!("{}/{}", self.dir, self.name)

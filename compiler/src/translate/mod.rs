@@ -489,27 +489,31 @@ impl Translator<'_, '_, '_> {
             }
             O::I64Store32 { memarg } => self.store(memarg, Some(types::I32), 4),
             O::MemorySize { mem } => {
+                let ty = self.env.memory_type(mem);
                 let len = self.env.memory_length(self.b, mem);
-                let pages = self.b.ins().ushr_imm_u(len, 16);
-                let pages = self.b.ins().ireduce(types::I32, pages);
+                let pages = self.b.ins().ushr_imm_u(len, i64::from(ty.page_size_log2));
+                let pages = self.index_result(ty.memory64, pages);
                 self.push(pages);
             }
             O::MemoryGrow { mem } => {
+                let ty = self.env.memory_type(mem);
                 let delta = self.pop();
-                let delta = self.b.ins().uextend(types::I64, delta);
+                let delta = self.address_as_u64(delta);
                 let mem_v = self.b.ins().iconst(types::I32, mem as i64);
                 let r = self
                     .env
                     .call_builtin(self.b, Builtin::memory_grow, &[mem_v, delta])
                     .expect("returns");
-                let r = self.b.ins().ireduce(types::I32, r);
+                let r = self.index_result(ty.memory64, r);
                 self.push(r);
             }
+            // Addresses and lengths are i32 or i64 by the memories' index types (a copy
+            // between a 32-bit and a 64-bit memory has an i32 length); builtins take u64.
             O::MemoryCopy { dst_mem, src_mem } => {
                 let (dst, src, len) = self.pop3();
-                let dst = self.b.ins().uextend(types::I64, dst);
-                let src = self.b.ins().uextend(types::I64, src);
-                let len = self.b.ins().uextend(types::I64, len);
+                let dst = self.address_as_u64(dst);
+                let src = self.address_as_u64(src);
+                let len = self.address_as_u64(len);
                 let d = self.b.ins().iconst(types::I32, dst_mem as i64);
                 let s = self.b.ins().iconst(types::I32, src_mem as i64);
                 self.env.call_builtin_checked(
@@ -521,8 +525,8 @@ impl Translator<'_, '_, '_> {
             }
             O::MemoryFill { mem } => {
                 let (dst, val, len) = self.pop3();
-                let dst = self.b.ins().uextend(types::I64, dst);
-                let len = self.b.ins().uextend(types::I64, len);
+                let dst = self.address_as_u64(dst);
+                let len = self.address_as_u64(len);
                 let m = self.b.ins().iconst(types::I32, mem as i64);
                 self.env.call_builtin_checked(
                     self.b,
@@ -533,7 +537,7 @@ impl Translator<'_, '_, '_> {
             }
             O::MemoryInit { data_index, mem } => {
                 let (dst, src, len) = self.pop3();
-                let dst = self.b.ins().uextend(types::I64, dst);
+                let dst = self.address_as_u64(dst);
                 let m = self.b.ins().iconst(types::I32, mem as i64);
                 let d = self.b.ins().iconst(types::I32, data_index as i64);
                 self.env.call_builtin_checked(
@@ -697,6 +701,25 @@ impl Translator<'_, '_, '_> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// A memory address or length as the u64 the builtins take: i32 values (of 32-bit
+    /// memories) are zero-extended, i64 values (of 64-bit memories) are already one.
+    fn address_as_u64(&mut self, v: Value) -> Value {
+        if self.b.func.dfg.value_type(v) == types::I32 {
+            self.b.ins().uextend(types::I64, v)
+        } else {
+            v
+        }
+    }
+
+    /// A page count or grow result (an i64) as the memory's index type.
+    fn index_result(&mut self, memory64: bool, v: Value) -> Value {
+        if memory64 {
+            v
+        } else {
+            self.b.ins().ireduce(types::I32, v)
+        }
     }
 
     fn load(&mut self, memarg: MemArg, result: Type, mem_ty: Type, size: u32, ext: Ext) {

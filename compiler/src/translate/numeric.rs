@@ -125,9 +125,38 @@ pub(super) fn translate(t: &mut Translator, op: &Operator) -> bool {
         O::I64ReinterpretF64 => convert(t, |b, x| b.ins().bitcast(I64, MemFlagsData::new(), x)),
         O::F32ReinterpretI32 => convert(t, |b, x| b.ins().bitcast(F32, MemFlagsData::new(), x)),
         O::F64ReinterpretI64 => convert(t, |b, x| b.ins().bitcast(F64, MemFlagsData::new(), x)),
+
+        // Wide arithmetic: a 128-bit integer travels as two i64s, low half first.
+        O::I64Add128 => wide_add_sub(t, |b, x, y| b.ins().iadd(x, y)),
+        O::I64Sub128 => wide_add_sub(t, |b, x, y| b.ins().isub(x, y)),
+        O::I64MulWideS => mul_wide(t, |b, x, y| b.ins().smulhi(x, y)),
+        O::I64MulWideU => mul_wide(t, |b, x, y| b.ins().umulhi(x, y)),
         _ => return false,
     }
     true
+}
+
+/// i64.add128 / i64.sub128: `(lo1 hi1 lo2 hi2) -> (lo hi)`. Both targets lower i128
+/// arithmetic to a carry chain (add/adc, adds/adc), so concatenating is free.
+fn wide_add_sub(t: &mut Translator, f: impl FnOnce(&mut B, Value, Value) -> Value) {
+    let (hi2, lo2) = (t.pop(), t.pop());
+    let (hi1, lo1) = (t.pop(), t.pop());
+    let x = t.b.ins().iconcat(lo1, hi1);
+    let y = t.b.ins().iconcat(lo2, hi2);
+    let r = f(t.b, x, y);
+    let (lo, hi) = t.b.ins().isplit(r);
+    t.push(lo);
+    t.push(hi);
+}
+
+/// i64.mul_wide_s / i64.mul_wide_u: `(x y) -> (lo hi)` of the full 128-bit product; the
+/// low half is the same for both signednesses, `high` gives the signed or unsigned rest.
+fn mul_wide(t: &mut Translator, high: impl FnOnce(&mut B, Value, Value) -> Value) {
+    let (x, y) = t.pop2();
+    let lo = t.b.ins().imul(x, y);
+    let hi = high(t.b, x, y);
+    t.push(lo);
+    t.push(hi);
 }
 
 type B<'a, 'f> = cranelift_frontend::FunctionBuilder<'f>;

@@ -92,6 +92,23 @@ impl BoundsMode {
     }
 }
 
+impl BoundsMode {
+    /// Whether accesses to a memory of type `ty` go unchecked, relying on the
+    /// [`GUARDED_RESERVATION`]: decided per memory, identically by the compiler (which
+    /// omits the checks) and the runtime (which makes the reservation).
+    ///
+    /// Only a 32-bit memory with 64 KiB pages in `GuardPages` mode qualifies:
+    /// - a 64-bit index reaches 16 EiB, far beyond any reservation, so it must be compared
+    ///   with the length anyway; with that check a guard region would buy nothing, and
+    ///   under qemu every reserved GiB costs about 6 MB of RSS. 64-bit memories therefore
+    ///   reserve what they may grow to (capped) and are checked explicitly;
+    /// - a memory with one-byte pages can end anywhere inside a host page, and page
+    ///   protection cannot fault on the bytes between its end and the page's end.
+    pub fn guarded(self, ty: &crate::MemoryType) -> bool {
+        self == BoundsMode::GuardPages && !ty.memory64 && ty.page_size() == crate::WASM_PAGE_SIZE
+    }
+}
+
 /// Bytes of address space reserved for one guarded 32-bit memory: the 4 GiB index space
 /// plus a guard region. A static offset larger than [`GUARD_SIZE`] gets an explicit check.
 pub const GUARD_SIZE: u64 = 2 << 30;

@@ -30,6 +30,9 @@ pub struct MemoryType {
     pub max: Option<u64>,
     pub shared: bool,
     pub memory64: bool,
+    /// log2 of the page size in bytes: 16 (64 KiB, the default) or 0 (one byte, the custom
+    /// page sizes proposal; the sizes wasmtime supports).
+    pub page_size_log2: u8,
 }
 
 /// Limits subtyping (the spec's import matching): at least the expected minimum, and a
@@ -55,10 +58,26 @@ impl TableType {
 }
 
 impl MemoryType {
+    /// Bytes per page.
+    pub fn page_size(&self) -> u64 {
+        1 << self.page_size_log2
+    }
+
+    /// The most pages the index space allows: 4 GiB of 32-bit addresses, or 2^64 bytes
+    /// (which no reservation reaches) for a 64-bit memory.
+    pub fn max_index_pages(&self) -> u64 {
+        if self.memory64 {
+            u64::MAX >> self.page_size_log2
+        } else {
+            (1u64 << 32) >> self.page_size_log2
+        }
+    }
+
     /// Whether a memory of this type may satisfy an import of type `expected`.
     pub fn matches(&self, expected: &MemoryType) -> bool {
         self.shared == expected.shared
             && self.memory64 == expected.memory64
+            && self.page_size_log2 == expected.page_size_log2
             && limits_match(self.min, self.max, expected.min, expected.max)
     }
 }
@@ -390,6 +409,7 @@ fn enc_memory(w: &mut Writer, m: &MemoryType) {
     w.opt_u64(m.max);
     w.bool(m.shared);
     w.bool(m.memory64);
+    w.u8(m.page_size_log2);
 }
 
 fn dec_memory(r: &mut Reader) -> DecodeResult<MemoryType> {
@@ -398,6 +418,7 @@ fn dec_memory(r: &mut Reader) -> DecodeResult<MemoryType> {
         max: r.opt_u64()?,
         shared: r.bool()?,
         memory64: r.bool()?,
+        page_size_log2: r.u8()?,
     })
 }
 
@@ -547,6 +568,7 @@ mod tests {
                         max: Some(2),
                         shared: false,
                         memory64: false,
+                        page_size_log2: 16,
                     }),
                 },
             ],

@@ -101,13 +101,14 @@ impl SpecFile {
     /// as the engines run them, with that proposal off: Wasm 2.0's assert that a second
     /// memory, a nonzero memory index byte (multi-memory) and over-long limit encodings
     /// (memory64, custom page sizes widen the limits and flags) are invalid; the memory64
-    /// proposal's predate multi-memory.
+    /// proposal's and the function-references proposal's predate multi-memory (its
+    /// `binary.wast` expects "zero byte expected" for a memory index byte).
     pub fn features(&self) -> aot::WasmFeatures {
         use aot::WasmFeatures as F;
         let all = aot::module::features();
         match self.dir {
             "wasm-v2" => all - F::MULTI_MEMORY - F::MEMORY64 - F::CUSTOM_PAGE_SIZES,
-            "memory64" => all - F::MULTI_MEMORY,
+            "memory64" | "function-references" => all - F::MULTI_MEMORY,
             _ => all,
         }
     }

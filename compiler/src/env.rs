@@ -81,14 +81,7 @@ pub const WASM_CALL_CONV: CallConv = CallConv::Tail;
 /// The native signature of a Wasm function: `(vmctx, params...) -> results`, in
 /// [`WASM_CALL_CONV`].
 pub fn wasm_signature(ty: &FuncType) -> Signature {
-    let mut sig = Signature::new(WASM_CALL_CONV);
-    sig.params
-        .push(AbiParam::special(PTR, ArgumentPurpose::VMContext));
-    sig.params
-        .extend(ty.params.iter().map(|p| AbiParam::new(ir_type(*p))));
-    sig.returns
-        .extend(ty.results.iter().map(|r| AbiParam::new(ir_type(*r))));
-    sig
+    host_signature(WASM_CALL_CONV, ty)
 }
 
 /// The signature of a host function the runtime provides for a Wasm import: the Wasm

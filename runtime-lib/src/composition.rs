@@ -570,17 +570,28 @@ pub extern "C" fn aot_rt_adapter_copy(
             src as u32 as usize,
             len as u32 as usize,
         );
-        let bytes = from
-            .memory()
-            .get(src..src + len)
-            .map(<[u8]>::to_vec)
-            .ok_or_else(|| component_trap(c.glue, Fault::MemoryOutOfBounds.message()))?;
-        to.memory()
-            .get_mut(dst..dst + len)
-            .ok_or_else(|| component_trap(c.glue, Fault::MemoryOutOfBounds.message()))?
-            .copy_from_slice(&bytes);
+        let from = from.memory();
+        let (src_ptr, src_len) = (from.as_ptr(), from.len());
+        let to = to.memory();
+        let fits = |at: usize, size: usize| at.checked_add(len).is_some_and(|end| end <= size);
+        if !fits(src, src_len) || !fits(dst, to.len()) {
+            return Err(component_trap(c.glue, Fault::MemoryOutOfBounds.message()));
+        }
+        copy_bytes(
+            src_ptr.wrapping_add(src),
+            to.as_mut_ptr().wrapping_add(dst),
+            len,
+        );
         Ok(())
     })
+}
+
+/// Copies `len` bytes between two guest memories (possibly the same one, so the ranges
+/// may overlap) without an intermediate buffer.
+fn copy_bytes(src: *const u8, dst: *mut u8, len: usize) {
+    // SAFETY: the caller checked both ranges against their memories' accessible lengths;
+    // `ptr::copy` allows overlap.
+    unsafe { core::ptr::copy(src, dst, len) }
 }
 
 /// `call`: the callee (`what` 0) with the arguments in `values`, its results written back;

@@ -199,28 +199,6 @@ impl CType {
         v
     }
 
-    /// Whether a value of this type holds a pointer into memory (a string or list at any
-    /// depth), so copying it between memories is more than copying its bytes.
-    pub fn has_pointers(&self) -> bool {
-        match self {
-            CType::String | CType::List(_) => true,
-            CType::Record(fields) => fields.iter().any(CType::has_pointers),
-            CType::Variant(cases) => cases.iter().flatten().any(CType::has_pointers),
-            _ => false,
-        }
-    }
-
-    /// Whether a value of this type holds a resource handle at any depth.
-    pub fn has_handles(&self) -> bool {
-        match self {
-            CType::Own(_) | CType::Borrow(_) => true,
-            CType::List(t) => t.has_handles(),
-            CType::Record(fields) => fields.iter().any(CType::has_handles),
-            CType::Variant(cases) => cases.iter().flatten().any(CType::has_handles),
-            _ => false,
-        }
-    }
-
     pub fn encode(&self, w: &mut Writer) {
         match self {
             CType::Bool => w.u8(0),

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::mem::offset_of;
 use std::sync::Arc;
 
-use aot_abi::{InlineRecord, ModuleDescriptor, TrapRecord, VMOffsets, ValRaw};
+use aot_abi::{HandlerRecord, InlineRecord, ModuleDescriptor, TrapRecord, VMOffsets, ValRaw};
 use cranelift_codegen::Context;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::inline::{Inline, InlineCommand};
@@ -30,6 +30,8 @@ struct CompiledFunc {
     traps: Vec<(u32, aot_abi::TrapKind)>,
     /// (offset, frames innermost first) of sites inside inlined code.
     inlined: Vec<(u32, Vec<u32>)>,
+    /// (return address, handler, frame offset) of every call site with a handler.
+    handlers: Vec<(u32, u32, u32)>,
 }
 
 /// Compiles a parsed module into an object defining `aot_abi::module_symbol(index)`.
@@ -79,6 +81,13 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             .map_err(merr)?;
         host_tramps.push(Some((tramp, host)));
     }
+    let throw_stub = module
+        .declare_function(
+            &format!("aot_m{index}_throw"),
+            Linkage::Local,
+            &env::throw_stub_signature(),
+        )
+        .map_err(merr)?;
     let menv = ModuleEnv {
         info,
         offsets: VMOffsets::new(info.meta.counts()),
@@ -91,6 +100,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             .map(|t| t.map(|(tramp, _)| tramp.as_u32()))
             .collect(),
         builtin_names,
+        throw_stub_name: throw_stub.as_u32(),
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
     };
 
@@ -102,7 +112,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             translate(&menv, i as u32, func_ids[i], fctx)
         })
         .collect::<Result<_, _>>()?;
-    let sizes = body_sizes(&translated);
+    let sizes = body_sizes(&translated, throw_stub);
     let inliner = SmallCallees::new(&translated, &sizes, opts.opt_level);
     let compiled: Vec<Result<CompiledFunc, CompileError>> = (0..translated.len())
         .into_par_iter()
@@ -122,6 +132,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     let mut trap_records = Vec::new();
     let mut inline_records: Vec<InlineRecord> = Vec::new();
     let mut inline_funcs: Vec<u32> = Vec::new();
+    let mut handler_records: Vec<HandlerRecord> = Vec::new();
     for (i, c) in compiled.into_iter().enumerate() {
         let c = c?;
         module
@@ -137,6 +148,14 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             });
             inline_funcs.extend(frames);
         }
+        for (ret_offset, handler_offset, frame_offset) in c.handlers {
+            handler_records.push(HandlerRecord {
+                func: i as u32,
+                ret_offset,
+                handler_offset,
+                frame_offset,
+            });
+        }
         for (offset, kind) in c.traps {
             trap_records.push(TrapRecord {
                 func: i as u32,
@@ -147,6 +166,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     }
     trap_records.sort_by_key(|t| (t.func, t.offset));
     inline_records.sort_by_key(|r| (r.func, r.offset));
+    handler_records.sort_by_key(|r| (r.func, r.ret_offset));
 
     // One array-call trampoline per type.
     let mut tramp_ids = Vec::with_capacity(info.meta.types.len());
@@ -165,6 +185,16 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         module.clear_context(&mut ctx);
         tramp_ids.push(id);
     }
+
+    ctx.func = build_throw_stub(
+        call_conv,
+        isa.frontend_config(),
+        throw_stub,
+        menv.builtin_names[&Builtin::throw_ref],
+        &mut fctx,
+    );
+    module.define_function(throw_stub, &mut ctx).map_err(merr)?;
+    module.clear_context(&mut ctx);
 
     let raise = menv.builtin_names[&Builtin::raise_pending_trap];
     for (i, t) in host_tramps.iter().enumerate() {
@@ -204,6 +234,12 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         .flat_map(InlineRecord::to_bytes)
         .collect();
     let inline_id = define_bytes(&mut module, &format!("aot_m{index}_inline"), &inline_bytes)
+        .map_err(|e| merr(*e))?;
+    let handler_bytes: Vec<u8> = handler_records
+        .iter()
+        .flat_map(HandlerRecord::to_bytes)
+        .collect();
+    let handlers_id = define_bytes(&mut module, &format!("aot_m{index}_handlers"), &handler_bytes)
         .map_err(|e| merr(*e))?;
     let inline_funcs_bytes: Vec<u8> = inline_funcs.iter().flat_map(|f| f.to_le_bytes()).collect();
     let inline_funcs_id = define_bytes(
@@ -285,6 +321,11 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     );
     put_usize(
         &mut bytes,
+        offset_of!(ModuleDescriptor, num_handlers),
+        handler_records.len(),
+    );
+    put_usize(
+        &mut bytes,
         offset_of!(ModuleDescriptor, num_host_imports),
         host_tramps.len(),
     );
@@ -298,6 +339,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         (offset_of!(ModuleDescriptor, traps), traps_id),
         (offset_of!(ModuleDescriptor, inline_records), inline_id),
         (offset_of!(ModuleDescriptor, inline_funcs), inline_funcs_id),
+        (offset_of!(ModuleDescriptor, handlers), handlers_id),
         (offset_of!(ModuleDescriptor, host_imports), host_imports_id),
     ] {
         let gv = module.declare_data_in_data(id, &mut desc);
@@ -394,6 +436,20 @@ fn compile_function(
             inlined.push((site.offset, frames));
         }
     }
+    let mut handlers = Vec::new();
+    for site in compiled.buffer.call_sites() {
+        // Every try_call has exactly one handler, a catch-all (see translate::exceptions).
+        let handler = site.exception_handlers.iter().find_map(|h| match h {
+            cranelift_codegen::FinalizedMachExceptionHandler::Default(off) => Some(*off),
+            _ => None,
+        });
+        if let Some(handler) = handler {
+            let frame_offset = site.frame_offset.ok_or_else(|| {
+                CompileError::new(file, None, format!("no frame offset at a try_call in {name}"))
+            })?;
+            handlers.push((site.ret_addr, handler, frame_offset));
+        }
+    }
     let mach_relocs: Vec<_> = compiled.buffer.relocs().to_vec();
     let relocs = mach_relocs
         .iter()
@@ -406,6 +462,7 @@ fn compile_function(
         relocs,
         traps,
         inlined,
+        handlers,
     })
 }
 
@@ -441,13 +498,14 @@ pub fn disassemble(
             .enumerate()
             .map(|(i, b)| (*b, n + i as u32))
             .collect(),
+        throw_stub_name: n + (Builtin::ALL.len() + info.host_imports.len()) as u32,
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
     };
     let mut fctx = FunctionBuilderContext::new();
     let translated: Vec<ir::Function> = (0..n)
         .map(|i| translate(&menv, i, FuncId::from_u32(i), &mut fctx))
         .collect::<Result<_, _>>()?;
-    let sizes = body_sizes(&translated);
+    let sizes = body_sizes(&translated, FuncId::from_u32(menv.throw_stub_name));
     let inliner = SmallCallees::new(&translated, &sizes, opts.opt_level);
     let mut out = Vec::new();
     for (i, f) in translated.iter().enumerate() {
@@ -504,16 +562,32 @@ struct SmallCallees<'a> {
 /// The CLIF instruction count of each body, or `usize::MAX` for a body that makes a tail
 /// call: inlining it would keep its frame in backtraces (as an inlined frame of the caller)
 /// although `return_call` has replaced it.
-fn body_sizes(bodies: &[ir::Function]) -> Vec<usize> {
+fn body_sizes(bodies: &[ir::Function], throw_stub: FuncId) -> Vec<usize> {
     bodies
         .iter()
         .map(|f| {
             let insts = || f.layout.blocks().flat_map(|b| f.layout.block_insts(b));
+            // A try_call's handler records belong to the function it is in; inlined, they
+            // would need the caller's landing pads too. A throw stays in its function so
+            // that an uncaught exception's backtrace starts there.
+            let throws = |i: ir::Inst| {
+                let ir::InstructionData::Call { func_ref, .. } = f.dfg.insts[i] else {
+                    return false;
+                };
+                let ir::ExternalName::User(r) = f.dfg.ext_funcs[func_ref].name else {
+                    return false;
+                };
+                f.params.user_named_funcs()[r].index == throw_stub.as_u32()
+            };
             let tail_calls = insts().any(|i| {
-                matches!(
-                    f.dfg.insts[i].opcode(),
-                    ir::Opcode::ReturnCall | ir::Opcode::ReturnCallIndirect
-                )
+                throws(i)
+                    || matches!(
+                        f.dfg.insts[i].opcode(),
+                        ir::Opcode::ReturnCall
+                            | ir::Opcode::ReturnCallIndirect
+                            | ir::Opcode::TryCall
+                            | ir::Opcode::TryCallIndirect
+                    )
             });
             if tail_calls {
                 usize::MAX
@@ -841,6 +915,44 @@ fn build_transition(
     b.switch_to_block(done);
     b.seal_block(done);
     b.ins().return_(&results);
+    b.finalize(fc);
+    func
+}
+
+/// The module's throw stub (`env::throw_stub_signature`): calls the `throw_ref` builtin
+/// with its own frame pointer, from which the runtime's frame walk starts.
+fn build_throw_stub(
+    call_conv: CallConv,
+    fc: isa::TargetFrontendConfig,
+    id: FuncId,
+    throw_name: u32,
+    fctx: &mut FunctionBuilderContext,
+) -> ir::Function {
+    let mut func = ir::Function::with_name_signature(
+        UserFuncName::user(env::NS_FUNC, id.as_u32()),
+        env::throw_stub_signature(),
+    );
+    let mut b = FunctionBuilder::new(&mut func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let fp = b.ins().get_frame_pointer(env::PTR);
+    let name = b.func.declare_imported_user_function(ir::UserExternalName {
+        namespace: env::NS_FUNC,
+        index: throw_name,
+    });
+    let sig = b.import_signature(Builtin::throw_ref.signature(call_conv));
+    let throw = b.import_function(ir::ExtFuncData {
+        name: ir::ExternalName::user(name),
+        signature: sig,
+        colocated: false,
+        patchable: false,
+    });
+    b.ins().call(throw, &[params[0], params[1], fp]);
+    b.ins()
+        .trap(env::trap_code(aot_abi::TrapKind::UnreachableCodeReached));
     b.finalize(fc);
     func
 }

@@ -60,7 +60,7 @@ pub fn ir_type(v: ValType) -> Type {
         ValType::F32 => types::F32,
         ValType::F64 => types::F64,
         ValType::V128 => types::I8X16,
-        ValType::FuncRef | ValType::ExternRef => PTR,
+        ValType::FuncRef | ValType::ExternRef | ValType::ExnRef => PTR,
     }
 }
 
@@ -189,7 +189,29 @@ pub struct ModuleEnv<'a> {
     /// runtime provides it.
     pub host_tramp_names: Vec<Option<u32>>,
     pub builtin_names: HashMap<Builtin, u32>,
+    /// User-name index of the module's throw stub (see [`throw_stub_signature`]).
+    pub throw_stub_name: u32,
     pub relaxed_simd: RelaxedSimd,
+}
+
+/// The signature of a module's throw stub, `stub(vmctx, exn)`: a function in the Wasm
+/// convention, so that a `try_call` of it clobbers every register on its exceptional edge
+/// (the exception ABI of Cranelift's `tail` convention: the runtime restores only SP and FP
+/// when it resumes at a handler). It passes its frame pointer to the `throw_ref` builtin,
+/// whose frame walk starts at the stub's return address: the throwing call site.
+pub fn throw_stub_signature() -> Signature {
+    let mut sig = Signature::new(WASM_CALL_CONV);
+    sig.params
+        .push(AbiParam::special(PTR, ArgumentPurpose::VMContext));
+    sig.params.push(AbiParam::new(PTR));
+    sig
+}
+
+/// What a call calls: a function of this object, or code at an address.
+#[derive(Clone, Copy)]
+enum Callee {
+    Direct(FuncRef),
+    Indirect(ir::SigRef, Value),
 }
 
 /// How the relaxed-SIMD operators are lowered for the target: the instruction each one
@@ -246,6 +268,11 @@ pub struct FuncEnv<'a> {
     sig_refs: HashMap<u32, ir::SigRef>,
     func_refs: HashMap<u32, FuncRef>,
     builtin_refs: HashMap<Builtin, FuncRef>,
+    throw_stub_ref: Option<FuncRef>,
+    /// The landing pads of the enclosing `try_table`s, innermost last, and whether a call
+    /// has been routed to each: a Wasm call made while one is active is a `try_call` to
+    /// the innermost (see `translate::exceptions`).
+    pub exn_handlers: Vec<(ir::Block, bool)>,
 }
 
 fn readonly() -> MemFlagsData {
@@ -262,7 +289,99 @@ impl<'a> FuncEnv<'a> {
             sig_refs: HashMap::new(),
             func_refs: HashMap::new(),
             builtin_refs: HashMap::new(),
+            throw_stub_ref: None,
+            exn_handlers: Vec::new(),
         }
+    }
+
+    /// The `*const VMTag` of tag `index` (its identity).
+    pub fn tag_ptr(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
+        let vmctx = self.vmctx();
+        b.ins()
+            .load(PTR, readonly(), vmctx, self.module.offsets.tag(index) as i32)
+    }
+
+    /// Calls the module's throw stub with `exn` (non-null), as a `try_call` inside a
+    /// `try_table`. It does not return; the caller terminates the block.
+    pub fn call_throw_stub(&mut self, b: &mut FunctionBuilder, exn: Value) {
+        let stub = match self.throw_stub_ref {
+            Some(f) => f,
+            None => {
+                let sig = b.func.import_signature(throw_stub_signature());
+                let name = b.func.declare_imported_user_function(UserExternalName {
+                    namespace: NS_FUNC,
+                    index: self.module.throw_stub_name,
+                });
+                let f = b.func.import_function(ExtFuncData {
+                    name: ExternalName::user(name),
+                    signature: sig,
+                    colocated: true,
+                    patchable: false,
+                });
+                self.throw_stub_ref = Some(f);
+                f
+            }
+        };
+        let vmctx = self.vmctx();
+        self.emit_call(b, CallKind::Call, Callee::Direct(stub), &[vmctx, exn]);
+    }
+
+    /// Emits a call (or tail call) of `callee` with `args` (vmctx included); returns its
+    /// results. A call inside a `try_table` becomes a `try_call` whose exceptional edge
+    /// goes to the innermost landing pad, with a fresh continuation block for its results.
+    fn emit_call(
+        &mut self,
+        b: &mut FunctionBuilder,
+        kind: CallKind,
+        callee: Callee,
+        args: &[Value],
+    ) -> Vec<Value> {
+        let handler = match (kind, self.exn_handlers.last_mut()) {
+            (CallKind::Call, Some((pad, used))) => {
+                *used = true;
+                Some(*pad)
+            }
+            _ => None,
+        };
+        let Some(pad) = handler else {
+            let call = match callee {
+                Callee::Direct(f) => kind.call(b, f, args),
+                Callee::Indirect(sig, code) => kind.call_indirect(b, sig, code, args),
+            };
+            return b.inst_results(call).to_vec();
+        };
+        let sig = match callee {
+            Callee::Direct(f) => b.func.dfg.ext_funcs[f].signature,
+            Callee::Indirect(sig, _) => sig,
+        };
+        let returns: Vec<Type> = b.func.dfg.signatures[sig]
+            .returns
+            .iter()
+            .map(|r| r.value_type)
+            .collect();
+        let cont = b.create_block();
+        for t in &returns {
+            b.append_block_param(cont, *t);
+        }
+        let ret_args: Vec<ir::BlockArg> = (0..returns.len() as u32)
+            .map(ir::BlockArg::TryCallRet)
+            .collect();
+        let normal = b.func.dfg.block_call(cont, &ret_args);
+        let exceptional = b
+            .func
+            .dfg
+            .block_call(pad, &[ir::BlockArg::TryCallExn(0)]);
+        let table = b.func.dfg.exception_tables.push(ir::ExceptionTableData::new(
+            sig,
+            normal,
+            [ir::ExceptionTableItem::Default(exceptional)],
+        ));
+        match callee {
+            Callee::Direct(f) => b.ins().try_call(f, args, table),
+            Callee::Indirect(_, code) => b.ins().try_call_indirect(code, args, table),
+        };
+        b.switch_to_block(cont);
+        b.block_params(cont).to_vec()
     }
 
     fn info(&self) -> &'a ModuleInfo<'a> {
@@ -510,7 +629,7 @@ impl<'a> FuncEnv<'a> {
             let fref = self.colocated_ref(b, index, name_index);
             full.push(vmctx);
             full.extend_from_slice(args);
-            kind.call(b, fref, &full)
+            self.emit_call(b, kind, Callee::Direct(fref), &full)
         } else if index < info.num_imported_funcs {
             let ty = info.meta.funcs[index as usize];
             let sig = self.sig_ref(b.func, ty);
@@ -523,16 +642,16 @@ impl<'a> FuncEnv<'a> {
                 .load(PTR, readonly(), vmctx, off + VMIMPORT_VMCTX as i32);
             full.push(callee_vmctx);
             full.extend_from_slice(args);
-            kind.call_indirect(b, sig, code, &full)
+            self.emit_call(b, kind, Callee::Indirect(sig, code), &full)
         } else {
             let name_index =
                 self.module.defined_func_names[(index - info.num_imported_funcs) as usize];
             let fref = self.colocated_ref(b, index, name_index);
             full.push(vmctx);
             full.extend_from_slice(args);
-            kind.call(b, fref, &full)
+            self.emit_call(b, kind, Callee::Direct(fref), &full)
         };
-        b.inst_results(call).to_vec()
+        call
     }
 
     /// A direct reference to function `index` of this object (a defined function or a
@@ -622,8 +741,7 @@ impl<'a> FuncEnv<'a> {
         let mut full = Vec::with_capacity(args.len() + 1);
         full.push(callee_vmctx);
         full.extend_from_slice(args);
-        let call = kind.call_indirect(b, sig, code, &full);
-        b.inst_results(call).to_vec()
+        self.emit_call(b, kind, Callee::Indirect(sig, code), &full)
     }
 
     /// ref.func: the address of this instance's `VMFuncRef` for function `index`.

@@ -33,6 +33,8 @@ pub struct ModuleInfo<'a> {
     pub num_imported_tables: u32,
     pub num_imported_memories: u32,
     pub num_imported_globals: u32,
+    /// Type index of every tag, imports first.
+    pub tags: Vec<u32>,
     pub bodies: Vec<FuncBody<'a>>,
     /// Bytes of all data segments, concatenated.
     pub data: Vec<u8>,
@@ -89,10 +91,13 @@ pub fn host_import_symbol(
 }
 
 /// The feature set `aot` accepts: WebAssembly 2.0 (with SIMD) plus relaxed SIMD,
-/// extended-const, tail calls, wide arithmetic, multiple memories, custom page sizes and
-/// 64-bit memories.
+/// extended-const, tail calls, wide arithmetic, multiple memories, custom page sizes,
+/// 64-bit memories and exception handling (the standard proposal: wasmtime 49 rejects the
+/// legacy one, `try`/`delegate`/`rethrow`, and so does the validator without
+/// `LEGACY_EXCEPTIONS`).
 pub fn features() -> WasmFeatures {
     WasmFeatures::WASM2
+        | WasmFeatures::EXCEPTIONS
         | WasmFeatures::RELAXED_SIMD
         | WasmFeatures::EXTENDED_CONST
         | WasmFeatures::TAIL_CALL
@@ -154,6 +159,7 @@ pub fn parse<'a>(
         num_imported_tables: 0,
         num_imported_memories: 0,
         num_imported_globals: 0,
+        tags: Vec::new(),
         bodies: Vec::new(),
         data: Vec::new(),
         host_imports: Vec::new(),
@@ -207,12 +213,9 @@ pub fn parse<'a>(
                             info.num_imported_globals += 1;
                             ImportKind::Global(g)
                         }
-                        wasmparser::TypeRef::Tag(_) => {
-                            return Err(CompileError::new(
-                                file,
-                                Some(offset as usize),
-                                "exceptions are not supported yet",
-                            ));
+                        wasmparser::TypeRef::Tag(t) => {
+                            info.tags.push(t.func_type_idx);
+                            ImportKind::Tag(t.func_type_idx)
                         }
                     };
                     let host =
@@ -285,19 +288,20 @@ pub fn parse<'a>(
                         wasmparser::ExternalKind::Table => ExternKind::Table,
                         wasmparser::ExternalKind::Memory => ExternKind::Memory,
                         wasmparser::ExternalKind::Global => ExternKind::Global,
-                        wasmparser::ExternalKind::Tag => {
-                            return Err(CompileError::new(
-                                file,
-                                None,
-                                "exceptions are not supported yet",
-                            ));
-                        }
+                        wasmparser::ExternalKind::Tag => ExternKind::Tag,
                     };
                     info.meta.exports.push(Export {
                         name: e.name.to_string(),
                         kind,
                         index: e.index,
                     });
+                }
+            }
+            Payload::TagSection(r) => {
+                for t in r {
+                    let t = t.map_err(perr)?;
+                    info.tags.push(t.func_type_idx);
+                    info.meta.tags.push(t.func_type_idx);
                 }
             }
             Payload::StartSection { func, .. } => info.meta.start = Some(func),
@@ -411,6 +415,8 @@ fn reftype(file: &str, r: wasmparser::RefType) -> Result<ValType, CompileError> 
         Ok(ValType::FuncRef)
     } else if r == wasmparser::RefType::EXTERNREF {
         Ok(ValType::ExternRef)
+    } else if r == wasmparser::RefType::EXNREF {
+        Ok(ValType::ExnRef)
     } else {
         Err(CompileError::new(
             file,
@@ -471,6 +477,13 @@ fn const_expr(file: &str, e: &wasmparser::ConstExpr) -> Result<ConstExpr, Compil
             O::V128Const { value } => ConstOp::V128Const(u128::from_le_bytes(*value.bytes())),
             O::RefNull { hty } => ConstOp::RefNull(if hty == wasmparser::HeapType::FUNC {
                 ValType::FuncRef
+            } else if hty
+                == (wasmparser::HeapType::Abstract {
+                    shared: false,
+                    ty: wasmparser::AbstractHeapType::Exn,
+                })
+            {
+                ValType::ExnRef
             } else {
                 ValType::ExternRef
             }),

@@ -113,6 +113,13 @@ pub(crate) fn check_import_type(
             exporter.memories.get(i).is_some_and(|a| a.matches(m))
         }
         (ImportKind::Global(g), ExternKind::Global) => exporter.globals.get(i) == Some(g),
+        (ImportKind::Tag(t), ExternKind::Tag) => {
+            importer.meta.types.get(*t as usize)
+                == exporter
+                    .tags
+                    .get(i)
+                    .and_then(|e| exporter.meta.types.get(*e as usize))
+        }
         _ => false,
     };
     if ok {
@@ -126,6 +133,7 @@ pub(crate) fn check_import_type(
                 ExternKind::Table => "table",
                 ExternKind::Memory => "memory",
                 ExternKind::Global => "global",
+                ExternKind::Tag => "tag",
             }
         ))
     }

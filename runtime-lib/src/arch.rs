@@ -195,6 +195,49 @@ pub(crate) unsafe fn unwind_to(buf: *mut usize) -> ! {
     unreachable!("aot_rt_unwind returns from the guarded call, not to its caller")
 }
 
+/// Resumes at an exception handler of Cranelift-generated code: sets the stack and frame
+/// pointers of the handler's frame and jumps to `pc` with `exn` in the first exception
+/// payload register of Cranelift's exception ABI (rax / x0; the second, rdx / x1, is 0).
+/// Every other register is garbage to the handler: a `try_call` clobbers them all on its
+/// exceptional edge.
+///
+/// # Safety
+/// `pc`, `sp` and `fp` must be a handler of a call site in a frame that is live on this
+/// thread's stack, below every frame that is discarded; those frames must own nothing that
+/// needs dropping.
+pub(crate) unsafe fn resume_at_handler(pc: usize, sp: usize, fp: usize, exn: usize) -> ! {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: per the contract; nothing here returns.
+    unsafe {
+        core::arch::asm!(
+            "mov rsp, rcx",
+            "mov rbp, rsi",
+            "jmp rdi",
+            in("rax") exn,
+            in("rdx") 0usize,
+            in("rcx") sp,
+            in("rsi") fp,
+            in("rdi") pc,
+            options(nostack, noreturn),
+        );
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: per the contract; nothing here returns.
+    unsafe {
+        core::arch::asm!(
+            "mov sp, x2",
+            "mov x29, x3",
+            "br x4",
+            in("x0") exn,
+            in("x1") 0usize,
+            in("x2") sp,
+            in("x3") fp,
+            in("x4") pc,
+            options(nostack, noreturn),
+        );
+    }
+}
+
 /// The interrupted thread's registers that trap handling needs.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Regs {

@@ -296,6 +296,8 @@ pub unsafe extern "C" fn aot_builtin_raise_pending_trap(vmctx: *mut u8) {
 mod by_contract_name {
     pub use super::aot_builtin_data_drop as data_drop;
     pub use super::aot_builtin_elem_drop as elem_drop;
+    pub use crate::exceptions::aot_builtin_exn_new as exn_new;
+    pub use crate::exceptions::aot_builtin_throw_ref as throw_ref;
     pub use super::aot_builtin_memory_copy as memory_copy;
     pub use super::aot_builtin_memory_fill as memory_fill;
     pub use super::aot_builtin_memory_grow as memory_grow;

@@ -67,6 +67,19 @@ pub fn check_import(
                 ));
             }
         }
+        (ImportKind::Tag(t), Extern::Tag(tag)) => {
+            let expected = types
+                .get(*t as usize)
+                .ok_or("import of a tag of an unknown type")?;
+            if instance::intern_type(expected) != tag.type_id() {
+                let found = instance::type_of_id(tag.type_id())
+                    .map_or("an unknown type".to_string(), |t| describe_func(&t));
+                return Err(mismatch(
+                    format!("tag {}", describe_func(expected)),
+                    format!("tag {found}"),
+                ));
+            }
+        }
         (kind, ext) => return Err(mismatch(kind_name(kind).into(), extern_name(ext).into())),
     }
     Ok(())
@@ -78,6 +91,7 @@ fn kind_name(kind: &ImportKind) -> &'static str {
         ImportKind::Table(_) => "a table",
         ImportKind::Memory(_) => "a memory",
         ImportKind::Global(_) => "a global",
+        ImportKind::Tag(_) => "a tag",
     }
 }
 
@@ -87,6 +101,7 @@ fn extern_name(ext: &Extern) -> &'static str {
         Extern::Table(_) => "a table",
         Extern::Memory(_) => "a memory",
         Extern::Global(_) => "a global",
+        Extern::Tag(_) => "a tag",
     }
 }
 
@@ -99,6 +114,7 @@ pub fn val_type_name(t: ValType) -> &'static str {
         ValType::V128 => "v128",
         ValType::FuncRef => "funcref",
         ValType::ExternRef => "externref",
+        ValType::ExnRef => "exnref",
     }
 }
 

@@ -329,6 +329,7 @@ pub enum Extern {
     Table(TableRef),
     Memory(MemoryRef),
     Global(GlobalRef),
+    Tag(crate::exceptions::TagRef),
 }
 
 // ---------------------------------------------------------------------------------------
@@ -371,6 +372,8 @@ pub struct Instance {
     memories: Vec<MemoryRef>,
     tables: Vec<TableRef>,
     globals: Vec<GlobalRef>,
+    /// Tags in the module's index space (imports first).
+    tags: Vec<crate::exceptions::TagRef>,
     /// Element segments, evaluated at instantiation; dropped ones are empty.
     elems: Vec<Mutex<Vec<usize>>>,
     dropped_datas: Vec<AtomicBool>,
@@ -413,6 +416,7 @@ pub fn instantiate(
         Vec::with_capacity(meta.counts().imported_memories as usize + meta.memories.len());
     let mut tables: Vec<TableRef> = Vec::new();
     let mut globals = Vec::new();
+    let mut tags = Vec::with_capacity(offsets.counts.tags as usize);
     let mut nfuncs = 0u32;
     for ext in imports {
         match *ext {
@@ -446,7 +450,17 @@ pub fn instantiate(
                 ctx.write(offsets.imported_global(globals.len() as u32), g.ptr());
                 globals.push(g);
             }
+            Extern::Tag(t) => {
+                ctx.write(offsets.tag(tags.len() as u32), t.ptr());
+                tags.push(t);
+            }
         }
+    }
+    for &t in &meta.tags {
+        // A fresh tag per instantiation: its address is its identity.
+        let tag = crate::exceptions::TagRef::new(type_ids[t as usize]);
+        ctx.write(offsets.tag(tags.len() as u32), tag.ptr());
+        tags.push(tag);
     }
 
     // SAFETY: the compiler emits `num_funcs` code pointers (count checked in module_meta).
@@ -539,6 +553,7 @@ pub fn instantiate(
         memories,
         tables,
         globals,
+        tags,
         elems,
         dropped_datas: meta.datas.iter().map(|_| AtomicBool::new(false)).collect(),
     }));
@@ -789,6 +804,7 @@ impl Instance {
             ExternKind::Table => self.table(e.index).map(Extern::Table),
             ExternKind::Memory => self.memory(e.index).map(Extern::Memory),
             ExternKind::Global => self.global(e.index).map(Extern::Global),
+            ExternKind::Tag => self.tags.get(e.index as usize).copied().map(Extern::Tag),
         }
     }
 
@@ -1010,6 +1026,8 @@ pub(crate) mod test_support {
             num_inline_records: 0,
             inline_funcs: core::ptr::null(),
             num_inline_funcs: 0,
+            handlers: core::ptr::null(),
+            num_handlers: 0,
             host_imports: vec![core::ptr::null(); meta.imported_funcs() as usize]
                 .leak()
                 .as_ptr(),

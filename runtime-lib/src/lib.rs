@@ -17,6 +17,7 @@ pub mod builtins;
 pub mod component;
 pub mod composition;
 pub mod entry;
+pub mod exceptions;
 #[cfg(test)]
 pub mod host;
 pub mod imports;

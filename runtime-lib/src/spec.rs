@@ -183,6 +183,17 @@ impl<'a> Driver<'a> {
                     show_values(&got)
                 )),
             },
+            Command::AssertException { action } => match self.perform(action)? {
+                Outcome::Trapped(t) if t.kind == TrapKind::UncaughtException => Ok(()),
+                Outcome::Trapped(t) => Err(format!(
+                    "expected an exception, got trap: {}",
+                    t.kind.message()
+                )),
+                Outcome::Values(got) => Err(format!(
+                    "expected an exception, got {}",
+                    show_values(&got)
+                )),
+            },
             Command::AssertExhaustion { action, message } => match self.perform(action)? {
                 Outcome::Trapped(t) if t.kind == TrapKind::StackOverflow => Ok(()),
                 Outcome::Trapped(t) => Err(format!(
@@ -458,6 +469,10 @@ fn show_raw(ty: ValType, v: &ValRaw) -> String {
         ValType::ExternRef => match v.u64() {
             0 => "externref:null".into(),
             n => format!("externref:{}", n - 1),
+        },
+        ValType::ExnRef => match v.u64() {
+            0 => "exnref:null".into(),
+            p => format!("exnref:0x{p:x}"),
         },
     }
 }

@@ -29,7 +29,10 @@ use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
 
-use aot_abi::{InlineRecord, ModuleDescriptor, ModuleMeta, TrapKind, TrapRecord, VMStoreContext};
+use aot_abi::{
+    HandlerRecord, InlineRecord, ModuleDescriptor, ModuleMeta, TrapKind, TrapRecord,
+    VMStoreContext,
+};
 
 use crate::{arch, signals};
 
@@ -80,6 +83,8 @@ struct CodeModule {
     /// Code that came from inlined functions, sorted by (func, offset), and their frames.
     inline_records: &'static [InlineRecord],
     inline_funcs: &'static [u32],
+    /// Exception handlers of call sites, sorted by (func, ret_offset).
+    handlers: &'static [HandlerRecord],
     /// Number of imported functions: defined function `i` is function `imported + i`.
     imported: u32,
     /// The module registered before this one, or null.
@@ -147,6 +152,8 @@ pub fn register_module(desc: &'static ModuleDescriptor, meta: &'static ModuleMet
             crate::raw_slice(desc.inline_funcs, desc.num_inline_funcs),
         )
     };
+    // SAFETY: as above, `num_handlers` records.
+    let handlers = unsafe { crate::raw_slice(desc.handlers, desc.num_handlers) };
     let node = Box::new(CodeModule {
         desc,
         meta,
@@ -156,6 +163,7 @@ pub fn register_module(desc: &'static ModuleDescriptor, meta: &'static ModuleMet
         traps,
         inline_records,
         inline_funcs,
+        handlers,
         imported: meta.imported_funcs(),
         next: MODULES.load(Ordering::Relaxed),
     });
@@ -181,6 +189,20 @@ impl CodeLoc {
             .binary_search_by_key(&key, |r| (r.func, r.offset))
             .ok()?;
         TrapKind::from_u32(self.module.traps[i].kind)
+    }
+
+    /// The exception handler of the call whose return address is `ret`, when this is the
+    /// location of `ret - 1`: (handler address, frame offset).
+    pub(crate) fn handler_for_return(&self, ret: usize) -> Option<(usize, u32)> {
+        let key = (self.func, self.offset + 1);
+        let h = self
+            .module
+            .handlers
+            .binary_search_by_key(&key, |r| (r.func, r.ret_offset))
+            .ok()
+            .map(|i| self.module.handlers[i])?;
+        let func_start = ret - (self.offset as usize + 1);
+        Some((func_start + h.handler_offset as usize, h.frame_offset))
     }
 
     /// Writes the function's name as `ModuleMeta::func_display_name` spells it, without
@@ -685,6 +707,8 @@ pub(crate) mod tests {
                 num_inline_records: 0,
                 inline_funcs: core::ptr::null(),
                 num_inline_funcs: 0,
+                handlers: ptr::null(),
+                num_handlers: 0,
                 host_imports: core::ptr::null(),
                 num_host_imports: 0,
                 traps: records.leak().as_ptr(),

@@ -439,6 +439,12 @@ where
                 });
                 self.action_case(id, "assert_exhaustion", command);
             }
+            WastDirective::AssertException { exec, .. } => {
+                let command = self
+                    .execute(&exec)
+                    .map(|action| Command::AssertException { action });
+                self.action_case(id, "assert_exception", command);
+            }
             WastDirective::AssertUnlinkable {
                 module: mut wat,
                 message,

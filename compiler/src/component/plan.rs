@@ -358,5 +358,6 @@ fn abi_kind(k: AbiKind) -> ExternKind {
         AbiKind::Table => ExternKind::Table,
         AbiKind::Memory => ExternKind::Memory,
         AbiKind::Global => ExternKind::Global,
+        AbiKind::Tag => ExternKind::Tag,
     }
 }

@@ -8,6 +8,7 @@
 //! Code after an unconditional branch is unreachable in Wasm but still valid: it is skipped
 //! (only its nesting is tracked) so that no IR is emitted for it.
 
+mod exceptions;
 mod numeric;
 mod simd;
 
@@ -27,6 +28,7 @@ enum FrameKind {
     Block,
     Loop,
     If,
+    TryTable,
 }
 
 struct Frame {
@@ -45,6 +47,8 @@ struct Frame {
     stack_base: usize,
     /// Whether anything jumps to `dest` (so the code after `end` is reachable).
     dest_reachable: bool,
+    /// A `try_table`'s landing pad and catch clauses.
+    handler: Option<Box<exceptions::TryHandler>>,
 }
 
 pub struct Translator<'m, 'b, 'f> {
@@ -133,6 +137,7 @@ pub fn translate_function(
         num_results: ty.results.len(),
         stack_base: 0,
         dest_reachable: false,
+        handler: None,
     });
 
     let mut reader = body
@@ -270,6 +275,7 @@ impl Translator<'_, '_, '_> {
                     num_results: results.len(),
                     stack_base,
                     dest_reachable: false,
+                    handler: None,
                 });
             }
             O::Loop { blockty } => {
@@ -291,6 +297,7 @@ impl Translator<'_, '_, '_> {
                     num_results: results.len(),
                     stack_base,
                     dest_reachable: false,
+                    handler: None,
                 });
             }
             O::If { blockty } => {
@@ -313,8 +320,12 @@ impl Translator<'_, '_, '_> {
                     num_results: results.len(),
                     stack_base,
                     dest_reachable: false,
+                    handler: None,
                 });
             }
+            O::TryTable { try_table } => self.op_try_table(try_table)?,
+            O::Throw { tag_index } => self.op_throw(tag_index),
+            O::ThrowRef => self.op_throw_ref(),
             O::Else => self.op_else(),
             O::End => self.op_end(),
             O::Br { relative_depth } => {
@@ -676,6 +687,9 @@ impl Translator<'_, '_, '_> {
                 .jump(frame.dest, &block_args(&frame.else_params));
             dest_reachable = true;
         }
+        if let Some(handler) = frame.handler {
+            self.end_try_table(*handler);
+        }
         self.stack.truncate(frame.stack_base);
         self.switch_to(frame.dest);
         self.stack
@@ -692,9 +706,10 @@ impl Translator<'_, '_, '_> {
     /// Unreachable code: only track nesting until the enclosing frame's else or end.
     fn dead_operator(&mut self, op: Operator) -> Result<(), CompileError> {
         match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
-                self.dead_depth += 1
-            }
+            Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::TryTable { .. } => self.dead_depth += 1,
             Operator::Else if self.dead_depth == 0 => self.op_else(),
             Operator::End if self.dead_depth == 0 => self.op_end(),
             Operator::End => self.dead_depth -= 1,

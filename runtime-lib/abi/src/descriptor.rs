@@ -21,6 +21,34 @@ pub struct TrapRecord {
     pub kind: u32,
 }
 
+/// A call site inside a `try_table`: when an exception unwinds to the return address
+/// `ret_offset` of defined function `func`, execution resumes at `handler_offset` of the
+/// same function with the frame's stack pointer set to its frame pointer minus
+/// `frame_offset` and the `*mut VMException` in the first exception payload register of
+/// Cranelift's exception ABI (rax on x86_64, x0 on aarch64). The handler itself matches
+/// the tag and rethrows when no clause of its `try_table` matches, so a record catches
+/// everything.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandlerRecord {
+    /// Defined-function index (imports not counted).
+    pub func: u32,
+    pub ret_offset: u32,
+    pub handler_offset: u32,
+    pub frame_offset: u32,
+}
+
+impl HandlerRecord {
+    pub fn to_bytes(&self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b[0..4].copy_from_slice(&self.func.to_le_bytes());
+        b[4..8].copy_from_slice(&self.ret_offset.to_le_bytes());
+        b[8..12].copy_from_slice(&self.handler_offset.to_le_bytes());
+        b[12..16].copy_from_slice(&self.frame_offset.to_le_bytes());
+        b
+    }
+}
+
 /// Code in function `func` at `offset` that came from inlined functions: a trap site (the
 /// faulting instruction) or a return address. Its frames, innermost first, are the module
 /// functions `inline_funcs[start..start + len]`, then `func` itself.
@@ -141,6 +169,9 @@ pub struct ModuleDescriptor {
     pub num_inline_records: usize,
     pub inline_funcs: *const u32,
     pub num_inline_funcs: usize,
+    /// Sorted by (func, ret_offset).
+    pub handlers: *const HandlerRecord,
+    pub num_handlers: usize,
     /// One entry per imported function: for an import the runtime provides (a WASI or
     /// test-host function, resolved at compile time), the module's host-call trampoline
     /// for it, which records the Wasm-to-host transition in the store context and calls

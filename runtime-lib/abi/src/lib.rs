@@ -28,7 +28,7 @@ pub use trap::TrapKind;
 pub use vmctx::*;
 
 /// Bumped whenever anything in this crate changes the binary contract.
-pub const ABI_VERSION: u32 = 6;
+pub const ABI_VERSION: u32 = 7;
 
 /// Size of a Wasm page in bytes.
 pub const WASM_PAGE_SIZE: u64 = 65536;
@@ -97,6 +97,15 @@ macro_rules! foreach_builtin {
             /// Raises the trap a host function left in the store (`VMStoreContext::
             /// pending_trap`); never returns. Called by host-call trampolines only.
             raise_pending_trap(vmctx: ptr);
+            /// Allocates an exception of tag `tag` (a `*const VMTag`) with `num_values`
+            /// payload slots, which the caller fills; returns the `*mut VMException`.
+            exn_new(vmctx: ptr, tag: ptr, num_values: i32) -> ptr;
+            /// Throws `exn` (non-null): finds the innermost Wasm frame above `fp` whose
+            /// call site has a handler ([`HandlerRecord`]) and resumes there; with none
+            /// before the first host frame, ends the entry into Wasm as an uncaught
+            /// exception. `fp` is the frame pointer of the module's throw stub, whose
+            /// return address is the throwing call site. Never returns.
+            throw_ref(vmctx: ptr, exn: ptr, fp: ptr);
         }
     };
 }
@@ -112,6 +121,8 @@ pub enum ValType {
     V128 = 4,
     FuncRef = 5,
     ExternRef = 6,
+    /// A `*const VMException`, null = `ref.null exn`.
+    ExnRef = 7,
 }
 
 impl ValType {
@@ -124,6 +135,7 @@ impl ValType {
             4 => ValType::V128,
             5 => ValType::FuncRef,
             6 => ValType::ExternRef,
+            7 => ValType::ExnRef,
             _ => return None,
         })
     }

@@ -116,6 +116,8 @@ pub enum ImportKind {
     Table(TableType),
     Memory(MemoryType),
     Global(GlobalType),
+    /// A tag (exception handling) of this function type index (no results).
+    Tag(u32),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,6 +133,7 @@ pub enum ExternKind {
     Table = 1,
     Memory = 2,
     Global = 3,
+    Tag = 4,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -190,6 +193,8 @@ pub struct ModuleMeta {
     pub tables: Vec<DefinedTable>,
     pub memories: Vec<MemoryType>,
     pub globals: Vec<DefinedGlobal>,
+    /// Type index of every defined tag (imported tags are in `imports`).
+    pub tags: Vec<u32>,
     pub exports: Vec<Export>,
     pub start: Option<u32>,
     pub elems: Vec<ElemSegment>,
@@ -214,6 +219,7 @@ impl ModuleMeta {
             imported_tables: count(|k| matches!(k, ImportKind::Table(_))),
             imported_memories: count(|k| matches!(k, ImportKind::Memory(_))),
             imported_globals: count(|k| matches!(k, ImportKind::Global(_))),
+            tags: count(|k| matches!(k, ImportKind::Tag(_))) + self.tags.len() as u32,
             defined_tables: self.tables.len() as u32,
             defined_memories: self.memories.len() as u32,
             defined_globals: self.globals.len() as u32,
@@ -258,6 +264,10 @@ impl ModuleMeta {
                     w.u8(3);
                     enc_global_type(w, g);
                 }
+                ImportKind::Tag(t) => {
+                    w.u8(4);
+                    w.u32(*t);
+                }
             }
         });
         w.seq(&self.funcs, |w, t| w.u32(*t));
@@ -276,6 +286,7 @@ impl ModuleMeta {
             enc_global_type(w, &g.ty);
             enc_expr(w, &g.init);
         });
+        w.seq(&self.tags, |w, t| w.u32(*t));
         w.seq(&self.exports, |w, e| {
             w.str(&e.name);
             w.u8(e.kind as u8);
@@ -316,6 +327,7 @@ impl ModuleMeta {
                 1 => ImportKind::Table(dec_table(r)?),
                 2 => ImportKind::Memory(dec_memory(r)?),
                 3 => ImportKind::Global(dec_global_type(r)?),
+                4 => ImportKind::Tag(r.u32()?),
                 _ => return Err(DecodeError("bad import kind")),
             };
             Ok(Import { module, name, kind })
@@ -333,6 +345,7 @@ impl ModuleMeta {
                 init: dec_expr(r)?,
             })
         })?;
+        let tags = r.seq(|r| r.u32())?;
         let exports = r.seq(|r| {
             let name = r.string()?;
             let kind = match r.u8()? {
@@ -340,6 +353,7 @@ impl ModuleMeta {
                 1 => ExternKind::Table,
                 2 => ExternKind::Memory,
                 3 => ExternKind::Global,
+                4 => ExternKind::Tag,
                 _ => return Err(DecodeError("bad export kind")),
             };
             Ok(Export {
@@ -375,6 +389,7 @@ impl ModuleMeta {
             tables,
             memories,
             globals,
+            tags,
             exports,
             start,
             elems,

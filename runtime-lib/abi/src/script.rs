@@ -93,6 +93,10 @@ pub enum Command {
         action: Action,
         message: String,
     },
+    /// The action must end in an uncaught Wasm exception.
+    AssertException {
+        action: Action,
+    },
     /// Instantiation must fail at link time (unknown import, incompatible import type).
     AssertUnlinkable {
         module: u32,
@@ -177,6 +181,10 @@ fn enc_command(w: &mut Writer, c: &Command) {
             enc_action(w, action);
             w.str(message);
         }
+        Command::AssertException { action } => {
+            w.u8(8);
+            enc_action(w, action);
+        }
         Command::AssertUnlinkable { module, message } => {
             w.u8(7);
             w.u32(*module);
@@ -215,6 +223,9 @@ fn dec_command(r: &mut Reader) -> DecodeResult<Command> {
         7 => Command::AssertUnlinkable {
             module: r.u32()?,
             message: r.string()?,
+        },
+        8 => Command::AssertException {
+            action: dec_action(r)?,
         },
         _ => return Err(DecodeError("bad command")),
     })

@@ -33,10 +33,14 @@ pub enum TrapKind {
     /// pointer out of bounds or misaligned, a bad discriminant, re-entering an instance):
     /// a trap of the adapter's code, with wasmtime's words for the rule.
     ComponentTrap = 15,
+    /// A Wasm exception (exception handling) that no handler caught before the entry into
+    /// Wasm. wasmtime reports it as an error of the call, so a program ends with status 1
+    /// (`error: thrown Wasm exception`).
+    UncaughtException = 16,
 }
 
 impl TrapKind {
-    pub const ALL: [TrapKind; 15] = [
+    pub const ALL: [TrapKind; 16] = [
         TrapKind::StackOverflow,
         TrapKind::MemoryOutOfBounds,
         TrapKind::HeapMisaligned,
@@ -52,6 +56,7 @@ impl TrapKind {
         TrapKind::ComponentAbi,
         TrapKind::CannotLeaveComponent,
         TrapKind::ComponentTrap,
+        TrapKind::UncaughtException,
     ];
 
     pub fn from_u32(code: u32) -> Option<TrapKind> {
@@ -76,6 +81,7 @@ impl TrapKind {
             TrapKind::ComponentAbi => "canonical ABI violation",
             TrapKind::CannotLeaveComponent => "cannot leave component instance",
             TrapKind::ComponentTrap => "component model trap",
+            TrapKind::UncaughtException => "thrown Wasm exception",
         }
     }
 }

@@ -14,6 +14,7 @@
 //! defined_memories  [VMMemoryDef; n]
 //! defined_globals   [VMGlobal; n]             16-byte aligned
 //! type_ids          [u32; ntypes]             runtime-interned id of each module type
+//! tags              [*const VMTag; ntags]     every tag, imported first; identity = address
 //! funcrefs          [VMFuncRef; nfuncs]       one per function, imported ones copied
 //! ```
 //!
@@ -109,6 +110,39 @@ pub struct VMFuncRef {
     pub type_id: u32,
 }
 
+/// A tag of the exception-handling proposal. Two tags are the same tag exactly when their
+/// `VMTag`s are at the same address: each instance allocates one per defined tag (so two
+/// instantiations of a module define distinct tags) and an import copies the exporter's
+/// pointer into its vmctx slot.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VMTag {
+    /// Runtime-interned signature id of the tag's function type (no results).
+    pub type_id: u32,
+}
+
+/// A thrown exception, as generated code sees it: an `exnref` is a pointer to one (null =
+/// `ref.null exn`). Allocated by the `exn_new` builtin with room for the payload, which
+/// generated code writes (and a catching handler reads) at [`VMEXN_VALUES`]: one 16-byte
+/// slot per value of the tag's parameters, little-endian from the slot's first byte, like
+/// [`crate::ValRaw`]. Never freed: there is no collector to know when the last reference
+/// goes away.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VMException {
+    /// The tag it was thrown with.
+    pub tag: *const VMTag,
+    /// Number of payload slots that follow.
+    pub num_values: u64,
+}
+
+/// Offset of the tag pointer in a [`VMException`].
+pub const VMEXN_TAG: u32 = offset_of!(VMException, tag) as u32;
+/// Offset of the first payload slot of an exception.
+pub const VMEXN_VALUES: u32 = size_of::<VMException>() as u32;
+/// Bytes of one payload slot.
+pub const VMEXN_SLOT_SIZE: u32 = 16;
+
 /// An imported function: the code to call and the context to call it with.
 #[repr(C)]
 #[derive(Debug)]
@@ -139,6 +173,8 @@ pub struct VMCounts {
     pub defined_memories: u32,
     pub defined_globals: u32,
     pub types: u32,
+    /// All tags, imported and defined.
+    pub tags: u32,
     /// All functions, imported and defined.
     pub funcs: u32,
 }
@@ -155,6 +191,7 @@ pub struct VMOffsets {
     pub defined_memories: u32,
     pub defined_globals: u32,
     pub type_ids: u32,
+    pub tags: u32,
     pub funcrefs: u32,
     pub size: u32,
 }
@@ -185,7 +222,8 @@ impl VMOffsets {
             16,
         );
         let type_ids = defined_globals + c.defined_globals * size_of::<VMGlobal>() as u32;
-        let funcrefs = align(type_ids + c.types * 4, 8);
+        let tags = align(type_ids + c.types * 4, 8);
+        let funcrefs = tags + c.tags * ptr;
         let size = align(funcrefs + c.funcs * VMFUNCREF_SIZE, 16);
         VMOffsets {
             counts: c,
@@ -197,6 +235,7 @@ impl VMOffsets {
             defined_memories,
             defined_globals,
             type_ids,
+            tags,
             funcrefs,
             size,
         }
@@ -226,6 +265,9 @@ impl VMOffsets {
     pub fn type_id(&self, i: u32) -> u32 {
         self.type_ids + i * 4
     }
+    pub fn tag(&self, i: u32) -> u32 {
+        self.tags + i * crate::POINTER_SIZE
+    }
     pub fn funcref(&self, i: u32) -> u32 {
         self.funcrefs + i * VMFUNCREF_SIZE
     }
@@ -242,6 +284,7 @@ mod tests {
         assert_eq!(size_of::<VMGlobal>(), 16);
         assert_eq!(size_of::<VMFuncRef>(), 24);
         assert_eq!(VMFUNCREF_TYPE_ID, 16);
+        assert_eq!([VMEXN_TAG, VMEXN_VALUES], [0, 16]);
     }
 
     /// Generated code addresses these fields with the constants above, computed on the
@@ -285,6 +328,7 @@ mod tests {
             defined_memories: 1,
             defined_globals: 5,
             types: 7,
+            tags: 2,
             funcs: 9,
         });
         assert_eq!(o.imported_func(0), 16);
@@ -292,7 +336,8 @@ mod tests {
         assert_eq!(o.defined_globals % 16, 0);
         assert!(o.type_ids >= o.defined_global(5));
         assert_eq!(o.funcrefs % 8, 0);
-        assert!(o.funcrefs >= o.type_id(7));
+        assert!(o.tags >= o.type_id(7));
+        assert!(o.funcrefs >= o.tag(0));
         assert_eq!(o.size, align(o.funcref(9), 16));
     }
 }

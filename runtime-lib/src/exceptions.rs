@@ -1,0 +1,138 @@
+//! Exception handling (the standard proposal): tags, exception objects, and throwing.
+//!
+//! It owns:
+//! - tags ([`TagRef`]): one leaked `VMTag` per defined tag per instance; a tag's address
+//!   is its identity, so an imported tag is the exporter's tag and two instantiations of a
+//!   module define distinct tags;
+//! - exception objects (`exn_new`): a leaked `VMException` with its payload slots. They
+//!   are never freed (no collector knows when the last `exnref` goes away);
+//! - the throw (`throw_ref`): a walk of the frame-pointer chain from the module's throw
+//!   stub outwards, over Wasm frames only, looking each return address up in the handler
+//!   records the compiler emitted (`aot_abi::HandlerRecord`). At the first record it
+//!   resumes in that frame's landing pad (`arch::resume_at_handler`), which matches the
+//!   tag itself (`compiler/src/translate/exceptions.rs`). When the walk reaches a frame
+//!   that is not Wasm code (the host that entered Wasm, or a host function Wasm called),
+//!   the exception is uncaught: the entry into Wasm ends with
+//!   [`TrapKind::UncaughtException`], as wasmtime ends the call with an error. The frames
+//!   dropped on the way (Wasm frames and this module's own) own nothing that needs a drop.
+
+use aot_abi::{TrapKind, VMEXN_SLOT_SIZE, VMEXN_VALUES, VMException, VMTag};
+
+use crate::trap::{self, Frames, Trap};
+
+/// A tag: the address of its `VMTag`, which lives for the rest of the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TagRef {
+    tag: *const VMTag,
+}
+
+// SAFETY: a VMTag is immutable once created and never freed.
+unsafe impl Send for TagRef {}
+unsafe impl Sync for TagRef {}
+
+impl TagRef {
+    /// A new tag, distinct from every other, of the function type interned as `type_id`.
+    pub fn new(type_id: u32) -> TagRef {
+        TagRef {
+            tag: Box::leak(Box::new(VMTag { type_id })),
+        }
+    }
+
+    pub fn ptr(self) -> *const VMTag {
+        self.tag
+    }
+
+    /// The interned id of the tag's function type.
+    pub fn type_id(self) -> u32 {
+        // SAFETY: `tag` points to a leaked, never-modified VMTag.
+        unsafe { (*self.tag).type_id }
+    }
+}
+
+/// Allocates an exception of `tag` with `num_values` zeroed payload slots.
+///
+/// # Safety
+/// `tag` must be a tag's `VMTag` pointer (generated code loads it from a vmctx).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_builtin_exn_new(
+    _vmctx: *mut u8,
+    tag: *mut u8,
+    num_values: i32,
+) -> *mut u8 {
+    let n = num_values.max(0) as usize;
+    let size = VMEXN_VALUES as usize + n * VMEXN_SLOT_SIZE as usize;
+    let Ok(layout) = std::alloc::Layout::from_size_align(size, 16) else {
+        std::process::abort();
+    };
+    // SAFETY: the layout is nonzero-sized (the header alone is 16 bytes).
+    let exn = unsafe { std::alloc::alloc_zeroed(layout) } as *mut VMException;
+    if exn.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `exn` is a fresh allocation large and aligned enough for the header.
+    unsafe {
+        exn.write(VMException {
+            tag: tag as *const VMTag,
+            num_values: n as u64,
+        })
+    };
+    exn as *mut u8
+}
+
+/// Throws `exn`; see the module docs. `fp` is the frame pointer of the throw stub.
+///
+/// # Safety
+/// Called only by a module's throw stub, from Wasm code, with a non-null exception that
+/// `exn_new` allocated, and `fp` the stub's own frame record.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_builtin_throw_ref(_vmctx: *mut u8, exn: *mut u8, fp: *mut u8) {
+    let stub_fp = fp as usize;
+    let mut fp = stub_fp;
+    loop {
+        if !crate::signals::frame_readable(fp) {
+            break;
+        }
+        // SAFETY: `fp` is a frame record on this thread's stack (checked above): the
+        // saved frame pointer and the return address into the caller.
+        let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+        let Some(loc) = trap::lookup_code(ret.wrapping_sub(1)) else {
+            break;
+        };
+        if let Some((handler, frame_offset)) = loc.handler_for_return(ret) {
+            // The caller's frame: its frame pointer is the one saved in this record.
+            let sp = next - frame_offset as usize;
+            // SAFETY: `next` is the live frame of the Wasm function whose call site at
+            // `ret` has this handler; the frames below it (Wasm frames, the stub, this
+            // function) own nothing that needs a drop.
+            unsafe { crate::arch::resume_at_handler(handler, sp, next, exn as usize) };
+        }
+        if next <= fp {
+            break;
+        }
+        fp = next;
+    }
+    trap::raise(uncaught(stub_fp))
+}
+
+/// The trap that ends the entry into Wasm when no handler caught an exception: its
+/// backtrace starts at the throwing call site.
+fn uncaught(stub_fp: usize) -> Trap {
+    let mut frames = Frames::new();
+    let mut pc = 0;
+    if crate::signals::frame_readable(stub_fp) {
+        // SAFETY: checked readable: the stub's frame record.
+        let (next, ret) =
+            unsafe { (*(stub_fp as *const usize), *((stub_fp + 8) as *const usize)) };
+        // The first frame of a report is an instruction, not a return address.
+        pc = ret.saturating_sub(1);
+        if frames.push(pc) {
+            trap::walk_wasm_frames(next, crate::signals::frame_readable, &mut frames);
+        }
+    }
+    Trap {
+        kind: TrapKind::UncaughtException,
+        pc,
+        backtrace: frames.as_slice().to_vec(),
+        detail: None,
+    }
+}

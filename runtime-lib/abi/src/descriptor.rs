@@ -691,8 +691,9 @@ mod tests {
     #[test]
     fn descriptor_layout_is_fixed() {
         assert_eq!(size_of::<TrapRecord>(), 12);
-        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 8 * 17);
+        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 8 * 19);
         assert_eq!(size_of::<InlineRecord>(), 16);
+        assert_eq!(size_of::<HandlerRecord>(), 16);
         assert_eq!(size_of::<ProgramDescriptor>(), 8 + 8 * 7);
     }
 
@@ -736,12 +737,24 @@ mod tests {
                 offset_of!(ModuleDescriptor, num_inline_records),
                 offset_of!(ModuleDescriptor, inline_funcs),
                 offset_of!(ModuleDescriptor, num_inline_funcs),
+                offset_of!(ModuleDescriptor, handlers),
+                offset_of!(ModuleDescriptor, num_handlers),
                 offset_of!(ModuleDescriptor, host_imports),
                 offset_of!(ModuleDescriptor, num_host_imports),
             ],
             [
-                0, 4, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136
+                0, 4, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136, 144,
+                152
             ]
+        );
+        assert_eq!(
+            [
+                offset_of!(HandlerRecord, func),
+                offset_of!(HandlerRecord, ret_offset),
+                offset_of!(HandlerRecord, handler_offset),
+                offset_of!(HandlerRecord, frame_offset),
+            ],
+            [0, 4, 8, 12]
         );
         assert_eq!(
             [
@@ -778,9 +791,16 @@ mod tests {
             start: 3,
             len: 0x0400_0000,
         };
+        let h = HandlerRecord {
+            func: 2,
+            ret_offset: 0x10,
+            handler_offset: 0x0102_0304,
+            frame_offset: 0x30,
+        };
         if cfg!(target_endian = "little") {
             assert_eq!(t.to_bytes(), raw(&t));
             assert_eq!(i.to_bytes(), raw(&i));
+            assert_eq!(h.to_bytes(), raw(&h));
         }
         assert_eq!(t.to_bytes()[8..], [7, 0, 0, 0]);
         assert_eq!(i.to_bytes()[4..8], [0xef, 0xbe, 0xad, 0xde]);

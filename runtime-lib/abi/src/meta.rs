@@ -586,6 +586,11 @@ mod tests {
                         page_size_log2: 16,
                     }),
                 },
+                Import {
+                    module: "env".into(),
+                    name: "t".into(),
+                    kind: ImportKind::Tag(0),
+                },
             ],
             funcs: vec![0, 0],
             tables: vec![DefinedTable {
@@ -608,11 +613,19 @@ mod tests {
                     ConstOp::I64Add,
                 ]),
             }],
-            exports: vec![Export {
-                name: "g".into(),
-                kind: ExternKind::Global,
-                index: 0,
-            }],
+            tags: vec![0],
+            exports: vec![
+                Export {
+                    name: "g".into(),
+                    kind: ExternKind::Global,
+                    index: 0,
+                },
+                Export {
+                    name: "t".into(),
+                    kind: ExternKind::Tag,
+                    index: 1,
+                },
+            ],
             start: Some(1),
             elems: vec![ElemSegment {
                 mode: SegmentMode::Active {

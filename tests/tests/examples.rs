@@ -65,6 +65,10 @@ enum Lang {
     /// Components composed into one (`wasm-tools compose`): examples/compose/<program>-app
     /// with <program>-lib plugged into its import, so calls cross fused adapters.
     Composed,
+    /// examples/wat/<program>.wat: hand-written text, for what no toolchain here emits
+    /// (exception handling: clang-19 emits only the legacy proposal, and Debian's wasm32
+    /// libc++abi has no exception support).
+    Wat,
     /// examples/python/<program>.py made a component by componentize-py.
     Python,
     /// examples/js/<program>.js made a component by componentize-js (it imports
@@ -128,7 +132,7 @@ impl Case {
     /// What tells a component case apart from the core-module case of the same program.
     fn prefix(&self) -> Option<&'static str> {
         match self.lang {
-            Lang::Rust | Lang::C => None,
+            Lang::Rust | Lang::C | Lang::Wat => None,
             Lang::RustP2 | Lang::CP2 | Lang::Composed => Some("p2"),
             Lang::Python => Some("py"),
             Lang::JavaScript => Some("js"),
@@ -307,7 +311,13 @@ const CASES: &[Case] = &[
         .env(&[("GREETING", "bonjour")])
         .fixture(Fixture::EmptyDir),
     case(Lang::C, "fileenv", "usage", &[]),
+    case(Lang::Wat, "exceptions", "sum", &["1", "2", "30000000000"]),
+    case(Lang::Wat, "exceptions", "bad-byte", &["10", "20", "x3", "4"]),
+    case(Lang::Wat, "exceptions", "overflow", &["1", "99999999999999", "2"]),
 ];
+
+/// The hand-written text programs (examples/wat/<name>.wat), run as they are.
+const WAT_PROGRAMS: &[&str] = &["exceptions"];
 
 /// The C programs (examples/c/<name>.c).
 const C_PROGRAMS: &[&str] = &["wc", "fileenv"];
@@ -424,6 +434,7 @@ fn run() -> Result<bool, String> {
     wasm.extend(build_rust(&workspace, &build_dir, Lang::RustP2));
     wasm.extend(compose(&wasm, &build_dir));
     wasm.extend(build_scripts(&workspace, &build_dir));
+    wasm.extend(build_wat(&workspace, &build_dir));
     let c = build_c(&workspace, &build_dir);
     wasm.extend(componentize_c(&c, &build_dir));
     wasm.extend(c);
@@ -772,6 +783,30 @@ fn build_rust(
                 }
             });
             ((lang, p), r)
+        })
+        .collect()
+}
+
+/// examples/wat/<p>.wat assembled into `<build>/wat/<p>.wasm`.
+fn build_wat(
+    workspace: &Path,
+    build_dir: &Path,
+) -> HashMap<(Lang, &'static str), Result<PathBuf, String>> {
+    let out_dir = build_dir.join("wat");
+    WAT_PROGRAMS
+        .iter()
+        .map(|&p| {
+            let src = workspace.join("examples/wat").join(format!("{p}.wat"));
+            let out = out_dir.join(format!("{p}.wasm"));
+            let r = wat::parse_file(&src)
+                .map_err(|e| format!("cannot assemble {}: {e}", src.display()))
+                .and_then(|bytes| {
+                    std::fs::create_dir_all(&out_dir)
+                        .and_then(|()| std::fs::write(&out, bytes))
+                        .map_err(|e| format!("cannot write {}: {e}", out.display()))
+                })
+                .map(|()| out);
+            ((Lang::Wat, p), r)
         })
         .collect()
 }

@@ -193,6 +193,60 @@ fn an_uncaught_exception_ends_the_program_as_in_wasmtime() {
     }
 }
 
+/// `_start` → host `aot_test::call` → `cb`, which throws: the exception crosses the host
+/// frame (as a wasmtime host function returning the `ThrownException` error hands it on)
+/// and `_start` catches it; with no argument nothing catches it and the program ends with
+/// the report of an uncaught exception, `cb`'s frame first.
+const THROUGH_HOST: &str = r#"(module
+  (import "aot_test" "call" (func $call (param funcref)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $args (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (tag $e (param i32))
+  (func $cb (throw $e (i32.const 21)))
+  (elem declare func $cb)
+  (func $start (export "_start")
+    (drop (call $args (i32.const 0) (i32.const 4)))
+    (if (i32.eq (i32.load (i32.const 0)) (i32.const 1))
+      (then (call $call (ref.func $cb))))
+    (block $h (result i32)
+      (try_table (catch $e $h) (call $call (ref.func $cb)))
+      (i32.const 0))
+    (call $exit)))
+"#;
+
+#[test]
+fn exceptions_cross_host_frames() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = write(dir.path(), "host.wat", THROUGH_HOST);
+    for triple in TRIPLES {
+        for opt in ["0", "2"] {
+            let exe = dir.path().join(format!("host-{triple}-{opt}"));
+            let exe_s = exe.to_str().expect("utf-8");
+            compile(&[&input, "--test-host", "-o", exe_s, "--target", triple, "-O", opt]);
+            let what = format!("exception through a host frame, {triple} -O{opt}");
+            let Some(caught) = run_for(triple, &exe, &["x"], &what) else {
+                continue;
+            };
+            assert_eq!(
+                caught.status.code(),
+                Some(21),
+                "{what}: {}",
+                String::from_utf8_lossy(&caught.stderr)
+            );
+            let Some(uncaught) = run_for(triple, &exe, &[], &what) else {
+                continue;
+            };
+            assert_eq!(uncaught.status.code(), Some(1), "{what}");
+            assert_eq!(
+                String::from_utf8_lossy(&uncaught.stderr),
+                "error: thrown Wasm exception\nwasm backtrace:\n    0: cb\n    1: start\n",
+                "{what}"
+            );
+        }
+    }
+}
+
 /// wasmtime 49 runs no module of the legacy proposal (no `-W` flag enables it), so aot
 /// rejects them too, at the offending instruction.
 #[test]

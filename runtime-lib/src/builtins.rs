@@ -288,6 +288,14 @@ pub unsafe extern "C" fn aot_builtin_raise_pending_trap(vmctx: *mut u8) {
         // host's own unreachable, which is what it is.
         store.host_trap(TrapKind::UnreachableCodeReached)
     });
+    if trap.kind == TrapKind::UncaughtException
+        && let Some(exn) = crate::exceptions::take_uncaught()
+    {
+        let ctx = store.context();
+        let ret = ctx.last_exit_pc.load(core::sync::atomic::Ordering::Relaxed);
+        let fp = ctx.last_exit_fp.load(core::sync::atomic::Ordering::Relaxed);
+        crate::exceptions::rethrow_from_host(ret, fp, exn, trap);
+    }
     crate::trap::raise(trap)
 }
 

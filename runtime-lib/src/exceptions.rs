@@ -15,10 +15,24 @@
 //!   the exception is uncaught: the entry into Wasm ends with
 //!   [`TrapKind::UncaughtException`], as wasmtime ends the call with an error. The frames
 //!   dropped on the way (Wasm frames and this module's own) own nothing that needs a drop.
+//! - the crossing of host frames: a host function that called back into Wasm and got an
+//!   uncaught exception hands it on as its pending trap (as a wasmtime host function
+//!   returns the `ThrownException` error), and its host-call trampoline throws the same
+//!   exception again in the Wasm frame that called the host ([`rethrow_from_host`]), where
+//!   a `try_table` may catch it. The exception travels in a per-thread cell beside the
+//!   trap, set when the walk gives up.
+
+use core::cell::Cell;
 
 use aot_abi::{TrapKind, VMEXN_SLOT_SIZE, VMEXN_VALUES, VMException, VMTag};
 
 use crate::trap::{self, Frames, Trap};
+
+thread_local! {
+    /// The exception of the last uncaught-exception trap on this thread (0 when none or
+    /// taken): what a host-call trampoline rethrows.
+    static UNCAUGHT: Cell<usize> = const { Cell::new(0) };
+}
 
 /// A tag: the address of its `VMTag`, which lives for the rest of the program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,31 +101,63 @@ pub unsafe extern "C" fn aot_builtin_exn_new(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aot_builtin_throw_ref(_vmctx: *mut u8, exn: *mut u8, fp: *mut u8) {
     let stub_fp = fp as usize;
-    let mut fp = stub_fp;
+    if crate::signals::frame_readable(stub_fp) {
+        // SAFETY: checked readable: the stub's frame record.
+        let (next, ret) =
+            unsafe { (*(stub_fp as *const usize), *((stub_fp + 8) as *const usize)) };
+        if let Some((pc, sp, fp)) = find_handler(ret, next) {
+            // SAFETY: a handler of a live Wasm frame; the frames below it (Wasm frames,
+            // the stub, this function) own nothing that needs a drop.
+            unsafe { crate::arch::resume_at_handler(pc, sp, fp, exn as usize) };
+        }
+    }
+    UNCAUGHT.with(|u| u.set(exn as usize));
+    trap::raise(uncaught(stub_fp))
+}
+
+/// Throws `exn` again in the Wasm frame whose call of a host function returned with the
+/// uncaught exception `trap` (which [`take_uncaught`] gave): `ret` is the return address
+/// into that frame and `fp` its frame pointer (the store's last Wasm-to-host transition).
+/// Without a handler there, raises `trap`, whose backtrace already continues into the
+/// frames of the host's caller.
+pub(crate) fn rethrow_from_host(ret: usize, fp: usize, exn: usize, trap: Trap) -> ! {
+    if let Some((pc, sp, fp)) = find_handler(ret, fp) {
+        drop(trap);
+        // SAFETY: a handler of a live Wasm frame; below it are the host-call trampoline's
+        // frame and the `raise_pending_trap` builtin's, which owns nothing left to drop.
+        unsafe { crate::arch::resume_at_handler(pc, sp, fp, exn) };
+    }
+    UNCAUGHT.with(|u| u.set(exn));
+    trap::raise(trap)
+}
+
+/// The exception of an uncaught-exception trap just taken from a host function.
+pub(crate) fn take_uncaught() -> Option<usize> {
+    let exn = UNCAUGHT.with(|u| u.replace(0));
+    (exn != 0).then_some(exn)
+}
+
+/// The first handler from the call site returning to `ret` in the frame at `fp` outwards,
+/// over Wasm frames, as (handler address, stack pointer, frame pointer) to resume with;
+/// None when the walk reaches a frame that is not Wasm code. `fp` must be a frame of this
+/// thread's stack and `ret` the return address into its function.
+fn find_handler(mut ret: usize, mut fp: usize) -> Option<(usize, usize, usize)> {
     loop {
+        let loc = trap::lookup_code(ret.wrapping_sub(1))?;
+        if let Some((handler, frame_offset)) = loc.handler_for_return(ret) {
+            return Some((handler, fp - frame_offset as usize, fp));
+        }
         if !crate::signals::frame_readable(fp) {
-            break;
+            return None;
         }
         // SAFETY: `fp` is a frame record on this thread's stack (checked above): the
         // saved frame pointer and the return address into the caller.
-        let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
-        let Some(loc) = trap::lookup_code(ret.wrapping_sub(1)) else {
-            break;
-        };
-        if let Some((handler, frame_offset)) = loc.handler_for_return(ret) {
-            // The caller's frame: its frame pointer is the one saved in this record.
-            let sp = next - frame_offset as usize;
-            // SAFETY: `next` is the live frame of the Wasm function whose call site at
-            // `ret` has this handler; the frames below it (Wasm frames, the stub, this
-            // function) own nothing that needs a drop.
-            unsafe { crate::arch::resume_at_handler(handler, sp, next, exn as usize) };
-        }
+        let (next, next_ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
         if next <= fp {
-            break;
+            return None;
         }
-        fp = next;
+        (ret, fp) = (next_ret, next);
     }
-    trap::raise(uncaught(stub_fp))
 }
 
 /// The trap that ends the entry into Wasm when no handler caught an exception: its

@@ -1,6 +1,7 @@
 //! Code generation for one module: translates every function (in parallel), compiles it
 //! with Cranelift, and writes one object file holding the code, the array-call
-//! trampolines, the trap table and the `ModuleDescriptor` the runtime instantiates from.
+//! trampolines, the throw stub, the trap and exception-handler tables and the
+//! `ModuleDescriptor` the runtime instantiates from.
 
 use std::borrow::Cow;
 use std::mem::offset_of;

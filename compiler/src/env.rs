@@ -4,7 +4,8 @@
 //! layout-dependent — a memory's base and length, a global's address, a table's slots, how
 //! to call an import or a builtin — and this module answers from the contract in
 //! `aot_abi` (vmctx offsets, record layouts, builtin symbols). It never emits control flow
-//! of its own beyond bounds and signature checks.
+//! of its own beyond bounds and signature checks, and the continuation of a call made
+//! inside a `try_table` (a `try_call` to the landing pad `translate::exceptions` owns).
 
 use std::collections::HashMap;
 

@@ -240,8 +240,12 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         .iter()
         .flat_map(HandlerRecord::to_bytes)
         .collect();
-    let handlers_id = define_bytes(&mut module, &format!("aot_m{index}_handlers"), &handler_bytes)
-        .map_err(|e| merr(*e))?;
+    let handlers_id = define_bytes(
+        &mut module,
+        &format!("aot_m{index}_handlers"),
+        &handler_bytes,
+    )
+    .map_err(|e| merr(*e))?;
     let inline_funcs_bytes: Vec<u8> = inline_funcs.iter().flat_map(|f| f.to_le_bytes()).collect();
     let inline_funcs_id = define_bytes(
         &mut module,
@@ -446,7 +450,11 @@ fn compile_function(
         });
         if let Some(handler) = handler {
             let frame_offset = site.frame_offset.ok_or_else(|| {
-                CompileError::new(file, None, format!("no frame offset at a try_call in {name}"))
+                CompileError::new(
+                    file,
+                    None,
+                    format!("no frame offset at a try_call in {name}"),
+                )
             })?;
             handlers.push((site.ret_addr, handler, frame_offset));
         }

@@ -298,8 +298,12 @@ impl<'a> FuncEnv<'a> {
     /// The `*const VMTag` of tag `index` (its identity).
     pub fn tag_ptr(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
         let vmctx = self.vmctx();
-        b.ins()
-            .load(PTR, readonly(), vmctx, self.module.offsets.tag(index) as i32)
+        b.ins().load(
+            PTR,
+            readonly(),
+            vmctx,
+            self.module.offsets.tag(index) as i32,
+        )
     }
 
     /// Calls the module's throw stub with `exn` (non-null), as a `try_call` inside a
@@ -368,15 +372,16 @@ impl<'a> FuncEnv<'a> {
             .map(ir::BlockArg::TryCallRet)
             .collect();
         let normal = b.func.dfg.block_call(cont, &ret_args);
-        let exceptional = b
+        let exceptional = b.func.dfg.block_call(pad, &[ir::BlockArg::TryCallExn(0)]);
+        let table = b
             .func
             .dfg
-            .block_call(pad, &[ir::BlockArg::TryCallExn(0)]);
-        let table = b.func.dfg.exception_tables.push(ir::ExceptionTableData::new(
-            sig,
-            normal,
-            [ir::ExceptionTableItem::Default(exceptional)],
-        ));
+            .exception_tables
+            .push(ir::ExceptionTableData::new(
+                sig,
+                normal,
+                [ir::ExceptionTableItem::Default(exceptional)],
+            ));
         match callee {
             Callee::Direct(f) => b.ins().try_call(f, args, table),
             Callee::Indirect(_, code) => b.ins().try_call_indirect(code, args, table),
@@ -625,7 +630,7 @@ impl<'a> FuncEnv<'a> {
         let host = (index < info.num_imported_funcs)
             .then(|| self.module.host_tramp_names[index as usize])
             .flatten();
-        let call = if let Some(name_index) = host {
+        if let Some(name_index) = host {
             // The runtime provides it: call the module's host-call trampoline directly.
             let fref = self.colocated_ref(b, index, name_index);
             full.push(vmctx);
@@ -651,8 +656,7 @@ impl<'a> FuncEnv<'a> {
             full.push(vmctx);
             full.extend_from_slice(args);
             self.emit_call(b, kind, Callee::Direct(fref), &full)
-        };
-        call
+        }
     }
 
     /// A direct reference to function `index` of this object (a defined function or a

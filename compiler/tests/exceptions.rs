@@ -135,7 +135,15 @@ fn exceptions_are_caught_across_instances_and_cleanups() {
             let exe = dir.path().join(format!("main-{triple}-{opt}"));
             let exe_s = exe.to_str().expect("utf-8");
             compile(&[
-                &main, "--preload", &preload, "-o", exe_s, "--target", triple, "-O", opt,
+                &main,
+                "--preload",
+                &preload,
+                "-o",
+                exe_s,
+                "--target",
+                triple,
+                "-O",
+                opt,
             ]);
             let what = format!("exceptions across instances, {triple} -O{opt}");
             let Some(run) = run_for(triple, &exe, &[], &what) else {
@@ -223,7 +231,16 @@ fn exceptions_cross_host_frames() {
         for opt in ["0", "2"] {
             let exe = dir.path().join(format!("host-{triple}-{opt}"));
             let exe_s = exe.to_str().expect("utf-8");
-            compile(&[&input, "--test-host", "-o", exe_s, "--target", triple, "-O", opt]);
+            compile(&[
+                &input,
+                "--test-host",
+                "-o",
+                exe_s,
+                "--target",
+                triple,
+                "-O",
+                opt,
+            ]);
             let what = format!("exception through a host frame, {triple} -O{opt}");
             let Some(caught) = run_for(triple, &exe, &["x"], &what) else {
                 continue;

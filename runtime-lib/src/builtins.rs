@@ -304,8 +304,6 @@ pub unsafe extern "C" fn aot_builtin_raise_pending_trap(vmctx: *mut u8) {
 mod by_contract_name {
     pub use super::aot_builtin_data_drop as data_drop;
     pub use super::aot_builtin_elem_drop as elem_drop;
-    pub use crate::exceptions::aot_builtin_exn_new as exn_new;
-    pub use crate::exceptions::aot_builtin_throw_ref as throw_ref;
     pub use super::aot_builtin_memory_copy as memory_copy;
     pub use super::aot_builtin_memory_fill as memory_fill;
     pub use super::aot_builtin_memory_grow as memory_grow;
@@ -315,6 +313,8 @@ mod by_contract_name {
     pub use super::aot_builtin_table_fill as table_fill;
     pub use super::aot_builtin_table_grow as table_grow;
     pub use super::aot_builtin_table_init as table_init;
+    pub use crate::exceptions::aot_builtin_exn_new as exn_new;
+    pub use crate::exceptions::aot_builtin_throw_ref as throw_ref;
 }
 
 macro_rules! builtin_type {

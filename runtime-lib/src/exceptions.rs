@@ -103,8 +103,7 @@ pub unsafe extern "C" fn aot_builtin_throw_ref(_vmctx: *mut u8, exn: *mut u8, fp
     let stub_fp = fp as usize;
     if crate::signals::frame_readable(stub_fp) {
         // SAFETY: checked readable: the stub's frame record.
-        let (next, ret) =
-            unsafe { (*(stub_fp as *const usize), *((stub_fp + 8) as *const usize)) };
+        let (next, ret) = unsafe { (*(stub_fp as *const usize), *((stub_fp + 8) as *const usize)) };
         if let Some((pc, sp, fp)) = find_handler(ret, next) {
             // SAFETY: a handler of a live Wasm frame; the frames below it (Wasm frames,
             // the stub, this function) own nothing that needs a drop.
@@ -167,8 +166,7 @@ fn uncaught(stub_fp: usize) -> Trap {
     let mut pc = 0;
     if crate::signals::frame_readable(stub_fp) {
         // SAFETY: checked readable: the stub's frame record.
-        let (next, ret) =
-            unsafe { (*(stub_fp as *const usize), *((stub_fp + 8) as *const usize)) };
+        let (next, ret) = unsafe { (*(stub_fp as *const usize), *((stub_fp + 8) as *const usize)) };
         // The first frame of a report is an instruction, not a return address.
         pc = ret.saturating_sub(1);
         if frames.push(pc) {

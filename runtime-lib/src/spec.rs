@@ -189,10 +189,9 @@ impl<'a> Driver<'a> {
                     "expected an exception, got trap: {}",
                     t.kind.message()
                 )),
-                Outcome::Values(got) => Err(format!(
-                    "expected an exception, got {}",
-                    show_values(&got)
-                )),
+                Outcome::Values(got) => {
+                    Err(format!("expected an exception, got {}", show_values(&got)))
+                }
             },
             Command::AssertExhaustion { action, message } => match self.perform(action)? {
                 Outcome::Trapped(t) if t.kind == TrapKind::StackOverflow => Ok(()),

@@ -30,8 +30,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
 
 use aot_abi::{
-    HandlerRecord, InlineRecord, ModuleDescriptor, ModuleMeta, TrapKind, TrapRecord,
-    VMStoreContext,
+    HandlerRecord, InlineRecord, ModuleDescriptor, ModuleMeta, TrapKind, TrapRecord, VMStoreContext,
 };
 
 use crate::{arch, signals};

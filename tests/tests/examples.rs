@@ -312,8 +312,18 @@ const CASES: &[Case] = &[
         .fixture(Fixture::EmptyDir),
     case(Lang::C, "fileenv", "usage", &[]),
     case(Lang::Wat, "exceptions", "sum", &["1", "2", "30000000000"]),
-    case(Lang::Wat, "exceptions", "bad-byte", &["10", "20", "x3", "4"]),
-    case(Lang::Wat, "exceptions", "overflow", &["1", "99999999999999", "2"]),
+    case(
+        Lang::Wat,
+        "exceptions",
+        "bad-byte",
+        &["10", "20", "x3", "4"],
+    ),
+    case(
+        Lang::Wat,
+        "exceptions",
+        "overflow",
+        &["1", "99999999999999", "2"],
+    ),
 ];
 
 /// The hand-written text programs (examples/wat/<name>.wat), run as they are.

@@ -79,9 +79,7 @@ impl Translator<'_, '_, '_> {
     /// `throw_ref`: throws the exception again (a null one traps).
     pub(super) fn op_throw_ref(&mut self) {
         let exn = self.pop();
-        self.b
-            .ins()
-            .trapz(exn, trap_code(TrapKind::NullReference));
+        self.b.ins().trapz(exn, trap_code(TrapKind::NullReference));
         self.throw_exn(exn);
     }
 
@@ -127,10 +125,7 @@ impl Translator<'_, '_, '_> {
                     let mine = self.env.tag_ptr(self.b, tag);
                     let matched = self.b.create_block();
                     let next = self.b.create_block();
-                    let eq = self
-                        .b
-                        .ins()
-                        .icmp(ir::condcodes::IntCC::Equal, thrown, mine);
+                    let eq = self.b.ins().icmp(ir::condcodes::IntCC::Equal, thrown, mine);
                     self.b.ins().brif(eq, matched, &[], next, &[]);
                     self.b.switch_to_block(matched);
                     let ty = self.tag_type(tag);

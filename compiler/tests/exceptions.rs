@@ -159,6 +159,79 @@ fn exceptions_are_caught_across_instances_and_cleanups() {
     }
 }
 
+/// `lib` instantiated twice (as `one` and `two`) defines two distinct tags `err`: a
+/// handler for `one.err` does not catch what `two.fail` throws, a catch-all does.
+const TWO_INSTANCES: &str = r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (import "one" "err" (tag $one_err (param i32)))
+  (import "two" "err" (tag $two_err (param i32)))
+  (import "one" "fail" (func $one_fail (param i32)))
+  (import "two" "fail" (func $two_fail (param i32)))
+  (memory (export "memory") 1)
+  (func $catch_one (param i32) (result i32)
+    (block $all
+      (block $h (result i32)
+        (try_table (catch $one_err $h) (catch_all $all)
+          (if (local.get 0)
+            (then (call $two_fail (i32.const 2)))
+            (else (call $one_fail (i32.const 1)))))
+        (return (i32.const 0)))
+      (return))
+    (i32.const 50))
+  (func $catch_two (result i32)
+    (block $h (result i32)
+      (try_table (catch $two_err $h) (call $two_fail (i32.const 4)))
+      (i32.const 0)))
+  (func (export "_start")
+    (call $exit (i32.add (i32.add (call $catch_one (i32.const 0)) (call $catch_one (i32.const 1)))
+                         (call $catch_two)))))
+"#;
+
+#[test]
+fn two_instances_of_a_module_define_distinct_tags() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lib = write(dir.path(), "lib.wat", LIB);
+    let main = write(dir.path(), "two.wat", TWO_INSTANCES);
+    let (one, two) = (format!("one={lib}"), format!("two={lib}"));
+    // one.err caught with its payload (1), two's exception only by the catch-all (50),
+    // two.err caught with its payload (4).
+    let expected = 1 + 50 + 4;
+    let args = ["--preload", &one, "--preload", &two, &main];
+    if let Some(out) = wasmtime(&args, "wasmtime run two.wat") {
+        assert_eq!(
+            out.status.code(),
+            Some(expected),
+            "wasmtime: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for triple in TRIPLES {
+        let exe = dir.path().join(format!("two-{triple}"));
+        let exe_s = exe.to_str().expect("utf-8");
+        compile(&[
+            &main,
+            "--preload",
+            &one,
+            "--preload",
+            &two,
+            "-o",
+            exe_s,
+            "--target",
+            triple,
+        ]);
+        let what = format!("two instances' tags, {triple}");
+        let Some(run) = run_for(triple, &exe, &[], &what) else {
+            continue;
+        };
+        assert_eq!(
+            run.status.code(),
+            Some(expected),
+            "{what}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+}
+
 const UNCAUGHT: &str = r#"(module
   (tag $e (param i32))
   (func $thrower (param i32)

@@ -273,6 +273,20 @@ pub unsafe extern "C" fn aot_builtin_elem_drop(vmctx: *mut u8, elem: i32) {
     instance.drop_elem(elem as u32);
 }
 
+/// Whether canonical type `actual` is `expected` or a declared (transitive) subtype of it:
+/// 1 or 0. Generated code calls it only when the ids differ and `expected` is not final.
+///
+/// # Safety
+/// None beyond the ABI: it reads no memory through its arguments.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_builtin_func_subtype(
+    _vmctx: *mut u8,
+    actual: i32,
+    expected: i32,
+) -> i32 {
+    i32::from(crate::types::is_subtype(actual as u32, expected as u32))
+}
+
 /// Raises the trap a host function left pending in the store. Only host-call trampolines
 /// call it, right after the host function returned, so the frames it unwinds are Wasm
 /// frames.
@@ -296,6 +310,7 @@ pub unsafe extern "C" fn aot_builtin_raise_pending_trap(vmctx: *mut u8) {
 mod by_contract_name {
     pub use super::aot_builtin_data_drop as data_drop;
     pub use super::aot_builtin_elem_drop as elem_drop;
+    pub use super::aot_builtin_func_subtype as func_subtype;
     pub use super::aot_builtin_memory_copy as memory_copy;
     pub use super::aot_builtin_memory_fill as memory_fill;
     pub use super::aot_builtin_memory_grow as memory_grow;

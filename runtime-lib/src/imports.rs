@@ -1,22 +1,24 @@
-//! Import matching: whether an external value may satisfy an import, by Wasm 2.0 import
-//! subtyping (equal function types, equal table element types, limits subtyping for tables
-//! and memories, equal global types), checked by `instance::instantiate` for every import
+//! Import matching: whether an external value may satisfy an import, by Wasm 3.0 import
+//! subtyping over canonical types (`crate::types`: a function's type a subtype of the
+//! expected one, equal table element types, limits subtyping for tables and memories, equal
+//! types for mutable globals and a subtype for immutable ones), checked by `instance::instantiate` for every import
 //! however it was wired (the compiled plan or the spec driver's names). Error texts contain
 //! the spec's "incompatible import type" and describe both types.
 
 use aot_abi::{
-    BoundsMode, FuncType, GlobalType, Import, ImportKind, MemoryType, TableType, ValType,
+    BoundsMode, FuncType, GlobalType, HeapType, Import, ImportKind, MemoryType, TableType, ValType,
 };
 
 use crate::Locked;
 use crate::instance::{self, Extern};
+use crate::types;
 
-/// Checks that `ext` may satisfy `import` of a module with function types `types` whose
-/// code uses bounds mode `mode`.
+/// Checks that `ext` may satisfy `import` of a module whose types have canonical ids
+/// `type_ids` and whose code uses bounds mode `mode`.
 pub fn check_import(
     import: &Import,
     ext: &Extern,
-    types: &[FuncType],
+    type_ids: &[u32],
     mode: BoundsMode,
 ) -> Result<(), String> {
     let mismatch = |expected: String, found: String| {
@@ -27,16 +29,22 @@ pub fn check_import(
     };
     match (&import.kind, ext) {
         (ImportKind::Func(t), Extern::Func(f)) => {
-            let expected = types
+            let expected = *type_ids
                 .get(*t as usize)
                 .ok_or("import of an unknown function type")?;
-            if instance::intern_type(expected) != f.type_id {
-                let found = instance::type_of_id(f.type_id)
-                    .map_or("an unknown type".to_string(), |t| describe_func(&t));
-                return Err(mismatch(describe_func(expected), found));
+            if !types::is_subtype(f.type_id, expected) {
+                let describe = |id| {
+                    instance::type_of_id(id)
+                        .map_or("an unknown type".to_string(), |t| describe_func(&t))
+                };
+                return Err(mismatch(describe(expected), describe(f.type_id)));
             }
         }
         (ImportKind::Table(expected), Extern::Table(t)) => {
+            let expected = &TableType {
+                elem: types::canonical_val(expected.elem, type_ids),
+                ..*expected
+            };
             let actual = t.locked().current_type();
             if !actual.matches(expected) {
                 return Err(mismatch(describe_table(expected), describe_table(&actual)));
@@ -60,7 +68,18 @@ pub fn check_import(
             }
         }
         (ImportKind::Global(expected), Extern::Global(g)) => {
-            if g.ty() != *expected {
+            let expected = &GlobalType {
+                ty: types::canonical_val(expected.ty, type_ids),
+                mutable: expected.mutable,
+            };
+            let actual = g.ty();
+            let matches = actual.mutable == expected.mutable
+                && if actual.mutable {
+                    actual.ty == expected.ty
+                } else {
+                    types::val_subtype(actual.ty, expected.ty)
+                };
+            if !matches {
                 return Err(mismatch(
                     describe_global(expected),
                     describe_global(&g.ty()),
@@ -90,15 +109,22 @@ fn extern_name(ext: &Extern) -> &'static str {
     }
 }
 
-pub fn val_type_name(t: ValType) -> &'static str {
+pub fn val_type_name(t: ValType) -> String {
     match t {
-        ValType::I32 => "i32",
-        ValType::I64 => "i64",
-        ValType::F32 => "f32",
-        ValType::F64 => "f64",
-        ValType::V128 => "v128",
-        ValType::FuncRef => "funcref",
-        ValType::ExternRef => "externref",
+        ValType::I32 => "i32".into(),
+        ValType::I64 => "i64".into(),
+        ValType::F32 => "f32".into(),
+        ValType::F64 => "f64".into(),
+        ValType::V128 => "v128".into(),
+        ValType::FuncRef => "funcref".into(),
+        ValType::ExternRef => "externref".into(),
+        ValType::Ref(r) => {
+            let heap = match r.heap {
+                HeapType::Concrete(id) => format!("<type {id}>"),
+                other => format!("{other:?}").to_lowercase(),
+            };
+            format!("(ref{} {heap})", if r.nullable { " null" } else { "" })
+        }
     }
 }
 
@@ -168,6 +194,10 @@ mod tests {
         }
     }
 
+    fn ids(types: &[FuncType]) -> Vec<u32> {
+        types.iter().map(instance::intern_type).collect()
+    }
+
     fn func(ty: &FuncType) -> Extern {
         Extern::Func(FuncHandle {
             code: core::ptr::null(),
@@ -212,14 +242,14 @@ mod tests {
         let ok = check_import(
             &import(ImportKind::Func(0)),
             &func(&types[0]),
-            &types,
+            &ids(&types),
             BoundsMode::Explicit,
         );
         assert_eq!(ok, Ok(()));
         let err = check_import(
             &import(ImportKind::Func(0)),
             &func(&types[1]),
-            &types,
+            &ids(&types),
             BoundsMode::Explicit,
         )
         .expect_err("different params");
@@ -236,7 +266,7 @@ mod tests {
             check_import(
                 &import(ImportKind::Func(0)),
                 &func(&results),
-                &types,
+                &ids(&types),
                 BoundsMode::Explicit
             )
             .is_err()
@@ -308,7 +338,7 @@ mod tests {
         let err = check_import(
             &import(ImportKind::Func(0)),
             &global(ValType::I32, false),
-            &types,
+            &ids(&types),
             BoundsMode::Explicit,
         )
         .expect_err("global for a function");

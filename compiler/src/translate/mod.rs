@@ -425,6 +425,24 @@ impl Translator<'_, '_, '_> {
                     .return_call_indirect(self.b, table_index, type_index, index, &args);
                 self.unreachable_from_here();
             }
+            O::CallRef { type_index } => {
+                let callee = self.pop();
+                let n = self.env.module.info.meta.types[type_index as usize]
+                    .params
+                    .len();
+                let args = self.popn(n);
+                let results = self.env.call_ref(self.b, type_index, callee, &args);
+                self.stack.extend(results);
+            }
+            O::ReturnCallRef { type_index } => {
+                let callee = self.pop();
+                let n = self.env.module.info.meta.types[type_index as usize]
+                    .params
+                    .len();
+                let args = self.popn(n);
+                self.env.return_call_ref(self.b, type_index, callee, &args);
+                self.unreachable_from_here();
+            }
             O::Drop => {
                 self.pop();
             }
@@ -562,6 +580,31 @@ impl Translator<'_, '_, '_> {
                 let c = self.b.ins().icmp_imm_u(IntCC::Equal, v, 0);
                 let c = self.b.ins().uextend(types::I32, c);
                 self.push(c);
+            }
+            O::RefAsNonNull => {
+                let v = *self.stack.last().expect("validated");
+                self.b.ins().trapz(v, trap_code(TrapKind::NullReference));
+            }
+            O::BrOnNull { relative_depth } => {
+                // Branches with the values below the reference; falls through with it.
+                let v = self.pop();
+                let (target, n) = self.br_target(relative_depth);
+                let args = self.peekn(n).to_vec();
+                let next = self.b.create_block();
+                self.b.ins().brif(v, next, &[], target, &block_args(&args));
+                self.switch_to(next);
+                self.push(v);
+            }
+            O::BrOnNonNull { relative_depth } => {
+                // Branches with the reference on top (the target's last value); falls
+                // through without it.
+                let v = self.pop();
+                let (target, n) = self.br_target(relative_depth);
+                let mut args = self.peekn(n - 1).to_vec();
+                args.push(v);
+                let next = self.b.create_block();
+                self.b.ins().brif(v, target, &block_args(&args), next, &[]);
+                self.switch_to(next);
             }
             O::RefFunc { function_index } => {
                 let v = self.env.ref_func(self.b, function_index);
@@ -771,10 +814,31 @@ enum Ext {
     Unsigned,
 }
 
+/// Whether the operator named `name` (its `Operator` variant) belongs to the GC proposal:
+/// struct and array instructions, i31 references, casts and tests, the conversions between
+/// `any` and `extern`, and `ref.eq`.
+fn is_gc_operator(name: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "Struct",
+        "Array",
+        "RefI31",
+        "I31Get",
+        "RefTest",
+        "RefCast",
+        "BrOnCast",
+        "AnyConvertExtern",
+        "ExternConvertAny",
+        "RefEq",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
 fn unsupported(file: &str, offset: usize, op: &Operator) -> CompileError {
     let name = format!("{op:?}");
     let name = name.split([' ', '{', '(']).next().unwrap_or("").to_string();
-    let what = if name.starts_with('V')
+    let what = if is_gc_operator(&name) {
+        format!("GC instruction {name} is not supported yet (GC)")
+    } else if name.starts_with('V')
         || name.contains("x16")
         || name.contains("x8")
         || name.contains("x4")

@@ -439,6 +439,12 @@ impl<'a> FuncEnv<'a> {
         )
     }
 
+    /// Whether table `index` has i64 indices (a 64-bit table).
+    pub fn table64(&self, index: u32) -> bool {
+        self.info().tables[index as usize].table64
+    }
+
+    /// table.size: an i64 for a 64-bit table, an i32 otherwise.
     pub fn table_size(&mut self, b: &mut FunctionBuilder, table: u32) -> Value {
         let def = self.table_def(b, table);
         let len = b.ins().load(
@@ -447,10 +453,15 @@ impl<'a> FuncEnv<'a> {
             def,
             VMTABLE_LENGTH as i32,
         );
-        b.ins().ireduce(types::I32, len)
+        if self.table64(table) {
+            len
+        } else {
+            b.ins().ireduce(types::I32, len)
+        }
     }
 
-    /// Address of element `index` (an i32) of `table`, trapping when it is out of bounds.
+    /// Address of element `index` (an i32, or an i64 for a 64-bit table) of `table`,
+    /// trapping when it is out of bounds.
     pub fn table_elem_addr(&mut self, b: &mut FunctionBuilder, table: u32, index: Value) -> Value {
         let def = self.table_def(b, table);
         let len = b.ins().load(
@@ -459,7 +470,11 @@ impl<'a> FuncEnv<'a> {
             def,
             VMTABLE_LENGTH as i32,
         );
-        let index = b.ins().uextend(types::I64, index);
+        let index = if b.func.dfg.value_type(index) == types::I64 {
+            index
+        } else {
+            b.ins().uextend(types::I64, index)
+        };
         let oob = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
         b.ins().trapnz(oob, trap_code(TrapKind::TableOutOfBounds));
         let base = b

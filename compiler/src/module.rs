@@ -560,18 +560,11 @@ pub fn reftype_at(
 }
 
 fn table_type(file: &str, t: &wasmparser::TableType) -> Result<TableType, CompileError> {
-    // The memory64 feature admits them; no spec script of the gate uses one.
-    if t.table64 {
-        return Err(CompileError::new(
-            file,
-            None,
-            "64-bit tables are not supported yet",
-        ));
-    }
     Ok(TableType {
         elem: reftype(file, t.element_type)?,
         min: t.initial,
         max: t.maximum,
+        table64: t.table64,
     })
 }
 

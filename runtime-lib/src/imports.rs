@@ -147,7 +147,8 @@ fn describe_limits(min: u64, max: Option<u64>) -> String {
 
 fn describe_table(t: &TableType) -> String {
     format!(
-        "table {} {}",
+        "table{} {} {}",
+        if t.table64 { " i64" } else { "" },
         describe_limits(t.min, t.max),
         val_type_name(t.elem)
     )
@@ -207,7 +208,16 @@ mod tests {
     }
 
     fn table(min: u64, max: Option<u64>, elem: ValType) -> Extern {
-        let t = Table::new(TableType { elem, min, max }, 0).expect("small table");
+        let t = Table::new(
+            TableType {
+                elem,
+                min,
+                max,
+                table64: false,
+            },
+            0,
+        )
+        .expect("small table");
         Extern::Table(Box::leak(Box::new(Mutex::new(t))))
     }
 
@@ -275,7 +285,14 @@ mod tests {
 
     #[test]
     fn tables_match_by_element_type_and_current_limits() {
-        let ty = |elem, min, max| import(ImportKind::Table(TableType { elem, min, max }));
+        let ty = |elem, min, max| {
+            import(ImportKind::Table(TableType {
+                elem,
+                min,
+                max,
+                table64: false,
+            }))
+        };
         let spectest = table(10, Some(20), ValType::FuncRef);
         let check = |i: &Import, e: &Extern| check_import(i, e, &[], BoundsMode::Explicit);
         assert_eq!(

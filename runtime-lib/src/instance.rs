@@ -831,7 +831,8 @@ impl Instance {
         for (i, seg) in self.meta.elems.iter().enumerate() {
             match &seg.mode {
                 SegmentMode::Active { index, offset } => {
-                    let dst = self.eval_offset(offset, false)?;
+                    let table64 = self.table(*index).is_some_and(|t| t.locked().ty().table64);
+                    let dst = self.eval_offset(offset, table64)?;
                     let len = self.elems[i].locked().len() as u64;
                     crate::builtins::table_init(self, *index, i as u32, dst, 0, len)
                         .map_err(trap_of)?;
@@ -924,6 +925,7 @@ pub(crate) mod test_support {
                 elem: ValType::FuncRef,
                 min,
                 max,
+                table64: false,
             },
             init: None,
         }

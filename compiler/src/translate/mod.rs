@@ -625,17 +625,23 @@ impl Translator<'_, '_, '_> {
                 let v = self.env.table_size(self.b, table);
                 self.push(v);
             }
+            // Indices and lengths are i32 or i64 by the tables' index types; builtins take
+            // u64 (as for memories).
             O::TableGrow { table } => {
                 let (init, delta) = self.pop2();
+                let delta = self.address_as_u64(delta);
                 let t = self.b.ins().iconst(types::I32, table as i64);
                 let r = self
                     .env
                     .call_builtin(self.b, Builtin::table_grow, &[t, delta, init])
                     .expect("returns");
+                let r = self.index_result(self.env.table64(table), r);
                 self.push(r);
             }
             O::TableFill { table } => {
                 let (dst, val, len) = self.pop3();
+                let dst = self.address_as_u64(dst);
+                let len = self.address_as_u64(len);
                 let t = self.b.ins().iconst(types::I32, table as i64);
                 self.env.call_builtin_checked(
                     self.b,
@@ -649,6 +655,9 @@ impl Translator<'_, '_, '_> {
                 src_table,
             } => {
                 let (dst, src, len) = self.pop3();
+                let dst = self.address_as_u64(dst);
+                let src = self.address_as_u64(src);
+                let len = self.address_as_u64(len);
                 let d = self.b.ins().iconst(types::I32, dst_table as i64);
                 let s = self.b.ins().iconst(types::I32, src_table as i64);
                 self.env.call_builtin_checked(
@@ -660,6 +669,7 @@ impl Translator<'_, '_, '_> {
             }
             O::TableInit { elem_index, table } => {
                 let (dst, src, len) = self.pop3();
+                let dst = self.address_as_u64(dst);
                 let t = self.b.ins().iconst(types::I32, table as i64);
                 let e = self.b.ins().iconst(types::I32, elem_index as i64);
                 self.env.call_builtin_checked(
@@ -746,8 +756,8 @@ impl Translator<'_, '_, '_> {
         Ok(())
     }
 
-    /// A memory address or length as the u64 the builtins take: i32 values (of 32-bit
-    /// memories) are zero-extended, i64 values (of 64-bit memories) are already one.
+    /// A memory or table address or length as the u64 the builtins take: i32 values (of
+    /// 32-bit memories and tables) are zero-extended, i64 values are already one.
     fn address_as_u64(&mut self, v: Value) -> Value {
         if self.b.func.dfg.value_type(v) == types::I32 {
             self.b.ins().uextend(types::I64, v)
@@ -756,9 +766,9 @@ impl Translator<'_, '_, '_> {
         }
     }
 
-    /// A page count or grow result (an i64) as the memory's index type.
-    fn index_result(&mut self, memory64: bool, v: Value) -> Value {
-        if memory64 {
+    /// A page count or grow result (an i64) as the memory's or table's index type.
+    fn index_result(&mut self, is64: bool, v: Value) -> Value {
+        if is64 {
             v
         } else {
             self.b.ins().ireduce(types::I32, v)

@@ -85,13 +85,14 @@ macro_rules! foreach_builtin {
             /// data.drop.
             data_drop(vmctx: ptr, data: i32);
             /// table.grow with `init` as the new elements' value; returns the old size or -1.
-            table_grow(vmctx: ptr, table: i32, delta: i32, init: ptr) -> i32;
+            /// Indices and lengths are u64 for every table (a 32-bit table's zero-extended).
+            table_grow(vmctx: ptr, table: i32, delta: i64, init: ptr) -> i64;
             /// table.fill; returns a trap status.
-            table_fill(vmctx: ptr, table: i32, dst: i32, val: ptr, len: i32) -> i32;
+            table_fill(vmctx: ptr, table: i32, dst: i64, val: ptr, len: i64) -> i32;
             /// table.copy; returns a trap status.
-            table_copy(vmctx: ptr, dst_table: i32, src_table: i32, dst: i32, src: i32, len: i32) -> i32;
+            table_copy(vmctx: ptr, dst_table: i32, src_table: i32, dst: i64, src: i64, len: i64) -> i32;
             /// table.init from element segment `elem`; returns a trap status.
-            table_init(vmctx: ptr, table: i32, elem: i32, dst: i32, src: i32, len: i32) -> i32;
+            table_init(vmctx: ptr, table: i32, elem: i32, dst: i64, src: i32, len: i32) -> i32;
             /// elem.drop.
             elem_drop(vmctx: ptr, elem: i32);
             /// Whether canonical type `actual` is a subtype of `expected` (1 or 0): the slow

@@ -70,6 +70,8 @@ pub struct TableType {
     pub elem: ValType,
     pub min: u64,
     pub max: Option<u64>,
+    /// i64 indices (the memory64 proposal's 64-bit tables).
+    pub table64: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,7 +104,9 @@ pub fn limits_match(
 impl TableType {
     /// Whether a table of this type may satisfy an import of type `expected`.
     pub fn matches(&self, expected: &TableType) -> bool {
-        self.elem == expected.elem && limits_match(self.min, self.max, expected.min, expected.max)
+        self.elem == expected.elem
+            && self.table64 == expected.table64
+            && limits_match(self.min, self.max, expected.min, expected.max)
     }
 }
 
@@ -552,6 +556,7 @@ fn enc_table(w: &mut Writer, t: &TableType) {
     enc_valtype(w, t.elem);
     w.u64(t.min);
     w.opt_u64(t.max);
+    w.bool(t.table64);
 }
 
 fn dec_table(r: &mut Reader) -> DecodeResult<TableType> {
@@ -559,6 +564,7 @@ fn dec_table(r: &mut Reader) -> DecodeResult<TableType> {
         elem: dec_valtype(r)?,
         min: r.u64()?,
         max: r.opt_u64()?,
+        table64: r.bool()?,
     })
 }
 
@@ -763,6 +769,7 @@ mod tests {
                     elem: ValType::FuncRef,
                     min: 3,
                     max: None,
+                    table64: true,
                 },
                 init: None,
             }],

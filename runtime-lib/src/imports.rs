@@ -364,4 +364,76 @@ mod tests {
             "incompatible import type for `m::n`: expected a function, found a global"
         );
     }
+
+    /// A module with `(type $t (sub (func)))` and `(type $s (sub $t (func)))`: their
+    /// canonical ids.
+    fn sub_and_super() -> (u32, u32) {
+        let f = func_type(&[], &[]);
+        let def = |rec_start, supertype| aot_abi::TypeDef {
+            rec_start,
+            rec_len: 1,
+            is_final: false,
+            supertype,
+            composite: aot_abi::CompositeType::Func,
+        };
+        let meta = aot_abi::ModuleMeta {
+            types: vec![f.clone(), f],
+            type_defs: vec![def(0, None), def(1, Some(0))],
+            ..Default::default()
+        };
+        let ids = types::canonical_ids(&meta);
+        (ids[1], ids[0])
+    }
+
+    #[test]
+    fn functions_match_by_declared_subtyping() {
+        let (sub, sup) = sub_and_super();
+        let func_of = |type_id| {
+            Extern::Func(FuncHandle {
+                code: core::ptr::null(),
+                vmctx: core::ptr::null_mut(),
+                type_id,
+            })
+        };
+        let import_sup = import(ImportKind::Func(0));
+        let check = |ext: &Extern, expected| {
+            check_import(&import_sup, ext, &[expected], BoundsMode::Explicit)
+        };
+        assert_eq!(check(&func_of(sub), sup), Ok(()), "a subtype satisfies");
+        assert_eq!(check(&func_of(sup), sup), Ok(()));
+        assert!(check(&func_of(sup), sub).is_err(), "a supertype does not");
+    }
+
+    #[test]
+    fn typed_globals_match_covariantly_only_when_immutable() {
+        let (sub, sup) = sub_and_super();
+        let r = |nullable, id| {
+            ValType::Ref(aot_abi::RefType {
+                nullable,
+                heap: HeapType::Concrete(id),
+            })
+        };
+        // The importer's types: 0 = $t (the supertype), so `(ref null 0)` means `$t`.
+        let expected = |mutable| {
+            import(ImportKind::Global(GlobalType {
+                ty: r(true, 0),
+                mutable,
+            }))
+        };
+        let check = |i: &Import, e: &Extern| check_import(i, e, &[sup], BoundsMode::Explicit);
+        assert_eq!(
+            check(&expected(false), &global(r(false, sub), false)),
+            Ok(())
+        );
+        assert_eq!(
+            check(&expected(false), &global(r(true, sup), false)),
+            Ok(())
+        );
+        assert!(check(&expected(false), &global(ValType::FuncRef, false)).is_err());
+        assert!(
+            check(&expected(true), &global(r(false, sub), true)).is_err(),
+            "mutable globals are invariant"
+        );
+        assert_eq!(check(&expected(true), &global(r(true, sup), true)), Ok(()));
+    }
 }

@@ -61,7 +61,7 @@ pub fn ir_type(v: ValType) -> Type {
         ValType::F32 => types::F32,
         ValType::F64 => types::F64,
         ValType::V128 => types::I8X16,
-        ValType::FuncRef | ValType::ExternRef | ValType::ExnRef => PTR,
+        ValType::FuncRef | ValType::ExternRef | ValType::Ref(_) => PTR,
     }
 }
 
@@ -564,6 +564,12 @@ impl<'a> FuncEnv<'a> {
         )
     }
 
+    /// Whether table `index` has i64 indices (a 64-bit table).
+    pub fn table64(&self, index: u32) -> bool {
+        self.info().tables[index as usize].table64
+    }
+
+    /// table.size: an i64 for a 64-bit table, an i32 otherwise.
     pub fn table_size(&mut self, b: &mut FunctionBuilder, table: u32) -> Value {
         let def = self.table_def(b, table);
         let len = b.ins().load(
@@ -572,10 +578,15 @@ impl<'a> FuncEnv<'a> {
             def,
             VMTABLE_LENGTH as i32,
         );
-        b.ins().ireduce(types::I32, len)
+        if self.table64(table) {
+            len
+        } else {
+            b.ins().ireduce(types::I32, len)
+        }
     }
 
-    /// Address of element `index` (an i32) of `table`, trapping when it is out of bounds.
+    /// Address of element `index` (an i32, or an i64 for a 64-bit table) of `table`,
+    /// trapping when it is out of bounds.
     pub fn table_elem_addr(&mut self, b: &mut FunctionBuilder, table: u32, index: Value) -> Value {
         let def = self.table_def(b, table);
         let len = b.ins().load(
@@ -584,7 +595,11 @@ impl<'a> FuncEnv<'a> {
             def,
             VMTABLE_LENGTH as i32,
         );
-        let index = b.ins().uextend(types::I64, index);
+        let index = if b.func.dfg.value_type(index) == types::I64 {
+            index
+        } else {
+            b.ins().uextend(types::I64, index)
+        };
         let oob = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
         b.ins().trapnz(oob, trap_code(TrapKind::TableOutOfBounds));
         let base = b
@@ -732,10 +747,82 @@ impl<'a> FuncEnv<'a> {
             self.module.offsets.type_id(type_index) as i32,
         );
         let mismatch = b.ins().icmp(IntCC::NotEqual, actual, expected);
-        b.ins().trapnz(mismatch, trap_code(TrapKind::BadSignature));
+        if self.info().meta.type_def(type_index).is_final {
+            // A final type has no subtypes: only its own id matches.
+            b.ins().trapnz(mismatch, trap_code(TrapKind::BadSignature));
+        } else {
+            // A declared subtype matches too; the runtime knows the supertype chains.
+            let slow = b.create_block();
+            let done = b.create_block();
+            b.ins().brif(mismatch, slow, &[], done, &[]);
+            b.set_cold_block(slow);
+            b.switch_to_block(slow);
+            b.seal_block(slow);
+            let ok = self
+                .call_builtin(b, Builtin::func_subtype, &[actual, expected])
+                .expect("returns");
+            b.ins().trapz(ok, trap_code(TrapKind::BadSignature));
+            b.ins().jump(done, &[]);
+            b.switch_to_block(done);
+            b.seal_block(done);
+        }
         let code = b
             .ins()
             .load(PTR, MemFlagsData::trusted(), funcref, VMFUNCREF_CODE as i32);
+        let callee_vmctx = b.ins().load(
+            PTR,
+            MemFlagsData::trusted(),
+            funcref,
+            VMFUNCREF_VMCTX as i32,
+        );
+        let sig = self.sig_ref(b.func, type_index);
+        let mut full = Vec::with_capacity(args.len() + 1);
+        full.push(callee_vmctx);
+        full.extend_from_slice(args);
+        self.emit_call(b, kind, Callee::Indirect(sig, code), &full)
+    }
+
+    /// call_ref of a function reference `callee` (a `*const VMFuncRef`, null or of a
+    /// subtype of `type_index`, which validation guarantees: no signature check). The callee
+    /// may belong to another instance: its record carries its vmctx.
+    pub fn call_ref(
+        &mut self,
+        b: &mut FunctionBuilder,
+        type_index: u32,
+        callee: Value,
+        args: &[Value],
+    ) -> Vec<Value> {
+        self.ref_call(b, type_index, callee, args, CallKind::Call)
+    }
+
+    /// return_call_ref: call_ref's null check here (so a backtrace shows this frame), then
+    /// a tail call. Terminates the current block.
+    pub fn return_call_ref(
+        &mut self,
+        b: &mut FunctionBuilder,
+        type_index: u32,
+        callee: Value,
+        args: &[Value],
+    ) {
+        self.ref_call(b, type_index, callee, args, CallKind::TailCall);
+    }
+
+    fn ref_call(
+        &mut self,
+        b: &mut FunctionBuilder,
+        type_index: u32,
+        funcref: Value,
+        args: &[Value],
+        kind: CallKind,
+    ) -> Vec<Value> {
+        // A null reference faults on this load (the first page is never mapped); the trap
+        // table names the fault, as wasmtime's "null reference".
+        let null_flags = MemFlagsData::new()
+            .with_aligned()
+            .with_trap_code(Some(trap_code(TrapKind::NullReference)));
+        let code = b
+            .ins()
+            .load(PTR, null_flags, funcref, VMFUNCREF_CODE as i32);
         let callee_vmctx = b.ins().load(
             PTR,
             MemFlagsData::trusted(),

@@ -8,9 +8,9 @@
 //! The import policy lives here too ([`accepts_import`]): which imports a module may have.
 
 use aot_abi::{
-    ConstExpr, ConstOp, DataSegment, DefinedGlobal, DefinedTable, ElemSegment, Export, ExternKind,
-    FuncType, GlobalType, Import, ImportKind, MemoryType, ModuleMeta, SegmentMode, TableType,
-    ValType,
+    CompositeType, ConstExpr, ConstOp, DataSegment, DefinedGlobal, DefinedTable, ElemSegment,
+    Export, ExternKind, FieldType, FuncType, GlobalType, HeapType, Import, ImportKind, MemoryType,
+    ModuleMeta, RefType, SegmentMode, TableType, TypeDef, ValType,
 };
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 
@@ -92,11 +92,19 @@ pub fn host_import_symbol(
 
 /// The feature set `aot` accepts: WebAssembly 2.0 (with SIMD) plus relaxed SIMD,
 /// extended-const, tail calls, wide arithmetic, multiple memories, custom page sizes,
-/// 64-bit memories and exception handling (the standard proposal: wasmtime 49 rejects the
-/// legacy one, `try`/`delegate`/`rethrow`, and so does the validator without
-/// `LEGACY_EXCEPTIONS`).
+/// 64-bit memories, typed function references and exception handling (the standard
+/// proposal: wasmtime 49 rejects the legacy one, `try`/`delegate`/`rethrow`, and so does the
+/// validator without `LEGACY_EXCEPTIONS`).
+///
+/// GC is on for validation only, because wasmparser gates parts of Wasm 3.0 that are not
+/// GC on it (rec groups and iso-recursive types, the abstract heap types such as `anyref`,
+/// `global.get` of defined globals in constant expressions); struct and array types may be
+/// defined (they matter to type identity), but every GC instruction is refused by the
+/// translator ("... is not supported yet (GC)"), so no GC object ever exists.
 pub fn features() -> WasmFeatures {
     WasmFeatures::WASM2
+        | WasmFeatures::FUNCTION_REFERENCES
+        | WasmFeatures::GC
         | WasmFeatures::EXCEPTIONS
         | WasmFeatures::RELAXED_SIMD
         | WasmFeatures::EXTENDED_CONST
@@ -170,20 +178,15 @@ pub fn parse<'a>(
     for payload in Parser::new(0).parse_all(wasm) {
         match payload.map_err(perr)? {
             Payload::TypeSection(r) => {
-                for t in r.into_iter_err_on_gc_types() {
-                    let t = t.map_err(perr)?;
-                    info.meta.types.push(FuncType {
-                        params: t
-                            .params()
-                            .iter()
-                            .map(|v| valtype(file, *v))
-                            .collect::<Result<_, _>>()?,
-                        results: t
-                            .results()
-                            .iter()
-                            .map(|v| valtype(file, *v))
-                            .collect::<Result<_, _>>()?,
-                    });
+                for group in r {
+                    let group = group.map_err(perr)?;
+                    let rec_start = info.meta.types.len() as u32;
+                    let rec_len = group.types().len() as u32;
+                    for (offset, sub) in group.into_types_and_offsets() {
+                        let (ty, def) = type_def(file, offset as usize, sub, rec_start, rec_len)?;
+                        info.meta.types.push(ty);
+                        info.meta.type_defs.push(def);
+                    }
                 }
             }
             Payload::ImportSection(r) => {
@@ -400,45 +403,172 @@ pub fn parse<'a>(
 }
 
 pub fn valtype(file: &str, v: wasmparser::ValType) -> Result<ValType, CompileError> {
+    valtype_at(file, None, v)
+}
+
+/// A value type as `aot_abi` spells it; `offset` locates errors when known.
+pub fn valtype_at(
+    file: &str,
+    offset: Option<usize>,
+    v: wasmparser::ValType,
+) -> Result<ValType, CompileError> {
     Ok(match v {
         wasmparser::ValType::I32 => ValType::I32,
         wasmparser::ValType::I64 => ValType::I64,
         wasmparser::ValType::F32 => ValType::F32,
         wasmparser::ValType::F64 => ValType::F64,
         wasmparser::ValType::V128 => ValType::V128,
-        wasmparser::ValType::Ref(r) => reftype(file, r)?,
+        wasmparser::ValType::Ref(r) => reftype_at(file, offset, r)?,
     })
 }
 
-fn reftype(file: &str, r: wasmparser::RefType) -> Result<ValType, CompileError> {
-    if r == wasmparser::RefType::FUNCREF {
-        Ok(ValType::FuncRef)
-    } else if r == wasmparser::RefType::EXTERNREF {
-        Ok(ValType::ExternRef)
-    } else if r == wasmparser::RefType::EXNREF {
-        Ok(ValType::ExnRef)
-    } else {
-        Err(CompileError::new(
-            file,
-            None,
-            format!("reference type {r} is not supported yet"),
-        ))
+/// One type of the type section: its signature (empty for struct and array types) and its
+/// definition. Indices in rec groups are module type indices (`rec_start` is the group's
+/// first).
+fn type_def(
+    file: &str,
+    offset: usize,
+    sub: wasmparser::SubType,
+    rec_start: u32,
+    rec_len: u32,
+) -> Result<(FuncType, TypeDef), CompileError> {
+    let err =
+        |what: &str| CompileError::new(file, Some(offset), format!("{what} are not supported yet"));
+    if sub.composite_type.shared {
+        return Err(err("shared types"));
     }
+    if sub.composite_type.descriptor_idx.is_some() || sub.composite_type.describes_idx.is_some() {
+        return Err(err("custom descriptors"));
+    }
+    let index = |p: wasmparser::PackedIndex| -> Result<u32, CompileError> {
+        match p.unpack() {
+            wasmparser::UnpackedIndex::Module(i) => Ok(i),
+            wasmparser::UnpackedIndex::RecGroup(i) => Ok(rec_start + i),
+            wasmparser::UnpackedIndex::Id(_) => Err(err("canonicalised type indices")),
+        }
+    };
+    let supertype = match sub.supertype_idxs.first() {
+        Some(p) => Some(index(*p)?),
+        None => None,
+    };
+    let field = |f: &wasmparser::FieldType| -> Result<FieldType, CompileError> {
+        Ok(match f.element_type {
+            wasmparser::StorageType::I8 => FieldType {
+                mutable: f.mutable,
+                ty: None,
+                packed: 8,
+            },
+            wasmparser::StorageType::I16 => FieldType {
+                mutable: f.mutable,
+                ty: None,
+                packed: 16,
+            },
+            wasmparser::StorageType::Val(v) => FieldType {
+                mutable: f.mutable,
+                ty: Some(valtype_at(file, Some(offset), v)?),
+                packed: 0,
+            },
+        })
+    };
+    let (ty, composite) = match &sub.composite_type.inner {
+        wasmparser::CompositeInnerType::Func(t) => {
+            let vals = |v: &[wasmparser::ValType]| {
+                v.iter()
+                    .map(|v| valtype_at(file, Some(offset), *v))
+                    .collect::<Result<Vec<_>, _>>()
+            };
+            (
+                FuncType {
+                    params: vals(t.params())?,
+                    results: vals(t.results())?,
+                },
+                CompositeType::Func,
+            )
+        }
+        wasmparser::CompositeInnerType::Struct(t) => (
+            FuncType {
+                params: vec![],
+                results: vec![],
+            },
+            CompositeType::Struct(t.fields.iter().map(field).collect::<Result<_, _>>()?),
+        ),
+        wasmparser::CompositeInnerType::Array(t) => (
+            FuncType {
+                params: vec![],
+                results: vec![],
+            },
+            CompositeType::Array(field(&t.0)?),
+        ),
+        wasmparser::CompositeInnerType::Cont(_) => return Err(err("continuation types")),
+    };
+    Ok((
+        ty,
+        TypeDef {
+            rec_start,
+            rec_len,
+            is_final: sub.is_final,
+            supertype,
+            composite,
+        },
+    ))
+}
+
+fn reftype(file: &str, r: wasmparser::RefType) -> Result<ValType, CompileError> {
+    reftype_at(file, None, r)
+}
+
+/// A reference type as `aot_abi` spells it; `offset` locates errors when known.
+pub fn reftype_at(
+    file: &str,
+    offset: Option<usize>,
+    r: wasmparser::RefType,
+) -> Result<ValType, CompileError> {
+    use wasmparser::AbstractHeapType as A;
+    let unsupported =
+        |what: String| CompileError::new(file, offset, format!("{what} is not supported yet"));
+    let heap = match r.heap_type() {
+        wasmparser::HeapType::Abstract { shared: true, .. } => {
+            return Err(unsupported(format!("shared reference type {r}")));
+        }
+        wasmparser::HeapType::Abstract { ty, .. } => match ty {
+            A::Func => HeapType::Func,
+            A::NoFunc => HeapType::NoFunc,
+            A::Extern => HeapType::Extern,
+            A::NoExtern => HeapType::NoExtern,
+            A::Any => HeapType::Any,
+            A::Eq => HeapType::Eq,
+            A::I31 => HeapType::I31,
+            A::Struct => HeapType::Struct,
+            A::Array => HeapType::Array,
+            A::None => HeapType::None,
+            A::Exn => HeapType::Exn,
+            A::NoExn => HeapType::NoExn,
+            A::Cont | A::NoCont => {
+                return Err(unsupported(format!("reference type {r} (stack switching)")));
+            }
+        },
+        wasmparser::HeapType::Concrete(i) => match i.as_module_index() {
+            Some(i) => HeapType::Concrete(i),
+            None => return Err(unsupported(format!("reference type {r}"))),
+        },
+        wasmparser::HeapType::Exact(_) => {
+            return Err(unsupported(format!(
+                "exact reference type {r} (custom descriptors)"
+            )));
+        }
+    };
+    Ok(ValType::from_ref(RefType {
+        nullable: r.is_nullable(),
+        heap,
+    }))
 }
 
 fn table_type(file: &str, t: &wasmparser::TableType) -> Result<TableType, CompileError> {
-    // The memory64 feature admits them; no spec script of the gate uses one.
-    if t.table64 {
-        return Err(CompileError::new(
-            file,
-            None,
-            "64-bit tables are not supported yet",
-        ));
-    }
     Ok(TableType {
         elem: reftype(file, t.element_type)?,
         min: t.initial,
         max: t.maximum,
+        table64: t.table64,
     })
 }
 
@@ -475,18 +605,17 @@ fn const_expr(file: &str, e: &wasmparser::ConstExpr) -> Result<ConstExpr, Compil
             O::F32Const { value } => ConstOp::F32Const(value.bits()),
             O::F64Const { value } => ConstOp::F64Const(value.bits()),
             O::V128Const { value } => ConstOp::V128Const(u128::from_le_bytes(*value.bytes())),
-            O::RefNull { hty } => ConstOp::RefNull(if hty == wasmparser::HeapType::FUNC {
-                ValType::FuncRef
-            } else if hty
-                == (wasmparser::HeapType::Abstract {
-                    shared: false,
-                    ty: wasmparser::AbstractHeapType::Exn,
-                })
-            {
-                ValType::ExnRef
-            } else {
-                ValType::ExternRef
-            }),
+            O::RefNull { hty } => ConstOp::RefNull(reftype_at(
+                file,
+                Some(offset as usize),
+                wasmparser::RefType::new(true, hty).ok_or_else(|| {
+                    CompileError::new(
+                        file,
+                        Some(offset as usize),
+                        "reference type index too large",
+                    )
+                })?,
+            )?),
             O::RefFunc { function_index } => ConstOp::RefFunc(function_index),
             O::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
             O::I32Add => ConstOp::I32Add,

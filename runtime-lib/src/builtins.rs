@@ -181,15 +181,15 @@ pub unsafe extern "C" fn aot_builtin_data_drop(vmctx: *mut u8, data: i32) {
 pub unsafe extern "C" fn aot_builtin_table_grow(
     vmctx: *mut u8,
     table_index: i32,
-    delta: i32,
+    delta: i64,
     init: *mut u8,
-) -> i32 {
+) -> i64 {
     // SAFETY: see aot_builtin_memory_grow.
     let instance = unsafe { Instance::from_vmctx(vmctx) };
     let grown = table(instance, table_index as u32)
         .locked()
-        .grow(u64::from(delta as u32), init as usize);
-    grown.map_or(-1, |old| old as i32)
+        .grow(delta as u64, init as usize);
+    grown.map_or(-1, |old| old as i64)
 }
 
 /// table.fill; returns a trap status.
@@ -200,16 +200,14 @@ pub unsafe extern "C" fn aot_builtin_table_grow(
 pub unsafe extern "C" fn aot_builtin_table_fill(
     vmctx: *mut u8,
     table_index: i32,
-    dst: i32,
+    dst: i64,
     val: *mut u8,
-    len: i32,
+    len: i64,
 ) -> i32 {
     // SAFETY: see aot_builtin_memory_grow.
     let instance = unsafe { Instance::from_vmctx(vmctx) };
     let t = table(instance, table_index as u32);
-    let filled = t
-        .locked()
-        .fill(u64::from(dst as u32), val as usize, u64::from(len as u32));
+    let filled = t.locked().fill(dst as u64, val as usize, len as u64);
     status(filled)
 }
 
@@ -222,18 +220,18 @@ pub unsafe extern "C" fn aot_builtin_table_copy(
     vmctx: *mut u8,
     dst_table: i32,
     src_table: i32,
-    dst: i32,
-    src: i32,
-    len: i32,
+    dst: i64,
+    src: i64,
+    len: i64,
 ) -> i32 {
     // SAFETY: see aot_builtin_memory_grow.
     let instance = unsafe { Instance::from_vmctx(vmctx) };
     status(Table::copy(
         table(instance, dst_table as u32),
         table(instance, src_table as u32),
-        u64::from(dst as u32),
-        u64::from(src as u32),
-        u64::from(len as u32),
+        dst as u64,
+        src as u64,
+        len as u64,
     ))
 }
 
@@ -246,7 +244,7 @@ pub unsafe extern "C" fn aot_builtin_table_init(
     vmctx: *mut u8,
     table_index: i32,
     elem: i32,
-    dst: i32,
+    dst: i64,
     src: i32,
     len: i32,
 ) -> i32 {
@@ -256,7 +254,7 @@ pub unsafe extern "C" fn aot_builtin_table_init(
         instance,
         table_index as u32,
         elem as u32,
-        u64::from(dst as u32),
+        dst as u64,
         u64::from(src as u32),
         u64::from(len as u32),
     ))
@@ -271,6 +269,20 @@ pub unsafe extern "C" fn aot_builtin_elem_drop(vmctx: *mut u8, elem: i32) {
     // SAFETY: see aot_builtin_memory_grow.
     let instance = unsafe { Instance::from_vmctx(vmctx) };
     instance.drop_elem(elem as u32);
+}
+
+/// Whether canonical type `actual` is `expected` or a declared (transitive) subtype of it:
+/// 1 or 0. Generated code calls it only when the ids differ and `expected` is not final.
+///
+/// # Safety
+/// None beyond the ABI: it reads no memory through its arguments.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_builtin_func_subtype(
+    _vmctx: *mut u8,
+    actual: i32,
+    expected: i32,
+) -> i32 {
+    i32::from(crate::types::is_subtype(actual as u32, expected as u32))
 }
 
 /// Raises the trap a host function left pending in the store. Only host-call trampolines
@@ -304,6 +316,7 @@ pub unsafe extern "C" fn aot_builtin_raise_pending_trap(vmctx: *mut u8) {
 mod by_contract_name {
     pub use super::aot_builtin_data_drop as data_drop;
     pub use super::aot_builtin_elem_drop as elem_drop;
+    pub use super::aot_builtin_func_subtype as func_subtype;
     pub use super::aot_builtin_memory_copy as memory_copy;
     pub use super::aot_builtin_memory_fill as memory_fill;
     pub use super::aot_builtin_memory_grow as memory_grow;

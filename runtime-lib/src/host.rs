@@ -63,6 +63,7 @@ pub fn spectest(mode: BoundsMode) -> Result<HashMap<String, Extern>, String> {
         elem: ValType::FuncRef,
         min: 10,
         max: Some(20),
+        table64: false,
     };
     let table = Table::new(table_type, 0)?;
     exports.insert(
@@ -122,7 +123,8 @@ mod tests {
             TableType {
                 elem: ValType::FuncRef,
                 min: 10,
-                max: Some(20)
+                max: Some(20),
+                table64: false,
             }
         );
         let Some(Extern::Memory(m)) = exports.get("memory") else {

@@ -1,22 +1,24 @@
-//! Import matching: whether an external value may satisfy an import, by Wasm 2.0 import
-//! subtyping (equal function types, equal table element types, limits subtyping for tables
-//! and memories, equal global types), checked by `instance::instantiate` for every import
+//! Import matching: whether an external value may satisfy an import, by Wasm 3.0 import
+//! subtyping over canonical types (`crate::types`: a function's type a subtype of the
+//! expected one, equal table element types, limits subtyping for tables and memories, equal
+//! types for mutable globals and a subtype for immutable ones), checked by `instance::instantiate` for every import
 //! however it was wired (the compiled plan or the spec driver's names). Error texts contain
 //! the spec's "incompatible import type" and describe both types.
 
 use aot_abi::{
-    BoundsMode, FuncType, GlobalType, Import, ImportKind, MemoryType, TableType, ValType,
+    BoundsMode, FuncType, GlobalType, HeapType, Import, ImportKind, MemoryType, TableType, ValType,
 };
 
 use crate::Locked;
 use crate::instance::{self, Extern};
+use crate::types;
 
-/// Checks that `ext` may satisfy `import` of a module with function types `types` whose
-/// code uses bounds mode `mode`.
+/// Checks that `ext` may satisfy `import` of a module whose types have canonical ids
+/// `type_ids` and whose code uses bounds mode `mode`.
 pub fn check_import(
     import: &Import,
     ext: &Extern,
-    types: &[FuncType],
+    type_ids: &[u32],
     mode: BoundsMode,
 ) -> Result<(), String> {
     let mismatch = |expected: String, found: String| {
@@ -27,16 +29,22 @@ pub fn check_import(
     };
     match (&import.kind, ext) {
         (ImportKind::Func(t), Extern::Func(f)) => {
-            let expected = types
+            let expected = *type_ids
                 .get(*t as usize)
                 .ok_or("import of an unknown function type")?;
-            if instance::intern_type(expected) != f.type_id {
-                let found = instance::type_of_id(f.type_id)
-                    .map_or("an unknown type".to_string(), |t| describe_func(&t));
-                return Err(mismatch(describe_func(expected), found));
+            if !types::is_subtype(f.type_id, expected) {
+                let describe = |id| {
+                    instance::type_of_id(id)
+                        .map_or("an unknown type".to_string(), |t| describe_func(&t))
+                };
+                return Err(mismatch(describe(expected), describe(f.type_id)));
             }
         }
         (ImportKind::Table(expected), Extern::Table(t)) => {
+            let expected = &TableType {
+                elem: types::canonical_val(expected.elem, type_ids),
+                ..*expected
+            };
             let actual = t.locked().current_type();
             if !actual.matches(expected) {
                 return Err(mismatch(describe_table(expected), describe_table(&actual)));
@@ -60,7 +68,18 @@ pub fn check_import(
             }
         }
         (ImportKind::Global(expected), Extern::Global(g)) => {
-            if g.ty() != *expected {
+            let expected = &GlobalType {
+                ty: types::canonical_val(expected.ty, type_ids),
+                mutable: expected.mutable,
+            };
+            let actual = g.ty();
+            let matches = actual.mutable == expected.mutable
+                && if actual.mutable {
+                    actual.ty == expected.ty
+                } else {
+                    types::val_subtype(actual.ty, expected.ty)
+                };
+            if !matches {
                 return Err(mismatch(
                     describe_global(expected),
                     describe_global(&g.ty()),
@@ -68,15 +87,19 @@ pub fn check_import(
             }
         }
         (ImportKind::Tag(t), Extern::Tag(tag)) => {
-            let expected = types
+            // Tag types match exactly (they are neither co- nor contravariant): the same
+            // canonical type id.
+            let expected = *type_ids
                 .get(*t as usize)
                 .ok_or("import of a tag of an unknown type")?;
-            if instance::intern_type(expected) != tag.type_id() {
-                let found = instance::type_of_id(tag.type_id())
-                    .map_or("an unknown type".to_string(), |t| describe_func(&t));
+            if expected != tag.type_id() {
+                let describe = |id| {
+                    instance::type_of_id(id)
+                        .map_or("an unknown type".to_string(), |t| describe_func(&t))
+                };
                 return Err(mismatch(
-                    format!("tag {}", describe_func(expected)),
-                    format!("tag {found}"),
+                    format!("tag {}", describe(expected)),
+                    format!("tag {}", describe(tag.type_id())),
                 ));
             }
         }
@@ -105,16 +128,22 @@ fn extern_name(ext: &Extern) -> &'static str {
     }
 }
 
-pub fn val_type_name(t: ValType) -> &'static str {
+pub fn val_type_name(t: ValType) -> String {
     match t {
-        ValType::I32 => "i32",
-        ValType::I64 => "i64",
-        ValType::F32 => "f32",
-        ValType::F64 => "f64",
-        ValType::V128 => "v128",
-        ValType::FuncRef => "funcref",
-        ValType::ExternRef => "externref",
-        ValType::ExnRef => "exnref",
+        ValType::I32 => "i32".into(),
+        ValType::I64 => "i64".into(),
+        ValType::F32 => "f32".into(),
+        ValType::F64 => "f64".into(),
+        ValType::V128 => "v128".into(),
+        ValType::FuncRef => "funcref".into(),
+        ValType::ExternRef => "externref".into(),
+        ValType::Ref(r) => {
+            let heap = match r.heap {
+                HeapType::Concrete(id) => format!("<type {id}>"),
+                other => format!("{other:?}").to_lowercase(),
+            };
+            format!("(ref{} {heap})", if r.nullable { " null" } else { "" })
+        }
     }
 }
 
@@ -137,7 +166,8 @@ fn describe_limits(min: u64, max: Option<u64>) -> String {
 
 fn describe_table(t: &TableType) -> String {
     format!(
-        "table {} {}",
+        "table{} {} {}",
+        if t.table64 { " i64" } else { "" },
         describe_limits(t.min, t.max),
         val_type_name(t.elem)
     )
@@ -184,6 +214,10 @@ mod tests {
         }
     }
 
+    fn ids(types: &[FuncType]) -> Vec<u32> {
+        types.iter().map(instance::intern_type).collect()
+    }
+
     fn func(ty: &FuncType) -> Extern {
         Extern::Func(FuncHandle {
             code: core::ptr::null(),
@@ -193,7 +227,16 @@ mod tests {
     }
 
     fn table(min: u64, max: Option<u64>, elem: ValType) -> Extern {
-        let t = Table::new(TableType { elem, min, max }, 0).expect("small table");
+        let t = Table::new(
+            TableType {
+                elem,
+                min,
+                max,
+                table64: false,
+            },
+            0,
+        )
+        .expect("small table");
         Extern::Table(Box::leak(Box::new(Mutex::new(t))))
     }
 
@@ -228,14 +271,14 @@ mod tests {
         let ok = check_import(
             &import(ImportKind::Func(0)),
             &func(&types[0]),
-            &types,
+            &ids(&types),
             BoundsMode::Explicit,
         );
         assert_eq!(ok, Ok(()));
         let err = check_import(
             &import(ImportKind::Func(0)),
             &func(&types[1]),
-            &types,
+            &ids(&types),
             BoundsMode::Explicit,
         )
         .expect_err("different params");
@@ -252,7 +295,7 @@ mod tests {
             check_import(
                 &import(ImportKind::Func(0)),
                 &func(&results),
-                &types,
+                &ids(&types),
                 BoundsMode::Explicit
             )
             .is_err()
@@ -261,7 +304,14 @@ mod tests {
 
     #[test]
     fn tables_match_by_element_type_and_current_limits() {
-        let ty = |elem, min, max| import(ImportKind::Table(TableType { elem, min, max }));
+        let ty = |elem, min, max| {
+            import(ImportKind::Table(TableType {
+                elem,
+                min,
+                max,
+                table64: false,
+            }))
+        };
         let spectest = table(10, Some(20), ValType::FuncRef);
         let check = |i: &Import, e: &Extern| check_import(i, e, &[], BoundsMode::Explicit);
         assert_eq!(
@@ -324,7 +374,7 @@ mod tests {
         let err = check_import(
             &import(ImportKind::Func(0)),
             &global(ValType::I32, false),
-            &types,
+            &ids(&types),
             BoundsMode::Explicit,
         )
         .expect_err("global for a function");
@@ -332,5 +382,77 @@ mod tests {
             err,
             "incompatible import type for `m::n`: expected a function, found a global"
         );
+    }
+
+    /// A module with `(type $t (sub (func)))` and `(type $s (sub $t (func)))`: their
+    /// canonical ids.
+    fn sub_and_super() -> (u32, u32) {
+        let f = func_type(&[], &[]);
+        let def = |rec_start, supertype| aot_abi::TypeDef {
+            rec_start,
+            rec_len: 1,
+            is_final: false,
+            supertype,
+            composite: aot_abi::CompositeType::Func,
+        };
+        let meta = aot_abi::ModuleMeta {
+            types: vec![f.clone(), f],
+            type_defs: vec![def(0, None), def(1, Some(0))],
+            ..Default::default()
+        };
+        let ids = types::canonical_ids(&meta);
+        (ids[1], ids[0])
+    }
+
+    #[test]
+    fn functions_match_by_declared_subtyping() {
+        let (sub, sup) = sub_and_super();
+        let func_of = |type_id| {
+            Extern::Func(FuncHandle {
+                code: core::ptr::null(),
+                vmctx: core::ptr::null_mut(),
+                type_id,
+            })
+        };
+        let import_sup = import(ImportKind::Func(0));
+        let check = |ext: &Extern, expected| {
+            check_import(&import_sup, ext, &[expected], BoundsMode::Explicit)
+        };
+        assert_eq!(check(&func_of(sub), sup), Ok(()), "a subtype satisfies");
+        assert_eq!(check(&func_of(sup), sup), Ok(()));
+        assert!(check(&func_of(sup), sub).is_err(), "a supertype does not");
+    }
+
+    #[test]
+    fn typed_globals_match_covariantly_only_when_immutable() {
+        let (sub, sup) = sub_and_super();
+        let r = |nullable, id| {
+            ValType::Ref(aot_abi::RefType {
+                nullable,
+                heap: HeapType::Concrete(id),
+            })
+        };
+        // The importer's types: 0 = $t (the supertype), so `(ref null 0)` means `$t`.
+        let expected = |mutable| {
+            import(ImportKind::Global(GlobalType {
+                ty: r(true, 0),
+                mutable,
+            }))
+        };
+        let check = |i: &Import, e: &Extern| check_import(i, e, &[sup], BoundsMode::Explicit);
+        assert_eq!(
+            check(&expected(false), &global(r(false, sub), false)),
+            Ok(())
+        );
+        assert_eq!(
+            check(&expected(false), &global(r(true, sup), false)),
+            Ok(())
+        );
+        assert!(check(&expected(false), &global(ValType::FuncRef, false)).is_err());
+        assert!(
+            check(&expected(true), &global(r(false, sub), true)).is_err(),
+            "mutable globals are invariant"
+        );
+        assert_eq!(check(&expected(true), &global(r(true, sup), true)), Ok(()));
     }
 }

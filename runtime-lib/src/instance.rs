@@ -23,8 +23,9 @@ use crate::Locked;
 
 use aot_abi::{
     ABI_VERSION, ArrayCallFn, BoundsMode, ConstExpr, ConstOp, ExternKind, FuncType, GlobalType,
-    ImportKind, MemoryType, ModuleDescriptor, ModuleMeta, SegmentMode, TrapKind, VMCTX_INSTANCE,
-    VMCTX_STORE, VMFuncRef, VMFunctionImport, VMGlobal, VMMemoryDef, VMOffsets, ValRaw,
+    ImportKind, MemoryType, ModuleDescriptor, ModuleMeta, SegmentMode, TableType, TrapKind,
+    VMCTX_INSTANCE, VMCTX_STORE, VMFuncRef, VMFunctionImport, VMGlobal, VMMemoryDef, VMOffsets,
+    ValRaw,
 };
 
 use crate::memory::Memory;
@@ -34,31 +35,15 @@ use crate::trap::{self, Trap};
 // ---------------------------------------------------------------------------------------
 // Function type interning
 
-#[derive(Default)]
-struct TypeRegistry {
-    ids: HashMap<FuncType, u32>,
-    /// `types[id - 1]` is the type with that id.
-    types: Vec<FuncType>,
-}
-
-static TYPES: LazyLock<Mutex<TypeRegistry>> = LazyLock::new(Default::default);
-
-/// The process-wide id of `ty` (ids start at 1; 0 never names a type).
+/// The process-wide id of a lone final function type `ty` (see [`crate::types`]; ids start
+/// at 1; 0 never names a type).
 pub fn intern_type(ty: &FuncType) -> u32 {
-    let mut reg = TYPES.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(&id) = reg.ids.get(ty) {
-        return id;
-    }
-    reg.types.push(ty.clone());
-    let id = reg.types.len() as u32;
-    reg.ids.insert(ty.clone(), id);
-    id
+    crate::types::intern_func(ty)
 }
 
-/// The type that [`intern_type`] gave `id`.
+/// The signature of canonical function type `id`.
 pub fn type_of_id(id: u32) -> Option<FuncType> {
-    let reg = TYPES.lock().unwrap_or_else(|e| e.into_inner());
-    reg.types.get((id as usize).checked_sub(1)?).cloned()
+    crate::types::func_type_of(id)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -153,13 +138,12 @@ pub fn host_import(desc: &'static ModuleDescriptor, import: usize) -> Option<Ext
     // SAFETY: module_meta checked that the compiler emitted one entry per imported function.
     let tramps = unsafe { crate::raw_slice(desc.host_imports, desc.num_host_imports) };
     let code = *tramps.get(func_index)?;
-    (!code.is_null()).then(|| {
-        Extern::Func(FuncHandle {
-            code,
-            vmctx: core::ptr::null_mut(),
-            type_id: intern_type(&meta.types[t as usize]),
-        })
-    })
+    let type_id = *crate::types::module_ids(meta).get(t as usize)?;
+    (!code.is_null()).then_some(Extern::Func(FuncHandle {
+        code,
+        vmctx: core::ptr::null_mut(),
+        type_id,
+    }))
 }
 
 fn bounds_mode(desc: &ModuleDescriptor) -> Result<BoundsMode, String> {
@@ -394,8 +378,9 @@ pub fn instantiate(
             meta.imports.len()
         )));
     }
+    let type_ids = crate::types::module_ids(meta);
     for (import, ext) in meta.imports.iter().zip(imports) {
-        crate::imports::check_import(import, ext, &meta.types, mode)
+        crate::imports::check_import(import, ext, type_ids, mode)
             .map_err(InstantiateError::Link)?;
     }
 
@@ -407,7 +392,6 @@ pub fn instantiate(
         crate::store::store().context() as *const aot_abi::VMStoreContext,
     );
 
-    let type_ids: Vec<u32> = meta.types.iter().map(intern_type).collect();
     for (i, &id) in type_ids.iter().enumerate() {
         ctx.write(offsets.type_id(i as u32), id);
     }
@@ -516,7 +500,10 @@ pub fn instantiate(
         );
         globals.push(GlobalRef {
             ptr: slot,
-            ty: g.ty,
+            ty: GlobalType {
+                ty: crate::types::canonical_val(g.ty.ty, type_ids),
+                mutable: g.ty.mutable,
+            },
         });
     }
 
@@ -527,8 +514,12 @@ pub fn instantiate(
             None => ValRaw::default(),
         };
         let slot = ctx.slot(offsets.defined_table(i as u32));
+        let ty = TableType {
+            elem: crate::types::canonical_val(t.ty.elem, type_ids),
+            ..t.ty
+        };
         // SAFETY: the slot lives forever and only this table (and generated code) writes it.
-        let table = unsafe { Table::with_def(t.ty, init.u64() as usize, slot) }
+        let table = unsafe { Table::with_def(ty, init.u64() as usize, slot) }
             .map_err(InstantiateError::Other)?;
         tables.push(Box::leak(Box::new(Mutex::new(table))));
     }
@@ -762,11 +753,9 @@ impl Instance {
     /// `type_id`, if the module declares that type. Host code calls Wasm code only through
     /// one of these (generated code uses its own calling convention).
     pub fn array_trampoline(&self, type_id: u32) -> Option<ArrayCallFn> {
-        let t = self
-            .meta
-            .types
+        let t = crate::types::module_ids(self.meta)
             .iter()
-            .position(|ty| intern_type(ty) == type_id)?;
+            .position(|id| *id == type_id)?;
         // SAFETY: module_meta checked that there is one trampoline per type.
         let trampolines =
             unsafe { crate::raw_slice(self.desc.trampolines, self.desc.num_trampolines) };
@@ -858,7 +847,8 @@ impl Instance {
         for (i, seg) in self.meta.elems.iter().enumerate() {
             match &seg.mode {
                 SegmentMode::Active { index, offset } => {
-                    let dst = self.eval_offset(offset, false)?;
+                    let table64 = self.table(*index).is_some_and(|t| t.locked().ty().table64);
+                    let dst = self.eval_offset(offset, table64)?;
                     let len = self.elems[i].locked().len() as u64;
                     crate::builtins::table_init(self, *index, i as u32, dst, 0, len)
                         .map_err(trap_of)?;
@@ -951,6 +941,7 @@ pub(crate) mod test_support {
                 elem: ValType::FuncRef,
                 min,
                 max,
+                table64: false,
             },
             init: None,
         }

@@ -34,6 +34,7 @@ pub mod table;
 pub mod tasks;
 pub mod test_host;
 pub mod trap;
+pub mod types;
 pub mod wasi;
 
 /// Locking the runtime's shared objects (memories, tables, element segments).

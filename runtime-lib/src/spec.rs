@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use aot_abi::script::{Action, Command, Expected, Script, Value};
-use aot_abi::{ImportSource, InstancePlan, ModuleDescriptor, TrapKind, ValRaw, ValType};
+use aot_abi::{ImportSource, InstancePlan, ModuleDescriptor, RefTop, TrapKind, ValRaw, ValType};
 
 use crate::imports::val_type_name;
 use crate::instance::{Extern, Instance, InstantiateError};
@@ -341,16 +341,28 @@ impl<'a> Driver<'a> {
     }
 }
 
+/// The hierarchy and nullability of a reference type. The driver sees types by module
+/// type index, where a concrete type is taken as a function type: a struct or array
+/// reference can only be null without GC instructions, and `(ref.null)` of any kind
+/// matches it through the script's untyped form.
+fn ref_top(ty: ValType) -> Option<(RefTop, bool)> {
+    ty.as_ref().map(|r| (r.heap.top(|_| true), r.nullable))
+}
+
 /// The representation of a script value as an argument of type `ty`, if it has that type.
 pub fn value_to_raw(value: &Value, ty: ValType) -> Option<ValRaw> {
+    let null_of = |top: RefTop| ref_top(ty) == Some((top, true));
     Some(match (value, ty) {
         (Value::I32(v), ValType::I32) | (Value::F32(v), ValType::F32) => ValRaw::from_u32(*v),
         (Value::I64(v), ValType::I64) | (Value::F64(v), ValType::F64) => ValRaw::from_u64(*v),
         (Value::V128(v), ValType::V128) => ValRaw(v.to_le_bytes()),
-        (Value::NullFuncRef, ValType::FuncRef) | (Value::NullExternRef, ValType::ExternRef) => {
-            ValRaw::default()
+        (Value::NullFuncRef, _) if null_of(RefTop::Func) => ValRaw::default(),
+        (Value::NullExternRef, _) if null_of(RefTop::Extern) => ValRaw::default(),
+        (Value::NullAnyRef, _) if null_of(RefTop::Any) => ValRaw::default(),
+        (Value::NullExnRef, _) if null_of(RefTop::Exn) => ValRaw::default(),
+        (Value::ExternRef(n), _) if ref_top(ty).is_some_and(|(t, _)| t == RefTop::Extern) => {
+            ValRaw::from_u64(u64::from(*n) + 1)
         }
-        (Value::ExternRef(n), ValType::ExternRef) => ValRaw::from_u64(u64::from(*n) + 1),
         _ => return None,
     })
 }
@@ -367,8 +379,12 @@ pub fn result_matches(expected: &Expected, ty: ValType, got: &ValRaw) -> bool {
             ty == ValType::F64 && got.u64() & 0x7fff_ffff_ffff_ffff == F64_NAN
         }
         Expected::F64ArithmeticNan => ty == ValType::F64 && got.u64() & F64_NAN == F64_NAN,
-        Expected::AnyFuncRef => ty == ValType::FuncRef && got.u64() != 0,
-        Expected::AnyExternRef => ty == ValType::ExternRef && got.u64() != 0,
+        Expected::AnyFuncRef => {
+            ref_top(ty).is_some_and(|(t, _)| t == RefTop::Func) && got.u64() != 0
+        }
+        Expected::AnyExternRef => {
+            ref_top(ty).is_some_and(|(t, _)| t == RefTop::Extern) && got.u64() != 0
+        }
         Expected::Either(alternatives) => alternatives.iter().any(|e| result_matches(e, ty, got)),
         Expected::V128Lanes { lane_bits, lanes } => {
             let bits = u32::from(*lane_bits);
@@ -469,10 +485,14 @@ fn show_raw(ty: ValType, v: &ValRaw) -> String {
             0 => "externref:null".into(),
             n => format!("externref:{}", n - 1),
         },
-        ValType::ExnRef => match v.u64() {
-            0 => "exnref:null".into(),
-            p => format!("exnref:0x{p:x}"),
-        },
+        ValType::Ref(r) => {
+            let name = crate::imports::val_type_name(ty);
+            match (r.heap.top(|_| true), v.u64()) {
+                (_, 0) => format!("{name}:null"),
+                (RefTop::Extern, n) => format!("{name}:{}", n - 1),
+                (_, p) => format!("{name}:0x{p:x}"),
+            }
+        }
     }
 }
 
@@ -490,6 +510,8 @@ fn show_value(v: &Value) -> String {
         Value::V128(x) => show_raw(ValType::V128, &ValRaw(x.to_le_bytes())),
         Value::NullFuncRef => "funcref:null".into(),
         Value::NullExternRef => "externref:null".into(),
+        Value::NullAnyRef => "anyref:null".into(),
+        Value::NullExnRef => "exnref:null".into(),
         Value::ExternRef(n) => format!("externref:{n}"),
     }
 }

@@ -110,15 +110,17 @@ impl Table {
     }
 
     /// table.grow: returns the old size, or None when the new size would exceed the
-    /// declared maximum, 2^32-1, or [`MAX_TABLE_ELEMENTS`], or cannot be allocated.
+    /// declared maximum, the index space (2^32-1 for a 32-bit table), or
+    /// [`MAX_TABLE_ELEMENTS`], or cannot be allocated.
     pub fn grow(&mut self, delta: u64, init: usize) -> Option<u64> {
         let old = self.size();
         let new = old.checked_add(delta)?;
-        let max = self
-            .ty
-            .max
-            .unwrap_or(u64::from(u32::MAX))
-            .min(u64::from(u32::MAX));
+        let index_max = if self.ty.table64 {
+            u64::MAX
+        } else {
+            u64::from(u32::MAX)
+        };
+        let max = self.ty.max.unwrap_or(index_max).min(index_max);
         if new > max || new > MAX_TABLE_ELEMENTS {
             return None;
         }
@@ -251,6 +253,7 @@ mod tests {
                 elem: ValType::FuncRef,
                 min,
                 max,
+                table64: false,
             },
             0,
         )
@@ -275,6 +278,7 @@ mod tests {
                 elem: ValType::ExternRef,
                 min: 3,
                 max: None,
+                table64: false,
             },
             7,
         )
@@ -410,7 +414,8 @@ mod tests {
             TableType {
                 elem: ValType::FuncRef,
                 min: 5,
-                max: Some(9)
+                max: Some(9),
+                table64: false,
             }
         );
         assert_eq!(t.ty().min, 2);

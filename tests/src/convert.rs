@@ -575,16 +575,19 @@ fn directive_kind(d: &WastDirective<'_>) -> &'static str {
     }
 }
 
+/// The null of heap type `ty`'s hierarchy. A concrete type is taken as a function type:
+/// the scripts of the gate reference only function types by index in `ref.null`.
 fn null_ref(ty: &HeapType<'_>) -> Option<Value> {
+    use AbstractHeapType as A;
     match ty {
-        HeapType::Abstract {
-            shared: false,
-            ty: AbstractHeapType::Func | AbstractHeapType::NoFunc,
-        } => Some(Value::NullFuncRef),
-        HeapType::Abstract {
-            shared: false,
-            ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern,
-        } => Some(Value::NullExternRef),
+        HeapType::Abstract { shared: false, ty } => match ty {
+            A::Func | A::NoFunc => Some(Value::NullFuncRef),
+            A::Extern | A::NoExtern => Some(Value::NullExternRef),
+            A::Any | A::None | A::Eq | A::I31 | A::Struct | A::Array => Some(Value::NullAnyRef),
+            A::Exn | A::NoExn => Some(Value::NullExnRef),
+            A::Cont | A::NoCont => None,
+        },
+        HeapType::Concrete(_) => Some(Value::NullFuncRef),
         _ => None,
     }
 }
@@ -628,6 +631,8 @@ fn expected_core(ret: &WastRetCore<'_>) -> Result<Expected, String> {
         WastRetCore::RefNull(None) => Expected::Either(vec![
             Expected::Exact(Value::NullFuncRef),
             Expected::Exact(Value::NullExternRef),
+            Expected::Exact(Value::NullAnyRef),
+            Expected::Exact(Value::NullExnRef),
         ]),
         WastRetCore::RefNull(Some(ty)) => Expected::Exact(
             null_ref(ty).ok_or_else(|| format!("unsupported result (ref.null {ty:?})"))?,

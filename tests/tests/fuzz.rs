@@ -1482,6 +1482,8 @@ fn value_text(v: &Value) -> String {
         Value::F64(x) => format!("(f64.const {})", f64_text(*x)),
         Value::NullFuncRef => "(ref.null func)".to_string(),
         Value::NullExternRef => "(ref.null extern)".to_string(),
+        Value::NullAnyRef => "(ref.null any)".to_string(),
+        Value::NullExnRef => "(ref.null exn)".to_string(),
         Value::ExternRef(n) => format!("(ref.extern {n})"),
         Value::V128(_) => "(v128.const i64x2 0 0)".to_string(),
     }

@@ -436,6 +436,24 @@ impl Translator<'_, '_, '_> {
                     .return_call_indirect(self.b, table_index, type_index, index, &args);
                 self.unreachable_from_here();
             }
+            O::CallRef { type_index } => {
+                let callee = self.pop();
+                let n = self.env.module.info.meta.types[type_index as usize]
+                    .params
+                    .len();
+                let args = self.popn(n);
+                let results = self.env.call_ref(self.b, type_index, callee, &args);
+                self.stack.extend(results);
+            }
+            O::ReturnCallRef { type_index } => {
+                let callee = self.pop();
+                let n = self.env.module.info.meta.types[type_index as usize]
+                    .params
+                    .len();
+                let args = self.popn(n);
+                self.env.return_call_ref(self.b, type_index, callee, &args);
+                self.unreachable_from_here();
+            }
             O::Drop => {
                 self.pop();
             }
@@ -574,6 +592,31 @@ impl Translator<'_, '_, '_> {
                 let c = self.b.ins().uextend(types::I32, c);
                 self.push(c);
             }
+            O::RefAsNonNull => {
+                let v = *self.stack.last().expect("validated");
+                self.b.ins().trapz(v, trap_code(TrapKind::NullReference));
+            }
+            O::BrOnNull { relative_depth } => {
+                // Branches with the values below the reference; falls through with it.
+                let v = self.pop();
+                let (target, n) = self.br_target(relative_depth);
+                let args = self.peekn(n).to_vec();
+                let next = self.b.create_block();
+                self.b.ins().brif(v, next, &[], target, &block_args(&args));
+                self.switch_to(next);
+                self.push(v);
+            }
+            O::BrOnNonNull { relative_depth } => {
+                // Branches with the reference on top (the target's last value); falls
+                // through without it.
+                let v = self.pop();
+                let (target, n) = self.br_target(relative_depth);
+                let mut args = self.peekn(n - 1).to_vec();
+                args.push(v);
+                let next = self.b.create_block();
+                self.b.ins().brif(v, target, &block_args(&args), next, &[]);
+                self.switch_to(next);
+            }
             O::RefFunc { function_index } => {
                 let v = self.env.ref_func(self.b, function_index);
                 self.push(v);
@@ -593,17 +636,23 @@ impl Translator<'_, '_, '_> {
                 let v = self.env.table_size(self.b, table);
                 self.push(v);
             }
+            // Indices and lengths are i32 or i64 by the tables' index types; builtins take
+            // u64 (as for memories).
             O::TableGrow { table } => {
                 let (init, delta) = self.pop2();
+                let delta = self.address_as_u64(delta);
                 let t = self.b.ins().iconst(types::I32, table as i64);
                 let r = self
                     .env
                     .call_builtin(self.b, Builtin::table_grow, &[t, delta, init])
                     .expect("returns");
+                let r = self.index_result(self.env.table64(table), r);
                 self.push(r);
             }
             O::TableFill { table } => {
                 let (dst, val, len) = self.pop3();
+                let dst = self.address_as_u64(dst);
+                let len = self.address_as_u64(len);
                 let t = self.b.ins().iconst(types::I32, table as i64);
                 self.env.call_builtin_checked(
                     self.b,
@@ -617,6 +666,9 @@ impl Translator<'_, '_, '_> {
                 src_table,
             } => {
                 let (dst, src, len) = self.pop3();
+                let dst = self.address_as_u64(dst);
+                let src = self.address_as_u64(src);
+                let len = self.address_as_u64(len);
                 let d = self.b.ins().iconst(types::I32, dst_table as i64);
                 let s = self.b.ins().iconst(types::I32, src_table as i64);
                 self.env.call_builtin_checked(
@@ -628,6 +680,7 @@ impl Translator<'_, '_, '_> {
             }
             O::TableInit { elem_index, table } => {
                 let (dst, src, len) = self.pop3();
+                let dst = self.address_as_u64(dst);
                 let t = self.b.ins().iconst(types::I32, table as i64);
                 let e = self.b.ins().iconst(types::I32, elem_index as i64);
                 self.env.call_builtin_checked(
@@ -718,8 +771,8 @@ impl Translator<'_, '_, '_> {
         Ok(())
     }
 
-    /// A memory address or length as the u64 the builtins take: i32 values (of 32-bit
-    /// memories) are zero-extended, i64 values (of 64-bit memories) are already one.
+    /// A memory or table address or length as the u64 the builtins take: i32 values (of
+    /// 32-bit memories and tables) are zero-extended, i64 values are already one.
     fn address_as_u64(&mut self, v: Value) -> Value {
         if self.b.func.dfg.value_type(v) == types::I32 {
             self.b.ins().uextend(types::I64, v)
@@ -728,9 +781,9 @@ impl Translator<'_, '_, '_> {
         }
     }
 
-    /// A page count or grow result (an i64) as the memory's index type.
-    fn index_result(&mut self, memory64: bool, v: Value) -> Value {
-        if memory64 {
+    /// A page count or grow result (an i64) as the memory's or table's index type.
+    fn index_result(&mut self, is64: bool, v: Value) -> Value {
+        if is64 {
             v
         } else {
             self.b.ins().ireduce(types::I32, v)
@@ -786,10 +839,31 @@ enum Ext {
     Unsigned,
 }
 
+/// Whether the operator named `name` (its `Operator` variant) belongs to the GC proposal:
+/// struct and array instructions, i31 references, casts and tests, the conversions between
+/// `any` and `extern`, and `ref.eq`.
+fn is_gc_operator(name: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "Struct",
+        "Array",
+        "RefI31",
+        "I31Get",
+        "RefTest",
+        "RefCast",
+        "BrOnCast",
+        "AnyConvertExtern",
+        "ExternConvertAny",
+        "RefEq",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
 fn unsupported(file: &str, offset: usize, op: &Operator) -> CompileError {
     let name = format!("{op:?}");
     let name = name.split([' ', '{', '(']).next().unwrap_or("").to_string();
-    let what = if name.starts_with('V')
+    let what = if is_gc_operator(&name) {
+        format!("GC instruction {name} is not supported yet (GC)")
+    } else if name.starts_with('V')
         || name.contains("x16")
         || name.contains("x8")
         || name.contains("x4")

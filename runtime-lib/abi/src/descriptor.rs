@@ -422,8 +422,8 @@ impl CommandConfig {
                 w.u8(1);
                 w.seq(&c.glue, |w, g| {
                     let w: &mut Writer = w;
-                    w.seq(&g.ty.params, |w, t| w.u8(*t as u8));
-                    w.seq(&g.ty.results, |w, t| w.u8(*t as u8));
+                    w.seq(&g.ty.params, |w, t| crate::meta::enc_valtype(w, *t));
+                    w.seq(&g.ty.results, |w, t| crate::meta::enc_valtype(w, *t));
                     enc_opt_export(w, g.memory);
                     enc_opt_export(w, g.realloc);
                     w.u8(g.string_encoding);

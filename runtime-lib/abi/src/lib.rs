@@ -28,7 +28,7 @@ pub use trap::TrapKind;
 pub use vmctx::*;
 
 /// Bumped whenever anything in this crate changes the binary contract.
-pub const ABI_VERSION: u32 = 7;
+pub const ABI_VERSION: u32 = 8;
 
 /// Size of a Wasm page in bytes.
 pub const WASM_PAGE_SIZE: u64 = 65536;
@@ -85,15 +85,19 @@ macro_rules! foreach_builtin {
             /// data.drop.
             data_drop(vmctx: ptr, data: i32);
             /// table.grow with `init` as the new elements' value; returns the old size or -1.
-            table_grow(vmctx: ptr, table: i32, delta: i32, init: ptr) -> i32;
+            /// Indices and lengths are u64 for every table (a 32-bit table's zero-extended).
+            table_grow(vmctx: ptr, table: i32, delta: i64, init: ptr) -> i64;
             /// table.fill; returns a trap status.
-            table_fill(vmctx: ptr, table: i32, dst: i32, val: ptr, len: i32) -> i32;
+            table_fill(vmctx: ptr, table: i32, dst: i64, val: ptr, len: i64) -> i32;
             /// table.copy; returns a trap status.
-            table_copy(vmctx: ptr, dst_table: i32, src_table: i32, dst: i32, src: i32, len: i32) -> i32;
+            table_copy(vmctx: ptr, dst_table: i32, src_table: i32, dst: i64, src: i64, len: i64) -> i32;
             /// table.init from element segment `elem`; returns a trap status.
-            table_init(vmctx: ptr, table: i32, elem: i32, dst: i32, src: i32, len: i32) -> i32;
+            table_init(vmctx: ptr, table: i32, elem: i32, dst: i64, src: i32, len: i32) -> i32;
             /// elem.drop.
             elem_drop(vmctx: ptr, elem: i32);
+            /// Whether canonical type `actual` is a subtype of `expected` (1 or 0): the slow
+            /// path of a call_indirect whose expected type is not final.
+            func_subtype(vmctx: ptr, actual: i32, expected: i32) -> i32;
             /// Raises the trap a host function left in the store (`VMStoreContext::
             /// pending_trap`); never returns. Called by host-call trampolines only.
             raise_pending_trap(vmctx: ptr);
@@ -111,33 +115,180 @@ macro_rules! foreach_builtin {
 }
 
 /// The value types of Wasm as they appear in metadata and scripts.
+///
+/// `funcref` and `externref` (the nullable tops of their hierarchies) have their own
+/// variants, so that Wasm 2.0 code never sees [`ValType::Ref`]; every other reference type
+/// (typed function references, non-nullable references, the abstract heap types of Wasm
+/// 3.0) is a [`RefType`]. At run time every reference is one pointer-sized value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
 pub enum ValType {
-    I32 = 0,
-    I64 = 1,
-    F32 = 2,
-    F64 = 3,
-    V128 = 4,
-    FuncRef = 5,
-    ExternRef = 6,
-    /// A `*const VMException`, null = `ref.null exn`.
-    ExnRef = 7,
+    I32,
+    I64,
+    F32,
+    F64,
+    V128,
+    FuncRef,
+    ExternRef,
+    /// Any other reference type; never `(ref null func)` or `(ref null extern)` (see
+    /// [`ValType::from_ref`]).
+    Ref(RefType),
+}
+
+/// A reference type: a heap type and whether null is a value of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RefType {
+    pub nullable: bool,
+    pub heap: HeapType,
+}
+
+/// The heap type of a reference type.
+///
+/// `Concrete` names a defined type: in [`ModuleMeta`] by the module's type index, in the
+/// runtime's tables, globals and import checks by its canonical type id (the runtime
+/// rewrites one into the other when it instantiates the module, see
+/// [`ValType::map_concrete`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HeapType {
+    Func,
+    NoFunc,
+    Extern,
+    NoExtern,
+    Any,
+    Eq,
+    I31,
+    Struct,
+    Array,
+    None,
+    Exn,
+    NoExn,
+    Concrete(u32),
+}
+
+/// The top of a reference type's hierarchy: which kind of value it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RefTop {
+    Func,
+    Extern,
+    Any,
+    Exn,
+}
+
+impl HeapType {
+    /// The top of its hierarchy; a concrete type is taken as a function type (`is_func`
+    /// tells whether it is one: struct and array types are in `any`'s hierarchy).
+    pub fn top(self, is_func: impl Fn(u32) -> bool) -> RefTop {
+        match self {
+            HeapType::Func | HeapType::NoFunc => RefTop::Func,
+            HeapType::Extern | HeapType::NoExtern => RefTop::Extern,
+            HeapType::Exn | HeapType::NoExn => RefTop::Exn,
+            HeapType::Any
+            | HeapType::Eq
+            | HeapType::I31
+            | HeapType::Struct
+            | HeapType::Array
+            | HeapType::None => RefTop::Any,
+            HeapType::Concrete(i) if is_func(i) => RefTop::Func,
+            HeapType::Concrete(_) => RefTop::Any,
+        }
+    }
+
+    /// The bottom type of hierarchy `top` (`nofunc`, `noextern`, `none`, `noexn`).
+    pub fn bottom(top: RefTop) -> HeapType {
+        match top {
+            RefTop::Func => HeapType::NoFunc,
+            RefTop::Extern => HeapType::NoExtern,
+            RefTop::Any => HeapType::None,
+            RefTop::Exn => HeapType::NoExn,
+        }
+    }
+
+    pub(crate) fn code(self) -> (u8, Option<u32>) {
+        match self {
+            HeapType::Func => (0, None),
+            HeapType::NoFunc => (1, None),
+            HeapType::Extern => (2, None),
+            HeapType::NoExtern => (3, None),
+            HeapType::Any => (4, None),
+            HeapType::Eq => (5, None),
+            HeapType::I31 => (6, None),
+            HeapType::Struct => (7, None),
+            HeapType::Array => (8, None),
+            HeapType::None => (9, None),
+            HeapType::Exn => (10, None),
+            HeapType::NoExn => (11, None),
+            HeapType::Concrete(i) => (12, Some(i)),
+        }
+    }
 }
 
 impl ValType {
-    pub fn from_u8(b: u8) -> Option<ValType> {
-        Some(match b {
-            0 => ValType::I32,
-            1 => ValType::I64,
-            2 => ValType::F32,
-            3 => ValType::F64,
-            4 => ValType::V128,
-            5 => ValType::FuncRef,
-            6 => ValType::ExternRef,
-            7 => ValType::ExnRef,
-            _ => return None,
-        })
+    /// The value type of reference type `r`, in the normal form [`ValType`] documents.
+    pub fn from_ref(r: RefType) -> ValType {
+        match r {
+            RefType {
+                nullable: true,
+                heap: HeapType::Func,
+            } => ValType::FuncRef,
+            RefType {
+                nullable: true,
+                heap: HeapType::Extern,
+            } => ValType::ExternRef,
+            r => ValType::Ref(r),
+        }
+    }
+
+    /// Its reference type, if it is one.
+    pub fn as_ref(self) -> Option<RefType> {
+        match self {
+            ValType::FuncRef => Some(RefType {
+                nullable: true,
+                heap: HeapType::Func,
+            }),
+            ValType::ExternRef => Some(RefType {
+                nullable: true,
+                heap: HeapType::Extern,
+            }),
+            ValType::Ref(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub fn is_ref(self) -> bool {
+        self.as_ref().is_some()
+    }
+
+    /// The same type with every concrete heap type index `i` replaced by `f(i)`.
+    pub fn map_concrete(self, f: impl Fn(u32) -> u32) -> ValType {
+        match self {
+            ValType::Ref(RefType {
+                nullable,
+                heap: HeapType::Concrete(i),
+            }) => ValType::Ref(RefType {
+                nullable,
+                heap: HeapType::Concrete(f(i)),
+            }),
+            other => other,
+        }
+    }
+
+    /// Appends its encoding (one byte, then a reference type's details) to `out`.
+    pub fn encode(self, out: &mut Vec<u8>) {
+        match self {
+            ValType::I32 => out.push(0),
+            ValType::I64 => out.push(1),
+            ValType::F32 => out.push(2),
+            ValType::F64 => out.push(3),
+            ValType::V128 => out.push(4),
+            ValType::FuncRef => out.push(5),
+            ValType::ExternRef => out.push(6),
+            ValType::Ref(r) => {
+                let (code, index) = r.heap.code();
+                out.extend([7, u8::from(r.nullable), code]);
+                if let Some(i) = index {
+                    out.extend(i.to_le_bytes());
+                }
+            }
+        }
     }
 }
 

@@ -5,9 +5,9 @@
 //! [`ModuleMeta::encode`] into the object; the runtime reads it back with
 //! [`ModuleMeta::decode`]. Function bodies are not here: they are native code.
 
-use crate::ValType;
 use crate::codec::{DecodeError, DecodeResult, Reader, Writer};
 use crate::vmctx::VMCounts;
+use crate::{HeapType, RefType, ValType};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FuncType {
@@ -15,12 +15,63 @@ pub struct FuncType {
     pub results: Vec<ValType>,
 }
 
+/// What a type definition is beyond its signature (Wasm 3.0's type section): its
+/// recursion group, finality, declared supertype and kind. The runtime canonicalises types
+/// from these (iso-recursive equivalence: two types are the same when their whole rec
+/// groups are, position included), so that `call_indirect`, function imports and typed
+/// references agree across modules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeDef {
+    /// Module type index of the first type of its rec group, and the group's length.
+    pub rec_start: u32,
+    pub rec_len: u32,
+    pub is_final: bool,
+    /// Declared supertype, a module type index.
+    pub supertype: Option<u32>,
+    pub composite: CompositeType,
+}
+
+/// The kind of a defined type. A function type's signature is `ModuleMeta::types[i]`;
+/// struct and array types (definable, though no instruction of aot may use them yet) have
+/// an empty signature there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompositeType {
+    Func,
+    Struct(Vec<FieldType>),
+    Array(FieldType),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldType {
+    pub mutable: bool,
+    /// None for the packed i8 and i16 storage types: `Some(ValType::I32)` otherwise
+    /// would be ambiguous, so packed types use `packed`.
+    pub ty: Option<ValType>,
+    /// 8 or 16 for a packed field, 0 otherwise.
+    pub packed: u8,
+}
+
+impl TypeDef {
+    /// The definition of a lone final function type (a Wasm 2.0 type, or a host's).
+    pub fn lone_func(index: u32) -> TypeDef {
+        TypeDef {
+            rec_start: index,
+            rec_len: 1,
+            is_final: true,
+            supertype: None,
+            composite: CompositeType::Func,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TableType {
-    /// `ValType::FuncRef` or `ValType::ExternRef`.
+    /// A reference type: `ValType::FuncRef`, `ValType::ExternRef` or a `ValType::Ref`.
     pub elem: ValType,
     pub min: u64,
     pub max: Option<u64>,
+    /// i64 indices (the memory64 proposal's 64-bit tables).
+    pub table64: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +104,9 @@ pub fn limits_match(
 impl TableType {
     /// Whether a table of this type may satisfy an import of type `expected`.
     pub fn matches(&self, expected: &TableType) -> bool {
-        self.elem == expected.elem && limits_match(self.min, self.max, expected.min, expected.max)
+        self.elem == expected.elem
+            && self.table64 == expected.table64
+            && limits_match(self.min, self.max, expected.min, expected.max)
     }
 }
 
@@ -187,6 +240,9 @@ pub struct DataSegment {
 pub struct ModuleMeta {
     pub name: Option<String>,
     pub types: Vec<FuncType>,
+    /// Per type (parallel to `types`): its rec group, finality, supertype and kind. Empty
+    /// means every type is a lone final function type.
+    pub type_defs: Vec<TypeDef>,
     pub imports: Vec<Import>,
     /// Type index of every function, imported first.
     pub funcs: Vec<u32>,
@@ -228,6 +284,14 @@ impl ModuleMeta {
         }
     }
 
+    /// The definition of type `index` (see [`ModuleMeta::type_defs`]).
+    pub fn type_def(&self, index: u32) -> TypeDef {
+        match self.type_defs.get(index as usize) {
+            Some(d) => d.clone(),
+            None => TypeDef::lone_func(index),
+        }
+    }
+
     /// The name to show in a backtrace for function `index`.
     pub fn func_display_name(&self, index: u32) -> String {
         match self.func_names.get(index as usize) {
@@ -241,8 +305,36 @@ impl ModuleMeta {
         w.u32(META_MAGIC);
         w.opt_str(self.name.as_deref());
         w.seq(&self.types, |w, t| {
-            w.seq(&t.params, |w, v| w.u8(*v as u8));
-            w.seq(&t.results, |w, v| w.u8(*v as u8));
+            w.seq(&t.params, |w, v| enc_valtype(w, *v));
+            w.seq(&t.results, |w, v| enc_valtype(w, *v));
+        });
+        w.seq(&self.type_defs, |w, d| {
+            w.u32(d.rec_start);
+            w.u32(d.rec_len);
+            w.bool(d.is_final);
+            w.opt_u64(d.supertype.map(u64::from));
+            let field = |w: &mut Writer, f: &FieldType| {
+                w.bool(f.mutable);
+                w.u8(f.packed);
+                match f.ty {
+                    Some(t) => {
+                        w.u8(1);
+                        enc_valtype(w, t);
+                    }
+                    None => w.u8(0),
+                }
+            };
+            match &d.composite {
+                CompositeType::Func => w.u8(0),
+                CompositeType::Struct(fields) => {
+                    w.u8(1);
+                    w.seq(fields, field);
+                }
+                CompositeType::Array(f) => {
+                    w.u8(2);
+                    field(w, f);
+                }
+            }
         });
         w.seq(&self.imports, |w, i| {
             w.str(&i.module);
@@ -295,7 +387,7 @@ impl ModuleMeta {
         w.opt_u64(self.start.map(u64::from));
         w.seq(&self.elems, |w, e| {
             enc_mode(w, &e.mode);
-            w.u8(e.ty as u8);
+            enc_valtype(w, e.ty);
             w.seq(&e.items, enc_expr);
         });
         w.seq(&self.datas, |w, d| {
@@ -317,6 +409,42 @@ impl ModuleMeta {
             Ok(FuncType {
                 params: r.seq(dec_valtype)?,
                 results: r.seq(dec_valtype)?,
+            })
+        })?;
+        let type_defs = r.seq(|r| {
+            let rec_start = r.u32()?;
+            let rec_len = r.u32()?;
+            let is_final = r.bool()?;
+            let supertype = r
+                .opt_u64()?
+                .map(|s| u32::try_from(s).map_err(|_| DecodeError("bad supertype")))
+                .transpose()?;
+            let field = |r: &mut Reader| -> DecodeResult<FieldType> {
+                let mutable = r.bool()?;
+                let packed = r.u8()?;
+                let ty = if r.bool()? {
+                    Some(dec_valtype(r)?)
+                } else {
+                    None
+                };
+                Ok(FieldType {
+                    mutable,
+                    ty,
+                    packed,
+                })
+            };
+            let composite = match r.u8()? {
+                0 => CompositeType::Func,
+                1 => CompositeType::Struct(r.seq(field)?),
+                2 => CompositeType::Array(field(r)?),
+                _ => return Err(DecodeError("bad composite type")),
+            };
+            Ok(TypeDef {
+                rec_start,
+                rec_len,
+                is_final,
+                supertype,
+                composite,
             })
         })?;
         let imports = r.seq(|r| {
@@ -384,6 +512,7 @@ impl ModuleMeta {
         Ok(ModuleMeta {
             name,
             types,
+            type_defs,
             imports,
             funcs,
             tables,
@@ -401,14 +530,48 @@ impl ModuleMeta {
 
 const META_MAGIC: u32 = 0x4d54_4100 | crate::ABI_VERSION;
 
+pub(crate) fn enc_valtype(w: &mut Writer, v: ValType) {
+    v.encode(&mut w.buf);
+}
+
 pub(crate) fn dec_valtype(r: &mut Reader) -> DecodeResult<ValType> {
-    ValType::from_u8(r.u8()?).ok_or(DecodeError("bad value type"))
+    Ok(match r.u8()? {
+        0 => ValType::I32,
+        1 => ValType::I64,
+        2 => ValType::F32,
+        3 => ValType::F64,
+        4 => ValType::V128,
+        5 => ValType::FuncRef,
+        6 => ValType::ExternRef,
+        7 => {
+            let nullable = r.bool()?;
+            let heap = match r.u8()? {
+                0 => HeapType::Func,
+                1 => HeapType::NoFunc,
+                2 => HeapType::Extern,
+                3 => HeapType::NoExtern,
+                4 => HeapType::Any,
+                5 => HeapType::Eq,
+                6 => HeapType::I31,
+                7 => HeapType::Struct,
+                8 => HeapType::Array,
+                9 => HeapType::None,
+                10 => HeapType::Exn,
+                11 => HeapType::NoExn,
+                12 => HeapType::Concrete(r.u32()?),
+                _ => return Err(DecodeError("bad heap type")),
+            };
+            ValType::from_ref(RefType { nullable, heap })
+        }
+        _ => return Err(DecodeError("bad value type")),
+    })
 }
 
 fn enc_table(w: &mut Writer, t: &TableType) {
-    w.u8(t.elem as u8);
+    enc_valtype(w, t.elem);
     w.u64(t.min);
     w.opt_u64(t.max);
+    w.bool(t.table64);
 }
 
 fn dec_table(r: &mut Reader) -> DecodeResult<TableType> {
@@ -416,6 +579,7 @@ fn dec_table(r: &mut Reader) -> DecodeResult<TableType> {
         elem: dec_valtype(r)?,
         min: r.u64()?,
         max: r.opt_u64()?,
+        table64: r.bool()?,
     })
 }
 
@@ -438,7 +602,7 @@ fn dec_memory(r: &mut Reader) -> DecodeResult<MemoryType> {
 }
 
 fn enc_global_type(w: &mut Writer, g: &GlobalType) {
-    w.u8(g.ty as u8);
+    enc_valtype(w, g.ty);
     w.bool(g.mutable);
 }
 
@@ -498,7 +662,7 @@ fn enc_expr(w: &mut Writer, e: &ConstExpr) {
         }
         ConstOp::RefNull(t) => {
             w.u8(5);
-            w.u8(t as u8);
+            enc_valtype(w, t);
         }
         ConstOp::RefFunc(i) => {
             w.u8(6);
@@ -565,10 +729,37 @@ mod tests {
     fn meta_round_trips() {
         let m = ModuleMeta {
             name: Some("m".into()),
-            types: vec![FuncType {
-                params: vec![ValType::I32, ValType::F64],
-                results: vec![ValType::ExternRef],
-            }],
+            types: vec![
+                FuncType {
+                    params: vec![
+                        ValType::I32,
+                        ValType::F64,
+                        ValType::Ref(RefType {
+                            nullable: false,
+                            heap: HeapType::Concrete(1),
+                        }),
+                    ],
+                    results: vec![ValType::ExternRef],
+                },
+                FuncType {
+                    params: vec![],
+                    results: vec![],
+                },
+            ],
+            type_defs: vec![
+                TypeDef::lone_func(0),
+                TypeDef {
+                    rec_start: 1,
+                    rec_len: 1,
+                    is_final: false,
+                    supertype: Some(0),
+                    composite: CompositeType::Struct(vec![FieldType {
+                        mutable: true,
+                        ty: None,
+                        packed: 8,
+                    }]),
+                },
+            ],
             imports: vec![
                 Import {
                     module: "env".into(),
@@ -598,6 +789,7 @@ mod tests {
                     elem: ValType::FuncRef,
                     min: 3,
                     max: None,
+                    table64: true,
                 },
                 init: None,
             }],

@@ -15,9 +15,13 @@ pub enum Value {
     F32(u32),
     F64(u64),
     V128(u128),
-    /// `ref.null func` / `ref.null extern`.
+    /// `ref.null func` / `ref.null extern` (or their bottoms `nofunc`, `noextern`, or a
+    /// concrete function type): the null of that hierarchy.
     NullFuncRef,
     NullExternRef,
+    /// `ref.null any` (or `none`, `eq`, `struct`, ...) and `ref.null exn` (or `noexn`).
+    NullAnyRef,
+    NullExnRef,
     /// `ref.extern N`: a host reference the harness names by number.
     ExternRef(u32),
 }
@@ -295,6 +299,8 @@ fn enc_value(w: &mut Writer, v: &Value) {
             w.u8(7);
             w.u32(*x);
         }
+        Value::NullAnyRef => w.u8(8),
+        Value::NullExnRef => w.u8(9),
     }
 }
 
@@ -312,6 +318,8 @@ fn dec_value(r: &mut Reader) -> DecodeResult<Value> {
         5 => Value::NullFuncRef,
         6 => Value::NullExternRef,
         7 => Value::ExternRef(r.u32()?),
+        8 => Value::NullAnyRef,
+        9 => Value::NullExnRef,
         _ => return Err(DecodeError("bad value")),
     })
 }

@@ -7,22 +7,31 @@
 //!
 //! Per case (seed `s`: wasm-smith fed with bytes from a PRNG seeded with `s`; a file of
 //! tests/fuzz/regressions/; or [`SELF_CHECK`], always):
-//! 1. Generation: Wasm 2.0 without SIMD, plus extended-const and tail calls, imports (in
-//!    half the seeds) only from [`PROVIDER`] (a fixed module instantiated afresh for each
-//!    call), small sizes, every function and global exported, NaNs canonicalised after
-//!    float operations (so results are deterministic), and wasm-smith's fuel instrumentation (a
-//!    global decremented at every function entry and loop head, trapping at zero), so
-//!    every call ends.
+//! 1. Generation: scalar Wasm 2.0, extended-const and tail calls in every seed, and, chosen
+//!    per seed from the seed ([`FEATURE_SHARES`]), SIMD (half the seeds), relaxed SIMD (a
+//!    quarter of those), multi-memory (up to 3 memories), memory64 and wide arithmetic;
+//!    imports (in half the seeds) only from [`PROVIDER`] (a fixed module instantiated
+//!    afresh for each call), small sizes, every function and global exported, NaNs
+//!    canonicalised after float operations, scalar and f32x4/f64x2 lanes (so results are
+//!    deterministic), and wasm-smith's fuel instrumentation (a global decremented at every
+//!    function entry and loop head, trapping at zero), so every call ends. Relaxed SIMD
+//!    results are the target's own, in aot as in wasmtime: seeds with it are run only by
+//!    the x86-64-v3 build, whose lowering is wasmtime's on the (x86-64-v3) host, and only
+//!    compiled by the others (aarch64 included). wasm-smith's switches that bring more than
+//!    aot supports (64-bit tables with memory64; GC with typed function references) make
+//!    the generator try the seed's next byte stream (up to [`GENERATE_ATTEMPTS`]).
+//!    Exceptions and typed function references have their flag at 0 until aot has them.
 //! 2. Compilation with `aot::compile_module` for every build in [`BUILDS`], under
 //!    `catch_unwind`: a panic is a failure, an error is a failure unless it says
 //!    "not supported" (then the case is skipped for that build, with the reason).
 //! 3. Execution: every exported function is called with up to three fixed argument tuples
 //!    (from the seed), each call in a fresh instance; after each call the mutable exported
-//!    globals are read (all globals once after the first instantiation) and the memory's
-//!    contents are hashed (by [`HASHER`], a second module importing the memory), so that
-//!    side effects are compared too. The calls of many cases go into one spec-script
-//!    executable per batch (the runtime's spec driver); each assertion is made to fail on
-//!    purpose, so that its `FAIL` line reports what the call returned or how it trapped.
+//!    globals are read (all globals once after the first instantiation) and the contents of
+//!    every memory (32- and 64-bit, and the provider's) are hashed (by the case's
+//!    [`hasher`], a second module importing them), so that side effects are compared
+//!    too. The calls of many cases go into one spec-script executable per batch (the
+//!    runtime's spec driver); each assertion is made to fail on purpose, so that its
+//!    `FAIL` line reports what the call returned or how it trapped.
 //!    A batch that crashes or hangs blames the case it was in (failure, or skip on a
 //!    timeout) and the rest run again.
 //! 4. Comparison: the observations become a `.wast` script of assertions
@@ -1065,8 +1074,7 @@ impl Source {
             Source::Seed(s) => {
                 build.run_every > 0
                     && s % build.run_every == 0
-                    && (build.relaxed_as_host
-                        || !Features::of_seed(*s).has(Feature::RelaxedSimd))
+                    && (build.relaxed_as_host || !Features::of_seed(*s).has(Feature::RelaxedSimd))
             }
             Source::File(_) | Source::SelfCheck => build.run_every > 0,
         }
@@ -1373,10 +1381,9 @@ fn observe(step: &Step, result: Option<&str>) -> Observed {
             | Step::HashInstance,
             None,
         ) => Observed::Done,
-        (
-            Step::Provider | Step::RegisterEnv | Step::Register | Step::HashInstance,
-            Some(why),
-        ) => Observed::Error(why.to_string()),
+        (Step::Provider | Step::RegisterEnv | Step::Register | Step::HashInstance, Some(why)) => {
+            Observed::Error(why.to_string())
+        }
         (Step::Instantiate, Some(why)) => {
             match why.strip_prefix("instantiation failed: wasm trap: ") {
                 Some(msg) => Observed::Trap(msg.to_string()),
@@ -1503,10 +1510,13 @@ fn run_batch(build: usize, launcher: &Launcher, slots: &[Option<&Case>]) -> Vec<
         .iter()
         .map(|slot| {
             let hasher = slot.and_then(|c| c.plan.hasher.as_deref()).map_or(0, |h| {
-                let at = helper_texts.iter().position(|t| *t == h).unwrap_or_else(|| {
-                    helper_texts.push(h);
-                    helper_texts.len() - 1
-                });
+                let at = helper_texts
+                    .iter()
+                    .position(|t| *t == h)
+                    .unwrap_or_else(|| {
+                        helper_texts.push(h);
+                        helper_texts.len() - 1
+                    });
                 provider + at as u32
             });
             Helpers { hasher, provider }
@@ -1844,10 +1854,9 @@ fn render_wast(
                 wast_string(msg.as_bytes())
             ),
             (Step::Instantiate, _) => "(module instance $i $m)".to_string(),
-            (
-                Step::Provider | Step::RegisterEnv | Step::Register | Step::HashInstance,
-                _,
-            ) => describe_step(plan, step),
+            (Step::Provider | Step::RegisterEnv | Step::Register | Step::HashInstance, _) => {
+                describe_step(plan, step)
+            }
             (Step::Call { func, args }, Observed::Values(v)) => {
                 let results: Vec<String> = v.iter().map(val_text).collect();
                 format!(
@@ -2198,7 +2207,10 @@ fn main() -> ExitCode {
             }
         }
     }
-    let per_feature: Vec<String> = per_feature.iter().map(|(f, n)| format!("{f} {n}")).collect();
+    let per_feature: Vec<String> = per_feature
+        .iter()
+        .map(|(f, n)| format!("{f} {n}"))
+        .collect();
     println!("seeds using each proposal: {}", per_feature.join(", "));
 
     // Batches, per build that runs: the cases it runs, in chunks; a case's module number

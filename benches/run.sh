@@ -167,13 +167,16 @@ done
 # The same source built twice for wasm32-wasip1, without and with `+simd128`, each run as
 # an aot executable and under wasmtime (precompiled); native with its own SIMD. The last
 # columns: what SIMD gains under aot (plain / simd), and aot with SIMD against wasmtime
-# with SIMD and against native.
+# with SIMD and against native. wasmtime compiles for the CPU it runs on, aot for
+# x86-64-v2 unless told: "ours+simd native" is the SIMD build with `--cpu native` (AVX
+# encodings, AVX2, FMA where the machine has them), the like-for-like comparison.
 # time_aot / time_wasmtime NAME WASM EXPECTED ARGS... -> median seconds of the aot
-# executable $OUT/NAME / of `wasmtime run` of $OUT/NAME.cwasm, or nan when it does not
-# compile or prints other than EXPECTED.
+# executable $OUT/NAME (compiled with AOT_FLAGS) / of `wasmtime run` of $OUT/NAME.cwasm,
+# or nan when it does not compile or prints other than EXPECTED.
+AOT_FLAGS=()
 time_aot() {
   local name=$1 wasm=$2 expected=$3; shift 3
-  if ! "$AOT" "$wasm" -o "$OUT/$name" 2>"$OUT/$name.aot-err"; then
+  if ! "$AOT" "$wasm" -o "$OUT/$name" "${AOT_FLAGS[@]}" 2>"$OUT/$name.aot-err"; then
     note "aot failed to compile $name: $(head -c 300 "$OUT/$name.aot-err")"; echo nan; return
   fi
   if ! same_output "$expected" "$OUT/$name" "$@"; then
@@ -194,7 +197,7 @@ time_wasmtime() {
 }
 echo
 echo "== SIMD: wasm32-wasip1 built with and without -C target-feature=+simd128 (median of $RUNS); native = default target features, SIMD detected at run time"
-printf '%-20s %10s %10s %10s %12s %12s %11s %12s %13s\n' program native wasmtime ours "wasmtime+simd" "ours+simd" "simd gain" "ours/wt simd" "ours/native"
+printf '%-20s %10s %10s %10s %12s %12s %11s %12s %13s %15s %12s\n' program native wasmtime ours "wasmtime+simd" "ours+simd" "simd gain" "ours/wt simd" "ours/native" "ours+simd native" "ratio to wt"
 for p in "${SIMD_PROGRAMS[@]}"; do
   read -r n args <<<"$p"
   read -r -a argv <<<"$args"
@@ -204,8 +207,10 @@ for p in "${SIMD_PROGRAMS[@]}"; do
   t_ours=$(time_aot "$n.plain" "$WASM/$n.wasm" "$OUT/$n.simd-expected" "${argv[@]}")
   t_wts=$(time_wasmtime "$n.simd" "$WASM_SIMD/$n.wasm" "$OUT/$n.simd-expected" "${argv[@]}")
   t_ourss=$(time_aot "$n.simd" "$WASM_SIMD/$n.wasm" "$OUT/$n.simd-expected" "${argv[@]}")
-  printf '%-20s %10s %10s %10s %12s %12s %11s %12s %13s\n' "$p" "$(fmt_s "$t_native")" "$(fmt_s "$t_wt")" "$(fmt_s "$t_ours")" \
-    "$(fmt_s "$t_wts")" "$(fmt_s "$t_ourss")" "$(ratio "$t_ours" "$t_ourss")" "$(ratio "$t_ourss" "$t_wts")" "$(ratio "$t_ourss" "$t_native")"
+  t_oursn=$(AOT_FLAGS=(--cpu native); time_aot "$n.simd-native" "$WASM_SIMD/$n.wasm" "$OUT/$n.simd-expected" "${argv[@]}")
+  printf '%-20s %10s %10s %10s %12s %12s %11s %12s %13s %15s %12s\n' "$p" "$(fmt_s "$t_native")" "$(fmt_s "$t_wt")" "$(fmt_s "$t_ours")" \
+    "$(fmt_s "$t_wts")" "$(fmt_s "$t_ourss")" "$(ratio "$t_ours" "$t_ourss")" "$(ratio "$t_ourss" "$t_wts")" "$(ratio "$t_ourss" "$t_native")" \
+    "$(fmt_s "$t_oursn")" "$(ratio "$t_oursn" "$t_wts")"
 done
 
 # --- tail calls ---------------------------------------------------------------------

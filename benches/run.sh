@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The benchmark: the compute-heavy examples (hash, nbody, json) run as `aot` executables,
 # under `wasmtime run` of a precompiled module, and as native Rust builds of the same
-# source; then start-up time (hello), compile time (aot vs `wasmtime compile`) and
-# executable sizes; then the same for the programs as wasm32-wasip2 components. Medians of
-# RUNS runs; the ratios are computed from this run only.
+# source; then SIMD builds (`-C target-feature=+simd128`) of the programs with SIMD paths
+# (hash, json, and blake3-hash, textsearch, imgresize, whose crates have WebAssembly SIMD
+# code) against native builds with their own SIMD; a tail-call micro-benchmark
+# (benches/tailcall.wat); start-up time (hello), compile time (aot vs `wasmtime compile`)
+# and executable sizes; then the same for the programs as wasm32-wasip2 components.
+# Medians of RUNS runs; the ratios are computed from this run only.
 #
 # Usage: benches/run.sh            (RUNS=5; QUICK=1 for tiny inputs, to test the script)
 # Needs: cargo with the wasm32-wasip1 target, python3. Uses hyperfine when installed
 # (else times runs itself) and wasmtime when found (AOT_WASMTIME, the pip package's real
-# binary, or PATH). Not run by `cargo test`. Installs nothing.
+# binary, or PATH; AOT_WASMTIME=none runs without it). Not run by `cargo test`. Installs
+# nothing.
 set -euo pipefail
 
 RUNS=${RUNS:-5}
@@ -23,9 +27,13 @@ mkdir -p "$OUT"
 # Inputs sized for ~0.3-1 s native runs on the reference machine (2 shared EPYC cores).
 if [[ ${QUICK:-0} == 1 ]]; then
   PROGRAMS=("hash 4" "nbody 200000" "json 128 1")
+  SIMD_PROGRAMS=("hash 4" "json 128 1" "blake3-hash 16" "textsearch 1 2" "imgresize 1")
+  TAILCALL_STEPS=1000000
   RUNS=${RUNS_QUICK:-3}
 else
   PROGRAMS=("hash 128" "nbody 10000000" "json 2048 4")
+  SIMD_PROGRAMS=("hash 128" "json 2048 4" "blake3-hash 2048" "textsearch 8 30" "imgresize 4")
+  TAILCALL_STEPS=300000000
 fi
 
 note() { printf '%s\n' "$*" >&2; }
@@ -39,6 +47,12 @@ find_wasmtime() {
   command -v wasmtime || true
 }
 WT=$(find_wasmtime)
+if [[ -n $WT && ! -x $WT ]]; then
+  note "wasmtime not found (${WT}): its columns are n/a"
+  WT=""
+elif [[ -z $WT ]]; then
+  note "wasmtime not found: its columns are n/a"
+fi
 HYPERFINE=$(command -v hyperfine || true)
 
 # --- machine -----------------------------------------------------------------------
@@ -58,11 +72,19 @@ NAMES=(hello)
 for p in "${PROGRAMS[@]}"; do NAMES+=("${p%% *}"); done
 PKGS=()
 for n in "${NAMES[@]}"; do PKGS+=(-p "$n"); done
-cargo build --quiet --release --manifest-path "$ROOT/examples/Cargo.toml" --target-dir "$EX" --target wasm32-wasip1 "${PKGS[@]}"
-cargo build --quiet --release --manifest-path "$ROOT/examples/Cargo.toml" --target-dir "$EX" "${PKGS[@]}"
+SIMD_PKGS=()
+for p in "${SIMD_PROGRAMS[@]}"; do SIMD_PKGS+=(-p "${p%% *}"); done
+cargo build --quiet --release --manifest-path "$ROOT/examples/Cargo.toml" --target-dir "$EX" --target wasm32-wasip1 "${PKGS[@]}" "${SIMD_PKGS[@]}"
+# Native builds with the default target features: the crates detect and use the CPU's
+# SIMD (SSE4.1/AVX2/AVX-512, NEON) at run time.
+cargo build --quiet --release --manifest-path "$ROOT/examples/Cargo.toml" --target-dir "$EX" "${PKGS[@]}" "${SIMD_PKGS[@]}"
+# The SIMD builds: their own target directory, since RUSTFLAGS changes every crate.
+RUSTFLAGS="-C target-feature=+simd128" cargo build --quiet --release --manifest-path "$ROOT/examples/Cargo.toml" \
+  --target-dir "$EX/simd128" --target wasm32-wasip1 "${SIMD_PKGS[@]}"
 cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" -p aot
 AOT=$TARGET_DIR/release/aot
 WASM=$EX/wasm32-wasip1/release
+WASM_SIMD=$EX/simd128/wasm32-wasip1/release
 NATIVE=$EX/release
 
 # --- timing helpers ----------------------------------------------------------------
@@ -140,6 +162,75 @@ for p in "${PROGRAMS[@]}"; do
   printf '%-18s %12s %12s %12s %14s %14s\n' "$p" "$(fmt_s "$t_native")" "$(fmt_s "$t_wt")" "$(fmt_s "$t_ours")" \
     "$(ratio "$t_ours" "$t_wt")" "$(ratio "$t_ours" "$t_native")"
 done
+
+# --- SIMD ---------------------------------------------------------------------------
+# The same source built twice for wasm32-wasip1, without and with `+simd128`, each run as
+# an aot executable and under wasmtime (precompiled); native with its own SIMD. The last
+# columns: what SIMD gains under aot (plain / simd), and aot with SIMD against wasmtime
+# with SIMD and against native. wasmtime compiles for the CPU it runs on, aot for
+# x86-64-v2 unless told: "ours+simd native" is the SIMD build with `--cpu native` (AVX
+# encodings, AVX2, FMA where the machine has them), the like-for-like comparison.
+# time_aot / time_wasmtime NAME WASM EXPECTED ARGS... -> median seconds of the aot
+# executable $OUT/NAME (compiled with AOT_FLAGS) / of `wasmtime run` of $OUT/NAME.cwasm,
+# or nan when it does not compile or prints other than EXPECTED.
+AOT_FLAGS=()
+time_aot() {
+  local name=$1 wasm=$2 expected=$3; shift 3
+  if ! "$AOT" "$wasm" -o "$OUT/$name" "${AOT_FLAGS[@]}" 2>"$OUT/$name.aot-err"; then
+    note "aot failed to compile $name: $(head -c 300 "$OUT/$name.aot-err")"; echo nan; return
+  fi
+  if ! same_output "$expected" "$OUT/$name" "$@"; then
+    note "aot executable $name fails or prints something else; not timed"; echo nan; return
+  fi
+  median_of "$OUT/$name" "$@"
+}
+time_wasmtime() {
+  local name=$1 wasm=$2 expected=$3; shift 3
+  [[ -n $WT ]] || { echo nan; return; }
+  if ! "$WT" compile "$wasm" -o "$OUT/$name.cwasm" 2>/dev/null; then
+    note "wasmtime failed to compile $name"; echo nan; return
+  fi
+  if ! same_output "$expected" "$WT" run --allow-precompiled "$OUT/$name.cwasm" "$@"; then
+    note "wasmtime output of $name differs from native; not timed"; echo nan; return
+  fi
+  median_of "$WT" run --allow-precompiled "$OUT/$name.cwasm" "$@"
+}
+echo
+echo "== SIMD: wasm32-wasip1 built with and without -C target-feature=+simd128 (median of $RUNS); native = default target features, SIMD detected at run time"
+printf '%-20s %10s %10s %10s %12s %12s %11s %12s %13s %15s %12s\n' program native wasmtime ours "wasmtime+simd" "ours+simd" "simd gain" "ours/wt simd" "ours/native" "ours+simd native" "ratio to wt"
+for p in "${SIMD_PROGRAMS[@]}"; do
+  read -r n args <<<"$p"
+  read -r -a argv <<<"$args"
+  "$NATIVE/$n" "${argv[@]}" >"$OUT/$n.simd-expected"
+  t_native=$(median_of "$NATIVE/$n" "${argv[@]}")
+  t_wt=$(time_wasmtime "$n.plain" "$WASM/$n.wasm" "$OUT/$n.simd-expected" "${argv[@]}")
+  t_ours=$(time_aot "$n.plain" "$WASM/$n.wasm" "$OUT/$n.simd-expected" "${argv[@]}")
+  t_wts=$(time_wasmtime "$n.simd" "$WASM_SIMD/$n.wasm" "$OUT/$n.simd-expected" "${argv[@]}")
+  t_ourss=$(time_aot "$n.simd" "$WASM_SIMD/$n.wasm" "$OUT/$n.simd-expected" "${argv[@]}")
+  t_oursn=$(AOT_FLAGS=(--cpu native); time_aot "$n.simd-native" "$WASM_SIMD/$n.wasm" "$OUT/$n.simd-expected" "${argv[@]}")
+  printf '%-20s %10s %10s %10s %12s %12s %11s %12s %13s %15s %12s\n' "$p" "$(fmt_s "$t_native")" "$(fmt_s "$t_wt")" "$(fmt_s "$t_ours")" \
+    "$(fmt_s "$t_wts")" "$(fmt_s "$t_ourss")" "$(ratio "$t_ours" "$t_ourss")" "$(ratio "$t_ourss" "$t_wts")" "$(ratio "$t_ourss" "$t_native")" \
+    "$(fmt_s "$t_oursn")" "$(ratio "$t_oursn" "$t_wts")"
+done
+
+# --- tail calls ---------------------------------------------------------------------
+# A four-state machine passing control with return_call and return_call_indirect,
+# TAILCALL_STEPS steps in constant stack (benches/tailcall.wat, compiled from text by both).
+echo
+echo "== tail calls: benches/tailcall.wat, $TAILCALL_STEPS return_call/return_call_indirect steps (median of $RUNS)"
+TC=$ROOT/benches/tailcall.wat
+expected_tc=$OUT/tailcall.expected
+t_ours=nan; t_wt=nan
+if [[ -n $WT ]]; then
+  "$WT" run "$TC" "$TAILCALL_STEPS" >"$expected_tc" 2>/dev/null || note "wasmtime failed to run $TC"
+  t_wt=$(time_wasmtime tailcall "$TC" "$expected_tc" "$TAILCALL_STEPS")
+  t_ours=$(time_aot tailcall "$TC" "$expected_tc" "$TAILCALL_STEPS")
+else
+  # Without the reference, the result is not checked: only timed.
+  "$AOT" "$TC" -o "$OUT/tailcall" && t_ours=$(median_of "$OUT/tailcall" "$TAILCALL_STEPS")
+fi
+printf '%-40s %12s\n' "ours (aot executable)" "$(fmt_s "$t_ours")" "wasmtime run --allow-precompiled .cwasm" "$(fmt_s "$t_wt")"
+echo "ours / wasmtime: $(ratio "$t_ours" "$t_wt")"
 
 # --- start-up ----------------------------------------------------------------------
 echo

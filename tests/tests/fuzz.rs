@@ -7,22 +7,31 @@
 //!
 //! Per case (seed `s`: wasm-smith fed with bytes from a PRNG seeded with `s`; a file of
 //! tests/fuzz/regressions/; or [`SELF_CHECK`], always):
-//! 1. Generation: Wasm 2.0 without SIMD, plus extended-const and tail calls, imports (in
-//!    half the seeds) only from [`PROVIDER`] (a fixed module instantiated afresh for each
-//!    call), small sizes, every function and global exported, NaNs canonicalised after
-//!    float operations (so results are deterministic), and wasm-smith's fuel instrumentation (a
-//!    global decremented at every function entry and loop head, trapping at zero), so
-//!    every call ends.
+//! 1. Generation: scalar Wasm 2.0, extended-const and tail calls in every seed, and, chosen
+//!    per seed from the seed ([`FEATURE_SHARES`]), SIMD (half the seeds), relaxed SIMD (a
+//!    quarter of those), multi-memory (up to 3 memories), memory64 and wide arithmetic;
+//!    imports (in half the seeds) only from [`PROVIDER`] (a fixed module instantiated
+//!    afresh for each call), small sizes, every function and global exported, NaNs
+//!    canonicalised after float operations, scalar and f32x4/f64x2 lanes (so results are
+//!    deterministic), and wasm-smith's fuel instrumentation (a global decremented at every
+//!    function entry and loop head, trapping at zero), so every call ends. Relaxed SIMD
+//!    results are the target's own, in aot as in wasmtime: seeds with it are run only by
+//!    the x86-64-v3 build, whose lowering is wasmtime's on the (x86-64-v3) host, and only
+//!    compiled by the others (aarch64 included). wasm-smith's switches that bring more than
+//!    aot supports (64-bit tables with memory64; GC with typed function references) make
+//!    the generator try the seed's next byte stream (up to [`GENERATE_ATTEMPTS`]).
+//!    Exceptions and typed function references have their flag at 0 until aot has them.
 //! 2. Compilation with `aot::compile_module` for every build in [`BUILDS`], under
 //!    `catch_unwind`: a panic is a failure, an error is a failure unless it says
 //!    "not supported" (then the case is skipped for that build, with the reason).
 //! 3. Execution: every exported function is called with up to three fixed argument tuples
 //!    (from the seed), each call in a fresh instance; after each call the mutable exported
-//!    globals are read (all globals once after the first instantiation) and the memory's
-//!    contents are hashed (by [`HASHER`], a second module importing the memory), so that
-//!    side effects are compared too. The calls of many cases go into one spec-script
-//!    executable per batch (the runtime's spec driver); each assertion is made to fail on
-//!    purpose, so that its `FAIL` line reports what the call returned or how it trapped.
+//!    globals are read (all globals once after the first instantiation) and the contents of
+//!    every memory (32- and 64-bit, and the provider's) are hashed (by the case's
+//!    [`hasher`], a second module importing them), so that side effects are compared
+//!    too. The calls of many cases go into one spec-script executable per batch (the
+//!    runtime's spec driver); each assertion is made to fail on purpose, so that its
+//!    `FAIL` line reports what the call returned or how it trapped.
 //!    A batch that crashes or hangs blames the case it was in (failure, or skip on a
 //!    timeout) and the rest run again.
 //! 4. Comparison: the observations become a `.wast` script of assertions
@@ -81,6 +90,11 @@ struct Build {
     /// Seeds `s` with `s % run_every == 0` are run (0 = compiled only); regression files
     /// are run by every build that runs anything.
     run_every: u64,
+    /// Whether seeds with relaxed SIMD run here too: their results are the target's own
+    /// (in aot and in wasmtime alike), and only this build computes them as wasmtime does
+    /// on an x86-64-v3 host (fused multiply-add, `pshufb`, `blendv`, `cvttps2dq`...), the
+    /// reference machine. Other builds only compile them.
+    relaxed_as_host: bool,
 }
 
 const BUILDS: &[Build] = &[
@@ -91,6 +105,7 @@ const BUILDS: &[Build] = &[
         bounds: BoundsMode::GuardPages,
         cpu: Cpu::Default,
         run_every: 1,
+        relaxed_as_host: false,
     },
     Build {
         name: "x86_64 -O2 x86-64-v3",
@@ -99,6 +114,7 @@ const BUILDS: &[Build] = &[
         bounds: BoundsMode::GuardPages,
         cpu: Cpu::X86_64V3,
         run_every: 1,
+        relaxed_as_host: true,
     },
     Build {
         name: "x86_64 -O0",
@@ -107,6 +123,7 @@ const BUILDS: &[Build] = &[
         bounds: BoundsMode::GuardPages,
         cpu: Cpu::Default,
         run_every: 1,
+        relaxed_as_host: false,
     },
     Build {
         name: "x86_64 -O2 explicit-bounds",
@@ -115,6 +132,7 @@ const BUILDS: &[Build] = &[
         bounds: BoundsMode::Explicit,
         cpu: Cpu::Default,
         run_every: 1,
+        relaxed_as_host: false,
     },
     Build {
         name: "aarch64 -O2",
@@ -123,6 +141,7 @@ const BUILDS: &[Build] = &[
         bounds: BoundsMode::GuardPages,
         cpu: Cpu::Default,
         run_every: 10,
+        relaxed_as_host: false,
     },
     Build {
         name: "aarch64 -O0",
@@ -132,6 +151,7 @@ const BUILDS: &[Build] = &[
         cpu: Cpu::Default,
         // qemu makes runs slow (about 1 s per case): -O0 runs half as many as -O2.
         run_every: 20,
+        relaxed_as_host: false,
     },
 ];
 
@@ -227,10 +247,78 @@ impl Prng {
     }
 }
 
+/// A proposal that only some seeds use (the others stay with the base set: Wasm 2.0 scalar
+/// code, extended-const and tail calls).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Feature {
+    Simd,
+    /// Only where [`Feature::Simd`] is chosen too. Its results are the target's own (as in
+    /// wasmtime), so such seeds run only in builds with [`Build::relaxed_as_host`].
+    RelaxedSimd,
+    MultiMemory,
+    Memory64,
+    WideArithmetic,
+    Exceptions,
+    /// wasm-smith 0.263 generates typed function references only together with GC
+    /// (`gc_enabled`): modules that use GC types are generated again from the next byte
+    /// stream (see [`generate`]).
+    FunctionReferences,
+}
+
+/// In how many seeds out of 8 each proposal is used, each chosen independently from the
+/// seed, so that most modules mix a few and every combination occurs. 0 = never.
+///
+/// Exceptions and typed function references are not supported by `aot` yet: when they are,
+/// give each a share here (one line each). Before that, check the harness: an uncaught
+/// exception must become an observation that is rendered as `assert_exception` for
+/// wasmtime, and non-null references as call results need a `Val`.
+const FEATURE_SHARES: &[(Feature, u64)] = &[
+    (Feature::Simd, 4),
+    (Feature::RelaxedSimd, 2),
+    (Feature::MultiMemory, 3),
+    (Feature::Memory64, 3),
+    (Feature::WideArithmetic, 2),
+    (Feature::Exceptions, 0),
+    (Feature::FunctionReferences, 0),
+];
+
+/// The proposals of one seed.
+#[derive(Clone, Copy, Debug, Default)]
+struct Features(u32);
+
+impl Features {
+    fn of_seed(seed: u64) -> Features {
+        let mut rng = Prng::new(seed, 2);
+        let mut set = Features(0);
+        for &(f, share) in FEATURE_SHARES {
+            if rng.below(8) < share {
+                set.0 |= 1 << f as u32;
+            }
+        }
+        if !set.has(Feature::Simd) {
+            set.0 &= !(1 << Feature::RelaxedSimd as u32);
+        }
+        set
+    }
+
+    fn has(self, f: Feature) -> bool {
+        self.0 & (1 << f as u32) != 0
+    }
+
+    fn names(self) -> Vec<String> {
+        FEATURE_SHARES
+            .iter()
+            .filter(|(f, _)| self.has(*f))
+            .map(|(f, _)| format!("{f:?}"))
+            .collect()
+    }
+}
+
 /// What wasm-smith may generate: what `aot` supports (Wasm 2.0 minus SIMD, plus
-/// extended-const and tail calls), imports only from [`PROVIDER`] (`imports` is [`PROVIDER_IMPORTS`]),
-/// and sizes that keep a case small and fast.
-fn smith_config(rng: &mut Prng, imports: &[u8]) -> wasm_smith::Config {
+/// extended-const and tail calls, plus the seed's `features`), imports only from
+/// [`PROVIDER`] (`imports` is [`PROVIDER_IMPORTS`]), and sizes that keep a case small and
+/// fast.
+fn smith_config(rng: &mut Prng, features: Features, imports: &[u8]) -> wasm_smith::Config {
     use wasm_smith::{InstructionKind as K, InstructionKinds};
     // Half the modules import from the provider.
     let (available_imports, max_imports) = if rng.below(2) == 0 {
@@ -246,24 +334,36 @@ fn smith_config(rng: &mut Prng, imports: &[u8]) -> wasm_smith::Config {
     let max_instructions = rng.pick(&[60, 150, 300]);
     // Half the modules use every kind of instruction; the others only computation (deeper
     // arithmetic before a trap or the end), or computation with memory.
+    let simd = features.has(Feature::Simd);
     let allowed_instructions = match rng.below(4) {
+        0 if simd => InstructionKinds::new(&[
+            K::Numeric,
+            K::Vector,
+            K::Variable,
+            K::Parametric,
+            K::Control,
+        ]),
         0 => InstructionKinds::new(&[K::Numeric, K::Variable, K::Parametric, K::Control]),
+        1 if simd => {
+            InstructionKinds::new(&[K::Numeric, K::Vector, K::Variable, K::Memory, K::Control])
+        }
         1 => InstructionKinds::new(&[K::Numeric, K::Variable, K::Memory, K::Control]),
         _ => InstructionKinds::all(),
     };
     // Half the modules avoid traps, so that more calls run to the end.
     let disallow_traps = rng.below(2) == 0;
+    let exceptions = features.has(Feature::Exceptions);
     wasm_smith::Config {
-        simd_enabled: false,
-        relaxed_simd_enabled: false,
+        simd_enabled: simd,
+        relaxed_simd_enabled: features.has(Feature::RelaxedSimd),
         threads_enabled: false,
         shared_everything_threads_enabled: false,
-        exceptions_enabled: false,
-        gc_enabled: false,
+        exceptions_enabled: exceptions,
+        gc_enabled: features.has(Feature::FunctionReferences),
         tail_call_enabled: true,
-        memory64_enabled: false,
+        memory64_enabled: features.has(Feature::Memory64),
         custom_page_sizes_enabled: false,
-        wide_arithmetic_enabled: false,
+        wide_arithmetic_enabled: features.has(Feature::WideArithmetic),
         compact_imports_enabled: false,
         custom_descriptors_enabled: false,
         bulk_memory_enabled: true,
@@ -274,10 +374,16 @@ fn smith_config(rng: &mut Prng, imports: &[u8]) -> wasm_smith::Config {
         extended_const_enabled: true,
         available_imports,
         max_imports,
-        max_tags: 0,
-        max_memories: 1,
+        max_tags: if exceptions { 4 } else { 0 },
+        max_memories: if features.has(Feature::MultiMemory) {
+            3
+        } else {
+            1
+        },
         max_tables: 3,
         export_everything: true,
+        // After every float operation, scalar and vector (wasm-smith covers the f32x4 and
+        // f64x2 lanes too), so that NaN bits are the same everywhere.
         canonicalize_nans: true,
         generate_custom_sections: false,
         min_types: 2,
@@ -299,47 +405,120 @@ fn smith_config(rng: &mut Prng, imports: &[u8]) -> wasm_smith::Config {
         max_table_elements: 64,
         table_max_size_required: true,
         max_memory32_bytes: 4 * 65536,
+        // Small like the 32-bit ones: the hasher reads every byte, and the index type is
+        // what is tested (the reservations of 64-bit memories are aot's own choice).
+        max_memory64_bytes: 4 * 65536,
         memory_max_size_required: true,
         disallow_traps,
         ..wasm_smith::Config::default()
     }
 }
 
-fn generate(seed: u64) -> Result<Vec<u8>, String> {
-    let imports = wat::parse_str(PROVIDER_IMPORTS).map_err(|e| format!("provider imports: {e}"))?;
-    let mut rng = Prng::new(seed, 1);
-    let config = smith_config(&mut rng, &imports);
-    let len = 512 + rng.below(8 * 1024) as usize;
-    let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-    let mut u = arbitrary::Unstructured::new(&bytes);
-    let mut module =
-        wasm_smith::Module::new(config, &mut u).map_err(|e| format!("wasm-smith: {e}"))?;
-    module
-        .ensure_termination(FUEL)
-        .map_err(|e| format!("wasm-smith ensure_termination: {e}"))?;
-    Ok(module.to_bytes())
+/// Attempts at a module inside what aot supports, for features whose wasm-smith switch
+/// brings more than that (typed function references come with GC, memory64 with 64-bit
+/// tables): see [`unsupported`].
+const GENERATE_ATTEMPTS: u64 = 8;
+
+/// Why `wasm` (valid for wasm-smith's features) is outside what aot supports, if it is.
+fn unsupported(wasm: &[u8]) -> Option<String> {
+    if let Err(e) =
+        wasmparser::Validator::new_with_features(aot::module::features()).validate_all(wasm)
+    {
+        return Some(e.to_string());
+    }
+    // aot rejects 64-bit tables ("not supported yet"); drop this when it supports them.
+    let table64 = wasmparser::Parser::new(0)
+        .parse_all(wasm)
+        .any(|payload| match payload {
+            Ok(wasmparser::Payload::TableSection(r)) => {
+                r.into_iter().any(|t| t.is_ok_and(|t| t.ty.table64))
+            }
+            Ok(wasmparser::Payload::ImportSection(r)) => r.into_imports().any(|i| {
+                i.is_ok_and(|i| matches!(i.ty, wasmparser::TypeRef::Table(t) if t.table64))
+            }),
+            _ => false,
+        });
+    table64.then(|| "a 64-bit table".to_string())
 }
 
-/// The name under which a case's memory is exported for [`HASHER`] (added to the module).
+fn generate(seed: u64) -> Result<Vec<u8>, String> {
+    let imports = wat::parse_str(PROVIDER_IMPORTS).map_err(|e| format!("provider imports: {e}"))?;
+    let features = Features::of_seed(seed);
+    let mut attempt = 0;
+    loop {
+        let mut rng = Prng::new(seed, 1 + 16 * attempt);
+        let config = smith_config(&mut rng, features, &imports);
+        let len = 512 + rng.below(8 * 1024) as usize;
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let mut u = arbitrary::Unstructured::new(&bytes);
+        let mut module =
+            wasm_smith::Module::new(config, &mut u).map_err(|e| format!("wasm-smith: {e}"))?;
+        module
+            .ensure_termination(FUEL)
+            .map_err(|e| format!("wasm-smith ensure_termination: {e}"))?;
+        let wasm = module.to_bytes();
+        // The last attempt is kept anyway: aot rejects it (a skip), or it is a failure.
+        attempt += 1;
+        if attempt == GENERATE_ATTEMPTS || unsupported(&wasm).is_none() {
+            return Ok(wasm);
+        }
+    }
+}
+
+/// The names under which a case's memories are exported for its hasher (added to the
+/// module): `fuzz-memory-<index>`.
 const MEMORY_EXPORT: &str = "fuzz-memory";
 
-/// Hashes a memory imported as `fuzz`/[`MEMORY_EXPORT`], 8 bytes at a time, so that
-/// stores and data segments are compared too, not only results.
-const HASHER: &str = r#"(module
-  (import "fuzz" "fuzz-memory" (memory 0))
-  (func (export "hash") (result i64)
-    (local $i i32) (local $end i32) (local $h i64)
-    (local.set $end (i32.mul (memory.size) (i32.const 65536)))
-    (local.set $h (i64.const 0xcbf29ce484222325))
+/// The hasher of a case: a module importing every memory of the case (registered as
+/// `fuzz`, each memory as [`MEMORY_EXPORT`]`-<index>`, `i64` for 64-bit ones) and, if
+/// `provider`, the provider's (as `env`/`memory`), whose `hash` mixes them all, 8 bytes at
+/// a time, so that stores and data segments are compared too, not only results. None
+/// when there is nothing to hash.
+fn hasher(memories: &[bool], provider: bool) -> Option<String> {
+    let mut all: Vec<(String, bool)> = memories
+        .iter()
+        .enumerate()
+        .map(|(i, m64)| (format!("\"fuzz\" \"{MEMORY_EXPORT}-{i}\""), *m64))
+        .collect();
+    if provider {
+        all.push(("\"env\" \"memory\"".to_string(), false));
+    }
+    if all.is_empty() {
+        return None;
+    }
+    let mut text = String::from("(module");
+    for (name, m64) in &all {
+        let index_type = if *m64 { " i64" } else { "" };
+        let _ = write!(text, "\n  (import {name} (memory{index_type} 0))");
+    }
+    let mut calls = String::from("(i64.const 0xcbf29ce484222325)");
+    for (k, (_, m64)) in all.iter().enumerate() {
+        let it = if *m64 { "i64" } else { "i32" };
+        let end = if *m64 {
+            "(local.get $end)"
+        } else {
+            "(i64.extend_i32_u (local.get $end))"
+        };
+        let _ = write!(
+            text,
+            r#"
+  (func $hash{k} (param $h i64) (result i64) (local $i {it}) (local $end {it})
+    (local.set $end ({it}.mul (memory.size {k}) ({it}.const 65536)))
     (block $done
       (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
-        (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load (local.get $i)))
+        (br_if $done ({it}.ge_u (local.get $i) (local.get $end)))
+        (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load {k} (local.get $i)))
                                (i64.const 0x100000001b3)))
         (local.set $h (i64.xor (local.get $h) (i64.shr_u (local.get $h) (i64.const 29))))
-        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (local.set $i ({it}.add (local.get $i) ({it}.const 8)))
         (br $next)))
-    (i64.xor (local.get $h) (i64.extend_i32_u (local.get $end)))))"#;
+    (i64.xor (local.get $h) {end}))"#
+        );
+        calls = format!("(call $hash{k} {calls})");
+    }
+    let _ = write!(text, "\n  (func (export \"hash\") (result i64) {calls}))");
+    Some(text)
+}
 
 /// The module that generated modules may import from (as `env`), instantiated afresh for
 /// each call: functions (calls into another instance, several results, a trap), a memory,
@@ -347,7 +526,7 @@ const HASHER: &str = r#"(module
 /// type. Its functions are deterministic: no float arithmetic on inputs (NaN bits).
 const PROVIDER: &str = r#"(module
   (type $to_i32 (func (param i32) (result i32)))
-  (memory (export "memory") (export "fuzz-memory") 1 4)
+  (memory (export "memory") 1 4)
   (table (export "table") 8 16 funcref)
   (global $count (export "count") (mut i32) (i32.const 100))
   (global (export "k64") i64 (i64.const -7))
@@ -413,14 +592,27 @@ fn read_leb128(bytes: &[u8], pos: &mut usize) -> Option<u64> {
     None
 }
 
-/// `wasm` with its memory 0 also exported as [`MEMORY_EXPORT`], if it defines a memory
-/// (unchanged otherwise). Only the export section is rewritten (or added).
-fn export_memory(wasm: &[u8]) -> Result<Vec<u8>, String> {
+/// `wasm` with each of its memories (imported or defined) also exported as
+/// [`MEMORY_EXPORT`]`-<index>` (unchanged if it has none). Only the export section is
+/// rewritten (or added).
+fn export_memories(wasm: &[u8]) -> Result<Vec<u8>, String> {
     const EXPORT: u8 = 7;
-    const MEMORY: u8 = 5;
     let bad = || "malformed module".to_string();
     if wasm.get(..8).is_none() {
         return Err(bad());
+    }
+    let mut memories = 0u64;
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        match payload.map_err(|e| e.to_string())? {
+            wasmparser::Payload::ImportSection(r) => {
+                for import in r.into_imports() {
+                    let import = import.map_err(|e| e.to_string())?;
+                    memories += u64::from(matches!(import.ty, wasmparser::TypeRef::Memory(_)));
+                }
+            }
+            wasmparser::Payload::MemorySection(r) => memories += u64::from(r.count()),
+            _ => {}
+        }
     }
     // (id, start of contents, end)
     let mut sections = Vec::new();
@@ -436,17 +628,17 @@ fn export_memory(wasm: &[u8]) -> Result<Vec<u8>, String> {
         sections.push((id, pos, end));
         pos = end;
     }
-    let has_memory = sections.iter().any(|&(id, start, end)| {
-        let mut p = start;
-        id == MEMORY && start < end && read_leb128(wasm, &mut p).is_some_and(|n| n > 0)
-    });
-    if !has_memory {
+    if memories == 0 {
         return Ok(wasm.to_vec());
     }
-    let mut entry = Vec::new();
-    leb128(MEMORY_EXPORT.len() as u64, &mut entry);
-    entry.extend_from_slice(MEMORY_EXPORT.as_bytes());
-    entry.extend([0x02, 0x00]); // memory 0
+    let mut entries = Vec::new();
+    for i in 0..memories {
+        let name = format!("{MEMORY_EXPORT}-{i}");
+        leb128(name.len() as u64, &mut entries);
+        entries.extend_from_slice(name.as_bytes());
+        entries.push(0x02); // a memory
+        leb128(i, &mut entries);
+    }
     let mut contents = Vec::new();
     let mut out = wasm[..8].to_vec();
     let mut written = false;
@@ -463,9 +655,9 @@ fn export_memory(wasm: &[u8]) -> Result<Vec<u8>, String> {
                 }
                 None => (0, &[][..]),
             };
-            leb128(count + 1, &mut contents);
+            leb128(count + memories, &mut contents);
             contents.extend_from_slice(rest);
-            contents.extend_from_slice(&entry);
+            contents.extend_from_slice(&entries);
             out.push(EXPORT);
             leb128(contents.len() as u64, out);
             out.extend_from_slice(&contents);
@@ -500,6 +692,7 @@ enum Ty {
     I64,
     F32,
     F64,
+    V128,
     FuncRef,
     ExternRef,
 }
@@ -521,6 +714,7 @@ fn ty_of(t: wasmparser::ValType) -> Result<Ty, String> {
         ValType::I64 => Ty::I64,
         ValType::F32 => Ty::F32,
         ValType::F64 => Ty::F64,
+        ValType::V128 => Ty::V128,
         ValType::Ref(r) if r == RefType::FUNCREF => Ty::FuncRef,
         ValType::Ref(r) if r == RefType::EXTERNREF => Ty::ExternRef,
         other => return Err(format!("unexpected value type {other}")),
@@ -534,16 +728,13 @@ struct Shape {
     globals: Vec<Global>,
     /// Whether the module imports anything (then only from [`PROVIDER`], as `env`).
     imports: bool,
-    /// Where the memory to hash is: none, the module's own (exported as
-    /// [`MEMORY_EXPORT`]), or the provider's (imported).
-    memory: MemoryAt,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum MemoryAt {
-    Nowhere,
-    Case,
-    Provider,
+    /// The module's memories (imported ones first), each exported as
+    /// [`MEMORY_EXPORT`]`-<index>`: whether it is a 64-bit one.
+    memories: Vec<bool>,
+    /// Whether the provider's memory is hashed too: it can change through the provider's
+    /// functions even when the module does not import it (if it does, it is one of
+    /// `memories`).
+    provider_memory: bool,
 }
 
 fn shape(wasm: &[u8]) -> Result<Shape, String> {
@@ -556,8 +747,10 @@ fn shape(wasm: &[u8]) -> Result<Shape, String> {
         funcs: Vec::new(),
         globals: Vec::new(),
         imports: false,
-        memory: MemoryAt::Nowhere,
+        memories: Vec::new(),
+        provider_memory: false,
     };
+    let mut imports_memory = false;
     let err = |e: wasmparser::BinaryReaderError| e.to_string();
     for payload in Parser::new(0).parse_all(wasm) {
         match payload.map_err(err)? {
@@ -585,7 +778,10 @@ fn shape(wasm: &[u8]) -> Result<Shape, String> {
                     match import.ty {
                         TypeRef::Func(t) | TypeRef::FuncExact(t) => func_types.push(t),
                         TypeRef::Global(g) => globals.push(g.mutable),
-                        TypeRef::Memory(_) => out.memory = MemoryAt::Provider,
+                        TypeRef::Memory(m) => {
+                            imports_memory = true;
+                            out.memories.push(m.memory64);
+                        }
                         TypeRef::Table(_) | TypeRef::Tag(_) => {}
                     }
                 }
@@ -598,6 +794,11 @@ fn shape(wasm: &[u8]) -> Result<Shape, String> {
             Payload::GlobalSection(r) => {
                 for g in r {
                     globals.push(g.map_err(err)?.ty.mutable);
+                }
+            }
+            Payload::MemorySection(r) => {
+                for m in r {
+                    out.memories.push(m.map_err(err)?.memory64);
                 }
             }
             Payload::ExportSection(r) => {
@@ -623,9 +824,6 @@ fn shape(wasm: &[u8]) -> Result<Shape, String> {
                                 mutable,
                             });
                         }
-                        ExternalKind::Memory if e.name == MEMORY_EXPORT => {
-                            out.memory = MemoryAt::Case;
-                        }
                         _ => {}
                     }
                 }
@@ -633,10 +831,7 @@ fn shape(wasm: &[u8]) -> Result<Shape, String> {
             _ => {}
         }
     }
-    // The provider's memory can change through its functions even when not imported.
-    if out.memory == MemoryAt::Nowhere && out.imports {
-        out.memory = MemoryAt::Provider;
-    }
+    out.provider_memory = out.imports && !imports_memory;
     Ok(out)
 }
 
@@ -655,12 +850,9 @@ enum Step {
     Get {
         global: usize,
     },
-    /// Make the instance holding the memory (the current one, or `$p`) importable as
-    /// `fuzz` (for the hasher).
-    Register {
-        provider: bool,
-    },
-    /// A fresh instance of [`HASHER`], importing the memory registered last.
+    /// Make the current instance (its memories) importable as `fuzz`, for the hasher.
+    Register,
+    /// A fresh instance of the case's [`hasher`], importing the memories registered last.
     HashInstance,
     /// Its `hash` of the whole memory.
     Hash,
@@ -669,6 +861,8 @@ enum Step {
 struct Plan {
     funcs: Vec<Func>,
     globals: Vec<Global>,
+    /// The text of the case's [`hasher`], if it has one.
+    hasher: Option<String>,
     steps: Vec<Step>,
     /// For each step, the index of the first step of its instance's group (its Provider
     /// or Instantiate step): a group is left out of a script as a whole.
@@ -747,6 +941,18 @@ fn argument(ty: Ty, rng: &mut Prng) -> Value {
         Ty::F32 => Value::F32(rng.pick(F32S)),
         Ty::F64 if random => Value::F64(rng.next()),
         Ty::F64 => Value::F64(rng.pick(F64S)),
+        Ty::V128 if random => Value::V128(u128::from(rng.next()) << 64 | u128::from(rng.next())),
+        // Lanes of the scalar edge values, as f32x4, f64x2 or integers of one width.
+        Ty::V128 => {
+            let mut v = 0u128;
+            match rng.below(4) {
+                0 => (0..4).for_each(|i| v |= u128::from(rng.pick(F32S)) << (32 * i)),
+                1 => (0..2).for_each(|i| v |= u128::from(rng.pick(F64S)) << (64 * i)),
+                2 => (0..4).for_each(|i| v |= u128::from(rng.pick(I32S)) << (32 * i)),
+                _ => (0..2).for_each(|i| v |= u128::from(rng.pick(I64S)) << (64 * i)),
+            }
+            Value::V128(v)
+        }
         Ty::FuncRef => Value::NullFuncRef,
         Ty::ExternRef => Value::NullExternRef,
     }
@@ -758,6 +964,7 @@ fn zero(ty: Ty) -> Value {
         Ty::I64 => Value::I64(0),
         Ty::F32 => Value::F32(0),
         Ty::F64 => Value::F64(0),
+        Ty::V128 => Value::V128(0),
         Ty::FuncRef => Value::NullFuncRef,
         Ty::ExternRef => Value::NullExternRef,
     }
@@ -768,17 +975,16 @@ fn plan(wasm: &[u8], arg_seed: u64) -> Result<Plan, String> {
         funcs,
         globals,
         imports,
-        memory,
+        memories,
+        provider_memory,
     } = shape(wasm)?;
+    let hasher = hasher(&memories, provider_memory);
     let hash = |steps: &mut Vec<Step>| {
-        if memory != MemoryAt::Nowhere {
-            steps.extend([
-                Step::Register {
-                    provider: memory == MemoryAt::Provider,
-                },
-                Step::HashInstance,
-                Step::Hash,
-            ]);
+        if !memories.is_empty() {
+            steps.push(Step::Register);
+        }
+        if hasher.is_some() {
+            steps.extend([Step::HashInstance, Step::Hash]);
         }
     };
     let instantiate = |steps: &mut Vec<Step>| {
@@ -841,6 +1047,7 @@ fn plan(wasm: &[u8], arg_seed: u64) -> Result<Plan, String> {
     Ok(Plan {
         funcs,
         globals,
+        hasher,
         steps,
         group,
     })
@@ -864,7 +1071,11 @@ impl Source {
     /// Whether `build` runs this case (when it compiles and the build can run at all).
     fn runs_in(&self, build: &Build) -> bool {
         match self {
-            Source::Seed(s) => build.run_every > 0 && s % build.run_every == 0,
+            Source::Seed(s) => {
+                build.run_every > 0
+                    && s % build.run_every == 0
+                    && (build.relaxed_as_host || !Features::of_seed(*s).has(Feature::RelaxedSimd))
+            }
             Source::File(_) | Source::SelfCheck => build.run_every > 0,
         }
     }
@@ -889,14 +1100,17 @@ enum Source {
 }
 
 /// A case with known values of every kind (NaN payloads, subnormals, infinities, extreme
-/// integers, references, several results, traps of several kinds, stack exhaustion,
-/// stores), run in every run, so that the way results are read and written for wasmtime
+/// integers, vectors, references, several results, traps of several kinds, stack
+/// exhaustion, stores in a 32-bit and a 64-bit memory), run in every run, so that the way results are read and written for wasmtime
 /// is checked end to end. Its results are also corrupted on purpose, and wasmtime must
 /// notice (see [`self_check_is_not_blind`]).
 const SELF_CHECK: &str = r#"(module
   (memory 1 1)
+  (memory $m64 i64 1 1)
   (data (i32.const 8) "\01\02\03")
+  (data (memory $m64) (i64.const 16) "\04\05")
   (global $g (export "g") (mut i64) (i64.const -5))
+  (global (export "gv") (mut v128) (v128.const i32x4 -1 0x7fc00001 0 0x80000000))
   (global (export "gf32") f32 (f32.const -0x1.8p-130))
   (global (export "gf64") f64 (f64.const nan:0x4000000000001))
   (global (export "gref") funcref (ref.func $consts))
@@ -911,7 +1125,11 @@ const SELF_CHECK: &str = r#"(module
   (func (export "div") (param i32) (result i32) (i32.div_s (i32.const 7) (local.get 0)))
   (func (export "store") (param i32 i64)
     (i64.store (i32.and (local.get 0) (i32.const 0xfff8)) (local.get 1))
+    (i64.store $m64 (i64.extend_i32_u (i32.and (local.get 0) (i32.const 0xfff0))) (local.get 1))
     (global.set $g (local.get 1)))
+  (func (export "vec") (param v128) (result v128 v128)
+    (local.get 0)
+    (v128.const f32x4 nan:0x200001 -inf 0x1p-149 -0))
   (func $deep (export "deep") (param i32) (result i32)
     (i32.add (call $deep (local.get 0)) (i32.const 1)))
   (func (export "refs") (result funcref externref funcref)
@@ -974,7 +1192,7 @@ fn prepare(source: &Source, index: &[usize]) -> (Option<Case>, CaseReport) {
             }
         }
     };
-    let wasm = match export_memory(&wasm) {
+    let wasm = match export_memories(&wasm) {
         Ok(w) => w,
         Err(e) => {
             report.failures.push(format!("{name}: {e}"));
@@ -1051,6 +1269,7 @@ enum Val {
     I64(u64),
     F32(u32),
     F64(u64),
+    V128(u128),
     /// Non-null?
     FuncRef(bool),
     ExternRef(Option<u64>),
@@ -1075,9 +1294,10 @@ fn never() -> Vec<Expected> {
     vec![Expected::Either(Vec::new())]
 }
 
-/// Module numbers of the helper modules of a batch.
+/// Module numbers of the helper modules of a case in its batch.
 #[derive(Clone, Copy)]
 struct Helpers {
+    /// The case's [`hasher`] (0 if it has none).
     hasher: u32,
     provider: u32,
 }
@@ -1097,9 +1317,9 @@ fn step_command(plan: &Plan, step: &Step, module: u32, helpers: Helpers) -> Scri
             instance: provider(),
         },
         Step::Instantiate => ScriptCommand::Module { module, name: None },
-        Step::Register { provider: p } => ScriptCommand::Register {
+        Step::Register => ScriptCommand::Register {
             as_name: "fuzz".to_string(),
-            instance: if *p { provider() } else { None },
+            instance: None,
         },
         Step::HashInstance => ScriptCommand::Module {
             module: helpers.hasher,
@@ -1142,6 +1362,7 @@ fn parse_val(item: &str) -> Option<Val> {
         "i64" => Val::I64(hex(rest)?),
         "f32" => Val::F32(hex(rest)? as u32),
         "f64" => Val::F64(hex(rest)?),
+        "v128" => Val::V128(u128::from_str_radix(rest.strip_prefix("0x")?, 16).ok()?),
         "funcref" => Val::FuncRef(rest != "null"),
         "externref" if rest == "null" => Val::ExternRef(None),
         "externref" => Val::ExternRef(Some(rest.parse().ok()?)),
@@ -1156,14 +1377,13 @@ fn observe(step: &Step, result: Option<&str>) -> Observed {
             Step::Provider
             | Step::RegisterEnv
             | Step::Instantiate
-            | Step::Register { .. }
+            | Step::Register
             | Step::HashInstance,
             None,
         ) => Observed::Done,
-        (
-            Step::Provider | Step::RegisterEnv | Step::Register { .. } | Step::HashInstance,
-            Some(why),
-        ) => Observed::Error(why.to_string()),
+        (Step::Provider | Step::RegisterEnv | Step::Register | Step::HashInstance, Some(why)) => {
+            Observed::Error(why.to_string())
+        }
         (Step::Instantiate, Some(why)) => {
             match why.strip_prefix("instantiation failed: wasm trap: ") {
                 Some(msg) => Observed::Trap(msg.to_string()),
@@ -1283,12 +1503,27 @@ fn run_batch(build: usize, launcher: &Launcher, slots: &[Option<&Case>]) -> Vec<
             },
         }
     }
-    let helpers = Helpers {
-        hasher: slots.len() as u32,
-        provider: slots.len() as u32 + 1,
-    };
-    for (text, index) in [(HASHER, helpers.hasher), (PROVIDER, helpers.provider)] {
-        match compile_helper(b, text, index as usize) {
+    // The provider, then each distinct hasher of the batch's cases, after the cases.
+    let provider = slots.len() as u32;
+    let mut helper_texts: Vec<&str> = vec![PROVIDER];
+    let helpers: Vec<Helpers> = slots
+        .iter()
+        .map(|slot| {
+            let hasher = slot.and_then(|c| c.plan.hasher.as_deref()).map_or(0, |h| {
+                let at = helper_texts
+                    .iter()
+                    .position(|t| *t == h)
+                    .unwrap_or_else(|| {
+                        helper_texts.push(h);
+                        helper_texts.len() - 1
+                    });
+                provider + at as u32
+            });
+            Helpers { hasher, provider }
+        })
+        .collect();
+    for (i, text) in helper_texts.iter().enumerate() {
+        match compile_helper(b, text, provider as usize + i) {
             Ok(obj) => objects.push(obj),
             Err(e) => {
                 for (r, s) in results.iter_mut().zip(slots) {
@@ -1314,7 +1549,7 @@ fn run_batch(build: usize, launcher: &Launcher, slots: &[Option<&Case>]) -> Vec<
                 let line = script.commands.len() as u32 + 1;
                 script
                     .commands
-                    .push((line, step_command(plan, step, k as u32, helpers)));
+                    .push((line, step_command(plan, step, k as u32, helpers[k])));
             }
         }
         first_line.push(script.commands.len() as u32 + 1);
@@ -1378,7 +1613,7 @@ fn run_batch(build: usize, launcher: &Launcher, slots: &[Option<&Case>]) -> Vec<
     results
 }
 
-/// A helper module ([`HASHER`], [`PROVIDER`]) compiled as module `index`.
+/// A helper module ([`hasher`], [`PROVIDER`]) compiled as module `index`.
 fn compile_helper(build: &Build, text: &str, index: usize) -> Result<Vec<u8>, String> {
     let wasm = wat::parse_str(text).map_err(|e| format!("helper module: {e}"))?;
     let opts = Options {
@@ -1459,6 +1694,14 @@ fn f64_text(bits: u64) -> String {
     }
 }
 
+/// As integer lanes: an assertion on it compares the bits.
+fn v128_text(v: u128) -> String {
+    let lanes: Vec<String> = (0..4)
+        .map(|i| format!("0x{:08x}", (v >> (32 * i)) as u32))
+        .collect();
+    format!("(v128.const i32x4 {})", lanes.join(" "))
+}
+
 /// A `.wast` string literal.
 fn wast_string(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() + 2);
@@ -1485,7 +1728,7 @@ fn value_text(v: &Value) -> String {
         Value::NullAnyRef => "(ref.null any)".to_string(),
         Value::NullExnRef => "(ref.null exn)".to_string(),
         Value::ExternRef(n) => format!("(ref.extern {n})"),
-        Value::V128(_) => "(v128.const i64x2 0 0)".to_string(),
+        Value::V128(x) => v128_text(*x),
     }
 }
 
@@ -1495,6 +1738,7 @@ fn val_text(v: &Val) -> String {
         Val::I64(x) => format!("(i64.const {})", *x as i64),
         Val::F32(x) => format!("(f32.const {})", f32_text(*x)),
         Val::F64(x) => format!("(f64.const {})", f64_text(*x)),
+        Val::V128(x) => v128_text(*x),
         Val::FuncRef(true) => "(ref.func)".to_string(),
         Val::FuncRef(false) => "(ref.null func)".to_string(),
         Val::ExternRef(Some(_)) => "(ref.extern)".to_string(),
@@ -1522,8 +1766,7 @@ fn describe_step(plan: &Plan, step: &Step) -> String {
         ),
         Step::Provider => format!("(module instance {PROVIDER_INSTANCE} $provider)"),
         Step::RegisterEnv => format!("(register \"env\" {PROVIDER_INSTANCE})"),
-        Step::Register { provider: true } => format!("(register \"fuzz\" {PROVIDER_INSTANCE})"),
-        Step::Register { provider: false } => "(register \"fuzz\")".to_string(),
+        Step::Register => "(register \"fuzz\")".to_string(),
         Step::HashInstance => "(module instance $h $hasher)".to_string(),
         Step::Hash => "(invoke \"hash\")".to_string(),
     }
@@ -1536,7 +1779,7 @@ fn describe_in_context(plan: &Plan, i: usize) -> String {
         .iter()
         .find(|s| matches!(s, Step::Call { .. }));
     let what = match step {
-        Step::Hash | Step::HashInstance | Step::Register { .. } => {
+        Step::Hash | Step::HashInstance | Step::Register => {
             "the memory hash (the memory's contents)".to_string()
         }
         Step::Provider | Step::RegisterEnv => "instantiating the provider module".to_string(),
@@ -1585,7 +1828,7 @@ fn render_wast(
     );
     for (helper, id, used) in [
         (
-            HASHER,
+            plan.hasher.as_deref().unwrap_or_default(),
             "$hasher",
             plan.steps.iter().any(|s| matches!(s, Step::Hash)),
         ),
@@ -1613,10 +1856,9 @@ fn render_wast(
                 wast_string(msg.as_bytes())
             ),
             (Step::Instantiate, _) => "(module instance $i $m)".to_string(),
-            (
-                Step::Provider | Step::RegisterEnv | Step::Register { .. } | Step::HashInstance,
-                _,
-            ) => describe_step(plan, step),
+            (Step::Provider | Step::RegisterEnv | Step::Register | Step::HashInstance, _) => {
+                describe_step(plan, step)
+            }
             (Step::Call { func, args }, Observed::Values(v)) => {
                 let results: Vec<String> = v.iter().map(val_text).collect();
                 format!(
@@ -1843,6 +2085,7 @@ fn corrupt(v: &Val) -> Val {
         Val::I64(x) => Val::I64(x ^ 1),
         Val::F32(x) => Val::F32(x ^ 1),
         Val::F64(x) => Val::F64(x ^ 1),
+        Val::V128(x) => Val::V128(x ^ (1 << 100)),
         Val::FuncRef(b) => Val::FuncRef(!b),
         Val::ExternRef(r) => Val::ExternRef(if r.is_some() { None } else { Some(0) }),
     }
@@ -1958,6 +2201,19 @@ fn main() -> ExitCode {
             Err(e) => format!("none ({e})"),
         }
     );
+    let mut per_feature: BTreeMap<String, usize> = BTreeMap::new();
+    for s in &sources {
+        if let Source::Seed(s) = s {
+            for f in Features::of_seed(*s).names() {
+                *per_feature.entry(f).or_default() += 1;
+            }
+        }
+    }
+    let per_feature: Vec<String> = per_feature
+        .iter()
+        .map(|(f, n)| format!("{f} {n}"))
+        .collect();
+    println!("seeds using each proposal: {}", per_feature.join(", "));
 
     // Batches, per build that runs: the cases it runs, in chunks; a case's module number
     // is its place in its chunk (fixed before compiling: it names the module's symbol).
@@ -2193,7 +2449,14 @@ fn main() -> ExitCode {
             };
             let steps = cases[i].as_ref().map_or(0, |c| c.plan.steps.len());
             let size = cases[i].as_ref().map_or(0, |c| c.wasm.len());
-            println!("{name}: {state} ({size} bytes, {steps} steps)");
+            let features = match &sources[i] {
+                Source::Seed(s) => match Features::of_seed(*s).names() {
+                    n if n.is_empty() => ", base set".to_string(),
+                    n => format!(", {}", n.join(" ")),
+                },
+                _ => String::new(),
+            };
+            println!("{name}: {state} ({size} bytes, {steps} steps{features})");
         }
     }
     if !skip_reasons.is_empty() {

@@ -766,9 +766,21 @@ impl<'a> FuncEnv<'a> {
             b.switch_to_block(done);
             b.seal_block(done);
         }
-        let code = b
-            .ins()
-            .load(PTR, MemFlagsData::trusted(), funcref, VMFUNCREF_CODE as i32);
+        self.call_funcref(b, funcref, MemFlagsData::trusted(), type_index, args, kind)
+    }
+
+    /// Calls the function of `funcref` (a `*const VMFuncRef`, its code loaded with
+    /// `code_flags`) with its own vmctx, as a function of type `type_index`.
+    fn call_funcref(
+        &mut self,
+        b: &mut FunctionBuilder,
+        funcref: Value,
+        code_flags: MemFlagsData,
+        type_index: u32,
+        args: &[Value],
+        kind: CallKind,
+    ) -> Vec<Value> {
+        let code = b.ins().load(PTR, code_flags, funcref, VMFUNCREF_CODE as i32);
         let callee_vmctx = b.ins().load(
             PTR,
             MemFlagsData::trusted(),
@@ -820,20 +832,7 @@ impl<'a> FuncEnv<'a> {
         let null_flags = MemFlagsData::new()
             .with_aligned()
             .with_trap_code(Some(trap_code(TrapKind::NullReference)));
-        let code = b
-            .ins()
-            .load(PTR, null_flags, funcref, VMFUNCREF_CODE as i32);
-        let callee_vmctx = b.ins().load(
-            PTR,
-            MemFlagsData::trusted(),
-            funcref,
-            VMFUNCREF_VMCTX as i32,
-        );
-        let sig = self.sig_ref(b.func, type_index);
-        let mut full = Vec::with_capacity(args.len() + 1);
-        full.push(callee_vmctx);
-        full.extend_from_slice(args);
-        self.emit_call(b, kind, Callee::Indirect(sig, code), &full)
+        self.call_funcref(b, funcref, null_flags, type_index, args, kind)
     }
 
     /// ref.func: the address of this instance's `VMFuncRef` for function `index`.

@@ -279,8 +279,8 @@ const FEATURE_SHARES: &[(Feature, u64)] = &[
     (Feature::MultiMemory, 3),
     (Feature::Memory64, 3),
     (Feature::WideArithmetic, 2),
-    (Feature::Exceptions, 0),
-    (Feature::FunctionReferences, 0),
+    (Feature::Exceptions, 2),
+    (Feature::FunctionReferences, 2),
 ];
 
 /// The proposals of one seed.
@@ -349,6 +349,18 @@ fn smith_config(rng: &mut Prng, features: Features, imports: &[u8]) -> wasm_smit
             InstructionKinds::new(&[K::Numeric, K::Vector, K::Variable, K::Memory, K::Control])
         }
         1 => InstructionKinds::new(&[K::Numeric, K::Variable, K::Memory, K::Control]),
+        // GC's struct, array and i31 instructions (aot has none) would make most modules
+        // with typed function references be generated again (see `unsupported`).
+        _ if features.has(Feature::FunctionReferences) => InstructionKinds::new(&[
+            K::Numeric,
+            K::Vector,
+            K::Reference,
+            K::Parametric,
+            K::Variable,
+            K::Table,
+            K::Memory,
+            K::Control,
+        ]),
         _ => InstructionKinds::all(),
     };
     // Half the modules avoid traps, so that more calls run to the end.
@@ -419,15 +431,111 @@ fn smith_config(rng: &mut Prng, features: Features, imports: &[u8]) -> wasm_smit
 /// brings more than that (typed function references come with GC): see [`unsupported`].
 const GENERATE_ATTEMPTS: u64 = 8;
 
-/// Why `wasm` (valid for wasm-smith's features) is outside what aot supports, if it is.
+/// Why `wasm` (valid for wasm-smith's features) is outside what aot supports, if it is:
+/// invalid for aot's feature set, or with a GC instruction (in code or in a constant
+/// expression), which aot's validator accepts but its translator refuses.
 fn unsupported(wasm: &[u8]) -> Option<String> {
-    wasmparser::Validator::new_with_features(aot::module::features())
+    use wasmparser::{ElementItems, OperatorsReader, Parser, Payload, TableInit};
+    if let Err(e) = wasmparser::Validator::new_with_features(aot::module::features())
         .validate_all(wasm)
-        .err()
-        .map(|e| e.to_string())
+    {
+        return Some(e.to_string());
+    }
+    let gc_in = |mut ops: OperatorsReader| -> Option<String> {
+        while !ops.eof() {
+            let name = format!("{:?}", ops.read().ok()?);
+            let name = name.split([' ', '{', '(']).next().unwrap_or("");
+            if GC_OPERATORS.iter().any(|p| name.starts_with(p)) {
+                return Some(format!("GC instruction {name}"));
+            }
+        }
+        None
+    };
+    for payload in Parser::new(0).parse_all(wasm) {
+        let found = match payload.ok()? {
+            Payload::CodeSectionEntry(body) => gc_in(body.get_operators_reader().ok()?),
+            Payload::GlobalSection(r) => r
+                .into_iter()
+                .find_map(|g| gc_in(g.ok()?.init_expr.get_operators_reader())),
+            Payload::TableSection(r) => r.into_iter().find_map(|t| match t.ok()?.init {
+                TableInit::Expr(x) => gc_in(x.get_operators_reader()),
+                TableInit::RefNull => None,
+            }),
+            Payload::ElementSection(r) => r.into_iter().find_map(|e| match e.ok()?.items {
+                ElementItems::Expressions(_, exprs) => exprs
+                    .into_iter()
+                    .find_map(|x| gc_in(x.ok()?.get_operators_reader())),
+                ElementItems::Functions(_) => None,
+            }),
+            _ => None,
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
 }
 
-fn generate(seed: u64) -> Result<Vec<u8>, String> {
+/// Instructions of exception handling and typed function references, counted per seed
+/// whose module has them (a proposal's share says only that wasm-smith may use it).
+const COUNTED: &[(&str, &str)] = &[
+    ("Throw", "throw"),
+    ("ThrowRef", "throw_ref"),
+    ("TryTable", "try_table"),
+    ("CallRef", "call_ref"),
+    ("ReturnCallRef", "return_call_ref"),
+    ("BrOnNull", "br_on_null"),
+    ("BrOnNonNull", "br_on_non_null"),
+    ("RefAsNonNull", "ref.as_non_null"),
+];
+
+/// For each of [`COUNTED`], in how many seeds' modules it occurs.
+static USES: std::sync::Mutex<BTreeMap<&'static str, usize>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// Which of [`COUNTED`] the code of `wasm` has.
+fn instructions_used(wasm: &[u8]) -> BTreeSet<&'static str> {
+    let mut found = BTreeSet::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload else {
+            continue;
+        };
+        let Ok(mut ops) = body.get_operators_reader() else {
+            continue;
+        };
+        while let Ok(op) = ops.read() {
+            let name = format!("{op:?}");
+            let name = name.split([' ', '{', '(']).next().unwrap_or("");
+            if let Some((_, text)) = COUNTED.iter().find(|(n, _)| *n == name) {
+                found.insert(*text);
+            }
+        }
+    }
+    found
+}
+
+/// The instructions of GC (by the prefix of their `wasmparser::Operator` name), which aot
+/// refuses ("... is not supported yet (GC)"; the list of its translator).
+const GC_OPERATORS: &[&str] = &[
+    "Struct",
+    "Array",
+    "RefI31",
+    "I31Get",
+    "RefTest",
+    "RefCast",
+    "BrOnCast",
+    "AnyConvertExtern",
+    "ExternConvertAny",
+    "RefEq",
+];
+
+/// Seeds whose first module was outside aot's support, and the attempts made for them.
+static RETRIED: AtomicUsize = AtomicUsize::new(0);
+static RETRIES: AtomicUsize = AtomicUsize::new(0);
+
+/// The seed's module, or (`Ok(Err)`) why none of [`GENERATE_ATTEMPTS`] was within aot's
+/// support (a skip: aot would refuse it).
+fn generate(seed: u64) -> Result<Result<Vec<u8>, String>, String> {
     let imports = wat::parse_str(PROVIDER_IMPORTS).map_err(|e| format!("provider imports: {e}"))?;
     let features = Features::of_seed(seed);
     let mut attempt = 0;
@@ -443,10 +551,22 @@ fn generate(seed: u64) -> Result<Vec<u8>, String> {
             .ensure_termination(FUEL)
             .map_err(|e| format!("wasm-smith ensure_termination: {e}"))?;
         let wasm = module.to_bytes();
-        // The last attempt is kept anyway: aot rejects it (a skip), or it is a failure.
         attempt += 1;
-        if attempt == GENERATE_ATTEMPTS || unsupported(&wasm).is_none() {
-            return Ok(wasm);
+        let why = unsupported(&wasm);
+        if attempt == 2 {
+            RETRIED.fetch_add(1, Ordering::Relaxed);
+        }
+        if attempt > 1 {
+            RETRIES.fetch_add(1, Ordering::Relaxed);
+        }
+        match why {
+            None => return Ok(Ok(wasm)),
+            Some(why) if attempt == GENERATE_ATTEMPTS => {
+                return Ok(Err(format!(
+                    "no module within aot's support in {GENERATE_ATTEMPTS} attempts (the last: {why})"
+                )));
+            }
+            Some(_) => {}
         }
     }
 }
@@ -679,8 +799,17 @@ enum Ty {
     F32,
     F64,
     V128,
+    /// A nullable reference to a function (`funcref`, `(ref null $t)`, `nullfuncref`).
     FuncRef,
+    /// A nullable external reference (`externref`, `nullexternref`).
     ExternRef,
+    /// A nullable reference in the `any` hierarchy (`anyref`, `eqref`, `nullref`...).
+    AnyRef,
+    /// A type no script argument has: a non-nullable reference (`(ref $t)`, `(ref func)`),
+    /// a reference to a struct or array type (the runtime's driver takes every concrete
+    /// type as a function type), and `exnref` (wasmtime's `wast` cannot pass even a null
+    /// one). A function with such a parameter is not called.
+    Unpassable,
 }
 
 struct Func {
@@ -693,18 +822,32 @@ struct Global {
     mutable: bool,
 }
 
-fn ty_of(t: wasmparser::ValType) -> Result<Ty, String> {
-    use wasmparser::{RefType, ValType};
-    Ok(match t {
+/// The argument type of `t`; `func_types` says which type indices are function types.
+fn ty_of(t: wasmparser::ValType, func_types: &[bool]) -> Ty {
+    use wasmparser::{AbstractHeapType as A, HeapType, ValType};
+    match t {
         ValType::I32 => Ty::I32,
         ValType::I64 => Ty::I64,
         ValType::F32 => Ty::F32,
         ValType::F64 => Ty::F64,
         ValType::V128 => Ty::V128,
-        ValType::Ref(r) if r == RefType::FUNCREF => Ty::FuncRef,
-        ValType::Ref(r) if r == RefType::EXTERNREF => Ty::ExternRef,
-        other => return Err(format!("unexpected value type {other}")),
-    })
+        ValType::Ref(r) if !r.is_nullable() => Ty::Unpassable,
+        ValType::Ref(r) => match r.heap_type() {
+            HeapType::Abstract { shared: false, ty } => match ty {
+                A::Func | A::NoFunc => Ty::FuncRef,
+                A::Extern | A::NoExtern => Ty::ExternRef,
+                A::Any | A::Eq | A::I31 | A::Struct | A::Array | A::None => Ty::AnyRef,
+                _ => Ty::Unpassable,
+            },
+            HeapType::Concrete(i) | HeapType::Exact(i) => {
+                match i.as_module_index().map(|i| func_types.get(i as usize)) {
+                    Some(Some(true)) => Ty::FuncRef,
+                    _ => Ty::Unpassable,
+                }
+            }
+            _ => Ty::Unpassable,
+        },
+    }
 }
 
 /// What a case module offers to be called and read.
@@ -724,7 +867,7 @@ struct Shape {
 }
 
 fn shape(wasm: &[u8]) -> Result<Shape, String> {
-    use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
+    use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef};
     let mut types = Vec::new();
     // Function and global index spaces: imports first.
     let mut func_types = Vec::new();
@@ -741,14 +884,25 @@ fn shape(wasm: &[u8]) -> Result<Shape, String> {
     for payload in Parser::new(0).parse_all(wasm) {
         match payload.map_err(err)? {
             Payload::TypeSection(r) => {
-                for ft in r.into_iter_err_on_gc_types() {
-                    let ft = ft.map_err(err)?;
-                    let params = ft
-                        .params()
-                        .iter()
-                        .map(|t| ty_of(*t))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    types.push(params);
+                // Struct and array types (wasm-smith's GC) take a place in the index space.
+                let mut subtypes = Vec::new();
+                for group in r {
+                    subtypes.extend(group.map_err(err)?.into_types());
+                }
+                let func_types: Vec<bool> = subtypes
+                    .iter()
+                    .map(|t| matches!(t.composite_type.inner, CompositeInnerType::Func(_)))
+                    .collect();
+                for t in &subtypes {
+                    types.push(match &t.composite_type.inner {
+                        CompositeInnerType::Func(ft) => Some(
+                            ft.params()
+                                .iter()
+                                .map(|p| ty_of(*p, &func_types))
+                                .collect::<Vec<_>>(),
+                        ),
+                        _ => None,
+                    });
                 }
             }
             Payload::ImportSection(r) => {
@@ -795,6 +949,7 @@ fn shape(wasm: &[u8]) -> Result<Shape, String> {
                             let ty = func_types
                                 .get(e.index as usize)
                                 .and_then(|t| types.get(*t as usize))
+                                .and_then(Option::as_ref)
                                 .ok_or("export of an unknown function")?;
                             out.funcs.push(Func {
                                 name: e.name.to_string(),
@@ -939,8 +1094,7 @@ fn argument(ty: Ty, rng: &mut Prng) -> Value {
             }
             Value::V128(v)
         }
-        Ty::FuncRef => Value::NullFuncRef,
-        Ty::ExternRef => Value::NullExternRef,
+        Ty::FuncRef | Ty::AnyRef | Ty::ExternRef | Ty::Unpassable => zero(ty),
     }
 }
 
@@ -953,6 +1107,9 @@ fn zero(ty: Ty) -> Value {
         Ty::V128 => Value::V128(0),
         Ty::FuncRef => Value::NullFuncRef,
         Ty::ExternRef => Value::NullExternRef,
+        Ty::AnyRef => Value::NullAnyRef,
+        // Never called (see `plan`).
+        Ty::Unpassable => Value::NullFuncRef,
     }
 }
 
@@ -985,6 +1142,9 @@ fn plan(wasm: &[u8], arg_seed: u64) -> Result<Plan, String> {
     hash(&mut steps);
     let mut calls = 0;
     'funcs: for (f, func) in funcs.iter().enumerate() {
+        if func.params.contains(&Ty::Unpassable) {
+            continue;
+        }
         let tuples = if func.params.is_empty() {
             1
         } else {
@@ -1141,7 +1301,11 @@ fn prepare(source: &Source, index: &[usize]) -> (Option<Case>, CaseReport) {
     let (name, slug, arg_seed, wasm) = match source {
         Source::Seed(s) => {
             let wasm = match panics::catch(|| generate(*s)) {
-                Ok(Ok(w)) => w,
+                Ok(Ok(Ok(w))) => w,
+                Ok(Ok(Err(why))) => {
+                    report.skips.push(format!("generation: {why}"));
+                    return (None, report);
+                }
                 Ok(Err(e)) | Err(e) => {
                     report
                         .failures
@@ -1149,6 +1313,11 @@ fn prepare(source: &Source, index: &[usize]) -> (Option<Case>, CaseReport) {
                     return (None, report);
                 }
             };
+            let mut uses = USES.lock().unwrap_or_else(|e| e.into_inner());
+            for name in instructions_used(&wasm) {
+                *uses.entry(name).or_default() += 1;
+            }
+            drop(uses);
             (format!("seed {s}"), format!("seed-{s}"), *s, wasm)
         }
         Source::SelfCheck => match wat::parse_str(SELF_CHECK) {
@@ -1256,9 +1425,15 @@ enum Val {
     F32(u32),
     F64(u64),
     V128(u128),
-    /// Non-null?
+    /// Non-null? (Of any function type.)
     FuncRef(bool),
     ExternRef(Option<u64>),
+    /// A null reference of another type (typed function references, `exnref`, the `any`
+    /// hierarchy): `(ref.null)` matches it whatever its type is.
+    Null,
+    /// A non-null `exnref`: wasmtime's `wast` has no form for it, so a call returning one
+    /// is only checked to return (a bare `invoke`), and a global holding one is not read.
+    ExnRef,
 }
 
 /// What a step did in one build.
@@ -1274,6 +1449,8 @@ enum Observed {
 }
 
 const STACK_EXHAUSTED: &str = "call stack exhausted";
+/// The driver's trap message for an uncaught exception (checked with `assert_exception`).
+const EXCEPTION: &str = "thrown Wasm exception";
 
 /// The expectation that no result can meet: its FAIL line shows what the action did.
 fn never() -> Vec<Expected> {
@@ -1352,7 +1529,24 @@ fn parse_val(item: &str) -> Option<Val> {
         "funcref" => Val::FuncRef(rest != "null"),
         "externref" if rest == "null" => Val::ExternRef(None),
         "externref" => Val::ExternRef(Some(rest.parse().ok()?)),
-        _ => return None,
+        "exnref" if rest == "null" => Val::Null,
+        "exnref" => Val::ExnRef,
+        // `(ref null <type 3>)`, `(ref func)`, `(ref null exn)`...
+        _ => {
+            let inner = ty.strip_prefix("(ref ")?.strip_suffix(')')?;
+            let heap = inner.strip_prefix("null ").unwrap_or(inner);
+            match heap {
+                "extern" | "noextern" if rest == "null" => Val::ExternRef(None),
+                "extern" => Val::ExternRef(Some(rest.parse().ok()?)),
+                _ if rest == "null" => Val::Null,
+                // Concrete types are function types: without GC instructions no struct or
+                // array exists.
+                "func" => Val::FuncRef(true),
+                _ if heap.starts_with("<type ") => Val::FuncRef(true),
+                "exn" => Val::ExnRef,
+                _ => return None,
+            }
+        }
     })
 }
 
@@ -1729,6 +1923,9 @@ fn val_text(v: &Val) -> String {
         Val::FuncRef(false) => "(ref.null func)".to_string(),
         Val::ExternRef(Some(_)) => "(ref.extern)".to_string(),
         Val::ExternRef(None) => "(ref.null extern)".to_string(),
+        Val::Null => "(ref.null)".to_string(),
+        // Only in descriptions (see `Val::ExnRef`).
+        Val::ExnRef => "(ref.exn)".to_string(),
     }
 }
 
@@ -1845,6 +2042,10 @@ fn render_wast(
             (Step::Provider | Step::RegisterEnv | Step::Register | Step::HashInstance, _) => {
                 describe_step(plan, step)
             }
+            (Step::Call { func, args }, Observed::Values(v)) if v.contains(&Val::ExnRef) => {
+                invoke_text(plan, *func, args)
+            }
+            (Step::Get { .. }, Observed::Values(v)) if v.contains(&Val::ExnRef) => continue,
             (Step::Call { func, args }, Observed::Values(v)) => {
                 let results: Vec<String> = v.iter().map(val_text).collect();
                 format!(
@@ -1858,6 +2059,9 @@ fn render_wast(
                 invoke_text(plan, *func, args),
                 wast_string(m.as_bytes())
             ),
+            (Step::Call { func, args }, Observed::Trap(m)) if m == EXCEPTION => {
+                format!("(assert_exception {})", invoke_text(plan, *func, args))
+            }
             (Step::Call { func, args }, Observed::Trap(m)) => format!(
                 "(assert_trap {} {})",
                 invoke_text(plan, *func, args),
@@ -2074,6 +2278,7 @@ fn corrupt(v: &Val) -> Val {
         Val::V128(x) => Val::V128(x ^ (1 << 100)),
         Val::FuncRef(b) => Val::FuncRef(!b),
         Val::ExternRef(r) => Val::ExternRef(if r.is_some() { None } else { Some(0) }),
+        Val::Null | Val::ExnRef => Val::ExternRef(Some(0)),
     }
 }
 
@@ -2492,6 +2697,14 @@ fn main() -> ExitCode {
     if let Some(dir) = &kept_dir {
         println!("modules and scripts of failing cases: {}", dir.display());
     }
+    let uses = USES.lock().unwrap_or_else(|e| e.into_inner());
+    let uses: Vec<String> = uses.iter().map(|(i, n)| format!("{i} {n}")).collect();
+    println!(
+        "seeds whose module has: {}; seeds generated again (outside aot's support): {}, with {} more attempts",
+        uses.join(", "),
+        RETRIED.load(Ordering::Relaxed),
+        RETRIES.load(Ordering::Relaxed)
+    );
     println!(
         "time: generate+compile {:.1} s, link+run {:.1} s, wasmtime {:.1} s ({} checks), wall {:.1} s",
         compile_time.as_secs_f64(),

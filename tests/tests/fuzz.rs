@@ -9,7 +9,9 @@
 //! tests/fuzz/regressions/; or [`SELF_CHECK`], always):
 //! 1. Generation: scalar Wasm 2.0, extended-const and tail calls in every seed, and, chosen
 //!    per seed from the seed ([`FEATURE_SHARES`]), SIMD (half the seeds), relaxed SIMD (a
-//!    quarter of those), multi-memory (up to 3 memories), memory64 and wide arithmetic;
+//!    quarter of those), multi-memory (up to 3 memories), memory64, wide arithmetic,
+//!    exception handling (tags, `throw`, `throw_ref`, `try_table`, `exnref`) and typed
+//!    function references (`call_ref`, `br_on_null`..., typed tables and locals);
 //!    imports (in half the seeds) only from [`PROVIDER`] (a fixed module instantiated
 //!    afresh for each call), small sizes, every function and global exported, NaNs
 //!    canonicalised after float operations, scalar and f32x4/f64x2 lanes (so results are
@@ -18,15 +20,18 @@
 //!    results are the target's own, in aot as in wasmtime: seeds with it are run only by
 //!    the x86-64-v3 build, whose lowering is wasmtime's on the (x86-64-v3) host, and only
 //!    compiled by the others (aarch64 included). Memory64 seeds may have 64-bit tables.
-//!    wasm-smith's switch that brings more than aot supports (GC with typed function
-//!    references) makes the generator try the seed's next byte stream (up to
-//!    [`GENERATE_ATTEMPTS`]).
-//!    Exceptions and typed function references have their flag at 0 until aot has them.
+//!    wasm-smith brings typed function references only with GC, whose instructions aot
+//!    refuses: its struct, array and i31 instructions are not asked for, and a module
+//!    with a GC instruction left (`ref.test`, `ref.cast`, `br_on_cast`, `ref.eq`, or one
+//!    in a constant expression) is generated again from the seed's next byte stream; a
+//!    seed with none within aot's support in [`GENERATE_ATTEMPTS`] is skipped.
 //! 2. Compilation with `aot::compile_module` for every build in [`BUILDS`], under
 //!    `catch_unwind`: a panic is a failure, an error is a failure unless it says
 //!    "not supported" (then the case is skipped for that build, with the reason).
 //! 3. Execution: every exported function is called with up to three fixed argument tuples
-//!    (from the seed), each call in a fresh instance; after each call the mutable exported
+//!    (from the seed; references are null), each call in a fresh instance (a function
+//!    with a parameter no script can pass, a non-nullable reference or an `exnref`, is
+//!    not called); after each call the mutable exported
 //!    globals are read (all globals once after the first instantiation) and the contents of
 //!    every memory (32- and 64-bit, and the provider's) are hashed (by the case's
 //!    [`hasher`], a second module importing them), so that side effects are compared
@@ -36,18 +41,23 @@
 //!    A batch that crashes or hangs blames the case it was in (failure, or skip on a
 //!    timeout) and the rest run again.
 //! 4. Comparison: the observations become a `.wast` script of assertions
-//!    (`assert_return` with the exact bits, `assert_trap` with our trap message,
-//!    `assert_exhaustion`) that `wasmtime wast` checks; each distinct set of observations
-//!    of a case is checked once (builds that agree share one check). wasmtime stops at the
-//!    first difference, so the differing call is taken out and the script checked again,
-//!    up to [`MAX_DIFFS`] differences per case. A stack exhaustion on either side only is
-//!    an implementation limit, not a bug: skipped and counted. A case passes when wasmtime
-//!    checked it and nothing differed.
+//!    (`assert_return` with the exact bits, non-null references as `(ref.func)` or
+//!    `(ref.extern)` and other nulls as `(ref.null)`, `assert_trap` with our trap message,
+//!    `assert_exhaustion`, `assert_exception` for an uncaught exception) that `wasmtime
+//!    wast` checks (a call returning a non-null `exnref`, for which `wast` has no form, is
+//!    only checked to return, a global holding one is not read); each distinct set of
+//!    observations of a case is checked once (builds that agree share one check). wasmtime
+//!    stops at the first difference, so the differing call is taken out and the script
+//!    checked again, up to [`MAX_DIFFS`] differences per case. A stack exhaustion on either
+//!    side only is an implementation limit, not a bug: skipped and counted. A case passes
+//!    when wasmtime checked it and nothing differed.
 //!
 //! Output: one `FAIL` line per failure (case, builds, what differed), the skipped cases
-//! with their reasons, then `fuzz: N passed, M failed, K skipped`; exit status 1 on any
-//! failure. The module and the script of a failing case are written to a directory shown
-//! in the output, to reproduce it with `wasmtime wast` or `aot`.
+//! with their reasons, per build the calls and how they ended, how many seeds' modules
+//! have each instruction of exception handling and typed function references and how many
+//! seeds were generated again, then `fuzz: N passed, M failed, K skipped`; exit status 1
+//! on any failure. The module and the script of a failing case are written to a directory
+//! shown in the output, to reproduce it with `wasmtime wast` or `aot`.
 //!
 //! Without wasmtime or qemu nothing is compared or run there (a skip), unless `CI` is
 //! set: then that is a failure (see `aot_tests::tools`).
@@ -267,12 +277,13 @@ enum Feature {
 }
 
 /// In how many seeds out of 8 each proposal is used, each chosen independently from the
-/// seed, so that most modules mix a few and every combination occurs. 0 = never.
+/// seed, so that most modules mix a few and every combination occurs. 0 = never. A new
+/// line goes at the end: each line draws from the seed's stream whatever its share, so
+/// the proposals of the lines before keep their seeds.
 ///
-/// Exceptions and typed function references are not supported by `aot` yet: when they are,
-/// give each a share here (one line each). Before that, check the harness: an uncaught
-/// exception must become an observation that is rendered as `assert_exception` for
-/// wasmtime, and non-null references as call results need a `Val`.
+/// wasm-smith uses typed function references seldom (a `call_ref` needs a typed
+/// reference on the stack with its arguments below it): the end-of-run line `seeds whose
+/// module has` counts the instructions that were really generated.
 const FEATURE_SHARES: &[(Feature, u64)] = &[
     (Feature::Simd, 4),
     (Feature::RelaxedSimd, 2),
@@ -436,8 +447,8 @@ const GENERATE_ATTEMPTS: u64 = 8;
 /// expression), which aot's validator accepts but its translator refuses.
 fn unsupported(wasm: &[u8]) -> Option<String> {
     use wasmparser::{ElementItems, OperatorsReader, Parser, Payload, TableInit};
-    if let Err(e) = wasmparser::Validator::new_with_features(aot::module::features())
-        .validate_all(wasm)
+    if let Err(e) =
+        wasmparser::Validator::new_with_features(aot::module::features()).validate_all(wasm)
     {
         return Some(e.to_string());
     }

@@ -440,7 +440,7 @@ fn smith_config(rng: &mut Prng, features: Features, imports: &[u8]) -> wasm_smit
 
 /// Attempts at a module inside what aot supports, for features whose wasm-smith switch
 /// brings more than that (typed function references come with GC): see [`unsupported`].
-const GENERATE_ATTEMPTS: u64 = 8;
+const GENERATE_ATTEMPTS: u64 = 16;
 
 /// Why `wasm` (valid for wasm-smith's features) is outside what aot supports, if it is:
 /// invalid for aot's feature set, or with a GC instruction (in code or in a constant

@@ -625,13 +625,9 @@ fn const_expr(file: &str, e: &wasmparser::ConstExpr) -> Result<ConstExpr, Compil
             O::I64Sub => ConstOp::I64Sub,
             O::I64Mul => ConstOp::I64Mul,
             O::End => continue,
-            other => {
-                return Err(CompileError::new(
-                    file,
-                    Some(offset as usize),
-                    format!("unsupported constant expression operator {other:?}"),
-                ));
-            }
+            // Validation admits only constant instructions: what is left is GC's
+            // (`struct.new`, `array.new_fixed`, `ref.i31`, ...), named as in function bodies.
+            other => return Err(crate::translate::unsupported(file, offset as usize, &other)),
         });
     }
     Ok(ConstExpr(ops))

@@ -155,6 +155,16 @@ fn gc_instructions_are_refused_with_their_offset() {
             "(func (param externref) (result anyref) (any.convert_extern (local.get 0)))",
             "AnyConvertExtern",
         ),
+        (
+            "global_init",
+            "(type $a (array i32)) (global (ref $a) (array.new_fixed $a 1 (i32.const 7)))",
+            "ArrayNewFixed",
+        ),
+        (
+            "table_init",
+            "(type $s (struct)) (table 1 (ref null $s) (struct.new $s))",
+            "StructNew",
+        ),
     ] {
         let input = dir.path().join(format!("{name}.wat"));
         std::fs::write(&input, format!("(module {body})")).unwrap();

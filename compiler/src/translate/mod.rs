@@ -858,7 +858,8 @@ fn is_gc_operator(name: &str) -> bool {
     PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
-fn unsupported(file: &str, offset: usize, op: &Operator) -> CompileError {
+/// The error for an instruction aot does not compile, naming it (and GC's as GC's).
+pub(crate) fn unsupported(file: &str, offset: usize, op: &Operator) -> CompileError {
     let name = format!("{op:?}");
     let name = name.split([' ', '{', '(']).next().unwrap_or("").to_string();
     let what = if is_gc_operator(&name) {

@@ -3,8 +3,8 @@
 # under `wasmtime run` of a precompiled module, and as native Rust builds of the same
 # source; then SIMD builds (`-C target-feature=+simd128`) of the programs with SIMD paths
 # (hash, json, and blake3-hash, textsearch, imgresize, whose crates have WebAssembly SIMD
-# code) against native builds with their own SIMD; a tail-call micro-benchmark
-# (benches/tailcall.wat); start-up time (hello), compile time (aot vs `wasmtime compile`)
+# code) against native builds with their own SIMD; tail-call and exception micro-benchmarks
+# (benches/tailcall.wat, benches/exceptions.wat); start-up time (hello), compile time (aot vs `wasmtime compile`)
 # and executable sizes; then the same for the programs as wasm32-wasip2 components.
 # Medians of RUNS runs; the ratios are computed from this run only.
 #
@@ -29,11 +29,14 @@ if [[ ${QUICK:-0} == 1 ]]; then
   PROGRAMS=("hash 4" "nbody 200000" "json 128 1")
   SIMD_PROGRAMS=("hash 4" "json 128 1" "blake3-hash 16" "textsearch 1 2" "imgresize 1")
   TAILCALL_STEPS=1000000
+  EXCEPTION_THROWS=10000
   RUNS=${RUNS_QUICK:-3}
 else
   PROGRAMS=("hash 128" "nbody 10000000" "json 2048 4")
   SIMD_PROGRAMS=("hash 128" "json 2048 4" "blake3-hash 2048" "textsearch 8 30" "imgresize 4")
   TAILCALL_STEPS=300000000
+  # wasmtime takes ~12 us a throw here: 300,000 is a few seconds for it.
+  EXCEPTION_THROWS=300000
 fi
 
 note() { printf '%s\n' "$*" >&2; }
@@ -213,24 +216,27 @@ for p in "${SIMD_PROGRAMS[@]}"; do
     "$(fmt_s "$t_oursn")" "$(ratio "$t_oursn" "$t_wts")"
 done
 
-# --- tail calls ---------------------------------------------------------------------
-# A four-state machine passing control with return_call and return_call_indirect,
-# TAILCALL_STEPS steps in constant stack (benches/tailcall.wat, compiled from text by both).
-echo
-echo "== tail calls: benches/tailcall.wat, $TAILCALL_STEPS return_call/return_call_indirect steps (median of $RUNS)"
-TC=$ROOT/benches/tailcall.wat
-expected_tc=$OUT/tailcall.expected
-t_ours=nan; t_wt=nan
-if [[ -n $WT ]]; then
-  "$WT" run "$TC" "$TAILCALL_STEPS" >"$expected_tc" 2>/dev/null || note "wasmtime failed to run $TC"
-  t_wt=$(time_wasmtime tailcall "$TC" "$expected_tc" "$TAILCALL_STEPS")
-  t_ours=$(time_aot tailcall "$TC" "$expected_tc" "$TAILCALL_STEPS")
-else
-  # Without the reference, the result is not checked: only timed.
-  "$AOT" "$TC" -o "$OUT/tailcall" && t_ours=$(median_of "$OUT/tailcall" "$TAILCALL_STEPS")
-fi
-printf '%-40s %12s\n' "ours (aot executable)" "$(fmt_s "$t_ours")" "wasmtime run --allow-precompiled .cwasm" "$(fmt_s "$t_wt")"
-echo "ours / wasmtime: $(ratio "$t_ours" "$t_wt")"
+# --- tail calls and exceptions -------------------------------------------------------
+# Micro-benchmarks written in WAT, compiled from text by both: a four-state machine passing
+# control with return_call and return_call_indirect in constant stack (benches/tailcall.wat),
+# and throws through 8 frames caught by tag (benches/exceptions.wat).
+micro() { # name, file, argument, what
+  local name=$1 file=$2 arg=$3 expected=$OUT/$1.expected t_ours=nan t_wt=nan
+  echo
+  echo "== $name: $file, $4 (median of $RUNS)"
+  if [[ -n $WT ]]; then
+    "$WT" run "$file" "$arg" >"$expected" 2>/dev/null || note "wasmtime failed to run $file"
+    t_wt=$(time_wasmtime "$name" "$file" "$expected" "$arg")
+    t_ours=$(time_aot "$name" "$file" "$expected" "$arg")
+  else
+    # Without the reference, the result is not checked: only timed.
+    "$AOT" "$file" -o "$OUT/$name" && t_ours=$(median_of "$OUT/$name" "$arg")
+  fi
+  printf '%-40s %12s\n' "ours (aot executable)" "$(fmt_s "$t_ours")" "wasmtime run --allow-precompiled .cwasm" "$(fmt_s "$t_wt")"
+  echo "ours / wasmtime: $(ratio "$t_ours" "$t_wt")"
+}
+micro tailcall "$ROOT/benches/tailcall.wat" "$TAILCALL_STEPS" "$TAILCALL_STEPS return_call/return_call_indirect steps"
+micro exceptions "$ROOT/benches/exceptions.wat" "$EXCEPTION_THROWS" "$EXCEPTION_THROWS throws through 8 frames, caught by tag"
 
 # --- start-up ----------------------------------------------------------------------
 echo

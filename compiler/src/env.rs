@@ -780,7 +780,9 @@ impl<'a> FuncEnv<'a> {
         args: &[Value],
         kind: CallKind,
     ) -> Vec<Value> {
-        let code = b.ins().load(PTR, code_flags, funcref, VMFUNCREF_CODE as i32);
+        let code = b
+            .ins()
+            .load(PTR, code_flags, funcref, VMFUNCREF_CODE as i32);
         let callee_vmctx = b.ins().load(
             PTR,
             MemFlagsData::trusted(),

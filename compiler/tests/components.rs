@@ -13,9 +13,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{aot, run_for, tools};
-
-const TRIPLES: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
+use common::{TRIPLES, aot, run_for, tools};
 
 fn case_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -11,9 +11,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{aot, run_for, tools};
-
-const TRIPLES: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
+use common::{TRIPLES, aot, compile, run_for, tools};
 
 /// Defines the tag `err` (an i32 code) and throws it from `fail` and from `$deep`, a
 /// recursion `n` frames deep whose every frame catches with `catch_all_ref`, counts
@@ -82,15 +80,6 @@ const MAIN: &str = r#"(module
 
 /// 5 + 110 + 77 + 1001 cleanups + (3 + 300), mod 125.
 const MAIN_EXIT: i32 = (5 + 110 + 77 + 1001 + 303) % 125;
-
-fn compile(args: &[&str]) {
-    let out = aot(args);
-    assert!(
-        out.status.success(),
-        "aot {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);

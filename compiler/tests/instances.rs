@@ -13,9 +13,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{aot, aot_in, run_for, tools};
-
-const TRIPLES: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
+use common::{TRIPLES, aot, aot_in, run_for, tools};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -6,9 +6,7 @@
 
 mod common;
 
-use common::{aot, run_for};
-
-const TRIPLES: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
+use common::build_and_run;
 
 /// Exits with 21 (1 + 100 + 10 + 10 + 100 - 200: one call through each slot, filled by an
 /// active segment, table.grow, table.init + table.copy, table.fill and table.set) plus
@@ -48,32 +46,11 @@ const TABLE64: &str = r#"(module
     (call_indirect $t (type $r) (local.get 0))))
 "#;
 
-fn run(name: &str, wat: &str) -> Vec<(&'static str, std::process::Output)> {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join(format!("{name}.wat"));
-    std::fs::write(&input, wat).unwrap();
-    let mut runs = Vec::new();
-    for triple in TRIPLES {
-        let exe = dir.path().join(format!("{name}-{triple}"));
-        let (input_s, exe_s) = (input.to_str().unwrap(), exe.to_str().unwrap());
-        let out = aot(&[input_s, "-o", exe_s, "--target", triple]);
-        assert!(
-            out.status.success(),
-            "aot {name} {triple}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if let Some(out) = run_for(triple, &exe, &[], &format!("{name} on {triple}")) {
-            runs.push((triple, out));
-        }
-    }
-    runs
-}
-
 #[test]
 fn every_table_instruction_takes_i64_indices() {
     let in_bounds = TABLE64.replace("(call $probe (i64.const 0x100000000))", "(i32.const 0)");
     assert_ne!(in_bounds, TABLE64);
-    for (triple, out) in run("table64", &in_bounds) {
+    for (triple, out) in build_and_run("table64", &in_bounds) {
         assert_eq!(
             out.status.code(),
             Some(21),
@@ -85,7 +62,7 @@ fn every_table_instruction_takes_i64_indices() {
 
 #[test]
 fn an_index_past_4_gib_is_out_of_bounds() {
-    for (triple, out) in run("table64_oob", TABLE64) {
+    for (triple, out) in build_and_run("table64_oob", TABLE64) {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(134), "{triple}: {err}");
         assert!(

@@ -7,9 +7,7 @@
 
 mod common;
 
-use common::{aot, run_for};
-
-const TRIPLES: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
+use common::{TRIPLES, compile, run_for};
 
 const DEPTH: u64 = 10_000_000;
 
@@ -63,15 +61,6 @@ const MUTUAL: &str = r#"(module
 fn mutual_exit_code() -> i32 {
     let per_round: u64 = (1..=10).map(|k| k * k).sum();
     ((per_round * DEPTH) % 251) as i32
-}
-
-fn compile(args: &[&str]) {
-    let out = aot(args);
-    assert!(
-        out.status.success(),
-        "aot {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

@@ -6,44 +6,7 @@
 
 mod common;
 
-use std::process::Output;
-
-use common::{aot, run_for};
-
-const TRIPLES: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
-
-fn compile(args: &[&str]) {
-    let out = aot(args);
-    assert!(
-        out.status.success(),
-        "aot {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Compiles `wat` for every target and runs it; returns (triple, output) of each run.
-fn build_and_run(name: &str, wat: &str) -> Vec<(&'static str, Output)> {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join(format!("{name}.wat"));
-    std::fs::write(&input, wat).unwrap();
-    let mut runs = Vec::new();
-    for triple in TRIPLES {
-        let exe = dir.path().join(format!("{name}-{triple}"));
-        compile(&[
-            input.to_str().unwrap(),
-            "-o",
-            exe.to_str().unwrap(),
-            "--target",
-            triple,
-        ]);
-        if let Some(out) = run_for(triple, &exe, &[], &format!("{name} on {triple}")) {
-            runs.push((triple, out));
-        }
-    }
-    // Keep the directory until the runs are over.
-    drop(dir);
-    runs
-}
+use common::{aot, build_and_run};
 
 /// Exits with status 42 = 40 (from $forty through a typed table and call_ref) + 2 (from a
 /// subtype's function through call_indirect of its supertype).

@@ -454,9 +454,8 @@ fn unsupported(wasm: &[u8]) -> Option<String> {
     }
     let gc_in = |mut ops: OperatorsReader| -> Option<String> {
         while !ops.eof() {
-            let name = format!("{:?}", ops.read().ok()?);
-            let name = name.split([' ', '{', '(']).next().unwrap_or("");
-            if GC_OPERATORS.iter().any(|p| name.starts_with(p)) {
+            let name = aot::translate::operator_name(&ops.read().ok()?);
+            if aot::translate::is_gc_operator(&name) {
                 return Some(format!("GC instruction {name}"));
             }
         }
@@ -524,21 +523,6 @@ fn instructions_used(wasm: &[u8]) -> BTreeSet<&'static str> {
     }
     found
 }
-
-/// The instructions of GC (by the prefix of their `wasmparser::Operator` name), which aot
-/// refuses ("... is not supported yet (GC)"; the list of its translator).
-const GC_OPERATORS: &[&str] = &[
-    "Struct",
-    "Array",
-    "RefI31",
-    "I31Get",
-    "RefTest",
-    "RefCast",
-    "BrOnCast",
-    "AnyConvertExtern",
-    "ExternConvertAny",
-    "RefEq",
-];
 
 /// Seeds whose first module was outside aot's support, and the attempts made for them.
 static RETRIED: AtomicUsize = AtomicUsize::new(0);

@@ -839,10 +839,16 @@ enum Ext {
     Unsigned,
 }
 
-/// Whether the operator named `name` (its `Operator` variant) belongs to the GC proposal:
+/// The name of an operator: its `Operator` variant.
+pub fn operator_name(op: &Operator) -> String {
+    let name = format!("{op:?}");
+    name.split([' ', '{', '(']).next().unwrap_or("").to_string()
+}
+
+/// Whether the operator named `name` (see [`operator_name`]) belongs to the GC proposal:
 /// struct and array instructions, i31 references, casts and tests, the conversions between
 /// `any` and `extern`, and `ref.eq`.
-fn is_gc_operator(name: &str) -> bool {
+pub fn is_gc_operator(name: &str) -> bool {
     const PREFIXES: &[&str] = &[
         "Struct",
         "Array",
@@ -860,8 +866,7 @@ fn is_gc_operator(name: &str) -> bool {
 
 /// The error for an instruction aot does not compile, naming it (and GC's as GC's).
 pub(crate) fn unsupported(file: &str, offset: usize, op: &Operator) -> CompileError {
-    let name = format!("{op:?}");
-    let name = name.split([' ', '{', '(']).next().unwrap_or("").to_string();
+    let name = operator_name(op);
     let what = if is_gc_operator(&name) {
         format!("GC instruction {name} is not supported yet (GC)")
     } else if name.starts_with('V')

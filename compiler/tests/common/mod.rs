@@ -12,6 +12,9 @@ use std::process::{Command, Output};
 #[path = "../../../tests/src/tools.rs"]
 pub mod tools;
 
+/// The targets every end-to-end test builds for.
+pub const TRIPLES: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
+
 /// Runs `aot` with `args` in the current directory.
 pub fn aot(args: &[&str]) -> Output {
     aot_command(args).output().expect("run aot")
@@ -36,4 +39,36 @@ fn aot_command(args: &[&str]) -> Command {
 pub fn run_for(triple: &str, exe: &Path, args: &[&str], what: &str) -> Option<Output> {
     let arch = triple.split('-').next().unwrap_or(triple);
     tools::run_built_for(arch, exe, args, what)
+}
+
+/// Runs `aot` with `args` and fails the test unless it succeeds.
+pub fn compile(args: &[&str]) {
+    let out = aot(args);
+    assert!(
+        out.status.success(),
+        "aot {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Compiles the module `wat` for every target in [`TRIPLES`] and runs it without
+/// arguments; returns (triple, output) of each run (a target whose runner is missing is
+/// left out by [`run_for`]'s policy).
+pub fn build_and_run(name: &str, wat: &str) -> Vec<(&'static str, Output)> {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let input = dir.path().join(format!("{name}.wat"));
+    std::fs::write(&input, wat).expect("write the module");
+    let mut runs = Vec::new();
+    for triple in TRIPLES {
+        let exe = dir.path().join(format!("{name}-{triple}"));
+        let (input_s, exe_s) = (
+            input.to_str().expect("utf-8 path"),
+            exe.to_str().expect("utf-8 path"),
+        );
+        compile(&[input_s, "-o", exe_s, "--target", triple]);
+        if let Some(out) = run_for(triple, &exe, &[], &format!("{name} on {triple}")) {
+            runs.push((triple, out));
+        }
+    }
+    runs
 }

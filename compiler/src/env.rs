@@ -488,13 +488,60 @@ impl<'a> FuncEnv<'a> {
         offset: u64,
         size: u32,
     ) -> (Value, i32) {
+        self.memory_addr_with(b, mem, addr, offset, size, false)
+    }
+
+    /// The host address of an atomic access of `size` bytes (a power of two) at Wasm
+    /// address `addr + offset`: traps if it is misaligned, then (the spec's order) if it is
+    /// out of bounds. The bounds are always checked explicitly, whatever the memory's mode:
+    /// Cranelift's atomic instructions carry no trap metadata, so a fault in one (or in the
+    /// middle of an aarch64 exclusive-pair loop) could not be reported as a Wasm trap.
+    pub fn atomic_addr(
+        &mut self,
+        b: &mut FunctionBuilder,
+        mem: u32,
+        addr: Value,
+        offset: u64,
+        size: u32,
+    ) -> Value {
+        if size > 1 {
+            let ty = self.memory_type(mem);
+            // Only the low bits matter for alignment, so a wrapping sum is fine here.
+            let low = if ty.memory64 {
+                addr
+            } else {
+                b.ins().uextend(types::I64, addr)
+            };
+            let ea = b.ins().iadd_imm_u(low, offset as i64);
+            let misaligned = b.ins().band_imm_u(ea, i64::from(size - 1));
+            b.ins()
+                .trapnz(misaligned, trap_code(TrapKind::HeapMisaligned));
+        }
+        let (a, off) = self.memory_addr_with(b, mem, addr, offset, size, true);
+        if off == 0 {
+            a
+        } else {
+            b.ins().iadd_imm_u(a, i64::from(off))
+        }
+    }
+
+    fn memory_addr_with(
+        &mut self,
+        b: &mut FunctionBuilder,
+        mem: u32,
+        addr: Value,
+        offset: u64,
+        size: u32,
+        force_check: bool,
+    ) -> (Value, i32) {
         let ty = self.memory_type(mem);
         let index = if ty.memory64 {
             addr
         } else {
             b.ins().uextend(types::I64, addr)
         };
-        let needs_check = !self.module.bounds.guarded(&ty) || offset + size as u64 > GUARD_SIZE;
+        let needs_check =
+            force_check || !self.module.bounds.guarded(&ty) || offset + size as u64 > GUARD_SIZE;
         if needs_check {
             let len = self.memory_length(b, mem);
             let trap = trap_code(TrapKind::MemoryOutOfBounds);

@@ -92,7 +92,9 @@ pub fn host_import_symbol(
 
 /// The feature set `aot` accepts: WebAssembly 2.0 (with SIMD) plus relaxed SIMD,
 /// extended-const, tail calls, wide arithmetic, multiple memories, custom page sizes,
-/// 64-bit memories, typed function references and exception handling (the standard
+/// 64-bit memories, threads (shared memories, atomics, wait/notify; not
+/// shared-everything-threads, which the validator refuses by name), typed function
+/// references and exception handling (the standard
 /// proposal: wasmtime 49 rejects the legacy one, `try`/`delegate`/`rethrow`, and so does the
 /// validator without `LEGACY_EXCEPTIONS`).
 ///
@@ -113,6 +115,7 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::MULTI_MEMORY
         | WasmFeatures::CUSTOM_PAGE_SIZES
         | WasmFeatures::MEMORY64
+        | WasmFeatures::THREADS
 }
 
 /// The features a component is validated with: the component model over the core
@@ -391,13 +394,6 @@ pub fn parse<'a>(
         if let Some(slot) = info.meta.func_names.get_mut(i as usize) {
             *slot = n;
         }
-    }
-    if info.memories.iter().any(|m| m.shared) {
-        return Err(CompileError::new(
-            file,
-            None,
-            "shared memories are not supported yet",
-        ));
     }
     Ok(info)
 }

@@ -311,12 +311,56 @@ pub unsafe extern "C" fn aot_builtin_raise_pending_trap(vmctx: *mut u8) {
     crate::trap::raise(trap)
 }
 
+/// memory.atomic.notify on a shared memory; see `aot_abi::foreach_builtin!`.
+///
+/// # Safety
+/// `addr` must be a checked, 4-aligned address inside a shared memory.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_builtin_memory_atomic_notify(
+    _vmctx: *mut u8,
+    addr: *mut u8,
+    count: i32,
+) -> i32 {
+    crate::waitqueue::notify(addr as usize, count as u32) as i32
+}
+
+/// memory.atomic.wait32 on a shared memory; see `aot_abi::foreach_builtin!`.
+///
+/// # Safety
+/// `addr` must be a checked, 4-aligned address inside a shared memory.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_builtin_memory_atomic_wait32(
+    _vmctx: *mut u8,
+    addr: *mut u8,
+    expected: i32,
+    timeout: i64,
+) -> i32 {
+    crate::waitqueue::wait32(addr.cast(), expected, timeout)
+}
+
+/// memory.atomic.wait64 on a shared memory; see `aot_abi::foreach_builtin!`.
+///
+/// # Safety
+/// `addr` must be a checked, 8-aligned address inside a shared memory.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_builtin_memory_atomic_wait64(
+    _vmctx: *mut u8,
+    addr: *mut u8,
+    expected: i64,
+    timeout: i64,
+) -> i32 {
+    crate::waitqueue::wait64(addr.cast(), expected, timeout)
+}
+
 /// Each builtin under its contract name, for the signature check below. A builtin added to
 /// the contract without an entry here fails to compile.
 mod by_contract_name {
     pub use super::aot_builtin_data_drop as data_drop;
     pub use super::aot_builtin_elem_drop as elem_drop;
     pub use super::aot_builtin_func_subtype as func_subtype;
+    pub use super::aot_builtin_memory_atomic_notify as memory_atomic_notify;
+    pub use super::aot_builtin_memory_atomic_wait32 as memory_atomic_wait32;
+    pub use super::aot_builtin_memory_atomic_wait64 as memory_atomic_wait64;
     pub use super::aot_builtin_memory_copy as memory_copy;
     pub use super::aot_builtin_memory_fill as memory_fill;
     pub use super::aot_builtin_memory_grow as memory_grow;

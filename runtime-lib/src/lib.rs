@@ -35,6 +35,7 @@ pub mod tasks;
 pub mod test_host;
 pub mod trap;
 pub mod types;
+pub mod waitqueue;
 pub mod wasi;
 
 /// Locking the runtime's shared objects (memories, tables, element segments).

@@ -636,6 +636,9 @@ fn run_file(cfg: &Config, t: &TargetRun, file: &SpecFile) -> FileReport {
         .and_then(|wasm| {
             let mut opts = opts.clone();
             opts.test_host = true;
+            // Its second memory (`shared_memory`) needs multi-memory and threads, which
+            // some scripts' own feature sets leave out.
+            opts.features = aot::module::features();
             aot::compile_module(&wasm, "<spectest>", index, &opts).map_err(|e| e.to_string())
         });
     match spectest {

@@ -38,6 +38,7 @@ pub const DIRS: &[SpecDir] = &[
     SpecDir::proposal("extended-const", Proposal::ExtendedConst),
     SpecDir::proposal("wide-arithmetic", Proposal::WideArithmetic),
     SpecDir::proposal("custom-page-sizes", Proposal::CustomPageSizes),
+    SpecDir::proposal("threads", Proposal::Threads),
 ];
 
 impl SpecDir {
@@ -102,13 +103,16 @@ impl SpecFile {
     /// memory, a nonzero memory index byte (multi-memory) and over-long limit encodings
     /// (memory64, custom page sizes widen the limits and flags) are invalid; the memory64
     /// proposal's and the function-references proposal's predate multi-memory (its
-    /// `binary.wast` expects "zero byte expected" for a memory index byte).
+    /// `binary.wast` expects "zero byte expected" for a memory index byte); the threads
+    /// proposal's predate multi-memory and reference types (a second memory or table is
+    /// invalid there).
     pub fn features(&self) -> aot::WasmFeatures {
         use aot::WasmFeatures as F;
         let all = aot::module::features();
         match self.dir {
             "wasm-v2" => all - F::MULTI_MEMORY - F::MEMORY64 - F::CUSTOM_PAGE_SIZES,
             "memory64" | "function-references" => all - F::MULTI_MEMORY,
+            "threads" => all - F::MULTI_MEMORY - F::REFERENCE_TYPES,
             _ => all,
         }
     }
@@ -192,6 +196,7 @@ mod tests {
                 ("extended-const", 3),
                 ("wide-arithmetic", 1),
                 ("custom-page-sizes", 5),
+                ("threads", 4),
             ]
         );
         assert_eq!(SpecDir::named("simd").map(|d| d.name), Some("simd"));

@@ -8,6 +8,7 @@
 //! Code after an unconditional branch is unreachable in Wasm but still valid: it is skipped
 //! (only its nesting is tracked) so that no IR is emitted for it.
 
+mod atomics;
 mod exceptions;
 mod numeric;
 mod simd;
@@ -696,7 +697,10 @@ impl Translator<'_, '_, '_> {
             }
 
             other => {
-                if !numeric::translate(self, &other) && !simd::translate(self, &other) {
+                if !numeric::translate(self, &other)
+                    && !simd::translate(self, &other)
+                    && !atomics::translate(self, &other)
+                {
                     return Err(unsupported(self.file, offset, &other));
                 }
             }

@@ -56,7 +56,8 @@ pub const SPECTEST_WAT: &str = r#"(module
   (global (export "global_f32") f32 (f32.const 666.6))
   (global (export "global_f64") f64 (f64.const 666.6))
   (table (export "table") 10 20 funcref)
-  (memory (export "memory") 1 2))
+  (memory (export "memory") 1 2)
+  (memory (export "shared_memory") 1 2 shared))
 "#;
 
 /// The symbol of the runtime function implementing `module::name` with type `ty`, if the

@@ -28,7 +28,7 @@ pub use trap::TrapKind;
 pub use vmctx::*;
 
 /// Bumped whenever anything in this crate changes the binary contract.
-pub const ABI_VERSION: u32 = 8;
+pub const ABI_VERSION: u32 = 9;
 
 /// Size of a Wasm page in bytes.
 pub const WASM_PAGE_SIZE: u64 = 65536;
@@ -110,6 +110,16 @@ macro_rules! foreach_builtin {
             /// exception. `fp` is the frame pointer of the module's throw stub, whose
             /// return address is the throwing call site. Never returns.
             throw_ref(vmctx: ptr, exn: ptr, fp: ptr);
+            /// memory.atomic.notify on a shared memory: wakes up to `count` waiters on the
+            /// host address `addr` (already checked for bounds and alignment by the caller);
+            /// returns how many were woken.
+            memory_atomic_notify(vmctx: ptr, addr: ptr, count: i32) -> i32;
+            /// memory.atomic.wait32 on a shared memory at the checked host address `addr`:
+            /// 0 when woken by a notify, 1 when `*addr != expected`, 2 after `timeout`
+            /// nanoseconds (negative: no timeout).
+            memory_atomic_wait32(vmctx: ptr, addr: ptr, expected: i32, timeout: i64) -> i32;
+            /// memory.atomic.wait64, as `memory_atomic_wait32` on a 64-bit value.
+            memory_atomic_wait64(vmctx: ptr, addr: ptr, expected: i64, timeout: i64) -> i32;
         }
     };
 }

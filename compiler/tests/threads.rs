@@ -1,0 +1,154 @@
+//! Shared memories and atomics in executables, on both targets, against what wasmtime 49
+//! (`-W threads=y,shared-memory=y`) does with the same programs: the wait/notify result
+//! codes (not-equal, timed-out after the timeout, no waiters to wake), the traps of atomic
+//! accesses (misalignment before bounds) and of a wait on an unshared memory, and the
+//! compile-time refusal of shared-everything-threads. The spec scripts (proposals/threads)
+//! cover the instruction semantics; these cover what a script cannot (timeouts, exit codes,
+//! the executable's messages).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{aot, run_for};
+
+const TRIPLES: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
+
+/// Exits with the four wait/notify results as base-3 digits (plus 60 if the narrow
+/// compare-exchange went wrong):
+/// wait32 on a mismatched value (1), wait32 and wait64 that time out after 20 ms (2 and 2),
+/// notify with nobody waiting (0), and an 8-bit cmpxchg whose expected operand wraps to the
+/// stored byte (so it stores: the byte becomes 5).
+const WAIT_NOTIFY: &str = r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1 1 shared)
+  (func (export "_start")
+    (local $r i32)
+    (i32.atomic.store (i32.const 0) (i32.const 7))
+    (local.set $r (memory.atomic.wait32 (i32.const 0) (i32.const 8) (i64.const -1)))
+    (local.set $r (i32.add (i32.mul (local.get $r) (i32.const 3))
+      (memory.atomic.wait32 (i32.const 0) (i32.const 7) (i64.const 20000000))))
+    (local.set $r (i32.add (i32.mul (local.get $r) (i32.const 3))
+      (memory.atomic.wait64 (i32.const 8) (i64.const 0) (i64.const 20000000))))
+    (local.set $r (i32.add (i32.mul (local.get $r) (i32.const 3))
+      (memory.atomic.notify (i32.const 0) (i32.const 5))))
+    (drop (i32.atomic.rmw8.cmpxchg_u (i32.const 16) (i32.const 0x100) (i32.const 5)))
+    (call $exit (i32.add (local.get $r)
+      (select (i32.const 0) (i32.const 60)
+        (i32.eq (i32.atomic.load8_u (i32.const 16)) (i32.const 5)))))))
+"#;
+
+fn compile(input: &str, exe: &str, triple: &str, opt: &str) {
+    let out = aot(&[input, "-o", exe, "--target", triple, "-O", opt]);
+    assert!(
+        out.status.success(),
+        "aot {input} for {triple}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn wait_and_notify_return_wasmtimes_codes_and_wait_out_their_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("wait.wat");
+    std::fs::write(&input, WAIT_NOTIFY).unwrap();
+    // 1, 2, 2, 0 in base 3, as wasmtime exits.
+    let expected = ((1 * 3 + 2) * 3 + 2) * 3;
+    for triple in TRIPLES {
+        for opt in ["0", "2"] {
+            let exe = dir.path().join(format!("wait-{triple}-{opt}"));
+            compile(input.to_str().unwrap(), exe.to_str().unwrap(), triple, opt);
+            let what = format!("wait/notify, {triple} -O{opt}");
+            let start = Instant::now();
+            let Some(run) = run_for(triple, &exe, &[], &what) else {
+                continue;
+            };
+            assert_eq!(
+                run.status.code(),
+                Some(expected),
+                "{what}: {}",
+                String::from_utf8_lossy(&run.stderr)
+            );
+            assert!(start.elapsed() >= Duration::from_millis(40), "{what}: waits too short");
+        }
+    }
+}
+
+/// `_start` runs one faulty access given by `body`; the executable must trap with `message`.
+fn assert_traps(name: &str, memory: &str, body: &str, message: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join(format!("{name}.wat"));
+    let wat = format!("(module {memory} (func (export \"_start\") {body}))");
+    std::fs::write(&input, wat).unwrap();
+    for triple in TRIPLES {
+        let exe = dir.path().join(format!("{name}-{triple}"));
+        compile(input.to_str().unwrap(), exe.to_str().unwrap(), triple, "2");
+        let what = format!("{name}, {triple}");
+        let Some(run) = run_for(triple, &exe, &[], &what) else {
+            continue;
+        };
+        assert_eq!(run.status.code(), Some(134), "{what}");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            stderr.starts_with(&format!("wasm trap: {message}\n")),
+            "{what}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn atomic_accesses_trap_as_wasmtime_misalignment_first() {
+    let shared = "(memory 1 1 shared)";
+    assert_traps(
+        "unaligned",
+        shared,
+        "(drop (i32.atomic.load (i32.const 2)))",
+        "unaligned atomic",
+    );
+    // Misaligned and out of bounds: the alignment check comes first.
+    assert_traps(
+        "unaligned-oob",
+        shared,
+        "(i64.atomic.store offset=65536 (i32.const 4) (i64.const 1))",
+        "unaligned atomic",
+    );
+    // In the guard region of a guard-page memory: still an explicit trap, not a fault.
+    assert_traps(
+        "oob",
+        shared,
+        "(drop (i32.atomic.rmw.add (i32.const 65536) (i32.const 1)))",
+        "out of bounds memory access",
+    );
+    assert_traps(
+        "wait-unshared",
+        "(memory 1)",
+        "(drop (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const 0)))",
+        "atomic wait on non-shared memory",
+    );
+    // Even on an unshared memory a wait checks its address first.
+    assert_traps(
+        "wait-unshared-unaligned",
+        "(memory 1)",
+        "(drop (memory.atomic.wait64 (i32.const 4) (i64.const 0) (i64.const 0)))",
+        "unaligned atomic",
+    );
+}
+
+#[test]
+fn shared_everything_threads_are_refused_at_compile_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("shared-global.wat");
+    std::fs::write(
+        &input,
+        "(module (global (shared mut i32) (i32.const 0)) (func (export \"_start\")))",
+    )
+    .unwrap();
+    let exe = dir.path().join("shared-global");
+    let out = aot(&[input.to_str().unwrap(), "-o", exe.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("shared globals require the shared-everything-threads proposal"),
+        "{stderr}"
+    );
+}

@@ -335,7 +335,10 @@ pub unsafe extern "C" fn aot_builtin_memory_atomic_wait32(
     expected: i32,
     timeout: i64,
 ) -> i32 {
-    crate::waitqueue::wait32(addr.cast(), expected, timeout)
+    // SAFETY: generated code passes an in-bounds, 4-aligned address of a shared memory,
+    // which stays mapped while code runs and is only ever accessed atomically there.
+    let cell = unsafe { &*addr.cast::<core::sync::atomic::AtomicI32>() };
+    crate::waitqueue::wait32(cell, expected, timeout)
 }
 
 /// memory.atomic.wait64 on a shared memory; see `aot_abi::foreach_builtin!`.
@@ -349,7 +352,9 @@ pub unsafe extern "C" fn aot_builtin_memory_atomic_wait64(
     expected: i64,
     timeout: i64,
 ) -> i32 {
-    crate::waitqueue::wait64(addr.cast(), expected, timeout)
+    // SAFETY: as in aot_builtin_memory_atomic_wait32, 8-aligned.
+    let cell = unsafe { &*addr.cast::<core::sync::atomic::AtomicI64>() };
+    crate::waitqueue::wait64(cell, expected, timeout)
 }
 
 /// Each builtin under its contract name, for the signature check below. A builtin added to

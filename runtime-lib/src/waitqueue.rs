@@ -116,24 +116,19 @@ fn wait(addr: usize, still_expected: impl FnOnce() -> bool, timeout_ns: i64) -> 
     OK
 }
 
-/// memory.atomic.wait32 at host address `addr` (4-aligned, inside a live shared memory).
-pub fn wait32(addr: *const AtomicI32, expected: i32, timeout_ns: i64) -> i32 {
-    // SAFETY: the caller (generated code) checked that addr is aligned and in bounds of a
-    // shared memory, which is never unmapped while code runs.
-    let cell = unsafe { &*addr };
+/// memory.atomic.wait32 on `cell`, a location of a shared memory.
+pub fn wait32(cell: &AtomicI32, expected: i32, timeout_ns: i64) -> i32 {
     wait(
-        addr as usize,
+        cell.as_ptr() as usize,
         || cell.load(Ordering::SeqCst) == expected,
         timeout_ns,
     )
 }
 
-/// memory.atomic.wait64 at host address `addr` (8-aligned, inside a live shared memory).
-pub fn wait64(addr: *const AtomicI64, expected: i64, timeout_ns: i64) -> i32 {
-    // SAFETY: as in wait32.
-    let cell = unsafe { &*addr };
+/// memory.atomic.wait64 on `cell`, a location of a shared memory.
+pub fn wait64(cell: &AtomicI64, expected: i64, timeout_ns: i64) -> i32 {
     wait(
-        addr as usize,
+        cell.as_ptr() as usize,
         || cell.load(Ordering::SeqCst) == expected,
         timeout_ns,
     )
@@ -145,16 +140,15 @@ mod tests {
 
     #[test]
     fn wait_returns_not_equal_timed_out_and_woken() {
-        let cell = Box::leak(Box::new(AtomicI32::new(7)));
-        let p: *const AtomicI32 = cell;
-        assert_eq!(wait32(p, 8, -1), NOT_EQUAL);
+        let cell: &'static AtomicI32 = Box::leak(Box::new(AtomicI32::new(7)));
+        assert_eq!(wait32(cell, 8, -1), NOT_EQUAL);
         let start = Instant::now();
-        assert_eq!(wait32(p, 7, 20_000_000), TIMED_OUT);
+        assert_eq!(wait32(cell, 7, 20_000_000), TIMED_OUT);
         assert!(start.elapsed() >= Duration::from_millis(20));
-        assert_eq!(notify(p as usize, 1), 0);
+        let addr = cell.as_ptr() as usize;
+        assert_eq!(notify(addr, 1), 0);
 
-        let addr = p as usize;
-        let t = std::thread::spawn(move || wait32(addr as *const AtomicI32, 7, -1));
+        let t = std::thread::spawn(move || wait32(cell, 7, -1));
         // Notify until the waiter has been counted: it may not have registered yet.
         let mut woken = 0;
         while woken == 0 {
@@ -167,9 +161,8 @@ mod tests {
 
     #[test]
     fn wait64_compares_all_bits() {
-        let cell = Box::leak(Box::new(AtomicI64::new(1 << 40)));
-        let p: *const AtomicI64 = cell;
-        assert_eq!(wait64(p, 0, 0), NOT_EQUAL);
-        assert_eq!(wait64(p, 1 << 40, 0), TIMED_OUT);
+        let cell = AtomicI64::new(1 << 40);
+        assert_eq!(wait64(&cell, 0, 0), NOT_EQUAL);
+        assert_eq!(wait64(&cell, 1 << 40, 0), TIMED_OUT);
     }
 }

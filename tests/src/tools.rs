@@ -142,6 +142,34 @@ pub fn find_wasmtime() -> Result<PathBuf, String> {
     })
 }
 
+/// wasmtime 46, the reference for wasi-threads (wasmtime 47 and later dropped it):
+/// `AOT_WASMTIME46`, else the binary scripts/setup.sh installs with `pip --target` into
+/// `<workspace>/target/toolchains/wasmtime46`.
+pub fn find_wasmtime46(workspace: &Path) -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("AOT_WASMTIME46") {
+        let p = PathBuf::from(p);
+        return if is_executable(&p) {
+            Ok(p)
+        } else {
+            Err(format!(
+                "AOT_WASMTIME46={} is not an executable file",
+                p.display()
+            ))
+        };
+    }
+    let p = workspace.join("target/toolchains/wasmtime46/wasmtime_cli/wasmtime");
+    if is_executable(&p) {
+        Ok(p)
+    } else if p.is_file() {
+        Err(format!("{} is not executable (chmod +x it)", p.display()))
+    } else {
+        Err(format!(
+            "wasmtime 46 not found at {} (scripts/setup.sh installs it; or AOT_WASMTIME46)",
+            p.display()
+        ))
+    }
+}
+
 /// Where pip installs packages for `python3` (the reference tools come from pip).
 fn python_purelib() -> Option<String> {
     Command::new("python3")

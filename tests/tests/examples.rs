@@ -67,6 +67,10 @@ enum Lang {
     /// wasi-threads enabled (wasmtime 47 and later dropped wasi-threads), not wasmtime 49.
     RustThreads,
     C,
+    /// C with POSIX threads for wasm32-wasip1-threads (examples/c/threads/<program>.c):
+    /// clang-19 with wasi-libc's headers (from the ziglang package: Debian's wasi-libc has
+    /// no threads) and the threads libc.a of the Rust toolchain. Reference: wasmtime 46.
+    CThreads,
     /// The same C program made a component with the preview 1 command adapter (as
     /// `wasm-tools component new --adapt`): WASI 0.2 underneath wasi-libc's preview 1.
     CP2,
@@ -137,12 +141,17 @@ impl Case {
         }
     }
 
+    /// A wasm32-wasip1-threads program, whose reference is wasmtime 46.
+    fn is_threaded(&self) -> bool {
+        matches!(self.lang, Lang::RustThreads | Lang::CThreads)
+    }
+
     /// What tells a component case apart from the core-module case of the same program.
     fn prefix(&self) -> Option<&'static str> {
         match self.lang {
             Lang::Rust | Lang::C | Lang::Wat => None,
             Lang::RustP2 | Lang::CP2 | Lang::Composed => Some("p2"),
-            Lang::RustThreads => Some("threads"),
+            Lang::RustThreads | Lang::CThreads => Some("threads"),
             Lang::Python => Some("py"),
             Lang::JavaScript => Some("js"),
             Lang::QuickJs => Some("qjs"),
@@ -351,6 +360,30 @@ const CASES: &[Case] = &[
     ),
     threads("threads-stress", "ping-pong", &["ping-pong", "1000000"]),
     threads("threads-stress", "wait-pong", &["wait-pong", "20000"]),
+    case(Lang::CThreads, "pthreads", "create-join", &["create-join"]),
+    case(Lang::CThreads, "pthreads", "mutex", &["mutex"]),
+    case(Lang::CThreads, "pthreads", "condvar", &["condvar"]),
+    case(
+        Lang::CThreads,
+        "pthreads",
+        "rwlock-barrier",
+        &["rwlock-barrier"],
+    ),
+    case(Lang::CThreads, "pthreads", "tls", &["tls"]),
+    case(Lang::CThreads, "pthreads", "atomics", &["atomics"]),
+    case(
+        Lang::CThreads,
+        "pthreads",
+        "wait-pong",
+        &["wait-pong", "1000000"],
+    ),
+    case(
+        Lang::CThreads,
+        "pthreads",
+        "futex-pong",
+        &["futex-pong", "20000"],
+    ),
+    case(Lang::CThreads, "pthreads", "exit-5", &["exit", "5"]),
     case(Lang::Wat, "exceptions", "sum", &["1", "2", "30000000000"]),
     case(
         Lang::Wat,
@@ -371,6 +404,9 @@ const WAT_PROGRAMS: &[&str] = &["exceptions"];
 
 /// The C programs (examples/c/<name>.c).
 const C_PROGRAMS: &[&str] = &["wc", "fileenv"];
+
+/// The C programs with threads (examples/c/threads/<name>.c).
+const C_THREADS_PROGRAMS: &[&str] = &["pthreads"];
 
 #[derive(Clone, Debug)]
 enum Launcher {
@@ -485,6 +521,7 @@ fn run() -> Result<bool, String> {
     let mut wasm = build_rust(&workspace, &build_dir, Lang::Rust);
     wasm.extend(build_rust(&workspace, &build_dir, Lang::RustP2));
     wasm.extend(build_rust(&workspace, &build_dir, Lang::RustThreads));
+    wasm.extend(build_c_threads(&workspace, &build_dir));
     wasm.extend(compose(&wasm, &build_dir));
     wasm.extend(build_scripts(&workspace, &build_dir));
     wasm.extend(build_wat(&workspace, &build_dir));
@@ -493,7 +530,7 @@ fn run() -> Result<bool, String> {
     wasm.extend(c);
     // Only looked for when a threads case is to run on wasmtime, so that a setup without it
     // (or CI) does not miss it elsewhere.
-    let wants_wasmtime46 = reference.is_some() && cases.iter().any(|c| c.lang == Lang::RustThreads);
+    let wants_wasmtime46 = reference.is_some() && cases.iter().any(|c| c.is_threaded());
     let wasmtime46 = if wants_wasmtime46 {
         tools::required(
             "the threaded examples on wasmtime 46 (their reference)",
@@ -943,6 +980,90 @@ fn build_c(
         .collect()
 }
 
+/// The pthreads programs for wasm32-wasip1-threads: clang-19 compiles against wasi-libc's
+/// headers (the ziglang package's copy) and links, with wasm-ld's shared-memory flags as
+/// Rust's wasm32-wasip1-threads target uses them, the threads build of wasi-libc that the
+/// Rust toolchain ships (crt1-command.o, libc.a) and Debian's compiler-rt builtins.
+fn build_c_threads(
+    workspace: &Path,
+    build_dir: &Path,
+) -> HashMap<(Lang, &'static str), Result<PathBuf, String>> {
+    let out_dir = build_dir.join("c-threads");
+    let found = tools::required(
+        "the C pthreads examples",
+        tools::find_wasi_threads_headers(workspace),
+    )
+    .and_then(|h| {
+        tools::required(
+            "the C pthreads examples",
+            tools::find_wasi_threads_libc(workspace),
+        )
+        .map(|libc| (h, libc))
+    });
+    let clang = |args: &[std::ffi::OsString], what: &str| -> Result<(), String> {
+        let o = Command::new("clang-19")
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run clang-19 (needed for the C examples): {e}"))?;
+        if o.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "clang-19 failed on {what}: {}",
+                aot_tests::one_line(&String::from_utf8_lossy(&o.stderr))
+            ))
+        }
+    };
+    C_THREADS_PROGRAMS
+        .iter()
+        .map(|&p| {
+            let r = found.clone().and_then(|([own, musl], libc)| {
+                std::fs::create_dir_all(&out_dir)
+                    .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
+                let object = out_dir.join(format!("{p}.o"));
+                let out = out_dir.join(format!("{p}.wasm"));
+                let src = workspace.join("examples/c/threads").join(format!("{p}.c"));
+                // No sysroot: Debian's (wasm32-wasi, without threads) must not be found.
+                let mut compile: Vec<std::ffi::OsString> = [
+                    "--target=wasm32-wasip1-threads",
+                    "-pthread",
+                    "-O2",
+                    "-Wall",
+                    "-Werror",
+                    "--sysroot=/nonexistent",
+                    "-isystem",
+                ]
+                .map(Into::into)
+                .to_vec();
+                compile.push(own.into());
+                // After clang's own headers, whose stddef.h and stdint.h it must use.
+                compile.push("-idirafter".into());
+                compile.push(musl.into());
+                compile.extend(["-c".into(), src.into(), "-o".into(), object.clone().into()]);
+                clang(&compile, &format!("{p}.c"))?;
+                let mut link: Vec<std::ffi::OsString> = [
+                    "--target=wasm32-wasip1-threads",
+                    "-nostdlib",
+                    "-Wl,--shared-memory,--import-memory,--export-memory,--max-memory=1073741824",
+                ]
+                .map(Into::into)
+                .to_vec();
+                link.extend([
+                    object.into(),
+                    libc.join("crt1-command.o").into(),
+                    libc.join("libc.a").into(),
+                    "/usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a".into(),
+                    "-o".into(),
+                    out.clone().into(),
+                ]);
+                clang(&link, &format!("linking {p}"))?;
+                Ok(out)
+            });
+            ((Lang::CThreads, p), r)
+        })
+        .collect()
+}
+
 /// The composed programs: `<p>-app` with `<p>-lib` plugged in (`wasm-tools compose`), both
 /// built for wasm32-wasip2 with the other Rust programs.
 fn compose(
@@ -1124,8 +1245,7 @@ fn check(setup: &Setup, c: &Case, slot: &RunnerSlot, job: usize) -> Verdict {
         Ok(r) => r,
         Err(why) => return Verdict::Skipped(why.clone()),
     };
-    if let (Runner::Wasmtime(_), Lang::RustThreads, Err(why)) = (runner, c.lang, &setup.wasmtime46)
-    {
+    if let (Runner::Wasmtime(_), true, Err(why)) = (runner, c.is_threaded(), &setup.wasmtime46) {
         return Verdict::Skipped(why.clone());
     }
     let expected = match read_expected(setup, c) {
@@ -1156,7 +1276,7 @@ fn run_case(setup: &Setup, c: &Case, runner: &Runner, tag: &str) -> Result<Outco
 
     let mut cmd = match runner {
         Runner::Wasmtime(wt) => {
-            let mut cmd = if c.lang == Lang::RustThreads {
+            let mut cmd = if c.is_threaded() {
                 let mut cmd = Command::new(setup.wasmtime46.as_ref().map_err(Clone::clone)?);
                 cmd.arg("run").args(WASMTIME46_THREADS);
                 cmd
@@ -1227,7 +1347,7 @@ fn run_case(setup: &Setup, c: &Case, runner: &Runner, tag: &str) -> Result<Outco
     let (status, stdout, stderr) = run_with_timeout(cmd, stdin, setup.timeout)?;
     let stderr = String::from_utf8_lossy(&stderr).into_owned();
     let stderr = match runner {
-        Runner::Wasmtime(_) if c.lang == Lang::RustThreads => {
+        Runner::Wasmtime(_) if c.is_threaded() => {
             normalise_wasmtime_stderr(strip_threads_warning(&stderr))
         }
         Runner::Wasmtime(_) => normalise_wasmtime_stderr(&stderr),

@@ -68,6 +68,14 @@ pub fn accepts_import(
         || opts.component
         || opts.provided_modules.iter().any(|m| m == module)
         || host_import_symbol(opts, module, name, kind, types).is_some()
+        || host_provides_memory(opts, kind)
+}
+
+/// Whether the runtime creates the memory an import of `kind` asks for, when no earlier
+/// module provides it (`aot_abi::host::host_provides_memory`: a shared memory).
+pub fn host_provides_memory(opts: &Options, kind: &ImportKind) -> bool {
+    !opts.component
+        && matches!(kind, ImportKind::Memory(m) if aot_abi::host::host_provides_memory(m))
 }
 
 /// The runtime symbol implementing an import the runtime provides (`aot_abi::host`: WASI

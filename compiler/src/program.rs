@@ -56,10 +56,14 @@ pub fn plan_command(instances: &[PlannedInstance]) -> Result<Vec<InstancePlan>, 
                 imports.push(ImportSource::Host);
                 continue;
             }
-            let Some(from) = instances[..n]
+            let from = instances[..n]
                 .iter()
-                .rposition(|p| p.name.as_deref() == Some(import.module.as_str()))
-            else {
+                .rposition(|p| p.name.as_deref() == Some(import.module.as_str()));
+            if from.is_none() && host_provides_memory(&import.kind) {
+                imports.push(ImportSource::Host);
+                continue;
+            }
+            let Some(from) = from else {
                 return Err(fail(
                     "the runtime does not provide it and no earlier --preload module has that name"
                         .into(),
@@ -89,6 +93,12 @@ pub fn plan_command(instances: &[PlannedInstance]) -> Result<Vec<InstancePlan>, 
         });
     }
     Ok(plan)
+}
+
+/// A shared memory no earlier module provides: the runtime creates it (see
+/// `aot_abi::host::host_provides_memory`).
+fn host_provides_memory(kind: &ImportKind) -> bool {
+    matches!(kind, ImportKind::Memory(m) if aot_abi::host::host_provides_memory(m))
 }
 
 /// Whether export number `export` of `exporter` may satisfy an import of kind `kind` of

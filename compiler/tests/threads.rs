@@ -4,7 +4,9 @@
 //! accesses (misalignment before bounds) and of a wait on an unshared memory, and the
 //! compile-time refusal of shared-everything-threads. The spec scripts (proposals/threads)
 //! cover the instruction semantics; these cover what a script cannot (timeouts, exit codes,
-//! the executable's messages).
+//! the executable's messages), and wasi-threads: `wasi::thread-spawn` and the shared memory
+//! import the runtime creates, with the exits wasmtime 46 (`-W threads=y -W
+//! shared-memory=y -S threads=y`) gives.
 
 mod common;
 
@@ -147,4 +149,105 @@ fn shared_everything_threads_are_refused_at_compile_time() {
         stderr.contains("shared globals require the shared-everything-threads proposal"),
         "{stderr}"
     );
+}
+
+/// A wasi-threads program: `thread` is the body of `wasi_thread_start` (locals `$tid`,
+/// `$arg`) and `main` of `_start`. Every instance's start function counts itself at
+/// address 8; `$recurse` never returns; address 12 is never written (a wait on it with
+/// value 0 blocks forever).
+fn wasi_threads_program(thread: &str, main: &str) -> String {
+    format!(
+        r#"(module
+  (import "env" "memory" (memory 1 1 shared))
+  (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (export "memory" (memory 0))
+  (global $own (mut i32) (i32.const 0))
+  (func $start (drop (i32.atomic.rmw.add (i32.const 8) (i32.const 1))))
+  (start $start)
+  (func $recurse (param i32) (result i32)
+    (i32.add (call $recurse (i32.add (local.get 0) (i32.const 1))) (i32.const 1)))
+  (func (export "wasi_thread_start") (param $tid i32) (param $arg i32)
+    {thread})
+  (func (export "_start")
+    {main}))"#
+    )
+}
+
+const WAIT_FOREVER: &str =
+    "(drop (memory.atomic.wait32 (i32.const 12) (i32.const 0) (i64.const -1)))";
+
+#[test]
+fn wasi_threads_run_in_parallel_and_end_the_process_as_wasmtime_46() {
+    let spawn_one = format!("(drop (call $spawn (i32.const 0))) {WAIT_FOREVER}");
+    // Eight threads add `tid + 100 * arg` at 0 and count themselves at 4, main waits for
+    // all eight: ids 1..=8 sum to 36, args 0..=7 to 2800; each of the nine instances ran
+    // its start function once (else +100). wasmtime 46 exits 36.
+    let sum = wasi_threads_program(
+        "(global.set $own (local.get $arg))
+    (drop (i32.atomic.rmw.add (i32.const 0)
+      (i32.add (local.get $tid) (i32.mul (global.get $own) (i32.const 100)))))
+    (drop (i32.atomic.rmw.add (i32.const 4) (i32.const 1)))
+    (drop (memory.atomic.notify (i32.const 4) (i32.const 1)))",
+        "(local $i i32) (local $n i32)
+    (loop $l
+      (drop (call $spawn (local.get $i)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 8))))
+    (loop $w
+      (local.set $n (i32.atomic.load (i32.const 4)))
+      (if (i32.lt_u (local.get $n) (i32.const 8))
+        (then
+          (drop (memory.atomic.wait32 (i32.const 4) (local.get $n) (i64.const -1)))
+          (br $w))))
+    (call $exit (i32.add (i32.sub (i32.atomic.load (i32.const 0)) (i32.const 2800))
+      (select (i32.const 0) (i32.const 100)
+        (i32.eq (i32.atomic.load (i32.const 8)) (i32.const 9)))))",
+    );
+    // (name, program, exit status, stderr's first line)
+    let cases: [(&str, String, i32, &str); 5] = [
+        ("sum", sum, 36, ""),
+        // A trap in a thread ends the process while main waits forever.
+        (
+            "trap",
+            wasi_threads_program("(unreachable)", &spawn_one),
+            134,
+            "wasm trap: wasm `unreachable` instruction executed",
+        ),
+        (
+            "overflow",
+            wasi_threads_program("(drop (call $recurse (i32.const 0)))", &spawn_one),
+            134,
+            "wasm trap: call stack exhausted",
+        ),
+        // proc_exit from a thread ends every thread with its status.
+        (
+            "exit",
+            wasi_threads_program("(call $exit (i32.const 7))", &spawn_one),
+            7,
+            "",
+        ),
+        // The program ends when `_start` returns, though a thread still spins.
+        (
+            "main-returns",
+            wasi_threads_program("(loop $l (br $l))", "(drop (call $spawn (i32.const 0)))"),
+            0,
+            "",
+        ),
+    ];
+    for (name, wat, status, first_line) in cases {
+        for (triple, run) in common::build_and_run(&format!("wasi-threads-{name}"), &wat) {
+            let stderr = String::from_utf8_lossy(&run.stderr);
+            assert_eq!(
+                run.status.code(),
+                Some(status),
+                "{name} on {triple}: {stderr}"
+            );
+            assert_eq!(
+                stderr.lines().next().unwrap_or(""),
+                first_line,
+                "{name} on {triple}"
+            );
+        }
+    }
 }

@@ -123,13 +123,21 @@ fn decode_and_check(desc: &'static ModuleDescriptor) -> Result<ModuleMeta, Strin
 }
 
 /// The import numbered `import` (among all of the module's imports) as the runtime
-/// provides it, if the compiler resolved it to a host function: the module's host-call
-/// trampoline, called with the importing instance's own vmctx.
+/// provides it, if the compiler resolved it to the host: for a function, the module's
+/// host-call trampoline, called with the importing instance's own vmctx; for a shared
+/// memory, a new memory of the import's type (None if it cannot be reserved).
 pub fn host_import(desc: &'static ModuleDescriptor, import: usize) -> Option<Extern> {
     let meta = module_meta(desc).ok()?;
     let i = meta.imports.get(import)?;
-    let ImportKind::Func(t) = i.kind else {
-        return None;
+    let t = match i.kind {
+        ImportKind::Func(t) => t,
+        ImportKind::Memory(ty) if aot_abi::host::host_provides_memory(&ty) => {
+            let mode = bounds_mode(desc).ok()?;
+            return Memory::new(&ty, mode)
+                .ok()
+                .map(|m| Extern::Memory(MemoryRef::host(m, mode)));
+        }
+        _ => return None,
     };
     let func_index = meta.imports[..import]
         .iter()
@@ -204,8 +212,7 @@ impl MemoryRef {
 
     /// Accessible bytes.
     pub fn len_bytes(&self) -> u64 {
-        // SAFETY: as in `base`.
-        unsafe { (*self.def).current_length }
+        crate::memory::load_length(self.def)
     }
 
     pub fn size_pages(&self) -> u64 {
@@ -229,13 +236,10 @@ impl MemoryRef {
     pub fn grow(&self, delta_pages: u64) -> Option<u64> {
         let mut memory = self.memory.locked();
         let old = memory.grow(delta_pages)?;
-        let own = memory.def();
-        // SAFETY: both defs live forever; they may be the same (host memories), so use raw
-        // reads and writes rather than references.
-        unsafe {
-            let len = core::ptr::addr_of!((*own).current_length).read();
-            core::ptr::addr_of_mut!((*self.def).current_length).write(len);
-        }
+        // The vmctx slot generated code reads may be a copy of the memory's own def (see the
+        // module docs); for host memories they are the same. Still under the memory's lock,
+        // so growths publish their lengths in order.
+        crate::memory::store_length(self.def, crate::memory::load_length(memory.def()));
         Some(old)
     }
 }
@@ -280,8 +284,9 @@ pub type TableRef = &'static Mutex<Table>;
 // sharing them never lets one outlive its target. Every mutation behind them goes through a
 // lock (memories, tables, segments) or is made by Wasm code of the store that owns the
 // instance, which one thread runs at a time; what the handles read without a lock (a
-// memory's current length, a global's value) is only ever read by that same thread. Shared
-// memories (the threads issue) will make the memory length an atomic.
+// global's value) is only ever read by that same thread, and a memory's current length,
+// which threads sharing a memory read while one grows it, is an atomic
+// (`memory::load_length`).
 unsafe impl Send for FuncHandle {}
 unsafe impl Sync for FuncHandle {}
 unsafe impl Send for MemoryRef {}
@@ -361,13 +366,27 @@ pub struct Instance {
     /// Element segments, evaluated at instantiation; dropped ones are empty.
     elems: Vec<Mutex<Vec<usize>>>,
     dropped_datas: Vec<AtomicBool>,
+    /// What the instance was instantiated with, for the instances of new threads
+    /// (wasi-threads instantiates the same module with the same imports).
+    imports: Vec<Extern>,
 }
 
 /// Instantiates `desc` with `imports` (one per import of the module, in order, already
-/// found by name; their types are checked here).
+/// found by name; their types are checked here) in the program's store.
 pub fn instantiate(
     desc: &'static ModuleDescriptor,
     imports: &[Extern],
+) -> Result<&'static Instance, InstantiateError> {
+    instantiate_in(desc, imports, crate::store::store())
+}
+
+/// [`instantiate`] in `store`: the instance's Wasm code runs with `store`'s context (the
+/// thread that runs it, its stack limit and pending trap), as the instances of a thread
+/// other than the main one do.
+pub fn instantiate_in(
+    desc: &'static ModuleDescriptor,
+    imports: &[Extern],
+    store: &'static crate::store::Store,
 ) -> Result<&'static Instance, InstantiateError> {
     let meta = module_meta(desc).map_err(InstantiateError::Other)?;
     let mode = bounds_mode(desc).map_err(InstantiateError::Other)?;
@@ -389,7 +408,7 @@ pub fn instantiate(
     let ctx = VmctxWriter { vmctx, offsets };
     ctx.write(
         VMCTX_STORE,
-        crate::store::store().context() as *const aot_abi::VMStoreContext,
+        store.context() as *const aot_abi::VMStoreContext,
     );
 
     for (i, &id) in type_ids.iter().enumerate() {
@@ -547,6 +566,7 @@ pub fn instantiate(
         tags,
         elems,
         dropped_datas: meta.datas.iter().map(|_| AtomicBool::new(false)).collect(),
+        imports: imports.to_vec(),
     }));
     ctx.write(VMCTX_INSTANCE, instance as *const Instance);
     instance.initialize()?;
@@ -695,6 +715,11 @@ impl Instance {
 
     pub fn meta(&self) -> &'static ModuleMeta {
         self.meta
+    }
+
+    /// The imports the instance was created with, in the module's import order.
+    pub fn imports(&self) -> &[Extern] {
+        &self.imports
     }
 
     pub fn descriptor(&self) -> &'static ModuleDescriptor {

@@ -33,6 +33,7 @@ pub mod store;
 pub mod table;
 pub mod tasks;
 pub mod test_host;
+pub mod threads;
 pub mod trap;
 pub mod types;
 pub mod waitqueue;

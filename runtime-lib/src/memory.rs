@@ -29,6 +29,7 @@ use core::ops::Range;
 use core::ptr::{self, NonNull};
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aot_abi::{BoundsMode, GUARDED_RESERVATION, MemoryType, TrapKind, VMMemoryDef};
 
@@ -43,6 +44,26 @@ pub const EXPLICIT_RESERVATION_CAP: u64 = 4 << 30;
 /// stays close to the guarded reservation of a 32-bit memory (6 GiB): under qemu, reserved
 /// address space costs memory.
 pub const MEMORY64_RESERVATION_CAP: u64 = 8 << 30;
+
+/// Reads `def`'s length. An atomic access because other threads read it while one grows
+/// a shared memory (generated code reads it with a plain 64-bit load, which is atomic on
+/// both targets); Acquire pairs with [`store_length`]'s Release, so a thread that sees the
+/// new length also sees the pages made accessible before it.
+pub fn load_length(def: *mut VMMemoryDef) -> u64 {
+    // SAFETY: every `VMMemoryDef` the runtime hands out lives as long as its memory, which
+    // is never freed while code can reach it, and its u64 field is 8-byte aligned (repr(C)
+    // after a pointer); every access to the field goes through these two functions or
+    // generated code's aligned loads.
+    unsafe { AtomicU64::from_ptr(core::ptr::addr_of_mut!((*def).current_length)) }
+        .load(Ordering::Acquire)
+}
+
+/// Writes `def`'s length (see [`load_length`]).
+pub fn store_length(def: *mut VMMemoryDef, len: u64) {
+    // SAFETY: as in `load_length`.
+    unsafe { AtomicU64::from_ptr(core::ptr::addr_of_mut!((*def).current_length)) }
+        .store(len, Ordering::Release)
+}
 
 /// Bytes past every reservation that stay inaccessible for the memory's life.
 const TRAILING_GUARD: usize = 64 << 10;
@@ -170,13 +191,11 @@ impl Memory {
     }
 
     fn length(&self) -> u64 {
-        // SAFETY: `def` is our live allocation, accessed only through raw pointers.
-        unsafe { (*self.def.as_ptr()).current_length }
+        load_length(self.def.as_ptr())
     }
 
     fn set_length(&mut self, len: u64) {
-        // SAFETY: as in `length`; `&mut self` excludes concurrent host access.
-        unsafe { (*self.def.as_ptr()).current_length = len }
+        store_length(self.def.as_ptr(), len)
     }
 
     /// `memory.grow`: returns the old size in pages, or None when the new size would pass

@@ -5,8 +5,9 @@
 //! Wasm-to-host transition and the pending-trap flag, all read or written by generated
 //! code; beside it the trap a host function leaves for its host-call trampoline to raise;
 //! and the host state (the WASI context), which host functions reach from their caller's
-//! vmctx. One store per program today; threads will give each thread's instances a store
-//! of their own, which is why nothing here is a thread-local.
+//! vmctx. The main thread's instances use the program's store ([`store`]); each thread that
+//! wasi-threads starts gets a store of its own ([`Store::for_thread`]) over the same host
+//! state, which is why nothing here is a thread-local.
 
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
@@ -23,18 +24,30 @@ pub struct Store {
     wasi: crate::wasi::CtxSlot,
 }
 
-static STORE: Store = Store {
-    context: VMStoreContext::new(),
-    pending: Mutex::new(None),
-    wasi: crate::wasi::CtxSlot::new(core::ptr::null_mut()),
-};
+static STORE: Store = Store::new(core::ptr::null_mut());
 
-/// The program's store.
+/// The program's store: the main thread's.
 pub fn store() -> &'static Store {
     &STORE
 }
 
 impl Store {
+    const fn new(wasi: *mut crate::wasi::WasiCtx) -> Store {
+        Store {
+            context: VMStoreContext::new(),
+            pending: Mutex::new(None),
+            wasi: crate::wasi::CtxSlot::new(wasi),
+        }
+    }
+
+    /// A store for a new thread's instances, sharing `self`'s host state (the WASI
+    /// context is built for use from several threads at once). Leaked, as instances are:
+    /// their vmctx points at it.
+    pub fn for_thread(&self) -> &'static Store {
+        let wasi = crate::wasi::ctx(self) as *const crate::wasi::WasiCtx;
+        Box::leak(Box::new(Store::new(wasi.cast_mut())))
+    }
+
     pub fn context(&self) -> &VMStoreContext {
         &self.context
     }

@@ -235,7 +235,9 @@ pub struct ProgramDescriptor {
 /// Where one import of a planned instance comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImportSource {
-    /// The runtime provides it (the module's `host_imports` entry).
+    /// The runtime provides it: a function is the module's `host_imports` entry; a memory
+    /// (only where [`crate::host::host_provides_memory`]) is created from the import's
+    /// own type when the instance is, and shared with the instances of later threads.
     Host,
     /// Export number `export` (an index into that module's `ModuleMeta::exports`) of the
     /// earlier planned instance `instance`.

@@ -3,7 +3,9 @@
 //! directly, so an executable links exactly the host functions it imports and nothing is
 //! looked up by name when it starts.
 //!
-//! Two sets: WASI preview 1 (every command program) and the test host (`aot_test`, only
+//! Three sets: WASI preview 1 (every command program), wasi-threads' `thread-spawn`
+//! (`wasm32-wasip1-threads` programs; such a program's shared memory import is provided by
+//! the runtime too, see [`host_provides_memory`]) and the test host (`aot_test`, only
 //! when the compiler is asked for it: aot's own tests use it to exercise host functions
 //! that call back into Wasm).
 
@@ -72,6 +74,9 @@ pub fn host_import_symbol(
         return (crate::wasi::wasi_p1_signature(name).as_ref() == Some(ty))
             .then(|| crate::wasi::wasi_p1_symbol(name));
     }
+    if crate::wasi::is_thread_spawn(module, name, ty) {
+        return Some(crate::wasi::THREAD_SPAWN_SYMBOL.to_string());
+    }
     if test_host && module == TEST_HOST_MODULE {
         return TEST_HOST
             .iter()
@@ -81,6 +86,14 @@ pub fn host_import_symbol(
             .map(|(_, _, _, symbol)| symbol.to_string());
     }
     None
+}
+
+/// Whether the runtime creates the memory for an import of type `ty` when nothing else
+/// provides it: a shared memory, as `wasm32-wasip1-threads` programs import
+/// (`env::memory`) and `wasmtime run -S threads` creates from the import's own type. The
+/// instances of every thread share it.
+pub fn host_provides_memory(ty: &crate::MemoryType) -> bool {
+    ty.shared
 }
 
 #[cfg(test)]

@@ -96,6 +96,25 @@ pub fn wasi_p1_symbol(name: &str) -> String {
     format!("aot_wasi_p1_{name}")
 }
 
+/// Module name of the wasi-threads import (`wasi::thread-spawn`), as `wasm32-wasip1-threads`
+/// programs and wasmtime (46 and earlier, `-S threads`) spell it.
+pub const WASI_THREADS_MODULE: &str = "wasi";
+/// Name of the wasi-threads spawn function: `(start_arg: i32) -> i32`, the new thread's id
+/// (1 and up) or a negative value when no thread could be started.
+pub const THREAD_SPAWN: &str = "thread-spawn";
+/// Symbol of the runtime's `thread-spawn`: `(vmctx, start_arg: i32) -> i32`.
+pub const THREAD_SPAWN_SYMBOL: &str = "aot_wasi_thread_spawn";
+/// The export every thread's new instance starts in: `(thread_id: i32, start_arg: i32)`.
+pub const THREAD_START_EXPORT: &str = "wasi_thread_start";
+
+/// Whether `module::name` of type `ty` is wasi-threads' spawn function.
+pub fn is_thread_spawn(module: &str, name: &str, ty: &crate::FuncType) -> bool {
+    module == WASI_THREADS_MODULE
+        && name == THREAD_SPAWN
+        && ty.params == [crate::ValType::I32]
+        && ty.results == [crate::ValType::I32]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -185,13 +185,17 @@ fn store_buffering(rounds: usize) {
     );
 }
 
-/// Waits until `turn` holds `want`: `spins` checks, then parks until unparked.
+/// Waits until `turn` holds `want`: `spins` checks (yielding now and then), then parks
+/// until unparked.
 fn await_turn(turn: &AtomicU64, want: u64, spins: u32) {
-    for _ in 0..spins {
+    for i in 0..spins {
         if turn.load(SeqCst) == want {
             return;
         }
-        std::hint::spin_loop();
+        // On a loaded machine (or under qemu) the other thread may not be running: let it.
+        if i % 100 == 99 {
+            thread::yield_now();
+        }
     }
     while turn.load(SeqCst) != want {
         thread::park();

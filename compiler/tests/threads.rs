@@ -251,3 +251,27 @@ fn wasi_threads_run_in_parallel_and_end_the_process_as_wasmtime_46() {
         }
     }
 }
+
+#[test]
+fn thread_spawn_without_an_imported_shared_memory_is_a_compile_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("own-memory.wat");
+    std::fs::write(
+        &input,
+        r#"(module
+  (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+  (memory 1 1 shared)
+  (func (export "wasi_thread_start") (param i32 i32))
+  (func (export "_start") (drop (call $spawn (i32.const 0)))))"#,
+    )
+    .unwrap();
+    let exe = dir.path().join("own-memory");
+    let out = aot(&[input.to_str().unwrap(), "-o", exe.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("byte 0x") && stderr.contains("must import a shared memory"),
+        "{stderr}"
+    );
+    assert!(!exe.exists());
+}

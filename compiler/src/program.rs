@@ -87,12 +87,66 @@ pub fn plan_command(instances: &[PlannedInstance]) -> Result<Vec<InstancePlan>, 
                 export: export as u32,
             });
         }
+        check_thread_spawn(info, &imports)?;
         plan.push(InstancePlan {
             module: inst.module,
             imports,
         });
     }
     Ok(plan)
+}
+
+/// What wasi-threads needs of a module that imports `wasi::thread-spawn`, whose every thread
+/// is a new instance of the module with the same imports in a store of its own:
+/// - a shared memory import (the memory the threads share; wasmtime refuses the module
+///   without one too);
+/// - no function imported from another instance: that function would run on the new
+///   thread with its own instance's store, which belongs to the main thread.
+fn check_thread_spawn(info: &ModuleInfo, sources: &[ImportSource]) -> Result<(), CompileError> {
+    let spawn = info.meta.imports.iter().position(|i| {
+        matches!(i.kind, ImportKind::Func(t)
+        if info.meta.types.get(t as usize).is_some_and(|ty| {
+            aot_abi::wasi::is_thread_spawn(&i.module, &i.name, ty)
+        }))
+    });
+    let Some(spawn) = spawn else {
+        return Ok(());
+    };
+    let fail = |at: usize, m: String| {
+        Err(CompileError::new(
+            &info.file,
+            info.import_offsets.get(at).copied(),
+            m,
+        ))
+    };
+    if !info
+        .meta
+        .imports
+        .iter()
+        .any(|i| matches!(i.kind, ImportKind::Memory(m) if m.shared))
+    {
+        return fail(
+            spawn,
+            "a module that imports `wasi::thread-spawn` must import a shared memory \
+             (wasi-threads: its threads share it)"
+                .into(),
+        );
+    }
+    for (i, (import, source)) in info.meta.imports.iter().zip(sources).enumerate() {
+        if matches!(import.kind, ImportKind::Func(_))
+            && matches!(source, ImportSource::Instance { .. })
+        {
+            return fail(
+                i,
+                format!(
+                    "import `{}::{}`: a module that imports `wasi::thread-spawn` cannot import \
+                     functions from another module (not supported with wasi-threads)",
+                    import.module, import.name
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A shared memory no earlier module provides: the runtime creates it (see

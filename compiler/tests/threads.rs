@@ -204,9 +204,33 @@ fn wasi_threads_run_in_parallel_and_end_the_process_as_wasmtime_46() {
       (select (i32.const 0) (i32.const 100)
         (i32.eq (i32.atomic.load (i32.const 8)) (i32.const 9)))))",
     );
+    // 1000 threads one after another, each freed when it ends (its instance, tables and
+    // store): each calls through its own table and counts itself at 16; main waits for
+    // each before starting the next and exits with the count divided by 100 (10).
+    let many = wasi_threads_program(
+        "(drop (i32.atomic.rmw.add (i32.const 16) (call_indirect (result i32) (i32.const 0))))
+    (drop (memory.atomic.notify (i32.const 16) (i32.const 1)))",
+        "(local $i i32) (local $n i32)
+    (loop $l
+      (drop (call $spawn (local.get $i)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (loop $w
+        (local.set $n (i32.atomic.load (i32.const 16)))
+        (if (i32.lt_u (local.get $n) (local.get $i))
+          (then
+            (drop (memory.atomic.wait32 (i32.const 16) (local.get $n) (i64.const -1)))
+            (br $w))))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 1000))))
+    (call $exit (i32.div_u (i32.atomic.load (i32.const 16)) (i32.const 100)))",
+    )
+    .replace(
+        "(start $start)",
+        "(start $start) (func $one (result i32) (i32.const 1)) (table 1 funcref) (elem (i32.const 0) $one)",
+    );
     // (name, program, exit status, stderr's first line)
-    let cases: [(&str, String, i32, &str); 5] = [
+    let cases: [(&str, String, i32, &str); 6] = [
         ("sum", sum, 36, ""),
+        ("many", many, 1000 / 100, ""),
         // A trap in a thread ends the process while main waits forever.
         (
             "trap",
@@ -250,4 +274,28 @@ fn wasi_threads_run_in_parallel_and_end_the_process_as_wasmtime_46() {
             );
         }
     }
+}
+
+#[test]
+fn thread_spawn_without_an_imported_shared_memory_is_a_compile_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("own-memory.wat");
+    std::fs::write(
+        &input,
+        r#"(module
+  (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+  (memory 1 1 shared)
+  (func (export "wasi_thread_start") (param i32 i32))
+  (func (export "_start") (drop (call $spawn (i32.const 0)))))"#,
+    )
+    .unwrap();
+    let exe = dir.path().join("own-memory");
+    let out = aot(&[input.to_str().unwrap(), "-o", exe.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("byte 0x") && stderr.contains("must import a shared memory"),
+        "{stderr}"
+    );
+    assert!(!exe.exists());
 }

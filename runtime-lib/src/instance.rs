@@ -573,6 +573,57 @@ pub fn instantiate_in(
     Ok(instance)
 }
 
+/// Whether an instance of `meta` can be freed once the thread it was made for has finished:
+/// only when nothing of it can have escaped to another thread. Its funcrefs and exception
+/// tags can leave it only through an imported table or an imported reference global (its
+/// exports are reachable by no one: a thread's instance is never linked to), and nothing
+/// the host keeps refers to an instance.
+pub(crate) fn freeable_after_thread(meta: &ModuleMeta) -> bool {
+    meta.imports.iter().all(|i| match i.kind {
+        ImportKind::Table(_) => false,
+        ImportKind::Global(g) => !matches!(g.ty, aot_abi::ValType::Ref(_)),
+        _ => true,
+    })
+}
+
+/// Frees `instance`, which [`instantiate_in`] made for a thread that has finished, with
+/// the tables and memories it defines and the `store` it ran in.
+///
+/// # Safety
+/// No code runs in, and nothing refers to, `instance` or `store` any more: the thread that
+/// used them has returned from its last call, and [`freeable_after_thread`] holds for the
+/// instance's module. (Its tags are left alone: they are tiny, and an exception object
+/// made by a failed call may still name one.)
+pub(crate) unsafe fn free_thread_instance(
+    instance: &'static Instance,
+    store: &'static crate::store::Store,
+) {
+    let counts = instance.meta.counts();
+    let ptr = instance as *const Instance as *mut Instance;
+    // SAFETY: per the contract the instance is no longer used; it came from Box::leak in
+    // `instantiate_in`, as did each defined table and memory (indices past the imported
+    // ones), and its vmctx from `alloc_vmctx` with the same size. None is freed twice: the
+    // instance is unreachable after this.
+    unsafe {
+        let instance = Box::from_raw(ptr);
+        for t in &instance.tables[counts.imported_tables as usize..] {
+            drop(Box::from_raw(
+                *t as *const Mutex<Table> as *mut Mutex<Table>,
+            ));
+        }
+        for m in &instance.memories[counts.imported_memories as usize..] {
+            drop(Box::from_raw(
+                m.memory as *const Mutex<Memory> as *mut Mutex<Memory>,
+            ));
+        }
+        let layout = std::alloc::Layout::from_size_align(instance.offsets.size as usize, 16)
+            .expect("the layout alloc_vmctx used");
+        std::alloc::dealloc(instance.vmctx, layout);
+        drop(instance);
+        crate::store::Store::free_thread_store(store);
+    }
+}
+
 fn alloc_vmctx(size: u32) -> Result<*mut u8, String> {
     let layout =
         std::alloc::Layout::from_size_align(size as usize, 16).map_err(|e| e.to_string())?;

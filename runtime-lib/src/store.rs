@@ -52,6 +52,15 @@ impl Store {
         &self.context
     }
 
+    /// Frees a store made by [`Store::for_thread`].
+    ///
+    /// # Safety
+    /// `store` came from `for_thread`, and no instance that uses it is alive.
+    pub(crate) unsafe fn free_thread_store(store: &'static Store) {
+        // SAFETY: per the contract, `store` is a leaked Box nothing refers to any more.
+        drop(unsafe { Box::from_raw(store as *const Store as *mut Store) });
+    }
+
     /// The store of the instance whose vmctx is `vmctx`.
     ///
     /// # Safety

@@ -15,9 +15,9 @@
 //! the process with the trap's status (134), so a Rust panic, which aborts on Wasm, ends
 //! every thread.
 //!
-//! Instances of finished threads are not freed (instances never are): a program that
-//! starts threads without end grows by one instance (its vmctx, tables and globals) per
-//! thread.
+//! A finished thread's instance and store are freed, unless the module imports a table or
+//! a reference global, through which the instance's functions could have escaped to other
+//! threads (instances are otherwise never freed).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -158,10 +158,15 @@ fn run_thread(
         ValRaw::from_u32(id as u32),
         ValRaw::from_u32(start_arg as u32),
     ];
-    match instance.call(entry, &args) {
-        Ok(_) => None,
-        Err(trap) => Some(crate::entry::report_trap(&trap)),
+    if let Err(trap) = instance.call(entry, &args) {
+        return Some(crate::entry::report_trap(&trap));
     }
+    if instance::freeable_after_thread(instance.meta()) {
+        // SAFETY: the thread's only call into its instance has returned, and nothing of
+        // the instance can have escaped it (`freeable_after_thread`).
+        unsafe { instance::free_thread_instance(instance, store) };
+    }
+    None
 }
 
 /// Ends every thread: what a trap or an error in a thread other than the main one does.

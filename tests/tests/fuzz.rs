@@ -311,7 +311,7 @@ enum Feature {
     /// Threads: shared memories (wasm-smith makes a quarter of the memories shared),
     /// atomic loads, stores, read-modify-writes and compare-exchanges (on shared and
     /// unshared memories alike), `atomic.fence`, `memory.atomic.notify` and
-    /// `memory.atomic.wait32/64`, whose timeouts are bounded (see [`bound_wait_timeouts`]).
+    /// `memory.atomic.wait32/64`, whose timeouts are bounded (see [`rewrite_waits`]).
     /// The cases are single-threaded: a notify wakes nobody, a wait never returns 0.
     Threads,
 }
@@ -348,8 +348,10 @@ fn parse_forced(list: &str) -> Result<u32, String> {
             .iter()
             .find(|(f, _)| format!("{f:?}").eq_ignore_ascii_case(name))
             .ok_or_else(|| {
-                let known: Vec<String> =
-                    FEATURE_SHARES.iter().map(|(f, _)| format!("{f:?}")).collect();
+                let known: Vec<String> = FEATURE_SHARES
+                    .iter()
+                    .map(|(f, _)| format!("{f:?}"))
+                    .collect();
                 format!(
                     "AOT_FUZZ_FORCE: unknown proposal `{name}` (known: {})",
                     known.join(", ")
@@ -639,7 +641,7 @@ fn generate(seed: u64) -> Result<Result<Vec<u8>, String>, String> {
             .ensure_termination(FUEL)
             .map_err(|e| format!("wasm-smith ensure_termination: {e}"))?;
         let generated = module.to_bytes();
-        let (wasm, waits) = if features.has(Feature::Threads) {
+        let (wasm, waits, converted) = if features.has(Feature::Threads) {
             // wasm-smith makes a quarter of the memories shared; in half the seeds with
             // threads all defined ones are, so that waits block and time out (a wait on
             // an unshared memory traps) and atomics meet shared memories more often.
@@ -648,17 +650,18 @@ fn generate(seed: u64) -> Result<Result<Vec<u8>, String>, String> {
             } else {
                 generated
             };
-            bound_wait_timeouts(&shared).map_err(|e| format!("bounding wait timeouts: {e}"))?
+            let mut rng = Prng::new(seed, 4 + 16 * attempt);
+            rewrite_waits(&shared, &mut rng).map_err(|e| format!("rewriting waits: {e}"))?
         } else {
-            (generated, 0)
+            (generated, 0, 0)
         };
         attempt += 1;
         let why = unsupported(&wasm);
-        if waits > 0
+        if waits + converted > 0
             && let Some(why) = &why
             && unsupported(&module.to_bytes()).is_none()
         {
-            return Err(format!("bounding wait timeouts made the module invalid: {why}"));
+            return Err(format!("rewriting waits made the module invalid: {why}"));
         }
         if attempt == 2 {
             RETRIED.fetch_add(1, Ordering::Relaxed);
@@ -667,7 +670,11 @@ fn generate(seed: u64) -> Result<Result<Vec<u8>, String>, String> {
             RETRIES.fetch_add(1, Ordering::Relaxed);
         }
         match why {
-            None => return Ok(Ok(wasm)),
+            None => {
+                WAITS_BOUNDED.fetch_add(waits, Ordering::Relaxed);
+                WAITS_CONVERTED.fetch_add(converted, Ordering::Relaxed);
+                return Ok(Ok(wasm));
+            }
             Some(why) if attempt == GENERATE_ATTEMPTS => {
                 return Ok(Err(format!(
                     "no module within aot's support in {GENERATE_ATTEMPTS} attempts (the last: {why})"
@@ -831,67 +838,254 @@ fn sections(wasm: &[u8]) -> Result<Vec<(u8, usize, usize)>, String> {
     Ok(sections)
 }
 
-/// The largest timeout of a `memory.atomic.wait32/64` after [`bound_wait_timeouts`], in
+/// The largest timeout of a `memory.atomic.wait32/64` after [`rewrite_waits`], in
 /// nanoseconds (a mask: the timeouts become `timeout & WAIT_TIMEOUT_MASK`).
 const WAIT_TIMEOUT_MASK: u64 = 1023;
 
-/// `wasm` with `i64.const WAIT_TIMEOUT_MASK i64.and` before every `memory.atomic.wait32`
-/// and `memory.atomic.wait64` (whose timeout is on top of the stack), and how many there
-/// are. The cases are single-threaded: on a shared memory, a wait whose value matches
-/// returns only when its timeout runs out, so a negative timeout (forever) would hang
-/// both engines and a large one would stall the run. Bounded, every wait returns
-/// "not-equal" (1) or "timed-out" (2) within a microsecond, the same in both engines; the
-/// comparison, the alignment and bounds traps and the trap on an unshared memory are
-/// untouched. (Negative timeouts with a differing value are lost: compiler/tests/threads.rs
-/// covers them.)
-fn bound_wait_timeouts(wasm: &[u8]) -> Result<(Vec<u8>, usize), String> {
-    use wasmparser::{Operator, Parser, Payload};
-    const CODE: u8 = 10;
-    let err = |e: wasmparser::BinaryReaderError| e.to_string();
-    let mut bound = Vec::new();
-    bound.push(0x42); // i64.const
-    let mut mask = WAIT_TIMEOUT_MASK;
-    // Signed LEB128 of a small positive number.
+/// What [`rewrite_waits`] did to a module, summed over the run.
+static WAITS_BOUNDED: AtomicUsize = AtomicUsize::new(0);
+static WAITS_CONVERTED: AtomicUsize = AtomicUsize::new(0);
+
+/// Signed LEB128 of `n`.
+fn sleb128(mut n: i64, out: &mut Vec<u8>) {
     loop {
-        let byte = (mask & 0x7f) as u8;
-        mask >>= 7;
-        if mask == 0 && byte & 0x40 == 0 {
-            bound.push(byte);
-            break;
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if (n == 0 && byte & 0x40 == 0) || (n == -1 && byte & 0x40 != 0) {
+            out.push(byte);
+            return;
         }
-        bound.push(byte | 0x80);
+        out.push(byte | 0x80);
     }
-    bound.push(0x83); // i64.and
-    // The new code section's contents, if it changes.
+}
+
+/// `wasm` with its waits made safe for single-threaded cases, and more of them: returns
+/// the module, the waits it had and the waits made from other atomic instructions.
+///
+/// On a shared memory a wait whose value matches returns only when its timeout runs out:
+/// a negative timeout (forever) would hang both engines and a large one stall the run. So
+/// every `memory.atomic.wait32/64` gets `i64.const WAIT_TIMEOUT_MASK i64.and` before it
+/// (the timeout is on top of the stack), and returns "not-equal" (1) or "timed-out" (2)
+/// within a microsecond, the same in both engines; the comparison, the alignment and
+/// bounds traps and the trap on an unshared memory are untouched. (Negative timeouts
+/// with a differing value are lost: compiler/tests/threads.rs covers them.)
+///
+/// wasm-smith generates a wait only when an address, a value and an i64 happen to be on
+/// the stack (one seed in a thousand). So some other atomic instructions (half of those
+/// on shared memories, an eighth of the others, whose waits trap) become waits on
+/// the same memory and value type, with the wait's alignment, a small offset and the replaced
+/// instruction's stack effect: `rmw [addr v] -> v` and `notify [addr n]` become
+/// `i64.const t; wait [addr v t]` (`t` from `rng`, below the mask), `cmpxchg [addr e r]`
+/// waits for `e` with `r` (masked) as the timeout, `load [addr]` waits for 0 (memories are
+/// mostly zero: it times out), `store [addr v]` waits for `v` and drops the result; an
+/// i64 result is the wait's i32 widened. Three in four of them get their address masked
+/// (through scratch locals added to the function) so that they do compare and time out.
+fn rewrite_waits(wasm: &[u8], rng: &mut Prng) -> Result<(Vec<u8>, usize, usize), String> {
+    use wasmparser::{CompositeInnerType, Operator as O, Parser, Payload, TypeRef};
+    const CODE: u8 = 10;
+    const LOCAL_GET: u8 = 0x20;
+    const LOCAL_SET: u8 = 0x21;
+    const I32: u8 = 0x7f;
+    const I64: u8 = 0x7e;
+    const WAIT32: [u8; 2] = [0xfe, 0x01];
+    const WAIT64: [u8; 2] = [0xfe, 0x02];
+    const I64_AND: u8 = 0x83;
+    const I64_EXTEND_I32_U: u8 = 0xad;
+    const DROP: u8 = 0x1a;
+    enum Shape {
+        Rmw,
+        Cmpxchg,
+        Load,
+        Store,
+    }
+    let err = |e: wasmparser::BinaryReaderError| e.to_string();
+    let mut mask = vec![0x42]; // i64.const
+    sleb128(WAIT_TIMEOUT_MASK as i64, &mut mask);
+    mask.push(I64_AND);
+    // The memories (imported ones first): (shared, 64-bit).
+    let mut memories = Vec::new();
+    // Parameter counts of the types (0 for struct and array types), and the type of each
+    // defined function.
+    let mut params = Vec::new();
+    let mut func_types = Vec::new();
+    // The new bodies of the code section.
     let mut bodies: Vec<Vec<u8>> = Vec::new();
-    let mut waits = 0;
+    let (mut waits, mut converted) = (0, 0);
     for payload in Parser::new(0).parse_all(wasm) {
-        let Payload::CodeSectionEntry(body) = payload.map_err(err)? else {
-            continue;
-        };
-        let range = body.range();
-        let (start, end) = (range.start as usize, range.end as usize);
-        let mut out = Vec::with_capacity(end - start);
-        let mut copied = start;
-        let mut ops = body.get_operators_reader().map_err(err)?;
-        while !ops.eof() {
-            let (op, at) = ops.read_with_offset().map_err(err)?;
-            if matches!(
-                op,
-                Operator::MemoryAtomicWait32 { .. } | Operator::MemoryAtomicWait64 { .. }
-            ) {
-                let at = at as usize;
-                out.extend_from_slice(&wasm[copied..at]);
-                out.extend_from_slice(&bound);
-                copied = at;
-                waits += 1;
+        match payload.map_err(err)? {
+            Payload::TypeSection(r) => {
+                for group in r {
+                    for t in group.map_err(err)?.into_types() {
+                        params.push(match &t.composite_type.inner {
+                            CompositeInnerType::Func(f) => f.params().len() as u64,
+                            _ => 0,
+                        });
+                    }
+                }
             }
+            Payload::ImportSection(r) => {
+                for import in r.into_imports() {
+                    if let TypeRef::Memory(m) = import.map_err(err)?.ty {
+                        memories.push((m.shared, m.memory64));
+                    }
+                }
+            }
+            Payload::FunctionSection(r) => {
+                for t in r {
+                    func_types.push(t.map_err(err)?);
+                }
+            }
+            Payload::MemorySection(r) => {
+                for m in r {
+                    let m = m.map_err(err)?;
+                    memories.push((m.shared, m.memory64));
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let range = body.range();
+                let (start, end) = (range.start as usize, range.end as usize);
+                // Three scratch locals after the function's own, for waits whose address is
+                // masked: the timeout (i64) and the value (i64 or i32).
+                let mut locals = body.get_locals_reader().map_err(err)?;
+                let groups = locals.get_count();
+                let mut scratch = func_types
+                    .get(bodies.len())
+                    .and_then(|t| params.get(*t as usize))
+                    .copied()
+                    .ok_or("a function of an unknown type")?;
+                for _ in 0..groups {
+                    scratch += u64::from(locals.read().map_err(err)?.0);
+                }
+                let (timeout_local, v64_local, v32_local) = (scratch, scratch + 1, scratch + 2);
+                let mut header = Vec::new();
+                leb128(u64::from(groups) + 2, &mut header);
+                let mut ops = body.get_operators_reader().map_err(err)?;
+                let ops_start = ops.original_position() as usize;
+                let mut group_start = start;
+                read_leb128(wasm, &mut group_start).ok_or("bad locals")?;
+                header.extend_from_slice(&wasm[group_start..ops_start]);
+                header.extend_from_slice(&[2, I64, 1, I32]);
+                let mut masked_any = false;
+                let mut out = Vec::with_capacity(end - start);
+                let mut copied = ops_start;
+                while !ops.eof() {
+                    let (op, at) = ops.read_with_offset().map_err(err)?;
+                    let (at, next) = (at as usize, ops.original_position() as usize);
+                    if let O::MemoryAtomicWait32 { .. } | O::MemoryAtomicWait64 { .. } = op {
+                        out.extend_from_slice(&wasm[copied..at]);
+                        out.extend_from_slice(&mask);
+                        copied = at;
+                        waits += 1;
+                        continue;
+                    }
+                    // Other atomics, by name: `I32Atomic...`/`I64Atomic...` (the value type)
+                    // and `MemoryAtomicNotify` (i32).
+                    if wasm[at] != 0xfe || wasm[at + 1] >= 0x80 {
+                        continue;
+                    }
+                    let name = format!("{op:?}");
+                    let wide = name.starts_with("I64Atomic");
+                    let shape = if name.starts_with("MemoryAtomicNotify") {
+                        Shape::Rmw
+                    } else if !wide && !name.starts_with("I32Atomic") {
+                        continue;
+                    } else if name.contains("Cmpxchg") {
+                        Shape::Cmpxchg
+                    } else if name.contains("Rmw") {
+                        Shape::Rmw
+                    } else if name.contains("Load") {
+                        Shape::Load
+                    } else {
+                        Shape::Store
+                    };
+                    // The memory argument: flags (the alignment, bit 6 for a memory
+                    // index), the memory index if any, the offset. The opcode before it
+                    // is 0xfe and a one-byte LEB128 (all atomics are below 0x80).
+                    let mut pos = at + 2;
+                    let flags = read_leb128(wasm, &mut pos).ok_or("bad memory argument")?;
+                    let after_flags = pos;
+                    let memory = if flags & 0x40 != 0 {
+                        read_leb128(wasm, &mut pos).ok_or("bad memory argument")?
+                    } else {
+                        0
+                    };
+                    let index_end = pos;
+                    let offset = read_leb128(wasm, &mut pos).ok_or("bad memory argument")?;
+                    if pos != next {
+                        return Err(format!("an atomic at {at:#x} ends unexpectedly"));
+                    }
+                    let (on_shared, memory64) =
+                        memories.get(memory as usize).copied().unwrap_or_default();
+                    if rng.below(if on_shared { 2 } else { 8 }) != 0 {
+                        continue;
+                    }
+                    out.extend_from_slice(&wasm[copied..at]);
+                    let timeout = |out: &mut Vec<u8>, rng: &mut Prng| {
+                        out.push(0x42);
+                        sleb128(rng.below(WAIT_TIMEOUT_MASK + 1) as i64, out);
+                    };
+                    match shape {
+                        // [addr v] -> [addr v t]
+                        Shape::Rmw | Shape::Store => timeout(&mut out, rng),
+                        // [addr e r] -> [addr e (r masked)]
+                        Shape::Cmpxchg => {
+                            if !wide {
+                                out.push(I64_EXTEND_I32_U);
+                            }
+                            out.extend_from_slice(&mask);
+                        }
+                        // [addr] -> [addr 0 t]
+                        Shape::Load => {
+                            out.extend_from_slice(if wide { &[0x42, 0] } else { &[0x41, 0] });
+                            timeout(&mut out, rng);
+                        }
+                    }
+                    // Three in four of these waits get an address below 1024 and 8-aligned
+                    // (in bounds unless the memory is empty), so that they compare and
+                    // time out: `[addr v t]` -> `[(addr & 0x3f8) v t]`.
+                    if rng.below(4) != 0 {
+                        masked_any = true;
+                        let v = if wide { v64_local } else { v32_local };
+                        for (op, local) in [(LOCAL_SET, timeout_local), (LOCAL_SET, v)] {
+                            out.push(op);
+                            leb128(local, &mut out);
+                        }
+                        out.push(if memory64 { 0x42 } else { 0x41 });
+                        sleb128(0x3f8, &mut out);
+                        out.push(if memory64 { I64_AND } else { 0x71 });
+                        for (op, local) in [(LOCAL_GET, v), (LOCAL_GET, timeout_local)] {
+                            out.push(op);
+                            leb128(local, &mut out);
+                        }
+                    }
+                    out.extend_from_slice(if wide { &WAIT64 } else { &WAIT32 });
+                    // The wait's natural alignment, which an atomic must have, and a small
+                    // offset that keeps an aligned address aligned (wasm-smith's offsets
+                    // are mostly far out of bounds): more waits get to compare.
+                    let align = if wide { 3 } else { 2 };
+                    leb128((flags & 0x40) | align, &mut out);
+                    out.extend_from_slice(&wasm[after_flags..index_end]);
+                    leb128(offset % 256 & !((1 << align) - 1), &mut out);
+                    match shape {
+                        Shape::Store => out.push(DROP),
+                        _ if wide => out.push(I64_EXTEND_I32_U),
+                        _ => {}
+                    }
+                    copied = next;
+                    converted += 1;
+                }
+                out.extend_from_slice(&wasm[copied..end]);
+                bodies.push(if masked_any {
+                    [header, out].concat()
+                } else {
+                    [&wasm[start..ops_start], &out[..]].concat()
+                });
+            }
+            _ => {}
         }
-        out.extend_from_slice(&wasm[copied..end]);
-        bodies.push(out);
     }
-    if waits == 0 {
-        return Ok((wasm.to_vec(), 0));
+    if waits + converted == 0 {
+        return Ok((wasm.to_vec(), 0, 0));
     }
     let mut code = Vec::new();
     leb128(bodies.len() as u64, &mut code);
@@ -902,11 +1096,15 @@ fn bound_wait_timeouts(wasm: &[u8]) -> Result<(Vec<u8>, usize), String> {
     let mut out = wasm[..8].to_vec();
     for (id, start, end) in sections(wasm)? {
         out.push(id);
-        let contents = if id == CODE { &code[..] } else { &wasm[start..end] };
+        let contents = if id == CODE {
+            &code[..]
+        } else {
+            &wasm[start..end]
+        };
         leb128(contents.len() as u64, &mut out);
         out.extend_from_slice(contents);
     }
-    Ok((out, waits))
+    Ok((out, waits, converted))
 }
 
 /// `wasm` with each memory it defines shared (imported ones keep their type: they come
@@ -947,7 +1145,11 @@ fn share_memories(wasm: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = wasm[..8].to_vec();
     for (id, start, end) in sections(wasm)? {
         out.push(id);
-        let contents = if id == MEMORY { &section[..] } else { &wasm[start..end] };
+        let contents = if id == MEMORY {
+            &section[..]
+        } else {
+            &wasm[start..end]
+        };
         leb128(contents.len() as u64, &mut out);
         out.extend_from_slice(contents);
     }
@@ -2975,8 +3177,10 @@ fn main() -> ExitCode {
     let uses = USES.lock().unwrap_or_else(|e| e.into_inner());
     let uses: Vec<String> = uses.iter().map(|(i, n)| format!("{i} {n}")).collect();
     println!(
-        "seeds whose module has: {}; seeds generated again (outside aot's support): {}, with {} more attempts",
+        "seeds whose module has: {}; waits: {} generated (timeouts masked), {} made from other atomics; seeds generated again (outside aot's support): {}, with {} more attempts",
         uses.join(", "),
+        WAITS_BOUNDED.load(Ordering::Relaxed),
+        WAITS_CONVERTED.load(Ordering::Relaxed),
         RETRIED.load(Ordering::Relaxed),
         RETRIES.load(Ordering::Relaxed)
     );

@@ -17,10 +17,10 @@
 //!    exception handling (tags, `throw`, `throw_ref`, `try_table`, `exnref`), typed
 //!    function references (`call_ref`, `br_on_null`..., typed tables and locals) and
 //!    threads (shared memories, all the defined ones in half these seeds, atomics on
-//!    shared and unshared memories, `atomic.fence`,
-//!    `memory.atomic.notify/wait32/wait64`, single-threaded: every wait's timeout is
+//!    shared and unshared memories, `atomic.fence`, `memory.atomic.notify/wait32/wait64`,
+//!    more waits made from other atomics; single-threaded: every wait's timeout is
 //!    masked to under a microsecond, so that a wait whose value matches times out at
-//!    once in both engines instead of blocking forever);
+//!    once in both engines instead of blocking forever: see [`rewrite_waits`]);
 //!    imports (in half the seeds) only from [`PROVIDER`] (a fixed module instantiated
 //!    afresh for each call), small sizes, every function and global exported, NaNs
 //!    canonicalised after float operations, scalar and f32x4/f64x2 lanes (so results are
@@ -308,11 +308,13 @@ enum Feature {
     /// (`gc_enabled`): modules that use GC types are generated again from the next byte
     /// stream (see [`generate`]).
     FunctionReferences,
-    /// Threads: shared memories (wasm-smith makes a quarter of the memories shared),
-    /// atomic loads, stores, read-modify-writes and compare-exchanges (on shared and
-    /// unshared memories alike), `atomic.fence`, `memory.atomic.notify` and
-    /// `memory.atomic.wait32/64`, whose timeouts are bounded (see [`rewrite_waits`]).
-    /// The cases are single-threaded: a notify wakes nobody, a wait never returns 0.
+    /// Threads: shared memories (wasm-smith makes a quarter of the memories shared, and
+    /// [`share_memories`] all the defined ones in half these seeds), atomic loads,
+    /// stores, read-modify-writes and compare-exchanges (on shared and unshared memories
+    /// alike), `atomic.fence`, `memory.atomic.notify` and `memory.atomic.wait32/64`, whose
+    /// timeouts are bounded, and more waits made from other atomics (see
+    /// [`rewrite_waits`]). The cases are single-threaded: a notify wakes nobody, a wait
+    /// never returns 0.
     Threads,
 }
 
@@ -872,9 +874,9 @@ fn sleb128(mut n: i64, out: &mut Vec<u8>) {
 ///
 /// wasm-smith generates a wait only when an address, a value and an i64 happen to be on
 /// the stack (one seed in a thousand). So some other atomic instructions (half of those
-/// on shared memories, an eighth of the others, whose waits trap) become waits on
-/// the same memory and value type, with the wait's alignment, a small offset and the replaced
-/// instruction's stack effect: `rmw [addr v] -> v` and `notify [addr n]` become
+/// on shared memories, an eighth of the others, whose waits trap) become waits on the
+/// same memory and value type, with the wait's alignment, a small offset and the
+/// replaced instruction's stack effect: `rmw [addr v] -> v` and `notify [addr n]` become
 /// `i64.const t; wait [addr v t]` (`t` from `rng`, below the mask), `cmpxchg [addr e r]`
 /// waits for `e` with `r` (masked) as the timeout, `load [addr]` waits for 0 (memories are
 /// mostly zero: it times out), `store [addr v]` waits for `v` and drops the result; an
@@ -2918,6 +2920,21 @@ fn main() -> ExitCode {
     for (c, r) in prepared {
         cases.push(c);
         reports.push(r);
+    }
+    // A case no build runs (relaxed SIMD without the x86-64-v3 build, a seed between
+    // another build's `run_every`, builds left out) is a skip with that reason.
+    let mut runs = vec![false; sources.len()];
+    for (_, idx) in &jobs {
+        idx.iter().for_each(|i| runs[*i] = true);
+    }
+    for ((report, case), runs) in reports.iter_mut().zip(&cases).zip(runs) {
+        if case.is_some() && !runs && report.failures.is_empty() && report.skips.is_empty() {
+            report.skips.push(
+                "every build: not run by any build that runs here (run_every, relaxed SIMD only \
+                 in x86-64-v3, AOT_FUZZ_BUILDS)"
+                    .to_string(),
+            );
+        }
     }
 
     // 2. Run, per build, in batches.

@@ -1067,7 +1067,7 @@ fn rewrite_waits(wasm: &[u8], rng: &mut Prng) -> Result<(Vec<u8>, usize, usize),
                     let align = if wide { 3 } else { 2 };
                     leb128((flags & 0x40) | align, &mut out);
                     out.extend_from_slice(&wasm[after_flags..index_end]);
-                    leb128(offset % 256 & !((1 << align) - 1), &mut out);
+                    leb128((offset % 256) & !((1 << align) - 1), &mut out);
                     match shape {
                         Shape::Store => out.push(DROP),
                         _ if wide => out.push(I64_EXTEND_I32_U),

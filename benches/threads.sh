@@ -72,13 +72,17 @@ NATIVE=$PAR_TARGET/release/par
 
 # --- timing helpers (as in run.sh) ---------------------------------------------------
 # median_of CMD... -> median wall time in seconds of RUNS runs (stdout and stderr discarded:
-# wasmtime 46 warns about -S threads on stderr).
+# wasmtime 46 warns about -S threads on stderr). Also writes the mean CPU time (user +
+# system, all threads) of those runs to $CPU_FILE, nan without hyperfine: on a busy
+# machine a process gets a share of the cores, and its CPU time says what work it did.
+CPU_FILE=$OUT/cpu.last
 median_of() {
+  echo nan >"$CPU_FILE"
   if [[ -n $HYPERFINE ]]; then
     local json=$OUT/hf.json
     "$HYPERFINE" -N --style none --warmup 1 --runs "$RUNS" --export-json "$json" -- "$(printf '%q ' "$@")" >/dev/null 2>&1 \
       || { echo "nan"; return; }
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["median"])' "$json"
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(r["user"]+r["system"], file=open(sys.argv[2],"w")); print(r["median"])' "$json" "$CPU_FILE"
   else
     local times=()
     "$@" >/dev/null 2>&1 || { echo "nan"; return; }
@@ -116,6 +120,7 @@ fi
 # prints other than EXPECTED (word splitting of RUNNER is intended: no spaces in paths).
 time_runner() {
   local runner=$1 expected=$2 got; shift 2
+  echo nan >"$CPU_FILE"
   [[ -n $runner ]] || { echo nan; return; }
   # shellcheck disable=SC2086
   if ! got=$($runner "$@" 2>"$OUT/last-err"); then
@@ -132,20 +137,32 @@ time_runner() {
 echo
 echo "== threads: rayon map-reduce and par_sort_unstable, 1 and 2 threads (median of $RUNS; ours = aot executable; wasmtime 46 = run --allow-precompiled of a .cwasm)"
 printf '%-22s %8s %12s %12s %12s %16s %12s\n' program threads native "wasmtime 46" ours ours/wasmtime46 ours/native
+declare -A CPU=()
 for p in "${PROGRAMS[@]}"; do
   read -r what n <<<"$p"
   expected=$("$NATIVE" "$what" "$n" 1)
   declare -A T=()
   for t in "${THREADS[@]}"; do
-    T[native$t]=$(time_runner "$NATIVE" "$expected" "$what" "$n" "$t")
-    T[wt$t]=$(time_runner "$WT_RUN" "$expected" "$what" "$n" "$t")
-    T[ours$t]=$(time_runner "$AOT_RUN" "$expected" "$what" "$n" "$t")
+    T[native$t]=$(time_runner "$NATIVE" "$expected" "$what" "$n" "$t"); CPU[$p native$t]=$(cat "$CPU_FILE")
+    T[wt$t]=$(time_runner "$WT_RUN" "$expected" "$what" "$n" "$t"); CPU[$p wt$t]=$(cat "$CPU_FILE")
+    T[ours$t]=$(time_runner "$AOT_RUN" "$expected" "$what" "$n" "$t"); CPU[$p ours$t]=$(cat "$CPU_FILE")
     printf '%-22s %8s %12s %12s %12s %16s %12s\n' "$p" "$t" "$(fmt_s "${T[native$t]}")" "$(fmt_s "${T[wt$t]}")" \
       "$(fmt_s "${T[ours$t]}")" "$(ratio "${T[ours$t]}" "${T[wt$t]}")" "$(ratio "${T[ours$t]}" "${T[native$t]}")"
   done
   printf '%-22s %8s %12s %12s %12s\n' "$p" "speed-up" "$(ratio "${T[native1]}" "${T[native2]}")" \
     "$(ratio "${T[wt1]}" "${T[wt2]}")" "$(ratio "${T[ours1]}" "${T[ours2]}")"
   unset T
+done
+echo "CPU time of the same runs (user + system of all threads, mean): the work done, whatever share of the cores the runs got;"
+echo "\"2/1\" is CPU time with 2 threads over 1 thread (the cost of going parallel: 1.00x = none)"
+printf '%-22s %8s %12s %12s %12s %16s %12s\n' program threads native "wasmtime 46" ours ours/wasmtime46 ours/native
+for p in "${PROGRAMS[@]}"; do
+  for t in "${THREADS[@]}"; do
+    printf '%-22s %8s %12s %12s %12s %16s %12s\n' "$p" "$t" "$(fmt_s "${CPU[$p native$t]}")" "$(fmt_s "${CPU[$p wt$t]}")" \
+      "$(fmt_s "${CPU[$p ours$t]}")" "$(ratio "${CPU[$p ours$t]}" "${CPU[$p wt$t]}")" "$(ratio "${CPU[$p ours$t]}" "${CPU[$p native$t]}")"
+  done
+  printf '%-22s %8s %12s %12s %12s\n' "$p" "2/1" "$(ratio "${CPU[$p native2]}" "${CPU[$p native1]}")" \
+    "$(ratio "${CPU[$p wt2]}" "${CPU[$p wt1]}")" "$(ratio "${CPU[$p ours2]}" "${CPU[$p ours1]}")"
 done
 
 # --- micro-benchmarks --------------------------------------------------------------

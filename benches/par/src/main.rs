@@ -87,16 +87,22 @@ fn spawn_phases(n: u64) -> Result<u64, String> {
         total.push(t3 - t0);
         sum = sum.wrapping_add(v);
     }
-    let median = |v: &mut Vec<std::time::Duration>| {
-        v.sort();
-        v.get(v.len() / 2).map_or(0.0, |d| d.as_secs_f64() * 1e6)
+    // Quantile q of the sorted durations, in microseconds.
+    let at = |v: &[std::time::Duration], q: f64| {
+        v.get(((v.len() as f64 * q) as usize).min(v.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1e6)
     };
     let mean = total.iter().map(|d| d.as_secs_f64()).sum::<f64>() / total.len().max(1) as f64 * 1e6;
+    for v in [&mut total, &mut start, &mut finish] {
+        v.sort();
+    }
     eprintln!(
-        "spawn+join {:.1} us (mean {mean:.1} us): spawn -> closure runs {:.1} us, closure returns -> join returns {:.1} us (medians of {n})",
-        median(&mut total),
-        median(&mut start),
-        median(&mut finish)
+        "spawn+join {:.1} us (p90 {:.1}, p99 {:.1}, mean {mean:.1}): spawn -> closure runs {:.1} us, closure returns -> join returns {:.1} us (medians of {n})",
+        at(&total, 0.5),
+        at(&total, 0.9),
+        at(&total, 0.99),
+        at(&start, 0.5),
+        at(&finish, 0.5)
     );
     Ok(sum)
 }

@@ -187,7 +187,7 @@ done
 
 # --- micro-benchmarks --------------------------------------------------------------
 echo
-echo "== threads micro-benchmarks: (t(N) - t(0)) / N, medians of $RUNS"
+echo "== threads micro-benchmarks: (t(N) - t(0)) / N of the median times of $RUNS runs"
 printf '%-36s %10s %12s %10s %16s %12s\n' "" native "wasmtime 46" ours ours/wasmtime46 ours/native
 ratio_op() { if [[ $1 == n/a || $2 == n/a ]]; then echo n/a; else ratio "$1" "$2"; fi; }
 micro() { # label, what, N, scale (per second)
@@ -204,11 +204,12 @@ micro() { # label, what, N, scale (per second)
     "$(ratio_op "${per[ours]}" "${per[wt]}")" "$(ratio_op "${per[ours]}" "${per[native]}")"
 }
 micro "Mutex lock+unlock, ns per pair" mutex "$MUTEX_PAIRS" 1e9
-micro "thread spawn+join, us each" spawn "$SPAWNS" 1e6
+micro "thread spawn+join, us each (mean)" spawn "$SPAWNS" 1e6
 echo "(N = $MUTEX_PAIRS pairs on one thread, uncontended; $SPAWNS std::thread spawns, each joined before the next)"
-# The same spawns timed inside the program: medians are robust to the scheduling delays a
-# busy machine adds to some spawns (which the mean above includes), and the two phases say
-# whether the time goes to starting a thread or to ending and joining it.
+# The same spawns timed inside the program: the median is robust to the scheduling delays
+# (a time slice, ~4 ms) that a busy machine adds to a percent or so of the spawns and that
+# dominate the mean above; the two phases say whether the time goes to starting a thread or
+# to ending and joining it.
 for name in native wt ours; do
   case $name in native) r=$NATIVE; label=native ;; wt) r=$WT_RUN; label="wasmtime 46" ;; ours) r=$AOT_RUN; label=ours ;; esac
   [[ -n $r ]] || continue

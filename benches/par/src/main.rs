@@ -37,7 +37,9 @@ fn mapreduce(n: u64) -> u64 {
 
 fn sort(n: usize) -> u64 {
     let mut v = vec![0u64; n];
-    v.par_iter_mut().enumerate().for_each(|(i, x)| *x = mix(i as u64));
+    v.par_iter_mut()
+        .enumerate()
+        .for_each(|(i, x)| *x = mix(i as u64));
     v.par_sort_unstable();
     // Checked and summed in parallel too, so the sequential part stays small.
     if !v.par_windows(2).all(|w| w[0] <= w[1]) {
@@ -110,10 +112,17 @@ fn spawn_phases(n: u64) -> Result<u64, String> {
 fn run(args: &[String]) -> Result<String, String> {
     let usage = "usage: par mapreduce|sort|mutex|spawn|spawn-phases N [threads]";
     let what = args.get(1).ok_or(usage)?;
-    let n: u64 = args.get(2).ok_or(usage)?.parse().map_err(|e| format!("N: {e}"))?;
+    let n: u64 = args
+        .get(2)
+        .ok_or(usage)?
+        .parse()
+        .map_err(|e| format!("N: {e}"))?;
     let threads = match args.get(3) {
         Some(t) => t.parse().map_err(|e| format!("threads: {e}"))?,
-        None => std::env::var("RAYON_NUM_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(0),
+        None => std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0),
     };
     // Only the rayon benchmarks build a pool: the micro-benchmarks run without idle
     // worker threads.

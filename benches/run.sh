@@ -5,7 +5,9 @@
 # (hash, json, and blake3-hash, textsearch, imgresize, whose crates have WebAssembly SIMD
 # code) against native builds with their own SIMD; tail-call and exception micro-benchmarks
 # (benches/tailcall.wat, benches/exceptions.wat); start-up time (hello), compile time (aot vs `wasmtime compile`)
-# and executable sizes; then the same for the programs as wasm32-wasip2 components.
+# and executable sizes; then the same for the programs as wasm32-wasip2 components; then the
+# threads benchmark (benches/threads.sh: rayon with 1 and 2 threads against wasmtime 46
+# and native, Mutex and spawn+join costs).
 # Medians of RUNS runs; the ratios are computed from this run only.
 #
 # Usage: benches/run.sh            (RUNS=5; QUICK=1 for tiny inputs, to test the script)
@@ -354,3 +356,6 @@ for w in "${COMPONENTS[@]}"; do
   printf '%-16s %10s %14s %16s %10s %14s %14s\n' "$n" "$(size_of "$w")" "$(fmt_s "$tc")" "$(fmt_s "$twc")" "$(ratio "$tc" "$twc")" "$(fmt_s "$ts")" "$(fmt_s "$tws")"
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- threads -------------------------------------------------------------------------
+RUNS=$RUNS "$ROOT/benches/threads.sh" || note "benches/threads.sh failed"

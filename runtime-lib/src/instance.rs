@@ -212,7 +212,8 @@ impl MemoryRef {
 
     /// Accessible bytes.
     pub fn len_bytes(&self) -> u64 {
-        crate::memory::load_length(self.def)
+        // SAFETY: as in `base`.
+        unsafe { crate::memory::load_length(self.def) }
     }
 
     pub fn size_pages(&self) -> u64 {
@@ -239,7 +240,8 @@ impl MemoryRef {
         // The vmctx slot generated code reads may be a copy of the memory's own def (see the
         // module docs); for host memories they are the same. Still under the memory's lock,
         // so growths publish their lengths in order.
-        crate::memory::store_length(self.def, crate::memory::load_length(memory.def()));
+        // SAFETY: both defs live as long as the memory, i.e. forever.
+        unsafe { crate::memory::store_length(self.def, crate::memory::load_length(memory.def())) };
         Some(old)
     }
 }

@@ -49,17 +49,22 @@ pub const MEMORY64_RESERVATION_CAP: u64 = 8 << 30;
 /// a shared memory (generated code reads it with a plain 64-bit load, which is atomic on
 /// both targets); Acquire pairs with [`store_length`]'s Release, so a thread that sees the
 /// new length also sees the pages made accessible before it.
-pub fn load_length(def: *mut VMMemoryDef) -> u64 {
-    // SAFETY: every `VMMemoryDef` the runtime hands out lives as long as its memory, which
-    // is never freed while code can reach it, and its u64 field is 8-byte aligned (repr(C)
-    // after a pointer); every access to the field goes through these two functions or
-    // generated code's aligned loads.
+///
+/// # Safety
+/// `def` must be a live `VMMemoryDef` (every one the runtime hands out lives as long as its
+/// memory), whose length field is accessed only through these two functions and generated
+/// code's aligned loads.
+pub(crate) unsafe fn load_length(def: *mut VMMemoryDef) -> u64 {
+    // SAFETY: per the contract; the u64 field is 8-byte aligned (repr(C) after a pointer).
     unsafe { AtomicU64::from_ptr(core::ptr::addr_of_mut!((*def).current_length)) }
         .load(Ordering::Acquire)
 }
 
 /// Writes `def`'s length (see [`load_length`]).
-pub fn store_length(def: *mut VMMemoryDef, len: u64) {
+///
+/// # Safety
+/// As for [`load_length`].
+pub(crate) unsafe fn store_length(def: *mut VMMemoryDef, len: u64) {
     // SAFETY: as in `load_length`.
     unsafe { AtomicU64::from_ptr(core::ptr::addr_of_mut!((*def).current_length)) }
         .store(len, Ordering::Release)
@@ -191,11 +196,13 @@ impl Memory {
     }
 
     fn length(&self) -> u64 {
-        load_length(self.def.as_ptr())
+        // SAFETY: `def` is this memory's own live allocation.
+        unsafe { load_length(self.def.as_ptr()) }
     }
 
     fn set_length(&mut self, len: u64) {
-        store_length(self.def.as_ptr(), len)
+        // SAFETY: as in `length`.
+        unsafe { store_length(self.def.as_ptr(), len) }
     }
 
     /// `memory.grow`: returns the old size in pages, or None when the new size would pass

@@ -1,4 +1,4 @@
-//! `memory.atomic.wait32/64` and `memory.atomic.notify`: one process-wide parking lot of
+//! `memory.atomic.wait32/64` and `memory.atomic.notify`: process-wide parking lots of
 //! waiters keyed by host address (a shared memory's address is the same for every thread
 //! and every instance that imports it, so the address alone names the location).
 //!
@@ -26,38 +26,53 @@ struct Waiter {
 
 type Lot = HashMap<usize, Vec<Arc<Waiter>>>;
 
-static LOT: Mutex<Option<Lot>> = Mutex::new(None);
+/// Lots are sharded by address, so waits and notifies on unrelated locations (every
+/// mutex and condition variable of a program is one) rarely contend for the same lock.
+const SHARDS: usize = 64;
 
-/// The lot, even after a panic elsewhere poisoned it (its map stays consistent: every
-/// update is a single insert or removal).
-fn lot() -> MutexGuard<'static, Option<Lot>> {
-    LOT.lock().unwrap_or_else(|e| e.into_inner())
+static LOTS: [Mutex<Option<Lot>>; SHARDS] = [const { Mutex::new(None) }; SHARDS];
+
+/// The lot that holds `addr`'s waiters, even after a panic elsewhere poisoned it (its map
+/// stays consistent: every update is a single insert or removal).
+fn lot(addr: usize) -> MutexGuard<'static, Option<Lot>> {
+    // Wait addresses are 4- or 8-byte aligned: the bits above those pick the shard.
+    LOTS[(addr >> 2) % SHARDS]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
 }
 
 /// Wakes up to `count` waiters on `addr`; returns how many were woken.
+///
+/// The woken waiters leave the queue under the lot's lock (so they are counted exactly
+/// once, even against their own timeouts), but are signalled after it is released, so a
+/// woken thread never runs into the lock its notifier still holds.
 pub fn notify(addr: usize, count: u32) -> u32 {
-    let mut guard = lot();
-    let Some(queue) = guard.as_mut().and_then(|l| l.get_mut(&addr)) else {
-        return 0;
+    let woken: Vec<Arc<Waiter>> = {
+        let mut guard = lot(addr);
+        let Some(queue) = guard.as_mut().and_then(|l| l.get_mut(&addr)) else {
+            return 0;
+        };
+        let n = queue.len().min(count as usize);
+        let woken = queue.drain(..n).collect();
+        if queue.is_empty()
+            && let Some(l) = guard.as_mut()
+        {
+            l.remove(&addr);
+        }
+        woken
     };
-    let n = queue.len().min(count as usize);
-    for w in queue.drain(..n) {
+    for w in &woken {
         *w.notified.lock().unwrap_or_else(|e| e.into_inner()) = true;
         w.wake.notify_one();
     }
-    if queue.is_empty()
-        && let Some(l) = guard.as_mut()
-    {
-        l.remove(&addr);
-    }
-    n as u32
+    woken.len() as u32
 }
 
 /// Waits on `addr` while `still_expected()` (evaluated under the lot's lock) holds;
 /// `timeout_ns` negative means forever.
 fn wait(addr: usize, still_expected: impl FnOnce() -> bool, timeout_ns: i64) -> i32 {
     let waiter = {
-        let mut guard = lot();
+        let mut guard = lot(addr);
         if !still_expected() {
             return NOT_EQUAL;
         }
@@ -101,7 +116,7 @@ fn wait(addr: usize, still_expected: impl FnOnce() -> bool, timeout_ns: i64) -> 
     drop(notified);
     // Timed out, unless a notify took this waiter off the queue in the meantime (then it
     // counted this waiter as woken, so the wait must say so too).
-    let mut guard = lot();
+    let mut guard = lot(addr);
     if let Some(queue) = guard.as_mut().and_then(|l| l.get_mut(&addr))
         && let Some(i) = queue.iter().position(|w| Arc::ptr_eq(w, &waiter))
     {

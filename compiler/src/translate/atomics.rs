@@ -4,7 +4,8 @@
 //!
 //! Every access goes through `FuncEnv::atomic_addr`: the alignment trap first, then an
 //! explicit bounds check whatever the memory's bounds mode (an atomic instruction never
-//! faults). Cranelift's atomic instructions are all sequentially consistent: on x86_64
+//! faults); a wait or notify whose `address + offset` overflows the index type is out of
+//! bounds before that, as in wasmtime. Cranelift's atomic instructions are all sequentially consistent: on x86_64
 //! plain loads, stores followed by `mfence` and `lock`-prefixed read-modify-writes; on
 //! aarch64 `ldar`/`stlr` and LSE or `ldaxr`/`stlxr` loops. Narrow forms operate on the
 //! narrow type (operands wrapped, results zero-extended), as the spec defines them.
@@ -18,7 +19,7 @@ use cranelift_codegen::ir::{AtomicRmwOp, Endianness, InstBuilder, MemFlagsData, 
 use wasmparser::{MemArg, Operator};
 
 use super::{Translator, mem_index};
-use crate::env::Builtin;
+use crate::env::{Builtin, trap_code};
 use aot_abi::TrapKind;
 
 /// Translates `op` if it is a threads operator; returns false otherwise.
@@ -177,13 +178,32 @@ fn cmpxchg(t: &mut Translator, memarg: MemArg, result: Type, access: Type) {
     widen(t, old, result, access);
 }
 
+/// The address of a wait or notify. wasmtime adds their offset to the address in the
+/// memory's index type with an overflow trap (out of bounds) before the alignment check,
+/// where the other atomics wrap; so a wait or notify whose `address + offset` passes
+/// 2^32 (2^64 for a 64-bit memory) is out of bounds even when misaligned.
+fn wait_notify_address(
+    t: &mut Translator,
+    memarg: MemArg,
+    access: Type,
+) -> cranelift_codegen::ir::Value {
+    if memarg.offset != 0 {
+        let addr = t.peekn(1)[0];
+        let index_type = t.b.func.dfg.value_type(addr);
+        let offset = t.b.ins().iconst(index_type, memarg.offset as i64);
+        t.b.ins()
+            .uadd_overflow_trap(addr, offset, trap_code(TrapKind::MemoryOutOfBounds));
+    }
+    address(t, memarg, access)
+}
+
 fn is_shared(t: &Translator, memarg: &MemArg) -> bool {
     t.env.memory_type(mem_index(memarg)).shared
 }
 
 fn notify(t: &mut Translator, memarg: MemArg) {
     let count = t.pop();
-    let p = address(t, memarg, types::I32);
+    let p = wait_notify_address(t, memarg, types::I32);
     if is_shared(t, &memarg) {
         let woken = t
             .env
@@ -200,7 +220,7 @@ fn notify(t: &mut Translator, memarg: MemArg) {
 fn wait(t: &mut Translator, memarg: MemArg, access: Type) {
     let timeout = t.pop();
     let expected = t.pop();
-    let p = address(t, memarg, access);
+    let p = wait_notify_address(t, memarg, access);
     if is_shared(t, &memarg) {
         let builtin = if access == types::I32 {
             Builtin::memory_atomic_wait32

@@ -2,7 +2,7 @@
 # The threads benchmark (issue 10): benches/par, a rayon program built for
 # wasm32-wasip1-threads and natively, run as an aot executable, under wasmtime 46 (the last
 # wasmtime with wasi-threads: `-W threads=y -W shared-memory=y -S threads=y`, precompiled)
-# and natively, each with 1 and 2 threads: a map-reduce and a parallel sort, their times,
+# and natively, each with 1 and 2 threads: a map-reduce and two parallel sorts (par_sort_unstable, par_sort), their times,
 # the speed-up from 1 to 2 threads per runner and the ratios between runners. Then two
 # micro-benchmarks: an uncontended std Mutex lock/unlock pair and a std::thread
 # spawn+join, as (t(N) - t(0)) / N so start-up cancels out. Then the executable sizes.
@@ -34,12 +34,12 @@ mkdir -p "$OUT"
 # EPYC cores; its wall time is longer when other work shares the cores);
 # a spawn+join takes 0.1-0.3 ms under the wasm runtimes here, so SPAWNS is small.
 if [[ ${QUICK:-0} == 1 ]]; then
-  PROGRAMS=("mapreduce 100000" "sort 100000")
+  PROGRAMS=("mapreduce 100000" "sort 100000" "mergesort 100000")
   MUTEX_PAIRS=100000
   SPAWNS=20
   RUNS=${RUNS_QUICK:-3}
 else
-  PROGRAMS=("mapreduce 150000000" "sort 20000000")
+  PROGRAMS=("mapreduce 150000000" "sort 20000000" "mergesort 20000000")
   MUTEX_PAIRS=100000000
   SPAWNS=2000
 fi
@@ -155,7 +155,7 @@ time_runner() {
 
 # --- parallel programs -------------------------------------------------------------
 echo
-echo "== threads: rayon map-reduce and par_sort_unstable, 1 and 2 threads (median of $RUNS; ours = aot executable; wasmtime 46 = run --allow-precompiled of a .cwasm)"
+echo "== threads: rayon map-reduce, par_sort_unstable and par_sort, 1 and 2 threads (median of $RUNS; ours = aot executable; wasmtime 46 = run --allow-precompiled of a .cwasm)"
 printf '%-22s %8s %12s %12s %12s %16s %12s\n' program threads native "wasmtime 46" ours ours/wasmtime46 ours/native
 declare -A CPU=()
 for p in "${PROGRAMS[@]}"; do

@@ -5,6 +5,7 @@
 //!
 //! - `mapreduce N`: rayon map-reduce over 0..N (a 64-bit mix per item, summed).
 //! - `sort N`: N pseudo-random u64s generated in parallel, then `par_sort_unstable`.
+//! - `mergesort N`: the same with `par_sort` (a merge sort with parallel merges).
 //! - `mutex N`: N uncontended lock/unlock pairs of a `std::sync::Mutex` on one thread.
 //! - `spawn N`: N `std::thread::spawn` + `join`, one after the other.
 //! - `spawn-phases N`: as `spawn`, and prints to stderr where a spawn+join's time goes
@@ -35,12 +36,18 @@ fn mapreduce(n: u64) -> u64 {
         .reduce(|| 0, u64::wrapping_add)
 }
 
-fn sort(n: usize) -> u64 {
+fn sort(n: usize, stable: bool) -> u64 {
     let mut v = vec![0u64; n];
     v.par_iter_mut()
         .enumerate()
         .for_each(|(i, x)| *x = mix(i as u64));
-    v.par_sort_unstable();
+    // par_sort_unstable is a quicksort whose top-level partition is sequential;
+    // par_sort is a merge sort whose merges are parallel too.
+    if stable {
+        v.par_sort();
+    } else {
+        v.par_sort_unstable();
+    }
     // Checked and summed in parallel too, so the sequential part stays small.
     if !v.par_windows(2).all(|w| w[0] <= w[1]) {
         return 0;
@@ -110,7 +117,7 @@ fn spawn_phases(n: u64) -> Result<u64, String> {
 }
 
 fn run(args: &[String]) -> Result<String, String> {
-    let usage = "usage: par mapreduce|sort|mutex|spawn|spawn-phases N [threads]";
+    let usage = "usage: par mapreduce|sort|mergesort|mutex|spawn|spawn-phases N [threads]";
     let what = args.get(1).ok_or(usage)?;
     let n: u64 = args
         .get(2)
@@ -134,7 +141,8 @@ fn run(args: &[String]) -> Result<String, String> {
     };
     let sum = match what.as_str() {
         "mapreduce" => pool()?.install(|| mapreduce(n)),
-        "sort" => pool()?.install(|| sort(n as usize)),
+        "sort" => pool()?.install(|| sort(n as usize, false)),
+        "mergesort" => pool()?.install(|| sort(n as usize, true)),
         "mutex" => mutex(n),
         "spawn" => spawn(n)?,
         "spawn-phases" => spawn_phases(n)?,

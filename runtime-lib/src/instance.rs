@@ -123,21 +123,13 @@ fn decode_and_check(desc: &'static ModuleDescriptor) -> Result<ModuleMeta, Strin
 }
 
 /// The import numbered `import` (among all of the module's imports) as the runtime
-/// provides it, if the compiler resolved it to the host: for a function, the module's
-/// host-call trampoline, called with the importing instance's own vmctx; for a shared
-/// memory, a new memory of the import's type (None if it cannot be reserved).
+/// provides it, if the compiler resolved it to a host function: the module's host-call
+/// trampoline, called with the importing instance's own vmctx.
 pub fn host_import(desc: &'static ModuleDescriptor, import: usize) -> Option<Extern> {
     let meta = module_meta(desc).ok()?;
     let i = meta.imports.get(import)?;
-    let t = match i.kind {
-        ImportKind::Func(t) => t,
-        ImportKind::Memory(ty) if aot_abi::host::host_provides_memory(&ty) => {
-            let mode = bounds_mode(desc).ok()?;
-            return Memory::new(&ty, mode)
-                .ok()
-                .map(|m| Extern::Memory(MemoryRef::host(m, mode)));
-        }
-        _ => return None,
+    let ImportKind::Func(t) = i.kind else {
+        return None;
     };
     let func_index = meta.imports[..import]
         .iter()
@@ -152,6 +144,29 @@ pub fn host_import(desc: &'static ModuleDescriptor, import: usize) -> Option<Ext
         vmctx: core::ptr::null_mut(),
         type_id,
     }))
+}
+
+/// A new memory for import number `import` of `desc`'s module, if it is a memory the
+/// runtime provides when the instantiation plan says so (`ImportSource::Host` for a memory:
+/// a shared memory no other module provides, see `aot_abi::host::host_provides_memory`).
+/// Only plans create one: the spec driver and the linker find memories by name.
+pub fn host_memory_import(
+    desc: &'static ModuleDescriptor,
+    import: usize,
+) -> Result<Extern, String> {
+    let meta = module_meta(desc)?;
+    let i = meta
+        .imports
+        .get(import)
+        .ok_or_else(|| format!("no import {import}"))?;
+    match i.kind {
+        ImportKind::Memory(ty) if aot_abi::host::host_provides_memory(&ty) => {
+            let mode = bounds_mode(desc)?;
+            let memory = Memory::new(&ty, mode)?;
+            Ok(Extern::Memory(MemoryRef::host(memory, mode)))
+        }
+        _ => Err("the runtime does not provide it".into()),
+    }
 }
 
 fn bounds_mode(desc: &ModuleDescriptor) -> Result<BoundsMode, String> {

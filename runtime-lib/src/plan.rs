@@ -65,7 +65,16 @@ pub fn instantiate_one(
                 ))
             };
             match *source {
-                ImportSource::Host => instance::host_import(desc, i).ok_or_else(missing),
+                ImportSource::Host => match import.kind {
+                    aot_abi::ImportKind::Memory(_) => instance::host_memory_import(desc, i)
+                        .map_err(|m| {
+                            InstantiateError::Link(format!(
+                                "import `{}::{}`: {m}",
+                                import.module, import.name
+                            ))
+                        }),
+                    _ => instance::host_import(desc, i).ok_or_else(missing),
+                },
                 ImportSource::Instance { instance, export } => instances
                     .get(instance as usize)
                     .and_then(|from| from.export_by_index(export))

@@ -107,13 +107,11 @@ pub unsafe extern "C" fn aot_builtin_memory_copy(
 ) -> i32 {
     // SAFETY: see aot_builtin_memory_grow.
     let instance = unsafe { Instance::from_vmctx(vmctx) };
-    status(Memory::copy(
-        memory(instance, dst_mem as u32).memory(),
-        memory(instance, src_mem as u32).memory(),
-        dst as u64,
-        src as u64,
-        len as u64,
-    ))
+    let (to, from) = (
+        memory(instance, dst_mem as u32),
+        memory(instance, src_mem as u32),
+    );
+    status(to.copy_from(&from, dst as u64, src as u64, len as u64))
 }
 
 /// memory.fill; returns a trap status.
@@ -130,11 +128,7 @@ pub unsafe extern "C" fn aot_builtin_memory_fill(
 ) -> i32 {
     // SAFETY: see aot_builtin_memory_grow.
     let instance = unsafe { Instance::from_vmctx(vmctx) };
-    let filled = memory(instance, mem as u32)
-        .memory()
-        .locked()
-        .fill(dst as u64, val as u8, len as u64);
-    status(filled)
+    status(memory(instance, mem as u32).fill(dst as u64, val as u8, len as u64))
 }
 
 /// memory.init from data segment `data`; returns a trap status.

@@ -248,6 +248,35 @@ impl MemoryRef {
         }
     }
 
+    /// memory.fill without the memory's lock: the bounds check reads the current length
+    /// (which only ever grows) and the bytes are written in place, so threads filling or
+    /// copying a shared memory at once do not serialise on its lock, any more than their
+    /// stores do. Nothing is written when the range is out of bounds.
+    pub fn fill(&self, dst: u64, val: u8, len: u64) -> Result<(), TrapKind> {
+        let d = in_bounds(dst, len, self.len_bytes())?;
+        // SAFETY: `d` lies within the accessible bytes at `base`, which stay accessible
+        // for the memory's life (memories never shrink or move).
+        unsafe { core::ptr::write_bytes(self.base().add(d), val, len as usize) };
+        Ok(())
+    }
+
+    /// memory.copy from `src` (possibly this same memory, ranges possibly overlapping)
+    /// without either memory's lock, as [`MemoryRef::fill`].
+    pub fn copy_from(
+        &self,
+        src: &MemoryRef,
+        dst: u64,
+        from: u64,
+        len: u64,
+    ) -> Result<(), TrapKind> {
+        let d = in_bounds(dst, len, self.len_bytes())?;
+        let s = in_bounds(from, len, src.len_bytes())?;
+        // SAFETY: both ranges lie within accessible bytes (as in `fill`); `ptr::copy` is a
+        // memmove, right for overlapping ranges of one memory.
+        unsafe { core::ptr::copy(src.base().add(s), self.base().add(d), len as usize) };
+        Ok(())
+    }
+
     /// memory.grow: returns the old size in pages, or None.
     pub fn grow(&self, delta_pages: u64) -> Option<u64> {
         let mut memory = self.memory.locked();
@@ -258,6 +287,14 @@ impl MemoryRef {
         // SAFETY: both defs live as long as the memory, i.e. forever.
         unsafe { crate::memory::store_length(self.def, crate::memory::load_length(memory.def())) };
         Some(old)
+    }
+}
+
+/// The start of `start..start + len` if it lies within `0..size`.
+fn in_bounds(start: u64, len: u64, size: u64) -> Result<usize, TrapKind> {
+    match start.checked_add(len) {
+        Some(end) if end <= size => Ok(start as usize),
+        _ => Err(TrapKind::MemoryOutOfBounds),
     }
 }
 

@@ -253,7 +253,7 @@ impl MemoryRef {
     /// copying a shared memory at once do not serialise on its lock, any more than their
     /// stores do. Nothing is written when the range is out of bounds.
     pub fn fill(&self, dst: u64, val: u8, len: u64) -> Result<(), TrapKind> {
-        let d = in_bounds(dst, len, self.len_bytes())?;
+        let d = crate::memory::checked_range(dst, len, self.len_bytes())?.start;
         // SAFETY: `d` lies within the accessible bytes at `base`, which stay accessible
         // for the memory's life (memories never shrink or move).
         unsafe { core::ptr::write_bytes(self.base().add(d), val, len as usize) };
@@ -269,8 +269,8 @@ impl MemoryRef {
         from: u64,
         len: u64,
     ) -> Result<(), TrapKind> {
-        let d = in_bounds(dst, len, self.len_bytes())?;
-        let s = in_bounds(from, len, src.len_bytes())?;
+        let d = crate::memory::checked_range(dst, len, self.len_bytes())?.start;
+        let s = crate::memory::checked_range(from, len, src.len_bytes())?.start;
         // SAFETY: both ranges lie within accessible bytes (as in `fill`); `ptr::copy` is a
         // memmove, right for overlapping ranges of one memory.
         unsafe { core::ptr::copy(src.base().add(s), self.base().add(d), len as usize) };
@@ -287,14 +287,6 @@ impl MemoryRef {
         // SAFETY: both defs live as long as the memory, i.e. forever.
         unsafe { crate::memory::store_length(self.def, crate::memory::load_length(memory.def())) };
         Some(old)
-    }
-}
-
-/// The start of `start..start + len` if it lies within `0..size`.
-fn in_bounds(start: u64, len: u64, size: u64) -> Result<usize, TrapKind> {
-    match start.checked_add(len) {
-        Some(end) if end <= size => Ok(start as usize),
-        _ => Err(TrapKind::MemoryOutOfBounds),
     }
 }
 

@@ -298,7 +298,7 @@ impl Memory {
 
 /// `start..start+len` if it lies within `0..size` (a zero-length range may start at `size`),
 /// else a MemoryOutOfBounds trap.
-fn checked_range(start: u64, len: u64, size: u64) -> Result<Range<usize>, TrapKind> {
+pub(crate) fn checked_range(start: u64, len: u64, size: u64) -> Result<Range<usize>, TrapKind> {
     match start.checked_add(len) {
         Some(end) if end <= size => Ok(start as usize..end as usize),
         _ => Err(TrapKind::MemoryOutOfBounds),

@@ -11,6 +11,11 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 
+# CI builds once from a clean clone: incremental caches would only take disk (gigabytes).
+if [[ "${CI:-}" == true ]]; then
+    export CARGO_INCREMENTAL=0
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

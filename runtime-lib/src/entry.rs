@@ -270,11 +270,13 @@ pub(crate) fn report_trap(trap: &crate::trap::Trap) -> i32 {
     let _ = std::io::stdout().flush();
     if matches!(
         trap.kind,
-        aot_abi::TrapKind::ComponentAbi | aot_abi::TrapKind::UncaughtException
+        aot_abi::TrapKind::ComponentAbi
+            | aot_abi::TrapKind::UncaughtException
+            | aot_abi::TrapKind::GcHeapOutOfMemory
     ) {
-        // wasmtime reports a broken canonical ABI rule the host checks, and an exception
-        // no handler caught, as an error of the call, status 1 (those its adapters' code
-        // checks are traps).
+        // wasmtime reports a broken canonical ABI rule the host checks, an exception no
+        // handler caught and an exhausted GC heap as an error of the call, status 1 (those
+        // its adapters' code checks are traps).
         let report = crate::trap::format_trap(trap);
         let text = report.replacen("wasm trap: ", "error: ", 1);
         let _ = std::io::stderr().write_all(text.as_bytes());

@@ -15,6 +15,7 @@ pub mod codec;
 pub mod ctypes;
 pub mod descriptor;
 pub mod fused;
+pub mod gc;
 pub mod host;
 pub mod meta;
 pub mod script;
@@ -28,7 +29,7 @@ pub use trap::TrapKind;
 pub use vmctx::*;
 
 /// Bumped whenever anything in this crate changes the binary contract.
-pub const ABI_VERSION: u32 = 10;
+pub const ABI_VERSION: u32 = 11;
 
 /// Size of a Wasm page in bytes.
 pub const WASM_PAGE_SIZE: u64 = 65536;

@@ -37,10 +37,20 @@ pub enum TrapKind {
     /// Wasm. wasmtime reports it as an error of the call, so a program ends with status 1
     /// (`error: thrown Wasm exception`).
     UncaughtException = 16,
+    /// `ref.cast` or `br_on_cast`-free cast of a value that is not of the target type.
+    CastFailure = 17,
+    /// A GC array index or range past the array's length.
+    ArrayOutOfBounds = 18,
+    /// A GC object larger than any heap may hold (over 4 GiB, as wasmtime).
+    AllocationTooLarge = 19,
+    /// The GC heap cannot hold a new object within its maximum size even after a full
+    /// collection. wasmtime reports this as an error of the call, not a trap, so a program
+    /// ends with status 1.
+    GcHeapOutOfMemory = 20,
 }
 
 impl TrapKind {
-    pub const ALL: [TrapKind; 16] = [
+    pub const ALL: [TrapKind; 20] = [
         TrapKind::StackOverflow,
         TrapKind::MemoryOutOfBounds,
         TrapKind::HeapMisaligned,
@@ -57,6 +67,10 @@ impl TrapKind {
         TrapKind::CannotLeaveComponent,
         TrapKind::ComponentTrap,
         TrapKind::UncaughtException,
+        TrapKind::CastFailure,
+        TrapKind::ArrayOutOfBounds,
+        TrapKind::AllocationTooLarge,
+        TrapKind::GcHeapOutOfMemory,
     ];
 
     pub fn from_u32(code: u32) -> Option<TrapKind> {
@@ -82,6 +96,10 @@ impl TrapKind {
             TrapKind::CannotLeaveComponent => "cannot leave component instance",
             TrapKind::ComponentTrap => "component model trap",
             TrapKind::UncaughtException => "thrown Wasm exception",
+            TrapKind::CastFailure => "cast failure",
+            TrapKind::ArrayOutOfBounds => "out of bounds array access",
+            TrapKind::AllocationTooLarge => "allocation size too large",
+            TrapKind::GcHeapOutOfMemory => "GC heap out of memory",
         }
     }
 }

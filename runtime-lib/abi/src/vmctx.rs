@@ -51,6 +51,12 @@ pub struct VMStoreContext {
     /// called back into); the host-call trampoline checks it after every host call and
     /// calls the `raise_pending_trap` builtin.
     pub pending_trap: AtomicU32,
+    /// The GC allocation window of this store (see [`crate::gc`]): generated code
+    /// allocates an object of `n` bytes at `gc_top` when `gc_top + n <= gc_limit` and
+    /// advances `gc_top`; otherwise (or for a large object) it calls the runtime, which
+    /// may collect and then moves the window. Both 0 until the first allocation.
+    pub gc_top: AtomicUsize,
+    pub gc_limit: AtomicUsize,
 }
 
 impl VMStoreContext {
@@ -60,6 +66,8 @@ impl VMStoreContext {
             last_exit_fp: AtomicUsize::new(0),
             last_exit_pc: AtomicUsize::new(0),
             pending_trap: AtomicU32::new(0),
+            gc_top: AtomicUsize::new(0),
+            gc_limit: AtomicUsize::new(0),
         }
     }
 }
@@ -68,6 +76,8 @@ pub const VMSTORE_STACK_LIMIT: u32 = offset_of!(VMStoreContext, stack_limit) as 
 pub const VMSTORE_LAST_EXIT_FP: u32 = offset_of!(VMStoreContext, last_exit_fp) as u32;
 pub const VMSTORE_LAST_EXIT_PC: u32 = offset_of!(VMStoreContext, last_exit_pc) as u32;
 pub const VMSTORE_PENDING_TRAP: u32 = offset_of!(VMStoreContext, pending_trap) as u32;
+pub const VMSTORE_GC_TOP: u32 = offset_of!(VMStoreContext, gc_top) as u32;
+pub const VMSTORE_GC_LIMIT: u32 = offset_of!(VMStoreContext, gc_limit) as u32;
 
 /// A linear memory as generated code sees it.
 #[repr(C)]
@@ -312,7 +322,9 @@ mod tests {
         assert_eq!(VMSTORE_LAST_EXIT_FP, 8);
         assert_eq!(VMSTORE_LAST_EXIT_PC, 16);
         assert_eq!(VMSTORE_PENDING_TRAP, 24);
-        assert_eq!(size_of::<VMStoreContext>(), 32);
+        assert_eq!(VMSTORE_GC_TOP, 32);
+        assert_eq!(VMSTORE_GC_LIMIT, 40);
+        assert_eq!(size_of::<VMStoreContext>(), 48);
         fn is_sync<T: Send + Sync>() {}
         is_sync::<VMStoreContext>();
     }

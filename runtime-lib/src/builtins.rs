@@ -6,14 +6,13 @@
 //! and the generated code raises the trap, so no trap unwinds through these frames. Each is
 //! a shim: it decodes its arguments (indices in the calling module's index spaces, which
 //! the calling [`Instance`] maps to the memory, table or segment objects, its own or an
-//! exporter's), calls the operation on [`Memory`] or [`Table`], which own the spec
+//! exporter's), calls the operation on [`Memory`](crate::memory::Memory) or [`Table`], which own the spec
 //! semantics, and encodes the result.
 
 use aot_abi::TrapKind;
 
 use crate::Locked;
 use crate::instance::{Instance, MemoryRef, TableRef};
-use crate::memory::Memory;
 use crate::table::Table;
 
 /// Status value of a builtin: 0 for success, else the trap to raise.

@@ -18,6 +18,9 @@ pub mod component;
 pub mod composition;
 pub mod entry;
 pub mod exceptions;
+// Used by the GC instructions as they land (issue 11).
+#[allow(dead_code)]
+mod gc;
 #[cfg(test)]
 pub mod host;
 pub mod imports;

@@ -306,6 +306,20 @@ impl<'a> FuncEnv<'a> {
         )
     }
 
+    /// The `*const VMGcTypeInfo` of module type `t`, a struct or array type: the header
+    /// word of every object of that type and the identity a cast to `t` compares with
+    /// (`display[depth]` of a subtype). Null for a function type. The slot is written once
+    /// at instantiation, so the load is readonly and may be hoisted.
+    pub fn gc_type_info(&mut self, b: &mut FunctionBuilder, t: u32) -> Value {
+        let vmctx = self.vmctx();
+        b.ins().load(
+            PTR,
+            readonly(),
+            vmctx,
+            self.module.offsets.gc_type(t) as i32,
+        )
+    }
+
     /// Calls the module's throw stub with `exn` (non-null), as a `try_call` inside a
     /// `try_table`. It does not return; the caller terminates the block.
     pub fn call_throw_stub(&mut self, b: &mut FunctionBuilder, exn: Value) {

@@ -43,11 +43,101 @@ pub struct ModuleInfo<'a> {
     pub host_imports: Vec<Option<String>>,
     /// Byte offset of every import, for errors found when wiring them.
     pub import_offsets: Vec<usize>,
+    /// Byte offset of the first struct or array type, if any (for errors about GC).
+    pub gc_type_offset: Option<usize>,
 }
 
 impl ModuleInfo<'_> {
     pub fn func_type(&self, func_index: u32) -> &FuncType {
         &self.meta.types[self.meta.funcs[func_index as usize] as usize]
+    }
+}
+
+/// What the GC instructions need of the module's own types, by module type index `t` (a
+/// valid index: the module is validated). Layouts are `aot_abi::gc`'s, the ones the runtime
+/// builds its `VMGcTypeInfo`s from, so generated code and the collector agree; they are
+/// computed on each call (a struct's fields once), so a translator that asks often should
+/// keep the result.
+impl ModuleInfo<'_> {
+    /// The composite type of `t` (a Wasm 2.0 module's types are all function types).
+    fn composite(&self, t: u32) -> Option<&CompositeType> {
+        self.meta.type_defs.get(t as usize).map(|d| &d.composite)
+    }
+
+    /// Whether type `t` is a function type (not a struct or array type).
+    pub fn is_func_type(&self, t: u32) -> bool {
+        matches!(self.composite(t), None | Some(CompositeType::Func))
+    }
+
+    /// Whether the module defines any struct or array type.
+    pub fn has_gc_types(&self) -> bool {
+        self.meta
+            .type_defs
+            .iter()
+            .any(|d| !matches!(d.composite, CompositeType::Func))
+    }
+
+    /// The layout of struct type `t` (size with header, each field's offset, the traced
+    /// reference fields); None if `t` is not a struct type.
+    pub fn struct_layout(&self, t: u32) -> Option<aot_abi::gc::StructLayout> {
+        match self.composite(t)? {
+            CompositeType::Struct(fields) => {
+                Some(aot_abi::gc::struct_layout(fields, |i| self.is_func_type(i)))
+            }
+            _ => None,
+        }
+    }
+
+    /// The element type of array type `t`; None if `t` is not an array type.
+    pub fn array_elem(&self, t: u32) -> Option<&FieldType> {
+        match self.composite(t)? {
+            CompositeType::Array(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Bytes of one element of array type `t` (1, 2, 4, 8 or 16); None if `t` is not an
+    /// array type. Elements start at `aot_abi::gc::GC_ARRAY_DATA`.
+    pub fn array_elem_size(&self, t: u32) -> Option<u32> {
+        self.array_elem(t).map(aot_abi::gc::storage_size)
+    }
+
+    /// Whether array type `t`'s elements are references the collector traces (not
+    /// funcrefs, not numbers); None if `t` is not an array type.
+    pub fn array_elem_is_traced(&self, t: u32) -> Option<bool> {
+        self.array_elem(t).map(|f| {
+            f.packed == 0
+                && f.ty
+                    .is_some_and(|v| aot_abi::gc::is_traced(&v, |i| self.is_func_type(i)))
+        })
+    }
+
+    /// Length of `t`'s declared supertype chain (0: no supertype): the index of `t` in the
+    /// display of every subtype's `VMGcTypeInfo`. Canonicalisation keeps supertype chains, so
+    /// this is the runtime's `VMGcTypeInfo::depth` of `t` too. At most 63 (validation).
+    pub fn subtype_depth(&self, t: u32) -> u32 {
+        let mut depth = 0;
+        let mut at = t;
+        // Supertypes have smaller indices (validation), so this ends.
+        while let Some(s) = self
+            .meta
+            .type_defs
+            .get(at as usize)
+            .and_then(|d| d.supertype)
+        {
+            depth += 1;
+            at = s;
+        }
+        depth
+    }
+
+    /// Whether `t` is final (no type may declare it as a supertype), so that a cast to it
+    /// is one header compare rather than a display lookup.
+    pub fn is_final(&self, t: u32) -> bool {
+        self.meta
+            .type_defs
+            .get(t as usize)
+            .is_none_or(|d| d.is_final)
     }
 }
 
@@ -183,6 +273,7 @@ pub fn parse<'a>(
         data: Vec::new(),
         host_imports: Vec::new(),
         import_offsets: Vec::new(),
+        gc_type_offset: None,
     };
     let mut names: Vec<(u32, String)> = Vec::new();
 
@@ -195,6 +286,9 @@ pub fn parse<'a>(
                     let rec_len = group.types().len() as u32;
                     for (offset, sub) in group.into_types_and_offsets() {
                         let (ty, def) = type_def(file, offset as usize, sub, rec_start, rec_len)?;
+                        if !matches!(def.composite, CompositeType::Func) {
+                            info.gc_type_offset.get_or_insert(offset as usize);
+                        }
                         info.meta.types.push(ty);
                         info.meta.type_defs.push(def);
                     }
@@ -403,7 +497,43 @@ pub fn parse<'a>(
             *slot = n;
         }
     }
+    check_gc_without_threads(&info)?;
     Ok(info)
+}
+
+/// Why module `info` runs Wasm on more than one thread, if it may: a shared memory
+/// (defined or imported) or an import of `wasi::thread-spawn`.
+pub fn threading(info: &ModuleInfo) -> Option<&'static str> {
+    let spawns = info.meta.imports.iter().any(|i| {
+        matches!(i.kind, ImportKind::Func(t)
+            if info.meta.types.get(t as usize)
+                .is_some_and(|ty| aot_abi::wasi::is_thread_spawn(&i.module, &i.name, ty)))
+    });
+    if spawns {
+        Some("imports `wasi::thread-spawn`")
+    } else if info.memories.iter().any(|m| m.shared) {
+        Some("has a shared memory")
+    } else {
+        None
+    }
+}
+
+/// Refuses struct and array types in a module that may run on several threads: the GC heap
+/// and its allocation window are one per process (`VMStoreContext` is a single static), so
+/// two threads would allocate in and collect the same heap without synchronisation.
+/// (Shared GC types, of shared-everything-threads, are already refused by validation.)
+fn check_gc_without_threads(info: &ModuleInfo) -> Result<(), CompileError> {
+    match (info.gc_type_offset, threading(info)) {
+        (Some(at), Some(why)) => Err(CompileError::new(
+            &info.file,
+            Some(at),
+            format!(
+                "GC types (struct and array types) in a threaded program are not supported: \
+                 the module {why}"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 pub fn valtype(file: &str, v: wasmparser::ValType) -> Result<ValType, CompileError> {
@@ -677,5 +807,100 @@ mod tests {
         };
         assert!(accepts_import(&any, "env", "anything", &memory, &types));
         assert!(accepts_import(&any, wasi, "fd_close", &func(1), &types));
+    }
+
+    fn parse_wat(wat: &str) -> Result<ModuleInfo<'static>, CompileError> {
+        let wasm: &'static [u8] = wat::parse_str(wat).expect("test wat").leak();
+        let opts = Options::new(crate::Target::for_arch(crate::target::Arch::X86_64));
+        parse(wasm, "t.wasm", &opts)
+    }
+
+    #[test]
+    fn gc_layout_accessors_follow_the_abi_layout() {
+        let info = parse_wat(
+            r#"(module
+  (type $f (func))
+  (type $a (sub (struct (field i8) (field (ref null $f)) (field v128) (field anyref) (field (mut i16)))))
+  (type $b (sub $a (struct (field i8) (field (ref null $f)) (field v128) (field anyref) (field (mut i16)) (field externref))))
+  (type $c (sub final $b (struct (field i8) (field (ref null $f)) (field v128) (field anyref) (field (mut i16)) (field externref))))
+  (type $refs (array (mut (ref null $a))))
+  (type $bytes (array i8))
+  (type $funcs (array funcref)))"#,
+        )
+        .expect("valid module");
+        assert!(info.has_gc_types());
+        assert!(info.is_func_type(0) && !info.is_func_type(1) && !info.is_func_type(5));
+        let a = info.struct_layout(1).expect("struct");
+        // v128 at 8, then the 8-byte refs (funcref-typed, anyref), i16, i8.
+        assert_eq!(a.offsets, vec![42, 24, 8, 32, 40]);
+        assert_eq!(a.size, 48);
+        assert_eq!(
+            a.ref_offsets,
+            vec![32],
+            "a function reference is not traced"
+        );
+        let c = info.struct_layout(3).expect("struct");
+        assert_eq!(c.ref_offsets, vec![32, 40]);
+        assert_eq!(info.struct_layout(0), None);
+        assert_eq!(info.struct_layout(4), None);
+        assert_eq!(
+            [4, 5, 6].map(|t| info.array_elem_size(t)),
+            [Some(8), Some(1), Some(8)]
+        );
+        assert_eq!(
+            [4, 5, 6].map(|t| info.array_elem_is_traced(t)),
+            [Some(true), Some(false), Some(false)]
+        );
+        assert_eq!(info.array_elem_size(1), None);
+        assert_eq!([1, 2, 3, 4].map(|t| info.subtype_depth(t)), [0, 1, 2, 0]);
+        assert_eq!(
+            [0, 1, 2, 3, 4].map(|t| info.is_final(t)),
+            [true, false, false, true, true]
+        );
+        assert!(info.gc_type_offset.is_some());
+        let plain = parse_wat("(module (type (func)) (func))").expect("valid");
+        assert!(!plain.has_gc_types() && plain.gc_type_offset.is_none());
+        assert!(plain.is_final(0) && plain.subtype_depth(0) == 0);
+    }
+
+    #[test]
+    fn gc_types_with_threads_are_refused() {
+        let shared = parse_wat("(module (type (struct)) (memory 1 1 shared))")
+            .err()
+            .expect("refused");
+        assert_eq!(shared.offset, Some(11), "at the struct type: {shared}");
+        assert!(
+            shared
+                .to_string()
+                .starts_with("t.wasm: byte 0xb: GC types (struct and array types) in a threaded program are not supported: the module has a shared memory"),
+            "{shared}"
+        );
+        let spawn = parse_wat(
+            r#"(module (type (array i8))
+  (import "env" "memory" (memory 1 1 shared))
+  (import "wasi" "thread-spawn" (func (param i32) (result i32))))"#,
+        )
+        .err()
+        .expect("refused");
+        assert!(
+            spawn
+                .message
+                .ends_with("the module imports `wasi::thread-spawn`"),
+            "{spawn}"
+        );
+        let imported =
+            parse_wat(r#"(module (type (struct)) (import "env" "memory" (memory 1 1 shared)))"#);
+        assert!(imported.is_err(), "an imported shared memory counts too");
+        // Function types alone are fine with threads.
+        assert!(parse_wat("(module (type (func)) (memory 1 1 shared))").is_ok());
+    }
+
+    #[test]
+    fn shared_gc_types_are_refused_by_validation() {
+        let e = parse_wat("(module (type (shared (struct))))")
+            .err()
+            .expect("refused");
+        assert!(e.message.contains("shared-everything-threads"), "{e}");
+        assert!(e.offset.is_some());
     }
 }

@@ -93,7 +93,33 @@ pub fn plan_command(instances: &[PlannedInstance]) -> Result<Vec<InstancePlan>, 
             imports,
         });
     }
+    check_gc_without_threads(instances)?;
     Ok(plan)
+}
+
+/// Refuses a program where one module defines struct or array types and another may run
+/// Wasm on several threads (a module with both is refused when parsed): the threads could
+/// reach GC objects through shared tables or globals, and the GC heap is one per process,
+/// unsynchronised.
+fn check_gc_without_threads(instances: &[PlannedInstance]) -> Result<(), CompileError> {
+    let threaded = instances
+        .iter()
+        .find_map(|p| crate::module::threading(p.info).map(|why| (p.info, why)));
+    let gc = instances
+        .iter()
+        .find_map(|p| p.info.gc_type_offset.map(|at| (p.info, at)));
+    match (gc, threaded) {
+        (Some((gc, at)), Some((threaded, why))) => Err(CompileError::new(
+            &gc.file,
+            Some(at),
+            format!(
+                "GC types (struct and array types) in a threaded program are not supported: \
+                 module {} {why}",
+                threaded.file
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// What wasi-threads needs of a module that imports `wasi::thread-spawn`, whose every thread
@@ -459,5 +485,54 @@ mod tests {
             check(arch, 3, &[1, 2, 3]);
             check(arch, 0, &[]);
         }
+    }
+
+    /// One module defines struct types, another spawns threads: refused at the GC module's
+    /// first struct type, naming the threaded one.
+    #[test]
+    fn gc_types_in_a_program_with_threads_are_refused() {
+        let opts = crate::Options::new(Target::for_arch(Arch::X86_64));
+        let parse = |wat: &str, file: &str| {
+            let wasm: &'static [u8] = wat::parse_str(wat).expect("test wat").leak();
+            crate::module::parse(wasm, file, &opts).expect("module alone is fine")
+        };
+        let gc = parse(
+            "(module (type (func)) (type (struct (field i32))))",
+            "gc.wasm",
+        );
+        let threads = parse(
+            r#"(module
+  (import "env" "memory" (memory 1 1 shared))
+  (import "wasi" "thread-spawn" (func (param i32) (result i32)))
+  (func (export "wasi_thread_start") (param i32 i32))
+  (func (export "_start")))"#,
+            "threads.wasm",
+        );
+        let planned = |a: &'static ModuleInfo<'static>, b: &'static ModuleInfo<'static>| {
+            plan_command(&[
+                PlannedInstance {
+                    name: Some("lib".into()),
+                    module: 0,
+                    info: a,
+                },
+                PlannedInstance {
+                    name: None,
+                    module: 1,
+                    info: b,
+                },
+            ])
+        };
+        let gc: &'static ModuleInfo<'static> = Box::leak(Box::new(gc));
+        let threads: &'static ModuleInfo<'static> = Box::leak(Box::new(threads));
+        let e = planned(gc, threads).err().expect("refused");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "gc.wasm: byte 0x{:x}: GC types (struct and array types) in a threaded program \
+                 are not supported: module threads.wasm imports `wasi::thread-spawn`",
+                gc.gc_type_offset.expect("a struct type")
+            )
+        );
+        assert!(planned(gc, gc).is_ok(), "GC without threads is planned");
     }
 }

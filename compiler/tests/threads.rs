@@ -332,3 +332,25 @@ fn thread_spawn_without_an_imported_shared_memory_is_a_compile_error() {
     );
     assert!(!exe.exists());
 }
+
+/// The GC heap is one per process and unsynchronised (issue 11), so struct and array types
+/// in a module that may run on several threads are refused, at the first such type.
+#[test]
+fn gc_types_with_a_shared_memory_are_a_compile_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("gc-shared.wat");
+    std::fs::write(
+        &input,
+        r#"(module (type (struct (field i32))) (memory 1 1 shared) (func (export "_start")))"#,
+    )
+    .unwrap();
+    let exe = dir.path().join("gc-shared");
+    let out = aot(&[input.to_str().unwrap(), "-o", exe.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("gc-shared.wat: byte 0xb: GC types (struct and array types) in a threaded program are not supported: the module has a shared memory"),
+        "{stderr}"
+    );
+    assert!(!exe.exists());
+}

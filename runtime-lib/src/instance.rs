@@ -459,6 +459,7 @@ pub fn instantiate_in(
 
     for (i, &id) in type_ids.iter().enumerate() {
         ctx.write(offsets.type_id(i as u32), id);
+        ctx.write(offsets.gc_type(i as u32), crate::types::gc_type_info(id));
     }
 
     let mut memories =
@@ -1460,6 +1461,56 @@ mod tests {
             e.call(0, &[]).map_err(|t| t.kind),
             Ok(vec![ValRaw::from_u32(42)])
         );
+    }
+
+    /// vmctx's `gc_types[t]` is the runtime's info of struct/array type `t` (the header of
+    /// its objects), null for a function type.
+    #[test]
+    fn gc_types_region_points_at_the_type_infos() {
+        use aot_abi::gc::{GC_KIND_ARRAY, GC_KIND_STRUCT, VMGcTypeInfo};
+        use aot_abi::{CompositeType, FieldType, TypeDef};
+        let lone = |i, composite| TypeDef {
+            rec_start: i,
+            rec_len: 1,
+            is_final: true,
+            supertype: None,
+            composite,
+        };
+        let i32_field = FieldType {
+            mutable: true,
+            ty: Some(ValType::I32),
+            packed: 0,
+        };
+        let meta = ModuleMeta {
+            types: vec![ft(&[], &[ValType::I32]), ft(&[], &[]), ft(&[], &[])],
+            type_defs: vec![
+                lone(0, CompositeType::Func),
+                lone(1, CompositeType::Struct(vec![i32_field.clone()])),
+                lone(2, CompositeType::Array(i32_field)),
+            ],
+            funcs: vec![0],
+            ..ModuleMeta::default()
+        };
+        let e = instantiate_with(
+            &Linker::new(),
+            descriptor(&meta, b"", &[forty_two as *const u8]),
+        );
+        let vmctx = e.vmctx();
+        let o = VMOffsets::new(e.meta().counts());
+        // SAFETY (field reads and info derefs below): offsets from VMOffsets of this module;
+        // non-null infos are leaked.
+        unsafe {
+            assert!(field::<*const VMGcTypeInfo>(vmctx, o.gc_type(0)).is_null());
+            for (t, kind) in [(1, GC_KIND_STRUCT), (2, GC_KIND_ARRAY)] {
+                let info = field::<*const VMGcTypeInfo>(vmctx, o.gc_type(t));
+                let id = field::<u32>(vmctx, o.type_id(t));
+                assert_eq!(info, crate::types::gc_type_info(id));
+                assert_eq!(
+                    ((*info).kind, (*info).type_id, (*info).size),
+                    (kind, id, if t == 1 { 16 } else { 4 })
+                );
+            }
+        }
     }
 
     #[test]

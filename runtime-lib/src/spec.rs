@@ -15,7 +15,9 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use aot_abi::script::{Action, Command, Expected, Script, Value};
-use aot_abi::{ImportSource, InstancePlan, ModuleDescriptor, RefTop, TrapKind, ValRaw, ValType};
+use aot_abi::{
+    FuncType, ImportSource, InstancePlan, ModuleDescriptor, RefTop, TrapKind, ValRaw, ValType,
+};
 
 use crate::imports::val_type_name;
 use crate::instance::{Extern, Instance, InstantiateError};
@@ -305,6 +307,7 @@ impl<'a> Driver<'a> {
                 let ty = instance
                     .func_type(index)
                     .ok_or_else(|| format!("export `{field}` has no type"))?;
+                let ty = &canonical_func_type(instance, ty);
                 if args.len() != ty.params.len() {
                     return Err(format!(
                         "`{field}` takes {} arguments, the script passes {}",
@@ -341,12 +344,84 @@ impl<'a> Driver<'a> {
     }
 }
 
-/// The hierarchy and nullability of a reference type. The driver sees types by module
-/// type index, where a concrete type is taken as a function type: a struct or array
-/// reference can only be null without GC instructions, and `(ref.null)` of any kind
-/// matches it through the script's untyped form.
+/// The hierarchy and nullability of a reference type whose concrete heap types are
+/// canonical ids (see [`canonical_func_type`]).
 fn ref_top(ty: ValType) -> Option<(RefTop, bool)> {
-    ty.as_ref().map(|r| (r.heap.top(|_| true), r.nullable))
+    ty.as_ref()
+        .map(|r| (r.heap.top(crate::types::is_func), r.nullable))
+}
+
+/// `instance`'s function type `ty` with its concrete heap types made canonical ids, so
+/// that [`ref_top`] tells a struct or array type from a function type (globals' types
+/// already are canonical).
+fn canonical_func_type(instance: &Instance, ty: &FuncType) -> FuncType {
+    let ids = crate::types::module_ids(instance.meta());
+    let canon = |v: &ValType| crate::types::canonical_val(*v, ids);
+    FuncType {
+        params: ty.params.iter().map(canon).collect(),
+        results: ty.results.iter().map(canon).collect(),
+    }
+}
+
+/// What a reference word of the `any` hierarchy holds (`aot_abi::gc`'s tags, and an
+/// object's type info for struct versus array).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AnyWord {
+    Null,
+    I31,
+    Host,
+    Struct,
+    Array,
+    /// An object whose header is neither (never made by generated code).
+    Unknown,
+}
+
+fn any_word(w: u64) -> AnyWord {
+    use aot_abi::gc::{GC_KIND_ARRAY, GC_KIND_STRUCT, I31_TAG, VMGcTypeInfo};
+    if w == 0 {
+        return AnyWord::Null;
+    }
+    if w & I31_TAG != 0 {
+        return AnyWord::I31;
+    }
+    if aot_abi::gc::host_ref_number(w).is_some() {
+        return AnyWord::Host;
+    }
+    // SAFETY: an object word returned by Wasm points at a live object (no collection runs
+    // while the driver looks at a result) whose header is its type's leaked info.
+    let kind = unsafe { (*(*(w as *const *const VMGcTypeInfo))).kind };
+    match kind {
+        GC_KIND_STRUCT => AnyWord::Struct,
+        GC_KIND_ARRAY => AnyWord::Array,
+        _ => AnyWord::Unknown,
+    }
+}
+
+/// [`value_to_raw`] of the values only GC scripts use.
+fn gc_value_to_raw(value: &Value, ty: ValType) -> Option<ValRaw> {
+    match value {
+        Value::HostRef(n) if ref_top(ty).is_some_and(|(t, _)| t == RefTop::Any) => {
+            Some(ValRaw::from_u64(aot_abi::gc::host_ref(u64::from(*n))))
+        }
+        _ => None,
+    }
+}
+
+/// [`result_matches`] of the `any`-hierarchy patterns of GC scripts (`ref.any`, `ref.eq`,
+/// `ref.i31`, `ref.struct`, `ref.array`), by the word's tag and object kind.
+fn gc_result_matches(expected: &Expected, ty: ValType, got: &ValRaw) -> bool {
+    if ref_top(ty).is_none_or(|(t, _)| t != RefTop::Any) {
+        return false;
+    }
+    let w = any_word(got.u64());
+    match expected {
+        Expected::AnyRef => w != AnyWord::Null,
+        Expected::EqRef => matches!(w, AnyWord::I31 | AnyWord::Struct | AnyWord::Array),
+        Expected::I31Ref => w == AnyWord::I31,
+        Expected::StructRef => w == AnyWord::Struct,
+        Expected::ArrayRef => w == AnyWord::Array,
+        _ => false,
+    }
 }
 
 /// The representation of a script value as an argument of type `ty`, if it has that type.
@@ -363,7 +438,7 @@ pub fn value_to_raw(value: &Value, ty: ValType) -> Option<ValRaw> {
         (Value::ExternRef(n), _) if ref_top(ty).is_some_and(|(t, _)| t == RefTop::Extern) => {
             ValRaw::from_u64(u64::from(*n) + 1)
         }
-        _ => return None,
+        _ => return gc_value_to_raw(value, ty),
     })
 }
 
@@ -385,6 +460,11 @@ pub fn result_matches(expected: &Expected, ty: ValType, got: &ValRaw) -> bool {
         Expected::AnyExternRef => {
             ref_top(ty).is_some_and(|(t, _)| t == RefTop::Extern) && got.u64() != 0
         }
+        Expected::AnyRef
+        | Expected::EqRef
+        | Expected::I31Ref
+        | Expected::StructRef
+        | Expected::ArrayRef => gc_result_matches(expected, ty, got),
         Expected::Either(alternatives) => alternatives.iter().any(|e| result_matches(e, ty, got)),
         Expected::V128Lanes { lane_bits, lanes } => {
             let bits = u32::from(*lane_bits);
@@ -462,6 +542,10 @@ pub fn trap_matches(kind: TrapKind, expected: &str) -> bool {
             &[TrapKind::IndirectCallToNull, TrapKind::NullReference],
         ),
         ("unreachable", &[TrapKind::UnreachableCodeReached]),
+        // The GC proposal's scripts name the null's type.
+        ("null structure reference", &[TrapKind::NullReference]),
+        ("null array reference", &[TrapKind::NullReference]),
+        ("null i31 reference", &[TrapKind::NullReference]),
         ("call stack exhausted", &[TrapKind::StackOverflow]),
         ("stack overflow", &[TrapKind::StackOverflow]),
     ];
@@ -513,6 +597,7 @@ fn show_value(v: &Value) -> String {
         Value::NullAnyRef => "anyref:null".into(),
         Value::NullExnRef => "exnref:null".into(),
         Value::ExternRef(n) => format!("externref:{n}"),
+        Value::HostRef(n) => format!("anyref:host {n}"),
     }
 }
 
@@ -525,6 +610,11 @@ fn show_expected(e: &Expected) -> String {
         Expected::F64ArithmeticNan => "f64:nan:arithmetic".into(),
         Expected::AnyFuncRef => "funcref:non-null".into(),
         Expected::AnyExternRef => "externref:non-null".into(),
+        Expected::AnyRef => "anyref:non-null".into(),
+        Expected::EqRef => "eqref:non-null".into(),
+        Expected::I31Ref => "i31ref".into(),
+        Expected::StructRef => "structref:non-null".into(),
+        Expected::ArrayRef => "arrayref:non-null".into(),
         Expected::Either(alts) => {
             let items: Vec<String> = alts.iter().map(show_expected).collect();
             format!("either({})", items.join(" | "))
@@ -1011,6 +1101,73 @@ summary: 13 passed, 9 failed
         assert_eq!(value_to_raw(&Value::I32(1), ValType::F32), None);
     }
 
+    /// `ref.struct`, `ref.array`, `ref.i31`, `ref.eq`, `ref.any` and `ref.host` are told
+    /// apart by the word's tag and the object's type info, only in the `any` hierarchy.
+    #[test]
+    fn gc_reference_patterns() {
+        use Expected::*;
+        use aot_abi::gc::{GC_KIND_ARRAY, GC_KIND_STRUCT, VMGcTypeInfo, host_ref, i31_ref};
+        use aot_abi::{HeapType, RefType};
+        let info = |kind| VMGcTypeInfo {
+            kind,
+            type_id: 1,
+            depth: 0,
+            size: 8,
+            num_ref_offsets: 0,
+            elem_is_ref: 0,
+            ref_offsets: std::ptr::null(),
+            display: std::ptr::null(),
+        };
+        let (s, a) = (info(GC_KIND_STRUCT), info(GC_KIND_ARRAY));
+        // Objects: a header word pointing at the info (8-aligned boxes).
+        let s_obj = Box::new(&s as *const VMGcTypeInfo as u64);
+        let a_obj = Box::new(&a as *const VMGcTypeInfo as u64);
+        let word = |b: &u64| ValRaw::from_u64(b as *const u64 as u64);
+        let any = ValType::Ref(RefType {
+            nullable: true,
+            heap: HeapType::Any,
+        });
+        let cases = [
+            (ValRaw::default(), [false, false, false, false, false]),
+            (
+                ValRaw::from_u64(i31_ref(7)),
+                [true, true, true, false, false],
+            ),
+            (
+                ValRaw::from_u64(host_ref(3)),
+                [true, false, false, false, false],
+            ),
+            (word(&s_obj), [true, true, false, true, false]),
+            (word(&a_obj), [true, true, false, false, true]),
+        ];
+        for (got, want) in cases {
+            let matched =
+                [AnyRef, EqRef, I31Ref, StructRef, ArrayRef].map(|e| result_matches(&e, any, &got));
+            assert_eq!(matched, want, "{:#x}", got.u64());
+        }
+        assert!(!result_matches(
+            &AnyRef,
+            ValType::ExternRef,
+            &ValRaw::from_u64(6)
+        ));
+        assert!(!result_matches(
+            &AnyRef,
+            ValType::FuncRef,
+            &ValRaw::from_u64(8)
+        ));
+        assert!(result_matches(
+            &Exact(Value::HostRef(3)),
+            any,
+            &ValRaw::from_u64(host_ref(3))
+        ));
+        assert!(result_matches(
+            &Exact(Value::NullAnyRef),
+            any,
+            &ValRaw::default()
+        ));
+        assert_eq!(value_to_raw(&Value::HostRef(3), ValType::FuncRef), None);
+    }
+
     #[test]
     fn result_lists_must_have_equal_length() {
         let got = [(ValType::I32, ValRaw::from_u32(1))];
@@ -1065,6 +1222,24 @@ summary: 13 passed, 9 failed
         assert!(trap_matches(
             TrapKind::NullReference,
             "null function reference"
+        ));
+        for wording in [
+            "null reference",
+            "null structure reference",
+            "null array reference",
+            "null i31 reference",
+        ] {
+            assert!(trap_matches(TrapKind::NullReference, wording), "{wording}");
+            assert!(!trap_matches(TrapKind::CastFailure, wording), "{wording}");
+        }
+        assert!(trap_matches(TrapKind::CastFailure, "cast failure"));
+        assert!(trap_matches(
+            TrapKind::ArrayOutOfBounds,
+            "out of bounds array access"
+        ));
+        assert!(!trap_matches(
+            TrapKind::MemoryOutOfBounds,
+            "out of bounds array access"
         ));
         assert!(!trap_matches(
             TrapKind::TableOutOfBounds,

@@ -11,10 +11,15 @@
 //!
 //! Ids start at 1 (0 never names a type, so a zeroed vmctx slot matches nothing) and are
 //! never freed. The registry is behind one mutex; nothing here runs in a signal handler.
+//!
+//! Every struct and array type also gets its [`VMGcTypeInfo`] when its group is interned:
+//! the header word of its objects, what the collector traces and what casts compare
+//! (`aot_abi::gc`). Like ids, infos are never freed, so their addresses are identities.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
+use aot_abi::gc::{GC_KIND_ARRAY, GC_KIND_STRUCT, VMGcTypeInfo};
 use aot_abi::{CompositeType, FuncType, HeapType, ModuleMeta, RefType, TypeDef, ValType};
 
 /// What is known of a canonical type.
@@ -26,6 +31,12 @@ struct TypeInfo {
     kind: Kind,
     /// The canonical id of its declared supertype.
     supertype: Option<u32>,
+    /// Length of its supertype chain (0: no supertype).
+    depth: u32,
+    /// Canonical ids of the chain, root first, ending with its own (`display[depth]`).
+    display: Vec<u32>,
+    /// The collector's and casts' view of a struct or array type; None for a function.
+    gc: Option<&'static VMGcTypeInfo>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +145,16 @@ pub fn val_subtype(a: ValType, b: ValType) -> bool {
 /// are `ids`) made canonical ids.
 pub fn canonical_val(ty: ValType, ids: &[u32]) -> ValType {
     ty.map_concrete(|i| ids.get(i as usize).copied().unwrap_or(0))
+}
+
+/// The [`VMGcTypeInfo`] of canonical type `id` (what vmctx's `gc_types` holds); null for a
+/// function type or an unknown id.
+pub fn gc_type_info(id: u32) -> *const VMGcTypeInfo {
+    let reg = registry();
+    match reg.infos.get((id as usize).wrapping_sub(1)) {
+        Some(TypeInfo { gc: Some(info), .. }) => *info,
+        _ => std::ptr::null(),
+    }
 }
 
 /// Whether canonical type `id` is a function type (struct and array types are not).
@@ -272,17 +293,90 @@ impl Registry {
                 CompositeType::Struct(_) => Kind::Struct,
                 CompositeType::Array(_) => Kind::Array,
             };
+            let supertype = def.supertype.map(canon);
+            // A supertype is of an earlier group or earlier in this one: already pushed.
+            let mut display = supertype
+                .and_then(|s| self.infos.get((s as usize).wrapping_sub(1)))
+                .map(|s| s.display.clone())
+                .unwrap_or_default();
+            display.push(self.infos.len() as u32 + 1);
             self.infos.push(TypeInfo {
                 func: FuncType {
                     params: sig.params.iter().map(|v| v.map_concrete(canon)).collect(),
                     results: sig.results.iter().map(|v| v.map_concrete(canon)).collect(),
                 },
                 kind,
-                supertype: def.supertype.map(canon),
+                supertype,
+                depth: display.len() as u32 - 1,
+                display,
+                gc: None,
             });
+        }
+        // Field types may name any member of the group, so kinds are known only now.
+        for (r, def) in group.iter().enumerate() {
+            let id = first + r as u32;
+            let is_func = |i: u32| self.kind(canon(i)) == Some(Kind::Func);
+            let gc = self.gc_info(id, &def.composite, &is_func);
+            self.infos[(id - 1) as usize].gc = gc;
         }
         self.groups.insert(key, first);
         first
+    }
+
+    /// Builds and leaks the [`VMGcTypeInfo`] of type `id` (already pushed with its display,
+    /// whose ancestors have theirs), if it is a struct or array type. `is_func` tells
+    /// whether a concrete type of its fields (a module type index) is a function type.
+    fn gc_info(
+        &self,
+        id: u32,
+        composite: &CompositeType,
+        is_func: &dyn Fn(u32) -> bool,
+    ) -> Option<&'static VMGcTypeInfo> {
+        let info = &self.infos[(id - 1) as usize];
+        let (kind, size, ref_offsets, elem_is_ref) = match composite {
+            CompositeType::Func => return None,
+            CompositeType::Struct(fields) => {
+                let layout = aot_abi::gc::struct_layout(fields, is_func);
+                (GC_KIND_STRUCT, layout.size, layout.ref_offsets, false)
+            }
+            CompositeType::Array(f) => {
+                let traced =
+                    f.packed == 0 && f.ty.is_some_and(|t| aot_abi::gc::is_traced(&t, is_func));
+                (
+                    GC_KIND_ARRAY,
+                    aot_abi::gc::storage_size(f),
+                    Vec::new(),
+                    traced,
+                )
+            }
+        };
+        let num_ref_offsets = ref_offsets.len() as u32;
+        let gc: &'static mut VMGcTypeInfo = Box::leak(Box::new(VMGcTypeInfo {
+            kind,
+            type_id: id,
+            depth: info.depth,
+            size,
+            num_ref_offsets,
+            elem_is_ref: u32::from(elem_is_ref),
+            ref_offsets: Vec::leak(ref_offsets).as_ptr(),
+            display: std::ptr::null(),
+        }));
+        let own: *const VMGcTypeInfo = &*gc;
+        let display: Vec<*const VMGcTypeInfo> = info
+            .display
+            .iter()
+            .map(|&a| {
+                if a == id {
+                    return own;
+                }
+                let ancestor = self.infos[(a - 1) as usize].gc;
+                // Validation: a struct or array type's supertypes are of its own kind.
+                let ancestor = ancestor.expect("supertypes of GC types are GC types");
+                ancestor as *const VMGcTypeInfo
+            })
+            .collect();
+        gc.display = Vec::leak(display).as_ptr();
+        Some(gc)
     }
 }
 
@@ -361,6 +455,130 @@ mod tests {
         let c = canonical_ids(&m2);
         assert_ne!(c[1], a[0], "position in the group counts");
         assert!(is_func(a[0]) && !is_func(a[1]));
+    }
+
+    fn field(ty: ValType) -> FieldType {
+        FieldType {
+            mutable: true,
+            ty: Some(ty),
+            packed: 0,
+        }
+    }
+
+    fn packed(bits: u8) -> FieldType {
+        FieldType {
+            mutable: false,
+            ty: None,
+            packed: bits,
+        }
+    }
+
+    /// type 0 func; 1 struct (open); 2 struct <: 1 (open); 3 struct <: 2 (final);
+    /// 4 array of (ref null 1); 5 array of i16; 6-7 one group: struct with a (ref 7), and
+    /// 7 a func type (so that field is not traced although the group's kinds come last).
+    fn gc_meta() -> ModuleMeta {
+        let nullable = |i| {
+            ValType::Ref(RefType {
+                nullable: true,
+                heap: HeapType::Concrete(i),
+            })
+        };
+        let anyref = ValType::Ref(RefType {
+            nullable: true,
+            heap: HeapType::Any,
+        });
+        let fields = vec![
+            packed(8),
+            field(nullable(0)),
+            field(ValType::V128),
+            field(anyref),
+            field(ValType::I32),
+        ];
+        let mut sub_fields = fields.clone();
+        sub_fields.push(field(ValType::ExternRef));
+        let lone = |i, is_final, supertype, composite| TypeDef {
+            rec_start: i,
+            rec_len: 1,
+            is_final,
+            supertype,
+            composite,
+        };
+        ModuleMeta {
+            types: vec![ft(&[], &[]); 8],
+            type_defs: vec![
+                lone(0, true, None, CompositeType::Func),
+                lone(1, false, None, CompositeType::Struct(fields)),
+                lone(2, false, Some(1), CompositeType::Struct(sub_fields.clone())),
+                lone(3, true, Some(2), CompositeType::Struct(sub_fields)),
+                lone(4, true, None, CompositeType::Array(field(nullable(1)))),
+                lone(5, true, None, CompositeType::Array(packed(16))),
+                def(6, 2, CompositeType::Struct(vec![field(concrete(7))])),
+                def(6, 2, CompositeType::Func),
+            ],
+            ..Default::default()
+        }
+    }
+
+    /// Reads a leaked info (never freed, so the reference is 'static).
+    fn info(id: u32) -> &'static VMGcTypeInfo {
+        let p = gc_type_info(id);
+        assert!(!p.is_null(), "type {id} has no GC info");
+        // SAFETY: non-null infos are leaked and immutable.
+        unsafe { &*p }
+    }
+
+    fn display(i: &VMGcTypeInfo) -> Vec<*const VMGcTypeInfo> {
+        // SAFETY: `display` has `depth + 1` entries (see gc_info).
+        unsafe { std::slice::from_raw_parts(i.display, i.depth as usize + 1) }.to_vec()
+    }
+
+    fn ref_offsets(i: &VMGcTypeInfo) -> Vec<u32> {
+        // SAFETY: `ref_offsets` has `num_ref_offsets` entries.
+        unsafe { std::slice::from_raw_parts(i.ref_offsets, i.num_ref_offsets as usize) }.to_vec()
+    }
+
+    #[test]
+    fn struct_and_array_types_get_infos_with_a_display() {
+        let m = gc_meta();
+        let ids = canonical_ids(&m);
+        assert!(gc_type_info(ids[0]).is_null() && gc_type_info(ids[7]).is_null());
+        assert!(gc_type_info(0).is_null());
+        let (s1, s2, s3) = (info(ids[1]), info(ids[2]), info(ids[3]));
+        assert_eq!((s1.kind, s1.type_id, s1.depth), (GC_KIND_STRUCT, ids[1], 0));
+        let CompositeType::Struct(fields) = &m.type_defs[1].composite else {
+            unreachable!()
+        };
+        let layout = aot_abi::gc::struct_layout(fields, |i| i == 0 || i == 7);
+        assert_eq!(s1.size, layout.size);
+        // Only the anyref: the funcref-typed field and the packed and numeric ones are not
+        // traced.
+        assert_eq!(ref_offsets(s1), layout.ref_offsets);
+        assert_eq!(layout.ref_offsets.len(), 1);
+        assert_eq!(ref_offsets(s3).len(), 2, "anyref and externref");
+        assert_eq!(display(s1), vec![s1 as *const _]);
+        assert_eq!([s2.depth, s3.depth], [1, 2]);
+        assert_eq!(display(s3), vec![s1 as *const _, s2, s3]);
+        assert_eq!(display(s2)[..], display(s3)[..2]);
+        let (a4, a5) = (info(ids[4]), info(ids[5]));
+        assert_eq!((a4.kind, a4.size, a4.elem_is_ref), (GC_KIND_ARRAY, 8, 1));
+        assert_eq!((a5.kind, a5.size, a5.elem_is_ref), (GC_KIND_ARRAY, 2, 0));
+        assert_eq!(ref_offsets(info(ids[6])), Vec::<u32>::new());
+        assert_eq!(info(ids[6]).size, 16);
+        // Interning again (another module with the same types) gives the same infos.
+        let again = canonical_ids(&gc_meta());
+        assert_eq!(gc_type_info(again[3]), s3 as *const _);
+    }
+
+    #[test]
+    fn infos_are_built_once_under_concurrent_interning() {
+        let metas: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| canonical_ids(&gc_meta())))
+            .collect();
+        let all: Vec<Vec<u32>> = metas.into_iter().map(|t| t.join().unwrap()).collect();
+        assert!(all.windows(2).all(|w| w[0] == w[1]));
+        let ids = &all[0];
+        let (s1, s3) = (info(ids[1]), info(ids[3]));
+        assert_eq!(display(s3)[0], s1 as *const _);
     }
 
     #[test]

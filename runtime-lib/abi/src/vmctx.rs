@@ -14,6 +14,8 @@
 //! defined_memories  [VMMemoryDef; n]
 //! defined_globals   [VMGlobal; n]             16-byte aligned
 //! type_ids          [u32; ntypes]             runtime-interned id of each module type
+//! gc_types          [*const VMGcTypeInfo; ntypes]  8-aligned; the runtime's info of each
+//!                                             struct/array type (null for function types)
 //! tags              [*const VMTag; ntags]     every tag, imported first; identity = address
 //! funcrefs          [VMFuncRef; nfuncs]       one per function, imported ones copied
 //! ```
@@ -201,6 +203,7 @@ pub struct VMOffsets {
     pub defined_memories: u32,
     pub defined_globals: u32,
     pub type_ids: u32,
+    pub gc_types: u32,
     pub tags: u32,
     pub funcrefs: u32,
     pub size: u32,
@@ -232,7 +235,8 @@ impl VMOffsets {
             16,
         );
         let type_ids = defined_globals + c.defined_globals * size_of::<VMGlobal>() as u32;
-        let tags = align(type_ids + c.types * 4, 8);
+        let gc_types = align(type_ids + c.types * 4, 8);
+        let tags = gc_types + c.types * ptr;
         let funcrefs = tags + c.tags * ptr;
         let size = align(funcrefs + c.funcs * VMFUNCREF_SIZE, 16);
         VMOffsets {
@@ -245,6 +249,7 @@ impl VMOffsets {
             defined_memories,
             defined_globals,
             type_ids,
+            gc_types,
             tags,
             funcrefs,
             size,
@@ -274,6 +279,11 @@ impl VMOffsets {
     }
     pub fn type_id(&self, i: u32) -> u32 {
         self.type_ids + i * 4
+    }
+    /// The `*const VMGcTypeInfo` of module type `i` (null when `i` is a function type):
+    /// what an object of that type has as its header, compared by casts.
+    pub fn gc_type(&self, i: u32) -> u32 {
+        self.gc_types + i * crate::POINTER_SIZE
     }
     pub fn tag(&self, i: u32) -> u32 {
         self.tags + i * crate::POINTER_SIZE
@@ -348,7 +358,9 @@ mod tests {
         assert_eq!(o.defined_globals % 16, 0);
         assert!(o.type_ids >= o.defined_global(5));
         assert_eq!(o.funcrefs % 8, 0);
-        assert!(o.tags >= o.type_id(7));
+        assert!(o.gc_types >= o.type_id(7));
+        assert_eq!(o.gc_types % 8, 0);
+        assert!(o.tags >= o.gc_type(7));
         assert!(o.funcrefs >= o.tag(0));
         assert_eq!(o.size, align(o.funcref(9), 16));
     }

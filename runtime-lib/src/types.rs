@@ -351,7 +351,8 @@ impl Registry {
             }
         };
         let num_ref_offsets = ref_offsets.len() as u32;
-        let gc: &'static mut VMGcTypeInfo = Box::leak(Box::new(VMGcTypeInfo {
+        // Leaked: the address is the type's identity for the life of the process.
+        let own: *mut VMGcTypeInfo = Box::into_raw(Box::new(VMGcTypeInfo {
             kind,
             type_id: id,
             depth: info.depth,
@@ -361,13 +362,12 @@ impl Registry {
             ref_offsets: Vec::leak(ref_offsets).as_ptr(),
             display: std::ptr::null(),
         }));
-        let own: *const VMGcTypeInfo = &*gc;
         let display: Vec<*const VMGcTypeInfo> = info
             .display
             .iter()
             .map(|&a| {
                 if a == id {
-                    return own;
+                    return own as *const VMGcTypeInfo;
                 }
                 let ancestor = self.infos[(a - 1) as usize].gc;
                 // Validation: a struct or array type's supertypes are of its own kind.
@@ -375,8 +375,11 @@ impl Registry {
                 ancestor as *const VMGcTypeInfo
             })
             .collect();
-        gc.display = Vec::leak(display).as_ptr();
-        Some(gc)
+        let display = Vec::leak(display).as_ptr();
+        // SAFETY: `own` is the live allocation just made, not yet shared with anyone.
+        unsafe { (*own).display = display };
+        // SAFETY: as above; from here on it is only read.
+        Some(unsafe { &*own })
     }
 }
 

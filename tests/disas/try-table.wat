@@ -48,7 +48,7 @@
 ;;     movq %rax, %rsi
 ;;     movq (%rsi), %rax
 ;;     movq <offset:1>+(%rsp), %rdi
-;;     movq 0x18(%rdi), %rcx
+;;     movq 0x28(%rdi), %rcx
 ;;     cmpq %rcx, %rax
 ;;     jz      label5; j label4
 ;;   block5:
@@ -107,7 +107,7 @@
 ;;     mov x3, x0
 ;;     ldr x0, [x3]
 ;;     ldr x2, [sp]
-;;     ldr x1, [x2, #24]
+;;     ldr x1, [x2, #40]
 ;;     subs xzr, x0, x1
 ;;     b.eq label5 ; b label4
 ;;   block5:

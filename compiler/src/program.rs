@@ -524,7 +524,7 @@ mod tests {
         };
         let gc: &'static ModuleInfo<'static> = Box::leak(Box::new(gc));
         let threads: &'static ModuleInfo<'static> = Box::leak(Box::new(threads));
-        let e = planned(gc, threads).err().expect("refused");
+        let e = planned(gc, threads).expect_err("refused");
         assert_eq!(
             e.to_string(),
             format!(

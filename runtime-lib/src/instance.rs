@@ -1485,7 +1485,7 @@ mod tests {
             types: vec![ft(&[], &[ValType::I32]), ft(&[], &[]), ft(&[], &[])],
             type_defs: vec![
                 lone(0, CompositeType::Func),
-                lone(1, CompositeType::Struct(vec![i32_field.clone()])),
+                lone(1, CompositeType::Struct(vec![i32_field])),
                 lone(2, CompositeType::Array(i32_field)),
             ],
             funcs: vec![0],

@@ -2360,6 +2360,7 @@ fn value_text(v: &Value) -> String {
         Value::NullAnyRef => "(ref.null any)".to_string(),
         Value::NullExnRef => "(ref.null exn)".to_string(),
         Value::ExternRef(n) => format!("(ref.extern {n})"),
+        Value::HostRef(n) => format!("(ref.host {n})"),
         Value::V128(x) => v128_text(*x),
     }
 }

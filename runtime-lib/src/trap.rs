@@ -14,7 +14,11 @@
 //! - the activations: every entry into Wasm ([`call_wasm`]) links a record of the store's
 //!   last Wasm-to-host transition at that moment into a per-thread chain, so a backtrace
 //!   taken in Wasm code that a host function called back into continues, past the host
-//!   frames, in the Wasm frames that called the host ([`walk_wasm_frames`]);
+//!   frames, in the Wasm frames that called the host ([`WasmFrames`], which backtraces,
+//!   throws and the collector's root walk share);
+//! - the GC roots in Wasm frames ([`visit_stack_roots`]): each registered module's stack
+//!   maps (`aot_abi::StackMapRecord`) name the stack slots holding references at each call
+//!   site;
 //! - raising a trap from host code ([`raise`]): a host function returns with a pending trap
 //!   and its host-call trampoline raises it, unwinding only Wasm frames.
 //!
@@ -218,8 +222,10 @@ impl CodeLoc {
     }
 
     /// The GC roots of the call whose return address is `ret`, when this is the location
-    /// of `ret - 1`: (span, slot offsets), the frame's stack pointer during the call being
-    /// its frame pointer minus span. None: no reference is live across that call.
+    /// of `ret - 1` (so the record is keyed by this location's offset plus one; `ret`
+    /// itself is not needed to find it): (span, slot offsets), the frame's stack pointer
+    /// during the call being its frame pointer minus span. None: no reference is live
+    /// across that call.
     pub(crate) fn stack_map_for_return(&self, _ret: usize) -> Option<(u32, &'static [u32])> {
         let key = (self.func, self.offset + 1);
         let m = self.module;
@@ -589,8 +595,21 @@ pub(crate) fn walk_wasm_frames(fp: usize, readable: FrameCheck, frames: &mut Fra
 /// runtime frames only, which hold no references) to this call, e.g. the frame that called
 /// a GC stub (`StackStart::caller_of` the stub's frame record), and no Wasm frame may run
 /// until the visit is over.
-pub(crate) unsafe fn visit_stack_roots(start: StackStart, mut visit: impl FnMut(*mut u64)) {
-    for (ret, fp) in WasmFrames::new(start, signals::frame_readable, true) {
+pub(crate) unsafe fn visit_stack_roots(start: StackStart, visit: impl FnMut(*mut u64)) {
+    // SAFETY: as this function's contract.
+    unsafe { visit_roots_checked(start, signals::frame_readable, visit) }
+}
+
+/// [`visit_stack_roots`] with the frame-record check `readable`.
+///
+/// # Safety
+/// As [`visit_stack_roots`].
+unsafe fn visit_roots_checked(
+    start: StackStart,
+    readable: FrameCheck,
+    mut visit: impl FnMut(*mut u64),
+) {
+    for (ret, fp) in WasmFrames::new(start, readable, true) {
         let Some(loc) = lookup_code(ret.wrapping_sub(1)) else {
             continue;
         };
@@ -737,6 +756,10 @@ pub(crate) mod tests {
     #[cfg(target_arch = "x86_64")]
     pub const DIV: u32 = 6;
 
+    /// The return offset in CALL_HOST that the fake module has a stack map for (span 32,
+    /// slots at sp+0 and sp+16).
+    const FAKE_MAP_RET: u32 = 3;
+
     fn addr(f: unsafe extern "C" fn()) -> usize {
         f as *const () as usize
     }
@@ -854,10 +877,18 @@ pub(crate) mod tests {
                 num_handlers: 0,
                 host_imports: core::ptr::null(),
                 num_host_imports: 0,
-                stack_maps: core::ptr::null(),
-                num_stack_maps: 0,
-                stack_map_slots: core::ptr::null(),
-                num_stack_map_slots: 0,
+                num_stack_maps: 1,
+                stack_maps: vec![StackMapRecord {
+                    func: CALL_HOST,
+                    ret_offset: FAKE_MAP_RET,
+                    span: 32,
+                    start: 0,
+                    len: 2,
+                }]
+                .leak()
+                .as_ptr(),
+                num_stack_map_slots: 2,
+                stack_map_slots: vec![0u32, 16].leak().as_ptr(),
                 traps: records.leak().as_ptr(),
             }));
             register_module(desc, meta);
@@ -1018,6 +1049,60 @@ pub(crate) mod tests {
         let outer = outer.unwrap_err();
         assert_eq!(outer.kind, TrapKind::MemoryOutOfBounds);
         assert_eq!(outer.pc, trap_pc(desc, LOAD32));
+    }
+
+    /// The fake frames of `stack_roots_are_visited_per_frame`: readable words for the walk.
+    static FAKE_STACK: [core::sync::atomic::AtomicUsize; 2] =
+        [const { core::sync::atomic::AtomicUsize::new(0) }; 2];
+
+    fn fake_readable(fp: usize) -> bool {
+        let (lo, hi) = (
+            FAKE_STACK[0].load(Ordering::Relaxed),
+            FAKE_STACK[1].load(Ordering::Relaxed),
+        );
+        fp >= lo && fp + 16 <= hi
+    }
+
+    #[test]
+    fn stack_roots_are_visited_per_frame() {
+        let desc = fake_module();
+        let mapped = func_start(desc, CALL_HOST) + FAKE_MAP_RET as usize;
+        let unmapped = func_start(desc, CALL_UNREACHABLE) + 1;
+        // Three Wasm frames A (innermost), B, C, and a host caller, as frame records
+        // [saved fp, return address] at buf[8], buf[16], buf[24]; A and C stopped at the
+        // mapped call, B at a call without a map.
+        let buf: &'static mut [usize; 32] = Box::leak(Box::new([0usize; 32]));
+        let base = buf.as_ptr() as usize;
+        let at = |i: usize| base + 8 * i;
+        let (fp_a, fp_b, fp_c) = (at(8), at(16), at(24));
+        FAKE_STACK[0].store(at(0), Ordering::Relaxed);
+        FAKE_STACK[1].store(at(32), Ordering::Relaxed);
+        buf[8] = fp_c - 64; // B's frame pointer: fp_b
+        buf[9] = unmapped;
+        buf[16] = fp_c;
+        buf[17] = mapped;
+        buf[24] = 0;
+        buf[25] = 16; // not Wasm code: the walk ends
+        assert_eq!(buf[8], fp_b);
+        let start = StackStart {
+            fp: fp_a,
+            ret: mapped,
+        };
+        let frames: Vec<_> = WasmFrames::new(start, fake_readable, true).collect();
+        assert_eq!(
+            frames,
+            vec![(mapped, fp_a), (unmapped, fp_b), (mapped, fp_c)]
+        );
+        let mut seen = Vec::new();
+        // SAFETY: the fake frames and the slots the maps name are all inside `buf`.
+        unsafe { visit_roots_checked(start, fake_readable, |slot| seen.push(slot as usize)) };
+        // sp = fp - 32; slots sp+0 and sp+16, once per mapped frame, innermost first.
+        assert_eq!(seen, vec![at(4), at(6), at(20), at(22)]);
+        // The lookup is by return address: one byte after the call, as for handlers.
+        let loc = lookup_code(mapped - 1).unwrap();
+        assert_eq!(loc.stack_map_for_return(mapped), Some((32, &[0u32, 16][..])));
+        let loc = lookup_code(unmapped - 1).unwrap();
+        assert_eq!(loc.stack_map_for_return(unmapped), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Traps: which native code is Wasm, what a faulting instruction means, how a trap gets
 //! back to the host, and how it is reported.
 //!
-//! It owns three things:
+//! It owns:
 //! - the code registry: every compiled module's function ranges and trap records
 //!   ([`register_module`]). It is a list published with atomics and never freed, so the
 //!   signal handler can search it without locking or allocating;

@@ -7,14 +7,13 @@
 //! unwinds through these frames. Each is
 //! a shim: it decodes its arguments (indices in the calling module's index spaces, which
 //! the calling [`Instance`] maps to the memory, table or segment objects, its own or an
-//! exporter's), calls the operation on [`Memory`] or [`Table`], which own the spec
+//! exporter's), calls the operation on [`Memory`](crate::memory::Memory) or [`Table`], which own the spec
 //! semantics, and encodes the result.
 
 use aot_abi::TrapKind;
 
 use crate::Locked;
 use crate::instance::{Instance, MemoryRef, TableRef};
-use crate::memory::Memory;
 use crate::table::Table;
 
 /// Status value of a builtin: 0 for success, else the trap to raise.
@@ -330,7 +329,7 @@ pub unsafe extern "C" fn aot_builtin_gc_alloc(
     let info = info as *const aot_abi::gc::VMGcTypeInfo;
     // SAFETY: per this function's contract: the frames from `start` outwards are the
     // Wasm frames of this thread, stopped at calls with stack maps.
-    match unsafe { crate::gc::alloc_slow(vmctx, start, info, size as u64) } {
+    match unsafe { crate::gc_entry::alloc_slow(vmctx, start, info, size as u64) } {
         Ok(obj) => obj,
         Err(kind) => crate::trap::raise(crate::trap::trap_at(kind, start)),
     }

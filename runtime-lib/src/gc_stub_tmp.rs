@@ -1,39 +1,34 @@
-//! TEMPORARY stand-in for the garbage collector (`runtime-lib/src/gc.rs`, being written in
-//! parallel): the entry point the `gc_alloc` builtin calls, with the collector's signature,
-//! allocating every object with calloc and never freeing it. It walks the stack roots
-//! on every call (and discards what it sees) so that the frame walk runs wherever
-//! allocations do. Delete this file and include the real `gc.rs` instead (see lib.rs).
+//! TEMPORARY home of the collector's entry point for the `gc_alloc` builtin, until
+//! `gc.rs` (not this branch's file) has it: move [`alloc_slow`] into `gc.rs` as is, make
+//! `builtins::aot_builtin_gc_alloc` call `crate::gc::alloc_slow`, and delete this file and
+//! its `mod gc_entry` line in lib.rs.
 
 use aot_abi::TrapKind;
-use aot_abi::gc::{GC_MAX_OBJECT_BYTES, VMGcTypeInfo};
+use aot_abi::gc::VMGcTypeInfo;
 
 use crate::trap::StackStart;
 
-/// Allocates an object of `size` bytes (header included) described by `info`: zeroed, its
-/// header set to `info`. `start` is the Wasm frame that called the GC stub: the stack
-/// roots are its frame's and its callers' ([`crate::trap::visit_stack_roots`]).
+/// Allocates an object of `size` bytes (header included) described by `info` in the
+/// store's heap, collecting if need be: zeroed, its header set to `info`. `start` is the
+/// Wasm frame that called the GC stub: the stack roots are its frame's and its callers'
+/// ([`crate::trap::visit_stack_roots`]).
 ///
 /// # Safety
-/// As `crate::trap::visit_stack_roots` for `start`; `info` is a runtime type info.
+/// `vmctx` is the calling instance's; as `crate::trap::visit_stack_roots` for `start`;
+/// `info` is a runtime type info.
 pub(crate) unsafe fn alloc_slow(
-    _vmctx: *mut u8,
+    vmctx: *mut u8,
     start: StackStart,
     info: *const VMGcTypeInfo,
     size: u64,
 ) -> Result<*mut u8, TrapKind> {
-    if size > GC_MAX_OBJECT_BYTES {
-        return Err(TrapKind::AllocationTooLarge);
-    }
-    let mut roots = 0usize;
-    // SAFETY: per this function's contract.
-    unsafe { crate::trap::visit_stack_roots(start, |_| roots += 1) };
-    let size = (size as usize).max(8);
-    // SAFETY: calloc of a nonzero size; the result is checked for null.
-    let obj = unsafe { libc::calloc(1, size) } as *mut u8;
-    if obj.is_null() {
-        return Err(TrapKind::GcHeapOutOfMemory);
-    }
-    // SAFETY: a fresh 8-aligned block of at least 8 bytes.
-    unsafe { (obj as *mut *const VMGcTypeInfo).write(info) };
-    Ok(obj)
+    // SAFETY: per the contract, vmctx is a live instance's.
+    let store = unsafe { crate::store::Store::from_vmctx(vmctx) };
+    let mut stack = |visit: crate::gc::SlotVisitor| {
+        // SAFETY: per this function's contract; the collector runs no Wasm code.
+        unsafe { crate::trap::visit_stack_roots(start, |slot| visit(slot)) }
+    };
+    // SAFETY: the heap is this store's; the stack slots hold reference words (the
+    // compiler maps only traced references).
+    unsafe { store.gc().alloc(store.context(), info, size, &mut stack) }
 }

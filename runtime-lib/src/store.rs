@@ -22,6 +22,9 @@ pub struct Store {
     pending: Mutex<Option<Trap>>,
     /// The host state: the WASI context the store's host calls use.
     wasi: crate::wasi::CtxSlot,
+    /// The GC heap of the store's instances. Locked only when generated code's inline
+    /// allocation cannot go on (and by instantiation).
+    gc: Mutex<crate::gc::Heap>,
 }
 
 static STORE: Store = Store::new(core::ptr::null_mut());
@@ -37,6 +40,7 @@ impl Store {
             context: VMStoreContext::new(),
             pending: Mutex::new(None),
             wasi: crate::wasi::CtxSlot::new(wasi),
+            gc: Mutex::new(crate::gc::Heap::new()),
         }
     }
 
@@ -78,6 +82,12 @@ impl Store {
                 .byte_sub(core::mem::offset_of!(Store, context))
                 .cast::<Store>()
         }
+    }
+
+    /// The store's GC heap.
+    #[allow(dead_code)]
+    pub(crate) fn gc(&self) -> std::sync::MutexGuard<'_, crate::gc::Heap> {
+        self.gc.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Where the store's WASI context lives (see `wasi::init`).

@@ -26,7 +26,7 @@ pub(crate) unsafe fn alloc_slow(
     let store = unsafe { crate::store::Store::from_vmctx(vmctx) };
     let mut stack = |visit: crate::gc::SlotVisitor| {
         // SAFETY: per this function's contract; the collector runs no Wasm code.
-        unsafe { crate::trap::visit_stack_roots(start, |slot| visit(slot)) }
+        unsafe { crate::trap::visit_stack_roots(start, visit) }
     };
     // SAFETY: the heap is this store's; the stack slots hold reference words (the
     // compiler maps only traced references).

@@ -1,13 +1,15 @@
 //! Code generation for one module: translates every function (in parallel), compiles it
 //! with Cranelift, and writes one object file holding the code, the array-call
-//! trampolines, the throw stub, the trap and exception-handler tables and the
-//! `ModuleDescriptor` the runtime instantiates from.
+//! trampolines, the throw and GC stubs, the trap, exception-handler and stack-map tables
+//! and the `ModuleDescriptor` the runtime instantiates from.
 
 use std::borrow::Cow;
 use std::mem::offset_of;
 use std::sync::Arc;
 
-use aot_abi::{HandlerRecord, InlineRecord, ModuleDescriptor, TrapRecord, VMOffsets, ValRaw};
+use aot_abi::{
+    HandlerRecord, InlineRecord, ModuleDescriptor, StackMapRecord, TrapRecord, VMOffsets, ValRaw,
+};
 use cranelift_codegen::Context;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::inline::{Inline, InlineCommand};
@@ -33,6 +35,9 @@ struct CompiledFunc {
     inlined: Vec<(u32, Vec<u32>)>,
     /// (return address, handler, frame offset) of every call site with a handler.
     handlers: Vec<(u32, u32, u32)>,
+    /// (return address, span, slot offsets from SP) of every call site with references
+    /// live across it (see `aot_abi::StackMapRecord`).
+    stack_maps: Vec<(u32, u32, Vec<u32>)>,
 }
 
 /// Compiles a parsed module into an object defining `aot_abi::module_symbol(index)`.
@@ -89,6 +94,13 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             &env::throw_stub_signature(),
         )
         .map_err(merr)?;
+    let gc_stub = module
+        .declare_function(
+            &format!("aot_m{index}_gc_stub"),
+            Linkage::Local,
+            &env::gc_stub_signature(),
+        )
+        .map_err(merr)?;
     let menv = ModuleEnv {
         info,
         offsets: VMOffsets::new(info.meta.counts()),
@@ -102,6 +114,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             .collect(),
         builtin_names,
         throw_stub_name: throw_stub.as_u32(),
+        gc_stub_name: gc_stub.as_u32(),
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
     };
 
@@ -134,6 +147,8 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     let mut inline_records: Vec<InlineRecord> = Vec::new();
     let mut inline_funcs: Vec<u32> = Vec::new();
     let mut handler_records: Vec<HandlerRecord> = Vec::new();
+    let mut stack_maps: Vec<StackMapRecord> = Vec::new();
+    let mut stack_map_slots: Vec<u32> = Vec::new();
     for (i, c) in compiled.into_iter().enumerate() {
         let c = c?;
         module
@@ -157,6 +172,16 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
                 frame_offset,
             });
         }
+        for (ret_offset, span, slots) in c.stack_maps {
+            stack_maps.push(StackMapRecord {
+                func: i as u32,
+                ret_offset,
+                span,
+                start: stack_map_slots.len() as u32,
+                len: slots.len() as u32,
+            });
+            stack_map_slots.extend(slots);
+        }
         for (offset, kind) in c.traps {
             trap_records.push(TrapRecord {
                 func: i as u32,
@@ -168,6 +193,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     trap_records.sort_by_key(|t| (t.func, t.offset));
     inline_records.sort_by_key(|r| (r.func, r.offset));
     handler_records.sort_by_key(|r| (r.func, r.ret_offset));
+    stack_maps.sort_by_key(|r| (r.func, r.ret_offset));
 
     // One array-call trampoline per type.
     let mut tramp_ids = Vec::with_capacity(info.meta.types.len());
@@ -195,6 +221,15 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         &mut fctx,
     );
     module.define_function(throw_stub, &mut ctx).map_err(merr)?;
+    module.clear_context(&mut ctx);
+    ctx.func = build_gc_stub(
+        call_conv,
+        isa.frontend_config(),
+        gc_stub,
+        menv.builtin_names[&Builtin::gc_alloc],
+        &mut fctx,
+    );
+    module.define_function(gc_stub, &mut ctx).map_err(merr)?;
     module.clear_context(&mut ctx);
 
     let raise = menv.builtin_names[&Builtin::raise_pending_trap];
@@ -251,6 +286,27 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         &mut module,
         &format!("aot_m{index}_inline_funcs"),
         &inline_funcs_bytes,
+    )
+    .map_err(|e| merr(*e))?;
+
+    let stack_map_bytes: Vec<u8> = stack_maps
+        .iter()
+        .flat_map(StackMapRecord::to_bytes)
+        .collect();
+    let stack_maps_id = define_bytes(
+        &mut module,
+        &format!("aot_m{index}_stack_maps"),
+        &stack_map_bytes,
+    )
+    .map_err(|e| merr(*e))?;
+    let slot_bytes: Vec<u8> = stack_map_slots
+        .iter()
+        .flat_map(|s| s.to_le_bytes())
+        .collect();
+    let stack_map_slots_id = define_bytes(
+        &mut module,
+        &format!("aot_m{index}_stack_map_slots"),
+        &slot_bytes,
     )
     .map_err(|e| merr(*e))?;
 
@@ -334,6 +390,16 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         offset_of!(ModuleDescriptor, num_host_imports),
         host_tramps.len(),
     );
+    put_usize(
+        &mut bytes,
+        offset_of!(ModuleDescriptor, num_stack_maps),
+        stack_maps.len(),
+    );
+    put_usize(
+        &mut bytes,
+        offset_of!(ModuleDescriptor, num_stack_map_slots),
+        stack_map_slots.len(),
+    );
     desc.define(bytes.into_boxed_slice());
     for (field, id) in [
         (offset_of!(ModuleDescriptor, meta), meta_id),
@@ -346,6 +412,8 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         (offset_of!(ModuleDescriptor, inline_funcs), inline_funcs_id),
         (offset_of!(ModuleDescriptor, handlers), handlers_id),
         (offset_of!(ModuleDescriptor, host_imports), host_imports_id),
+        (offset_of!(ModuleDescriptor, stack_maps), stack_maps_id),
+        (offset_of!(ModuleDescriptor, stack_map_slots), stack_map_slots_id),
     ] {
         let gv = module.declare_data_in_data(id, &mut desc);
         desc.write_data_addr(field as u32, gv, 0);
@@ -459,6 +527,24 @@ fn compile_function(
             handlers.push((site.ret_addr, handler, frame_offset));
         }
     }
+    let mut stack_maps = Vec::new();
+    for (ret, span, map) in compiled.buffer.user_stack_maps() {
+        let mut slots = Vec::new();
+        for (ty, offset) in map.entries() {
+            // Every reference is one pointer-sized word (`env::ir_type`).
+            if ty != types::I64 {
+                return Err(CompileError::new(
+                    file,
+                    None,
+                    format!("stack map entry of type {ty} in {name}: references are i64"),
+                ));
+            }
+            slots.push(offset);
+        }
+        if !slots.is_empty() {
+            stack_maps.push((*ret, *span, slots));
+        }
+    }
     let mach_relocs: Vec<_> = compiled.buffer.relocs().to_vec();
     let relocs = mach_relocs
         .iter()
@@ -472,6 +558,7 @@ fn compile_function(
         traps,
         inlined,
         handlers,
+        stack_maps,
     })
 }
 
@@ -508,6 +595,7 @@ pub fn disassemble(
             .map(|(i, b)| (*b, n + i as u32))
             .collect(),
         throw_stub_name: n + (Builtin::ALL.len() + info.host_imports.len()) as u32,
+        gc_stub_name: n + (Builtin::ALL.len() + info.host_imports.len()) as u32 + 1,
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
     };
     let mut fctx = FunctionBuilderContext::new();
@@ -962,6 +1050,47 @@ fn build_throw_stub(
     b.ins().call(throw, &[params[0], params[1], fp]);
     b.ins()
         .trap(env::trap_code(aot_abi::TrapKind::UnreachableCodeReached));
+    b.finalize(fc);
+    func
+}
+
+/// The module's GC stub (`env::gc_stub_signature`): calls the `gc_alloc` builtin with its
+/// own frame pointer, from whose record the collector finds the allocating Wasm frame
+/// (`[fp]` its frame pointer, `[fp + 8]` the return address into it) and so every Wasm
+/// frame's stack map. A Rust builtin cannot find that frame itself (the runtime need not
+/// keep frame pointers), hence this frame in between.
+fn build_gc_stub(
+    call_conv: CallConv,
+    fc: isa::TargetFrontendConfig,
+    id: FuncId,
+    alloc_name: u32,
+    fctx: &mut FunctionBuilderContext,
+) -> ir::Function {
+    let mut func = ir::Function::with_name_signature(
+        UserFuncName::user(env::NS_FUNC, id.as_u32()),
+        env::gc_stub_signature(),
+    );
+    let mut b = FunctionBuilder::new(&mut func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let fp = b.ins().get_frame_pointer(env::PTR);
+    let name = b.func.declare_imported_user_function(ir::UserExternalName {
+        namespace: env::NS_FUNC,
+        index: alloc_name,
+    });
+    let sig = b.import_signature(Builtin::gc_alloc.signature(call_conv));
+    let alloc = b.import_function(ir::ExtFuncData {
+        name: ir::ExternalName::user(name),
+        signature: sig,
+        colocated: false,
+        patchable: false,
+    });
+    let call = b.ins().call(alloc, &[params[0], fp, params[1], params[2]]);
+    let obj = b.inst_results(call)[0];
+    b.ins().return_(&[obj]);
     b.finalize(fc);
     func
 }

@@ -192,6 +192,8 @@ pub struct ModuleEnv<'a> {
     pub builtin_names: HashMap<Builtin, u32>,
     /// User-name index of the module's throw stub (see [`throw_stub_signature`]).
     pub throw_stub_name: u32,
+    /// User-name index of the module's GC stub (see [`gc_stub_signature`]).
+    pub gc_stub_name: u32,
     pub relaxed_simd: RelaxedSimd,
 }
 
@@ -205,6 +207,20 @@ pub fn throw_stub_signature() -> Signature {
     sig.params
         .push(AbiParam::special(PTR, ArgumentPurpose::VMContext));
     sig.params.push(AbiParam::new(PTR));
+    sig
+}
+
+/// The signature of a module's GC stub, `stub(vmctx, info, size) -> object`: the slow path
+/// of every allocation, in the Wasm convention like any call from Wasm code (so its call
+/// is a safepoint with a stack map). It calls the `gc_alloc` builtin, the only one that
+/// may collect, passing its own frame pointer (see `codegen::build_gc_stub`).
+pub fn gc_stub_signature() -> Signature {
+    let mut sig = Signature::new(WASM_CALL_CONV);
+    sig.params
+        .push(AbiParam::special(PTR, ArgumentPurpose::VMContext));
+    sig.params.push(AbiParam::new(PTR));
+    sig.params.push(AbiParam::new(types::I64));
+    sig.returns.push(AbiParam::new(PTR));
     sig
 }
 
@@ -270,6 +286,7 @@ pub struct FuncEnv<'a> {
     func_refs: HashMap<u32, FuncRef>,
     builtin_refs: HashMap<Builtin, FuncRef>,
     throw_stub_ref: Option<FuncRef>,
+    gc_stub_ref: Option<FuncRef>,
     /// The landing pads of the enclosing `try_table`s, innermost last, and whether a call
     /// has been routed to each: a Wasm call made while one is active is a `try_call` to
     /// the innermost (see `translate::exceptions`).
@@ -291,6 +308,7 @@ impl<'a> FuncEnv<'a> {
             func_refs: HashMap::new(),
             builtin_refs: HashMap::new(),
             throw_stub_ref: None,
+            gc_stub_ref: None,
             exn_handlers: Vec::new(),
         }
     }
@@ -343,6 +361,38 @@ impl<'a> FuncEnv<'a> {
         };
         let vmctx = self.vmctx();
         self.emit_call(b, CallKind::Call, Callee::Direct(stub), &[vmctx, exn]);
+    }
+
+    /// The slow path of an allocation: calls the module's GC stub, which may collect, for
+    /// an object of `size` bytes (an i64, header included, a multiple of 8) of the type
+    /// whose `*const VMGcTypeInfo` is `info`; returns the object's address, zeroed except
+    /// its header. On failure the runtime raises the trap itself (`gc_alloc`), so this
+    /// returns only with an object. The caller must pass no reference in `info`/`size`
+    /// and keep the references it needs afterwards live across this call (they are then
+    /// in its stack map and reloaded after it, possibly moved). It is a plain call even
+    /// inside a `try_table`: allocation throws no exception.
+    pub fn gc_alloc_slow(&mut self, b: &mut FunctionBuilder, info: Value, size: Value) -> Value {
+        let stub = match self.gc_stub_ref {
+            Some(f) => f,
+            None => {
+                let sig = b.func.import_signature(gc_stub_signature());
+                let name = b.func.declare_imported_user_function(UserExternalName {
+                    namespace: NS_FUNC,
+                    index: self.module.gc_stub_name,
+                });
+                let f = b.func.import_function(ExtFuncData {
+                    name: ExternalName::user(name),
+                    signature: sig,
+                    colocated: true,
+                    patchable: false,
+                });
+                self.gc_stub_ref = Some(f);
+                f
+            }
+        };
+        let vmctx = self.vmctx();
+        let call = b.ins().call(stub, &[vmctx, info, size]);
+        b.inst_results(call)[0]
     }
 
     /// Emits a call (or tail call) of `callee` with `args` (vmctx included); returns its

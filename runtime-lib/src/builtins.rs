@@ -2,8 +2,9 @@
 //! symbol per entry of `aot_abi::foreach_builtin!`, with exactly the signature listed there
 //! (checked at compile time below).
 //!
-//! Builtins never trap themselves: the ones that can fail return 0 or a `TrapKind` value
-//! and the generated code raises the trap, so no trap unwinds through these frames. Each is
+//! Builtins never trap themselves (except `gc_alloc`, see there): the ones that can fail
+//! return 0 or a `TrapKind` value and the generated code raises the trap, so no trap
+//! unwinds through these frames. Each is
 //! a shim: it decodes its arguments (indices in the calling module's index spaces, which
 //! the calling [`Instance`] maps to the memory, table or segment objects, its own or an
 //! exporter's), calls the operation on [`Memory`](crate::memory::Memory) or [`Table`], which own the spec
@@ -304,6 +305,36 @@ pub unsafe extern "C" fn aot_builtin_raise_pending_trap(vmctx: *mut u8) {
     crate::trap::raise(trap)
 }
 
+/// Allocates a GC object, collecting if need be; see `aot_abi::foreach_builtin!`. The one
+/// builtin that raises its own trap (as `throw_ref` does): by the time the allocation has
+/// failed the collector's frames are gone, so the frames the trap unwinds are this one's
+/// (holding nothing to drop), the GC stub's and Wasm frames.
+///
+/// # Safety
+/// Called only by a module's GC stub, from Wasm code, with `fp` the stub's own frame
+/// record, `vmctx` the calling instance's and `info` a `VMGcTypeInfo` of the runtime.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_builtin_gc_alloc(
+    vmctx: *mut u8,
+    fp: *mut u8,
+    info: *mut u8,
+    size: i64,
+) -> *mut u8 {
+    let Some(start) =
+        crate::trap::StackStart::caller_of(fp as usize, crate::signals::frame_readable)
+    else {
+        eprintln!("aot runtime: internal error: gc_alloc called without a readable stub frame");
+        std::process::abort();
+    };
+    let info = info as *const aot_abi::gc::VMGcTypeInfo;
+    // SAFETY: per this function's contract: the frames from `start` outwards are the
+    // Wasm frames of this thread, stopped at calls with stack maps.
+    match unsafe { crate::gc_entry::alloc_slow(vmctx, start, info, size as u64) } {
+        Ok(obj) => obj,
+        Err(kind) => crate::trap::raise(crate::trap::trap_at(kind, start)),
+    }
+}
+
 /// memory.atomic.notify on a shared memory; see `aot_abi::foreach_builtin!`.
 ///
 /// # Safety
@@ -356,6 +387,7 @@ mod by_contract_name {
     pub use super::aot_builtin_data_drop as data_drop;
     pub use super::aot_builtin_elem_drop as elem_drop;
     pub use super::aot_builtin_func_subtype as func_subtype;
+    pub use super::aot_builtin_gc_alloc as gc_alloc;
     pub use super::aot_builtin_memory_atomic_notify as memory_atomic_notify;
     pub use super::aot_builtin_memory_atomic_wait32 as memory_atomic_wait32;
     pub use super::aot_builtin_memory_atomic_wait64 as memory_atomic_wait64;

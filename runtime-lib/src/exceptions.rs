@@ -26,7 +26,7 @@ use core::cell::Cell;
 
 use aot_abi::{TrapKind, VMEXN_SLOT_SIZE, VMEXN_VALUES, VMException, VMTag};
 
-use crate::trap::{self, Frames, Trap};
+use crate::trap::{self, Trap};
 
 thread_local! {
     /// The exception of the last uncaught-exception trap on this thread (0 when none or
@@ -100,18 +100,16 @@ pub unsafe extern "C" fn aot_builtin_exn_new(
 /// `exn_new` allocated, and `fp` the stub's own frame record.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aot_builtin_throw_ref(_vmctx: *mut u8, exn: *mut u8, fp: *mut u8) {
-    let stub_fp = fp as usize;
-    if crate::signals::frame_readable(stub_fp) {
-        // SAFETY: checked readable: the stub's frame record.
-        let (next, ret) = unsafe { (*(stub_fp as *const usize), *((stub_fp + 8) as *const usize)) };
-        if let Some((pc, sp, fp)) = find_handler(ret, next) {
-            // SAFETY: a handler of a live Wasm frame; the frames below it (Wasm frames,
-            // the stub, this function) own nothing that needs a drop.
-            unsafe { crate::arch::resume_at_handler(pc, sp, fp, exn as usize) };
-        }
+    let start = trap::StackStart::caller_of(fp as usize, crate::signals::frame_readable);
+    if let Some(start) = start
+        && let Some((pc, sp, fp)) = find_handler(start.ret, start.fp)
+    {
+        // SAFETY: a handler of a live Wasm frame; the frames below it (Wasm frames,
+        // the stub, this function) own nothing that needs a drop.
+        unsafe { crate::arch::resume_at_handler(pc, sp, fp, exn as usize) };
     }
     UNCAUGHT.with(|u| u.set(exn as usize));
-    trap::raise(uncaught(stub_fp))
+    trap::raise(uncaught(start))
 }
 
 /// Throws `exn` again in the Wasm frame whose call of a host function returned with the
@@ -140,43 +138,28 @@ pub(crate) fn take_uncaught() -> Option<usize> {
 /// over Wasm frames, as (handler address, stack pointer, frame pointer) to resume with;
 /// None when the walk reaches a frame that is not Wasm code. `fp` must be a frame of this
 /// thread's stack and `ret` the return address into its function.
-fn find_handler(mut ret: usize, mut fp: usize) -> Option<(usize, usize, usize)> {
-    loop {
+fn find_handler(ret: usize, fp: usize) -> Option<(usize, usize, usize)> {
+    let start = trap::StackStart { fp, ret };
+    for (ret, fp) in trap::WasmFrames::new(start, crate::signals::frame_readable, false) {
         let loc = trap::lookup_code(ret.wrapping_sub(1))?;
         if let Some((handler, frame_offset)) = loc.handler_for_return(ret) {
             return Some((handler, fp - frame_offset as usize, fp));
         }
-        if !crate::signals::frame_readable(fp) {
-            return None;
-        }
-        // SAFETY: `fp` is a frame record on this thread's stack (checked above): the
-        // saved frame pointer and the return address into the caller.
-        let (next, next_ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
-        if next <= fp {
-            return None;
-        }
-        (ret, fp) = (next_ret, next);
     }
+    None
 }
 
 /// The trap that ends the entry into Wasm when no handler caught an exception: its
-/// backtrace starts at the throwing call site.
-fn uncaught(stub_fp: usize) -> Trap {
-    let mut frames = Frames::new();
-    let mut pc = 0;
-    if crate::signals::frame_readable(stub_fp) {
-        // SAFETY: checked readable: the stub's frame record.
-        let (next, ret) = unsafe { (*(stub_fp as *const usize), *((stub_fp + 8) as *const usize)) };
-        // The first frame of a report is an instruction, not a return address.
-        pc = ret.saturating_sub(1);
-        if frames.push(pc) {
-            trap::walk_wasm_frames(next, crate::signals::frame_readable, &mut frames);
-        }
-    }
-    Trap {
-        kind: TrapKind::UncaughtException,
-        pc,
-        backtrace: frames.as_slice().to_vec(),
-        detail: None,
+/// backtrace starts at the throwing call site (in `start`, when the stub's frame record
+/// could be read).
+fn uncaught(start: Option<trap::StackStart>) -> Trap {
+    match start {
+        Some(start) => trap::trap_at(TrapKind::UncaughtException, start),
+        None => Trap {
+            kind: TrapKind::UncaughtException,
+            pc: 0,
+            backtrace: Vec::new(),
+            detail: None,
+        },
     }
 }

@@ -1146,6 +1146,10 @@ pub(crate) mod test_support {
                 .leak()
                 .as_ptr(),
             num_host_imports: meta.imported_funcs() as usize,
+            stack_maps: std::ptr::null(),
+            num_stack_maps: 0,
+            stack_map_slots: std::ptr::null(),
+            num_stack_map_slots: 0,
         }))
     }
 

@@ -7,13 +7,14 @@
 //! start with `spectest: `. A command that names a missing module, instance or export fails
 //! with a reason; it never panics.
 //!
-//! Values: `ref.extern N` is the opaque reference N+1 (0 is null); floats compare by bits;
+//! Values: `ref.extern N` is the host reference word `aot_abi::gc::host_ref(N)` (0 is null); floats compare by bits;
 //! nan:canonical accepts either sign with the canonical payload, nan:arithmetic any NaN
 //! with the quiet bit set; `(ref.func)` and `(ref.extern)` accept any non-null reference.
 
 use std::collections::HashMap;
 use std::io::Write;
 
+use aot_abi::gc::{host_ref, host_ref_number};
 use aot_abi::script::{Action, Command, Expected, Script, Value};
 use aot_abi::{
     FuncType, ImportSource, InstancePlan, ModuleDescriptor, RefTop, TrapKind, ValRaw, ValType,
@@ -436,7 +437,7 @@ pub fn value_to_raw(value: &Value, ty: ValType) -> Option<ValRaw> {
         (Value::NullAnyRef, _) if null_of(RefTop::Any) => ValRaw::default(),
         (Value::NullExnRef, _) if null_of(RefTop::Exn) => ValRaw::default(),
         (Value::ExternRef(n), _) if ref_top(ty).is_some_and(|(t, _)| t == RefTop::Extern) => {
-            ValRaw::from_u64(u64::from(*n) + 1)
+            ValRaw::from_u64(host_ref(u64::from(*n)))
         }
         _ => return gc_value_to_raw(value, ty),
     })
@@ -567,16 +568,25 @@ fn show_raw(ty: ValType, v: &ValRaw) -> String {
         },
         ValType::ExternRef => match v.u64() {
             0 => "externref:null".into(),
-            n => format!("externref:{}", n - 1),
+            w => format!("externref:{}", show_host_ref(w)),
         },
         ValType::Ref(r) => {
             let name = crate::imports::val_type_name(ty);
             match (r.heap.top(|_| true), v.u64()) {
                 (_, 0) => format!("{name}:null"),
-                (RefTop::Extern, n) => format!("{name}:{}", n - 1),
+                (RefTop::Extern, w) => format!("{name}:{}", show_host_ref(w)),
                 (_, p) => format!("{name}:0x{p:x}"),
             }
         }
+    }
+}
+
+/// A non-null extern word: its host reference number, or the raw word of anything else
+/// (a GC object or i31 made external).
+fn show_host_ref(w: u64) -> String {
+    match host_ref_number(w) {
+        Some(n) => n.to_string(),
+        None => format!("0x{w:x}"),
     }
 }
 
@@ -1069,7 +1079,7 @@ summary: 13 passed, 9 failed
         assert!(result_matches(
             &Exact(Value::ExternRef(0)),
             ValType::ExternRef,
-            &ValRaw::from_u64(1)
+            &ValRaw::from_u64(host_ref(0))
         ));
         assert!(!result_matches(
             &Exact(Value::ExternRef(0)),
@@ -1096,7 +1106,11 @@ summary: 13 passed, 9 failed
         assert!(!result_matches(&either, ValType::I32, &ValRaw::from_u32(3)));
         assert_eq!(
             value_to_raw(&Value::ExternRef(41), ValType::ExternRef),
-            Some(ValRaw::from_u64(42))
+            Some(ValRaw::from_u64(host_ref(41)))
+        );
+        assert_eq!(
+            show_raw(ValType::ExternRef, &ValRaw::from_u64(host_ref(41))),
+            "externref:41"
         );
         assert_eq!(value_to_raw(&Value::I32(1), ValType::F32), None);
     }

@@ -55,6 +55,64 @@ pub unsafe extern "C" fn aot_test_call(vmctx: *mut u8, f: *const VMFuncRef) {
     }
 }
 
+/// `aot_test::host_ref(n)`: the host reference `n`.
+#[unsafe(no_mangle)]
+pub extern "C" fn aot_test_host_ref(_vmctx: *mut u8, n: i32) -> u64 {
+    aot_abi::gc::host_ref(u64::from(n as u32))
+}
+
+/// `aot_test::host_ref_number(r)`: the number of host reference `r`; -1 for null, -2 for
+/// any other word.
+#[unsafe(no_mangle)]
+pub extern "C" fn aot_test_host_ref_number(_vmctx: *mut u8, r: u64) -> i32 {
+    match aot_abi::gc::host_ref_number(r) {
+        _ if r == 0 => -1,
+        Some(n) => n as i32,
+        None => -2,
+    }
+}
+
+/// `aot_test::gc_roots()`: see `aot_abi::host`. Starts where the collector would if its
+/// caller allocated: at the Wasm frame that called this host function (the store's last
+/// Wasm-to-host transition).
+///
+/// # Safety
+/// `vmctx` must be the calling instance's vmctx (generated code passes it).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_test_gc_roots(vmctx: *mut u8) -> i32 {
+    use core::sync::atomic::Ordering::Relaxed;
+    // SAFETY: per the contract, vmctx is a live instance's.
+    let store = unsafe { Store::from_vmctx(vmctx) };
+    let ctx = store.context();
+    let start = crate::trap::StackStart {
+        fp: ctx.last_exit_fp.load(Relaxed),
+        ret: ctx.last_exit_pc.load(Relaxed),
+    };
+    let mut seen: Vec<Option<u64>> = Vec::new();
+    // SAFETY: `start` is the Wasm frame whose call of the host-call trampoline led here;
+    // no Wasm code runs during the visit. Each slot is a live 8-byte stack slot.
+    unsafe {
+        crate::trap::visit_stack_roots(start, |slot| {
+            let w = *slot;
+            match aot_abi::gc::host_ref_number(w) {
+                Some(n) => {
+                    seen.push(Some(n));
+                    *slot = aot_abi::gc::host_ref(n + 10);
+                }
+                None if w == 0 => seen.push(None),
+                None => seen.push(Some(u64::MAX)),
+            }
+        })
+    };
+    seen.sort_unstable();
+    let words: Vec<String> = seen
+        .iter()
+        .map(|n| n.map_or("null".to_string(), |n| n.to_string()))
+        .collect();
+    print_line(format_args!("roots {}", words.join(" ")));
+    seen.len() as i32
+}
+
 /// One `spectest: ...` line on stdout (what the spec suite's print functions produce; the
 /// harness tells these lines from the driver's results by the prefix). Write errors are
 /// ignored: a closed stdout must not end a Wasm call.

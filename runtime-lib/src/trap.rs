@@ -1,7 +1,7 @@
 //! Traps: which native code is Wasm, what a faulting instruction means, how a trap gets
 //! back to the host, and how it is reported.
 //!
-//! It owns three things:
+//! It owns:
 //! - the code registry: every compiled module's function ranges and trap records
 //!   ([`register_module`]). It is a list published with atomics and never freed, so the
 //!   signal handler can search it without locking or allocating;
@@ -14,7 +14,11 @@
 //! - the activations: every entry into Wasm ([`call_wasm`]) links a record of the store's
 //!   last Wasm-to-host transition at that moment into a per-thread chain, so a backtrace
 //!   taken in Wasm code that a host function called back into continues, past the host
-//!   frames, in the Wasm frames that called the host ([`walk_wasm_frames`]);
+//!   frames, in the Wasm frames that called the host ([`WasmFrames`], which backtraces,
+//!   throws and the collector's root walk share);
+//! - the GC roots in Wasm frames ([`visit_stack_roots`]): each registered module's stack
+//!   maps (`aot_abi::StackMapRecord`) name the stack slots holding references at each call
+//!   site;
 //! - raising a trap from host code ([`raise`]): a host function returns with a pending trap
 //!   and its host-call trampoline raises it, unwinding only Wasm frames.
 //!
@@ -30,7 +34,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
 
 use aot_abi::{
-    HandlerRecord, InlineRecord, ModuleDescriptor, ModuleMeta, TrapKind, TrapRecord, VMStoreContext,
+    HandlerRecord, InlineRecord, ModuleDescriptor, ModuleMeta, StackMapRecord, TrapKind,
+    TrapRecord, VMStoreContext,
 };
 
 use crate::{arch, signals};
@@ -84,6 +89,9 @@ struct CodeModule {
     inline_funcs: &'static [u32],
     /// Exception handlers of call sites, sorted by (func, ret_offset).
     handlers: &'static [HandlerRecord],
+    /// GC roots of call sites, sorted by (func, ret_offset), and their slot offsets.
+    stack_maps: &'static [StackMapRecord],
+    stack_map_slots: &'static [u32],
     /// Number of imported functions: defined function `i` is function `imported + i`.
     imported: u32,
     /// The module registered before this one, or null.
@@ -153,6 +161,13 @@ pub fn register_module(desc: &'static ModuleDescriptor, meta: &'static ModuleMet
     };
     // SAFETY: as above, `num_handlers` records.
     let handlers = unsafe { crate::raw_slice(desc.handlers, desc.num_handlers) };
+    // SAFETY: as above, with the stack-map tables' lengths.
+    let (stack_maps, stack_map_slots) = unsafe {
+        (
+            crate::raw_slice(desc.stack_maps, desc.num_stack_maps),
+            crate::raw_slice(desc.stack_map_slots, desc.num_stack_map_slots),
+        )
+    };
     let node = Box::new(CodeModule {
         desc,
         meta,
@@ -163,6 +178,8 @@ pub fn register_module(desc: &'static ModuleDescriptor, meta: &'static ModuleMet
         inline_records,
         inline_funcs,
         handlers,
+        stack_maps,
+        stack_map_slots,
         imported: meta.imported_funcs(),
         next: MODULES.load(Ordering::Relaxed),
     });
@@ -202,6 +219,25 @@ impl CodeLoc {
             .map(|i| self.module.handlers[i])?;
         let func_start = ret - (self.offset as usize + 1);
         Some((func_start + h.handler_offset as usize, h.frame_offset))
+    }
+
+    /// The GC roots of the call whose return address is `ret`, when this is the location
+    /// of `ret - 1` (so the record is keyed by this location's offset plus one; `ret`
+    /// itself is not needed to find it): (span, slot offsets), the frame's stack pointer
+    /// during the call being its frame pointer minus span. None: no reference is live
+    /// across that call.
+    pub(crate) fn stack_map_for_return(&self, _ret: usize) -> Option<(u32, &'static [u32])> {
+        let key = (self.func, self.offset + 1);
+        let m = self.module;
+        let r = m
+            .stack_maps
+            .binary_search_by_key(&key, |r| (r.func, r.ret_offset))
+            .ok()
+            .map(|i| m.stack_maps[i])?;
+        let slots = m
+            .stack_map_slots
+            .get(r.start as usize..(r.start as usize).saturating_add(r.len as usize))?;
+        Some((r.span, slots))
     }
 
     /// Writes the function's name as `ModuleMeta::func_display_name` spells it, without
@@ -440,40 +476,167 @@ pub fn call_wasm<F: FnMut()>(store: &VMStoreContext, f: F) -> Result<(), Trap> {
 /// of [`walk_wasm_frames`]: the signal handler checks against the thread's stack bounds.
 pub(crate) type FrameCheck = fn(usize) -> bool;
 
-/// Appends to `frames` the return address into each Wasm frame, walking the frame-pointer
-/// chain from `fp` (the frame record of the innermost Wasm frame, or of the frame that
-/// made the call into it), and continuing past host frames through the activations of
-/// this thread: where the chain leaves Wasm code, the innermost remaining activation's
-/// transition gives the Wasm frame that called the host. Async-signal-safe.
-pub(crate) fn walk_wasm_frames(mut fp: usize, readable: FrameCheck, frames: &mut Frames) {
-    let mut activation = STATE.with(|s| s.activation.get());
-    loop {
-        while readable(fp) {
+/// A Wasm frame to start a stack walk at: `fp` is its frame pointer and `ret` the return
+/// address into it, of the call in progress there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StackStart {
+    pub(crate) fp: usize,
+    pub(crate) ret: usize,
+}
+
+impl StackStart {
+    /// The Wasm frame that called the function whose frame record is at `record` (a stub
+    /// with a frame pointer: the throw and GC stubs pass theirs): the record holds that
+    /// frame's pointer and the return address into it. None if it cannot be read.
+    pub(crate) fn caller_of(record: usize, readable: FrameCheck) -> Option<StackStart> {
+        if !readable(record) {
+            return None;
+        }
+        // SAFETY: `readable` checked that both words of the record lie in this thread's
+        // stack.
+        let (fp, ret) = unsafe { (*(record as *const usize), *((record + 8) as *const usize)) };
+        Some(StackStart { fp, ret })
+    }
+}
+
+/// The Wasm frames of this thread from a starting one outwards, as (return address into
+/// the frame, its frame pointer): up the frame-pointer chain while return addresses are
+/// in Wasm code, then, with `cross_hosts`, on past host frames through the activations
+/// (where the chain leaves Wasm code, the innermost remaining activation's transition
+/// gives the Wasm frame that called the host), as backtraces and the collector need;
+/// without, it ends at the first host frame, as a throw does. Async-signal-safe.
+pub(crate) struct WasmFrames {
+    next: Option<(usize, usize)>,
+    activation: *const Activation,
+    readable: FrameCheck,
+    cross_hosts: bool,
+}
+
+impl WasmFrames {
+    /// The frames from `start` (assumed a Wasm frame) outwards.
+    pub(crate) fn new(start: StackStart, readable: FrameCheck, cross_hosts: bool) -> WasmFrames {
+        WasmFrames {
+            next: Some((start.ret, start.fp)),
+            activation: STATE.with(|s| s.activation.get()),
+            readable,
+            cross_hosts,
+        }
+    }
+
+    /// The frames that called the one whose frame record is at `fp` (the innermost Wasm
+    /// frame, or the frame that made the call into it), outwards.
+    pub(crate) fn above(fp: usize, readable: FrameCheck, cross_hosts: bool) -> WasmFrames {
+        let mut w = WasmFrames {
+            next: None,
+            activation: STATE.with(|s| s.activation.get()),
+            readable,
+            cross_hosts,
+        };
+        w.next = w.step(fp);
+        w
+    }
+
+    /// The frame that called the one whose frame pointer is `fp`.
+    fn step(&mut self, fp: usize) -> Option<(usize, usize)> {
+        if (self.readable)(fp) {
             // SAFETY: `readable` checked that both words of the frame record at fp lie in
             // this thread's stack.
             let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
-            if !is_wasm_code(ret.wrapping_sub(1)) {
-                break;
+            if is_wasm_code(ret.wrapping_sub(1)) {
+                // Frames only grow upwards: anything else is a broken chain.
+                return (next > fp).then_some((ret, next));
             }
-            if !frames.push(ret) {
-                return;
-            }
-            if next <= fp {
-                return;
-            }
-            fp = next;
+        }
+        if !self.cross_hosts {
+            return None;
         }
         // SAFETY: activations are linked by `call_wasm` frames that are still running on
         // this thread (each unlinks its own before returning), so every pointer in the
         // chain is to a live `Activation`.
-        let Some(a) = (unsafe { activation.as_ref() }) else {
-            return;
-        };
-        if a.exit_pc == 0 || !is_wasm_code(a.exit_pc.wrapping_sub(1)) || !frames.push(a.exit_pc) {
+        let a = unsafe { self.activation.as_ref() }?;
+        if a.exit_pc == 0 || !is_wasm_code(a.exit_pc.wrapping_sub(1)) {
+            return None;
+        }
+        self.activation = a.prev;
+        Some((a.exit_pc, a.exit_fp))
+    }
+}
+
+impl Iterator for WasmFrames {
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        let cur = self.next?;
+        self.next = self.step(cur.1);
+        Some(cur)
+    }
+}
+
+/// Appends to `frames` the return address into each Wasm frame, walking the frame-pointer
+/// chain from `fp` (the frame record of the innermost Wasm frame, or of the frame that
+/// made the call into it), and continuing past host frames through the activations of
+/// this thread ([`WasmFrames`]). Async-signal-safe.
+pub(crate) fn walk_wasm_frames(fp: usize, readable: FrameCheck, frames: &mut Frames) {
+    for (ret, _) in WasmFrames::above(fp, readable, true) {
+        if !frames.push(ret) {
             return;
         }
-        fp = a.exit_fp;
-        activation = a.prev;
+    }
+}
+
+/// Calls `visit` with the address of every GC root slot of the Wasm frames of this thread,
+/// from `start` outwards across host activations: for each frame, the slots of the stack
+/// map of its call in progress ([`CodeLoc::stack_map_for_return`]), each exactly once.
+/// Each slot holds a reference word (`aot_abi::gc`: null, i31, host reference or object
+/// pointer) that `visit` may overwrite; the Wasm code reloads it when the call returns.
+///
+/// # Safety
+/// `start` must be a live Wasm frame of this thread whose call in progress leads (through
+/// runtime frames only, which hold no references) to this call, e.g. the frame that called
+/// a GC stub (`StackStart::caller_of` the stub's frame record), and no Wasm frame may run
+/// until the visit is over.
+pub(crate) unsafe fn visit_stack_roots(start: StackStart, visit: impl FnMut(*mut u64)) {
+    // SAFETY: as this function's contract.
+    unsafe { visit_roots_checked(start, signals::frame_readable, visit) }
+}
+
+/// [`visit_stack_roots`] with the frame-record check `readable`.
+///
+/// # Safety
+/// As [`visit_stack_roots`].
+unsafe fn visit_roots_checked(
+    start: StackStart,
+    readable: FrameCheck,
+    mut visit: impl FnMut(*mut u64),
+) {
+    for (ret, fp) in WasmFrames::new(start, readable, true) {
+        let Some(loc) = lookup_code(ret.wrapping_sub(1)) else {
+            continue;
+        };
+        let Some((span, slots)) = loc.stack_map_for_return(ret) else {
+            continue;
+        };
+        let sp = fp - span as usize;
+        for off in slots {
+            visit((sp + *off as usize) as *mut u64);
+        }
+    }
+}
+
+/// The trap `kind` raised by a runtime function that a Wasm frame called through a stub:
+/// its backtrace starts at the call site in `start`, the first frame of a report being an
+/// instruction, not a return address.
+pub(crate) fn trap_at(kind: TrapKind, start: StackStart) -> Trap {
+    let mut frames = Frames::new();
+    let pc = start.ret.saturating_sub(1);
+    if frames.push(pc) {
+        walk_wasm_frames(start.fp, signals::frame_readable, &mut frames);
+    }
+    Trap {
+        kind,
+        pc,
+        backtrace: frames.as_slice().to_vec(),
+        detail: None,
     }
 }
 
@@ -593,6 +756,10 @@ pub(crate) mod tests {
     #[cfg(target_arch = "x86_64")]
     pub const DIV: u32 = 6;
 
+    /// The return offset in CALL_HOST that the fake module has a stack map for (span 32,
+    /// slots at sp+0 and sp+16).
+    const FAKE_MAP_RET: u32 = 3;
+
     fn addr(f: unsafe extern "C" fn()) -> usize {
         f as *const () as usize
     }
@@ -710,6 +877,18 @@ pub(crate) mod tests {
                 num_handlers: 0,
                 host_imports: core::ptr::null(),
                 num_host_imports: 0,
+                num_stack_maps: 1,
+                stack_maps: vec![StackMapRecord {
+                    func: CALL_HOST,
+                    ret_offset: FAKE_MAP_RET,
+                    span: 32,
+                    start: 0,
+                    len: 2,
+                }]
+                .leak()
+                .as_ptr(),
+                num_stack_map_slots: 2,
+                stack_map_slots: vec![0u32, 16].leak().as_ptr(),
                 traps: records.leak().as_ptr(),
             }));
             register_module(desc, meta);
@@ -870,6 +1049,60 @@ pub(crate) mod tests {
         let outer = outer.unwrap_err();
         assert_eq!(outer.kind, TrapKind::MemoryOutOfBounds);
         assert_eq!(outer.pc, trap_pc(desc, LOAD32));
+    }
+
+    /// The fake frames of `stack_roots_are_visited_per_frame`: readable words for the walk.
+    static FAKE_STACK: [core::sync::atomic::AtomicUsize; 2] =
+        [const { core::sync::atomic::AtomicUsize::new(0) }; 2];
+
+    fn fake_readable(fp: usize) -> bool {
+        let (lo, hi) = (
+            FAKE_STACK[0].load(Ordering::Relaxed),
+            FAKE_STACK[1].load(Ordering::Relaxed),
+        );
+        fp >= lo && fp + 16 <= hi
+    }
+
+    #[test]
+    fn stack_roots_are_visited_per_frame() {
+        let desc = fake_module();
+        let mapped = func_start(desc, CALL_HOST) + FAKE_MAP_RET as usize;
+        let unmapped = func_start(desc, CALL_UNREACHABLE) + 1;
+        // Three Wasm frames A (innermost), B, C, and a host caller, as frame records
+        // [saved fp, return address] at buf[8], buf[16], buf[24]; A and C stopped at the
+        // mapped call, B at a call without a map.
+        let buf: &'static mut [usize; 32] = Box::leak(Box::new([0usize; 32]));
+        let base = buf.as_ptr() as usize;
+        let at = |i: usize| base + 8 * i;
+        let (fp_a, fp_b, fp_c) = (at(8), at(16), at(24));
+        FAKE_STACK[0].store(at(0), Ordering::Relaxed);
+        FAKE_STACK[1].store(at(32), Ordering::Relaxed);
+        buf[8] = fp_c - 64; // B's frame pointer: fp_b
+        buf[9] = unmapped;
+        buf[16] = fp_c;
+        buf[17] = mapped;
+        buf[24] = 0;
+        buf[25] = 16; // not Wasm code: the walk ends
+        assert_eq!(buf[8], fp_b);
+        let start = StackStart {
+            fp: fp_a,
+            ret: mapped,
+        };
+        let frames: Vec<_> = WasmFrames::new(start, fake_readable, true).collect();
+        assert_eq!(
+            frames,
+            vec![(mapped, fp_a), (unmapped, fp_b), (mapped, fp_c)]
+        );
+        let mut seen = Vec::new();
+        // SAFETY: the fake frames and the slots the maps name are all inside `buf`.
+        unsafe { visit_roots_checked(start, fake_readable, |slot| seen.push(slot as usize)) };
+        // sp = fp - 32; slots sp+0 and sp+16, once per mapped frame, innermost first.
+        assert_eq!(seen, vec![at(4), at(6), at(20), at(22)]);
+        // The lookup is by return address: one byte after the call, as for handlers.
+        let loc = lookup_code(mapped - 1).unwrap();
+        assert_eq!(loc.stack_map_for_return(mapped), Some((32, &[0u32, 16][..])));
+        let loc = lookup_code(unmapped - 1).unwrap();
+        assert_eq!(loc.stack_map_for_return(unmapped), None);
     }
 
     #[test]

@@ -36,6 +36,8 @@ impl Translator<'_, '_, '_> {
         let (params, results) = self.block_sig(table.ty)?;
         let dest = self.new_block_with(&results);
         let pad = self.b.create_block();
+        // The exnref: not a GC root until exceptions move into the GC heap (see
+        // `needs_stack_map`); then `note_ref` it with type exnref.
         self.b.append_block_param(pad, PTR);
         let stack_base = self.stack.len() - params.len();
         self.env.exn_handlers.push((pad, false));
@@ -132,12 +134,14 @@ impl Translator<'_, '_, '_> {
                     let mut vals = Vec::with_capacity(ty.params.len() + 1);
                     for (i, p) in ty.params.iter().enumerate() {
                         let off = VMEXN_VALUES + i as u32 * VMEXN_SLOT_SIZE;
-                        vals.push(self.b.ins().load(
+                        let v = self.b.ins().load(
                             ir_type(*p),
                             MemFlagsData::trusted(),
                             exn,
                             off as i32,
-                        ));
+                        );
+                        self.note_ref(v, p);
+                        vals.push(v);
                     }
                     if with_ref {
                         vals.push(exn);

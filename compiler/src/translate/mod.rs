@@ -13,7 +13,7 @@ mod exceptions;
 mod numeric;
 mod simd;
 
-use aot_abi::TrapKind;
+use aot_abi::{CompositeType, ModuleMeta, RefTop, TrapKind, ValType};
 use cranelift_codegen::ir::{
     self, BlockArg, Function, InstBuilder, JumpTableData, MemFlagsData, Type, Value,
     condcodes::IntCC, types,
@@ -96,6 +96,9 @@ pub fn translate_function(
     for (i, p) in ty.params.iter().enumerate() {
         let t = ir_type(*p);
         let var = b.declare_var(t);
+        if needs_stack_map(&info.meta, p) {
+            b.declare_var_needs_stack_map(var);
+        }
         b.def_var(var, params[i + 1]);
         locals.push((var, t));
     }
@@ -104,9 +107,14 @@ pub fn translate_function(
         .map_err(|e| CompileError::from_wasmparser(file, &e))?;
     for l in lreader {
         let (count, vt) = l.map_err(|e| CompileError::from_wasmparser(file, &e))?;
-        let t = ir_type(crate::module::valtype(file, vt)?);
+        let vt = crate::module::valtype(file, vt)?;
+        let t = ir_type(vt);
+        let mapped = needs_stack_map(&info.meta, &vt);
         for _ in 0..count {
             let var = b.declare_var(t);
+            if mapped {
+                b.declare_var_needs_stack_map(var);
+            }
             let zero = zero_value(&mut b, t);
             b.def_var(var, zero);
             locals.push((var, t));
@@ -115,7 +123,10 @@ pub fn translate_function(
 
     let exit = b.create_block();
     for r in &ty.results {
-        b.append_block_param(exit, ir_type(*r));
+        let v = b.append_block_param(exit, ir_type(*r));
+        if needs_stack_map(&info.meta, r) {
+            b.declare_value_needs_stack_map(v);
+        }
     }
 
     let mut t = Translator {
@@ -158,6 +169,25 @@ pub fn translate_function(
     b.seal_all_blocks();
     b.finalize(module_env.frontend_config);
     Ok(())
+}
+
+/// Whether a value of Wasm type `ty` is a GC root the collector must find in Wasm frames:
+/// a traced reference (`aot_abi::gc::is_traced`: the `any` and `extern` hierarchies; a
+/// funcref points into an instance and never moves). Decided from the type alone, in every
+/// module: one with no GC types of its own may still hold another module's objects in an
+/// `anyref` or `externref` across a call.
+///
+/// TODO(exceptions move into the GC heap): exnrefs are leaked `*mut VMException`s today,
+/// not GC objects, so they are not mapped; once exceptions are GC objects (design note
+/// stage 8) drop the `RefTop::Exn` exclusion so their payloads stay reachable and movable.
+pub(crate) fn needs_stack_map(meta: &ModuleMeta, ty: &ValType) -> bool {
+    let is_func = |i: u32| {
+        meta.type_defs
+            .get(i as usize)
+            .is_none_or(|d| matches!(d.composite, CompositeType::Func))
+    };
+    let exn = matches!(ty, ValType::Ref(r) if r.heap.top(is_func) == RefTop::Exn);
+    aot_abi::gc::is_traced(ty, is_func) && !exn
 }
 
 fn zero_value(b: &mut FunctionBuilder, t: Type) -> Value {
@@ -204,24 +234,52 @@ impl Translator<'_, '_, '_> {
         self.stack.push(v);
     }
 
-    fn block_sig(&self, bt: BlockType) -> Result<(Vec<Type>, Vec<Type>), CompileError> {
+    /// Records that `v`, a new SSA value of Wasm type `ty`, may hold a GC reference: if
+    /// `ty` is traced ([`needs_stack_map`]), Cranelift spills `v` to a stack slot listed
+    /// in the stack map of every call `v` is live across, and reloads it after the call,
+    /// so the collector finds it and may move what it points to.
+    ///
+    /// Every instruction whose result is a reference made by something other than a
+    /// variable read must call it on that result: call results, loads (globals, tables,
+    /// and later `struct.get`/`array.get` of reference fields), `select`, block parameters,
+    /// exception payloads, and the results of the GC instructions (`struct.new*`,
+    /// `array.new*`, `ref.i31`, ...). A value passed through unchanged (`ref.as_non_null`,
+    /// `br_on_null`'s fall-through, a no-op conversion such as `any.convert_extern`) is
+    /// the same SSA value and is already covered. Locals are covered by their variable.
+    /// A missed producer is a stale pointer after a moving collection.
+    pub(crate) fn note_ref(&mut self, v: Value, ty: &ValType) {
+        if needs_stack_map(&self.env.module.info.meta, ty) {
+            self.b.declare_value_needs_stack_map(v);
+        }
+    }
+
+    /// [`Translator::note_ref`] for each of `vals` with its type in `tys`.
+    fn note_refs(&mut self, vals: &[Value], tys: &[ValType]) {
+        debug_assert_eq!(vals.len(), tys.len());
+        for (v, t) in vals.iter().zip(tys) {
+            self.note_ref(*v, t);
+        }
+    }
+
+    /// The Wasm parameter and result types of a block type.
+    fn block_sig(&self, bt: BlockType) -> Result<(Vec<ValType>, Vec<ValType>), CompileError> {
         Ok(match bt {
             BlockType::Empty => (vec![], vec![]),
-            BlockType::Type(v) => (vec![], vec![ir_type(crate::module::valtype(self.file, v)?)]),
+            BlockType::Type(v) => (vec![], vec![crate::module::valtype(self.file, v)?]),
             BlockType::FuncType(i) => {
                 let ft = &self.env.module.info.meta.types[i as usize];
-                (
-                    ft.params.iter().map(|v| ir_type(*v)).collect(),
-                    ft.results.iter().map(|v| ir_type(*v)).collect(),
-                )
+                (ft.params.clone(), ft.results.clone())
             }
         })
     }
 
-    fn new_block_with(&mut self, tys: &[Type]) -> ir::Block {
+    /// A block taking values of types `tys`: a control-flow merge, whose parameters are
+    /// new values and so GC roots of their own when they are references.
+    fn new_block_with(&mut self, tys: &[ValType]) -> ir::Block {
         let blk = self.b.create_block();
         for t in tys {
-            self.b.append_block_param(blk, *t);
+            let v = self.b.append_block_param(blk, ir_type(*t));
+            self.note_ref(v, t);
         }
         blk
     }
@@ -399,9 +457,11 @@ impl Translator<'_, '_, '_> {
                 self.unreachable_from_here();
             }
             O::Call { function_index } => {
-                let n = self.env.module.info.func_type(function_index).params.len();
+                let ty = self.env.module.info.func_type(function_index);
+                let (n, tys) = (ty.params.len(), ty.results.clone());
                 let args = self.popn(n);
                 let results = self.env.call(self.b, function_index, &args);
+                self.note_refs(&results, &tys);
                 self.stack.extend(results);
             }
             O::CallIndirect {
@@ -409,13 +469,13 @@ impl Translator<'_, '_, '_> {
                 table_index,
             } => {
                 let index = self.pop();
-                let n = self.env.module.info.meta.types[type_index as usize]
-                    .params
-                    .len();
+                let ty = &self.env.module.info.meta.types[type_index as usize];
+                let (n, tys) = (ty.params.len(), ty.results.clone());
                 let args = self.popn(n);
                 let results = self
                     .env
                     .call_indirect(self.b, table_index, type_index, index, &args);
+                self.note_refs(&results, &tys);
                 self.stack.extend(results);
             }
             O::ReturnCall { function_index } => {
@@ -439,11 +499,11 @@ impl Translator<'_, '_, '_> {
             }
             O::CallRef { type_index } => {
                 let callee = self.pop();
-                let n = self.env.module.info.meta.types[type_index as usize]
-                    .params
-                    .len();
+                let ty = &self.env.module.info.meta.types[type_index as usize];
+                let (n, tys) = (ty.params.len(), ty.results.clone());
                 let args = self.popn(n);
                 let results = self.env.call_ref(self.b, type_index, callee, &args);
+                self.note_refs(&results, &tys);
                 self.stack.extend(results);
             }
             O::ReturnCallRef { type_index } => {
@@ -458,9 +518,17 @@ impl Translator<'_, '_, '_> {
             O::Drop => {
                 self.pop();
             }
-            O::Select | O::TypedSelect { .. } => {
+            // An untyped select has numeric operands only (validation).
+            O::Select => {
                 let (x, y, c) = self.pop3();
                 let v = self.b.ins().select(c, x, y);
+                self.push(v);
+            }
+            O::TypedSelect { ty } => {
+                let ty = crate::module::valtype_at(self.file, Some(offset), ty)?;
+                let (x, y, c) = self.pop3();
+                let v = self.b.ins().select(c, x, y);
+                self.note_ref(v, &ty);
                 self.push(v);
             }
             O::TypedSelectMulti { .. } => {
@@ -483,9 +551,13 @@ impl Translator<'_, '_, '_> {
                 self.b.def_var(self.locals[local_index as usize].0, v);
             }
             O::GlobalGet { global_index } => {
-                let ty = ir_type(self.env.module.info.globals[global_index as usize].ty);
+                let wty = self.env.module.info.globals[global_index as usize].ty;
                 let (addr, off) = self.env.global_addr(self.b, global_index);
-                let v = self.b.ins().load(ty, MemFlagsData::trusted(), addr, off);
+                let v = self
+                    .b
+                    .ins()
+                    .load(ir_type(wty), MemFlagsData::trusted(), addr, off);
+                self.note_ref(v, &wty);
                 self.push(v);
             }
             O::GlobalSet { global_index } => {
@@ -626,6 +698,8 @@ impl Translator<'_, '_, '_> {
                 let i = self.pop();
                 let addr = self.env.table_elem_addr(self.b, table, i);
                 let v = self.b.ins().load(PTR, MemFlagsData::trusted(), addr, 0);
+                let elem = self.env.module.info.tables[table as usize].elem;
+                self.note_ref(v, &elem);
                 self.push(v);
             }
             O::TableSet { table } => {

@@ -49,6 +49,37 @@ impl HandlerRecord {
     }
 }
 
+/// The GC roots of one call site: when the call returning to `ret_offset` of defined
+/// function `func` is in progress, the frame's stack pointer is its frame pointer minus
+/// `span`, and each of the `len` offsets `stack_map_slots[start..start + len]` from that
+/// stack pointer is an 8-byte slot holding a reference word (`aot_abi::gc`) that the
+/// collector may read and rewrite; the code reloads the slots after the call. A call site
+/// without a record has no reference live across it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackMapRecord {
+    /// Defined-function index (imports not counted).
+    pub func: u32,
+    pub ret_offset: u32,
+    /// Frame pointer minus stack pointer at the call.
+    pub span: u32,
+    pub start: u32,
+    pub len: u32,
+}
+
+impl StackMapRecord {
+    /// As [`TrapRecord::to_bytes`].
+    pub fn to_bytes(&self) -> [u8; size_of::<StackMapRecord>()] {
+        let mut b = [0; size_of::<StackMapRecord>()];
+        put_u32(&mut b, offset_of!(StackMapRecord, func), self.func);
+        put_u32(&mut b, offset_of!(StackMapRecord, ret_offset), self.ret_offset);
+        put_u32(&mut b, offset_of!(StackMapRecord, span), self.span);
+        put_u32(&mut b, offset_of!(StackMapRecord, start), self.start);
+        put_u32(&mut b, offset_of!(StackMapRecord, len), self.len);
+        b
+    }
+}
+
 /// Code in function `func` at `offset` that came from inlined functions: a trap site (the
 /// faulting instruction) or a return address. Its frames, innermost first, are the module
 /// functions `inline_funcs[start..start + len]`, then `func` itself.
@@ -178,6 +209,12 @@ pub struct ModuleDescriptor {
     /// the host symbol directly; null for an import another instance provides.
     pub host_imports: *const *const u8,
     pub num_host_imports: usize,
+    /// GC roots of call sites, sorted by (func, ret_offset); their slot offsets (u32,
+    /// bytes from the stack pointer) in `stack_map_slots`.
+    pub stack_maps: *const StackMapRecord,
+    pub num_stack_maps: usize,
+    pub stack_map_slots: *const u32,
+    pub num_stack_map_slots: usize,
 }
 
 // SAFETY: a descriptor is immutable data in the executable's read-only image.
@@ -693,7 +730,8 @@ mod tests {
     #[test]
     fn descriptor_layout_is_fixed() {
         assert_eq!(size_of::<TrapRecord>(), 12);
-        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 8 * 19);
+        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 8 * 23);
+        assert_eq!(size_of::<StackMapRecord>(), 20);
         assert_eq!(size_of::<InlineRecord>(), 16);
         assert_eq!(size_of::<HandlerRecord>(), 16);
         assert_eq!(size_of::<ProgramDescriptor>(), 8 + 8 * 7);
@@ -743,11 +781,25 @@ mod tests {
                 offset_of!(ModuleDescriptor, num_handlers),
                 offset_of!(ModuleDescriptor, host_imports),
                 offset_of!(ModuleDescriptor, num_host_imports),
+                offset_of!(ModuleDescriptor, stack_maps),
+                offset_of!(ModuleDescriptor, num_stack_maps),
+                offset_of!(ModuleDescriptor, stack_map_slots),
+                offset_of!(ModuleDescriptor, num_stack_map_slots),
             ],
             [
                 0, 4, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136, 144,
-                152
+                152, 160, 168, 176, 184
             ]
+        );
+        assert_eq!(
+            [
+                offset_of!(StackMapRecord, func),
+                offset_of!(StackMapRecord, ret_offset),
+                offset_of!(StackMapRecord, span),
+                offset_of!(StackMapRecord, start),
+                offset_of!(StackMapRecord, len),
+            ],
+            [0, 4, 8, 12, 16]
         );
         assert_eq!(
             [
@@ -799,7 +851,15 @@ mod tests {
             handler_offset: 0x0102_0304,
             frame_offset: 0x30,
         };
+        let m = StackMapRecord {
+            func: 3,
+            ret_offset: 0x1f,
+            span: 48,
+            start: 5,
+            len: 0x0102_0304,
+        };
         if cfg!(target_endian = "little") {
+            assert_eq!(m.to_bytes(), raw(&m));
             assert_eq!(t.to_bytes(), raw(&t));
             assert_eq!(i.to_bytes(), raw(&i));
             assert_eq!(h.to_bytes(), raw(&h));

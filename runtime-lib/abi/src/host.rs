@@ -19,11 +19,19 @@ pub const TEST_HOST_MODULE: &str = "aot_test";
 /// `call(f)` calls `f`, a funcref of type `[] -> []`, from host code: the host frame sits
 /// between the caller's Wasm frames and `f`'s, and a trap in `f` unwinds through it. The
 /// `print*` functions are what the spec suite's `spectest` module prints with (one line
-/// `spectest: <values>` on stdout each).
+/// `spectest: <values>` on stdout each). `host_ref(n)` makes the host reference `n` (an
+/// externref), `host_ref_number(r)` reads it back (-1 for null, -2 for anything else), and
+/// `gc_roots()` shows the GC's view of the stack: it visits the reference slots of every
+/// Wasm frame from its caller outwards (as the collector will), prints their host numbers
+/// sorted on one line `spectest: roots <n>...` (`null` for a null slot), replaces each
+/// host reference `n` with `n + 10`, and returns how many slots it visited.
 const TEST_HOST: &[(&str, &[ValType], &[ValType], &str)] = {
-    use ValType::{F32, F64, FuncRef, I32, I64};
+    use ValType::{ExternRef, F32, F64, FuncRef, I32, I64};
     &[
         ("call", &[FuncRef], &[], "aot_test_call"),
+        ("host_ref", &[I32], &[ExternRef], "aot_test_host_ref"),
+        ("host_ref_number", &[ExternRef], &[I32], "aot_test_host_ref_number"),
+        ("gc_roots", &[], &[I32], "aot_test_gc_roots"),
         ("print", &[], &[], "aot_test_print"),
         ("print_i32", &[I32], &[], "aot_test_print_i32"),
         ("print_i64", &[I64], &[], "aot_test_print_i64"),

@@ -111,6 +111,18 @@ macro_rules! foreach_builtin {
             /// exception. `fp` is the frame pointer of the module's throw stub, whose
             /// return address is the throwing call site. Never returns.
             throw_ref(vmctx: ptr, exn: ptr, fp: ptr);
+            /// Allocates a GC object of `size` bytes (a multiple of 8) described by `info`
+            /// (a `*const VMGcTypeInfo`); returns its address, zeroed except its header,
+            /// which it writes. The only builtin that may collect: called only through the
+            /// module's GC stub (`aot_m<i>_gc_stub(vmctx, info, size)`, Wasm convention),
+            /// which passes its own frame pointer as `fp`, from which the collector finds
+            /// the Wasm frames and their stack maps ([`StackMapRecord`]). So no reference
+            /// may be an argument: references the caller needs after it are live across
+            /// the call, hence in its stack map. On failure (size too large, heap
+            /// exhausted) it raises the trap itself, as `throw_ref` does, and never
+            /// returns: the collector has returned by then, so the frames unwound are the
+            /// builtin's own (holding nothing to drop), the stub's and Wasm frames.
+            gc_alloc(vmctx: ptr, fp: ptr, info: ptr, size: i64) -> ptr;
             /// memory.atomic.notify on a shared memory: wakes up to `count` waiters on the
             /// host address `addr` (already checked for bounds and alignment by the caller);
             /// returns how many were woken.

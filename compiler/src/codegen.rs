@@ -413,7 +413,10 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         (offset_of!(ModuleDescriptor, handlers), handlers_id),
         (offset_of!(ModuleDescriptor, host_imports), host_imports_id),
         (offset_of!(ModuleDescriptor, stack_maps), stack_maps_id),
-        (offset_of!(ModuleDescriptor, stack_map_slots), stack_map_slots_id),
+        (
+            offset_of!(ModuleDescriptor, stack_map_slots),
+            stack_map_slots_id,
+        ),
     ] {
         let gv = module.declare_data_in_data(id, &mut desc);
         desc.write_data_addr(field as u32, gv, 0);

@@ -955,6 +955,68 @@ impl<'a> FuncEnv<'a> {
             .iadd_imm_u(vmctx, self.module.offsets.funcref(index) as i64)
     }
 
+    /// The runtime's canonical id of module type `t` (a u32).
+    pub fn type_id(&mut self, b: &mut FunctionBuilder, t: u32) -> Value {
+        let vmctx = self.vmctx();
+        b.ins().load(
+            types::I32,
+            readonly(),
+            vmctx,
+            self.module.offsets.type_id(t) as i32,
+        )
+    }
+
+    /// Allocates a GC object of `size` bytes (i64, a multiple of 8) whose header is
+    /// `info`: inline from the store's window when it fits, else through the module's GC
+    /// stub (which may collect). `maybe_large`: the size may reach the large-object
+    /// threshold, whose objects the runtime always allocates. The object is zeroed but
+    /// for its header.
+    pub fn gc_alloc(
+        &mut self,
+        b: &mut FunctionBuilder,
+        info: Value,
+        size: Value,
+        maybe_large: bool,
+    ) -> Value {
+        let vmctx = self.vmctx();
+        let store = b
+            .ins()
+            .load(PTR, readonly(), vmctx, aot_abi::VMCTX_STORE as i32);
+        let flags = MemFlagsData::trusted();
+        let top = b
+            .ins()
+            .load(PTR, flags, store, aot_abi::VMSTORE_GC_TOP as i32);
+        let limit = b
+            .ins()
+            .load(PTR, flags, store, aot_abi::VMSTORE_GC_LIMIT as i32);
+        let new = b.ins().iadd(top, size);
+        let mut slow_cond = b.ins().icmp(IntCC::UnsignedGreaterThan, new, limit);
+        if maybe_large {
+            let big = b.ins().icmp_imm_u(
+                IntCC::UnsignedGreaterThanOrEqual,
+                size,
+                aot_abi::gc::GC_LARGE_OBJECT_BYTES as i64,
+            );
+            slow_cond = b.ins().bor(slow_cond, big);
+        }
+        let fast = b.create_block();
+        let slow = b.create_block();
+        let done = b.create_block();
+        b.append_block_param(done, PTR);
+        b.ins().brif(slow_cond, slow, &[], fast, &[]);
+        b.switch_to_block(fast);
+        b.ins()
+            .store(flags, new, store, aot_abi::VMSTORE_GC_TOP as i32);
+        b.ins().store(flags, info, top, 0);
+        b.ins().jump(done, &[ir::BlockArg::Value(top)]);
+        b.set_cold_block(slow);
+        b.switch_to_block(slow);
+        let obj = self.gc_alloc_slow(b, info, size);
+        b.ins().jump(done, &[ir::BlockArg::Value(obj)]);
+        b.switch_to_block(done);
+        b.block_params(done)[0]
+    }
+
     /// Calls a runtime builtin; `args` exclude the vmctx.
     pub fn call_builtin(
         &mut self,

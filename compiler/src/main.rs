@@ -89,6 +89,12 @@ struct Cli {
     #[arg(long = "preload", value_name = "NAME=PATH")]
     preloads: Vec<String>,
 
+    /// The most memory the program's GC heap (Wasm GC objects) may take, in bytes or with
+    /// a K, M or G suffix (powers of 1024); past it an allocation ends the program with
+    /// "GC heap out of memory". Default: 4G.
+    #[arg(long, value_name = "SIZE")]
+    max_gc_heap: Option<String>,
+
     /// Offer the test host's imports (`aot_test`); for aot's own tests.
     #[arg(long, hide = true)]
     test_host: bool,
@@ -218,6 +224,10 @@ fn compile(cli: &Cli) -> anyhow::Result<()> {
         component: None,
         inherit_network: cli.inherit_network,
         allow_ip_name_lookup: cli.allow_ip_name_lookup,
+        max_gc_heap: match &cli.max_gc_heap {
+            Some(s) => parse_size(s).with_context(|| format!("--max-gc-heap {s}"))?,
+            None => 0,
+        },
     };
 
     let mut opts = Options::new(target.clone());
@@ -304,6 +314,32 @@ fn parse_dir(arg: &str) -> anyhow::Result<DirGrant> {
         host: host.to_string(),
         guest: guest.to_string(),
     })
+}
+
+/// A byte count: digits with an optional K, M or G suffix (powers of 1024).
+fn parse_size(arg: &str) -> anyhow::Result<u64> {
+    let (digits, unit) = match arg.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&arg[..i], c.to_ascii_uppercase()),
+        _ => (arg, 'B'),
+    };
+    let shift = match unit {
+        'B' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        _ => bail!("unknown size unit `{unit}` (use K, M or G)"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| anyhow!("not a size: `{arg}` (e.g. 512M)"))?;
+    let bytes = n
+        .checked_shl(shift)
+        .filter(|b| b >> shift == n)
+        .ok_or_else(|| anyhow!("size `{arg}` is too large"))?;
+    if bytes == 0 {
+        bail!("the size must be more than 0");
+    }
+    Ok(bytes)
 }
 
 /// `NAME=VALUE`, or `NAME` to copy the value at run time.

@@ -758,9 +758,22 @@ fn const_expr(file: &str, e: &wasmparser::ConstExpr) -> Result<ConstExpr, Compil
             O::I64Add => ConstOp::I64Add,
             O::I64Sub => ConstOp::I64Sub,
             O::I64Mul => ConstOp::I64Mul,
+            O::StructNew { struct_type_index } => ConstOp::StructNew(struct_type_index),
+            O::StructNewDefault { struct_type_index } => {
+                ConstOp::StructNewDefault(struct_type_index)
+            }
+            O::ArrayNew { array_type_index } => ConstOp::ArrayNew(array_type_index),
+            O::ArrayNewDefault { array_type_index } => ConstOp::ArrayNewDefault(array_type_index),
+            O::ArrayNewFixed {
+                array_type_index,
+                array_size,
+            } => ConstOp::ArrayNewFixed(array_type_index, array_size),
+            O::RefI31 => ConstOp::RefI31,
+            O::AnyConvertExtern => ConstOp::AnyConvertExtern,
+            O::ExternConvertAny => ConstOp::ExternConvertAny,
             O::End => continue,
-            // Validation admits only constant instructions: what is left is GC's
-            // (`struct.new`, `array.new_fixed`, `ref.i31`, ...), named as in function bodies.
+            // Validation admits only constant instructions: what is left is unsupported
+            // (shared-everything's), named as in function bodies.
             other => return Err(crate::translate::unsupported(file, offset as usize, &other)),
         });
     }

@@ -106,7 +106,16 @@ fn roots_are_found_in_every_wasm_frame_and_rewritable() {
         for opt in ["0", "2"] {
             let exe = dir.path().join(format!("roots-{triple}-O{opt}"));
             let exe_s = exe.to_str().expect("utf-8 path");
-            compile(&[input, "-o", exe_s, "--target", triple, "--test-host", "-O", opt]);
+            compile(&[
+                input,
+                "-o",
+                exe_s,
+                "--target",
+                triple,
+                "--test-host",
+                "-O",
+                opt,
+            ]);
             let what = format!("roots on {triple} -O{opt}");
             let Some(out) = run_for(triple, &exe, &[], &what) else {
                 continue;

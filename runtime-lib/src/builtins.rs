@@ -156,6 +156,84 @@ pub unsafe extern "C" fn aot_builtin_memory_init(
     ))
 }
 
+/// array.new_data / array.init_data (see `foreach_builtin!`).
+///
+/// # Safety
+/// `vmctx` must be the vmctx of a live instance; `dst`, unless null, must be the address
+/// of `bytes` writable bytes of a GC array (generated code checked the array's range).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_builtin_array_init_data(
+    vmctx: *mut u8,
+    dst: *mut u8,
+    data: i32,
+    src: i64,
+    bytes: i64,
+) -> i32 {
+    // SAFETY: see aot_builtin_memory_grow.
+    let instance = unsafe { Instance::from_vmctx(vmctx) };
+    let seg = instance
+        .data_segment(data as u32)
+        .unwrap_or_else(|| bad_index("data segment", data as u32));
+    let range = match crate::memory::checked_range(src as u64, bytes as u64, seg.len() as u64) {
+        Ok(r) => r,
+        Err(_) => return TrapKind::MemoryOutOfBounds as i32,
+    };
+    if !dst.is_null() {
+        // SAFETY: per the contract, `dst` has room for the range's bytes; a data segment
+        // never overlaps a GC object.
+        unsafe { core::ptr::copy_nonoverlapping(seg[range].as_ptr(), dst, bytes as usize) };
+    }
+    0
+}
+
+/// array.new_elem / array.init_elem (see `foreach_builtin!`).
+///
+/// # Safety
+/// As [`aot_builtin_array_init_data`], for `len` 8-byte elements.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_builtin_array_init_elem(
+    vmctx: *mut u8,
+    dst: *mut u8,
+    elem: i32,
+    src: i64,
+    len: i64,
+) -> i32 {
+    // SAFETY: see aot_builtin_memory_grow.
+    let instance = unsafe { Instance::from_vmctx(vmctx) };
+    let seg = instance
+        .elem_segment(elem as u32)
+        .unwrap_or_else(|| bad_index("element segment", elem as u32));
+    let items = seg.locked();
+    let range = match crate::memory::checked_range(src as u64, len as u64, items.len() as u64) {
+        Ok(r) => r,
+        Err(_) => return TrapKind::TableOutOfBounds as i32,
+    };
+    if !dst.is_null() {
+        // SAFETY: per the contract, `dst` has room for `len` words; a segment's storage
+        // never overlaps a GC object.
+        unsafe {
+            core::ptr::copy_nonoverlapping(items[range].as_ptr(), dst.cast::<usize>(), len as usize)
+        };
+    }
+    0
+}
+
+/// array.copy's move (see `foreach_builtin!`).
+///
+/// # Safety
+/// `dst` and `src` must each be `bytes` bytes of GC array elements, checked by generated
+/// code.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_builtin_gc_memmove(
+    _vmctx: *mut u8,
+    dst: *mut u8,
+    src: *mut u8,
+    bytes: i64,
+) {
+    // SAFETY: per the contract; the ranges may overlap (the same array).
+    unsafe { core::ptr::copy(src, dst, bytes as usize) };
+}
+
 /// data.drop.
 ///
 /// # Safety
@@ -329,7 +407,7 @@ pub unsafe extern "C" fn aot_builtin_gc_alloc(
     let info = info as *const aot_abi::gc::VMGcTypeInfo;
     // SAFETY: per this function's contract: the frames from `start` outwards are the
     // Wasm frames of this thread, stopped at calls with stack maps.
-    match unsafe { crate::gc_entry::alloc_slow(vmctx, start, info, size as u64) } {
+    match unsafe { crate::gc::alloc_slow(vmctx, start, info, size as u64) } {
         Ok(obj) => obj,
         Err(kind) => crate::trap::raise(crate::trap::trap_at(kind, start)),
     }
@@ -384,10 +462,13 @@ pub unsafe extern "C" fn aot_builtin_memory_atomic_wait64(
 /// Each builtin under its contract name, for the signature check below. A builtin added to
 /// the contract without an entry here fails to compile.
 mod by_contract_name {
+    pub use super::aot_builtin_array_init_data as array_init_data;
+    pub use super::aot_builtin_array_init_elem as array_init_elem;
     pub use super::aot_builtin_data_drop as data_drop;
     pub use super::aot_builtin_elem_drop as elem_drop;
     pub use super::aot_builtin_func_subtype as func_subtype;
     pub use super::aot_builtin_gc_alloc as gc_alloc;
+    pub use super::aot_builtin_gc_memmove as gc_memmove;
     pub use super::aot_builtin_memory_atomic_notify as memory_atomic_notify;
     pub use super::aot_builtin_memory_atomic_wait32 as memory_atomic_wait32;
     pub use super::aot_builtin_memory_atomic_wait64 as memory_atomic_wait64;

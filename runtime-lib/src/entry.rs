@@ -49,6 +49,7 @@ pub unsafe extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int 
     // immutable descriptor in the read-only image.
     let program = unsafe { &*core::ptr::addr_of!(aot_program) };
     let code = run(program);
+    crate::gc::print_stats_if_asked(crate::store::store().gc().stats());
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     code

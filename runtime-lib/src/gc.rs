@@ -45,6 +45,8 @@ use aot_abi::gc::{
 };
 use aot_abi::{TrapKind, VMGlobal, VMStoreContext, VMTableDef};
 
+use crate::trap::StackStart;
+
 /// The default maximum heap: wasmtime's GC heap is a 32-bit space, so programs that run
 /// there fit in 4 GiB.
 pub(crate) const DEFAULT_MAX_HEAP: u64 = 4 << 30;
@@ -194,6 +196,16 @@ impl Heap {
 
     pub(crate) fn add_root(&mut self, root: Root) {
         self.roots.push(root);
+    }
+
+    /// Forgets the roots added since [`Heap::roots_len`] returned `mark` (those of an
+    /// instance whose instantiation failed, whose storage goes away).
+    pub(crate) fn truncate_roots(&mut self, mark: usize) {
+        self.roots.truncate(mark);
+    }
+
+    pub(crate) fn roots_len(&self) -> usize {
+        self.roots.len()
     }
 
     /// The runtime's own roots: push a reference before an allocation that may collect,
@@ -585,6 +597,248 @@ pub(crate) fn print_stats_if_asked(stats: Stats) {
             stats.total_pause.as_micros(),
             stats.peak_bytes
         );
+    }
+}
+
+/// Allocates an object of `size` bytes (header included) described by `info` in the
+/// store's heap, collecting if need be: zeroed, its header set to `info`. `start` is the
+/// Wasm frame that called the GC stub: the stack roots are its frame's and its callers'
+/// ([`crate::trap::visit_stack_roots`]).
+///
+/// # Safety
+/// `vmctx` is the calling instance's; as `crate::trap::visit_stack_roots` for `start`;
+/// `info` is a runtime type info.
+pub(crate) unsafe fn alloc_slow(
+    vmctx: *mut u8,
+    start: StackStart,
+    info: *const VMGcTypeInfo,
+    size: u64,
+) -> Result<*mut u8, TrapKind> {
+    // SAFETY: per the contract, vmctx is a live instance's.
+    let store = unsafe { crate::store::Store::from_vmctx(vmctx) };
+    let mut stack = |visit: SlotVisitor| {
+        // SAFETY: per this function's contract; the collector runs no Wasm code.
+        unsafe { crate::trap::visit_stack_roots(start, visit) }
+    };
+    // SAFETY: the heap is this store's; the stack slots hold reference words (the
+    // compiler maps only traced references).
+    unsafe { store.gc().alloc(store.context(), info, size, &mut stack) }
+}
+
+/// Unregisters the roots an instantiation added unless it succeeds ([`RootsGuard::keep`]).
+pub(crate) struct RootsGuard<'a> {
+    store: &'a crate::store::Store,
+    mark: usize,
+    keep: bool,
+}
+
+impl<'a> RootsGuard<'a> {
+    pub(crate) fn new(store: &'a crate::store::Store) -> RootsGuard<'a> {
+        RootsGuard {
+            store,
+            mark: store.gc().roots_len(),
+            keep: false,
+        }
+    }
+
+    pub(crate) fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for RootsGuard<'_> {
+    fn drop(&mut self) {
+        if !self.keep {
+            self.store.gc().truncate_roots(self.mark);
+        }
+    }
+}
+
+/// Allocates from the host (constant expressions): `keep` holds the words the caller
+/// needs across the allocation, traced ones flagged; they are updated if their objects
+/// move. No Wasm frame is live below the host here (instantiation runs outside Wasm).
+///
+/// # Safety
+/// `info` is a live `VMGcTypeInfo`; the flagged words are valid references.
+unsafe fn alloc_from_host(
+    store: &crate::store::Store,
+    info: *const VMGcTypeInfo,
+    size: u64,
+    keep: &mut [(aot_abi::ValRaw, bool)],
+) -> Result<*mut u8, TrapKind> {
+    let mut heap = store.gc();
+    let base = heap.host_roots.len();
+    for (v, traced) in keep.iter() {
+        if *traced {
+            heap.host_roots.push(v.u64());
+        }
+    }
+    // SAFETY: forwarded from the caller; the host roots hold the flagged words.
+    let obj = unsafe { heap.alloc(store.context(), info, size, &mut |_| {}) };
+    let moved = heap.host_roots.split_off(base);
+    for ((v, _), w) in keep.iter_mut().filter(|(_, t)| *t).zip(moved) {
+        *v = aot_abi::ValRaw::from_u64(w);
+    }
+    obj
+}
+
+/// Evaluates a constant expression with GC's instructions (`struct.new`,
+/// `array.new_fixed`, `ref.i31`, ...) for an instance being made.
+pub(crate) fn eval_gc_const(
+    expr: &aot_abi::ConstExpr,
+    env: &crate::instance::ConstEnv,
+) -> Result<aot_abi::ValRaw, String> {
+    use aot_abi::{CompositeType, ConstOp, ValRaw};
+    let meta = env.meta;
+    let is_func = |i: u32| {
+        matches!(
+            meta.type_defs.get(i as usize).map(|d| &d.composite),
+            Some(CompositeType::Func) | None
+        )
+    };
+    let info_of = |t: u32| -> Result<*const VMGcTypeInfo, String> {
+        let id = *env
+            .type_ids
+            .get(t as usize)
+            .ok_or_else(|| format!("type {t} out of range"))?;
+        let info = crate::types::gc_type_info(id);
+        if info.is_null() {
+            return Err(format!("type {t} is not a struct or array type"));
+        }
+        Ok(info)
+    };
+    let trap = |k: TrapKind| k.message().to_string();
+    // Each value with whether the collector traces it.
+    let mut stack: Vec<(ValRaw, bool)> = Vec::new();
+    let underflow = || "operand stack underflow".to_string();
+    for op in &expr.0 {
+        match *op {
+            ConstOp::StructNew(t) | ConstOp::StructNewDefault(t) => {
+                let Some(CompositeType::Struct(fields)) =
+                    meta.type_defs.get(t as usize).map(|d| &d.composite)
+                else {
+                    return Err(format!("type {t} is not a struct type"));
+                };
+                let layout = aot_abi::gc::struct_layout(fields, is_func);
+                let info = info_of(t)?;
+                // SAFETY: `info` is the type's live info; the stack's flags say which
+                // words are references.
+                let obj =
+                    unsafe { alloc_from_host(env.store, info, layout.size as u64, &mut stack) }
+                        .map_err(trap)?;
+                if matches!(op, ConstOp::StructNew(_)) {
+                    if stack.len() < fields.len() {
+                        return Err(underflow());
+                    }
+                    let vals = stack.split_off(stack.len() - fields.len());
+                    for ((f, (v, _)), off) in fields.iter().zip(vals).zip(&layout.offsets) {
+                        let n = aot_abi::gc::storage_size(f) as usize;
+                        // SAFETY: the field lies inside the fresh object.
+                        unsafe {
+                            ptr::copy_nonoverlapping(v.0.as_ptr(), obj.add(*off as usize), n)
+                        };
+                    }
+                }
+                stack.push((ValRaw::from_u64(obj as u64), true));
+            }
+            ConstOp::ArrayNew(t) | ConstOp::ArrayNewDefault(t) | ConstOp::ArrayNewFixed(t, _) => {
+                let Some(CompositeType::Array(elem)) =
+                    meta.type_defs.get(t as usize).map(|d| &d.composite)
+                else {
+                    return Err(format!("type {t} is not an array type"));
+                };
+                let elem_size = aot_abi::gc::storage_size(elem) as usize;
+                let len = match *op {
+                    ConstOp::ArrayNewFixed(_, n) => n,
+                    _ => stack.pop().ok_or_else(underflow)?.0.u32(),
+                };
+                let info = info_of(t)?;
+                let size = array_size(elem_size as u32, len);
+                // SAFETY: as for structs.
+                let obj =
+                    unsafe { alloc_from_host(env.store, info, size, &mut stack) }.map_err(trap)?;
+                // SAFETY: the length field and `len` elements lie inside the fresh array.
+                unsafe { obj.add(GC_ARRAY_LEN as usize).cast::<u32>().write(len) };
+                let data = obj.wrapping_add(GC_ARRAY_DATA as usize);
+                match *op {
+                    ConstOp::ArrayNew(_) => {
+                        let (v, _) = stack.pop().ok_or_else(underflow)?;
+                        for i in 0..len as usize {
+                            // SAFETY: as above.
+                            unsafe {
+                                ptr::copy_nonoverlapping(
+                                    v.0.as_ptr(),
+                                    data.add(i * elem_size),
+                                    elem_size,
+                                )
+                            };
+                        }
+                    }
+                    ConstOp::ArrayNewFixed(..) => {
+                        if stack.len() < len as usize {
+                            return Err(underflow());
+                        }
+                        let vals = stack.split_off(stack.len() - len as usize);
+                        for (i, (v, _)) in vals.iter().enumerate() {
+                            // SAFETY: as above.
+                            unsafe {
+                                ptr::copy_nonoverlapping(
+                                    v.0.as_ptr(),
+                                    data.add(i * elem_size),
+                                    elem_size,
+                                )
+                            };
+                        }
+                    }
+                    _ => {}
+                }
+                stack.push((ValRaw::from_u64(obj as u64), true));
+            }
+            ConstOp::RefI31 => {
+                let (v, _) = stack.pop().ok_or_else(underflow)?;
+                stack.push((ValRaw::from_u64(aot_abi::gc::i31_ref(v.u32())), true));
+            }
+            ConstOp::AnyConvertExtern | ConstOp::ExternConvertAny => {
+                let top = stack.last_mut().ok_or_else(underflow)?;
+                top.1 = true;
+            }
+            ConstOp::GlobalGet(i) => {
+                let g = env
+                    .globals
+                    .get(i as usize)
+                    .ok_or_else(|| format!("global.get {i} out of range"))?;
+                let traced = aot_abi::gc::is_traced(&g.ty().ty, crate::types::is_func);
+                stack.push((g.get(), traced));
+            }
+            other => {
+                // Numeric operators and the other pushes, on untraced values.
+                let single = aot_abi::ConstExpr(vec![other]);
+                let v = match other {
+                    ConstOp::I32Add
+                    | ConstOp::I32Sub
+                    | ConstOp::I32Mul
+                    | ConstOp::I64Add
+                    | ConstOp::I64Sub
+                    | ConstOp::I64Mul => {
+                        let (b, _) = stack.pop().ok_or_else(underflow)?;
+                        let (a, _) = stack.pop().ok_or_else(underflow)?;
+                        let pair = aot_abi::ConstExpr(vec![
+                            ConstOp::I64Const(a.u64() as i64),
+                            ConstOp::I64Const(b.u64() as i64),
+                            other,
+                        ]);
+                        let _ = single;
+                        crate::instance::eval_const(&pair, env.globals, env.funcref)?
+                    }
+                    _ => crate::instance::eval_const(&single, env.globals, env.funcref)?,
+                };
+                stack.push((v, false));
+            }
+        }
+    }
+    match stack.as_slice() {
+        [(v, _)] => Ok(*v),
+        s => Err(format!("leaves {} values instead of 1", s.len())),
     }
 }
 

@@ -557,26 +557,46 @@ pub fn instantiate_in(
         |i: u32| (i < offsets.counts.funcs).then(|| vmctx as usize + offsets.funcref(i) as usize);
     let bad_const =
         |what: String| InstantiateError::Other(format!("malformed constant expression in {what}"));
+    let traced = |t: aot_abi::ValType| aot_abi::gc::is_traced(&t, crate::types::is_func);
+    // The roots registered below go if instantiation fails (their storage may go with it).
+    let roots_guard = crate::gc::RootsGuard::new(store);
     for (i, g) in meta.globals.iter().enumerate() {
-        let value = eval_const(&g.init, &globals, &funcref_addr)
-            .map_err(|e| bad_const(format!("global {i}: {e}")))?;
+        let env = ConstEnv {
+            globals: &globals,
+            funcref: &funcref_addr,
+            meta,
+            type_ids,
+            store,
+        };
+        let value =
+            eval_const_in(&g.init, &env).map_err(|e| bad_const(format!("global {i}: {e}")))?;
         let slot = ctx.write(
             offsets.defined_global(i as u32),
             VMGlobal { bytes: value.0 },
         );
+        let ty = crate::types::canonical_val(g.ty.ty, type_ids);
+        if traced(ty) {
+            store.gc().add_root(crate::gc::Root::Global(slot));
+        }
         globals.push(GlobalRef {
             ptr: slot,
             ty: GlobalType {
-                ty: crate::types::canonical_val(g.ty.ty, type_ids),
+                ty,
                 mutable: g.ty.mutable,
             },
         });
     }
 
     for (i, t) in meta.tables.iter().enumerate() {
+        let env = ConstEnv {
+            globals: &globals,
+            funcref: &funcref_addr,
+            meta,
+            type_ids,
+            store,
+        };
         let init = match &t.init {
-            Some(e) => eval_const(e, &globals, &funcref_addr)
-                .map_err(|e| bad_const(format!("table {i}: {e}")))?,
+            Some(e) => eval_const_in(e, &env).map_err(|e| bad_const(format!("table {i}: {e}")))?,
             None => ValRaw::default(),
         };
         let slot = ctx.slot(offsets.defined_table(i as u32));
@@ -587,19 +607,45 @@ pub fn instantiate_in(
         // SAFETY: the slot lives forever and only this table (and generated code) writes it.
         let table = unsafe { Table::with_def(ty, init.u64() as usize, slot) }
             .map_err(InstantiateError::Other)?;
+        if traced(ty.elem) {
+            store.gc().add_root(crate::gc::Root::Table(slot));
+        }
         tables.push(Box::leak(Box::new(Mutex::new(table))));
     }
 
-    let mut elems = Vec::with_capacity(meta.elems.len());
+    // Sized up front so that the segments registered as roots below never move.
+    let mut elems: Vec<Mutex<Vec<usize>>> = Vec::with_capacity(meta.elems.len());
     for (i, seg) in meta.elems.iter().enumerate() {
+        let env = ConstEnv {
+            globals: &globals,
+            funcref: &funcref_addr,
+            meta,
+            type_ids,
+            store,
+        };
+        let seg_traced = traced(crate::types::canonical_val(seg.ty, type_ids));
         // Sized up front: growing by reallocation churns musl's allocator (see eval_const).
         let mut items = Vec::with_capacity(seg.items.len());
         for e in &seg.items {
-            let v = eval_const(e, &globals, &funcref_addr)
+            let v = eval_const_in(e, &env)
                 .map_err(|e| bad_const(format!("element segment {i}: {e}")))?;
-            items.push(v.u64() as usize);
+            if seg_traced {
+                // Held by the heap until the segment is whole, as a later item may collect.
+                store.gc().host_roots().push(v.u64());
+            } else {
+                items.push(v.u64() as usize);
+            }
+        }
+        if seg_traced {
+            let mut heap = store.gc();
+            let at = heap.host_roots().len() - seg.items.len();
+            items.extend(heap.host_roots().drain(at..).map(|w| w as usize));
         }
         elems.push(Mutex::new(items));
+        if seg_traced {
+            let last = elems.last().expect("pushed above") as *const Mutex<Vec<usize>>;
+            store.gc().add_root(crate::gc::Root::Segment(last));
+        }
     }
 
     let instance: &'static Instance = Box::leak(Box::new(Instance {
@@ -617,6 +663,7 @@ pub fn instantiate_in(
     }));
     ctx.write(VMCTX_INSTANCE, instance as *const Instance);
     instance.initialize()?;
+    roots_guard.keep();
     Ok(instance)
 }
 
@@ -738,7 +785,49 @@ fn eval_single(
         | ConstOp::I64Add
         | ConstOp::I64Sub
         | ConstOp::I64Mul => return Err("operand stack underflow".into()),
+        ConstOp::StructNew(_)
+        | ConstOp::StructNewDefault(_)
+        | ConstOp::ArrayNew(_)
+        | ConstOp::ArrayNewDefault(_)
+        | ConstOp::ArrayNewFixed(..)
+        | ConstOp::RefI31
+        | ConstOp::AnyConvertExtern
+        | ConstOp::ExternConvertAny => {
+            return Err("a GC instruction outside an instance's initialisation".into());
+        }
     })
+}
+
+/// What a constant expression of an instance being made may use beyond globals and
+/// function references: GC's allocating instructions need the module's types and the
+/// store's heap.
+pub(crate) struct ConstEnv<'a> {
+    pub globals: &'a [GlobalRef],
+    pub funcref: &'a dyn Fn(u32) -> Option<usize>,
+    pub meta: &'a ModuleMeta,
+    pub type_ids: &'a [u32],
+    pub store: &'a crate::store::Store,
+}
+
+/// [`eval_const`] with GC's constant instructions.
+pub(crate) fn eval_const_in(expr: &ConstExpr, env: &ConstEnv) -> Result<ValRaw, String> {
+    let is_gc = |op: &ConstOp| {
+        matches!(
+            op,
+            ConstOp::StructNew(_)
+                | ConstOp::StructNewDefault(_)
+                | ConstOp::ArrayNew(_)
+                | ConstOp::ArrayNewDefault(_)
+                | ConstOp::ArrayNewFixed(..)
+                | ConstOp::RefI31
+                | ConstOp::AnyConvertExtern
+                | ConstOp::ExternConvertAny
+        )
+    };
+    if !expr.0.iter().any(is_gc) {
+        return eval_const(expr, env.globals, env.funcref);
+    }
+    crate::gc::eval_gc_const(expr, env)
 }
 
 /// Evaluates a constant expression. `funcref(i)` is the address of function `i`'s

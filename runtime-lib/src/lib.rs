@@ -18,13 +18,7 @@ pub mod component;
 pub mod composition;
 pub mod entry;
 pub mod exceptions;
-// Used by the GC instructions as they land (issue 11).
-#[allow(dead_code)]
 mod gc;
-// TEMPORARY: the collector's entry point for the `gc_alloc` builtin until gc.rs has it
-// (move `alloc_slow` into gc.rs, call `crate::gc::alloc_slow` in builtins.rs, delete).
-#[path = "gc_stub_tmp.rs"]
-mod gc_entry;
 #[cfg(test)]
 pub mod host;
 pub mod imports;

@@ -85,7 +85,6 @@ impl Store {
     }
 
     /// The store's GC heap.
-    #[allow(dead_code)]
     pub(crate) fn gc(&self) -> std::sync::MutexGuard<'_, crate::gc::Heap> {
         self.gc.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -1100,7 +1100,10 @@ pub(crate) mod tests {
         assert_eq!(seen, vec![at(4), at(6), at(20), at(22)]);
         // The lookup is by return address: one byte after the call, as for handlers.
         let loc = lookup_code(mapped - 1).unwrap();
-        assert_eq!(loc.stack_map_for_return(mapped), Some((32, &[0u32, 16][..])));
+        assert_eq!(
+            loc.stack_map_for_return(mapped),
+            Some((32, &[0u32, 16][..]))
+        );
         let loc = lookup_code(unmapped - 1).unwrap();
         assert_eq!(loc.stack_map_for_return(unmapped), None);
     }

@@ -10,6 +10,7 @@
 
 mod atomics;
 mod exceptions;
+mod gc;
 mod numeric;
 mod simd;
 
@@ -774,6 +775,7 @@ impl Translator<'_, '_, '_> {
                 if !numeric::translate(self, &other)
                     && !simd::translate(self, &other)
                     && !atomics::translate(self, &other)
+                    && !self.gc_operator(&other)?
                 {
                     return Err(unsupported(self.file, offset, &other));
                 }

@@ -72,7 +72,11 @@ impl StackMapRecord {
     pub fn to_bytes(&self) -> [u8; size_of::<StackMapRecord>()] {
         let mut b = [0; size_of::<StackMapRecord>()];
         put_u32(&mut b, offset_of!(StackMapRecord, func), self.func);
-        put_u32(&mut b, offset_of!(StackMapRecord, ret_offset), self.ret_offset);
+        put_u32(
+            &mut b,
+            offset_of!(StackMapRecord, ret_offset),
+            self.ret_offset,
+        );
         put_u32(&mut b, offset_of!(StackMapRecord, span), self.span);
         put_u32(&mut b, offset_of!(StackMapRecord, start), self.start);
         put_u32(&mut b, offset_of!(StackMapRecord, len), self.len);
@@ -417,6 +421,8 @@ pub struct CommandConfig {
     /// `--allow-ip-name-lookup` (name lookups are denied without it, even with the
     /// network).
     pub allow_ip_name_lookup: bool,
+    /// `--max-gc-heap`: the most bytes the GC heap may hold; 0 for the runtime's default.
+    pub max_gc_heap: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -455,6 +461,7 @@ impl CommandConfig {
         });
         w.bool(self.inherit_network);
         w.bool(self.allow_ip_name_lookup);
+        w.u64(self.max_gc_heap);
         match &self.component {
             None => w.u8(0),
             Some(c) => {
@@ -540,6 +547,7 @@ impl CommandConfig {
         })?;
         let inherit_network = r.bool()?;
         let allow_ip_name_lookup = r.bool()?;
+        let max_gc_heap = r.u64()?;
         let component = match r.u8()? {
             0 => None,
             1 => {
@@ -611,6 +619,7 @@ impl CommandConfig {
             component,
             inherit_network,
             allow_ip_name_lookup,
+            max_gc_heap,
         })
     }
 }
@@ -723,6 +732,7 @@ mod tests {
             }),
             inherit_network: true,
             allow_ip_name_lookup: true,
+            max_gc_heap: 64 << 20,
         };
         assert_eq!(CommandConfig::decode(&c.encode()), Ok(c));
     }

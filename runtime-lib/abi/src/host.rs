@@ -30,7 +30,12 @@ const TEST_HOST: &[(&str, &[ValType], &[ValType], &str)] = {
     &[
         ("call", &[FuncRef], &[], "aot_test_call"),
         ("host_ref", &[I32], &[ExternRef], "aot_test_host_ref"),
-        ("host_ref_number", &[ExternRef], &[I32], "aot_test_host_ref_number"),
+        (
+            "host_ref_number",
+            &[ExternRef],
+            &[I32],
+            "aot_test_host_ref_number",
+        ),
         ("gc_roots", &[], &[I32], "aot_test_gc_roots"),
         ("print", &[], &[], "aot_test_print"),
         ("print_i32", &[I32], &[], "aot_test_print_i32"),

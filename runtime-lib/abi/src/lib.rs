@@ -99,6 +99,19 @@ macro_rules! foreach_builtin {
             /// Whether canonical type `actual` is a subtype of `expected` (1 or 0): the slow
             /// path of a call_indirect whose expected type is not final.
             func_subtype(vmctx: ptr, actual: i32, expected: i32) -> i32;
+            /// array.new_data / array.init_data: copies `bytes` bytes of data segment `data`
+            /// from byte `src` to `dst` (elements of a GC array, in bounds), or only checks
+            /// the segment's range when `dst` is null; returns a trap status (out of bounds
+            /// memory access). Never collects.
+            array_init_data(vmctx: ptr, dst: ptr, data: i32, src: i64, bytes: i64) -> i32;
+            /// array.new_elem / array.init_elem: copies `len` references of element segment
+            /// `elem` from index `src` to `dst` (elements of a GC array, in bounds), or only
+            /// checks the range when `dst` is null; returns a trap status (out of bounds
+            /// table access). Never collects.
+            array_init_elem(vmctx: ptr, dst: ptr, elem: i32, src: i64, len: i64) -> i32;
+            /// array.copy's move of `bytes` bytes between (possibly overlapping) element
+            /// ranges checked by generated code. Never collects.
+            gc_memmove(vmctx: ptr, dst: ptr, src: ptr, bytes: i64);
             /// Raises the trap a host function left in the store (`VMStoreContext::
             /// pending_trap`); never returns. Called by host-call trampolines only.
             raise_pending_trap(vmctx: ptr);

@@ -161,6 +161,15 @@ pub enum ConstOp {
     I64Add,
     I64Sub,
     I64Mul,
+    /// GC's constant instructions; type indices are the module's.
+    StructNew(u32),
+    StructNewDefault(u32),
+    ArrayNew(u32),
+    ArrayNewDefault(u32),
+    ArrayNewFixed(u32, u32),
+    RefI31,
+    AnyConvertExtern,
+    ExternConvertAny,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -678,6 +687,30 @@ fn enc_expr(w: &mut Writer, e: &ConstExpr) {
         ConstOp::I64Add => w.u8(11),
         ConstOp::I64Sub => w.u8(12),
         ConstOp::I64Mul => w.u8(13),
+        ConstOp::StructNew(t) => {
+            w.u8(14);
+            w.u32(t);
+        }
+        ConstOp::StructNewDefault(t) => {
+            w.u8(15);
+            w.u32(t);
+        }
+        ConstOp::ArrayNew(t) => {
+            w.u8(16);
+            w.u32(t);
+        }
+        ConstOp::ArrayNewDefault(t) => {
+            w.u8(17);
+            w.u32(t);
+        }
+        ConstOp::ArrayNewFixed(t, n) => {
+            w.u8(18);
+            w.u32(t);
+            w.u32(n);
+        }
+        ConstOp::RefI31 => w.u8(19),
+        ConstOp::AnyConvertExtern => w.u8(20),
+        ConstOp::ExternConvertAny => w.u8(21),
     });
 }
 
@@ -702,6 +735,17 @@ fn dec_expr(r: &mut Reader) -> DecodeResult<ConstExpr> {
             11 => ConstOp::I64Add,
             12 => ConstOp::I64Sub,
             13 => ConstOp::I64Mul,
+            14 => ConstOp::StructNew(r.u32()?),
+            15 => ConstOp::StructNewDefault(r.u32()?),
+            16 => ConstOp::ArrayNew(r.u32()?),
+            17 => ConstOp::ArrayNewDefault(r.u32()?),
+            18 => {
+                let t = r.u32()?;
+                ConstOp::ArrayNewFixed(t, r.u32()?)
+            }
+            19 => ConstOp::RefI31,
+            20 => ConstOp::AnyConvertExtern,
+            21 => ConstOp::ExternConvertAny,
             _ => return Err(DecodeError("bad constant expression op")),
         })
     })?))

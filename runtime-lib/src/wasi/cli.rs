@@ -47,6 +47,7 @@ pub fn process_environment() -> Vec<(OsString, OsString)> {
 /// (used by nothing the guest reaches) is flushed for completeness.
 pub fn exit(code: i32) -> ! {
     let _ = std::io::stdout().flush();
+    crate::gc::print_stats_if_asked(crate::store::store().gc().stats());
     std::process::exit(code)
 }
 

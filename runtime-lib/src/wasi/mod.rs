@@ -82,6 +82,9 @@ pub fn init(store: &Store, args: Vec<Vec<u8>>, config: &CommandConfig) -> Result
         .map_err(|e| format!("creating the WASI context: errno {}", e.raw()))?;
     ctx.inherit_network = config.inherit_network;
     ctx.allow_ip_name_lookup = config.allow_ip_name_lookup;
+    if config.max_gc_heap != 0 {
+        store.gc().set_max(config.max_gc_heap);
+    }
     // SAFETY: setting a signal's disposition to SIG_IGN has no memory-safety requirement,
     // and the runtime's own handlers (signals.rs) are for other signals.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };

@@ -38,7 +38,7 @@ else
     "wat binary-trees|wat:gc-binary-trees|18"
     "wat churn|wat:gc-churn|20000"
     "kotlin binary-trees|kt:binary-trees|17"
-    "kotlin collections+strings|kt:collections|all 60000"
+    "kotlin collections+strings|kt:collections|all 40000"
     "kotlin churn|kt:churn|all 300"
   )
 fi
@@ -86,7 +86,7 @@ build() {
         "$KOTLIN/bin/kotlinc-wasm" -Xwasm-target=wasm-wasi -libraries "$KOTLIN/lib/kotlin-stdlib-wasm-wasi.klib" \
           -ir-output-dir "$dir/klib" -ir-output-name "$p" "${srcs[@]}" >"$OUT/kotlinc.log" 2>&1 \
           && "$KOTLIN/bin/kotlinc-wasm" -Xwasm-target=wasm-wasi -libraries "$KOTLIN/lib/kotlin-stdlib-wasm-wasi.klib" \
-            "-Xinclude=$dir/klib/$p.klib" -Xir-dce -Xir-produce-js -ir-output-dir "$dir" -ir-output-name "$p" >>"$OUT/kotlinc.log" 2>&1 \
+            "-Xinclude=$dir/klib/$p.klib" -Xir-dce -ir-output-dir "$dir" -ir-output-name "$p" >>"$OUT/kotlinc.log" 2>&1 \
           || { note "kotlinc-wasm failed on $p: $(grep -m1 error "$OUT/kotlinc.log")"; return 1; }
       fi
       echo "$dir/$p.wasm" ;;

@@ -50,8 +50,8 @@
   (data (i32.const 240) "reversed: head ")
   (data (i32.const 260) ", second ")
   (data (i32.const 270) "squares: sum ")
-  (data (i32.const 300) "array: checksum ")
   (data (i32.const 290) "\n")
+  (data (i32.const 300) "array: checksum ")
 
   (type $cell (struct (field $value i64) (field $next (mut (ref null $cell)))))
   (type $vec (array (mut i64)))

@@ -174,10 +174,8 @@ pub fn find_wasmtime46(workspace: &Path) -> Result<PathBuf, String> {
 /// `<workspace>/target/toolchains/kotlin`, where scripts/setup.sh unpacks it. Its home
 /// directory, holding `bin/kotlinc-wasm` and `lib/kotlin-stdlib-wasm-wasi.klib`.
 pub fn find_kotlin(workspace: &Path) -> Result<PathBuf, String> {
-    let home = std::env::var_os("AOT_KOTLIN").map_or_else(
-        || workspace.join("target/toolchains/kotlin"),
-        PathBuf::from,
-    );
+    let home = std::env::var_os("AOT_KOTLIN")
+        .map_or_else(|| workspace.join("target/toolchains/kotlin"), PathBuf::from);
     if is_executable(&home.join("bin/kotlinc-wasm"))
         && home.join("lib/kotlin-stdlib-wasm-wasi.klib").is_file()
     {

@@ -7,7 +7,8 @@
 //! (rewrite examples/expected/ from wasmtime's results, then compare as usual),
 //! `AOT_EXAMPLES_JOBS=<n>`, `AOT_EXAMPLES_TIMEOUT=<s>` (per run, default 120),
 //! `AOT_EXAMPLES_KEEP=1` (keep the executables and case directories), `AOT_WASMTIME=<path>`,
-//! `AOT_WASMTIME46=<path>` (the reference for the threaded programs).
+//! `AOT_WASMTIME46=<path>` (the reference for the threaded programs), `AOT_KOTLIN=<dir>`
+//! (Kotlin/Wasm's home, default target/toolchains/kotlin).
 //!
 //! Per case and runner: a fresh directory ROOT (the "fixture" lays out files in it; the
 //! preopen is ROOT/data, seen by the guest as /data), then the program runs with the
@@ -18,7 +19,8 @@
 //!   binary from the pip package, found as in /work/shared/TOOLCHAIN.md, or on PATH); for
 //!   the wasm32-wasip1-threads programs wasmtime 46 instead (target/toolchains/wasmtime46,
 //!   which scripts/setup.sh installs) with `-W threads=y -W shared-memory=y -S threads=y`,
-//!   since wasmtime 47 and later have no wasi-threads;
+//!   since wasmtime 47 and later have no wasi-threads; the Wasm GC programs (Kotlin, and
+//!   the WAT ones marked `.gc()`) with `-W gc=y,function-references=y,exceptions=y`;
 //! - `x86_64`, `aarch64`: the library calls the `aot` CLI makes (`aot::compile_module`,
 //!   `program::emit_program` with the same `CommandConfig`, `link::link`), so the build is
 //!   always the current one; the grants are baked in at compile time, so an executable is
@@ -579,10 +581,7 @@ fn run() -> Result<bool, String> {
     wasm.extend(build_wat(&workspace, &build_dir));
     // Only looked for when a Kotlin case is selected: each build is seconds of JVM.
     let kotlin = if cases.iter().any(|c| c.lang == Lang::Kotlin) {
-        tools::required(
-            "the Kotlin examples",
-            tools::find_kotlin(&workspace),
-        )
+        tools::required("the Kotlin examples", tools::find_kotlin(&workspace))
     } else {
         Err("not needed".to_string())
     };
@@ -1078,7 +1077,7 @@ fn build_kotlin(
                     "-Xinclude={}",
                     klib_dir.join(format!("{p}.klib")).display()
                 ))
-                .args(["-Xir-dce", "-Xir-produce-js", "-ir-output-dir"])
+                .args(["-Xir-dce", "-ir-output-dir"])
                 .arg(&dir)
                 .args(["-ir-output-name", p]),
             &format!("linking {p}"),

@@ -13,6 +13,9 @@
 #                   copy of wasi-libc's headers, for the C pthreads programs)
 #   apt:            nodejs npm; npm into target/toolchains/node: componentize-js and
 #                   componentize-qjs (JavaScript test programs as components)
+#   apt:            openjdk-17-jre-headless (runs the Kotlin compiler); npm's
+#                   kotlin-compiler 2.4.20 unpacked into target/toolchains/kotlin (kotlinc-wasm
+#                   and the WASI stdlib: the Kotlin test programs, which use Wasm GC)
 # Every step is skipped when already done; silent on success, prints the failing step's
 # output otherwise.
 set -euo pipefail
@@ -53,6 +56,7 @@ declare -A apt_marker=(
     [libclang-rt-19-dev-wasm32]=/usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a
     [nodejs]=/usr/bin/node
     [npm]=/usr/bin/npm
+    [openjdk-17-jre-headless]=/usr/bin/java
 )
 packages=()
 for p in "${!apt_marker[@]}"; do
@@ -99,4 +103,20 @@ node_packages=(@bytecodealliance/componentize-js@0.23.0 componentize-qjs@0.4.5)
 if [[ ! -x $node_dir/node_modules/.bin/componentize-js || ! -x $node_dir/node_modules/.bin/componentize-qjs ]]; then
     mkdir -p "$node_dir"
     quiet npm install --silent --no-audit --no-fund --prefix "$node_dir" "${node_packages[@]}"
+fi
+
+# Kotlin/Wasm for WASI (the examples test builds its Kotlin programs with it). The package's
+# `bin` names only kotlinc-js, so it is unpacked rather than installed: bin/kotlinc-wasm,
+# lib/kotlin-compiler.jar, lib/kotlin-stdlib-wasm-wasi.klib. build.txt holds the version.
+kotlin_dir=target/toolchains/kotlin
+kotlin_version=2.4.20
+if [[ $(cat "$kotlin_dir/build.txt" 2>/dev/null) != "$kotlin_version" || ! -x $kotlin_dir/bin/kotlinc-wasm ]]; then
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    quiet npm pack --silent --pack-destination "$tmp" "kotlin-compiler@$kotlin_version"
+    rm -rf "$kotlin_dir"
+    mkdir -p "$kotlin_dir"
+    quiet tar xzf "$tmp/kotlin-compiler-$kotlin_version.tgz" -C "$kotlin_dir" --strip-components=1
+    rm -rf "$tmp"
+    trap - EXIT
 fi

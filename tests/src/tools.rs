@@ -170,6 +170,25 @@ pub fn find_wasmtime46(workspace: &Path) -> Result<PathBuf, String> {
     }
 }
 
+/// Kotlin/Wasm: `AOT_KOTLIN` (an unpacked npm `kotlin-compiler`), else
+/// `<workspace>/target/toolchains/kotlin`, where scripts/setup.sh unpacks it. Its home
+/// directory, holding `bin/kotlinc-wasm` and `lib/kotlin-stdlib-wasm-wasi.klib`.
+pub fn find_kotlin(workspace: &Path) -> Result<PathBuf, String> {
+    let home = std::env::var_os("AOT_KOTLIN")
+        .map_or_else(|| workspace.join("target/toolchains/kotlin"), PathBuf::from);
+    if is_executable(&home.join("bin/kotlinc-wasm"))
+        && home.join("lib/kotlin-stdlib-wasm-wasi.klib").is_file()
+    {
+        Ok(home)
+    } else {
+        Err(format!(
+            "Kotlin/Wasm not found in {} (scripts/setup.sh unpacks npm's kotlin-compiler \
+             there; or AOT_KOTLIN)",
+            home.display()
+        ))
+    }
+}
+
 /// The C headers of wasi-libc for wasm32-wasip1-threads (which Debian's wasi-libc, from
 /// 2022, predates: it has no pthread.h): the copy the `ziglang` pip package ships, which
 /// scripts/setup.sh installs into `<workspace>/target/toolchains/zig` (or `AOT_ZIGLANG`,

@@ -7,7 +7,8 @@
 //! (rewrite examples/expected/ from wasmtime's results, then compare as usual),
 //! `AOT_EXAMPLES_JOBS=<n>`, `AOT_EXAMPLES_TIMEOUT=<s>` (per run, default 120),
 //! `AOT_EXAMPLES_KEEP=1` (keep the executables and case directories), `AOT_WASMTIME=<path>`,
-//! `AOT_WASMTIME46=<path>` (the reference for the threaded programs).
+//! `AOT_WASMTIME46=<path>` (the reference for the threaded programs), `AOT_KOTLIN=<dir>`
+//! (Kotlin/Wasm's home, default target/toolchains/kotlin).
 //!
 //! Per case and runner: a fresh directory ROOT (the "fixture" lays out files in it; the
 //! preopen is ROOT/data, seen by the guest as /data), then the program runs with the
@@ -18,7 +19,8 @@
 //!   binary from the pip package, found as in /work/shared/TOOLCHAIN.md, or on PATH); for
 //!   the wasm32-wasip1-threads programs wasmtime 46 instead (target/toolchains/wasmtime46,
 //!   which scripts/setup.sh installs) with `-W threads=y -W shared-memory=y -S threads=y`,
-//!   since wasmtime 47 and later have no wasi-threads;
+//!   since wasmtime 47 and later have no wasi-threads; the Wasm GC programs (Kotlin, and
+//!   the WAT ones marked `.gc()`) with `-W gc=y,function-references=y,exceptions=y`;
 //! - `x86_64`, `aarch64`: the library calls the `aot` CLI makes (`aot::compile_module`,
 //!   `program::emit_program` with the same `CommandConfig`, `link::link`), so the build is
 //!   always the current one; the grants are baked in at compile time, so an executable is
@@ -83,6 +85,9 @@ enum Lang {
     Wat,
     /// examples/python/<program>.py made a component by componentize-py.
     Python,
+    /// examples/kotlin/<program>/*.kt (with examples/kotlin/common/*.kt) by Kotlin/Wasm for
+    /// WASI: a core module using GC, typed function references and exception handling.
+    Kotlin,
     /// examples/js/<program>.js made a component by componentize-js (it imports
     /// wasi:http, so wasmtime runs it with `-S http`).
     JavaScript,
@@ -131,6 +136,8 @@ struct Case {
     lookup: bool,
     /// Imports wasi:http: wasmtime runs it with `-S http`.
     http: bool,
+    /// Uses Wasm GC: wasmtime runs it with `-W gc=y,function-references=y,exceptions=y`.
+    gc: bool,
 }
 
 impl Case {
@@ -153,6 +160,7 @@ impl Case {
             Lang::RustP2 | Lang::CP2 | Lang::Composed => Some("p2"),
             Lang::RustThreads | Lang::CThreads => Some("threads"),
             Lang::Python => Some("py"),
+            Lang::Kotlin => Some("kt"),
             Lang::JavaScript => Some("js"),
             Lang::QuickJs => Some("qjs"),
             Lang::QuickJsDefault => Some("qjs-default"),
@@ -194,7 +202,13 @@ const fn case(
         network: false,
         lookup: false,
         http: false,
+        gc: false,
     }
+}
+
+/// A Kotlin program's case: Kotlin/Wasm always needs GC.
+const fn kotlin(program: &'static str, name: &'static str, args: &'static [&'static str]) -> Case {
+    case(Lang::Kotlin, program, name, args).gc()
 }
 
 const fn rust(program: &'static str, name: &'static str, args: &'static [&'static str]) -> Case {
@@ -234,6 +248,11 @@ impl Case {
     }
     const fn http(mut self) -> Case {
         self.http = true;
+        self
+    }
+
+    const fn gc(mut self) -> Case {
+        self.gc = true;
         self
     }
 }
@@ -397,10 +416,43 @@ const CASES: &[Case] = &[
         "overflow",
         &["1", "99999999999999", "2"],
     ),
+    // Wasm GC. Every size here runs in well under a second on wasmtime; benches/gc.sh runs
+    // the same programs with bigger arguments.
+    case(Lang::Wat, "gc-binary-trees", "10", &["10"]).gc(),
+    case(Lang::Wat, "gc-binary-trees", "16", &["16"]).gc(),
+    // About 1 GB of arrays and 2M dead two-struct cycles, with a 64-slot live set.
+    case(Lang::Wat, "gc-churn", "2000", &["2000"]).gc(),
+    case(Lang::Wat, "gc-list", "1000", &["1000"]).gc(),
+    case(Lang::Wat, "gc-list", "1000000", &["1000000"]).gc(),
+    kotlin("binary-trees", "10", &["10"]),
+    kotlin("binary-trees", "16", &["16"]),
+    kotlin("collections", "list", &["list", "1000"]),
+    kotlin("collections", "map", &["map", "1000"]),
+    kotlin("collections", "sort", &["sort", "1000"]),
+    kotlin("collections", "seq", &["seq", "1000"]),
+    kotlin("collections", "strings", &["strings", "1000"]),
+    // Each well over 100 MB of allocation in total with a small live set.
+    kotlin("churn", "arrays", &["arrays", "1000"]),
+    kotlin("churn", "objects", &["objects", "100"]),
+    kotlin("churn", "cycles", &["cycles", "300"]),
+    kotlin("exceptions", "catch", &["catch"]),
+    // What ends a Kotlin/Wasm program: every error below but `stack` is a Kotlin exception
+    // (the compiler checks indices, nulls, casts and divisors itself), which, uncaught,
+    // leaves Wasm as an exception: wasmtime prints nothing of it but `thrown Wasm
+    // exception` (status 1). Unbounded recursion is a trap.
+    kotlin("exceptions", "uncaught", &["uncaught"]),
+    kotlin("exceptions", "index", &["index"]),
+    kotlin("exceptions", "null", &["null"]),
+    kotlin("exceptions", "cast", &["cast"]),
+    kotlin("exceptions", "div", &["div"]),
+    kotlin("exceptions", "stack", &["stack"]),
 ];
 
 /// The hand-written text programs (examples/wat/<name>.wat), run as they are.
-const WAT_PROGRAMS: &[&str] = &["exceptions"];
+const WAT_PROGRAMS: &[&str] = &["exceptions", "gc-binary-trees", "gc-churn", "gc-list"];
+
+/// What wasmtime 49 needs to run a Wasm GC program (Kotlin/Wasm also throws exceptions).
+const WASMTIME_GC: &[&str] = &["-W", "gc=y,function-references=y,exceptions=y"];
 
 /// The C programs (examples/c/<name>.c).
 const C_PROGRAMS: &[&str] = &["wc", "fileenv"];
@@ -449,6 +501,8 @@ struct Setup {
     timeout: Duration,
     /// wasmtime 46, the reference for [`Lang::RustThreads`], or why it is missing.
     wasmtime46: Result<PathBuf, String>,
+    /// Kotlin/Wasm's home, or why it is missing (its cases are then skipped).
+    kotlin: Result<PathBuf, String>,
     /// Executables by (program, arch, encoded config).
     exes: Mutex<HashMap<ExeKey, Arc<ExeCell>>>,
     exe_counter: AtomicUsize,
@@ -525,6 +579,13 @@ fn run() -> Result<bool, String> {
     wasm.extend(compose(&wasm, &build_dir));
     wasm.extend(build_scripts(&workspace, &build_dir));
     wasm.extend(build_wat(&workspace, &build_dir));
+    // Only looked for when a Kotlin case is selected: each build is seconds of JVM.
+    let kotlin = if cases.iter().any(|c| c.lang == Lang::Kotlin) {
+        tools::required("the Kotlin examples", tools::find_kotlin(&workspace))
+    } else {
+        Err("not needed".to_string())
+    };
+    wasm.extend(build_kotlin(&workspace, &build_dir, &kotlin, &cases));
     let c = build_c(&workspace, &build_dir);
     wasm.extend(componentize_c(&c, &build_dir));
     wasm.extend(c);
@@ -552,6 +613,7 @@ fn run() -> Result<bool, String> {
         scratch: scratch.clone(),
         timeout,
         wasmtime46,
+        kotlin,
         exes: Mutex::new(HashMap::new()),
         exe_counter: AtomicUsize::new(0),
     };
@@ -942,6 +1004,133 @@ fn build_wat(
         .collect()
 }
 
+/// The selected Kotlin programs with kotlinc-wasm for WASI (examples/README.md): the
+/// program's sources and examples/kotlin/common/ compiled to a klib, which is then linked
+/// with the WASI standard library, dead code eliminated, into `<build>/kotlin/<p>.wasm`.
+/// A .wasm newer than its sources and the compiler is kept: each build is about 15 s of
+/// JVM. The programs build in parallel.
+fn build_kotlin(
+    workspace: &Path,
+    build_dir: &Path,
+    kotlin: &Result<PathBuf, String>,
+    cases: &[&Case],
+) -> HashMap<(Lang, &'static str), Result<PathBuf, String>> {
+    let mut programs: Vec<&'static str> = cases
+        .iter()
+        .filter(|c| c.lang == Lang::Kotlin)
+        .map(|c| c.program)
+        .collect();
+    programs.sort_unstable();
+    programs.dedup();
+    let src = workspace.join("examples/kotlin");
+    let build = |home: &Path, p: &str| -> Result<PathBuf, String> {
+        let dir = build_dir.join("kotlin").join(p);
+        let out = dir.join(format!("{p}.wasm"));
+        let mut sources = kotlin_sources(&src.join("common"))?;
+        sources.extend(kotlin_sources(&src.join(p))?);
+        let version = home.join("build.txt");
+        let inputs: Vec<&Path> = sources
+            .iter()
+            .map(PathBuf::as_path)
+            .chain([version.as_path()])
+            .collect();
+        if is_newer_than(&out, &inputs) {
+            return Ok(out);
+        }
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let kotlinc = |args: &mut Command, what: &str| -> Result<(), String> {
+            let o = args
+                .output()
+                .map_err(|e| format!("cannot run kotlinc-wasm: {e}"))?;
+            if o.status.success() {
+                Ok(())
+            } else {
+                let text = String::from_utf8_lossy(&o.stderr);
+                let first = text
+                    .lines()
+                    .find(|l| l.contains("error"))
+                    .unwrap_or_else(|| text.lines().next().unwrap_or("no output"));
+                Err(format!("kotlinc-wasm {what} failed: {first}"))
+            }
+        };
+        let stdlib = home.join("lib/kotlin-stdlib-wasm-wasi.klib");
+        let new = || {
+            let mut cmd = Command::new(home.join("bin/kotlinc-wasm"));
+            cmd.arg("-Xwasm-target=wasm-wasi")
+                .arg("-libraries")
+                .arg(&stdlib);
+            cmd
+        };
+        let klib_dir = dir.join("klib");
+        kotlinc(
+            new()
+                .arg("-ir-output-dir")
+                .arg(&klib_dir)
+                .args(["-ir-output-name", p])
+                .args(&sources),
+            &format!("compiling {p}"),
+        )?;
+        kotlinc(
+            new()
+                .arg(format!(
+                    "-Xinclude={}",
+                    klib_dir.join(format!("{p}.klib")).display()
+                ))
+                .args(["-Xir-dce", "-ir-output-dir"])
+                .arg(&dir)
+                .args(["-ir-output-name", p]),
+            &format!("linking {p}"),
+        )?;
+        if out.is_file() {
+            Ok(out)
+        } else {
+            Err(format!("kotlinc-wasm did not write {}", out.display()))
+        }
+    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = programs
+            .iter()
+            .map(|&p| {
+                let build = &build;
+                s.spawn(move || {
+                    let r = kotlin.clone().and_then(|home| build(&home, p));
+                    ((Lang::Kotlin, p), r)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| ((Lang::Kotlin, "?"), Err("build panicked".into())))
+            })
+            .collect()
+    })
+}
+
+/// The .kt files directly in `dir`, sorted.
+fn kotlin_sources(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "kt"))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Whether `out` exists and was modified after every one of `inputs`.
+fn is_newer_than(out: &Path, inputs: &[&Path]) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Some(built) = modified(out) else {
+        return false;
+    };
+    inputs
+        .iter()
+        .all(|p| modified(p).is_some_and(|t| t < built))
+}
+
 /// `clang-19 --target=wasm32-wasi -O2 prog.c -o prog.wasm` (TOOLCHAIN.md §4).
 fn build_c(
     workspace: &Path,
@@ -1248,6 +1437,9 @@ fn check(setup: &Setup, c: &Case, slot: &RunnerSlot, job: usize) -> Verdict {
     if let (Runner::Wasmtime(_), true, Err(why)) = (runner, c.is_threaded(), &setup.wasmtime46) {
         return Verdict::Skipped(why.clone());
     }
+    if let (Lang::Kotlin, Err(why)) = (c.lang, &setup.kotlin) {
+        return Verdict::Skipped(why.clone());
+    }
     let expected = match read_expected(setup, c) {
         Ok(e) => e,
         Err(e) => return Verdict::Fail(e),
@@ -1301,6 +1493,9 @@ fn run_case(setup: &Setup, c: &Case, runner: &Runner, tag: &str) -> Result<Outco
             // componentize-js imports wasi:http even for a command.
             if c.http || c.lang == Lang::JavaScript {
                 cmd.args(["-S", "http"]);
+            }
+            if c.gc {
+                cmd.args(WASMTIME_GC);
             }
             cmd.arg(&wasm);
             // Its own error reports would grow a host backtrace.
@@ -1674,6 +1869,10 @@ fn normalise_aot_stderr(s: &str) -> String {
 fn expected_dir(setup: &Setup, c: &Case) -> PathBuf {
     match c.prefix() {
         None | Some("threads") => setup.workspace.join("examples/expected").join(c.program),
+        Some("kt") => setup
+            .workspace
+            .join("examples/expected")
+            .join(format!("kt-{}", c.program)),
         Some("p2") => setup.workspace.join("examples/expected-p2").join(c.program),
         Some(prefix) => setup
             .workspace

@@ -190,3 +190,35 @@ fn an_exhausted_heap_is_an_error_within_the_maximum() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--max-gc-heap 12X"), "{err}");
 }
+
+/// A subtype's fields extend its supertype's: reading an inherited field through the
+/// supertype's type must find it wherever the subtype keeps it (here after a field of a
+/// different size, where a layout that sorted fields by size would move it).
+#[test]
+fn inherited_fields_are_read_through_the_supertype() {
+    let wat = r#"(module
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1)
+      (type $base (sub (struct (field i8) (field (mut i32)))))
+      (type $derived (sub final $base (struct (field i8) (field (mut i32)) (field i64) (field f64))))
+      (func $get (param (ref $base)) (result i32)
+        (i32.add (struct.get_u $base 0 (local.get 0)) (struct.get $base 1 (local.get 0))))
+      (func (export "_start")
+        (local $d (ref $derived))
+        (local.set $d (struct.new $derived (i32.const 7) (i32.const 30) (i64.const -1) (f64.const 2)))
+        (struct.set $base 1 (local.get $d) (i32.const 35))
+        (call $exit (i32.add (call $get (local.get $d))
+                             (i32.wrap_i64 (i64.add (i64.const 1) (struct.get $derived 2 (local.get $d))))))))"#;
+    let dir = tempfile::tempdir().expect("temp dir");
+    if let Some(out) = wasmtime(dir.path(), "inherited", wat) {
+        assert_eq!(out.status.code(), Some(42));
+    }
+    for (triple, out) in build_and_run("inherited", wat) {
+        assert_eq!(
+            out.status.code(),
+            Some(42),
+            "{triple}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{aot, build_and_run};
+use common::build_and_run;
 
 /// Exits with status 42 = 40 (from $forty through a typed table and call_ref) + 2 (from a
 /// subtype's function through call_indirect of its supertype).

@@ -234,6 +234,31 @@ pub unsafe extern "C" fn aot_builtin_gc_memmove(
     unsafe { core::ptr::copy(src, dst, bytes as usize) };
 }
 
+/// array.new / array.fill of elements of 1 to 8 bytes (see `foreach_builtin!`).
+///
+/// # Safety
+/// `dst` must be `count` elements of `size` bytes of a GC array, checked by generated code.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aot_builtin_gc_fill(
+    _vmctx: *mut u8,
+    dst: *mut u8,
+    value: i64,
+    count: i64,
+    size: i32,
+) {
+    let n = count as usize;
+    // SAFETY: per the contract; elements are naturally aligned (array data starts at an
+    // 8-aligned offset of an 8-aligned object).
+    unsafe {
+        match size {
+            1 => core::ptr::write_bytes(dst, value as u8, n),
+            2 => core::slice::from_raw_parts_mut(dst.cast::<u16>(), n).fill(value as u16),
+            4 => core::slice::from_raw_parts_mut(dst.cast::<u32>(), n).fill(value as u32),
+            _ => core::slice::from_raw_parts_mut(dst.cast::<u64>(), n).fill(value as u64),
+        }
+    }
+}
+
 /// data.drop.
 ///
 /// # Safety
@@ -477,6 +502,7 @@ mod by_contract_name {
     pub use super::aot_builtin_elem_drop as elem_drop;
     pub use super::aot_builtin_func_subtype as func_subtype;
     pub use super::aot_builtin_gc_alloc as gc_alloc;
+    pub use super::aot_builtin_gc_fill as gc_fill;
     pub use super::aot_builtin_gc_memmove as gc_memmove;
     pub use super::aot_builtin_memory_atomic_notify as memory_atomic_notify;
     pub use super::aot_builtin_memory_atomic_wait32 as memory_atomic_wait32;

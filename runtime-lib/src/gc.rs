@@ -57,7 +57,7 @@ pub(crate) const DEFAULT_MAX_HEAP: u64 = 2 << 30;
 /// often for too little to free.
 const MIN_WINDOW: usize = 4 << 20;
 /// The window grows to this many times the live bytes (see the module doc).
-const GROWTH: usize = 3;
+const GROWTH: usize = 4;
 /// Large objects allocated since the last collection that trigger one (beyond twice the
 /// large objects that survived it), so that short-lived large arrays are freed too.
 const LARGE_TRIGGER: u64 = 32 << 20;

@@ -164,9 +164,30 @@ impl Translator<'_, '_, '_> {
             .load(types::I32, field_flags(), arr, GC_ARRAY_LEN as i32)
     }
 
-    /// Stores `v` into `n` (i32) consecutive elements from `addr`.
+    /// Stores `v` into `n` (i32) consecutive elements from `addr`: through the runtime's
+    /// `gc_fill` (a vectorised loop) for scalars and references, inline for v128. An inline
+    /// loop here would reload from its stack slot, at every store, any reference the stack
+    /// maps keep live across the allocation before it.
     fn fill_elems(&mut self, f: &FieldType, addr: Value, n: Value, v: Value) {
         let size = storage_size(f) as i64;
+        if size <= 8 {
+            let ty = self.b.func.dfg.value_type(v);
+            let bits = match ty {
+                types::F32 => self.b.ins().bitcast(types::I32, MemFlagsData::new(), v),
+                types::F64 => self.b.ins().bitcast(types::I64, MemFlagsData::new(), v),
+                _ => v,
+            };
+            let word = if self.b.func.dfg.value_type(bits) == types::I64 {
+                bits
+            } else {
+                self.b.ins().uextend(types::I64, bits)
+            };
+            let count = self.b.ins().uextend(types::I64, n);
+            let size_v = self.b.ins().iconst(types::I32, size);
+            self.env
+                .call_builtin(self.b, Builtin::gc_fill, &[addr, word, count, size_v]);
+            return;
+        }
         let n = self.b.ins().uextend(types::I64, n);
         let bytes = self.b.ins().imul_imm_u(n, size);
         let end = self.b.ins().iadd(addr, bytes);

@@ -112,6 +112,10 @@ macro_rules! foreach_builtin {
             /// array.copy's move of `bytes` bytes between (possibly overlapping) element
             /// ranges checked by generated code. Never collects.
             gc_memmove(vmctx: ptr, dst: ptr, src: ptr, bytes: i64);
+            /// array.new / array.fill: stores the low `size` bytes (1, 2, 4 or 8) of `value`
+            /// into `count` consecutive elements from `dst` (checked by generated code).
+            /// Never collects.
+            gc_fill(vmctx: ptr, dst: ptr, value: i64, count: i64, size: i32);
             /// Raises the trap a host function left in the store (`VMStoreContext::
             /// pending_trap`); never returns. Called by host-call trampolines only.
             raise_pending_trap(vmctx: ptr);

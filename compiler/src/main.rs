@@ -91,7 +91,7 @@ struct Cli {
 
     /// The most memory the program's GC heap (Wasm GC objects) may take, in bytes or with
     /// a K, M or G suffix (powers of 1024); past it an allocation ends the program with
-    /// "GC heap out of memory". Default: 4G.
+    /// "GC heap out of memory". Default: 2G.
     #[arg(long, value_name = "SIZE")]
     max_gc_heap: Option<String>,
 

@@ -196,11 +196,8 @@ pub fn host_import_symbol(
 /// proposal: wasmtime 49 rejects the legacy one, `try`/`delegate`/`rethrow`, and so does the
 /// validator without `LEGACY_EXCEPTIONS`).
 ///
-/// GC is on for validation only, because wasmparser gates parts of Wasm 3.0 that are not
-/// GC on it (rec groups and iso-recursive types, the abstract heap types such as `anyref`,
-/// `global.get` of defined globals in constant expressions); struct and array types may be
-/// defined (they matter to type identity), but every GC instruction is refused by the
-/// translator ("... is not supported yet (GC)"), so no GC object ever exists.
+/// and GC (struct and array types, i31 references, casts; the objects live in the runtime's
+/// collected heap, `runtime-lib/src/gc.rs`).
 pub fn features() -> WasmFeatures {
     WasmFeatures::WASM2
         | WasmFeatures::FUNCTION_REFERENCES

@@ -2,8 +2,7 @@
 //! caught across functions, instances (an imported function, a `call_indirect` into
 //! another instance's table, an imported tag) and rethrows; an uncaught exception ending
 //! the program as wasmtime ends it (status 1, `thrown Wasm exception`); and the modules
-//! wasmtime 49 rejects (the legacy proposal, GC instructions) rejected with a one-line
-//! error. The spec scripts (exceptions, wasm-v3) cover the semantics instruction by
+//! wasmtime 49 rejects (the legacy proposal) rejected with a one-line error. The spec scripts (exceptions, wasm-v3) cover the semantics instruction by
 //! instruction.
 
 use std::path::Path;
@@ -352,20 +351,4 @@ fn the_legacy_exceptions_proposal_is_rejected() {
             && err.contains("legacy_exceptions feature required for try instruction"),
         "{err}"
     );
-}
-
-/// GC instructions belong to their own issue: a clear error, not a crash.
-#[test]
-fn gc_instructions_are_still_rejected() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let input = write(
-        dir.path(),
-        "gc.wat",
-        "(module (type $s (struct (field i32)))\n  (func (drop (struct.new $s (i32.const 1)))))\n",
-    );
-    let out = aot(&[&input, "-o", "out"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains(&input) && err.contains("byte 0x"), "{err}");
 }

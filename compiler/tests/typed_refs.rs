@@ -1,8 +1,7 @@
 //! Typed function references and Wasm 3.0's type system in executables, on both targets:
 //! `call_ref` through typed tables and locals, the `null reference` traps, `call_indirect`
 //! to a declared function subtype (iso-recursive canonical types, which the spec scripts of
-//! the gate do not exercise with `sub`), and the one-line errors for GC instructions, which
-//! validate (GC is on in validation for Wasm 3.0's sake) but are not supported yet.
+//! the gate do not exercise with `sub`). GC's own traps are in gc_traps.rs.
 
 mod common;
 
@@ -81,70 +80,5 @@ fn traps_are_wasmtimes() {
                 "{name} on {triple}: {err}"
             );
         }
-    }
-}
-
-#[test]
-fn gc_instructions_are_refused_with_their_offset() {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, body, op) in [
-        (
-            "struct_new",
-            "(type $s (struct (field i32))) (func (result (ref $s)) (struct.new $s (i32.const 1)))",
-            "StructNew",
-        ),
-        (
-            "array_len",
-            "(type $a (array i8)) (func (param (ref $a)) (result i32) (array.len (local.get 0)))",
-            "ArrayLen",
-        ),
-        (
-            "i31",
-            "(func (result i31ref) (ref.i31 (i32.const 1)))",
-            "RefI31",
-        ),
-        (
-            "ref_test",
-            "(func (param anyref) (result i32) (ref.test i31ref (local.get 0)))",
-            "RefTest",
-        ),
-        (
-            "ref_eq",
-            "(func (param eqref eqref) (result i32) (ref.eq (local.get 0) (local.get 1)))",
-            "RefEq",
-        ),
-        (
-            "convert",
-            "(func (param externref) (result anyref) (any.convert_extern (local.get 0)))",
-            "AnyConvertExtern",
-        ),
-        (
-            "global_init",
-            "(type $a (array i32)) (global (ref $a) (array.new_fixed $a 1 (i32.const 7)))",
-            "ArrayNewFixed",
-        ),
-        (
-            "table_init",
-            "(type $s (struct)) (table 1 (ref null $s) (struct.new $s))",
-            "StructNew",
-        ),
-    ] {
-        let input = dir.path().join(format!("{name}.wat"));
-        std::fs::write(&input, format!("(module {body})")).unwrap();
-        let exe = dir.path().join(name);
-        let out = aot(&[input.to_str().unwrap(), "-o", exe.to_str().unwrap()]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
-        assert_eq!(err.lines().count(), 1, "{name}: one line: {err:?}");
-        assert!(err.starts_with("aot: error: "), "{name}: {err}");
-        assert!(
-            err.contains(&format!("{name}.wat: byte 0x")),
-            "{name}: {err}"
-        );
-        assert!(
-            err.contains(op) && err.trim_end().ends_with("is not supported yet (GC)"),
-            "{name}: {err}"
-        );
-        assert!(!exe.exists(), "{name}: no executable");
     }
 }

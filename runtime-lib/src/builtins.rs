@@ -409,7 +409,16 @@ pub unsafe extern "C" fn aot_builtin_gc_alloc(
     // Wasm frames of this thread, stopped at calls with stack maps.
     match unsafe { crate::gc::alloc_slow(vmctx, start, info, size as u64) } {
         Ok(obj) => obj,
-        Err(kind) => crate::trap::raise(crate::trap::trap_at(kind, start)),
+        Err(kind) => {
+            let mut trap = crate::trap::trap_at(kind, start);
+            if kind == TrapKind::GcHeapOutOfMemory {
+                // wasmtime's words, with the request's size.
+                trap.detail = Some(format!(
+                    "GC heap out of memory: no capacity for allocation of {size} bytes"
+                ));
+            }
+            crate::trap::raise(trap)
+        }
     }
 }
 

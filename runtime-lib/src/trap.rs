@@ -334,7 +334,7 @@ struct TrapState {
     /// The innermost active entry into Wasm on this thread; null when none.
     activation: Cell<*const Activation>,
     kind: Cell<TrapKind>,
-    /// The detail of a raised [`TrapKind::ComponentAbi`] trap. Touched only by `raise`
+    /// The detail of a raised [`TrapKind::ComponentAbi`] (or GC heap exhaustion) trap. Touched only by `raise`
     /// and `take_trap`, never by the signal handler (which raises no such trap).
     detail: RefCell<Option<String>>,
     pc: Cell<usize>,
@@ -383,8 +383,12 @@ fn take_trap() -> Trap {
             kind,
             pc: s.pc.get(),
             backtrace: s.frames[..s.len.get()].iter().map(Cell::get).collect(),
-            detail: detail
-                .filter(|_| matches!(kind, TrapKind::ComponentAbi | TrapKind::ComponentTrap)),
+            detail: detail.filter(|_| {
+                matches!(
+                    kind,
+                    TrapKind::ComponentAbi | TrapKind::ComponentTrap | TrapKind::GcHeapOutOfMemory
+                )
+            }),
         }
     })
 }

@@ -19,14 +19,16 @@
 //! runs, a copied object's header holds its new address with bit 0 set instead.
 //!
 //! ```text
-//! struct: [0] header  [8..] fields, largest first (16, 8, 4, 2, 1 bytes), declaration
-//!                           order within a size; size rounded up to 8 (8 for no fields)
+//! struct: [0] header  [8..] fields in declaration order, each aligned to its size (at most
+//!                           8); size rounded up to 8 (8 for no fields)
 //! array:  [0] header  [8] length: u32  [12] unused  [16..] elements
 //! exn:    [0] header  [8] *const VMTag  [16..] one 16-byte slot per payload value
 //! ```
-//! Fields sorted by size need no padding and keep every field naturally aligned up to 8
-//! bytes (a v128 field may sit at an 8-aligned offset: both targets' vector loads accept
-//! that). [`struct_layout`] is the one function both sides use for offsets.
+//! Declaration order is what subtyping needs: a subtype's fields extend its supertype's, so
+//! every field a supertype declares is at the same offset in all its subtypes and
+//! `struct.get $super` reads any of them. (Sorting fields by size would save padding but
+//! move inherited fields.) A v128 field may sit at an 8-aligned offset: both targets'
+//! vector loads accept that. [`struct_layout`] is the one function both sides use.
 
 use core::mem::{offset_of, size_of};
 
@@ -166,15 +168,13 @@ pub struct StructLayout {
 
 /// The layout of a struct with `fields`; see the module doc.
 pub fn struct_layout(fields: &[FieldType], is_func: impl Fn(u32) -> bool) -> StructLayout {
-    let mut offsets = vec![0u32; fields.len()];
+    let mut offsets = Vec::with_capacity(fields.len());
     let mut at = GC_HEADER_SIZE;
-    for size in [16, 8, 4, 2, 1] {
-        for (i, f) in fields.iter().enumerate() {
-            if storage_size(f) == size {
-                offsets[i] = at;
-                at += size;
-            }
-        }
+    for f in fields {
+        let size = storage_size(f);
+        at = at.next_multiple_of(size.min(GC_ALIGN));
+        offsets.push(at);
+        at += size;
     }
     let size = at.div_ceil(GC_ALIGN) * GC_ALIGN;
     let mut ref_offsets: Vec<u32> = fields
@@ -248,7 +248,7 @@ mod tests {
     }
 
     #[test]
-    fn struct_fields_are_sorted_by_size_and_aligned() {
+    fn struct_fields_keep_their_order_aligned_for_subtyping() {
         let any = ValType::Ref(RefType {
             nullable: true,
             heap: HeapType::Any,
@@ -263,12 +263,19 @@ mod tests {
             field(ValType::F64),
         ];
         let l = struct_layout(&fields, |_| false);
-        // v128 first at 8, then the 8-byte ones in order (any, funcref, f64), then i32,
-        // i16, i8; 55 bytes round up to 56.
-        assert_eq!(l.offsets, vec![54, 48, 24, 8, 52, 32, 40]);
-        assert_eq!(l.size, 56);
+        // i8 at 8, i32 aligned to 12, anyref 16, v128 24 (8-aligned), i16 40, funcref 48,
+        // f64 56; 64 bytes.
+        assert_eq!(l.offsets, vec![8, 12, 16, 24, 40, 48, 56]);
+        assert_eq!(l.size, 64);
         // funcref fields are not traced.
-        assert_eq!(l.ref_offsets, vec![24]);
+        assert_eq!(l.ref_offsets, vec![16]);
+        // A subtype's extra fields leave the inherited ones where they were.
+        let sub = struct_layout(
+            &[fields.as_slice(), &[packed(8), field(ValType::I64)]].concat(),
+            |_| false,
+        );
+        assert_eq!(sub.offsets[..fields.len()], l.offsets[..]);
+        assert_eq!(sub.offsets[fields.len()..], [64, 72]);
     }
 
     #[test]

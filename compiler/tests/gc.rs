@@ -11,7 +11,8 @@
 //! (`return_call`, `return_call_ref`, `return_call_indirect`) passing references while
 //! allocating; `call_indirect`/`call_ref` into a function holding references; and a
 //! Wasm -> host -> Wasm boundary (`aot_test::call`; wasmtime gets a Wasm stand-in that
-//! calls through a table), with an exception crossing the host frame.
+//! calls through a table), with an exception crossing the host frame. And exceptions in a
+//! wasi-threads program, where each thread's store has a heap of its own.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -339,6 +340,56 @@ const HELD_EXNREF: &str = r#"(module
   (func (export "_start") (call $exit (call $main))))
 "#;
 
+/// wasi-threads with exceptions: each of 7 threads (main and 6 spawned) throws and catches
+/// 10000 exceptions (with a reference slot in their payload). Every thread has a store, so a
+/// heap, of its own: its exceptions are allocated and collected there, with only its own
+/// frames as roots. Exits with the sum of the caught payloads mod 113.
+const THREADS: &str = r#"(module
+  (import "env" "memory" (memory 1 1 shared))
+  (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (export "memory" (memory 0))
+  (tag $e (param i32 i64 externref))
+  (func $thrower (param $i i32)
+    (throw $e (local.get $i) (i64.extend_i32_u (local.get $i)) (ref.null extern)))
+  (func $work (param $n i32) (result i32)
+    (local $acc i32) (local $i i32)
+    (loop $l
+      (block $h (result i32 i64 externref)
+        (try_table (catch $e $h) (call $thrower (local.get $i)))
+        (unreachable))
+      (drop)
+      (i32.wrap_i64)
+      (i32.add (local.get $acc))
+      (local.set $acc)
+      (drop)
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $acc))
+  (func (export "wasi_thread_start") (param $tid i32) (param $arg i32)
+    (drop (i32.atomic.rmw.add (i32.const 0) (call $work (i32.const 10000))))
+    (drop (i32.atomic.rmw.add (i32.const 4) (i32.const 1)))
+    (drop (memory.atomic.notify (i32.const 4) (i32.const 1))))
+  (func (export "_start")
+    (local $i i32) (local $n i32)
+    (loop $l
+      (drop (call $spawn (local.get $i)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 6))))
+    (drop (i32.atomic.rmw.add (i32.const 0) (call $work (i32.const 10000))))
+    (loop $w
+      (local.set $n (i32.atomic.load (i32.const 4)))
+      (if (i32.lt_u (local.get $n) (i32.const 6))
+        (then
+          (drop (memory.atomic.wait32 (i32.const 4) (local.get $n) (i64.const -1)))
+          (br $w))))
+    ;; 7 * sum(0..10000) = 349965000, mod 113 (a WASI exit status is below 126)
+    (call $exit (i32.rem_u (i32.atomic.load (i32.const 0)) (i32.const 113)))))
+"#;
+
+/// 7 * (0 + 1 + ... + 9999) mod 113.
+const THREADS_EXIT: i32 = (7 * 49_995_000) % 113;
+
 const WASMTIME_FEATURES: &str = "gc=y,function-references=y,exceptions=y,tail-call=y";
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -454,5 +505,28 @@ fn a_held_exnref_keeps_its_payload_across_collections() {
     assert_eq!(expected.status.code(), Some(7), "wasmtime: {expected:?}");
     for triple in common::TRIPLES {
         check(dir.path(), &input, &[], triple, &expected);
+    }
+}
+
+#[test]
+fn exceptions_in_wasi_threads_live_in_each_threads_own_heap() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = write(dir.path(), "threads.wat", THREADS);
+    for triple in common::TRIPLES {
+        let exe = dir.path().join(format!("threads-{triple}"));
+        let exe_s = exe.to_str().expect("utf-8 path");
+        compile(&[&input, "-o", exe_s, "--target", triple, "-O", "2"]);
+        for stress in [false, true] {
+            let what = format!("threads on {triple}, AOT_GC_STRESS={}", stress as u8);
+            let Some(out) = run(triple, &exe, stress, &what) else {
+                continue;
+            };
+            assert_eq!(
+                out.status.code(),
+                Some(THREADS_EXIT),
+                "{what}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 }

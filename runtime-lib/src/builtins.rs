@@ -516,7 +516,6 @@ mod by_contract_name {
     pub use super::aot_builtin_table_fill as table_fill;
     pub use super::aot_builtin_table_grow as table_grow;
     pub use super::aot_builtin_table_init as table_init;
-    pub use crate::exceptions::aot_builtin_exn_new as exn_new;
     pub use crate::exceptions::aot_builtin_throw_ref as throw_ref;
 }
 

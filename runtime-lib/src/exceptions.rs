@@ -4,8 +4,10 @@
 //! - tags ([`TagRef`]): one leaked `VMTag` per defined tag per instance; a tag's address
 //!   is its identity, so an imported tag is the exporter's tag and two instantiations of a
 //!   module define distinct tags;
-//! - exception objects (`exn_new`): a leaked `VMException` with its payload slots. They
-//!   are never freed (no collector knows when the last `exnref` goes away);
+//! - the collector's view of exceptions: a tag's `gc_info` ([`exn_type_info`]), the header
+//!   of its exceptions, which generated code allocates in the GC heap (`crate::gc`) like
+//!   structs; the collector traces their reference payload slots, moves them and frees
+//!   them when no `exnref` is left;
 //! - the throw (`throw_ref`): a walk of the frame-pointer chain from the module's throw
 //!   stub outwards, over Wasm frames only, looking each return address up in the handler
 //!   records the compiler emitted (`aot_abi::HandlerRecord`). At the first record it
@@ -20,11 +22,15 @@
 //!   returns the `ThrownException` error), and its host-call trampoline throws the same
 //!   exception again in the Wasm frame that called the host ([`rethrow_from_host`]), where
 //!   a `try_table` may catch it. The exception travels in a per-thread cell beside the
-//!   trap, set when the walk gives up.
+//!   trap, set when the walk gives up. That cell is a GC root ([`visit_roots`]), so the
+//!   exception stays valid (and is updated if it moves) until it is taken.
 
 use core::cell::Cell;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
-use aot_abi::{TrapKind, VMEXN_SLOT_SIZE, VMEXN_VALUES, VMException, VMTag};
+use aot_abi::gc::{GC_KIND_EXN, VMGcTypeInfo, is_traced};
+use aot_abi::{TrapKind, VMEXN_SLOT_SIZE, VMEXN_VALUES, VMTag, exn_size};
 
 use crate::trap::{self, Trap};
 
@@ -48,7 +54,10 @@ impl TagRef {
     /// A new tag, distinct from every other, of the function type interned as `type_id`.
     pub fn new(type_id: u32) -> TagRef {
         TagRef {
-            tag: Box::leak(Box::new(VMTag { type_id })),
+            tag: Box::leak(Box::new(VMTag {
+                type_id,
+                gc_info: exn_type_info(type_id),
+            })),
         }
     }
 
@@ -63,41 +72,54 @@ impl TagRef {
     }
 }
 
-/// Allocates an exception of `tag` with `num_values` zeroed payload slots.
-///
-/// # Safety
-/// `tag` must be a tag's `VMTag` pointer (generated code loads it from a vmctx).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn aot_builtin_exn_new(
-    _vmctx: *mut u8,
-    tag: *mut u8,
-    num_values: i32,
-) -> *mut u8 {
-    let n = num_values.max(0) as usize;
-    let size = VMEXN_VALUES as usize + n * VMEXN_SLOT_SIZE as usize;
-    let Ok(layout) = std::alloc::Layout::from_size_align(size, 16) else {
-        std::process::abort();
-    };
-    // SAFETY: the layout is nonzero-sized (the header alone is 16 bytes).
-    let exn = unsafe { std::alloc::alloc_zeroed(layout) } as *mut VMException;
-    if exn.is_null() {
-        std::alloc::handle_alloc_error(layout);
-    }
-    // SAFETY: `exn` is a fresh allocation large and aligned enough for the header.
-    unsafe {
-        exn.write(VMException {
-            tag: tag as *const VMTag,
-            num_values: n as u64,
-        })
-    };
-    exn as *mut u8
+/// The `VMGcTypeInfo` of the exceptions of tags of canonical function type `type_id`:
+/// kind `GC_KIND_EXN`, the whole exception's size, and the offsets of the payload slots
+/// whose values the collector traces. Made once per type and never freed.
+fn exn_type_info(type_id: u32) -> *const VMGcTypeInfo {
+    static INFOS: LazyLock<Mutex<HashMap<u32, usize>>> = LazyLock::new(Default::default);
+    let mut infos = INFOS.lock().unwrap_or_else(|e| e.into_inner());
+    let info = *infos.entry(type_id).or_insert_with(|| {
+        let params = crate::types::func_type_of(type_id)
+            .map(|f| f.params)
+            .unwrap_or_default();
+        let ref_offsets: Vec<u32> = params
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| is_traced(p, crate::types::is_func))
+            .map(|(i, _)| VMEXN_VALUES + i as u32 * VMEXN_SLOT_SIZE)
+            .collect();
+        let ref_offsets = Vec::leak(ref_offsets);
+        let info = Box::leak(Box::new(VMGcTypeInfo {
+            kind: GC_KIND_EXN,
+            type_id,
+            depth: 0,
+            size: exn_size(params.len() as u32),
+            num_ref_offsets: ref_offsets.len() as u32,
+            elem_is_ref: 0,
+            ref_offsets: ref_offsets.as_ptr(),
+            display: core::ptr::null(),
+        }));
+        info as *const VMGcTypeInfo as usize
+    });
+    info as *const VMGcTypeInfo
+}
+
+/// Visits the GC references the exception machinery holds outside Wasm frames: the
+/// uncaught exception waiting for a host-call trampoline to rethrow it.
+pub(crate) fn visit_roots(visit: &mut dyn FnMut(*mut u64)) {
+    UNCAUGHT.with(|u| {
+        let mut w = u.get() as u64;
+        visit(&mut w);
+        u.set(w as usize);
+    });
 }
 
 /// Throws `exn`; see the module docs. `fp` is the frame pointer of the throw stub.
 ///
 /// # Safety
-/// Called only by a module's throw stub, from Wasm code, with a non-null exception that
-/// `exn_new` allocated, and `fp` the stub's own frame record.
+/// Called only by a module's throw stub, from Wasm code, with a non-null exception (a GC
+/// object of kind `GC_KIND_EXN`), and `fp` the stub's own frame record. Nothing here
+/// allocates, so no collection moves `exn` during the walk.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn aot_builtin_throw_ref(_vmctx: *mut u8, exn: *mut u8, fp: *mut u8) {
     let start = trap::StackStart::caller_of(fp as usize, crate::signals::frame_readable);

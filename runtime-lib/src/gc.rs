@@ -13,7 +13,10 @@
 //! **Roots are exact**: the references in Wasm frames that Cranelift's stack maps record
 //! (the caller hands them to [`Heap::collect`] through a visitor, and they are rewritten
 //! when their objects move), the reference globals, tables and element segments registered
-//! with [`Heap::add_root`], and the host's own temporary roots ([`Heap::host_roots`]).
+//! with [`Heap::add_root`], the host's own temporary roots ([`Heap::host_roots`]), and the
+//! uncaught exception a host-call trampoline has yet to rethrow
+//! (`crate::exceptions::visit_roots`). Exceptions are GC objects too (kind `GC_KIND_EXN`),
+//! traced like structs through their tag type's info.
 //!
 //! **Sizing**: after a collection that leaves `L` live bytes the next allocation window
 //! gives room for `max(GROWTH * L, L + MIN_WINDOW)`, so collection work per allocated
@@ -354,6 +357,7 @@ impl Heap {
             for w in &mut self.host_roots {
                 visit(w);
             }
+            crate::exceptions::visit_roots(&mut visit);
         }
         // SAFETY: every object between the scan pointer and `top` was copied above.
         unsafe { cheney.scan(to.start as usize) };

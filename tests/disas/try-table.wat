@@ -46,7 +46,7 @@
 ;;     jmp     label6
 ;;   block3:
 ;;     movq %rax, %rsi
-;;     movq (%rsi), %rax
+;;     movq 8(%rsi), %rax
 ;;     movq <offset:1>+(%rsp), %rdi
 ;;     movq 0x28(%rdi), %rcx
 ;;     cmpq %rcx, %rax
@@ -105,7 +105,7 @@
 ;;     b label6
 ;;   block3:
 ;;     mov x3, x0
-;;     ldr x0, [x3]
+;;     ldr x0, [x3, #8]
 ;;     ldr x2, [sp]
 ;;     ldr x1, [x2, #40]
 ;;     subs xzr, x0, x1

@@ -2,11 +2,14 @@
 //!
 //! The path that throws nothing costs nothing: a call inside a `try_table` is a Cranelift
 //! `try_call` whose exceptional edge goes to the table's landing pad, and the only trace
-//! it leaves is a [`aot_abi::HandlerRecord`] for its return address. Throwing is a call to
-//! the module's throw stub (`exn_new` allocates the exception, the generated code writes
-//! its payload, the stub calls `throw_ref`); the runtime walks the frame pointers up to the
-//! first call site with a record and resumes at its landing pad with the exception in the
-//! first payload register (`runtime-lib/src/exceptions.rs`).
+//! it leaves is a [`aot_abi::HandlerRecord`] for its return address. Throwing allocates
+//! the exception in the GC heap like a struct (`FuncEnv::gc_alloc`, header = the tag's
+//! `gc_info`; the payload values, references among them, stay live across the allocation,
+//! so a collection there finds and moves them), writes its tag and payload, and calls the
+//! module's throw stub, which calls `throw_ref`; the runtime walks the frame pointers up to
+//! the first call site with a record and resumes at its landing pad with the exception in
+//! the first payload register (`runtime-lib/src/exceptions.rs`). An `exnref` is a GC
+//! reference like any other: stack-mapped wherever it is live across a call.
 //!
 //! Every record catches everything: the landing pad compares the exception's tag with its
 //! clauses' tags in order (a tag's identity is its `VMTag` address) and branches to the
@@ -15,13 +18,19 @@
 //! same function, if any, catches it in turn. So the runtime never needs to know which
 //! instance a frame belongs to to match tags.
 
-use aot_abi::{TrapKind, VMEXN_SLOT_SIZE, VMEXN_TAG, VMEXN_VALUES};
+use aot_abi::{TrapKind, VMEXN_SLOT_SIZE, VMEXN_TAG, VMEXN_VALUES, VMTAG_GC_INFO, exn_size};
 use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData, Value};
 use wasmparser::{Catch, TryTable};
 
 use super::{Frame, FrameKind, Translator, block_args};
 use crate::CompileError;
-use crate::env::{Builtin, PTR, ir_type, trap_code};
+use crate::env::{PTR, ir_type, trap_code};
+
+/// Accesses to an exception's tag and payload: the object is live and non-null, but only
+/// 8-aligned (a GC object), so no alignment is claimed for v128 slots.
+fn exn_flags() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
 
 /// The landing pad of one `try_table` and its catch clauses, kept on its frame until its
 /// `end`, where the pad's dispatch is emitted (the clauses' labels are relative to the
@@ -36,9 +45,9 @@ impl Translator<'_, '_, '_> {
         let (params, results) = self.block_sig(table.ty)?;
         let dest = self.new_block_with(&results);
         let pad = self.b.create_block();
-        // The exnref: not a GC root until exceptions move into the GC heap (see
-        // `needs_stack_map`); then `note_ref` it with type exnref.
-        self.b.append_block_param(pad, PTR);
+        // The exnref: a GC reference, mapped wherever it is live across a call.
+        let exn = self.b.append_block_param(pad, PTR);
+        self.b.declare_value_needs_stack_map(exn);
         let stack_base = self.stack.len() - params.len();
         self.env.exn_handlers.push((pad, false));
         self.frames.push(Frame {
@@ -59,21 +68,31 @@ impl Translator<'_, '_, '_> {
         Ok(())
     }
 
-    /// `throw $tag`: allocates the exception, stores the payload, throws it.
+    /// `throw $tag`: allocates the exception (which may collect: the payload values stay
+    /// live across it and are reloaded, moved, after), stores the tag and payload, throws.
     pub(super) fn op_throw(&mut self, tag_index: u32) {
         let ty = self.tag_type(tag_index);
         let args = self.popn(ty.params.len());
         let tag = self.env.tag_ptr(self.b, tag_index);
-        let n = self.b.ins().iconst(ir::types::I32, ty.params.len() as i64);
-        let exn = self
-            .env
-            .call_builtin(self.b, Builtin::exn_new, &[tag, n])
-            .expect("exn_new returns the exception");
+        let info = self.b.ins().load(
+            PTR,
+            MemFlagsData::trusted().with_readonly().with_can_move(),
+            tag,
+            VMTAG_GC_INFO as i32,
+        );
+        let size = self.b.ins().iconst(
+            ir::types::I64,
+            i64::from(exn_size(ty.params.len() as u32)),
+        );
+        // Under a tag's 1000 parameters the size stays far below the large-object size.
+        let exn = self.env.gc_alloc(self.b, info, size, false);
+        self.b.declare_value_needs_stack_map(exn);
+        self.b
+            .ins()
+            .store(exn_flags(), tag, exn, VMEXN_TAG as i32);
         for (i, v) in args.iter().enumerate() {
             let off = VMEXN_VALUES + i as u32 * VMEXN_SLOT_SIZE;
-            self.b
-                .ins()
-                .store(MemFlagsData::trusted(), *v, exn, off as i32);
+            self.b.ins().store(exn_flags(), *v, exn, off as i32);
         }
         self.throw_exn(exn);
     }
@@ -123,7 +142,7 @@ impl Translator<'_, '_, '_> {
                     let thrown =
                         self.b
                             .ins()
-                            .load(PTR, MemFlagsData::trusted(), exn, VMEXN_TAG as i32);
+                            .load(PTR, exn_flags(), exn, VMEXN_TAG as i32);
                     let mine = self.env.tag_ptr(self.b, tag);
                     let matched = self.b.create_block();
                     let next = self.b.create_block();
@@ -134,12 +153,7 @@ impl Translator<'_, '_, '_> {
                     let mut vals = Vec::with_capacity(ty.params.len() + 1);
                     for (i, p) in ty.params.iter().enumerate() {
                         let off = VMEXN_VALUES + i as u32 * VMEXN_SLOT_SIZE;
-                        let v = self.b.ins().load(
-                            ir_type(*p),
-                            MemFlagsData::trusted(),
-                            exn,
-                            off as i32,
-                        );
+                        let v = self.b.ins().load(ir_type(*p), exn_flags(), exn, off as i32);
                         self.note_ref(v, p);
                         vals.push(v);
                     }

@@ -14,7 +14,7 @@ mod gc;
 mod numeric;
 mod simd;
 
-use aot_abi::{CompositeType, ModuleMeta, RefTop, TrapKind, ValType};
+use aot_abi::{CompositeType, ModuleMeta, TrapKind, ValType};
 use cranelift_codegen::ir::{
     self, BlockArg, Function, InstBuilder, JumpTableData, MemFlagsData, Type, Value,
     condcodes::IntCC, types,
@@ -173,22 +173,18 @@ pub fn translate_function(
 }
 
 /// Whether a value of Wasm type `ty` is a GC root the collector must find in Wasm frames:
-/// a traced reference (`aot_abi::gc::is_traced`: the `any` and `extern` hierarchies; a
-/// funcref points into an instance and never moves). Decided from the type alone, in every
-/// module: one with no GC types of its own may still hold another module's objects in an
-/// `anyref` or `externref` across a call.
-///
-/// TODO(exceptions move into the GC heap): exnrefs are leaked `*mut VMException`s today,
-/// not GC objects, so they are not mapped; once exceptions are GC objects (design note
-/// stage 8) drop the `RefTop::Exn` exclusion so their payloads stay reachable and movable.
+/// a traced reference (`aot_abi::gc::is_traced`: the `any`, `extern` and `exn`
+/// hierarchies; a funcref points into an instance and never moves). Decided from the type
+/// alone, in every module: one with no GC types of its own may still hold another module's
+/// objects in an `anyref` or `externref` across a call, and any module's exceptions are GC
+/// objects whose payloads may hold references.
 pub(crate) fn needs_stack_map(meta: &ModuleMeta, ty: &ValType) -> bool {
     let is_func = |i: u32| {
         meta.type_defs
             .get(i as usize)
             .is_none_or(|d| matches!(d.composite, CompositeType::Func))
     };
-    let exn = matches!(ty, ValType::Ref(r) if r.heap.top(is_func) == RefTop::Exn);
-    aot_abi::gc::is_traced(ty, is_func) && !exn
+    aot_abi::gc::is_traced(ty, is_func)
 }
 
 fn zero_value(b: &mut FunctionBuilder, t: Type) -> Value {

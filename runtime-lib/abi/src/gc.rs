@@ -22,6 +22,7 @@
 //! struct: [0] header  [8..] fields in declaration order, each aligned to its size (at most
 //!                           8); size rounded up to 8 (8 for no fields)
 //! array:  [0] header  [8] length: u32  [12] unused  [16..] elements
+//! exn:    [0] header  [8] *const VMTag  [16..] one 16-byte slot per payload value
 //! ```
 //! Declaration order is what subtyping needs: a subtype's fields extend its supertype's, so
 //! every field a supertype declares is at the same offset in all its subtypes and
@@ -70,28 +71,34 @@ pub const fn is_object(w: u64) -> bool {
 pub const GC_KIND_STRUCT: u32 = 1;
 /// [`VMGcTypeInfo::kind`] of an array type.
 pub const GC_KIND_ARRAY: u32 = 2;
+/// [`VMGcTypeInfo::kind`] of an exception (`crate::VMException`): laid out and traced as a
+/// struct whose fields are the tag pointer (untraced) and the payload slots. One info per
+/// tag function type ([`crate::VMTag::gc_info`]); it is in no cast's supertype display.
+pub const GC_KIND_EXN: u32 = 3;
 
-/// What the collector and the casts know of one canonical struct or array type. The
-/// runtime builds one per canonical type id when it interns the type's rec group and never
-/// frees it (its address is the type's identity in casts); vmctx's `gc_types` array points
-/// at them.
+/// What the collector and the casts know of one canonical struct or array type (or of the
+/// exceptions of one tag type, [`GC_KIND_EXN`]). The runtime builds one per canonical type
+/// id when it interns the type's rec group and never frees it (its address is the type's
+/// identity in casts); vmctx's `gc_types` array points at them.
 #[repr(C)]
 #[derive(Debug)]
 pub struct VMGcTypeInfo {
-    /// [`GC_KIND_STRUCT`] or [`GC_KIND_ARRAY`].
+    /// [`GC_KIND_STRUCT`], [`GC_KIND_ARRAY`] or [`GC_KIND_EXN`].
     pub kind: u32,
     /// The runtime's canonical type id.
     pub type_id: u32,
     /// Length of the declared supertype chain above it (0: no supertype). At most 63 by
     /// validation.
     pub depth: u32,
-    /// A struct's whole size in bytes, header included; an array's element size.
+    /// A struct's (or exception's) whole size in bytes, header included; an array's
+    /// element size.
     pub size: u32,
-    /// A struct's number of traced reference fields.
+    /// A struct's (or exception's) number of traced reference fields.
     pub num_ref_offsets: u32,
     /// An array's elements are traced references (1) or not (0).
     pub elem_is_ref: u32,
-    /// A struct's traced reference fields, as byte offsets from the object's start.
+    /// A struct's (or exception's) traced reference fields, as byte offsets from the
+    /// object's start.
     pub ref_offsets: *const u32,
     /// The supertype chain from the root down: `display[depth]` is this type's own info,
     /// so `t <: s` iff `t.depth >= s.depth && t.display[s.depth] == s`.

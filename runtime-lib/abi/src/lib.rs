@@ -29,7 +29,7 @@ pub use trap::TrapKind;
 pub use vmctx::*;
 
 /// Bumped whenever anything in this crate changes the binary contract.
-pub const ABI_VERSION: u32 = 12;
+pub const ABI_VERSION: u32 = 13;
 
 /// Size of a Wasm page in bytes.
 pub const WASM_PAGE_SIZE: u64 = 65536;
@@ -119,9 +119,6 @@ macro_rules! foreach_builtin {
             /// Raises the trap a host function left in the store (`VMStoreContext::
             /// pending_trap`); never returns. Called by host-call trampolines only.
             raise_pending_trap(vmctx: ptr);
-            /// Allocates an exception of tag `tag` (a `*const VMTag`) with `num_values`
-            /// payload slots, which the caller fills; returns the `*mut VMException`.
-            exn_new(vmctx: ptr, tag: ptr, num_values: i32) -> ptr;
             /// Throws `exn` (non-null): finds the innermost Wasm frame above `fp` whose
             /// call site has a handler ([`HandlerRecord`]) and resumes there; with none
             /// before the first host frame, ends the entry into Wasm as an uncaught

@@ -131,21 +131,31 @@ pub struct VMFuncRef {
 pub struct VMTag {
     /// Runtime-interned signature id of the tag's function type (no results).
     pub type_id: u32,
+    /// The header of this tag's exceptions: a [`crate::gc::VMGcTypeInfo`] of kind
+    /// [`crate::gc::GC_KIND_EXN`] whose size is the whole exception's and whose reference
+    /// offsets are the payload slots the collector traces. Shared by every tag of the same
+    /// function type, never freed.
+    pub gc_info: *const crate::gc::VMGcTypeInfo,
 }
 
+/// Offset of [`VMTag::gc_info`].
+pub const VMTAG_GC_INFO: u32 = offset_of!(VMTag, gc_info) as u32;
+
 /// A thrown exception, as generated code sees it: an `exnref` is a pointer to one (null =
-/// `ref.null exn`). Allocated by the `exn_new` builtin with room for the payload, which
-/// generated code writes (and a catching handler reads) at [`VMEXN_VALUES`]: one 16-byte
+/// `ref.null exn`). It is a GC object (`crate::gc`, kind [`crate::gc::GC_KIND_EXN`]):
+/// generated code allocates it like a struct, with its tag's [`VMTag::gc_info`] as header
+/// and [`exn_size`] bytes, writes the tag and the payload at [`VMEXN_VALUES`] (one 16-byte
 /// slot per value of the tag's parameters, little-endian from the slot's first byte, like
-/// [`crate::ValRaw`]. Never freed: there is no collector to know when the last reference
-/// goes away.
+/// [`crate::ValRaw`]), and a catching handler reads them back. The collector traces the
+/// slots of reference type and frees the exception when no `exnref` is left. The object
+/// is only 8-aligned, so a v128 slot is accessed without an alignment claim.
 #[repr(C)]
 #[derive(Debug)]
 pub struct VMException {
+    /// The GC header: the tag's `gc_info` (a forwarding address during a collection).
+    pub header: u64,
     /// The tag it was thrown with.
     pub tag: *const VMTag,
-    /// Number of payload slots that follow.
-    pub num_values: u64,
 }
 
 /// Offset of the tag pointer in a [`VMException`].
@@ -154,6 +164,12 @@ pub const VMEXN_TAG: u32 = offset_of!(VMException, tag) as u32;
 pub const VMEXN_VALUES: u32 = size_of::<VMException>() as u32;
 /// Bytes of one payload slot.
 pub const VMEXN_SLOT_SIZE: u32 = 16;
+
+/// Bytes of an exception with `num_values` payload slots, header included (a multiple
+/// of `crate::gc::GC_ALIGN`).
+pub const fn exn_size(num_values: u32) -> u32 {
+    VMEXN_VALUES + num_values * VMEXN_SLOT_SIZE
+}
 
 /// An imported function: the code to call and the context to call it with.
 #[repr(C)]
@@ -304,7 +320,8 @@ mod tests {
         assert_eq!(size_of::<VMGlobal>(), 16);
         assert_eq!(size_of::<VMFuncRef>(), 24);
         assert_eq!(VMFUNCREF_TYPE_ID, 16);
-        assert_eq!([VMEXN_TAG, VMEXN_VALUES], [0, 16]);
+        assert_eq!([VMEXN_TAG, VMEXN_VALUES, VMTAG_GC_INFO], [8, 16, 8]);
+        assert_eq!(exn_size(2), 48);
     }
 
     /// Generated code addresses these fields with the constants above, computed on the

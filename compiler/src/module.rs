@@ -841,16 +841,18 @@ mod tests {
         assert!(info.has_gc_types());
         assert!(info.is_func_type(0) && !info.is_func_type(1) && !info.is_func_type(5));
         let a = info.struct_layout(1).expect("struct");
-        // v128 at 8, then the 8-byte refs (funcref-typed, anyref), i16, i8.
-        assert_eq!(a.offsets, vec![42, 24, 8, 32, 40]);
-        assert_eq!(a.size, 48);
+        // Declaration order, each field aligned to its size (at most 8): i8 8, funcref 16,
+        // v128 24, anyref 40, i16 48.
+        assert_eq!(a.offsets, vec![8, 16, 24, 40, 48]);
+        assert_eq!(a.size, 56);
         assert_eq!(
             a.ref_offsets,
-            vec![32],
+            vec![40],
             "a function reference is not traced"
         );
         let c = info.struct_layout(3).expect("struct");
-        assert_eq!(c.ref_offsets, vec![32, 40]);
+        assert_eq!(c.offsets[..5], a.offsets[..], "inherited fields stay put");
+        assert_eq!(c.ref_offsets, vec![40, 56]);
         assert_eq!(info.struct_layout(0), None);
         assert_eq!(info.struct_layout(4), None);
         assert_eq!(

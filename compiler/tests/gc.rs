@@ -449,7 +449,10 @@ fn check(dir: &Path, input: &str, extra: &[&str], triple: &str, expected: &Outpu
         args.extend_from_slice(extra);
         compile(&args);
         for stress in [false, true] {
-            let what = format!("{input} on {triple} -O{opt}, AOT_GC_STRESS={}", stress as u8);
+            let what = format!(
+                "{input} on {triple} -O{opt}, AOT_GC_STRESS={}",
+                stress as u8
+            );
             let Some(out) = run(triple, &exe, stress, &what) else {
                 continue;
             };

@@ -101,16 +101,16 @@ fn compiler_layouts_are_the_runtime_type_infos() {
     let layout = |t| info.struct_layout(t).expect("struct");
     assert_eq!(
         layout(1).ref_offsets,
-        vec![32],
+        vec![40],
         "funcref-typed fields are not traced"
     );
     assert_eq!(
         (layout(3).size, layout(3).ref_offsets.clone()),
-        (72, vec![32, 40, 56])
+        (80, vec![40, 56, 72])
     );
     assert_eq!(
         layout(4).ref_offsets,
-        vec![8],
+        vec![16],
         "(ref null $g) is a function reference"
     );
     assert_eq!(layout(11).size, 8);

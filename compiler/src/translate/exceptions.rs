@@ -80,16 +80,14 @@ impl Translator<'_, '_, '_> {
             tag,
             VMTAG_GC_INFO as i32,
         );
-        let size = self.b.ins().iconst(
-            ir::types::I64,
-            i64::from(exn_size(ty.params.len() as u32)),
-        );
+        let size = self
+            .b
+            .ins()
+            .iconst(ir::types::I64, i64::from(exn_size(ty.params.len() as u32)));
         // Under a tag's 1000 parameters the size stays far below the large-object size.
         let exn = self.env.gc_alloc(self.b, info, size, false);
         self.b.declare_value_needs_stack_map(exn);
-        self.b
-            .ins()
-            .store(exn_flags(), tag, exn, VMEXN_TAG as i32);
+        self.b.ins().store(exn_flags(), tag, exn, VMEXN_TAG as i32);
         for (i, v) in args.iter().enumerate() {
             let off = VMEXN_VALUES + i as u32 * VMEXN_SLOT_SIZE;
             self.b.ins().store(exn_flags(), *v, exn, off as i32);
@@ -139,10 +137,7 @@ impl Translator<'_, '_, '_> {
                 Catch::AllRef { label } => self.branch_to_label(label, &[exn]),
                 Catch::One { tag, label } | Catch::OneRef { tag, label } => {
                     let with_ref = matches!(catch, Catch::OneRef { .. });
-                    let thrown =
-                        self.b
-                            .ins()
-                            .load(PTR, exn_flags(), exn, VMEXN_TAG as i32);
+                    let thrown = self.b.ins().load(PTR, exn_flags(), exn, VMEXN_TAG as i32);
                     let mine = self.env.tag_ptr(self.b, tag);
                     let matched = self.b.create_block();
                     let next = self.b.create_block();

@@ -5,7 +5,7 @@
 //! `AOT_FUZZ_JOBS=<n>` (default 2), `AOT_FUZZ_VERBOSE=1` (a line per case),
 //! `AOT_FUZZ_KEEP=1` (keep every module, not only failing ones), `AOT_WASMTIME=<path>`,
 //! `AOT_FUZZ_FORCE=<proposal>[,...]` (use these proposals in every seed, spelled as in the
-//! `seeds using each proposal` line, e.g. `Threads`), `AOT_FUZZ_BUILDS=<part>[,...]`
+//! `seeds using each proposal` line, e.g. `Threads` or `Gc`), `AOT_FUZZ_BUILDS=<part>[,...]`
 //! (only the builds whose name contains one of these, e.g. `aarch64`),
 //! `AOT_FUZZ_RUN_EVERY=<n>` (every build that runs seeds runs every `n`th one).
 //!
@@ -29,19 +29,20 @@
 //!    results are the target's own, in aot as in wasmtime: seeds with it are run only by
 //!    the x86-64-v3 build, whose lowering is wasmtime's on the (x86-64-v3) host, and only
 //!    compiled by the others (aarch64 included). Memory64 seeds may have 64-bit tables.
-//!    wasm-smith brings typed function references only with GC, whose instructions aot
-//!    refuses: its struct, array and i31 instructions are not asked for, and a module
-//!    with a GC instruction left (`ref.test`, `ref.cast`, `br_on_cast`, `ref.eq`, or one
-//!    in a constant expression) is generated again from the seed's next byte stream; a
-//!    seed with none within aot's support in [`GENERATE_ATTEMPTS`] is skipped.
+//!    GC (a quarter of the seeds, never with threads: aot refuses GC types in a threaded
+//!    program) brings struct, array and i31 types and instructions, casts, `ref.eq` and
+//!    the `any`/`extern` conversions, in code and in constant expressions; the seeds with
+//!    typed function references (which wasm-smith brings only with GC) get GC types,
+//!    casts and `ref.eq` but not the struct, array and i31 instructions.
 //! 2. Compilation with `aot::compile_module` for every build in [`BUILDS`], under
 //!    `catch_unwind`: a panic is a failure, an error is a failure unless it says
 //!    "not supported" (then the case is skipped for that build, with the reason).
 //! 3. Execution: every exported function is called with up to three fixed argument tuples
 //!    (from the seed; references are null), each call in a fresh instance (a function
 //!    with a parameter no script can pass, a non-nullable reference or an `exnref`, is
-//!    not called); after each call the mutable exported
-//!    globals are read (all globals once after the first instantiation) and the contents of
+//!    not called); the executables get `AOT_GC_MAX_HEAP` ([`GC_MAX_HEAP`]) and the rest
+//!    of the test's environment (`AOT_GC_STRESS=1` too); after each call the mutable
+//!    exported globals are read (all globals once after the first instantiation) and the contents of
 //!    every memory (32- and 64-bit, and the provider's) are hashed (by the case's
 //!    [`hasher`], a second module importing them), so that side effects are compared
 //!    too. The calls of many cases go into one spec-script executable per batch (the
@@ -50,21 +51,24 @@
 //!    A batch that crashes or hangs blames the case it was in (failure, or skip on a
 //!    timeout) and the rest run again.
 //! 4. Comparison: the observations become a `.wast` script of assertions
-//!    (`assert_return` with the exact bits, non-null references as `(ref.func)` or
-//!    `(ref.extern)` and other nulls as `(ref.null)`, `assert_trap` with our trap message,
+//!    (`assert_return` with the exact bits, non-null references as `(ref.func)`,
+//!    `(ref.extern)`, `(ref.i31)`, `(ref.struct)` or `(ref.array)` (GC objects have no
+//!    value `wast` can compare; the builds of aot also compare i31 values among
+//!    themselves) and other nulls as `(ref.null)`, `assert_trap` with our trap message,
 //!    `assert_exhaustion`, `assert_exception` for an uncaught exception) that `wasmtime
 //!    wast` checks (a call returning a non-null `exnref`, for which `wast` has no form, is
 //!    only checked to return, a global holding one is not read); each distinct set of
 //!    observations of a case is checked once (builds that agree share one check). wasmtime
 //!    stops at the first difference, so the differing call is taken out and the script
-//!    checked again, up to [`MAX_DIFFS`] differences per case. A stack exhaustion on either
-//!    side only is an implementation limit, not a bug: skipped and counted. A case passes
+//!    checked again, up to [`MAX_DIFFS`] differences per case. A stack exhaustion or a
+//!    full GC heap on either side only is an implementation limit, not a bug: skipped and
+//!    counted (a GC heap out of memory in aot skips the case in that build). A case passes
 //!    when wasmtime checked it and nothing differed.
 //!
 //! Output: one `FAIL` line per failure (case, builds, what differed), the skipped cases
 //! with their reasons, per build the calls and how they ended, how many seeds' modules
-//! have each instruction of exception handling and typed function references and how many
-//! seeds were generated again, then `fuzz: N passed, M failed, K skipped`; exit status 1
+//! have each instruction of exception handling, typed function references, threads and
+//! GC (by kind), then `fuzz: N passed, M failed, K skipped`; exit status 1
 //! on any failure. The module and the script of a failing case are written to a directory
 //! shown in the output, to reproduce it with `wasmtime wast` or `aot`.
 //!

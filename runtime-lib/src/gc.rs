@@ -719,7 +719,7 @@ pub(crate) fn eval_gc_const(
             .ok_or_else(|| format!("type {t} out of range"))?;
         let info = crate::types::gc_type_info(id);
         if info.is_null() {
-            return Err(format!("type {t} is not a struct or array type").into());
+            return Err(format!("type {t} is not a struct or array type"));
         }
         Ok(info)
     };

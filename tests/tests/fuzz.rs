@@ -399,8 +399,8 @@ impl Features {
             set.0 &= !(1 << Feature::RelaxedSimd as u32);
         }
         if set.has(Feature::Gc) && set.has(Feature::Threads) {
-            let gc_only_forced = Features(forced).has(Feature::Gc)
-                && !Features(forced).has(Feature::Threads);
+            let gc_only_forced =
+                Features(forced).has(Feature::Gc) && !Features(forced).has(Feature::Threads);
             let dropped = if gc_only_forced {
                 Feature::Threads
             } else {
@@ -576,16 +576,20 @@ fn gc_kind(op: &str) -> Option<&'static str> {
     if !aot::translate::is_gc_operator(op) {
         return None;
     }
-    Some(if op.starts_with("StructNew") || op.starts_with("ArrayNew") {
-        "GC allocation"
-    } else if op.starts_with("Struct") || op.starts_with("Array") {
-        "GC field access"
-    } else if op.starts_with("RefTest") || op.starts_with("RefCast") || op.starts_with("BrOnCast")
-    {
-        "GC cast"
-    } else {
-        "GC i31/ref.eq/conversion"
-    })
+    Some(
+        if op.starts_with("StructNew") || op.starts_with("ArrayNew") {
+            "GC allocation"
+        } else if op.starts_with("Struct") || op.starts_with("Array") {
+            "GC field access"
+        } else if op.starts_with("RefTest")
+            || op.starts_with("RefCast")
+            || op.starts_with("BrOnCast")
+        {
+            "GC cast"
+        } else {
+            "GC i31/ref.eq/conversion"
+        },
+    )
 }
 
 /// Which of [`COUNTED`] the code of `wasm` has, which kinds of other atomic instructions
@@ -603,7 +607,10 @@ fn instructions_used(wasm: &[u8]) -> BTreeSet<&'static str> {
             && r.clone().into_iter().any(|g| {
                 g.is_ok_and(|g| {
                     g.types().any(|t| {
-                        !matches!(t.composite_type.inner, wasmparser::CompositeInnerType::Func(_))
+                        !matches!(
+                            t.composite_type.inner,
+                            wasmparser::CompositeInnerType::Func(_)
+                        )
                     })
                 })
             })
@@ -1280,12 +1287,14 @@ fn ty_of(t: wasmparser::ValType, func_types: &[bool]) -> Ty {
                 A::Any | A::Eq | A::I31 | A::Struct | A::Array | A::None => Ty::AnyRef,
                 _ => Ty::Unpassable,
             },
-            HeapType::Concrete(i) => match i.as_module_index().map(|i| func_types.get(i as usize)) {
-                Some(Some(true)) => Ty::FuncRef,
-                // A struct or array type: a null of the `any` hierarchy matches it.
-                Some(Some(false)) => Ty::AnyRef,
-                _ => Ty::Unpassable,
-            },
+            HeapType::Concrete(i) => {
+                match i.as_module_index().map(|i| func_types.get(i as usize)) {
+                    Some(Some(true)) => Ty::FuncRef,
+                    // A struct or array type: a null of the `any` hierarchy matches it.
+                    Some(Some(false)) => Ty::AnyRef,
+                    _ => Ty::Unpassable,
+                }
+            }
             _ => Ty::Unpassable,
         },
     }

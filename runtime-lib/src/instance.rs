@@ -817,7 +817,6 @@ pub(crate) struct ConstEnv<'a> {
     pub store: &'a crate::store::Store,
 }
 
-/// [`eval_const`] with GC's constant instructions.
 /// Why a constant expression gave no value.
 pub(crate) enum ConstFail {
     /// The expression is malformed (a descriptor the compiler did not make).
@@ -833,6 +832,7 @@ impl From<String> for ConstFail {
     }
 }
 
+/// [`eval_const`] with GC's constant instructions.
 pub(crate) fn eval_const_in(expr: &ConstExpr, env: &ConstEnv) -> Result<ValRaw, ConstFail> {
     let is_gc = |op: &ConstOp| {
         matches!(

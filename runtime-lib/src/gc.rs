@@ -31,6 +31,8 @@
 //! were copied from is unmapped at once, so a reference the stack maps missed faults at
 //! its next use instead of reading a stale copy.
 //!
+//! `AOT_GC_MAX_HEAP=<bytes>` (tests) lowers the maximum heap below the program's.
+//!
 //! `AOT_GC_STATS=1` makes the program print one line of figures to stderr at exit
 //! ([`print_stats_if_asked`]), for the GC benchmarks.
 //!
@@ -224,10 +226,24 @@ impl Heap {
         self.stats
     }
 
+    /// Whether the stress mode is on. The first call (every allocation that leaves
+    /// generated code makes it before anything looks at `max`) also reads
+    /// `AOT_GC_MAX_HEAP=<bytes>`, a test knob that lowers the maximum: the fuzz test keeps
+    /// the huge arrays of random lengths from taking gigabytes (wasmtime refuses them
+    /// anyway: its heap cannot grow that far).
     fn stress(&mut self) -> bool {
-        *self
-            .stress
-            .get_or_insert_with(|| std::env::var_os("AOT_GC_STRESS").is_some_and(|v| v == "1"))
+        if let Some(stress) = self.stress {
+            return stress;
+        }
+        let stress = std::env::var_os("AOT_GC_STRESS").is_some_and(|v| v == "1");
+        if let Some(max) = std::env::var("AOT_GC_MAX_HEAP")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            self.max = self.max.min(max);
+        }
+        self.stress = Some(stress);
+        stress
     }
 
     /// Allocates an object of `size` bytes (a multiple of `GC_ALIGN`) described by
@@ -694,7 +710,7 @@ unsafe fn alloc_from_host(
 pub(crate) fn eval_gc_const(
     expr: &aot_abi::ConstExpr,
     env: &crate::instance::ConstEnv,
-) -> Result<aot_abi::ValRaw, String> {
+) -> Result<aot_abi::ValRaw, crate::instance::ConstFail> {
     use aot_abi::{CompositeType, ConstOp, ValRaw};
     let meta = env.meta;
     let is_func = |i: u32| {
@@ -714,7 +730,7 @@ pub(crate) fn eval_gc_const(
         }
         Ok(info)
     };
-    let trap = |k: TrapKind| k.message().to_string();
+    let trap = crate::instance::ConstFail::Trap;
     // Each value with whether the collector traces it.
     let mut stack: Vec<(ValRaw, bool)> = Vec::new();
     let underflow = || "operand stack underflow".to_string();
@@ -724,7 +740,7 @@ pub(crate) fn eval_gc_const(
                 let Some(CompositeType::Struct(fields)) =
                     meta.type_defs.get(t as usize).map(|d| &d.composite)
                 else {
-                    return Err(format!("type {t} is not a struct type"));
+                    return Err(format!("type {t} is not a struct type").into());
                 };
                 let layout = aot_abi::gc::struct_layout(fields, is_func);
                 let info = info_of(t)?;
@@ -735,7 +751,7 @@ pub(crate) fn eval_gc_const(
                         .map_err(trap)?;
                 if matches!(op, ConstOp::StructNew(_)) {
                     if stack.len() < fields.len() {
-                        return Err(underflow());
+                        return Err(underflow().into());
                     }
                     let vals = stack.split_off(stack.len() - fields.len());
                     for ((f, (v, _)), off) in fields.iter().zip(vals).zip(&layout.offsets) {
@@ -752,7 +768,7 @@ pub(crate) fn eval_gc_const(
                 let Some(CompositeType::Array(elem)) =
                     meta.type_defs.get(t as usize).map(|d| &d.composite)
                 else {
-                    return Err(format!("type {t} is not an array type"));
+                    return Err(format!("type {t} is not an array type").into());
                 };
                 let elem_size = aot_abi::gc::storage_size(elem) as usize;
                 let len = match *op {
@@ -783,7 +799,7 @@ pub(crate) fn eval_gc_const(
                     }
                     ConstOp::ArrayNewFixed(..) => {
                         if stack.len() < len as usize {
-                            return Err(underflow());
+                            return Err(underflow().into());
                         }
                         let vals = stack.split_off(stack.len() - len as usize);
                         for (i, (v, _)) in vals.iter().enumerate() {
@@ -845,7 +861,7 @@ pub(crate) fn eval_gc_const(
     }
     match stack.as_slice() {
         [(v, _)] => Ok(*v),
-        s => Err(format!("leaves {} values instead of 1", s.len())),
+        s => Err(format!("leaves {} values instead of 1", s.len()).into()),
     }
 }
 

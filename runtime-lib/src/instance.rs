@@ -555,8 +555,12 @@ pub fn instantiate_in(
 
     let funcref_addr =
         |i: u32| (i < offsets.counts.funcs).then(|| vmctx as usize + offsets.funcref(i) as usize);
-    let bad_const =
-        |what: String| InstantiateError::Other(format!("malformed constant expression in {what}"));
+    let bad_const = |what: String, fail: ConstFail| match fail {
+        ConstFail::Malformed(why) => {
+            InstantiateError::Other(format!("malformed constant expression in {what}: {why}"))
+        }
+        ConstFail::Trap(kind) => trap_of(kind),
+    };
     let traced = |t: aot_abi::ValType| aot_abi::gc::is_traced(&t, crate::types::is_func);
     // The roots registered below go if instantiation fails (their storage may go with it).
     let roots_guard = crate::gc::RootsGuard::new(store);
@@ -569,7 +573,7 @@ pub fn instantiate_in(
             store,
         };
         let value =
-            eval_const_in(&g.init, &env).map_err(|e| bad_const(format!("global {i}: {e}")))?;
+            eval_const_in(&g.init, &env).map_err(|e| bad_const(format!("global {i}"), e))?;
         let slot = ctx.write(
             offsets.defined_global(i as u32),
             VMGlobal { bytes: value.0 },
@@ -596,7 +600,7 @@ pub fn instantiate_in(
             store,
         };
         let init = match &t.init {
-            Some(e) => eval_const_in(e, &env).map_err(|e| bad_const(format!("table {i}: {e}")))?,
+            Some(e) => eval_const_in(e, &env).map_err(|e| bad_const(format!("table {i}"), e))?,
             None => ValRaw::default(),
         };
         let slot = ctx.slot(offsets.defined_table(i as u32));
@@ -626,9 +630,13 @@ pub fn instantiate_in(
         let seg_traced = traced(crate::types::canonical_val(seg.ty, type_ids));
         // Sized up front: growing by reallocation churns musl's allocator (see eval_const).
         let mut items = Vec::with_capacity(seg.items.len());
+        let held = store.gc().host_roots().len();
         for e in &seg.items {
-            let v = eval_const_in(e, &env)
-                .map_err(|e| bad_const(format!("element segment {i}: {e}")))?;
+            let v = eval_const_in(e, &env).map_err(|e| {
+                // The items held so far go with the failed instantiation.
+                store.gc().host_roots().truncate(held);
+                bad_const(format!("element segment {i}"), e)
+            })?;
             if seg_traced {
                 // Held by the heap until the segment is whole, as a later item may collect.
                 store.gc().host_roots().push(v.u64());
@@ -809,8 +817,23 @@ pub(crate) struct ConstEnv<'a> {
     pub store: &'a crate::store::Store,
 }
 
+/// Why a constant expression gave no value.
+pub(crate) enum ConstFail {
+    /// The expression is malformed (a descriptor the compiler did not make).
+    Malformed(String),
+    /// An allocation failed (`allocation size too large`, `GC heap out of memory`): the
+    /// instantiation fails with that trap, as in wasmtime.
+    Trap(TrapKind),
+}
+
+impl From<String> for ConstFail {
+    fn from(why: String) -> ConstFail {
+        ConstFail::Malformed(why)
+    }
+}
+
 /// [`eval_const`] with GC's constant instructions.
-pub(crate) fn eval_const_in(expr: &ConstExpr, env: &ConstEnv) -> Result<ValRaw, String> {
+pub(crate) fn eval_const_in(expr: &ConstExpr, env: &ConstEnv) -> Result<ValRaw, ConstFail> {
     let is_gc = |op: &ConstOp| {
         matches!(
             op,
@@ -825,7 +848,7 @@ pub(crate) fn eval_const_in(expr: &ConstExpr, env: &ConstEnv) -> Result<ValRaw, 
         )
     };
     if !expr.0.iter().any(is_gc) {
-        return eval_const(expr, env.globals, env.funcref);
+        return Ok(eval_const(expr, env.globals, env.funcref)?);
     }
     crate::gc::eval_gc_const(expr, env)
 }

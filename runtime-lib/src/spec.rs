@@ -572,21 +572,40 @@ fn show_raw(ty: ValType, v: &ValRaw) -> String {
         },
         ValType::Ref(r) => {
             let name = crate::imports::val_type_name(ty);
-            match (r.heap.top(|_| true), v.u64()) {
+            // Concrete ids are canonical here (results and globals), so struct and array
+            // types are told from function types.
+            match (r.heap.top(crate::types::is_func), v.u64()) {
                 (_, 0) => format!("{name}:null"),
                 (RefTop::Extern, w) => format!("{name}:{}", show_host_ref(w)),
+                (RefTop::Any, w) => format!("{name}:{}", show_any(w)),
                 (_, p) => format!("{name}:0x{p:x}"),
             }
         }
     }
 }
 
-/// A non-null extern word: its host reference number, or the raw word of anything else
-/// (a GC object or i31 made external).
+/// A non-null extern word: its host reference number, or `any <what>` for an `any` made
+/// external (see [`show_any`]).
 fn show_host_ref(w: u64) -> String {
     match host_ref_number(w) {
         Some(n) => n.to_string(),
-        None => format!("0x{w:x}"),
+        None => format!("any {}", show_any(w)),
+    }
+}
+
+/// A non-null word of the `any` hierarchy as scripts can compare it: `i31 <unsigned
+/// value>`, `struct`, `array` (objects have no printable identity: their addresses
+/// change with every collection), `host <n>`.
+fn show_any(w: u64) -> String {
+    match any_word(w) {
+        AnyWord::I31 => format!("i31 {}", (w as u32) >> 1),
+        AnyWord::Struct => "struct".into(),
+        AnyWord::Array => "array".into(),
+        AnyWord::Host => match host_ref_number(w) {
+            Some(n) => format!("host {n}"),
+            None => format!("0x{w:x}"),
+        },
+        AnyWord::Null | AnyWord::Unknown => format!("0x{w:x}"),
     }
 }
 

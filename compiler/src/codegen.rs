@@ -213,7 +213,8 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         tramp_ids.push(id);
     }
 
-    ctx.func = build_throw_stub(
+    ctx.func = build_fp_stub(
+        FpStub::Throw,
         call_conv,
         isa.frontend_config(),
         throw_stub,
@@ -222,7 +223,8 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     );
     module.define_function(throw_stub, &mut ctx).map_err(merr)?;
     module.clear_context(&mut ctx);
-    ctx.func = build_gc_stub(
+    ctx.func = build_fp_stub(
+        FpStub::Gc,
         call_conv,
         isa.frontend_config(),
         gc_stub,
@@ -1019,60 +1021,36 @@ fn build_transition(
     func
 }
 
-/// The module's throw stub (`env::throw_stub_signature`): calls the `throw_ref` builtin
-/// with its own frame pointer, from which the runtime's frame walk starts.
-fn build_throw_stub(
-    call_conv: CallConv,
-    fc: isa::TargetFrontendConfig,
-    id: FuncId,
-    throw_name: u32,
-    fctx: &mut FunctionBuilderContext,
-) -> ir::Function {
-    let mut func = ir::Function::with_name_signature(
-        UserFuncName::user(env::NS_FUNC, id.as_u32()),
-        env::throw_stub_signature(),
-    );
-    let mut b = FunctionBuilder::new(&mut func, fctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let params = b.block_params(entry).to_vec();
-    let fp = b.ins().get_frame_pointer(env::PTR);
-    let name = b.func.declare_imported_user_function(ir::UserExternalName {
-        namespace: env::NS_FUNC,
-        index: throw_name,
-    });
-    let sig = b.import_signature(Builtin::throw_ref.signature(call_conv));
-    let throw = b.import_function(ir::ExtFuncData {
-        name: ir::ExternalName::user(name),
-        signature: sig,
-        colocated: false,
-        patchable: false,
-    });
-    b.ins().call(throw, &[params[0], params[1], fp]);
-    b.ins()
-        .trap(env::trap_code(aot_abi::TrapKind::UnreachableCodeReached));
-    b.finalize(fc);
-    func
+/// Which frame-pointer stub [`build_fp_stub`] builds.
+#[derive(Clone, Copy)]
+enum FpStub {
+    /// The throw stub (`env::throw_stub_signature`): calls `throw_ref(vmctx, exn, fp)`,
+    /// whose frame walk starts at `fp`; never returns.
+    Throw,
+    /// The GC stub (`env::gc_stub_signature`): returns `gc_alloc(vmctx, fp, info, size)`.
+    /// From the stub's record the collector finds the allocating Wasm frame (`[fp]` its
+    /// frame pointer, `[fp + 8]` the return address into it) and so every Wasm frame's
+    /// stack map.
+    Gc,
 }
 
-/// The module's GC stub (`env::gc_stub_signature`): calls the `gc_alloc` builtin with its
-/// own frame pointer, from whose record the collector finds the allocating Wasm frame
-/// (`[fp]` its frame pointer, `[fp + 8]` the return address into it) and so every Wasm
-/// frame's stack map. A Rust builtin cannot find that frame itself (the runtime need not
-/// keep frame pointers), hence this frame in between.
-fn build_gc_stub(
+/// A stub that passes its own frame pointer to a builtin: a Rust builtin cannot find its
+/// Wasm caller's frame itself (the runtime need not keep frame pointers), hence this frame
+/// in between.
+fn build_fp_stub(
+    kind: FpStub,
     call_conv: CallConv,
     fc: isa::TargetFrontendConfig,
     id: FuncId,
-    alloc_name: u32,
+    builtin_name: u32,
     fctx: &mut FunctionBuilderContext,
 ) -> ir::Function {
-    let mut func = ir::Function::with_name_signature(
-        UserFuncName::user(env::NS_FUNC, id.as_u32()),
-        env::gc_stub_signature(),
-    );
+    let (sig, builtin) = match kind {
+        FpStub::Throw => (env::throw_stub_signature(), Builtin::throw_ref),
+        FpStub::Gc => (env::gc_stub_signature(), Builtin::gc_alloc),
+    };
+    let mut func =
+        ir::Function::with_name_signature(UserFuncName::user(env::NS_FUNC, id.as_u32()), sig);
     let mut b = FunctionBuilder::new(&mut func, fctx);
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
@@ -1082,18 +1060,27 @@ fn build_gc_stub(
     let fp = b.ins().get_frame_pointer(env::PTR);
     let name = b.func.declare_imported_user_function(ir::UserExternalName {
         namespace: env::NS_FUNC,
-        index: alloc_name,
+        index: builtin_name,
     });
-    let sig = b.import_signature(Builtin::gc_alloc.signature(call_conv));
-    let alloc = b.import_function(ir::ExtFuncData {
+    let sig = b.import_signature(builtin.signature(call_conv));
+    let callee = b.import_function(ir::ExtFuncData {
         name: ir::ExternalName::user(name),
         signature: sig,
         colocated: false,
         patchable: false,
     });
-    let call = b.ins().call(alloc, &[params[0], fp, params[1], params[2]]);
-    let obj = b.inst_results(call)[0];
-    b.ins().return_(&[obj]);
+    match kind {
+        FpStub::Throw => {
+            b.ins().call(callee, &[params[0], params[1], fp]);
+            b.ins()
+                .trap(env::trap_code(aot_abi::TrapKind::UnreachableCodeReached));
+        }
+        FpStub::Gc => {
+            let call = b.ins().call(callee, &[params[0], fp, params[1], params[2]]);
+            let obj = b.inst_results(call)[0];
+            b.ins().return_(&[obj]);
+        }
+    }
     b.finalize(fc);
     func
 }

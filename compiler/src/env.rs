@@ -213,7 +213,7 @@ pub fn throw_stub_signature() -> Signature {
 /// The signature of a module's GC stub, `stub(vmctx, info, size) -> object`: the slow path
 /// of every allocation, in the Wasm convention like any call from Wasm code (so its call
 /// is a safepoint with a stack map). It calls the `gc_alloc` builtin, the only one that
-/// may collect, passing its own frame pointer (see `codegen::build_gc_stub`).
+/// may collect, passing its own frame pointer (see `codegen::build_fp_stub`).
 pub fn gc_stub_signature() -> Signature {
     let mut sig = Signature::new(WASM_CALL_CONV);
     sig.params

@@ -835,7 +835,6 @@ pub(crate) fn eval_gc_const(
             }
             other => {
                 // Numeric operators and the other pushes, on untraced values.
-                let single = aot_abi::ConstExpr(vec![other]);
                 let v = match other {
                     ConstOp::I32Add
                     | ConstOp::I32Sub
@@ -845,15 +844,13 @@ pub(crate) fn eval_gc_const(
                     | ConstOp::I64Mul => {
                         let (b, _) = stack.pop().ok_or_else(underflow)?;
                         let (a, _) = stack.pop().ok_or_else(underflow)?;
-                        let pair = aot_abi::ConstExpr(vec![
-                            ConstOp::I64Const(a.u64() as i64),
-                            ConstOp::I64Const(b.u64() as i64),
-                            other,
-                        ]);
-                        let _ = single;
-                        crate::instance::eval_const(&pair, env.globals, env.funcref)?
+                        crate::instance::binop(other, a, b)
                     }
-                    _ => crate::instance::eval_const(&single, env.globals, env.funcref)?,
+                    _ => crate::instance::eval_const(
+                        &aot_abi::ConstExpr(vec![other]),
+                        env.globals,
+                        env.funcref,
+                    )?,
                 };
                 stack.push((v, false));
             }

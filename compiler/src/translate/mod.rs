@@ -9,6 +9,7 @@
 //! (only its nesting is tracked) so that no IR is emitted for it.
 
 mod atomics;
+mod bulk_memory;
 mod exceptions;
 mod gc;
 mod numeric;
@@ -608,6 +609,10 @@ impl Translator<'_, '_, '_> {
             }
             // Addresses and lengths are i32 or i64 by the memories' index types (a copy
             // between a 32-bit and a 64-bit memory has an i32 length); builtins take u64.
+            O::MemoryCopy { dst_mem, src_mem } if dst_mem == src_mem => {
+                let (dst, src, len) = self.pop3();
+                bulk_memory::copy_within(self, dst_mem, dst, src, len);
+            }
             O::MemoryCopy { dst_mem, src_mem } => {
                 let (dst, src, len) = self.pop3();
                 let dst = self.address_as_u64(dst);
@@ -624,15 +629,7 @@ impl Translator<'_, '_, '_> {
             }
             O::MemoryFill { mem } => {
                 let (dst, val, len) = self.pop3();
-                let dst = self.address_as_u64(dst);
-                let len = self.address_as_u64(len);
-                let m = self.b.ins().iconst(types::I32, mem as i64);
-                self.env.call_builtin_checked(
-                    self.b,
-                    Builtin::memory_fill,
-                    &[m, dst, val, len],
-                    TrapKind::MemoryOutOfBounds,
-                );
+                bulk_memory::fill(self, mem, dst, val, len);
             }
             O::MemoryInit { data_index, mem } => {
                 let (dst, src, len) = self.pop3();

@@ -26,11 +26,12 @@ fn data(bytes: usize) -> Vec<u8> {
     let mut rng = XorShift(0xdead_beef_cafe_f00d);
     let mut d = Vec::with_capacity(bytes + 64);
     while d.len() < bytes {
+        // Reduced in u64 before narrowing: usize is 32 bits on wasm32, 64 natively.
         let r = rng.next();
         match r % 8 {
-            0 => d.extend(std::iter::repeat_n((r >> 8) as u8, (r >> 16) as usize % 40)),
-            1 => d.extend((0..(r >> 8) as usize % 24).map(|i| (r >> (i % 7 * 8)) as u8)),
-            _ => d.extend_from_slice(WORDS[(r >> 8) as usize % WORDS.len()]),
+            0 => d.extend(std::iter::repeat_n((r >> 8) as u8, ((r >> 16) % 40) as usize)),
+            1 => d.extend((0..((r >> 8) % 24) as usize).map(|i| (r >> (i % 7 * 8)) as u8)),
+            _ => d.extend_from_slice(WORDS[((r >> 8) % WORDS.len() as u64) as usize]),
         }
     }
     d.truncate(bytes);

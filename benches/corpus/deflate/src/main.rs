@@ -19,7 +19,16 @@ impl XorShift {
 }
 
 const WORDS: [&[u8]; 10] = [
-    b"the ", b"quick ", b"brown ", b"fox ", b"jumps ", b"over ", b"lazy ", b"dog ", b"compression ", b"window ",
+    b"the ",
+    b"quick ",
+    b"brown ",
+    b"fox ",
+    b"jumps ",
+    b"over ",
+    b"lazy ",
+    b"dog ",
+    b"compression ",
+    b"window ",
 ];
 
 fn data(bytes: usize) -> Vec<u8> {
@@ -29,7 +38,10 @@ fn data(bytes: usize) -> Vec<u8> {
         // Reduced in u64 before narrowing: usize is 32 bits on wasm32, 64 natively.
         let r = rng.next();
         match r % 8 {
-            0 => d.extend(std::iter::repeat_n((r >> 8) as u8, ((r >> 16) % 40) as usize)),
+            0 => d.extend(std::iter::repeat_n(
+                (r >> 8) as u8,
+                ((r >> 16) % 40) as usize,
+            )),
             1 => d.extend((0..((r >> 8) % 24) as usize).map(|i| (r >> (i % 7 * 8)) as u8)),
             _ => d.extend_from_slice(WORDS[((r >> 8) % WORDS.len() as u64) as usize]),
         }
@@ -52,7 +64,10 @@ fn adler32(data: &[u8]) -> u32 {
 }
 
 fn main() -> ExitCode {
-    let Some(mib) = std::env::args().nth(1).and_then(|a| a.parse::<usize>().ok()) else {
+    let Some(mib) = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse::<usize>().ok())
+    else {
         eprintln!("usage: deflate MIB");
         return ExitCode::from(2);
     };
@@ -77,6 +92,9 @@ fn main() -> ExitCode {
         }
         sizes.push(packed.len());
     }
-    println!("deflate {mib} MiB: compressed {sizes:?}, adler32 {:08x}, checksum {fnv:016x}", adler32(&input));
+    println!(
+        "deflate {mib} MiB: compressed {sizes:?}, adler32 {:08x}, checksum {fnv:016x}",
+        adler32(&input)
+    );
     ExitCode::SUCCESS
 }

@@ -26,7 +26,11 @@ fn fannkuch(n: usize) -> (i64, u32) {
                 first = work[0] as usize;
             }
             max_flips = max_flips.max(flips);
-            checksum += if parity { i64::from(flips) } else { -i64::from(flips) };
+            checksum += if parity {
+                i64::from(flips)
+            } else {
+                -i64::from(flips)
+            };
         }
         // Next permutation: rotate the shortest prefix whose counter is not spent.
         parity = !parity;
@@ -50,7 +54,10 @@ fn fannkuch(n: usize) -> (i64, u32) {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let n = args.get(1).and_then(|a| a.parse::<usize>().ok()).filter(|&n| (1..=12).contains(&n));
+    let n = args
+        .get(1)
+        .and_then(|a| a.parse::<usize>().ok())
+        .filter(|&n| (1..=12).contains(&n));
     let reps = args.get(2).map_or(Some(1), |a| a.parse::<u32>().ok());
     let (Some(n), Some(reps)) = (n, reps) else {
         eprintln!("usage: fannkuch N (1..=12) [REPS]");

@@ -18,7 +18,11 @@ fn generate(n: u32) -> RgbImage {
         seed ^= seed << 5;
         let (cx, cy) = (x as i64 - i64::from(n / 2), y as i64 - i64::from(n / 3));
         let ring = ((cx * cx + cy * cy) / 97 % 64) as u8;
-        Rgb([(x * 255 / n) as u8 ^ ring, (y * 255 / n) as u8, ring.wrapping_mul(3) ^ (seed as u8 & 0x1f)])
+        Rgb([
+            (x * 255 / n) as u8 ^ ring,
+            (y * 255 / n) as u8,
+            ring.wrapping_mul(3) ^ (seed as u8 & 0x1f),
+        ])
     })
 }
 
@@ -30,7 +34,11 @@ fn fnv(data: &[u8], mut h: u64) -> u64 {
 }
 
 fn main() -> ExitCode {
-    let Some(n) = std::env::args().nth(1).and_then(|a| a.parse::<u32>().ok()).filter(|&n| n >= 8) else {
+    let Some(n) = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse::<u32>().ok())
+        .filter(|&n| n >= 8)
+    else {
         eprintln!("usage: imgproc SIDE (>= 8)");
         return ExitCode::from(2);
     };
@@ -41,13 +49,17 @@ fn main() -> ExitCode {
     let mut adjusted = imageops::brighten(&big, 12);
     imageops::colorops::contrast_in_place(&mut adjusted, 18.0);
     imageops::colorops::huerotate_in_place(&mut adjusted, 45);
-    let sharp = imageops::filter3x3(&adjusted, &[0.0, -1.0, 0.0, -1.0, 5.0, -1.0, 0.0, -1.0, 0.0]);
+    let sharp = imageops::filter3x3(
+        &adjusted,
+        &[0.0, -1.0, 0.0, -1.0, 5.0, -1.0, 0.0, -1.0, 0.0],
+    );
     let grey = imageops::grayscale(&sharp);
     let mut sum = fnv(sharp.as_raw(), 0xcbf2_9ce4_8422_2325);
     sum = fnv(grey.as_raw(), sum);
 
     let mut png = Vec::new();
-    let encoder = PngEncoder::new_with_quality(&mut png, CompressionType::Default, PngFilter::Adaptive);
+    let encoder =
+        PngEncoder::new_with_quality(&mut png, CompressionType::Default, PngFilter::Adaptive);
     if let Err(e) = encoder.write_image(sharp.as_raw(), n, n, image::ExtendedColorType::Rgb8) {
         eprintln!("imgproc: PNG encoding failed: {e}");
         return ExitCode::FAILURE;
@@ -63,6 +75,9 @@ fn main() -> ExitCode {
         eprintln!("imgproc: the PNG round trip changed the pixels");
         return ExitCode::FAILURE;
     }
-    println!("imgproc {n}x{n}: png {} bytes, pixel checksum {sum:016x}", png.len());
+    println!(
+        "imgproc {n}x{n}: png {} bytes, pixel checksum {sum:016x}",
+        png.len()
+    );
     ExitCode::SUCCESS
 }

@@ -20,8 +20,22 @@ impl XorShift {
 }
 
 const WORDS: [&str; 16] = [
-    "lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do", "eiusmod",
-    "tempor", "incididunt", "labore", "magna", "aliqua",
+    "lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet",
+    "consectetur",
+    "adipiscing",
+    "elit",
+    "sed",
+    "do",
+    "eiusmod",
+    "tempor",
+    "incididunt",
+    "labore",
+    "magna",
+    "aliqua",
 ];
 
 fn sentence(rng: &mut XorShift, out: &mut String) {
@@ -46,7 +60,8 @@ fn document(sections: u64) -> String {
     let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
     let mut doc = String::new();
     for s in 0..sections {
-        writeln!(doc, "## Section {s}: {}\n", WORDS[(s % 16) as usize]).expect("writing to a String");
+        writeln!(doc, "## Section {s}: {}\n", WORDS[(s % 16) as usize])
+            .expect("writing to a String");
         for _ in 0..3 {
             for _ in 0..4 {
                 sentence(&mut rng, &mut doc);
@@ -61,12 +76,27 @@ fn document(sections: u64) -> String {
         doc.push_str("\n> ");
         sentence(&mut rng, &mut doc);
         writeln!(doc, "[^n{s}]\n>\n> > nested quote\n").expect("writing to a String");
-        writeln!(doc, "```rust\nfn f{s}(x: u32) -> u32 {{ x * {s} + 1 }}\n```\n").expect("writing to a String");
+        writeln!(
+            doc,
+            "```rust\nfn f{s}(x: u32) -> u32 {{ x * {s} + 1 }}\n```\n"
+        )
+        .expect("writing to a String");
         doc.push_str("| name | value | note |\n|:-----|------:|:----:|\n");
         for r in 0..4 {
-            writeln!(doc, "| {} | {} | `{}` |", WORDS[rng.below(16) as usize], rng.below(1000), r).expect("writing to a String");
+            writeln!(
+                doc,
+                "| {} | {} | `{}` |",
+                WORDS[rng.below(16) as usize],
+                rng.below(1000),
+                r
+            )
+            .expect("writing to a String");
         }
-        writeln!(doc, "\n[^n{s}]: Footnote {s} with <em>inline html</em> &copy;.\n").expect("writing to a String");
+        writeln!(
+            doc,
+            "\n[^n{s}]: Footnote {s} with <em>inline html</em> &copy;.\n"
+        )
+        .expect("writing to a String");
     }
     doc
 }
@@ -78,7 +108,8 @@ fn main() -> ExitCode {
     };
     let doc = document(sections);
     let mut options = Options::empty();
-    options.insert(Options::ENABLE_TABLES | Options::ENABLE_FOOTNOTES | Options::ENABLE_STRIKETHROUGH);
+    options
+        .insert(Options::ENABLE_TABLES | Options::ENABLE_FOOTNOTES | Options::ENABLE_STRIKETHROUGH);
     let mut html_len = 0;
     let mut sum = 0xcbf2_9ce4_8422_2325u64;
     for _ in 0..4 {
@@ -89,6 +120,9 @@ fn main() -> ExitCode {
             sum = (sum ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
         }
     }
-    println!("markdown {sections} sections: {} bytes in, {html_len} bytes out, checksum {sum:016x}", doc.len());
+    println!(
+        "markdown {sections} sections: {} bytes in, {html_len} bytes out, checksum {sum:016x}",
+        doc.len()
+    );
     ExitCode::SUCCESS
 }

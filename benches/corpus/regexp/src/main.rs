@@ -19,11 +19,23 @@ impl XorShift {
     }
 }
 
-const USERS: [&str; 8] = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"];
+const USERS: [&str; 8] = [
+    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
+];
 const LEVELS: [&str; 4] = ["INFO", "WARN", "ERROR", "DEBUG"];
 const WORDS: [&str; 12] = [
-    "connection", "timeout", "request", "accepted", "refused", "cache", "miss", "hit", "Überlauf", "naïve",
-    "retrying", "done",
+    "connection",
+    "timeout",
+    "request",
+    "accepted",
+    "refused",
+    "cache",
+    "miss",
+    "hit",
+    "Überlauf",
+    "naïve",
+    "retrying",
+    "done",
 ];
 
 fn text(lines: u64) -> String {
@@ -69,9 +81,13 @@ fn main() -> ExitCode {
     let counts = [
         re(r"\b(?:ERROR|WARN)\b").find_iter(&t).count(),
         re(r"(?i)timeout|refused|überlauf").find_iter(&t).count(),
-        re(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b").find_iter(&t).count(),
+        re(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b")
+            .find_iter(&t)
+            .count(),
         re(r"[\w.]+@[\w]+\.example\.org").find_iter(&t).count(),
-        re(r"(?m)^2024-0[1-6]-\d\d .* ERROR .*miss").find_iter(&t).count(),
+        re(r"(?m)^2024-0[1-6]-\d\d .* ERROR .*miss")
+            .find_iter(&t)
+            .count(),
         re(r"\p{Lu}\w+").find_iter(&t).count(),
     ];
     // Captures: the hour and user of each error line, summed into a checksum.
@@ -81,7 +97,8 @@ fn main() -> ExitCode {
     for c in caps.captures_iter(&t) {
         errors += 1;
         let hour: u64 = c[4].parse().unwrap_or(0);
-        sum = (sum ^ hour ^ (c["user"].len() as u64) << 8 ^ c[6].parse::<u64>().unwrap_or(0) << 16).wrapping_mul(0x100_0000_01b3);
+        sum = (sum ^ hour ^ (c["user"].len() as u64) << 8 ^ c[6].parse::<u64>().unwrap_or(0) << 16)
+            .wrapping_mul(0x100_0000_01b3);
     }
     // replace_all with group references: rewrite dates and mask addresses.
     let dates = re(r"(\d{4})-(\d\d)-(\d\d)").replace_all(&t, "$3/$2/$1");

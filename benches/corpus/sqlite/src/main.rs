@@ -42,8 +42,8 @@ impl Checksum {
 }
 
 const WORDS: [&str; 12] = [
-    "apple", "banana", "cherry", "delta", "echo", "falcon", "granite", "harbor", "indigo", "juniper",
-    "kettle", "lantern",
+    "apple", "banana", "cherry", "delta", "echo", "falcon", "granite", "harbor", "indigo",
+    "juniper", "kettle", "lantern",
 ];
 
 fn run(orders: u64) -> rusqlite::Result<(u64, i64)> {
@@ -59,16 +59,27 @@ fn run(orders: u64) -> rusqlite::Result<(u64, i64)> {
     let customers = (orders / 10).max(1);
     let tx = db.unchecked_transaction()?;
     {
-        let mut ins = tx.prepare("INSERT INTO customer (id, name, city, tier) VALUES (?1, ?2, ?3, ?4)")?;
+        let mut ins =
+            tx.prepare("INSERT INTO customer (id, name, city, tier) VALUES (?1, ?2, ?3, ?4)")?;
         for id in 0..customers {
             let name = format!("{}-{}", WORDS[rng.below(12) as usize], id);
             let city = WORDS[rng.below(6) as usize + 6];
             ins.execute(params![id as i64, name, city, rng.below(4) as i64])?;
         }
-        let mut ins = tx.prepare("INSERT INTO orders (customer, item, qty, price, note) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        let mut ins = tx.prepare(
+            "INSERT INTO orders (customer, item, qty, price, note) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
         for i in 0..orders {
-            let item = format!("{} {}", WORDS[rng.below(12) as usize], WORDS[rng.below(12) as usize]);
-            let note = if i % 7 == 0 { Some(format!("rush order {i}")) } else { None };
+            let item = format!(
+                "{} {}",
+                WORDS[rng.below(12) as usize],
+                WORDS[rng.below(12) as usize]
+            );
+            let note = if i % 7 == 0 {
+                Some(format!("rush order {i}"))
+            } else {
+                None
+            };
             ins.execute(params![
                 rng.below(customers) as i64,
                 item,
@@ -110,7 +121,8 @@ fn run(orders: u64) -> rusqlite::Result<(u64, i64)> {
         rows += 1;
     }
     // Point lookups by customer with a prepared statement, many small queries.
-    let mut q = db.prepare("SELECT COUNT(*), COALESCE(SUM(qty), 0) FROM orders WHERE customer = ?1")?;
+    let mut q =
+        db.prepare("SELECT COUNT(*), COALESCE(SUM(qty), 0) FROM orders WHERE customer = ?1")?;
     for c in (0..customers).step_by(3) {
         let (n, qty): (i64, i64) = q.query_row([c as i64], |row| Ok((row.get(0)?, row.get(1)?)))?;
         sum.add_i64(n);
@@ -118,11 +130,14 @@ fn run(orders: u64) -> rusqlite::Result<(u64, i64)> {
         rows += 1;
     }
     // A LIKE scan and a top-k sort.
-    let n: i64 = db.query_row("SELECT COUNT(*) FROM orders WHERE note LIKE '%7 %' OR item LIKE 'ch%o'", [], |row| {
-        row.get(0)
-    })?;
+    let n: i64 = db.query_row(
+        "SELECT COUNT(*) FROM orders WHERE note LIKE '%7 %' OR item LIKE 'ch%o'",
+        [],
+        |row| row.get(0),
+    )?;
     sum.add_i64(n);
-    let mut q = db.prepare("SELECT id, qty * price FROM orders ORDER BY qty * price DESC, id LIMIT 50")?;
+    let mut q =
+        db.prepare("SELECT id, qty * price FROM orders ORDER BY qty * price DESC, id LIMIT 50")?;
     let mut r = q.query([])?;
     while let Some(row) = r.next()? {
         sum.add_i64(row.get(0)?);

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The benchmark: the compute-heavy examples (hash, nbody, json) run as `aot` executables,
-# under `wasmtime run` of a precompiled module, and as native Rust builds of the same
-# source; then SIMD builds (`-C target-feature=+simd128`) of the programs with SIMD paths
+# The benchmark: the 11-program corpus (hash, nbody, json from examples/rust; markdown,
+# regexp, deflate, sqlite, fannkuch, js, script, imgproc from benches/corpus, its own
+# workspace with pinned crates.io dependencies, see benches/corpus/README.md) run as `aot`
+# executables, under `wasmtime run` of a precompiled module, and as native Rust builds of the
+# same source, each runner's output checked against native's before it is timed, then the
+# geomeans of aot/native, aot/wasmtime and wasmtime/native over the programs all three ran;
+# then SIMD builds (`-C target-feature=+simd128`) of the programs with SIMD paths
 # (hash, json, and blake3-hash, textsearch, imgresize, whose crates have WebAssembly SIMD
 # code) against native builds with their own SIMD; tail-call and exception micro-benchmarks
 # (benches/tailcall.wat, benches/exceptions.wat); start-up time (hello), compile time (aot vs `wasmtime compile`)
@@ -11,7 +15,15 @@
 # Medians of RUNS runs; the ratios are computed from this run only.
 #
 # Usage: benches/run.sh            (RUNS=5; QUICK=1 for tiny inputs, to test the script)
-# Needs: cargo with the wasm32-wasip1 target, python3. Uses hyperfine when installed
+#   ONLY=corpus   only the main table and its geomeans (builds no SIMD, component or threads
+#                 programs, and compiles each program once without timing the compile)
+#   AOT_EXE=PATH  use that aot binary instead of building release aot (say target/debug/aot:
+#                 the generated code does not depend on aot's build profile, its compile
+#                 times do)
+# Needs: cargo with the wasm32-wasip1 target, python3, and for sqlite (SQLite's C source)
+# clang-19 with Debian's wasi-libc and an llvm-ar (AOT_AR to choose one); without them
+# sqlite is left out with a note. The first build of the corpus takes ~15 min on 2 cores
+# (boa is large). Uses hyperfine when installed
 # (else times runs itself) and wasmtime when found (AOT_WASMTIME, the pip package's real
 # binary, or PATH; AOT_WASMTIME=none runs without it). Not run by `cargo test`. Installs
 # nothing.
@@ -26,15 +38,21 @@ EX=$TARGET_DIR/examples
 OUT=$TARGET_DIR/bench
 mkdir -p "$OUT"
 
+ONLY=${ONLY:-all}
+case $ONLY in all | corpus) ;; *) echo "ONLY=$ONLY: expected corpus (or all)" >&2; exit 2 ;; esac
+
 # Inputs sized for ~0.3-1 s native runs on the reference machine (2 shared EPYC cores).
+# PROGRAMS are examples/rust programs; CORPUS are benches/corpus programs.
 if [[ ${QUICK:-0} == 1 ]]; then
   PROGRAMS=("hash 4" "nbody 200000" "json 128 1")
+  CORPUS=("markdown 30" "regexp 2" "deflate 1" "sqlite 1000" "fannkuch 8" "js 4" "script 2" "imgproc 64")
   SIMD_PROGRAMS=("hash 4" "json 128 1" "blake3-hash 16" "textsearch 1 2" "imgresize 1")
   TAILCALL_STEPS=1000000
   EXCEPTION_THROWS=10000
   RUNS=${RUNS_QUICK:-3}
 else
   PROGRAMS=("hash 128" "nbody 10000000" "json 2048 4")
+  CORPUS=("markdown 3000" "regexp 250" "deflate 4" "sqlite 150000" "fannkuch 10 3" "js 40" "script 60" "imgproc 1200")
   SIMD_PROGRAMS=("hash 128" "json 2048 4" "blake3-hash 2048" "textsearch 8 30" "imgresize 4")
   TAILCALL_STEPS=300000000
   # wasmtime takes ~12 us a throw here: 300,000 is a few seconds for it.
@@ -68,29 +86,68 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "rustc: $(rustc --version)"
 echo "wasmtime: ${WT:-not found}${WT:+ ($("$WT" --version))}"
 echo "hyperfine: ${HYPERFINE:-not installed (timing runs with date)}"
-echo "aot: git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+echo "aot: ${AOT_EXE:-release build}, git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
 echo "runs per measurement: $RUNS (median)"
 
 # --- builds ------------------------------------------------------------------------
-note "building: examples (wasm32-wasip1 and native), aot (release)"
+note "building: examples and benches/corpus (wasm32-wasip1 and native)$([[ -n ${AOT_EXE:-} ]] || echo ", aot (release)")"
+# SQLite's C source is compiled to wasm32 by Debian's clang-19 against its wasi-libc, which
+# knows only the wasm32-wasi triple (the later --target wins over the cc crate's
+# wasm32-wasip1); the archive needs an llvm-ar (GNU ar writes no index lld accepts).
+find_llvm_ar() {
+  if [[ -n ${AOT_AR:-} ]]; then echo "$AOT_AR"; return; fi
+  local a
+  for a in llvm-ar-19 llvm-ar /usr/lib/llvm-19/bin/llvm-ar $(compgen -c llvm-ar- | sort -rV); do
+    command -v "$a" >/dev/null && { command -v "$a"; return; }
+  done
+}
+LLVM_AR=$(find_llvm_ar)
+if ! command -v clang-19 >/dev/null || [[ ! -d /usr/include/wasm32-wasi || -z $LLVM_AR ]]; then
+  note "clang-19, wasi-libc (/usr/include/wasm32-wasi) or llvm-ar missing: sqlite is left out"
+  KEPT=()
+  for p in "${CORPUS[@]}"; do [[ ${p%% *} == sqlite ]] || KEPT+=("$p"); done
+  CORPUS=("${KEPT[@]}")
+fi
+CORPUS_PKGS=()
+for p in "${CORPUS[@]}"; do CORPUS_PKGS+=(-p "${p%% *}"); done
+CX=$TARGET_DIR/corpus
+CC_wasm32_wasip1=clang-19 CFLAGS_wasm32_wasip1=--target=wasm32-wasi AR_wasm32_wasip1=$LLVM_AR \
+  cargo build --quiet --release --manifest-path "$ROOT/benches/corpus/Cargo.toml" --target-dir "$CX" --target wasm32-wasip1 "${CORPUS_PKGS[@]}"
+cargo build --quiet --release --manifest-path "$ROOT/benches/corpus/Cargo.toml" --target-dir "$CX" "${CORPUS_PKGS[@]}"
 NAMES=(hello)
 for p in "${PROGRAMS[@]}"; do NAMES+=("${p%% *}"); done
 PKGS=()
 for n in "${NAMES[@]}"; do PKGS+=(-p "$n"); done
 SIMD_PKGS=()
 for p in "${SIMD_PROGRAMS[@]}"; do SIMD_PKGS+=(-p "${p%% *}"); done
+[[ $ONLY == corpus ]] && SIMD_PKGS=()
 cargo build --quiet --release --manifest-path "$ROOT/examples/Cargo.toml" --target-dir "$EX" --target wasm32-wasip1 "${PKGS[@]}" "${SIMD_PKGS[@]}"
 # Native builds with the default target features: the crates detect and use the CPU's
 # SIMD (SSE4.1/AVX2/AVX-512, NEON) at run time.
 cargo build --quiet --release --manifest-path "$ROOT/examples/Cargo.toml" --target-dir "$EX" "${PKGS[@]}" "${SIMD_PKGS[@]}"
 # The SIMD builds: their own target directory, since RUSTFLAGS changes every crate.
-RUSTFLAGS="-C target-feature=+simd128" cargo build --quiet --release --manifest-path "$ROOT/examples/Cargo.toml" \
-  --target-dir "$EX/simd128" --target wasm32-wasip1 "${SIMD_PKGS[@]}"
-cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" -p aot
-AOT=$TARGET_DIR/release/aot
+if [[ $ONLY == all ]]; then
+  RUSTFLAGS="-C target-feature=+simd128" cargo build --quiet --release --manifest-path "$ROOT/examples/Cargo.toml" \
+    --target-dir "$EX/simd128" --target wasm32-wasip1 "${SIMD_PKGS[@]}"
+fi
+if [[ -n ${AOT_EXE:-} ]]; then
+  AOT=$AOT_EXE
+  note "AOT_EXE=$AOT_EXE: run times do not depend on aot's build profile, compile times do (compare them only with the same aot build)"
+else
+  cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" -p aot
+  AOT=$TARGET_DIR/release/aot
+fi
 WASM=$EX/wasm32-wasip1/release
 WASM_SIMD=$EX/simd128/wasm32-wasip1/release
 NATIVE=$EX/release
+# Where each program of the main table lives: examples/ or benches/corpus/.
+declare -A WASM_OF NATIVE_OF
+for n in "${NAMES[@]}"; do WASM_OF[$n]=$WASM/$n.wasm; NATIVE_OF[$n]=$NATIVE/$n; done
+for p in "${CORPUS[@]}"; do
+  n=${p%% *}
+  NAMES+=("$n"); WASM_OF[$n]=$CX/wasm32-wasip1/release/$n.wasm; NATIVE_OF[$n]=$CX/release/$n
+done
+MAIN=("${PROGRAMS[@]}" "${CORPUS[@]}")
 
 # --- timing helpers ----------------------------------------------------------------
 # median_of CMD... -> median wall time in seconds of RUNS runs (stdout discarded).
@@ -115,19 +172,23 @@ fmt_s() { python3 -c 'import sys; v=float(sys.argv[1]); print("n/a" if v != v el
 ratio() { python3 -c 'import sys; a,b=map(float,sys.argv[1:]); print("n/a" if a!=a or b!=b or b==0 else f"{a/b:.2f}x")' "$1" "$2"; }
 size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
 
-# --- compile (also timed) ----------------------------------------------------------
+# --- compile (also timed, unless ONLY=corpus) ----------------------------------------
+# compile_time CMD... -> the median time of CMD (it has just succeeded once), or nan
+# when only the main table is wanted: the compile-time table is not printed then.
+compile_time() { if [[ $ONLY == all ]]; then median_of "$@"; else echo nan; fi; }
 declare -A AOT_OK WT_OK AOT_COMPILE WT_COMPILE
 for n in "${NAMES[@]}"; do
-  if "$AOT" "$WASM/$n.wasm" -o "$OUT/$n" 2>"$OUT/$n.aot-err"; then
+  w=${WASM_OF[$n]}
+  if "$AOT" "$w" -o "$OUT/$n" 2>"$OUT/$n.aot-err"; then
     AOT_OK[$n]=1
-    AOT_COMPILE[$n]=$(median_of "$AOT" "$WASM/$n.wasm" -o "$OUT/$n")
+    AOT_COMPILE[$n]=$(compile_time "$AOT" "$w" -o "$OUT/$n")
   else
     AOT_OK[$n]=0; AOT_COMPILE[$n]=nan
     note "aot failed to compile $n: $(head -c 300 "$OUT/$n.aot-err")"
   fi
-  if [[ -n $WT ]] && "$WT" compile "$WASM/$n.wasm" -o "$OUT/$n.cwasm" 2>/dev/null; then
+  if [[ -n $WT ]] && "$WT" compile "$w" -o "$OUT/$n.cwasm" 2>/dev/null; then
     WT_OK[$n]=1
-    WT_COMPILE[$n]=$(median_of "$WT" compile "$WASM/$n.wasm" -o "$OUT/$n.cwasm")
+    WT_COMPILE[$n]=$(compile_time "$WT" compile "$w" -o "$OUT/$n.cwasm")
   else
     WT_OK[$n]=0; WT_COMPILE[$n]=nan
   fi
@@ -143,12 +204,13 @@ same_output() { # expected-file cmd...
 # --- run time ----------------------------------------------------------------------
 echo
 echo "== run time (median of $RUNS; ours = aot executable; wasmtime = run --allow-precompiled of a .cwasm)"
-printf '%-18s %12s %12s %12s %14s %14s\n' program native wasmtime ours ours/wasmtime ours/native
-for p in "${PROGRAMS[@]}"; do
+printf '%-18s %12s %12s %12s %14s %14s %16s\n' program native wasmtime ours ours/wasmtime ours/native wasmtime/native
+: >"$OUT/main-times"
+for p in "${MAIN[@]}"; do
   read -r n args <<<"$p"
   read -r -a argv <<<"$args"
-  "$NATIVE/$n" "${argv[@]}" >"$OUT/$n.expected"
-  t_native=$(median_of "$NATIVE/$n" "${argv[@]}")
+  "${NATIVE_OF[$n]}" "${argv[@]}" >"$OUT/$n.expected"
+  t_native=$(median_of "${NATIVE_OF[$n]}" "${argv[@]}")
   t_wt=nan; t_ours=nan
   if [[ ${WT_OK[$n]} == 1 ]]; then
     if same_output "$OUT/$n.expected" "$WT" run --allow-precompiled "$OUT/$n.cwasm" "${argv[@]}"; then
@@ -164,9 +226,30 @@ for p in "${PROGRAMS[@]}"; do
       note "aot executable for $p fails or prints something else; not timed: $("$OUT/$n" "${argv[@]}" 2>&1 | head -c 300 || true)"
     fi
   fi
-  printf '%-18s %12s %12s %12s %14s %14s\n' "$p" "$(fmt_s "$t_native")" "$(fmt_s "$t_wt")" "$(fmt_s "$t_ours")" \
-    "$(ratio "$t_ours" "$t_wt")" "$(ratio "$t_ours" "$t_native")"
+  printf '%-18s %12s %12s %12s %14s %14s %16s\n' "$p" "$(fmt_s "$t_native")" "$(fmt_s "$t_wt")" "$(fmt_s "$t_ours")" \
+    "$(ratio "$t_ours" "$t_wt")" "$(ratio "$t_ours" "$t_native")" "$(ratio "$t_wt" "$t_native")"
+  echo "$n $t_native $t_wt $t_ours" >>"$OUT/main-times"
 done
+# Geomeans over the programs that all three runners ran (a failed runner's nan leaves the
+# program out, and the count says so).
+python3 - "$OUT/main-times" "${#MAIN[@]}" <<'PY'
+import math, sys
+rows = [tuple(map(float, l.split()[1:])) for l in open(sys.argv[1])]
+rows = [r for r in rows if all(v == v and v > 0 for v in r)]
+def geo(pairs):
+    return math.exp(sum(math.log(a / b) for a, b in pairs) / len(pairs))
+if rows:
+    print(f"geomean over {len(rows)} of {sys.argv[2]} programs: "
+          f"aot/native {geo([(o, n) for n, w, o in rows]):.2f}x, "
+          f"aot/wasmtime {geo([(o, w) for n, w, o in rows]):.2f}x, "
+          f"wasmtime/native {geo([(w, n) for n, w, o in rows]):.2f}x")
+else:
+    print(f"geomean: no program of {sys.argv[2]} ran under all three runners")
+PY
+if [[ $ONLY == corpus ]]; then
+  echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
 
 # --- SIMD ---------------------------------------------------------------------------
 # The same source built twice for wasm32-wasip1, without and with `+simd128`, each run as
@@ -259,10 +342,10 @@ echo
 echo "== compile time (median of $RUNS) and output size"
 printf '%-10s %10s %14s %16s %10s %14s %12s %12s\n' program wasm "aot compile" "wasmtime compile" ratio "aot executable" ".cwasm" "native exe"
 for n in "${NAMES[@]}"; do
-  printf '%-10s %10s %14s %16s %10s %14s %12s %12s\n' "$n" "$(size_of "$WASM/$n.wasm")" "$(fmt_s "${AOT_COMPILE[$n]}")" \
+  printf '%-10s %10s %14s %16s %10s %14s %12s %12s\n' "$n" "$(size_of "${WASM_OF[$n]}")" "$(fmt_s "${AOT_COMPILE[$n]}")" \
     "$(fmt_s "${WT_COMPILE[$n]}")" "$(ratio "${AOT_COMPILE[$n]}" "${WT_COMPILE[$n]}")" \
     "$( [[ ${AOT_OK[$n]} == 1 ]] && size_of "$OUT/$n" || echo n/a)" "$( [[ ${WT_OK[$n]} == 1 ]] && size_of "$OUT/$n.cwasm" || echo n/a)" \
-    "$(size_of "$NATIVE/$n")"
+    "$(size_of "${NATIVE_OF[$n]}")"
 done
 echo "(sizes in bytes; the aot executable is static and holds the runtime; a .cwasm needs wasmtime, ~$(( $(size_of "${WT:-/dev/null}") / 1048576 )) MiB)"
 

@@ -263,8 +263,18 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     let meta = info.meta.encode();
     let meta_id =
         define_bytes(&mut module, &format!("aot_m{index}_meta"), &meta).map_err(|e| merr(*e))?;
-    let data_id = define_bytes(&mut module, &format!("aot_m{index}_data"), &info.data)
-        .map_err(|e| merr(*e))?;
+    let data_align = if info.data_image_aligned {
+        aot_abi::DATA_IMAGE_ALIGN
+    } else {
+        8
+    };
+    let data_id = define_bytes_aligned(
+        &mut module,
+        &format!("aot_m{index}_data"),
+        &info.data,
+        data_align,
+    )
+    .map_err(|e| merr(*e))?;
     let funcs_id = define_func_ptrs(&mut module, &format!("aot_m{index}_funcs"), &func_ids)
         .map_err(|e| merr(*e))?;
     let lens: Vec<u8> = func_lens.iter().flat_map(|l| l.to_le_bytes()).collect();
@@ -1128,6 +1138,15 @@ fn define_bytes(
     name: &str,
     bytes: &[u8],
 ) -> Result<DataId, Box<cranelift_module::ModuleError>> {
+    define_bytes_aligned(module, name, bytes, 8)
+}
+
+fn define_bytes_aligned(
+    module: &mut ObjectModule,
+    name: &str,
+    bytes: &[u8],
+    align: u64,
+) -> Result<DataId, Box<cranelift_module::ModuleError>> {
     let id = module.declare_data(name, Linkage::Local, false, false)?;
     let mut d = DataDescription::new();
     // An empty object still needs an address; one padding byte gives it one.
@@ -1137,7 +1156,7 @@ fn define_bytes(
         bytes.to_vec()
     };
     d.define(contents.into_boxed_slice());
-    d.set_align(8);
+    d.set_align(align);
     module.define_data(id, &d)?;
     Ok(id)
 }

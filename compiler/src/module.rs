@@ -36,8 +36,11 @@ pub struct ModuleInfo<'a> {
     /// Type index of every tag, imports first.
     pub tags: Vec<u32>,
     pub bodies: Vec<FuncBody<'a>>,
-    /// Bytes of all data segments, concatenated.
+    /// Bytes of all data segments, concatenated; a large active segment is preceded by
+    /// padding that lines it up for mapping (`aot_abi::DATA_IMAGE_ALIGN`).
     pub data: Vec<u8>,
+    /// Whether some segment was lined up, so the blob must be emitted with that alignment.
+    pub data_image_aligned: bool,
     /// Per imported function: the runtime symbol implementing it when the runtime provides
     /// it (`aot_abi::host`), else None (another instance provides it).
     pub host_imports: Vec<Option<String>>,
@@ -268,6 +271,7 @@ pub fn parse<'a>(
         tags: Vec::new(),
         bodies: Vec::new(),
         data: Vec::new(),
+        data_image_aligned: false,
         host_imports: Vec::new(),
         import_offsets: Vec::new(),
         gc_type_offset: None,
@@ -456,7 +460,15 @@ pub fn parse<'a>(
                             offset: const_expr(file, &offset_expr)?,
                         },
                     };
-                    let offset = info.data.len() as u32;
+                    if let Some(dst) = image_destination(&mode, d.data.len()) {
+                        let pad =
+                            dst.wrapping_sub(info.data.len() as u64) % aot_abi::DATA_IMAGE_ALIGN;
+                        info.data.resize(info.data.len() + pad as usize, 0);
+                        info.data_image_aligned = true;
+                    }
+                    let offset = u32::try_from(info.data.len()).map_err(|_| {
+                        CompileError::new(file, None, "data segments larger than 4 GiB")
+                    })?;
                     info.data.extend_from_slice(d.data);
                     info.meta.datas.push(DataSegment {
                         mode,
@@ -719,6 +731,24 @@ fn global_type(file: &str, g: &wasmparser::GlobalType) -> Result<GlobalType, Com
         ty: valtype(file, g.content_type)?,
         mutable: g.mutable,
     })
+}
+
+/// The destination offset of an active data segment of `len` bytes worth laying out for
+/// mapping (`aot_abi::DATA_IMAGE_ALIGN`): a large one at a constant offset. An offset that
+/// depends on an imported global is known only at run time, where it is copied.
+fn image_destination(mode: &SegmentMode, len: usize) -> Option<u64> {
+    let SegmentMode::Active { offset, .. } = mode else {
+        return None;
+    };
+    if (len as u64) < aot_abi::DATA_IMAGE_MIN_LEN {
+        return None;
+    }
+    match offset.0.as_slice() {
+        // Offsets into a 32-bit memory are zero-extended.
+        [ConstOp::I32Const(v)] => Some(u64::from(*v as u32)),
+        [ConstOp::I64Const(v)] => Some(*v as u64),
+        _ => None,
+    }
 }
 
 fn const_expr(file: &str, e: &wasmparser::ConstExpr) -> Result<ConstExpr, CompileError> {

@@ -513,19 +513,34 @@ pub fn instantiate_in(
         tags.push(tag);
     }
 
+    // A defined function's VMFuncRef is written only when something can reference it: a
+    // constant expression evaluated below (element segments, globals, table initialisers)
+    // or an export. Validation allows `ref.func` in code only for functions named there
+    // (the module's C.refs), so generated code never reads any other slot; for a module of
+    // 100,000 functions the untouched slots are megabytes of the vmctx never faulted in.
     // SAFETY: the compiler emits `num_funcs` code pointers (count checked in module_meta).
     let code = unsafe { crate::raw_slice(desc.funcs, desc.num_funcs) };
-    for (i, &code) in code.iter().enumerate() {
-        let index = nfuncs + i as u32;
-        let type_id = type_ids[meta.funcs[index as usize] as usize];
-        ctx.write(
-            offsets.funcref(index),
-            VMFuncRef {
-                code,
-                vmctx,
-                type_id,
-            },
-        );
+    let imported_funcs = nfuncs;
+    let write_funcref = |index: u32| {
+        if let Some(&code) = index
+            .checked_sub(imported_funcs)
+            .and_then(|i| code.get(i as usize))
+        {
+            let type_id = type_ids[meta.funcs[index as usize] as usize];
+            ctx.write(
+                offsets.funcref(index),
+                VMFuncRef {
+                    code,
+                    vmctx,
+                    type_id,
+                },
+            );
+        }
+    };
+    for e in &meta.exports {
+        if e.kind == ExternKind::Func {
+            write_funcref(e.index);
+        }
     }
 
     let imported_memories = memories.len() as u32;
@@ -553,8 +568,12 @@ pub fn instantiate_in(
         imported_memories + meta.memories.len() as u32
     );
 
-    let funcref_addr =
-        |i: u32| (i < offsets.counts.funcs).then(|| vmctx as usize + offsets.funcref(i) as usize);
+    let funcref_addr = |i: u32| {
+        (i < offsets.counts.funcs).then(|| {
+            write_funcref(i);
+            vmctx as usize + offsets.funcref(i) as usize
+        })
+    };
     let bad_const = |what: String, fail: ConstFail| match fail {
         ConstFail::Malformed(why) => {
             InstantiateError::Other(format!("malformed constant expression in {what}: {why}"))
@@ -984,7 +1003,9 @@ impl Instance {
         trampolines.get(t).copied()
     }
 
-    /// The `VMFuncRef` of function `index` (the pointer a funcref value holds).
+    /// The `VMFuncRef` of function `index` (the pointer a funcref value holds). Written at
+    /// instantiation for imported and exported functions and those constant expressions
+    /// name (all that Wasm code can take a reference to); any other's is zero.
     pub fn funcref(&self, index: u32) -> Option<*const VMFuncRef> {
         (index < self.offsets.counts.funcs).then(|| {
             self.vmctx
@@ -1028,6 +1049,28 @@ impl Instance {
             .map(|e| e.index)
     }
 
+    /// The code and context to call function `index` (a valid index) with: the import's
+    /// slot for an imported function (written at instantiation), the code and this
+    /// instance's context for a defined one (whose funcref may not be written).
+    fn callee(&self, index: u32) -> (*const u8, *mut u8) {
+        let imported = self.offsets.counts.imported_funcs;
+        match index.checked_sub(imported) {
+            None => {
+                let slot = self
+                    .vmctx
+                    .wrapping_add(self.offsets.imported_func(index) as usize)
+                    as *const VMFunctionImport;
+                // SAFETY: every imported function's slot was written at instantiation.
+                unsafe { ((*slot).code, (*slot).vmctx) }
+            }
+            Some(defined) => {
+                // SAFETY: module_meta checked that the compiler emitted `num_funcs` pointers.
+                let code = unsafe { crate::raw_slice(self.desc.funcs, self.desc.num_funcs) };
+                (code[defined as usize], self.vmctx)
+            }
+        }
+    }
+
     /// Calls function `index` with `args` through the module's array trampoline for its
     /// type, catching any trap.
     ///
@@ -1046,9 +1089,7 @@ impl Instance {
         let trampolines =
             unsafe { crate::raw_slice(self.desc.trampolines, self.desc.num_trampolines) };
         let trampoline: ArrayCallFn = trampolines[type_index as usize];
-        let funcref = self.funcref(index).expect("index checked above");
-        // SAFETY: funcrefs in the vmctx were all written at instantiation.
-        let (code, vmctx) = unsafe { ((*funcref).code, (*funcref).vmctx) };
+        let (code, vmctx) = self.callee(index);
         let mut values = vec![ValRaw::default(); args.len().max(ty.results.len()).max(1)];
         values[..args.len()].copy_from_slice(args);
         let values_ptr = values.as_mut_ptr();
@@ -1084,7 +1125,14 @@ impl Instance {
             if let SegmentMode::Active { index, offset } = &seg.mode {
                 let memory64 = self.memory(*index).is_some_and(|m| m.ty().memory64);
                 let dst = self.eval_offset(offset, memory64)?;
-                crate::builtins::memory_init(self, *index, i as u32, dst, 0, u64::from(seg.len))
+                let bytes = self
+                    .data_segment(i as u32)
+                    .expect("an index of the module's own segments");
+                self.memory(*index)
+                    .ok_or_else(|| InstantiateError::Other(format!("no memory {index}")))?
+                    .memory()
+                    .locked()
+                    .init_active(dst, bytes)
                     .map_err(trap_of)?;
                 self.drop_data(i as u32);
             }

@@ -21,6 +21,7 @@ pub mod exceptions;
 mod gc;
 #[cfg(test)]
 pub mod host;
+mod image;
 pub mod imports;
 pub mod instance;
 #[cfg(test)]

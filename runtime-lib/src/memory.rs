@@ -296,6 +296,40 @@ impl Memory {
     }
 }
 
+impl Memory {
+    /// An active data segment's initialisation, which is memory.init of the whole segment at
+    /// `dst`: the host pages it covers whole are mapped copy-on-write from the executable
+    /// when its bytes are laid out for that (`crate::image`), the rest is copied. The
+    /// bounds are checked first, as memory.init checks them.
+    ///
+    /// Not for shared memories: other threads may be using the pages, and a shared memory's
+    /// segments are passive in practice (initialised once, by the module's own code).
+    pub fn init_active(&mut self, dst: u64, segment: &[u8]) -> Result<(), TrapKind> {
+        let d = checked_range(dst, segment.len() as u64, self.length())?;
+        if !self.ty.shared && segment.len() as u64 >= aot_abi::DATA_IMAGE_MIN_LEN {
+            let page = page_size();
+            let first = d.start.next_multiple_of(page);
+            let last = d.end - d.end % page;
+            if first < last {
+                let head = first - d.start;
+                let whole = &segment[head..head + (last - first)];
+                // SAFETY: [first, last) is page-aligned and inside the accessible length
+                // (checked above); the memory is not shared, so no other thread's code uses
+                // it, and `&mut self` keeps host references out while its pages change.
+                if unsafe { crate::image::map_private(self.base.add(first), whole) } {
+                    let tail = head + (last - first);
+                    let mem = self.as_slice_mut();
+                    mem[d.start..first].copy_from_slice(&segment[..head]);
+                    mem[last..d.end].copy_from_slice(&segment[tail..]);
+                    return Ok(());
+                }
+            }
+        }
+        self.as_slice_mut()[d].copy_from_slice(segment);
+        Ok(())
+    }
+}
+
 /// `start..start+len` if it lies within `0..size` (a zero-length range may start at `size`),
 /// else a MemoryOutOfBounds trap.
 pub(crate) fn checked_range(start: u64, len: u64, size: u64) -> Result<Range<usize>, TrapKind> {

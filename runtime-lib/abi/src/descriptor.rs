@@ -177,6 +177,21 @@ impl BoundsMode {
 pub const GUARD_SIZE: u64 = 2 << 30;
 pub const GUARDED_RESERVATION: u64 = (4 << 30) + GUARD_SIZE;
 
+/// Large active data segments are laid out in the executable so that their bytes can be
+/// mapped copy-on-write over the linear memory instead of copied into it, which spares
+/// the kernel zeroing fresh pages only to have them overwritten, and leaves the pages the
+/// program never touches unread. A segment of at least [`DATA_IMAGE_MIN_LEN`] bytes at a
+/// constant offset `dst` starts at a `DataSegment::offset` congruent to `dst` modulo this
+/// alignment, and the data blob itself is aligned to it: so a host page of the memory
+/// (4 KiB, or up to this size) that the segment covers whole is a whole page of the
+/// executable file too. The runtime checks the congruence itself, with the segment's real
+/// destination and its own page size, and copies whatever cannot be mapped.
+pub const DATA_IMAGE_ALIGN: u64 = 64 << 10;
+
+/// Active segments shorter than this are copied: the padding they would need to line up
+/// (up to [`DATA_IMAGE_ALIGN`] bytes of file) could outweigh the few pages saved.
+pub const DATA_IMAGE_MIN_LEN: u64 = 64 << 10;
+
 #[repr(C)]
 #[derive(Debug)]
 pub struct ModuleDescriptor {
@@ -186,7 +201,8 @@ pub struct ModuleDescriptor {
     /// Encoded [`crate::ModuleMeta`].
     pub meta: *const u8,
     pub meta_len: usize,
-    /// Bytes of all data segments, addressed by `DataSegment::offset`.
+    /// Bytes of all data segments, addressed by `DataSegment::offset`; aligned to
+    /// [`DATA_IMAGE_ALIGN`] when a segment is laid out for mapping (see there).
     pub data: *const u8,
     pub data_len: usize,
     /// Code of each defined function, and its length in bytes.

@@ -614,7 +614,8 @@ mod tests {
     #[test]
     fn guard_page_overflow_in_wasm_is_stack_overflow() {
         let desc = fake_module();
-        // Run on a thread with a small stack so the recursion is short.
+        // Run on a thread with a small stack so the recursion is short; too small for a
+        // guard of ours (`place_guard`), so this is the fallback: the pthread's guard.
         let t = std::thread::Builder::new()
             .stack_size(256 << 10)
             .spawn(move || {
@@ -633,6 +634,48 @@ mod tests {
             func_start(desc, RECURSE_UNCHECKED)
         );
         assert!(trap.backtrace.len() > 2);
+    }
+
+    /// The guard of a thread whose stack has room for it lies right below the host slack
+    /// and is inaccessible; a Wasm overflow there is a stack overflow trap.
+    #[test]
+    fn guard_is_placed_below_the_host_slack_and_catches_overflow() {
+        let desc = fake_module();
+        let t = std::thread::Builder::new()
+            .stack_size(4 << 20)
+            .spawn(move || {
+                let limit = stack_limit();
+                let (g_low, g_high) = STACK.with(|s| (s.guard_low.get(), s.guard_high.get()));
+                let page = crate::memory::page_size();
+                assert_eq!(g_high, (limit - HOST_STACK_SLACK) & !(page - 1));
+                assert_eq!(g_high - g_low, STACK_GUARD_SIZE);
+                let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+                let protected = maps.lines().any(|l| {
+                    let (range, rest) = l.split_once(' ').unwrap();
+                    let (a, b) = range.split_once('-').unwrap();
+                    let (a, b) = (
+                        usize::from_str_radix(a, 16).unwrap(),
+                        usize::from_str_radix(b, 16).unwrap(),
+                    );
+                    a <= g_low && g_high <= b && rest.starts_with("---p")
+                });
+                assert!(protected, "{g_low:#x}-{g_high:#x} not PROT_NONE:\n{maps}");
+                let trap = call_guarded(|| {
+                    // SAFETY: test code; the recursion ends in this thread's guard, and the
+                    // handler runs on the alternate stack.
+                    unsafe { aot_rt_test_recurse_unchecked(ptr::null_mut()) }
+                })
+                .unwrap_err();
+                (trap, g_low)
+            })
+            .unwrap();
+        let (trap, _) = t.join().unwrap();
+        assert_eq!(trap.kind, TrapKind::StackOverflow);
+        let loc = trap::lookup_code(trap.pc).unwrap();
+        assert_eq!(
+            trap.pc - loc.offset as usize,
+            func_start(desc, RECURSE_UNCHECKED)
+        );
     }
 
     /// Re-runs this test binary on one test with `AOT_RT_CHILD` set, returning (exit code,

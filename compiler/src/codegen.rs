@@ -124,6 +124,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         throw_stub_name: throw_stub.as_u32(),
         gc_stub_name: gc_stub.as_u32(),
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
+        component: opts.component,
     };
 
     // Translate every function, then compile each (inlining tiny callees at -O2), all in
@@ -143,7 +144,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
                 &menv,
                 &*isa,
                 i as u32,
-                translated[i].clone(),
+                &translated[i],
                 func_ids[i],
                 &inliner,
                 false,
@@ -198,7 +199,6 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             });
         }
     }
-    trap_records.sort_by_key(|t| (t.func, t.offset));
     inline_records.sort_by_key(|r| (r.func, r.offset));
     handler_records.sort_by_key(|r| (r.func, r.ret_offset));
     stack_maps.sort_by_key(|r| (r.func, r.ret_offset));
@@ -221,6 +221,13 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         tramp_ids.push(id);
     }
 
+    // The stubs Wasm code calls: each checks the stack limit, and is registered with its
+    // trap records so that the check's trap is a Wasm trap.
+    let mut stubs = Stubs {
+        first_index: func_ids.len() as u32,
+        ids: Vec::new(),
+        lens: Vec::new(),
+    };
     ctx.func = build_fp_stub(
         FpStub::Throw,
         call_conv,
@@ -229,8 +236,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         menv.builtin_names[&Builtin::throw_ref],
         &mut fctx,
     );
-    module.define_function(throw_stub, &mut ctx).map_err(merr)?;
-    module.clear_context(&mut ctx);
+    stubs.define(&mut module, &mut ctx, throw_stub, &mut trap_records, file)?;
     ctx.func = build_fp_stub(
         FpStub::Gc,
         call_conv,
@@ -239,8 +245,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         menv.builtin_names[&Builtin::gc_alloc],
         &mut fctx,
     );
-    module.define_function(gc_stub, &mut ctx).map_err(merr)?;
-    module.clear_context(&mut ctx);
+    stubs.define(&mut module, &mut ctx, gc_stub, &mut trap_records, file)?;
 
     let raise = menv.builtin_names[&Builtin::raise_pending_trap];
     for (i, t) in host_tramps.iter().enumerate() {
@@ -254,9 +259,9 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             raise,
             &mut fctx,
         );
-        module.define_function(tramp, &mut ctx).map_err(merr)?;
-        module.clear_context(&mut ctx);
+        stubs.define(&mut module, &mut ctx, tramp, &mut trap_records, file)?;
     }
+    trap_records.sort_by_key(|t| (t.func, t.offset));
 
     // Data: metadata, segment bytes, tables, and the descriptor that points to them.
     let ptr = aot_abi::POINTER_SIZE as usize;
@@ -339,6 +344,11 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             .collect::<Vec<_>>(),
     )
     .map_err(|e| merr(*e))?;
+    let stubs_id = define_func_ptrs(&mut module, &format!("aot_m{index}_stubs"), &stubs.ids)
+        .map_err(|e| merr(*e))?;
+    let stub_lens: Vec<u8> = stubs.lens.iter().flat_map(|l| l.to_le_bytes()).collect();
+    let stub_lens_id = define_bytes(&mut module, &format!("aot_m{index}_stub_lens"), &stub_lens)
+        .map_err(|e| merr(*e))?;
 
     let desc_id = module
         .declare_data(
@@ -420,6 +430,11 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         offset_of!(ModuleDescriptor, num_stack_map_slots),
         stack_map_slots.len(),
     );
+    put_usize(
+        &mut bytes,
+        offset_of!(ModuleDescriptor, num_stubs),
+        stubs.ids.len(),
+    );
     desc.define(bytes.into_boxed_slice());
     for (field, id) in [
         (offset_of!(ModuleDescriptor, meta), meta_id),
@@ -437,6 +452,8 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             offset_of!(ModuleDescriptor, stack_map_slots),
             stack_map_slots_id,
         ),
+        (offset_of!(ModuleDescriptor, stubs), stubs_id),
+        (offset_of!(ModuleDescriptor, stub_lens), stub_lens_id),
     ] {
         let gv = module.declare_data_in_data(id, &mut desc);
         desc.write_data_addr(field as u32, gv, 0);
@@ -448,6 +465,51 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     product
         .emit()
         .map_err(|e| err(format!("object emission: {e}")))
+}
+
+/// The stubs of a module being defined (`ModuleDescriptor::stubs`).
+struct Stubs {
+    /// The trap-record function index of the first stub: the number of defined functions.
+    first_index: u32,
+    ids: Vec<FuncId>,
+    lens: Vec<u32>,
+}
+
+impl Stubs {
+    /// Defines `ctx.func` as stub `id` with a stack-limit check in its prologue (its callers
+    /// have none: it is the last generated code before host code, which needs the slack
+    /// below the limit), and adds its trap records to `traps`.
+    fn define(
+        &mut self,
+        module: &mut ObjectModule,
+        ctx: &mut Context,
+        id: FuncId,
+        traps: &mut Vec<TrapRecord>,
+        file: &str,
+    ) -> Result<(), CompileError> {
+        let err = |m: String| CompileError::new(file, None, m);
+        ctx.func.stack_limit = Some(env::stack_limit(&mut ctx.func));
+        module
+            .define_function(id, ctx)
+            .map_err(|e| err(format!("object emission: {e}")))?;
+        let compiled = ctx
+            .compiled_code()
+            .ok_or_else(|| err("a defined stub has no code".into()))?;
+        let index = self.first_index + self.ids.len() as u32;
+        for t in compiled.buffer.traps() {
+            let kind = env::trap_kind(t.code)
+                .ok_or_else(|| err(format!("unknown trap code {} in a stub", t.code)))?;
+            traps.push(TrapRecord {
+                func: index,
+                offset: t.offset,
+                kind: kind as u32,
+            });
+        }
+        self.ids.push(id);
+        self.lens.push(compiled.code_buffer().len() as u32);
+        module.clear_context(ctx);
+        Ok(())
+    }
 }
 
 fn translate(
@@ -471,7 +533,81 @@ fn translate(
     Ok(func)
 }
 
+/// Compiles defined function `def_index`, with a stack-limit check in its prologue only if
+/// it calls host code (see [`needs_stack_check`]).
 fn compile_function(
+    menv: &ModuleEnv,
+    isa: &dyn isa::TargetIsa,
+    def_index: u32,
+    func: &ir::Function,
+    id: FuncId,
+    inliner: &SmallCallees,
+    disasm: bool,
+) -> Result<CompiledFunc, CompileError> {
+    match compile_function_with(
+        menv,
+        isa,
+        def_index,
+        func.clone(),
+        id,
+        inliner,
+        disasm,
+        false,
+    )? {
+        Compiled::Done(c) => Ok(c),
+        // Lowering added a call of host code (a libcall) that the IR did not show.
+        Compiled::NeedsCheck => {
+            match compile_function_with(
+                menv,
+                isa,
+                def_index,
+                func.clone(),
+                id,
+                inliner,
+                disasm,
+                true,
+            )? {
+                Compiled::Done(c) => Ok(c),
+                Compiled::NeedsCheck => unreachable!("a checked function is never recompiled"),
+            }
+        }
+    }
+}
+
+enum Compiled {
+    Done(CompiledFunc),
+    /// Compiled without a stack-limit check, but the code calls host code: compile again
+    /// with one.
+    NeedsCheck,
+}
+
+/// Does `func` (after inlining) call code that is neither generated Wasm code nor a stub
+/// that checks the stack limit itself, i.e. host code, which needs the slack below the
+/// limit (see `runtime-lib/src/signals.rs`)? Builtins are the calls in the platform's
+/// convention; Wasm functions, host-call trampolines and the throw and GC stubs use the
+/// Wasm one. In a component's core module an indirect call may reach a glue function,
+/// which does not check, so those count too.
+fn needs_stack_check(menv: &ModuleEnv, func: &ir::Function) -> bool {
+    func.layout
+        .blocks()
+        .flat_map(|b| func.layout.block_insts(b))
+        .any(|inst| {
+            let Some(sig) = func.dfg.call_signature(inst) else {
+                return false;
+            };
+            func.dfg.signatures[sig].call_conv != env::WASM_CALL_CONV
+                || (menv.component
+                    && matches!(
+                        func.dfg.insts[inst].opcode(),
+                        ir::Opcode::CallIndirect
+                            | ir::Opcode::ReturnCallIndirect
+                            | ir::Opcode::TryCallIndirect
+                    ))
+        })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compile_function_with(
     menv: &ModuleEnv,
     isa: &dyn isa::TargetIsa,
     def_index: u32,
@@ -479,13 +615,18 @@ fn compile_function(
     id: FuncId,
     inliner: &SmallCallees,
     disasm: bool,
-) -> Result<CompiledFunc, CompileError> {
+    force_check: bool,
+) -> Result<Compiled, CompileError> {
     let info = menv.info;
     let file = info.file.as_str();
     let mut ctx = Context::for_function(func);
     if inliner.enabled {
         ctx.inline(*inliner)
             .map_err(|e| CompileError::new(file, None, format!("inlining failed: {e:?}")))?;
+    }
+    let checked = force_check || needs_stack_check(menv, &ctx.func);
+    if checked {
+        ctx.func.stack_limit = Some(env::stack_limit(&mut ctx.func));
     }
     ctx.set_disasm(disasm);
     let name = info
@@ -500,6 +641,9 @@ fn compile_function(
                 format!("code generation failed for {name}: {:?}", e.inner),
             )
         })?;
+    if !checked && calls_libcall(compiled.buffer.relocs()) {
+        return Ok(Compiled::NeedsCheck);
+    }
     let alignment = compiled.buffer.alignment as u64;
     let disasm = compiled.vcode.clone();
     let bytes = compiled.code_buffer().to_vec();
@@ -573,7 +717,7 @@ fn compile_function(
         .iter()
         .map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, id))
         .collect();
-    Ok(CompiledFunc {
+    Ok(Compiled::Done(CompiledFunc {
         disasm,
         bytes,
         alignment,
@@ -582,6 +726,17 @@ fn compile_function(
         inlined,
         handlers,
         stack_maps,
+    }))
+}
+
+/// Does code with these relocations call a libcall (host code Cranelift calls for an
+/// operation it does not lower inline)?
+fn calls_libcall(relocs: &[cranelift_codegen::FinalizedMachReloc]) -> bool {
+    relocs.iter().any(|r| {
+        matches!(
+            r.target,
+            cranelift_codegen::FinalizedRelocTarget::ExternalName(ir::ExternalName::LibCall(_))
+        )
     })
 }
 
@@ -628,6 +783,7 @@ pub fn disassemble(
             })
             .collect(),
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
+        component: opts.component,
     };
     let mut fctx = FunctionBuilderContext::new();
     let translated: Vec<ir::Function> = (0..n)
@@ -638,15 +794,7 @@ pub fn disassemble(
     let mut out = Vec::new();
     for (i, f) in translated.iter().enumerate() {
         let i = i as u32;
-        let c = compile_function(
-            &menv,
-            &*isa,
-            i,
-            f.clone(),
-            FuncId::from_u32(i),
-            &inliner,
-            true,
-        )?;
+        let c = compile_function(&menv, &*isa, i, f, FuncId::from_u32(i), &inliner, true)?;
         out.push((
             info.meta.func_display_name(info.num_imported_funcs + i),
             c.disasm.unwrap_or_default(),

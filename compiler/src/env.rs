@@ -235,6 +235,31 @@ pub struct ModuleEnv<'a> {
     /// User-name index of the module's GC stub (see [`gc_stub_signature`]).
     pub gc_stub_name: u32,
     pub relaxed_simd: RelaxedSimd,
+    /// The module is a core module of a component: its imports and tables may hold glue
+    /// functions, which call host code without checking the stack limit themselves.
+    pub component: bool,
+}
+
+/// The stack-limit global value for Cranelift's prologue check of `func` (whose first
+/// parameter is the vmctx): vmctx → store context → the limit of the thread now running
+/// Wasm (which the runtime sets on every entry, so it is not read-only; the store pointer
+/// is). Only code that calls host code gets the check (see `codegen::needs_stack_check`).
+pub fn stack_limit(func: &mut Function) -> GlobalValue {
+    let vmctx = func.create_global_value(GlobalValueData::VMContext);
+    let store_flags = func.dfg.mem_flags.insert_unchecked(readonly());
+    let store = func.create_global_value(GlobalValueData::Load {
+        base: vmctx,
+        offset: (aot_abi::VMCTX_STORE as i32).into(),
+        global_type: PTR,
+        flags: store_flags,
+    });
+    let limit_flags = func.dfg.mem_flags.insert_unchecked(MemFlagsData::trusted());
+    func.create_global_value(GlobalValueData::Load {
+        base: store,
+        offset: (aot_abi::VMSTORE_STACK_LIMIT as i32).into(),
+        global_type: PTR,
+        flags: limit_flags,
+    })
 }
 
 /// The signature of a module's throw stub, `stub(vmctx, exn)`: a function in the Wasm
@@ -318,9 +343,7 @@ impl RelaxedSimd {
 /// Per-function state: the cached global values and imported signatures of one function.
 pub struct FuncEnv<'a> {
     pub module: &'a ModuleEnv<'a>,
-    /// The vmctx as a global value (for the stack limit) and as the entry block's first
-    /// parameter (for everything else; set by [`FuncEnv::set_vmctx`]).
-    vmctx_gv: GlobalValue,
+    /// The vmctx: the entry block's first parameter (set by [`FuncEnv::set_vmctx`]).
     vmctx: Option<Value>,
     sig_refs: HashMap<u32, ir::SigRef>,
     func_refs: HashMap<u32, FuncRef>,
@@ -339,11 +362,9 @@ fn readonly() -> MemFlagsData {
 }
 
 impl<'a> FuncEnv<'a> {
-    pub fn new(module: &'a ModuleEnv<'a>, func: &mut Function) -> FuncEnv<'a> {
-        let vmctx_gv = func.create_global_value(GlobalValueData::VMContext);
+    pub fn new(module: &'a ModuleEnv<'a>) -> FuncEnv<'a> {
         FuncEnv {
             module,
-            vmctx_gv,
             vmctx: None,
             sig_refs: HashMap::new(),
             func_refs: HashMap::new(),
@@ -498,26 +519,6 @@ impl<'a> FuncEnv<'a> {
 
     fn info(&self) -> &'a ModuleInfo<'a> {
         self.module.info
-    }
-
-    /// The stack-limit global value for Cranelift's prologue check: vmctx → store context
-    /// → the limit of the thread now running Wasm (which the runtime sets on every entry,
-    /// so it is not read-only; the store pointer is).
-    pub fn stack_limit(&mut self, func: &mut Function) -> GlobalValue {
-        let store_flags = func.dfg.mem_flags.insert_unchecked(readonly());
-        let store = func.create_global_value(GlobalValueData::Load {
-            base: self.vmctx_gv,
-            offset: (aot_abi::VMCTX_STORE as i32).into(),
-            global_type: PTR,
-            flags: store_flags,
-        });
-        let limit_flags = func.dfg.mem_flags.insert_unchecked(MemFlagsData::trusted());
-        func.create_global_value(GlobalValueData::Load {
-            base: store,
-            offset: (aot_abi::VMSTORE_STACK_LIMIT as i32).into(),
-            global_type: PTR,
-            flags: limit_flags,
-        })
     }
 
     pub fn set_vmctx(&mut self, v: Value) {

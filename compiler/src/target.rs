@@ -58,8 +58,10 @@ impl Target {
     /// also inlines tiny functions).
     /// Position-independent code (the objects link into static and static-pie executables
     /// alike), frame pointers kept (backtraces walk the FP chain), no unwind tables (traps
-    /// never unwind through Wasm frames), no stack probes (the stack limit in vmctx is
-    /// checked instead), verifier in debug builds only. x86_64 code assumes x86-64-v2
+    /// never unwind through Wasm frames), inline stack probes of every 4 KiB page of a frame
+    /// larger than one (most functions check no stack limit: an overflow faults in the guard
+    /// below the stack, which a large frame must not step over; see
+    /// `runtime-lib/src/signals.rs`), verifier in debug builds only. x86_64 code assumes x86-64-v2
     /// (SSE4.2, POPCNT, CMPXCHG16B), which every x86_64 machine of the last decade has; it
     /// keeps float rounding and popcnt inline instead of calls into libm.
     pub fn isa(&self, opt_level: u8) -> Result<OwnedTargetIsa, String> {
@@ -86,7 +88,9 @@ impl Target {
             ("enable_multi_ret_implicit_sret", "true"),
             ("unwind_info", "false"),
             ("enable_verifier", verifier),
-            ("enable_probestack", "false"),
+            ("enable_probestack", "true"),
+            ("probestack_strategy", "inline"),
+            ("probestack_size_log2", "12"),
         ] {
             flags
                 .set(name, value)
@@ -212,7 +216,12 @@ mod tests {
             assert!(isa.flags().is_pic());
             assert!(isa.flags().preserve_frame_pointers());
             assert!(!isa.flags().unwind_info());
-            assert!(!isa.flags().enable_probestack());
+            assert!(isa.flags().enable_probestack());
+            assert_eq!(
+                isa.flags().probestack_strategy(),
+                settings::ProbestackStrategy::Inline
+            );
+            assert_eq!(isa.flags().probestack_size_log2(), 12);
             assert_eq!(isa.pointer_bytes(), 8);
         }
         let isa0 = Target::host().isa(0).expect("isa");

@@ -186,7 +186,8 @@ fn shared_everything_threads_are_refused_at_compile_time() {
 
 /// A wasi-threads program: `thread` is the body of `wasi_thread_start` (locals `$tid`,
 /// `$arg`) and `main` of `_start`. Every instance's start function counts itself at
-/// address 8; `$recurse` never returns; address 12 is never written (a wait on it with
+/// address 8; `$recurse` never returns, nor does `$recurse_host`, which calls a builtin and
+/// (through `$exit_if`) may call a host import at every level; address 12 is never written (a wait on it with
 /// value 0 blocks forever).
 fn wasi_threads_program(thread: &str, main: &str) -> String {
     format!(
@@ -200,6 +201,11 @@ fn wasi_threads_program(thread: &str, main: &str) -> String {
   (start $start)
   (func $recurse (param i32) (result i32)
     (i32.add (call $recurse (i32.add (local.get 0) (i32.const 1))) (i32.const 1)))
+  (func $recurse_host (param i32) (result i32)
+    (drop (memory.grow (i32.const 0)))
+    (call $exit_if (i32.const 0))
+    (i32.add (call $recurse_host (i32.add (local.get 0) (i32.const 1))) (i32.const 1)))
+  (func $exit_if (param i32) (if (local.get 0) (then (call $exit (local.get 0)))))
   (func (export "wasi_thread_start") (param $tid i32) (param $arg i32)
     {thread})
   (func (export "_start")
@@ -261,7 +267,7 @@ fn wasi_threads_run_in_parallel_and_end_the_process_as_wasmtime_46() {
         "(start $start) (func $one (result i32) (i32.const 1)) (table 1 funcref) (elem (i32.const 0) $one)",
     );
     // (name, program, exit status, stderr's first line)
-    let cases: [(&str, String, i32, &str); 6] = [
+    let cases: [(&str, String, i32, &str); 7] = [
         ("sum", sum, 36, ""),
         ("many", many, 1000 / 100, ""),
         // A trap in a thread ends the process while main waits forever.
@@ -274,6 +280,13 @@ fn wasi_threads_run_in_parallel_and_end_the_process_as_wasmtime_46() {
         (
             "overflow",
             wasi_threads_program("(drop (call $recurse (i32.const 0)))", &spawn_one),
+            134,
+            "wasm trap: call stack exhausted",
+        ),
+        // Each thread has its own guard, and the host slack above it.
+        (
+            "overflow-host",
+            wasi_threads_program("(drop (call $recurse_host (i32.const 0)))", &spawn_one),
             134,
             "wasm trap: call stack exhausted",
         ),
@@ -353,4 +366,44 @@ fn gc_types_with_a_shared_memory_are_a_compile_error() {
         "{stderr}"
     );
     assert!(!exe.exists());
+}
+
+/// A thread whose recursion has frames larger than the guard (4300 v128 values, 67 KiB,
+/// live across the call) faults in its own guard and traps, as on the main thread.
+#[test]
+fn a_thread_overflowing_with_frames_larger_than_the_guard_traps() {
+    use std::fmt::Write as _;
+    const VALUES: usize = 4300;
+    let mut big = String::from("(func $big (param $n i64) (result i64) (local");
+    for _ in 0..VALUES {
+        big.push_str(" v128");
+    }
+    big.push_str(")\n");
+    for i in 0..VALUES {
+        let _ = writeln!(
+            big,
+            "(local.set {} (v128.load (i32.const {})))",
+            i + 1,
+            i % 4096
+        );
+    }
+    big.push_str("(local.set 0 (call $big (i64.add (local.get 0) (i64.const 1))))\n");
+    for i in 2..=VALUES {
+        let _ = writeln!(
+            big,
+            "(local.set 1 (v128.xor (local.get 1) (local.get {i})))"
+        );
+    }
+    big.push_str("(i64.add (local.get 0) (i64x2.extract_lane 0 (local.get 1))))");
+    let spawn_one = format!("(drop (call $spawn (i32.const 0))) {WAIT_FOREVER}");
+    let wat = wasi_threads_program("(drop (call $big (i64.const 0)))", &spawn_one)
+        .replace("(start $start)", &format!("(start $start) {big}"));
+    for (triple, run) in common::build_and_run("wasi-threads-big-frame", &wat) {
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(134), "{triple}: {stderr}");
+        assert!(
+            stderr.starts_with("wasm trap: call stack exhausted\nwasm backtrace:\n    0: big\n"),
+            "{triple}: {stderr}"
+        );
+    }
 }

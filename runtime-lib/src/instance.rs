@@ -1297,6 +1297,9 @@ pub(crate) mod test_support {
             num_stack_maps: 0,
             stack_map_slots: std::ptr::null(),
             num_stack_map_slots: 0,
+            stubs: std::ptr::null(),
+            stub_lens: std::ptr::null(),
+            num_stubs: 0,
         }))
     }
 

@@ -3,7 +3,21 @@
 //! [`init`] installs one process-wide handler for SIGSEGV, SIGBUS, SIGILL and SIGFPE
 //! (`SA_SIGINFO | SA_ONSTACK`), gives the calling thread an alternate signal stack (so a
 //! stack overflow can still be handled) and computes the thread's stack bounds and the
-//! Wasm stack limit ([`stack_limit`]).
+//! Wasm stack limit ([`stack_limit`]), and places the thread's stack guard.
+//!
+//! The stack of a thread that runs Wasm, from its entry downwards:
+//!
+//! ```text
+//! entry SP ─ Wasm frames ─ limit ─ host slack (HOST_STACK_SLACK) ─ guard (STACK_GUARD_SIZE)
+//! ```
+//!
+//! Most Wasm functions have no stack-limit check: they may run on into the host slack,
+//! and an overflow faults in the guard, a PROT_NONE region (stores of a frame larger than a
+//! page are probed page by page, so no frame steps over it). What checks `limit` is
+//! whatever enters host code: the Wasm functions that call builtins, the host-call
+//! trampolines and the throw and GC stubs, so host code always starts with the slack
+//! below it. Where no guard can be placed ([`place_guard`]) the stack's own end guards it
+//! instead: the kernel's guard gap below the main thread's stack, a pthread's guard page.
 //!
 //! The handler turns a fault at a trap site of registered Wasm code into a [`TrapKind`]
 //! (from the trap record, or stack overflow for an unrecorded fault next to SP), captures
@@ -34,6 +48,10 @@ pub const MAX_WASM_STACK: usize = 1 << 20;
 /// Stack kept free below the Wasm limit for host functions called from the deepest Wasm
 /// frame and for the runtime itself.
 pub const HOST_STACK_SLACK: usize = 256 << 10;
+/// Size of the PROT_NONE region each thread gets below its host slack. Larger than any
+/// frame Wasm code allocates without probing (Cranelift probes every 4 KiB page of a larger
+/// one) plus a call's pushes.
+pub const STACK_GUARD_SIZE: usize = 64 << 10;
 /// An unrecorded fault in Wasm code this close to SP is a stack overflow (a prologue
 /// push or a frame store hitting the guard page).
 const OVERFLOW_SP_WINDOW: usize = 64 << 10;
@@ -56,6 +74,9 @@ struct ThreadStack {
     low: Cell<usize>,
     high: Cell<usize>,
     limit: Cell<usize>,
+    /// This thread's guard region [guard_low, guard_high); 0, 0 when it has none.
+    guard_low: Cell<usize>,
+    guard_high: Cell<usize>,
 }
 
 thread_local! {
@@ -65,10 +86,14 @@ thread_local! {
             low: Cell::new(0),
             high: Cell::new(0),
             limit: Cell::new(0),
+            guard_low: Cell::new(0),
+            guard_high: Cell::new(0),
         }
     };
     /// Owns this thread's alternate signal stack; never touched by the handler.
     static ALT_STACK: RefCell<Option<AltStack>> = const { RefCell::new(None) };
+    /// Owns this thread's stack guard; never touched by the handler.
+    static GUARD: RefCell<Option<StackGuard>> = const { RefCell::new(None) };
 }
 
 static INSTALL: Once = Once::new();
@@ -105,13 +130,105 @@ fn init_thread() {
     if let Some((low, _)) = bounds {
         limit = limit.max(low.saturating_add(HOST_STACK_SLACK)).min(sp);
     }
+    let guard = bounds.and_then(|(low, _)| place_guard(low, limit));
     STACK.with(|s| {
         let (low, high) = bounds.unwrap_or((0, 0));
         s.low.set(low);
         s.high.set(high);
         s.limit.set(limit);
+        let (g_low, g_high) = guard.as_ref().map_or((0, 0), |g| (g.low, g.low + g.len));
+        s.guard_low.set(g_low);
+        s.guard_high.set(g_high);
         s.ready.set(true);
     });
+    if let Some(guard) = guard {
+        GUARD.with(|g| *g.borrow_mut() = Some(guard));
+    }
+}
+
+/// A thread's stack guard: `len` bytes at `low` made inaccessible, either a mapping of
+/// our own in the not yet grown part of the main thread's stack, or part of the thread's
+/// stack mapping protected (restored when the thread exits, as pthread implementations
+/// reuse the stacks of exited threads).
+struct StackGuard {
+    low: usize,
+    len: usize,
+    mapped: bool,
+}
+
+impl Drop for StackGuard {
+    fn drop(&mut self) {
+        // SAFETY: the thread is exiting and runs no more Wasm; the region is the guard this
+        // thread placed (our own mapping, or part of its stack that was read-write before).
+        unsafe {
+            if self.mapped {
+                libc::munmap(self.low as *mut c_void, self.len);
+            } else {
+                libc::mprotect(
+                    self.low as *mut c_void,
+                    self.len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                );
+            }
+        }
+    }
+}
+
+/// Makes the `STACK_GUARD_SIZE` bytes below the host slack under `limit` inaccessible, in
+/// the thread's stack whose lowest usable address is `low`; None if they do not fit in it
+/// or the system refuses. Without a guard the executable stays safe, only with the
+/// stack's own end as the guard: Wasm code may then use the stack down to it (an overflow
+/// faults there and is still a stack overflow trap), while the functions that check
+/// `limit` keep the host slack as before.
+fn place_guard(low: usize, limit: usize) -> Option<StackGuard> {
+    let page = crate::memory::page_size();
+    let high = limit.checked_sub(HOST_STACK_SLACK)? & !(page - 1);
+    let guard_low = high.checked_sub(STACK_GUARD_SIZE)?;
+    if guard_low < low {
+        return None;
+    }
+    let len = high - guard_low;
+    if is_main_thread() {
+        // The main thread's stack grows on demand: map the guard in the part not grown
+        // yet (the kernel grows a stack right up to an inaccessible mapping). Where that
+        // part is already mapped (an emulator maps the whole stack up front), protect it
+        // as for other threads.
+        // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping.
+        let map = unsafe {
+            libc::mmap(
+                guard_low as *mut c_void,
+                len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE
+                    | libc::MAP_ANONYMOUS
+                    | libc::MAP_NORESERVE
+                    | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            )
+        };
+        if map as usize == guard_low {
+            return Some(StackGuard {
+                low: guard_low,
+                len,
+                mapped: true,
+            });
+        }
+        if map != libc::MAP_FAILED {
+            // A kernel without MAP_FIXED_NOREPLACE took the address as a hint.
+            // SAFETY: `map` is the mapping just created, used by nothing.
+            unsafe { libc::munmap(map, len) };
+        }
+    }
+    // SAFETY: the range lies in this thread's stack (checked above against its lowest
+    // address, and it is below `limit`, itself below SP), in the part below SP that holds
+    // nothing: signal frames go to the alternate stack.
+    let rc = unsafe { libc::mprotect(guard_low as *mut c_void, len, libc::PROT_NONE) };
+    (rc == 0).then_some(StackGuard {
+        low: guard_low,
+        len,
+        mapped: false,
+    })
 }
 
 fn is_main_thread() -> bool {
@@ -239,9 +356,16 @@ fn install_handlers() {
 /// Wasm code?
 fn in_stack_guard_zone(addr: usize) -> bool {
     let low = STACK.with(|s| s.low.get());
-    low != 0
-        && addr >= low.saturating_sub(GUARD_ZONE_BELOW)
-        && addr < low.saturating_add(GUARD_ZONE_ABOVE)
+    in_thread_guard(addr)
+        || low != 0
+            && addr >= low.saturating_sub(GUARD_ZONE_BELOW)
+            && addr < low.saturating_add(GUARD_ZONE_ABOVE)
+}
+
+/// Is `addr` in this thread's stack guard?
+fn in_thread_guard(addr: usize) -> bool {
+    let (low, high) = STACK.with(|s| (s.guard_low.get(), s.guard_high.get()));
+    addr >= low && addr < high
 }
 
 /// Can the frame record at `fp` (saved fp, return address) be read?
@@ -253,21 +377,31 @@ pub(crate) fn frame_readable(fp: usize) -> bool {
         && fp.checked_add(16).is_some_and(|end| end <= high)
 }
 
-/// What trap a fault is, or None if it is not a Wasm trap.
+/// What trap a fault is, or None if it is not a Wasm trap. Faults in a module's stubs
+/// (host-call trampolines, throw and GC stubs) count: they hold no host state, so they
+/// unwind like Wasm code.
 fn classify(signo: c_int, regs: &Regs, fault_addr: usize) -> Option<TrapKind> {
-    let loc = trap::lookup_code(regs.pc)?;
+    let loc = trap::lookup_code(regs.pc).or_else(|| trap::lookup_stub(regs.pc))?;
     if let Some(kind) = loc.trap_kind() {
         return Some(kind);
     }
+    // An unrecorded memory fault is a stack access: a frame store or push next to SP, or
+    // a probe of a large frame, which may be far below SP but lands in the guard (or, with
+    // no guard, below the stack's end).
     let memory_fault = signo == libc::SIGSEGV || signo == libc::SIGBUS;
-    (memory_fault && fault_addr.abs_diff(regs.sp) <= OVERFLOW_SP_WINDOW)
-        .then_some(TrapKind::StackOverflow)
+    (memory_fault
+        && (fault_addr.abs_diff(regs.sp) <= OVERFLOW_SP_WINDOW || in_stack_guard_zone(fault_addr)))
+    .then_some(TrapKind::StackOverflow)
 }
 
 /// The trapping PC, then the return address into each calling Wasm frame, following the
 /// frame-pointer chain (Cranelift keeps frame pointers in every function) and, past host
 /// frames, the thread's activations (`trap::walk_wasm_frames`).
 fn capture_backtrace(regs: &Regs, frames: &mut Frames) {
+    if trap::lookup_stub(regs.pc).is_some() {
+        capture_stub_backtrace(regs, frames);
+        return;
+    }
     frames.push(regs.pc);
     if trap::lookup_code(regs.pc).is_some_and(|loc| loc.offset == 0) {
         // Faulted on the prologue's first instruction: this function's frame record is not
@@ -280,6 +414,29 @@ fn capture_backtrace(regs: &Regs, frames: &mut Frames) {
         }
     }
     trap::walk_wasm_frames(regs.fp, frame_readable, frames);
+}
+
+/// The backtrace of a trap in a stub (its stack-limit check, or its frame push at the
+/// guard): the stub is no Wasm function, so the trap is reported at the call in its Wasm
+/// caller, as the check in the caller's own prologue used to report it.
+fn capture_stub_backtrace(regs: &Regs, frames: &mut Frames) {
+    let at_entry = trap::lookup_stub(regs.pc).is_some_and(|loc| loc.offset == 0);
+    let (caller_fp, ret) = if at_entry {
+        // SAFETY: the thread stopped on the first instruction of a stub, which is only
+        // ever entered by a call.
+        (regs.fp, unsafe { arch::entry_return_address(regs) })
+    } else {
+        match trap::StackStart::caller_of(regs.fp, frame_readable) {
+            Some(start) => (start.fp, start.ret),
+            None => return,
+        }
+    };
+    // An address inside the call instruction: frame 0 is looked up as a trapping PC.
+    let call = ret.wrapping_sub(1);
+    if !trap::is_wasm_code(call) || !frames.push(call) {
+        return;
+    }
+    trap::walk_wasm_frames(caller_fp, frame_readable, frames);
 }
 
 extern "C" fn handle_signal(signo: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
@@ -457,7 +614,8 @@ mod tests {
     #[test]
     fn guard_page_overflow_in_wasm_is_stack_overflow() {
         let desc = fake_module();
-        // Run on a thread with a small stack so the recursion is short.
+        // Run on a thread with a small stack so the recursion is short; too small for a
+        // guard of ours (`place_guard`), so this is the fallback: the pthread's guard.
         let t = std::thread::Builder::new()
             .stack_size(256 << 10)
             .spawn(move || {
@@ -476,6 +634,48 @@ mod tests {
             func_start(desc, RECURSE_UNCHECKED)
         );
         assert!(trap.backtrace.len() > 2);
+    }
+
+    /// The guard of a thread whose stack has room for it lies right below the host slack
+    /// and is inaccessible; a Wasm overflow there is a stack overflow trap.
+    #[test]
+    fn guard_is_placed_below_the_host_slack_and_catches_overflow() {
+        let desc = fake_module();
+        let t = std::thread::Builder::new()
+            .stack_size(4 << 20)
+            .spawn(move || {
+                let limit = stack_limit();
+                let (g_low, g_high) = STACK.with(|s| (s.guard_low.get(), s.guard_high.get()));
+                let page = crate::memory::page_size();
+                assert_eq!(g_high, (limit - HOST_STACK_SLACK) & !(page - 1));
+                assert_eq!(g_high - g_low, STACK_GUARD_SIZE);
+                let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+                let protected = maps.lines().any(|l| {
+                    let (range, rest) = l.split_once(' ').unwrap();
+                    let (a, b) = range.split_once('-').unwrap();
+                    let (a, b) = (
+                        usize::from_str_radix(a, 16).unwrap(),
+                        usize::from_str_radix(b, 16).unwrap(),
+                    );
+                    a <= g_low && g_high <= b && rest.starts_with("---p")
+                });
+                assert!(protected, "{g_low:#x}-{g_high:#x} not PROT_NONE:\n{maps}");
+                let trap = call_guarded(|| {
+                    // SAFETY: test code; the recursion ends in this thread's guard, and the
+                    // handler runs on the alternate stack.
+                    unsafe { aot_rt_test_recurse_unchecked(ptr::null_mut()) }
+                })
+                .unwrap_err();
+                (trap, g_low)
+            })
+            .unwrap();
+        let (trap, _) = t.join().unwrap();
+        assert_eq!(trap.kind, TrapKind::StackOverflow);
+        let loc = trap::lookup_code(trap.pc).unwrap();
+        assert_eq!(
+            trap.pc - loc.offset as usize,
+            func_start(desc, RECURSE_UNCHECKED)
+        );
     }
 
     /// Re-runs this test binary on one test with `AOT_RT_CHILD` set, returning (exit code,

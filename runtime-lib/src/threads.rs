@@ -36,9 +36,12 @@ static NEXT_THREAD_ID: AtomicI32 = AtomicI32::new(1);
 
 /// Native stack of a Wasm thread: room for the Wasm stack limit below the thread's entry
 /// (`signals::MAX_WASM_STACK`), the host functions the deepest Wasm frame calls
-/// (`signals::HOST_STACK_SLACK`) and the runtime's own frames above Wasm.
-const THREAD_STACK_SIZE: usize =
-    crate::signals::MAX_WASM_STACK + crate::signals::HOST_STACK_SLACK + (1 << 20);
+/// (`signals::HOST_STACK_SLACK`), the stack guard below them (`signals::STACK_GUARD_SIZE`)
+/// and the runtime's own frames above Wasm.
+const THREAD_STACK_SIZE: usize = crate::signals::MAX_WASM_STACK
+    + crate::signals::HOST_STACK_SLACK
+    + crate::signals::STACK_GUARD_SIZE
+    + (1 << 20);
 
 /// `wasi::thread-spawn(start_arg) -> thread id`, or -1 when no thread can be started
 /// (wasi-libc's `pthread_create` turns any negative value into `EAGAIN`).

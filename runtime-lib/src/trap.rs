@@ -77,11 +77,14 @@ impl std::error::Error for Trap {}
 struct CodeModule {
     desc: &'static ModuleDescriptor,
     meta: &'static ModuleMeta,
-    /// Lowest function start and highest function end: a quick rejection test.
+    /// Lowest function (or stub) start and highest end: a quick rejection test.
     start: usize,
     end: usize,
     /// Defined functions by ascending start address.
     funcs: Funcs,
+    /// The module's stubs (`ModuleDescriptor::stubs`) by ascending start address, indexed
+    /// from `num_funcs` as their trap records are.
+    stubs: Box<[FuncRange]>,
     /// Sorted by (func, offset), as the compiler emits them.
     traps: &'static [TrapRecord],
     /// Code that came from inlined functions, sorted by (func, offset), and their frames.
@@ -121,19 +124,7 @@ impl Funcs {
         if ordered {
             return Funcs::Descriptor { code, lens };
         }
-        let mut funcs: Vec<FuncRange> = code
-            .iter()
-            .zip(lens)
-            .enumerate()
-            .filter(|(_, (_, len))| **len > 0)
-            .map(|(i, (start, len))| FuncRange {
-                start: *start as usize,
-                end: *start as usize + *len as usize,
-                index: i as u32,
-            })
-            .collect();
-        funcs.sort_unstable_by_key(|f| f.start);
-        Funcs::Sorted(funcs.into_boxed_slice())
+        Funcs::Sorted(code_ranges(code, lens, 0).into_boxed_slice())
     }
 
     /// Lowest start and highest end.
@@ -213,7 +204,19 @@ pub fn register_module(desc: &'static ModuleDescriptor, meta: &'static ModuleMet
         )
     };
     let funcs = Funcs::new(code, lens);
-    let (start, end) = funcs.bounds();
+    // SAFETY: as above, `num_stubs` entries.
+    let (stub_code, stub_lens) = unsafe {
+        (
+            crate::raw_slice(desc.stubs, desc.num_stubs),
+            crate::raw_slice(desc.stub_lens, desc.num_stubs),
+        )
+    };
+    let stubs = code_ranges(stub_code, stub_lens, desc.num_funcs as u32);
+    let (start, end) = stubs
+        .iter()
+        .map(|f| (f.start, f.end))
+        .chain(Some(funcs.bounds()).filter(|b| b.1 > b.0))
+        .fold((usize::MAX, 0), |(s, e), (fs, fe)| (s.min(fs), e.max(fe)));
     // SAFETY: as above, `num_traps` records.
     let traps = unsafe { crate::raw_slice(desc.traps, desc.num_traps) };
     // SAFETY: as above, with the inline tables' lengths.
@@ -238,6 +241,7 @@ pub fn register_module(desc: &'static ModuleDescriptor, meta: &'static ModuleMet
         start,
         end,
         funcs,
+        stubs: stubs.into_boxed_slice(),
         traps,
         inline_records,
         inline_funcs,
@@ -248,6 +252,24 @@ pub fn register_module(desc: &'static ModuleDescriptor, meta: &'static ModuleMet
         next: MODULES.load(Ordering::Relaxed),
     });
     MODULES.store(Box::into_raw(node), Ordering::Release);
+}
+
+/// The non-empty ranges of `code[i]` with `lens[i]` bytes, numbered from `first`, by
+/// ascending start.
+fn code_ranges(code: &[*const u8], lens: &[u32], first: u32) -> Vec<FuncRange> {
+    let mut ranges: Vec<FuncRange> = code
+        .iter()
+        .zip(lens)
+        .enumerate()
+        .filter(|(_, (_, len))| **len > 0)
+        .map(|(i, (start, len))| FuncRange {
+            start: *start as usize,
+            end: *start as usize + *len as usize,
+            index: first + i as u32,
+        })
+        .collect();
+    ranges.sort_unstable_by_key(|f| f.start);
+    ranges
 }
 
 /// Where a code address is: a function of a registered module and the offset in it.
@@ -336,11 +358,26 @@ impl CodeLoc {
 
 /// Finds the registered function containing `pc`. Async-signal-safe.
 pub(crate) fn lookup_code(pc: usize) -> Option<CodeLoc> {
+    lookup_in(pc, |m, pc| m.funcs.find(pc))
+}
+
+/// Where `pc` is, if it is in a module's stub (a host-call trampoline, the throw or the GC
+/// stub): only its trap records are known (`CodeLoc::trap_kind`); it is not a Wasm
+/// function. Async-signal-safe.
+pub(crate) fn lookup_stub(pc: usize) -> Option<CodeLoc> {
+    lookup_in(pc, |m, pc| {
+        let i = m.stubs.partition_point(|f| f.start <= pc).checked_sub(1)?;
+        let f = m.stubs[i];
+        (pc < f.end).then_some(f)
+    })
+}
+
+fn lookup_in(pc: usize, find: fn(&CodeModule, usize) -> Option<FuncRange>) -> Option<CodeLoc> {
     modules().find_map(|module| {
         if pc < module.start || pc >= module.end {
             return None;
         }
-        let f = module.funcs.find(pc)?;
+        let f = find(module, pc)?;
         Some(CodeLoc {
             module,
             func: f.index,
@@ -985,6 +1022,9 @@ pub(crate) mod tests {
                 num_stack_map_slots: 2,
                 stack_map_slots: vec![0u32, 16].leak().as_ptr(),
                 traps: records.leak().as_ptr(),
+                stubs: ptr::null(),
+                stub_lens: ptr::null(),
+                num_stubs: 0,
             }));
             register_module(desc, meta);
             register_module(desc, meta); // idempotent

@@ -9,11 +9,6 @@
 ;; x86_64-unknown-linux-gnu <wasm function 0>
 ;;     pushq %rbp
 ;;     movq %rsp, %rbp
-;;     movq (%rdi), %r10
-;;     movq (%r10), %r10
-;;     addq $0x10, %r10
-;;     cmpq %rsp, %r10
-;;     jnbe #trap=stk_ovf
 ;;   block0:
 ;;     movl %esi, %r10d
 ;;     cmpq 0x18(%rdi), %r10
@@ -35,11 +30,6 @@
 ;; aarch64-unknown-linux-gnu <wasm function 0>
 ;;     stp fp, lr, [sp, #-16]!
 ;;     mov fp, sp
-;;     ldr x16, [x2]
-;;     ldr x16, [x16]
-;;     add x16, x16, #16
-;;     subs xzr, sp, x16, UXTX
-;;     b.lo #trap=stk_ovf
 ;;   block0:
 ;;     ldr x12, [x2, #24]
 ;;     mov w13, w3

@@ -52,11 +52,6 @@
 ;; x86_64-unknown-linux-gnu fac
 ;;     pushq %rbp
 ;;     movq %rsp, %rbp
-;;     movq (%rdi), %r10
-;;     movq (%r10), %r10
-;;     addq $0x20, %r10
-;;     cmpq %rsp, %r10
-;;     jnbe #trap=stk_ovf
 ;;     subq $0x10, %rsp
 ;;     movq %r12, (%rsp)
 ;;   block0:
@@ -121,11 +116,6 @@
 ;; aarch64-unknown-linux-gnu fac
 ;;     stp fp, lr, [sp, #-16]!
 ;;     mov fp, sp
-;;     ldr x16, [x2]
-;;     ldr x16, [x16]
-;;     add x16, x16, #32
-;;     subs xzr, sp, x16, UXTX
-;;     b.lo #trap=stk_ovf
 ;;     str x19, [sp, #-16]!
 ;;   block0:
 ;;     cbz x3, label2 ; b label1

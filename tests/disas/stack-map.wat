@@ -12,11 +12,6 @@
 ;; x86_64-unknown-linux-gnu <wasm function 1>
 ;;     pushq %rbp
 ;;     movq %rsp, %rbp
-;;     movq (%rdi), %r10
-;;     movq (%r10), %r10
-;;     addq $0x30, %r10
-;;     cmpq %rsp, %r10
-;;     jnbe #trap=stk_ovf
 ;;     subq $0x20, %rsp
 ;;     movq %r12, 0x10(%rsp)
 ;;   block0:
@@ -38,11 +33,6 @@
 ;; aarch64-unknown-linux-gnu <wasm function 1>
 ;;     stp fp, lr, [sp, #-16]!
 ;;     mov fp, sp
-;;     ldr x16, [x2]
-;;     ldr x16, [x16]
-;;     add x16, x16, #48
-;;     subs xzr, sp, x16, UXTX
-;;     b.lo #trap=stk_ovf
 ;;     str x19, [sp, #-16]!
 ;;     sub sp, sp, #16
 ;;   block0:

@@ -22,11 +22,6 @@
 ;; x86_64-unknown-linux-gnu <wasm function 1>
 ;;     pushq %rbp
 ;;     movq %rsp, %rbp
-;;     movq (%rdi), %r10
-;;     movq (%r10), %r10
-;;     addq $0x50, %r10
-;;     cmpq %rsp, %r10
-;;     jnbe #trap=stk_ovf
 ;;     subq $0x30, %rsp
 ;;     movq %rsp, %rbp
 ;;     movq 0x30(%rsp), %r11
@@ -63,11 +58,6 @@
 ;; aarch64-unknown-linux-gnu <wasm function 1>
 ;;     stp fp, lr, [sp, #-16]!
 ;;     mov fp, sp
-;;     ldr x16, [x2]
-;;     ldr x16, [x16]
-;;     add x16, x16, #64
-;;     subs xzr, sp, x16, UXTX
-;;     b.lo #trap=stk_ovf
 ;;     sub sp, sp, #48
 ;;     ldr fp, [sp, #48]
 ;;     stp fp, lr, [sp]

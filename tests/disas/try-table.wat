@@ -26,11 +26,6 @@
 ;; x86_64-unknown-linux-gnu <wasm function 1>
 ;;     pushq %rbp
 ;;     movq %rsp, %rbp
-;;     movq (%rdi), %r10
-;;     movq (%r10), %r10
-;;     addq $0x50, %r10
-;;     cmpq %rsp, %r10
-;;     jnbe #trap=stk_ovf
 ;;     subq $0x40, %rsp
 ;;     movq %rbx, 0x10(%rsp)
 ;;     movq %r12, 0x18(%rsp)
@@ -81,11 +76,6 @@
 ;; aarch64-unknown-linux-gnu <wasm function 1>
 ;;     stp fp, lr, [sp, #-16]!
 ;;     mov fp, sp
-;;     ldr x16, [x2]
-;;     ldr x16, [x16]
-;;     add x16, x16, #176
-;;     subs xzr, sp, x16, UXTX
-;;     b.lo #trap=stk_ovf
 ;;     stp x27, x28, [sp, #-16]!
 ;;     stp x25, x26, [sp, #-16]!
 ;;     stp x23, x24, [sp, #-16]!

@@ -84,8 +84,7 @@ pub fn translate_function(
     let func_index = info.num_imported_funcs + def_index;
     let ty = info.func_type(func_index).clone();
 
-    let mut env = FuncEnv::new(module_env, func);
-    func.stack_limit = Some(env.stack_limit(func));
+    let mut env = FuncEnv::new(module_env);
     let mut b = FunctionBuilder::new(func, fctx);
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);

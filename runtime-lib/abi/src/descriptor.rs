@@ -15,7 +15,8 @@ use crate::codec::{DecodeError, DecodeResult, Reader, Writer};
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TrapRecord {
-    /// Defined-function index (imports not counted).
+    /// Defined-function index (imports not counted), or `num_funcs + i` for stub `i` of
+    /// [`ModuleDescriptor::stubs`].
     pub func: u32,
     pub offset: u32,
     pub kind: u32,
@@ -235,6 +236,13 @@ pub struct ModuleDescriptor {
     pub num_stack_maps: usize,
     pub stack_map_slots: *const u32,
     pub num_stack_map_slots: usize,
+    /// Code the module's Wasm functions call that is not a Wasm function, and its length
+    /// in bytes: the host-call trampolines and the throw and GC stubs. They check the
+    /// stack limit (so their Wasm callers need not) and their traps are recorded like a
+    /// defined function's, as function `num_funcs + i`.
+    pub stubs: *const *const u8,
+    pub stub_lens: *const u32,
+    pub num_stubs: usize,
 }
 
 // SAFETY: a descriptor is immutable data in the executable's read-only image.
@@ -811,10 +819,13 @@ mod tests {
                 offset_of!(ModuleDescriptor, num_stack_maps),
                 offset_of!(ModuleDescriptor, stack_map_slots),
                 offset_of!(ModuleDescriptor, num_stack_map_slots),
+                offset_of!(ModuleDescriptor, stubs),
+                offset_of!(ModuleDescriptor, stub_lens),
+                offset_of!(ModuleDescriptor, num_stubs),
             ],
             [
                 0, 4, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136, 144,
-                152, 160, 168, 176, 184
+                152, 160, 168, 176, 184, 192, 200, 208
             ]
         );
         assert_eq!(

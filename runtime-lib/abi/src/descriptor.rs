@@ -764,7 +764,7 @@ mod tests {
     #[test]
     fn descriptor_layout_is_fixed() {
         assert_eq!(size_of::<TrapRecord>(), 12);
-        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 8 * 23);
+        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 8 * 26);
         assert_eq!(size_of::<StackMapRecord>(), 20);
         assert_eq!(size_of::<InlineRecord>(), 16);
         assert_eq!(size_of::<HandlerRecord>(), 16);

@@ -29,12 +29,11 @@
 ;;     cmpq %rsp, %r10
 ;;     jnbe #trap=stk_ovf
 ;;   block0:
-;;     movq %rsi, %r10
+;;     movq %rsi, %r9
 ;;     uninit  %rsi
 ;;     xorl %esi, %esi
-;;     movl %r10d, %edx
-;;     load_ext_name userextname0+0, %r8
-;;     call    *%r8
+;;     movl %r9d, %edx
+;;     call    User(userextname0)
 ;;     jmp     label1
 ;;   block1:
 ;;     movq %rbp, %rsp
@@ -62,8 +61,7 @@
 ;;     mov x0, x2
 ;;     movz w1, #0
 ;;     mov w2, w3
-;;     load_ext_name_got x6, User(userextname0)
-;;     blr x6
+;;     bl 0
 ;;     b label1
 ;;   block1:
 ;;     mov x2, x0

@@ -544,32 +544,22 @@ fn compile_function(
     inliner: &SmallCallees,
     disasm: bool,
 ) -> Result<CompiledFunc, CompileError> {
-    match compile_function_with(
-        menv,
-        isa,
-        def_index,
-        func.clone(),
-        id,
-        inliner,
-        disasm,
-        false,
-    )? {
-        Compiled::Done(c) => Ok(c),
-        // Lowering added a call of host code (a libcall) that the IR did not show.
-        Compiled::NeedsCheck => {
-            match compile_function_with(
-                menv,
-                isa,
-                def_index,
-                func.clone(),
-                id,
-                inliner,
-                disasm,
-                true,
-            )? {
-                Compiled::Done(c) => Ok(c),
-                Compiled::NeedsCheck => unreachable!("a checked function is never recompiled"),
-            }
+    let mut check = false;
+    loop {
+        match compile_function_with(
+            menv,
+            isa,
+            def_index,
+            func.clone(),
+            id,
+            inliner,
+            disasm,
+            check,
+        )? {
+            Compiled::Done(c) => return Ok(c),
+            // Lowering added a call of host code (a libcall) that the IR did not show.
+            Compiled::NeedsCheck if !check => check = true,
+            Compiled::NeedsCheck => unreachable!("a checked function is never recompiled"),
         }
     }
 }

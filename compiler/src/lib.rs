@@ -55,6 +55,14 @@ pub struct Options {
     /// subset (the spec harness validates the Wasm 2.0 scripts without multi-memory, whose
     /// single-memory assertions Wasm 3.0 reverses).
     pub features: wasmparser::WasmFeatures,
+    /// [`compile_command`] may place memory 0 at `aot_abi::fixed_memory0_base` when the
+    /// program allows it (see [`memory0_can_be_fixed`]). On by default; `aot
+    /// --no-fixed-memory-base` turns it off.
+    pub fixed_memory_base: bool,
+    /// The module compiled assumes its memory 0 at `aot_abi::fixed_memory0_base` (and its
+    /// descriptor says so): set by [`compile_command`] for the module it decided on, or by
+    /// a caller that knows the module is its program's only user of that address.
+    pub memory0_fixed: bool,
 }
 
 impl Options {
@@ -69,6 +77,8 @@ impl Options {
             cpu: target::Cpu::Default,
             component: false,
             features: module::features(),
+            fixed_memory_base: true,
+            memory0_fixed: false,
         }
     }
 }
@@ -136,6 +146,7 @@ pub fn compile_command(
         plan: program::plan_command(&planned)?,
         ..config
     };
+    let fixed = memory0_can_be_fixed(&infos, &config.plan, &opts);
     let mut objects = vec![program::emit_program(
         &opts.target,
         aot_abi::ProgramKind::Command,
@@ -144,9 +155,70 @@ pub fn compile_command(
         &config.encode(),
     )?];
     for (i, info) in infos.iter().enumerate() {
+        let opts = Options {
+            memory0_fixed: fixed,
+            ..opts.clone()
+        };
         objects.push(codegen::compile(info, i, &opts)?);
     }
     Ok(objects)
+}
+
+/// Whether the module has a memory 0 whose accesses go unchecked (`BoundsMode::guarded`),
+/// the only kind that may be at the fixed base: it has the same reservation wherever it is.
+fn memory0_guarded(info: &module::ModuleInfo, opts: &Options) -> bool {
+    info.memories
+        .first()
+        .is_some_and(|ty| opts.bounds.guarded(ty))
+}
+
+/// Memory 0's fixed address for `opts.target`, if the module is compiled for one: asked
+/// for (`Options::memory0_fixed`) and a memory that can be there.
+pub(crate) fn memory0_base(info: &module::ModuleInfo, opts: &Options) -> Option<u64> {
+    let arch = match opts.target.arch {
+        target::Arch::X86_64 => aot_abi::Arch::X86_64,
+        target::Arch::Aarch64 => aot_abi::Arch::Aarch64,
+    };
+    (opts.memory0_fixed && memory0_guarded(info, opts)).then(|| aot_abi::fixed_memory0_base(arch))
+}
+
+/// Whether a command program made of `infos`, instantiated as `plan` says, may have its
+/// memory 0 at `aot_abi::fixed_memory0_base`: the address holds one memory per process,
+/// and the code compiled for it cannot work with a memory anywhere else. So:
+/// - one module instantiated once: no `--preload` (which could also name the program's own
+///   binary again, making it one module instantiated twice);
+/// - its memory 0 is a guarded 32-bit memory ([`BoundsMode::guarded`]; the others have
+///   explicit checks, which the fixed base would not shorten much);
+/// - memory 0 is defined by the module, or imported and created by the runtime (the shared
+///   memory of `wasm32-wasip1-threads`). wasi-threads instantiates the module again for
+///   every thread with the same imports, so those instances see the same memory at the
+///   same address; a thread instance would define a memory of its own, so a module that
+///   spawns threads qualifies only with its memory 0 imported (which wasi-threads requires
+///   anyway, as memories imported come first).
+///
+/// The linked executable must also end low enough (`aot_abi::FIXED_MEMORY0_IMAGE_LIMIT`),
+/// which only the linker knows: see [`link::image_allows_fixed_memory0`].
+pub fn memory0_can_be_fixed(
+    infos: &[module::ModuleInfo],
+    plan: &[aot_abi::InstancePlan],
+    opts: &Options,
+) -> bool {
+    let ([info], [instance]) = (infos, plan) else {
+        return false;
+    };
+    if !opts.fixed_memory_base || opts.component || !memory0_guarded(info, opts) {
+        return false;
+    }
+    if info.num_imported_memories == 0 {
+        return !module::imports_thread_spawn(info);
+    }
+    // Memory 0 is the first memory import: it must be the runtime's.
+    info.meta
+        .imports
+        .iter()
+        .zip(&instance.imports)
+        .find(|(i, _)| matches!(i.kind, aot_abi::ImportKind::Memory(_)))
+        .is_some_and(|(_, source)| *source == aot_abi::ImportSource::Host)
 }
 
 /// Compiles a component (`wasi:cli/command`) into the objects of one executable: every

@@ -169,6 +169,44 @@ pub fn link(
     }
 }
 
+/// Whether the executable at `exe` leaves memory 0's fixed range free when it runs: a
+/// fixed-address (non-PIE) executable whose loaded image ends at or below
+/// `aot_abi::FIXED_MEMORY0_IMAGE_LIMIT` (see `aot_abi::fixed_memory0_base` for why that is
+/// enough). Reads only the ELF and program headers.
+pub fn image_allows_fixed_memory0(exe: &Path) -> anyhow::Result<bool> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let fail = |e: std::io::Error| anyhow!("cannot read {}: {e}", exe.display());
+    let mut file = File::open(exe).map_err(fail)?;
+    let mut header = [0u8; 64];
+    file.read_exact(&mut header).map_err(fail)?;
+    let u16_at = |b: &[u8], at: usize| u16::from_le_bytes([b[at], b[at + 1]]);
+    let u64_at =
+        |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+    const ELFCLASS64: u8 = 2;
+    const ELFDATA2LSB: u8 = 1;
+    const ET_EXEC: u16 = 2;
+    const PT_LOAD: u32 = 1;
+    const PHDR_SIZE: usize = 56;
+    if header[..4] != *b"\x7fELF"
+        || header[4] != ELFCLASS64
+        || header[5] != ELFDATA2LSB
+        || u16_at(&header, 16) != ET_EXEC
+        || usize::from(u16_at(&header, 54)) != PHDR_SIZE
+    {
+        return Ok(false);
+    }
+    let (phoff, phnum) = (u64_at(&header, 32), usize::from(u16_at(&header, 56)));
+    let mut phdrs = vec![0u8; phnum * PHDR_SIZE];
+    file.seek(SeekFrom::Start(phoff)).map_err(fail)?;
+    file.read_exact(&mut phdrs).map_err(fail)?;
+    let end = phdrs
+        .chunks_exact(PHDR_SIZE)
+        .filter(|p| u32::from_le_bytes(p[..4].try_into().expect("4 bytes")) == PT_LOAD)
+        .map(|p| u64_at(p, 16).checked_add(u64_at(p, 40)))
+        .try_fold(0u64, |max, end| end.map(|e| max.max(e)));
+    Ok(end.is_some_and(|end| end <= aot_abi::FIXED_MEMORY0_IMAGE_LIMIT))
+}
+
 /// Writes `bytes` to `output` through a temporary file in the same directory, so that
 /// `output` is either replaced whole or left untouched.
 pub fn write_output(output: &Path, bytes: &[u8], executable: bool) -> anyhow::Result<()> {

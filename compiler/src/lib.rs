@@ -272,3 +272,103 @@ pub fn disassemble_module(
     let info = module::parse(wasm, file, opts)?;
     codegen::disassemble(&info, opts)
 }
+
+#[cfg(test)]
+mod fixed_base_tests {
+    use super::*;
+    use aot_abi::{ImportSource, InstancePlan};
+
+    fn info(wat: &str, opts: &Options) -> module::ModuleInfo<'static> {
+        let wasm: &'static [u8] = wat::parse_str(wat).expect("test wat").leak();
+        module::parse(wasm, "test.wasm", opts).expect("parses")
+    }
+
+    /// One instance of `info`, its imports as `plan_command` wires them alone.
+    fn plan(info: &module::ModuleInfo) -> Vec<InstancePlan> {
+        program::plan_command(&[program::PlannedInstance {
+            name: None,
+            module: 0,
+            info,
+        }])
+        .expect("plans")
+    }
+
+    #[test]
+    fn memory0_is_fixed_only_where_one_memory_can_be_there() {
+        let opts = Options::new(Target::for_arch(target::Arch::X86_64));
+        let threads = r#"(module
+  (import "env" "memory" (memory 1 1 shared))
+  (import "wasi" "thread-spawn" (func (param i32) (result i32)))
+  (memory 1)
+  (func (export "wasi_thread_start") (param i32 i32))
+  (func (export "_start")))"#;
+        let cases = [
+            ("a defined memory", "(module (memory 1))", true),
+            (
+                "a defined shared memory",
+                "(module (memory 1 1 shared))",
+                true,
+            ),
+            ("the host's shared memory, with threads", threads, true),
+            ("no memory", "(module)", false),
+            ("a 64-bit memory", "(module (memory i64 1))", false),
+            ("one-byte pages", "(module (memory 1 (pagesize 1)))", false),
+        ];
+        for (what, wat, fixed) in cases {
+            let info = info(wat, &opts);
+            let plan = plan(&info);
+            let infos = std::slice::from_ref(&info);
+            assert_eq!(memory0_can_be_fixed(infos, &plan, &opts), fixed, "{what}");
+            if fixed {
+                let explicit = Options {
+                    bounds: BoundsMode::Explicit,
+                    ..opts.clone()
+                };
+                assert!(!memory0_can_be_fixed(infos, &plan, &explicit), "{what}");
+                let off = Options {
+                    fixed_memory_base: false,
+                    ..opts.clone()
+                };
+                assert!(!memory0_can_be_fixed(infos, &plan, &off), "{what}");
+                // Instantiated twice: a second instance would need the same address.
+                let twice = [plan[0].clone(), plan[0].clone()];
+                assert!(!memory0_can_be_fixed(infos, &twice, &opts), "{what}");
+            }
+        }
+        // Memory 0 imported from another instance is not the runtime's to place.
+        let linked = Options {
+            provided_modules: vec!["lib".into()],
+            ..opts.clone()
+        };
+        let import = info(r#"(module (import "lib" "memory" (memory 1)))"#, &linked);
+        let from_instance = [InstancePlan {
+            module: 0,
+            imports: vec![ImportSource::Instance {
+                instance: 0,
+                export: 0,
+            }],
+        }];
+        assert!(!memory0_can_be_fixed(
+            std::slice::from_ref(&import),
+            &from_instance,
+            &opts
+        ));
+        // A module that spawns threads and defines its memory 0 (were it valid) would
+        // define one per thread.
+        let own = info(
+            r#"(module
+  (import "wasi" "thread-spawn" (func (param i32) (result i32)))
+  (memory 1))"#,
+            &opts,
+        );
+        let plan_own = [InstancePlan {
+            module: 0,
+            imports: vec![ImportSource::Host],
+        }];
+        assert!(!memory0_can_be_fixed(
+            std::slice::from_ref(&own),
+            &plan_own,
+            &opts
+        ));
+    }
+}

@@ -587,6 +587,69 @@ impl libwild::FileSystem for MemoryFileSystem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An ELF header and program headers with the given type and PT_LOAD (vaddr, memsz).
+    fn elf(e_type: u16, loads: &[(u64, u64)]) -> Vec<u8> {
+        let mut b = vec![0u8; 64];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 2;
+        b[5] = 1;
+        b[16..18].copy_from_slice(&e_type.to_le_bytes());
+        b[32..40].copy_from_slice(&64u64.to_le_bytes());
+        b[54..56].copy_from_slice(&56u16.to_le_bytes());
+        b[56..58].copy_from_slice(&((loads.len() + 1) as u16).to_le_bytes());
+        // A PT_GNU_STACK first, which has no place in memory.
+        let mut stack = vec![0u8; 56];
+        stack[..4].copy_from_slice(&0x6474_e551u32.to_le_bytes());
+        stack[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+        b.extend(stack);
+        for &(vaddr, memsz) in loads {
+            let mut p = vec![0u8; 56];
+            p[..4].copy_from_slice(&1u32.to_le_bytes());
+            p[16..24].copy_from_slice(&vaddr.to_le_bytes());
+            p[40..48].copy_from_slice(&memsz.to_le_bytes());
+            b.extend(p);
+        }
+        b
+    }
+
+    #[test]
+    fn only_a_fixed_address_image_below_the_limit_allows_the_fixed_memory0() {
+        let dir = tempfile::tempdir().unwrap();
+        let limit = aot_abi::FIXED_MEMORY0_IMAGE_LIMIT;
+        let cases = [
+            (
+                "small",
+                elf(2, &[(0x40_0000, 0x1000), (0x40_1000, 0x10_0000)]),
+                true,
+            ),
+            (
+                "at the limit",
+                elf(2, &[(0x40_0000, limit - 0x40_0000)]),
+                true,
+            ),
+            (
+                "past the limit",
+                elf(2, &[(0x40_0000, 0x1000), (limit, 1)]),
+                false,
+            ),
+            ("position-independent", elf(3, &[(0, 0x1000)]), false),
+            ("overflowing", elf(2, &[(u64::MAX, 2)]), false),
+            ("not ELF", b"#!/bin/sh\n".repeat(10), false),
+        ];
+        for (what, bytes, allowed) in cases {
+            let path = dir.path().join("exe");
+            std::fs::write(&path, bytes).unwrap();
+            assert_eq!(
+                image_allows_fixed_memory0(&path).unwrap(),
+                allowed,
+                "{what}"
+            );
+        }
+        std::fs::write(dir.path().join("short"), b"\x7fELF").unwrap();
+        assert!(image_allows_fixed_memory0(&dir.path().join("short")).is_err());
+    }
+
     use cranelift_codegen::ir::{AbiParam, InstBuilder, types};
     use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
     use cranelift_module::{DataDescription, Linkage, Module};

@@ -522,6 +522,54 @@ mod tests {
         s[5 * 65536 - 1] = 1;
     }
 
+    /// The fixed placement puts the reservation exactly at the contract's address, faults
+    /// past the length are out-of-bounds traps there too, and a second memory cannot take
+    /// the same range (nor move elsewhere): the only test here that uses the address.
+    #[test]
+    fn fixed_placement_is_exact_exclusive_and_traps_past_the_length() {
+        let desc = fake_module();
+        let ty = mem_type(1, None);
+        let mut m = Memory::new_at(&ty, BoundsMode::GuardPages, Placement::Fixed).unwrap();
+        // SAFETY: def points at the memory's live record.
+        let base = unsafe { (*m.def()).base };
+        assert_eq!(base as usize, fixed_memory0_base());
+        m.as_slice_mut()[65532..].copy_from_slice(&[1, 2, 3, 4]);
+        assert_eq!(guarded_load(base.wrapping_add(65532)), Ok(0x0403_0201));
+        let trap = guarded_load(base.wrapping_add(65536)).unwrap_err();
+        assert_eq!(trap.kind, TrapKind::MemoryOutOfBounds);
+        assert_eq!(trap.pc, trap_pc(desc, LOAD32));
+        assert_eq!(m.grow(1), Some(1));
+        assert_eq!(guarded_load(base.wrapping_add(65536)), Ok(0));
+        let far = base.wrapping_add((GUARDED_RESERVATION - 4) as usize);
+        assert_eq!(
+            guarded_load(far).unwrap_err().kind,
+            TrapKind::MemoryOutOfBounds
+        );
+
+        let e = Memory::new_at(&ty, BoundsMode::GuardPages, Placement::Fixed)
+            .err()
+            .unwrap();
+        assert!(
+            e.starts_with(&format!(
+                "cannot place memory 0 at its fixed address {:#x}",
+                fixed_memory0_base()
+            )) && e.ends_with("part of the range is already in use"),
+            "{e}"
+        );
+        let e = Memory::new_at(&ty, BoundsMode::Explicit, Placement::Fixed)
+            .err()
+            .unwrap();
+        assert!(e.contains("not a guarded memory"), "{e}");
+        drop(m);
+        // Freed with its memory, the range can be had again.
+        let again = Memory::new_at(&ty, BoundsMode::GuardPages, Placement::Fixed).unwrap();
+        // SAFETY: def points at the memory's live record.
+        assert_eq!(
+            unsafe { (*again.def()).base } as usize,
+            fixed_memory0_base()
+        );
+    }
+
     #[test]
     fn zero_sized_memories_have_a_base() {
         let m = Memory::new(&mem_type(0, Some(0)), BoundsMode::Explicit).unwrap();

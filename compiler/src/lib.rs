@@ -106,6 +106,11 @@ pub struct CommandModule<'a> {
 /// Compiles a command program (`aot app.wasm [--preload NAME=lib.wasm]...`): every distinct
 /// module once, then the entry object holding `config` with the instantiation plan wired
 /// here. Returns the objects to link, the entry object first.
+///
+/// The module may be compiled for memory 0 at the fixed base ([`memory0_can_be_fixed`]),
+/// which the linked executable must leave free: the caller checks it with
+/// [`link::image_allows_fixed_memory0`] and, if not, compiles again with
+/// `Options::fixed_memory_base` off (as `aot` does).
 pub fn compile_command(
     modules: &[CommandModule],
     config: aot_abi::CommandConfig,

@@ -237,6 +237,11 @@ pub const fn fixed_memory0_base(arch: Arch) -> u64 {
 pub const FIXED_MEMORY0_IMAGE_LIMIT: u64 =
     fixed_memory0_base(Arch::X86_64) - (1 << 30) - (64 << 20);
 
+// An executable starts at 0x400000: the limit leaves hundreds of MiB for it; and on x86_64,
+// base + offset is a positive disp32 for static offsets up to 512 MiB.
+const _: () = assert!(FIXED_MEMORY0_IMAGE_LIMIT >= 256 << 20);
+const _: () = assert!(fixed_memory0_base(Arch::X86_64) + (512 << 20) - 1 <= i32::MAX as u64);
+
 /// [`ModuleDescriptor::flags`]: memory 0 (defined by the module, or imported from the host)
 /// is at [`fixed_memory0_base`], which the module's code assumes. Set only for a module
 /// whose memory 0 is a guarded one ([`BoundsMode::guarded`]) and that the program
@@ -987,10 +992,6 @@ mod tests {
             // (arm64 with 39-bit addresses included).
             assert!(base + GUARDED_RESERVATION < 12 << 30, "{arch:?}");
         }
-        // An executable starts at 0x400000: the limit leaves hundreds of MiB for it.
-        assert!(FIXED_MEMORY0_IMAGE_LIMIT >= 256 << 20);
-        // x86_64: base + offset is a positive disp32 for static offsets up to 512 MiB.
-        assert!(fixed_memory0_base(Arch::X86_64) + (512 << 20) - 1 <= i32::MAX as u64);
         // aarch64: one movz (a single 16-bit chunk), and not a 32-bit constant.
         let a = fixed_memory0_base(Arch::Aarch64);
         assert!(a > u32::MAX as u64 && [0, 16, 32, 48].iter().any(|s| a & !(0xffff << s) == 0));

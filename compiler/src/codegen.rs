@@ -125,6 +125,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         gc_stub_name: gc_stub.as_u32(),
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
         component: opts.component,
+        memory0_base: crate::memory0_base(info, opts),
     };
 
     // Translate every function, then compile each (inlining tiny callees at -O2), all in
@@ -435,6 +436,13 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         offset_of!(ModuleDescriptor, num_stubs),
         stubs.ids.len(),
     );
+    if menv.memory0_base.is_some() {
+        put_usize(
+            &mut bytes,
+            offset_of!(ModuleDescriptor, flags),
+            aot_abi::MODULE_FLAG_MEMORY0_FIXED as usize,
+        );
+    }
     desc.define(bytes.into_boxed_slice());
     for (field, id) in [
         (offset_of!(ModuleDescriptor, meta), meta_id),
@@ -774,6 +782,7 @@ pub fn disassemble(
             .collect(),
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
         component: opts.component,
+        memory0_base: crate::memory0_base(info, opts),
     };
     let mut fctx = FunctionBuilderContext::new();
     let translated: Vec<ir::Function> = (0..n)

@@ -238,6 +238,9 @@ pub struct ModuleEnv<'a> {
     /// The module is a core module of a component: its imports and tables may hold glue
     /// functions, which call host code without checking the stack limit themselves.
     pub component: bool,
+    /// Memory 0's fixed address (`aot_abi::fixed_memory0_base`), when the module's code
+    /// assumes it (`Options::memory0_fixed`).
+    pub memory0_base: Option<u64>,
 }
 
 /// The stack-limit global value for Cranelift's prologue check of `func` (whose first
@@ -563,6 +566,11 @@ impl<'a> FuncEnv<'a> {
     }
 
     pub fn memory_base(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
+        if let (0, Some(base)) = (index, self.module.memory0_base) {
+            // A constant, not a load: nothing to keep in a register across the function,
+            // and x86_64 folds it into the access's displacement.
+            return b.ins().iconst(PTR, base as i64);
+        }
         let def = self.memory_def(b, index);
         // The base never changes for the life of the memory (see aot_abi::vmctx).
         b.ins().load(PTR, readonly(), def, VMMEMORY_BASE as i32)

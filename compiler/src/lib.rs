@@ -55,6 +55,14 @@ pub struct Options {
     /// subset (the spec harness validates the Wasm 2.0 scripts without multi-memory, whose
     /// single-memory assertions Wasm 3.0 reverses).
     pub features: wasmparser::WasmFeatures,
+    /// [`compile_command`] may place memory 0 at `aot_abi::fixed_memory0_base` when the
+    /// program allows it (see [`memory0_can_be_fixed`]). On by default; `aot
+    /// --no-fixed-memory-base` turns it off.
+    pub fixed_memory_base: bool,
+    /// The module compiled assumes its memory 0 at `aot_abi::fixed_memory0_base` (and its
+    /// descriptor says so): set by [`compile_command`] for the module it decided on, or by
+    /// a caller that knows the module is its program's only user of that address.
+    pub memory0_fixed: bool,
 }
 
 impl Options {
@@ -69,6 +77,8 @@ impl Options {
             cpu: target::Cpu::Default,
             component: false,
             features: module::features(),
+            fixed_memory_base: true,
+            memory0_fixed: false,
         }
     }
 }
@@ -96,6 +106,11 @@ pub struct CommandModule<'a> {
 /// Compiles a command program (`aot app.wasm [--preload NAME=lib.wasm]...`): every distinct
 /// module once, then the entry object holding `config` with the instantiation plan wired
 /// here. Returns the objects to link, the entry object first.
+///
+/// The module may be compiled for memory 0 at the fixed base ([`memory0_can_be_fixed`]),
+/// which the linked executable must leave free: the caller checks it with
+/// [`link::image_allows_fixed_memory0`] and, if not, compiles again with
+/// `Options::fixed_memory_base` off (as `aot` does).
 pub fn compile_command(
     modules: &[CommandModule],
     config: aot_abi::CommandConfig,
@@ -136,6 +151,7 @@ pub fn compile_command(
         plan: program::plan_command(&planned)?,
         ..config
     };
+    let fixed = memory0_can_be_fixed(&infos, &config.plan, &opts);
     let mut objects = vec![program::emit_program(
         &opts.target,
         aot_abi::ProgramKind::Command,
@@ -144,9 +160,70 @@ pub fn compile_command(
         &config.encode(),
     )?];
     for (i, info) in infos.iter().enumerate() {
+        let opts = Options {
+            memory0_fixed: fixed,
+            ..opts.clone()
+        };
         objects.push(codegen::compile(info, i, &opts)?);
     }
     Ok(objects)
+}
+
+/// Whether the module has a memory 0 whose accesses go unchecked (`BoundsMode::guarded`),
+/// the only kind that may be at the fixed base: it has the same reservation wherever it is.
+fn memory0_guarded(info: &module::ModuleInfo, opts: &Options) -> bool {
+    info.memories
+        .first()
+        .is_some_and(|ty| opts.bounds.guarded(ty))
+}
+
+/// Memory 0's fixed address for `opts.target`, if the module is compiled for one: asked
+/// for (`Options::memory0_fixed`) and a memory that can be there.
+pub(crate) fn memory0_base(info: &module::ModuleInfo, opts: &Options) -> Option<u64> {
+    let arch = match opts.target.arch {
+        target::Arch::X86_64 => aot_abi::Arch::X86_64,
+        target::Arch::Aarch64 => aot_abi::Arch::Aarch64,
+    };
+    (opts.memory0_fixed && memory0_guarded(info, opts)).then(|| aot_abi::fixed_memory0_base(arch))
+}
+
+/// Whether a command program made of `infos`, instantiated as `plan` says, may have its
+/// memory 0 at `aot_abi::fixed_memory0_base`: the address holds one memory per process,
+/// and the code compiled for it cannot work with a memory anywhere else. So:
+/// - one module instantiated once: no `--preload` (which could also name the program's own
+///   binary again, making it one module instantiated twice);
+/// - its memory 0 is a guarded 32-bit memory ([`BoundsMode::guarded`]; the others have
+///   explicit checks, which the fixed base would not shorten much);
+/// - memory 0 is defined by the module, or imported and created by the runtime (the shared
+///   memory of `wasm32-wasip1-threads`). wasi-threads instantiates the module again for
+///   every thread with the same imports, so those instances see the same memory at the
+///   same address; a thread instance would define a memory of its own, so a module that
+///   spawns threads qualifies only with its memory 0 imported (which wasi-threads requires
+///   anyway, as memories imported come first).
+///
+/// The linked executable must also end low enough (`aot_abi::FIXED_MEMORY0_IMAGE_LIMIT`),
+/// which only the linker knows: see [`link::image_allows_fixed_memory0`].
+pub fn memory0_can_be_fixed(
+    infos: &[module::ModuleInfo],
+    plan: &[aot_abi::InstancePlan],
+    opts: &Options,
+) -> bool {
+    let ([info], [instance]) = (infos, plan) else {
+        return false;
+    };
+    if !opts.fixed_memory_base || opts.component || !memory0_guarded(info, opts) {
+        return false;
+    }
+    if info.num_imported_memories == 0 {
+        return !module::imports_thread_spawn(info);
+    }
+    // Memory 0 is the first memory import: it must be the runtime's.
+    info.meta
+        .imports
+        .iter()
+        .zip(&instance.imports)
+        .find(|(i, _)| matches!(i.kind, aot_abi::ImportKind::Memory(_)))
+        .is_some_and(|(_, source)| *source == aot_abi::ImportSource::Host)
 }
 
 /// Compiles a component (`wasi:cli/command`) into the objects of one executable: every
@@ -199,4 +276,104 @@ pub fn disassemble_module(
 ) -> Result<Vec<(String, String)>, CompileError> {
     let info = module::parse(wasm, file, opts)?;
     codegen::disassemble(&info, opts)
+}
+
+#[cfg(test)]
+mod fixed_base_tests {
+    use super::*;
+    use aot_abi::{ImportSource, InstancePlan};
+
+    fn info(wat: &str, opts: &Options) -> module::ModuleInfo<'static> {
+        let wasm: &'static [u8] = wat::parse_str(wat).expect("test wat").leak();
+        module::parse(wasm, "test.wasm", opts).expect("parses")
+    }
+
+    /// One instance of `info`, its imports as `plan_command` wires them alone.
+    fn plan(info: &module::ModuleInfo) -> Vec<InstancePlan> {
+        program::plan_command(&[program::PlannedInstance {
+            name: None,
+            module: 0,
+            info,
+        }])
+        .expect("plans")
+    }
+
+    #[test]
+    fn memory0_is_fixed_only_where_one_memory_can_be_there() {
+        let opts = Options::new(Target::for_arch(target::Arch::X86_64));
+        let threads = r#"(module
+  (import "env" "memory" (memory 1 1 shared))
+  (import "wasi" "thread-spawn" (func (param i32) (result i32)))
+  (memory 1)
+  (func (export "wasi_thread_start") (param i32 i32))
+  (func (export "_start")))"#;
+        let cases = [
+            ("a defined memory", "(module (memory 1))", true),
+            (
+                "a defined shared memory",
+                "(module (memory 1 1 shared))",
+                true,
+            ),
+            ("the host's shared memory, with threads", threads, true),
+            ("no memory", "(module)", false),
+            ("a 64-bit memory", "(module (memory i64 1))", false),
+            ("one-byte pages", "(module (memory 1 (pagesize 1)))", false),
+        ];
+        for (what, wat, fixed) in cases {
+            let info = info(wat, &opts);
+            let plan = plan(&info);
+            let infos = std::slice::from_ref(&info);
+            assert_eq!(memory0_can_be_fixed(infos, &plan, &opts), fixed, "{what}");
+            if fixed {
+                let explicit = Options {
+                    bounds: BoundsMode::Explicit,
+                    ..opts.clone()
+                };
+                assert!(!memory0_can_be_fixed(infos, &plan, &explicit), "{what}");
+                let off = Options {
+                    fixed_memory_base: false,
+                    ..opts.clone()
+                };
+                assert!(!memory0_can_be_fixed(infos, &plan, &off), "{what}");
+                // Instantiated twice: a second instance would need the same address.
+                let twice = [plan[0].clone(), plan[0].clone()];
+                assert!(!memory0_can_be_fixed(infos, &twice, &opts), "{what}");
+            }
+        }
+        // Memory 0 imported from another instance is not the runtime's to place.
+        let linked = Options {
+            provided_modules: vec!["lib".into()],
+            ..opts.clone()
+        };
+        let import = info(r#"(module (import "lib" "memory" (memory 1)))"#, &linked);
+        let from_instance = [InstancePlan {
+            module: 0,
+            imports: vec![ImportSource::Instance {
+                instance: 0,
+                export: 0,
+            }],
+        }];
+        assert!(!memory0_can_be_fixed(
+            std::slice::from_ref(&import),
+            &from_instance,
+            &opts
+        ));
+        // A module that spawns threads and defines its memory 0 (were it valid) would
+        // define one per thread.
+        let own = info(
+            r#"(module
+  (import "wasi" "thread-spawn" (func (param i32) (result i32)))
+  (memory 1))"#,
+            &opts,
+        );
+        let plan_own = [InstancePlan {
+            module: 0,
+            imports: vec![ImportSource::Host],
+        }];
+        assert!(!memory0_can_be_fixed(
+            std::slice::from_ref(&own),
+            &plan_own,
+            &opts
+        ));
+    }
 }

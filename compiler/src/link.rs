@@ -169,6 +169,44 @@ pub fn link(
     }
 }
 
+/// Whether the executable at `exe` leaves memory 0's fixed range free when it runs: a
+/// fixed-address (non-PIE) executable whose loaded image ends at or below
+/// `aot_abi::FIXED_MEMORY0_IMAGE_LIMIT` (see `aot_abi::fixed_memory0_base` for why that is
+/// enough). Reads only the ELF and program headers.
+pub fn image_allows_fixed_memory0(exe: &Path) -> anyhow::Result<bool> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let fail = |e: std::io::Error| anyhow!("cannot read {}: {e}", exe.display());
+    let mut file = File::open(exe).map_err(fail)?;
+    let mut header = [0u8; 64];
+    file.read_exact(&mut header).map_err(fail)?;
+    let u16_at = |b: &[u8], at: usize| u16::from_le_bytes([b[at], b[at + 1]]);
+    let u64_at =
+        |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+    const ELFCLASS64: u8 = 2;
+    const ELFDATA2LSB: u8 = 1;
+    const ET_EXEC: u16 = 2;
+    const PT_LOAD: u32 = 1;
+    const PHDR_SIZE: usize = 56;
+    if header[..4] != *b"\x7fELF"
+        || header[4] != ELFCLASS64
+        || header[5] != ELFDATA2LSB
+        || u16_at(&header, 16) != ET_EXEC
+        || usize::from(u16_at(&header, 54)) != PHDR_SIZE
+    {
+        return Ok(false);
+    }
+    let (phoff, phnum) = (u64_at(&header, 32), usize::from(u16_at(&header, 56)));
+    let mut phdrs = vec![0u8; phnum * PHDR_SIZE];
+    file.seek(SeekFrom::Start(phoff)).map_err(fail)?;
+    file.read_exact(&mut phdrs).map_err(fail)?;
+    let end = phdrs
+        .chunks_exact(PHDR_SIZE)
+        .filter(|p| u32::from_le_bytes(p[..4].try_into().expect("4 bytes")) == PT_LOAD)
+        .map(|p| u64_at(p, 16).checked_add(u64_at(p, 40)))
+        .try_fold(0u64, |max, end| end.map(|e| max.max(e)));
+    Ok(end.is_some_and(|end| end <= aot_abi::FIXED_MEMORY0_IMAGE_LIMIT))
+}
+
 /// Writes `bytes` to `output` through a temporary file in the same directory, so that
 /// `output` is either replaced whole or left untouched.
 pub fn write_output(output: &Path, bytes: &[u8], executable: bool) -> anyhow::Result<()> {
@@ -549,6 +587,69 @@ impl libwild::FileSystem for MemoryFileSystem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An ELF header and program headers with the given type and PT_LOAD (vaddr, memsz).
+    fn elf(e_type: u16, loads: &[(u64, u64)]) -> Vec<u8> {
+        let mut b = vec![0u8; 64];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 2;
+        b[5] = 1;
+        b[16..18].copy_from_slice(&e_type.to_le_bytes());
+        b[32..40].copy_from_slice(&64u64.to_le_bytes());
+        b[54..56].copy_from_slice(&56u16.to_le_bytes());
+        b[56..58].copy_from_slice(&((loads.len() + 1) as u16).to_le_bytes());
+        // A PT_GNU_STACK first, which has no place in memory.
+        let mut stack = vec![0u8; 56];
+        stack[..4].copy_from_slice(&0x6474_e551u32.to_le_bytes());
+        stack[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+        b.extend(stack);
+        for &(vaddr, memsz) in loads {
+            let mut p = vec![0u8; 56];
+            p[..4].copy_from_slice(&1u32.to_le_bytes());
+            p[16..24].copy_from_slice(&vaddr.to_le_bytes());
+            p[40..48].copy_from_slice(&memsz.to_le_bytes());
+            b.extend(p);
+        }
+        b
+    }
+
+    #[test]
+    fn only_a_fixed_address_image_below_the_limit_allows_the_fixed_memory0() {
+        let dir = tempfile::tempdir().unwrap();
+        let limit = aot_abi::FIXED_MEMORY0_IMAGE_LIMIT;
+        let cases = [
+            (
+                "small",
+                elf(2, &[(0x40_0000, 0x1000), (0x40_1000, 0x10_0000)]),
+                true,
+            ),
+            (
+                "at the limit",
+                elf(2, &[(0x40_0000, limit - 0x40_0000)]),
+                true,
+            ),
+            (
+                "past the limit",
+                elf(2, &[(0x40_0000, 0x1000), (limit, 1)]),
+                false,
+            ),
+            ("position-independent", elf(3, &[(0, 0x1000)]), false),
+            ("overflowing", elf(2, &[(u64::MAX, 2)]), false),
+            ("not ELF", b"#!/bin/sh\n".repeat(10), false),
+        ];
+        for (what, bytes, allowed) in cases {
+            let path = dir.path().join("exe");
+            std::fs::write(&path, bytes).unwrap();
+            assert_eq!(
+                image_allows_fixed_memory0(&path).unwrap(),
+                allowed,
+                "{what}"
+            );
+        }
+        std::fs::write(dir.path().join("short"), b"\x7fELF").unwrap();
+        assert!(image_allows_fixed_memory0(&dir.path().join("short")).is_err());
+    }
+
     use cranelift_codegen::ir::{AbiParam, InstBuilder, types};
     use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
     use cranelift_module::{DataDescription, Linkage, Module};

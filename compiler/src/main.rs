@@ -98,6 +98,11 @@ struct Cli {
     /// Offer the test host's imports (`aot_test`); for aot's own tests.
     #[arg(long, hide = true)]
     test_host: bool,
+
+    /// Keep memory 0 wherever the kernel puts it, its base loaded from the instance, even
+    /// where the program allows the fixed address (for comparing and testing).
+    #[arg(long, hide = true)]
+    no_fixed_memory_base: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -239,6 +244,7 @@ fn compile(cli: &Cli) -> anyhow::Result<()> {
         BoundsMode::GuardPages
     };
     opts.test_host = cli.test_host;
+    opts.fixed_memory_base = !cli.no_fixed_memory_base;
 
     // The instances: the preloads in order, then the program.
     let mut sources: Vec<(Option<String>, String, Vec<u8>)> = Vec::new();
@@ -288,6 +294,14 @@ fn compile(cli: &Cli) -> anyhow::Result<()> {
                     wasm,
                 })
                 .collect();
+            let objects = aot::compile_command(&modules, config.clone(), &opts)?;
+            link::link(&target, &objects, &cli.output, cli.linker.as_deref())?;
+            if !opts.fixed_memory_base || link::image_allows_fixed_memory0(&cli.output)? {
+                return Ok(());
+            }
+            // The image could reach memory 0's fixed range (or is not at a fixed address):
+            // the code may assume that range, so build it again without.
+            opts.fixed_memory_base = false;
             let objects = aot::compile_command(&modules, config, &opts)?;
             link::link(&target, &objects, &cli.output, cli.linker.as_deref())
         }

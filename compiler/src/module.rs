@@ -513,18 +513,23 @@ pub fn parse<'a>(
 /// Why module `info` runs Wasm on more than one thread, if it may: a shared memory
 /// (defined or imported) or an import of `wasi::thread-spawn`.
 pub fn threading(info: &ModuleInfo) -> Option<&'static str> {
-    let spawns = info.meta.imports.iter().any(|i| {
-        matches!(i.kind, ImportKind::Func(t)
-            if info.meta.types.get(t as usize)
-                .is_some_and(|ty| aot_abi::wasi::is_thread_spawn(&i.module, &i.name, ty)))
-    });
-    if spawns {
+    if imports_thread_spawn(info) {
         Some("imports `wasi::thread-spawn`")
     } else if info.memories.iter().any(|m| m.shared) {
         Some("has a shared memory")
     } else {
         None
     }
+}
+
+/// Whether the module imports `wasi::thread-spawn` (each thread it starts runs a new
+/// instance of it).
+pub fn imports_thread_spawn(info: &ModuleInfo) -> bool {
+    info.meta.imports.iter().any(|i| {
+        matches!(i.kind, ImportKind::Func(t)
+            if info.meta.types.get(t as usize)
+                .is_some_and(|ty| aot_abi::wasi::is_thread_spawn(&i.module, &i.name, ty)))
+    })
 }
 
 /// Refuses struct and array types in a module that may run on several threads: the GC heap

@@ -28,7 +28,7 @@ use aot_abi::{
     ValRaw,
 };
 
-use crate::memory::Memory;
+use crate::memory::{Memory, Placement};
 use crate::table::Table;
 use crate::trap::{self, Trap};
 
@@ -75,6 +75,9 @@ fn decode_and_check(desc: &'static ModuleDescriptor) -> Result<ModuleMeta, Strin
         ));
     }
     bounds_mode(desc)?;
+    if desc.flags & !aot_abi::MODULE_FLAG_MEMORY0_FIXED != 0 {
+        return Err(format!("unknown module flags {:#x}", desc.flags));
+    }
     // SAFETY: the compiler emits `meta_len` bytes at `meta`.
     let bytes = unsafe { crate::raw_slice(desc.meta, desc.meta_len) };
     let meta = ModuleMeta::decode(bytes).map_err(|e| e.to_string())?;
@@ -162,10 +165,27 @@ pub fn host_memory_import(
     match i.kind {
         ImportKind::Memory(ty) if aot_abi::host::host_provides_memory(&ty) => {
             let mode = bounds_mode(desc)?;
-            let memory = Memory::new(&ty, mode)?;
+            // Memory 0 is the module's first memory import.
+            let is_memory0 = !meta.imports[..import]
+                .iter()
+                .any(|i| matches!(i.kind, ImportKind::Memory(_)));
+            let memory = Memory::new_at(&ty, mode, memory0_placement(desc, is_memory0))?;
             Ok(Extern::Memory(MemoryRef::host(memory, mode)))
         }
         _ => Err("the runtime does not provide it".into()),
+    }
+}
+
+/// Where memory 0 goes, for the memory that is memory 0 of `desc`'s module (`is_memory0`):
+/// at the fixed base if the module's code assumes it there. Only the one instance a
+/// program makes of such a module creates it (the compiler sets the flag only then; the
+/// instances of wasi-threads import the memory the first one's plan created), and a
+/// second attempt would fail to reserve the range rather than move the memory.
+fn memory0_placement(desc: &ModuleDescriptor, is_memory0: bool) -> Placement {
+    if is_memory0 && desc.flags & aot_abi::MODULE_FLAG_MEMORY0_FIXED != 0 {
+        Placement::Fixed
+    } else {
+        Placement::Anywhere
     }
 }
 
@@ -545,7 +565,8 @@ pub fn instantiate_in(
 
     let imported_memories = memories.len() as u32;
     for (i, ty) in meta.memories.iter().enumerate() {
-        let memory = Memory::new(ty, mode).map_err(InstantiateError::Other)?;
+        let placement = memory0_placement(desc, imported_memories == 0 && i == 0);
+        let memory = Memory::new_at(ty, mode, placement).map_err(InstantiateError::Other)?;
         let own = memory.def();
         // SAFETY: `memory.def()` is valid while the memory lives.
         let (base, current_length) = unsafe { ((*own).base, (*own).current_length) };
@@ -567,6 +588,16 @@ pub fn instantiate_in(
         memories.len() as u32,
         imported_memories + meta.memories.len() as u32
     );
+    // Code compiled for a fixed memory 0 must never run against a memory elsewhere (an
+    // imported one the plan did not create at the fixed base, say): refuse the instance.
+    if desc.flags & aot_abi::MODULE_FLAG_MEMORY0_FIXED != 0
+        && memories.first().map(|m| m.base() as usize) != Some(crate::memory::fixed_memory0_base())
+    {
+        return Err(InstantiateError::Other(format!(
+            "the module's code assumes memory 0 at {:#x}, and it is not there",
+            crate::memory::fixed_memory0_base()
+        )));
+    }
 
     let funcref_addr = |i: u32| {
         (i < offsets.counts.funcs).then(|| {
@@ -1300,6 +1331,7 @@ pub(crate) mod test_support {
             stubs: std::ptr::null(),
             stub_lens: std::ptr::null(),
             num_stubs: 0,
+            flags: 0,
         }))
     }
 

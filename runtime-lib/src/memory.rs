@@ -21,6 +21,11 @@
 //! for the memory's life and can be stored in a vmctx (defined memories copy it; imports
 //! point to it).
 //!
+//! Placement: anywhere the kernel chooses, or, for a memory 0 the compiled code assumes at
+//! `aot_abi::fixed_memory0_base` ([`Placement::Fixed`]), exactly there with
+//! `MAP_FIXED_NOREPLACE`, or not at all: such code has the address baked in, so a memory
+//! anywhere else would be silently wrong.
+//!
 //! The bulk operations (memory.fill/copy/init) are methods here; they check every bound
 //! before writing anything, as the spec requires, and fail with `MemoryOutOfBounds`.
 
@@ -73,6 +78,16 @@ pub(crate) unsafe fn store_length(def: *mut VMMemoryDef, len: u64) {
 /// Bytes past every reservation that stay inaccessible for the memory's life.
 const TRAILING_GUARD: usize = 64 << 10;
 
+/// Where a memory's reservation goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Wherever the kernel finds room.
+    Anywhere,
+    /// At [`fixed_memory0_base`], which the module's code uses as memory 0's base
+    /// (`aot_abi::MODULE_FLAG_MEMORY0_FIXED`); only for a guarded memory.
+    Fixed,
+}
+
 pub struct Memory {
     /// A leaked `Box`, freed in `Drop`. Generated code and builtins reach it through the
     /// pointer [`Memory::def`] hands out, so this side too only uses raw-pointer accesses
@@ -94,6 +109,15 @@ unsafe impl Send for Memory {}
 impl Memory {
     /// Reserves and maps a memory of type `ty` with `ty.min` pages accessible.
     pub fn new(ty: &MemoryType, mode: BoundsMode) -> Result<Memory, String> {
+        Memory::new_at(ty, mode, Placement::Anywhere)
+    }
+
+    /// [`Memory::new`], with the reservation placed as `placement` says.
+    pub fn new_at(
+        ty: &MemoryType,
+        mode: BoundsMode,
+        placement: Placement,
+    ) -> Result<Memory, String> {
         let max_pages = ty.max.unwrap_or(u64::MAX).min(ty.max_index_pages());
         if ty.min > max_pages {
             return Err(format!(
@@ -126,24 +150,26 @@ impl Memory {
         // A trailing inaccessible region that is never made accessible: whatever the kernel
         // maps next to the reservation, an access just past it faults.
         let mapped = reserved + TRAILING_GUARD;
-        // SAFETY: a fresh private anonymous mapping at an address of the kernel's choosing;
-        // nothing else is affected.
-        let base = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                mapped,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
+        let base = match placement {
+            Placement::Anywhere => reserve_anywhere(mapped).map_err(|e| {
+                format!("cannot reserve {reserved} bytes of address space for a memory: {e}")
+            })?,
+            Placement::Fixed => {
+                if !mode.guarded(ty) {
+                    return Err(
+                        "memory 0 is compiled for a fixed address but is not a guarded memory"
+                            .into(),
+                    );
+                }
+                let at = fixed_memory0_base();
+                reserve_fixed(at, mapped).map_err(|e| {
+                    format!(
+                        "cannot place memory 0 at its fixed address {at:#x} ({mapped} bytes of \
+                         address space), which this executable's code was compiled for: {e}"
+                    )
+                })?
+            }
         };
-        if base == libc::MAP_FAILED {
-            return Err(format!(
-                "cannot reserve {reserved} bytes of address space for a memory: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
         let def = Box::new(VMMemoryDef {
             base: base as *mut u8,
             current_length: 0,
@@ -330,6 +356,68 @@ impl Memory {
     }
 }
 
+/// Memory 0's fixed address on this target (`aot_abi::MODULE_FLAG_MEMORY0_FIXED`).
+pub fn fixed_memory0_base() -> usize {
+    aot_abi::fixed_memory0_base(aot_abi::Arch::NATIVE) as usize
+}
+
+/// A fresh inaccessible, uncommitted reservation of `len` bytes where the kernel chooses.
+fn reserve_anywhere(len: usize) -> Result<*mut c_void, std::io::Error> {
+    // SAFETY: a fresh private anonymous mapping at an address of the kernel's choosing;
+    // nothing else is affected.
+    let base = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(base)
+    }
+}
+
+/// A fresh inaccessible, uncommitted reservation of `len` bytes at exactly `addr`, or an
+/// error if any part of that range is already mapped (see `aot_abi::fixed_memory0_base` for
+/// why it is free in an executable that asks for it).
+fn reserve_fixed(addr: usize, len: usize) -> Result<*mut c_void, String> {
+    // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping: it fails, or (a
+    // kernel before 4.17, or qemu-user when the range is taken) treats the address as a
+    // hint, which is checked below.
+    let base = unsafe {
+        libc::mmap(
+            addr as *mut c_void,
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE
+                | libc::MAP_ANONYMOUS
+                | libc::MAP_NORESERVE
+                | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        let e = std::io::Error::last_os_error();
+        return Err(if e.raw_os_error() == Some(libc::EEXIST) {
+            "part of the range is already in use".into()
+        } else {
+            e.to_string()
+        });
+    }
+    if base as usize != addr {
+        // SAFETY: `base` is the mapping just made elsewhere, used by nothing.
+        unsafe { libc::munmap(base, len) };
+        return Err("part of the range is already in use".into());
+    }
+    Ok(base)
+}
+
 /// `start..start+len` if it lies within `0..size` (a zero-length range may start at `size`),
 /// else a MemoryOutOfBounds trap.
 pub(crate) fn checked_range(start: u64, len: u64, size: u64) -> Result<Range<usize>, TrapKind> {
@@ -432,6 +520,54 @@ mod tests {
         assert_eq!(s[65535], 7);
         assert!(s[65536..].iter().all(|b| *b == 0));
         s[5 * 65536 - 1] = 1;
+    }
+
+    /// The fixed placement puts the reservation exactly at the contract's address, faults
+    /// past the length are out-of-bounds traps there too, and a second memory cannot take
+    /// the same range (nor move elsewhere): the only test here that uses the address.
+    #[test]
+    fn fixed_placement_is_exact_exclusive_and_traps_past_the_length() {
+        let desc = fake_module();
+        let ty = mem_type(1, None);
+        let mut m = Memory::new_at(&ty, BoundsMode::GuardPages, Placement::Fixed).unwrap();
+        // SAFETY: def points at the memory's live record.
+        let base = unsafe { (*m.def()).base };
+        assert_eq!(base as usize, fixed_memory0_base());
+        m.as_slice_mut()[65532..].copy_from_slice(&[1, 2, 3, 4]);
+        assert_eq!(guarded_load(base.wrapping_add(65532)), Ok(0x0403_0201));
+        let trap = guarded_load(base.wrapping_add(65536)).unwrap_err();
+        assert_eq!(trap.kind, TrapKind::MemoryOutOfBounds);
+        assert_eq!(trap.pc, trap_pc(desc, LOAD32));
+        assert_eq!(m.grow(1), Some(1));
+        assert_eq!(guarded_load(base.wrapping_add(65536)), Ok(0));
+        let far = base.wrapping_add((GUARDED_RESERVATION - 4) as usize);
+        assert_eq!(
+            guarded_load(far).unwrap_err().kind,
+            TrapKind::MemoryOutOfBounds
+        );
+
+        let e = Memory::new_at(&ty, BoundsMode::GuardPages, Placement::Fixed)
+            .err()
+            .unwrap();
+        assert!(
+            e.starts_with(&format!(
+                "cannot place memory 0 at its fixed address {:#x}",
+                fixed_memory0_base()
+            )) && e.ends_with("part of the range is already in use"),
+            "{e}"
+        );
+        let e = Memory::new_at(&ty, BoundsMode::Explicit, Placement::Fixed)
+            .err()
+            .unwrap();
+        assert!(e.contains("not a guarded memory"), "{e}");
+        drop(m);
+        // Freed with its memory, the range can be had again.
+        let again = Memory::new_at(&ty, BoundsMode::GuardPages, Placement::Fixed).unwrap();
+        // SAFETY: def points at the memory's live record.
+        assert_eq!(
+            unsafe { (*again.def()).base } as usize,
+            fixed_memory0_base()
+        );
     }
 
     #[test]

@@ -1025,6 +1025,7 @@ pub(crate) mod tests {
                 stubs: ptr::null(),
                 stub_lens: ptr::null(),
                 num_stubs: 0,
+                flags: 0,
             }));
             register_module(desc, meta);
             register_module(desc, meta); // idempotent

@@ -65,6 +65,9 @@ struct Config {
     /// The CPU the code is compiled for (`AOT_SPEC_CPU=x86-64-v3` runs the AVX lowerings;
     /// the default is each target's baseline).
     cpu: aot::target::Cpu,
+    /// Compile one module per script with its memory 0 at the fixed base, as `aot` compiles
+    /// programs that allow it (see [`fix_one_memory0`]); on unless `AOT_SPEC_FIXED_BASE=0`.
+    fixed_base: bool,
 }
 
 /// What one (target, file) job produced.
@@ -174,6 +177,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     let mut cfg = Config {
         bounds,
         cpu,
+        fixed_base: std::env::var("AOT_SPEC_FIXED_BASE").map_or(true, |v| v != "0"),
         targets: Vec::new(),
         dirs: Vec::new(),
         filters: Vec::new(),
@@ -301,13 +305,18 @@ fn run(cfg: &Config, files: &[&SpecFile], num_all: usize, known: &mut KnownFailu
         .map(|d| d.name)
         .collect();
     println!(
-        "spec: {}; {} of {num_all} files, targets {}, memories {}, cpu {:?}, {} workers, {} s timeout per executable",
+        "spec: {}; {} of {num_all} files, targets {}, memories {}{}, cpu {:?}, {} workers, {} s timeout per executable",
         dirs.join(", "),
         files.len(),
         describe.join(", "),
         match cfg.bounds {
             aot::BoundsMode::GuardPages => "guard pages",
             aot::BoundsMode::Explicit => "explicit bounds checks",
+        },
+        if cfg.fixed_base {
+            " (one module's memory 0 per script at the fixed base)"
+        } else {
+            ""
         },
         cfg.cpu,
         cfg.jobs,
@@ -612,10 +621,19 @@ fn run_file(cfg: &Config, t: &TargetRun, file: &SpecFile) -> FileReport {
     // Spec modules import from each other; the runtime links them when instantiating.
     opts.allow_unknown_imports = true;
     let (mut compiles, mut compile_time) = (0, Duration::ZERO);
+    // Each module's binary by module number, for `fix_one_memory0`.
+    let mut wasms: Vec<Vec<u8>> = Vec::new();
     report.conv = convert(
         &file.path(),
         file.text,
         |wasm: &[u8], name: &str, index: usize| {
+            if cfg.fixed_base {
+                if wasms.len() <= index {
+                    wasms.resize(index + 1, Vec::new());
+                }
+                // A module the script expects rejected may have taken this number first.
+                wasms[index] = wasm.to_vec();
+            }
             let start = Instant::now();
             let result = aot::compile_module(wasm, name, index, &opts).map_err(|e| e.to_string());
             compile_time += start.elapsed();
@@ -623,6 +641,11 @@ fn run_file(cfg: &Config, t: &TargetRun, file: &SpecFile) -> FileReport {
             result
         },
     );
+    if cfg.fixed_base {
+        let start = Instant::now();
+        compiles += fix_one_memory0(&mut report.conv, &wasms, &opts, &file.path());
+        compile_time += start.elapsed();
+    }
     report.compiles = compiles;
     report.compile_time = compile_time;
     if report.conv.script.commands.is_empty() {
@@ -659,6 +682,55 @@ fn run_file(cfg: &Config, t: &TargetRun, file: &SpecFile) -> FileReport {
         Err(why) => fail_runtime_cases(&mut report.conv, &why),
     }
     report
+}
+
+/// Compiles again, with its memory 0 at the fixed base (`aot_abi::fixed_memory0_base`), the
+/// first module of the script that defines its memory 0 as a guarded memory and that the
+/// script instantiates once: `aot` compiles a program that allows it so, and the address
+/// can hold one memory per process (the other modules, and the `spectest` memory, stay
+/// where the kernel puts them). Returns the number of compiles (0 or 1).
+fn fix_one_memory0(
+    conv: &mut Converted,
+    wasms: &[Vec<u8>],
+    opts: &aot::Options,
+    file: &str,
+) -> usize {
+    use aot_abi::script::Command as C;
+    let mut instantiations = vec![0u32; conv.objects.len()];
+    for (_, command) in &conv.script.commands {
+        if let C::Module { module, .. }
+        | C::AssertUninstantiable { module, .. }
+        | C::AssertUnlinkable { module, .. } = command
+            && let Some(n) = instantiations.get_mut(*module as usize)
+        {
+            *n += 1;
+        }
+    }
+    let name = format!("{file} (fixed memory 0)");
+    let chosen = (0..conv.objects.len()).find(|&i| {
+        instantiations[i] == 1
+            && wasms.get(i).is_some_and(|wasm| {
+                aot::module::parse(wasm, &name, opts).is_ok_and(|info| {
+                    info.num_imported_memories == 0
+                        && info
+                            .memories
+                            .first()
+                            .is_some_and(|t| opts.bounds.guarded(t))
+                })
+            })
+    });
+    let Some(i) = chosen else {
+        return 0;
+    };
+    let fixed = aot::Options {
+        memory0_fixed: true,
+        ..opts.clone()
+    };
+    // A module that compiled once compiles again; should it not, it keeps its first object.
+    if let Ok(Ok(object)) = panics::catch(|| aot::compile_module(&wasms[i], &name, i, &fixed)) {
+        conv.objects[i] = object;
+    }
+    1
 }
 
 /// Emits the program object, links the executable and runs it. Returns its stdout and the

@@ -2,18 +2,22 @@
 //! machine code `aot` generates for each function on each target, in a `;;` comment
 //! block. A codegen change shows up here as a readable diff. `AOT_TEST_BLESS=1`
 //! rewrites the expectations from the current compiler.
+//!
+//! A line `;; option: memory0-fixed` in the module's part compiles it with memory 0 at
+//! `aot_abi::fixed_memory0_base`, as `aot` does for a program that allows it.
 
 use std::path::Path;
 
 const MARKER: &str = ";; ---- generated code below (AOT_TEST_BLESS=1 to update) ----";
 const TARGETS: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
 
-fn generated(wasm: &[u8], file: &str) -> Result<String, String> {
+fn generated(wasm: &[u8], file: &str, memory0_fixed: bool) -> Result<String, String> {
     let mut out = String::new();
     for t in TARGETS {
         let target = t.parse::<aot::Target>()?;
         let mut opts = aot::Options::new(target);
         opts.allow_unknown_imports = true;
+        opts.memory0_fixed = memory0_fixed;
         let funcs = aot::disassemble_module(wasm, file, &opts).map_err(|e| e.to_string())?;
         for (name, code) in funcs {
             out.push_str(&format!(";; {t} {name}\n"));
@@ -48,7 +52,12 @@ fn main() {
             .unwrap_or_default();
         let actual = wat::parse_str(source)
             .map_err(|e| e.to_string())
-            .and_then(|wasm| generated(&wasm, &name));
+            .and_then(|wasm| {
+                let fixed = source
+                    .lines()
+                    .any(|l| l.trim() == ";; option: memory0-fixed");
+                generated(&wasm, &name, fixed)
+            });
         let actual = match actual {
             Ok(a) => a,
             Err(e) => {

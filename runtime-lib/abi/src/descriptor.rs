@@ -178,6 +178,78 @@ impl BoundsMode {
 pub const GUARD_SIZE: u64 = 2 << 30;
 pub const GUARDED_RESERVATION: u64 = (4 << 30) + GUARD_SIZE;
 
+/// The two targets, for the parts of the contract that differ between them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    X86_64,
+    Aarch64,
+}
+
+impl Arch {
+    /// The architecture this crate is built for: the runtime's own, which is its
+    /// executable's target (never use it in the compiler, which may cross-compile).
+    pub const NATIVE: Arch = if cfg!(target_arch = "aarch64") {
+        Arch::Aarch64
+    } else {
+        Arch::X86_64
+    };
+}
+
+/// Where memory 0 lives when its module's descriptor has [`MODULE_FLAG_MEMORY0_FIXED`]:
+/// the runtime reserves its [`GUARDED_RESERVATION`] (and the trailing guard) at exactly this
+/// address, and the generated code uses the constant instead of loading the base from the
+/// vmctx. Builtins and host functions still read the base from the `VMMemoryDef`, which
+/// holds this same address.
+///
+/// The address suits each target's code generator:
+/// - x86_64, 1.5 GiB: the constant folds into the access's addressing mode
+///   (`[index + base + offset]`, as long as `base + offset` fits a signed 32-bit
+///   displacement, i.e. for static offsets below 512 MiB), so an access needs no base
+///   register at all;
+/// - aarch64, 4 GiB: one `movz` (only 16 bits set). It must not fit in 32 bits: Cranelift
+///   folds a 32-bit constant into the offset, which aarch64 cannot encode, and then
+///   builds `base + offset` in a register with two instructions and zero-extends the index
+///   with a third; a wider constant stays the base register of `[base, index, UXTW]`.
+///
+/// Why the range `[base, base + 6 GiB + 64 KiB)` is free when the program starts: the
+/// executable is static and not position-independent, so the kernel maps its image at the
+/// link-time addresses (from 0x400000 on) and nothing else low; the stack, the vDSO and
+/// every mapping the kernel chooses (mmap_base, top-down or legacy bottom-up) are tens of
+/// GiB up or more on both targets, and qemu-user (checked with 7.2) places a 64-bit guest's
+/// mappings high too. The one low mapping that moves is the heap (`brk`): it starts empty
+/// just after `.bss`, at a random offset of up to 1 GiB on both x86_64 (since Linux 6.9)
+/// and arm64. Hence both bases lie more than 1 GiB above the highest image end allowed
+/// ([`FIXED_MEMORY0_IMAGE_LIMIT`]): the heap always starts below the base, and a heap that
+/// later grows up to the reservation is refused by the kernel, which musl's allocator
+/// handles by taking memory from mmap instead.
+pub const fn fixed_memory0_base(arch: Arch) -> u64 {
+    match arch {
+        Arch::X86_64 => 0x6000_0000,
+        Arch::Aarch64 => 0x1_0000_0000,
+    }
+}
+
+/// The highest address an executable's loaded image may reach for its memory 0 to be
+/// placed at [`fixed_memory0_base`]: the lower base less the heap's 1 GiB of start
+/// randomisation and 64 MiB of room for the heap the runtime uses before it reserves the
+/// memory. The compiler checks the linked executable against it and compiles again
+/// without the fixed base when the image is larger (or is not a fixed-address one).
+pub const FIXED_MEMORY0_IMAGE_LIMIT: u64 =
+    fixed_memory0_base(Arch::X86_64) - (1 << 30) - (64 << 20);
+
+// An executable starts at 0x400000: the limit leaves hundreds of MiB for it; and on x86_64,
+// base + offset is a positive disp32 for static offsets up to 512 MiB.
+const _: () = assert!(FIXED_MEMORY0_IMAGE_LIMIT >= 256 << 20);
+const _: () = assert!(fixed_memory0_base(Arch::X86_64) + (512 << 20) - 1 <= i32::MAX as u64);
+
+/// [`ModuleDescriptor::flags`]: memory 0 (defined by the module, or imported from the host)
+/// is at [`fixed_memory0_base`], which the module's code assumes. Set only for a module
+/// whose memory 0 is a guarded one ([`BoundsMode::guarded`]) and that the program
+/// instantiates once (the instances of wasi-threads share its imported memory 0): the
+/// address can hold one memory per process. The runtime fails instantiation with an error,
+/// never runs the code, if it cannot place the memory there.
+pub const MODULE_FLAG_MEMORY0_FIXED: u64 = 1;
+
 /// Large active data segments are laid out in the executable so that their bytes can be
 /// mapped copy-on-write over the linear memory instead of copied into it, which spares
 /// the kernel zeroing fresh pages only to have them overwritten, and leaves the pages the
@@ -243,6 +315,8 @@ pub struct ModuleDescriptor {
     pub stubs: *const *const u8,
     pub stub_lens: *const u32,
     pub num_stubs: usize,
+    /// `MODULE_FLAG_*` bits.
+    pub flags: u64,
 }
 
 // SAFETY: a descriptor is immutable data in the executable's read-only image.
@@ -764,7 +838,7 @@ mod tests {
     #[test]
     fn descriptor_layout_is_fixed() {
         assert_eq!(size_of::<TrapRecord>(), 12);
-        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 8 * 26);
+        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 8 * 27);
         assert_eq!(size_of::<StackMapRecord>(), 20);
         assert_eq!(size_of::<InlineRecord>(), 16);
         assert_eq!(size_of::<HandlerRecord>(), 16);
@@ -822,10 +896,11 @@ mod tests {
                 offset_of!(ModuleDescriptor, stubs),
                 offset_of!(ModuleDescriptor, stub_lens),
                 offset_of!(ModuleDescriptor, num_stubs),
+                offset_of!(ModuleDescriptor, flags),
             ],
             [
                 0, 4, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136, 144,
-                152, 160, 168, 176, 184, 192, 200, 208
+                152, 160, 168, 176, 184, 192, 200, 208, 216
             ]
         );
         assert_eq!(
@@ -903,6 +978,23 @@ mod tests {
         }
         assert_eq!(t.to_bytes()[8..], [7, 0, 0, 0]);
         assert_eq!(i.to_bytes()[4..8], [0xef, 0xbe, 0xad, 0xde]);
+    }
+
+    /// The fixed base leaves room for the heap's randomised start below it, and the memory's
+    /// reservation above it stays in the low part of every target's address space.
+    #[test]
+    fn fixed_memory0_base_is_clear_of_the_heap_and_suits_each_target() {
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            let base = fixed_memory0_base(arch);
+            assert_eq!(base % (64 << 10), 0);
+            assert!(FIXED_MEMORY0_IMAGE_LIMIT + (1 << 30) < base, "{arch:?}");
+            // The reservation ends below 12 GiB, far under any target's mmap area or stack
+            // (arm64 with 39-bit addresses included).
+            assert!(base + GUARDED_RESERVATION < 12 << 30, "{arch:?}");
+        }
+        // aarch64: one movz (a single 16-bit chunk), and not a 32-bit constant.
+        let a = fixed_memory0_base(Arch::Aarch64);
+        assert!(a > u32::MAX as u64 && [0, 16, 32, 48].iter().any(|s| a & !(0xffff << s) == 0));
     }
 
     #[test]

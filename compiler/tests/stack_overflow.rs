@@ -8,39 +8,12 @@
 
 mod common;
 
-use std::fmt::Write as _;
-
-/// `$big` recurses with 4300 v128 values (67 KiB, more than the 64 KiB guard) live across
-/// its recursive call, so each frame spills them.
-pub fn big_frame_module() -> String {
-    const VALUES: usize = 4300;
-    let mut wat =
-        String::from("(module\n  (memory 2)\n  (func $big (param $n i64) (result i64)\n    (local");
-    for _ in 0..VALUES {
-        wat.push_str(" v128");
-    }
-    wat.push_str(")\n");
-    for i in 0..VALUES {
-        // Loads before the call: the call may store, so they cannot be redone after it.
-        let _ = writeln!(
-            wat,
-            "    (local.set {} (v128.load (i32.const {})))",
-            i + 1,
-            i * 16
-        );
-    }
-    wat.push_str("    (local.set 0 (call $big (i64.add (local.get 0) (i64.const 1))))\n");
-    for i in 2..=VALUES {
-        let _ = writeln!(
-            wat,
-            "    (local.set 1 (v128.xor (local.get 1) (local.get {i})))"
-        );
-    }
-    wat.push_str(
-        "    (i64.add (local.get 0) (i64x2.extract_lane 0 (local.get 1))))\n  \
-         (func (export \"_start\") (drop (call $big (i64.const 0)))))\n",
-    );
-    wat
+/// `$big` (`common::big_frame_func`) recurses with frames larger than the guard.
+fn big_frame_module() -> String {
+    format!(
+        "(module\n(memory 1)\n{}(func (export \"_start\") (drop (call $big (i64.const 0)))))\n",
+        common::big_frame_func()
+    )
 }
 
 /// Asserts every run trapped with stack overflow and wasmtime's exit status, with a

@@ -2,44 +2,18 @@
 //! (an overflow faults in the guard below each thread's host slack, see
 //! `runtime-lib/src/signals.rs`), so these cover what the guard must catch: a frame larger
 //! than the guard (probed page by page), recursion through a host import and a builtin at
-//! every level (whose checks keep the host slack), and recursion that fits still running.
-//! Threads are covered in `threads.rs`.
+//! every level (whose checks keep the host slack), overflows inside the `memory.copy`
+//! helper (a stub), and recursion that fits still running. Threads are covered in
+//! `threads.rs`.
 
 mod common;
 
-use std::fmt::Write as _;
-
-/// `$big` recurses with 4300 v128 values (67 KiB, more than the 64 KiB guard) live across
-/// its recursive call, so each frame spills them.
-pub fn big_frame_module() -> String {
-    const VALUES: usize = 4300;
-    let mut wat =
-        String::from("(module\n  (memory 2)\n  (func $big (param $n i64) (result i64)\n    (local");
-    for _ in 0..VALUES {
-        wat.push_str(" v128");
-    }
-    wat.push_str(")\n");
-    for i in 0..VALUES {
-        // Loads before the call: the call may store, so they cannot be redone after it.
-        let _ = writeln!(
-            wat,
-            "    (local.set {} (v128.load (i32.const {})))",
-            i + 1,
-            i * 16
-        );
-    }
-    wat.push_str("    (local.set 0 (call $big (i64.add (local.get 0) (i64.const 1))))\n");
-    for i in 2..=VALUES {
-        let _ = writeln!(
-            wat,
-            "    (local.set 1 (v128.xor (local.get 1) (local.get {i})))"
-        );
-    }
-    wat.push_str(
-        "    (i64.add (local.get 0) (i64x2.extract_lane 0 (local.get 1))))\n  \
-         (func (export \"_start\") (drop (call $big (i64.const 0)))))\n",
-    );
-    wat
+/// `$big` (`common::big_frame_func`) recurses with frames larger than the guard.
+fn big_frame_module() -> String {
+    format!(
+        "(module\n(memory 1)\n{}(func (export \"_start\") (drop (call $big (i64.const 0)))))\n",
+        common::big_frame_func()
+    )
 }
 
 /// Asserts every run trapped with stack overflow and wasmtime's exit status, with a
@@ -132,5 +106,62 @@ fn deep_recursion_that_fits_still_returns() {
             "{triple}: {}",
             String::from_utf8_lossy(&run.stderr)
         );
+    }
+}
+
+/// `$rec` copies `len` bytes within memory at every level before it recurses; `len` is its
+/// parameter, a variable length, so the module's copy helper does the copy. `_start`
+/// reaches `$rec` through `shifts` frames of `$shift` (called indirectly, so that it is not
+/// inlined), which moves where the recursion's frames fall against the stack guard.
+fn copy_recursion(len: u32, shifts: u32) -> String {
+    format!(
+        r#"(module
+  (memory 1)
+  (type $shift (func (param i32 i32 i32) (result i32)))
+  (table 1 funcref)
+  (elem (i32.const 0) $shift)
+  (func $rec (param $len i32) (result i32)
+    (memory.copy (i32.const 4096) (i32.const 8192) (local.get $len))
+    (i32.add (call $rec (local.get $len)) (i32.const 1)))
+  (func $shift (param $n i32) (param i32 i32) (result i32)
+    (if (result i32) (local.get $n)
+      (then
+        (i32.add
+          (call_indirect (type $shift)
+            (i32.sub (local.get $n) (i32.const 1)) (local.get 1) (local.get 2) (i32.const 0))
+          (i32.add (local.get $n) (i32.add (local.get 1) (local.get 2)))))
+      (else (call $rec (i32.const {len})))))
+  (func (export "_start")
+    (drop (call_indirect (type $shift)
+      (i32.const {shifts}) (i32.const 2) (i32.const 3) (i32.const 0)))))"#
+    )
+}
+
+/// A copy longer than the helper copies itself: the helper checks the stack limit before
+/// `memmove` (its callers check nothing), so the recursion traps there as soon as it passes
+/// the limit, and the trap, in the helper, is reported at the call in `$rec`. With the
+/// helper not registered as a stub this was a crash (SIGILL on its trap instruction).
+#[test]
+fn overflow_at_the_copy_helpers_check_is_a_stack_overflow() {
+    let runs = common::build_and_run("copy-helper-check", &copy_recursion(100, 0));
+    assert_overflow(&runs, "rec", true);
+}
+
+/// Short copies: the helper checks nothing, so the recursion runs through the host slack
+/// into the guard. On aarch64 the helper stores its own frame record just below `$rec`'s
+/// frame, before the next level stores there, so when the guard begins right below a
+/// `$rec` frame the helper's prologue faults. `$rec`'s frames are 32 bytes (frame record,
+/// two saved registers) and `$shift`'s 48, so whatever the stack's start, one of the two
+/// runs meets the guard that way: with the helper not registered as a stub, that run's
+/// report had no backtrace. (If a code-generation change alters those frame sizes, check
+/// that again.) On x86_64 the call's push of the return address, in `$rec`, faults first.
+#[test]
+fn overflow_in_the_copy_helpers_prologue_is_a_stack_overflow() {
+    for shifts in [0, 1] {
+        let runs = common::build_and_run(
+            &format!("copy-helper-prologue-{shifts}"),
+            &copy_recursion(16, shifts),
+        );
+        assert_overflow(&runs, "rec", true);
     }
 }

@@ -368,33 +368,11 @@ fn gc_types_with_a_shared_memory_are_a_compile_error() {
     assert!(!exe.exists());
 }
 
-/// A thread whose recursion has frames larger than the guard (4300 v128 values, 67 KiB,
-/// live across the call) faults in its own guard and traps, as on the main thread.
+/// A thread whose recursion has frames larger than the guard (`common::big_frame_func`)
+/// faults in its own guard and traps, as on the main thread.
 #[test]
 fn a_thread_overflowing_with_frames_larger_than_the_guard_traps() {
-    use std::fmt::Write as _;
-    const VALUES: usize = 4300;
-    let mut big = String::from("(func $big (param $n i64) (result i64) (local");
-    for _ in 0..VALUES {
-        big.push_str(" v128");
-    }
-    big.push_str(")\n");
-    for i in 0..VALUES {
-        let _ = writeln!(
-            big,
-            "(local.set {} (v128.load (i32.const {})))",
-            i + 1,
-            i % 4096
-        );
-    }
-    big.push_str("(local.set 0 (call $big (i64.add (local.get 0) (i64.const 1))))\n");
-    for i in 2..=VALUES {
-        let _ = writeln!(
-            big,
-            "(local.set 1 (v128.xor (local.get 1) (local.get {i})))"
-        );
-    }
-    big.push_str("(i64.add (local.get 0) (i64x2.extract_lane 0 (local.get 1))))");
+    let big = common::big_frame_func();
     let spawn_one = format!("(drop (call $spawn (i32.const 0))) {WAIT_FOREVER}");
     let wat = wasi_threads_program("(drop (call $big (i64.const 0)))", &spawn_one)
         .replace("(start $start)", &format!("(start $start) {big}"));

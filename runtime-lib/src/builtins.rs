@@ -114,23 +114,6 @@ pub unsafe extern "C" fn aot_builtin_memory_copy(
     status(to.copy_from(&from, dst as u64, src as u64, len as u64))
 }
 
-/// memory.fill; returns a trap status.
-///
-/// # Safety
-/// `vmctx` must be the vmctx of a live instance (generated code passes its own).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn aot_builtin_memory_fill(
-    vmctx: *mut u8,
-    mem: i32,
-    dst: i64,
-    val: i32,
-    len: i64,
-) -> i32 {
-    // SAFETY: see aot_builtin_memory_grow.
-    let instance = unsafe { Instance::from_vmctx(vmctx) };
-    status(memory(instance, mem as u32).fill(dst as u64, val as u8, len as u64))
-}
-
 /// memory.init from data segment `data`; returns a trap status.
 ///
 /// # Safety
@@ -508,7 +491,6 @@ mod by_contract_name {
     pub use super::aot_builtin_memory_atomic_wait32 as memory_atomic_wait32;
     pub use super::aot_builtin_memory_atomic_wait64 as memory_atomic_wait64;
     pub use super::aot_builtin_memory_copy as memory_copy;
-    pub use super::aot_builtin_memory_fill as memory_fill;
     pub use super::aot_builtin_memory_grow as memory_grow;
     pub use super::aot_builtin_memory_init as memory_init;
     pub use super::aot_builtin_raise_pending_trap as raise_pending_trap;
@@ -582,6 +564,13 @@ mod tests {
         unsafe { core::slice::from_raw_parts(m.base().add(at), len).to_vec() }
     }
 
+    fn set_bytes(i: &Instance, at: usize, data: &[u8]) {
+        let m = i.memory(0).expect("memory 0");
+        assert!(at + data.len() <= m.len_bytes() as usize);
+        // SAFETY: in bounds of the accessible memory (checked above); no Wasm code runs.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), m.base().add(at), data.len()) };
+    }
+
     fn def_len(def: *mut aot_abi::VMMemoryDef) -> u64 {
         // SAFETY: defs live as long as their memories.
         unsafe { (*def).current_length }
@@ -625,30 +614,13 @@ mod tests {
     }
 
     #[test]
-    fn memory_fill_and_copy_check_bounds_first() {
+    fn memory_copy_checks_bounds_first() {
         let i = memory_module();
         let vmctx = i.vmctx();
         let end = WASM_PAGE_SIZE as i64;
+        set_bytes(i, 10, &[1, 2, 3, 4, 5]);
         // SAFETY: vmctx belongs to a live instance.
         unsafe {
-            assert_eq!(aot_builtin_memory_fill(vmctx, 0, 0, 0x1234, 3), 0);
-            assert_eq!(bytes(i, 0, 4), [0x34, 0x34, 0x34, 0]);
-            assert_eq!(aot_builtin_memory_fill(vmctx, 0, end - 1, 7, 2), OOB);
-            assert_eq!(
-                bytes(i, end as usize - 1, 1),
-                [0],
-                "nothing written on a trap"
-            );
-            assert_eq!(
-                aot_builtin_memory_fill(vmctx, 0, end, 7, 0),
-                0,
-                "zero length at the end"
-            );
-            assert_eq!(aot_builtin_memory_fill(vmctx, 0, end + 1, 7, 0), OOB);
-
-            for (k, b) in [1u8, 2, 3, 4, 5].iter().enumerate() {
-                aot_builtin_memory_fill(vmctx, 0, 10 + k as i64, i32::from(*b), 1);
-            }
             assert_eq!(aot_builtin_memory_copy(vmctx, 0, 0, 11, 10, 4), 0);
             assert_eq!(bytes(i, 10, 5), [1, 1, 2, 3, 4], "overlapping forward copy");
             assert_eq!(aot_builtin_memory_copy(vmctx, 0, 0, 10, 11, 4), 0);
@@ -658,6 +630,11 @@ mod tests {
                 "overlapping backward copy"
             );
             assert_eq!(aot_builtin_memory_copy(vmctx, 0, 0, end - 2, 10, 3), OOB);
+            assert_eq!(
+                bytes(i, end as usize - 2, 2),
+                [0, 0],
+                "nothing written on a trap"
+            );
             assert_eq!(aot_builtin_memory_copy(vmctx, 0, 0, 10, end - 2, 3), OOB);
             assert_eq!(aot_builtin_memory_copy(vmctx, 0, 0, end, end, 0), 0);
             assert_eq!(aot_builtin_memory_copy(vmctx, 0, 0, 0, i64::MAX, 2), OOB);

@@ -268,20 +268,11 @@ impl MemoryRef {
         }
     }
 
-    /// memory.fill without the memory's lock: the bounds check reads the current length
-    /// (which only ever grows) and the bytes are written in place, so threads filling or
-    /// copying a shared memory at once do not serialise on its lock, any more than their
-    /// stores do. Nothing is written when the range is out of bounds.
-    pub fn fill(&self, dst: u64, val: u8, len: u64) -> Result<(), TrapKind> {
-        let d = crate::memory::checked_range(dst, len, self.len_bytes())?.start;
-        // SAFETY: `d` lies within the accessible bytes at `base`, which stay accessible
-        // for the memory's life (memories never shrink or move).
-        unsafe { core::ptr::write_bytes(self.base().add(d), val, len as usize) };
-        Ok(())
-    }
-
     /// memory.copy from `src` (possibly this same memory, ranges possibly overlapping)
-    /// without either memory's lock, as [`MemoryRef::fill`].
+    /// without either memory's lock: the bounds checks read the current lengths (which only
+    /// ever grow) and the bytes are copied in place, so threads copying within a shared
+    /// memory at once do not serialise on its lock, any more than their stores do. Nothing
+    /// is written when a range is out of bounds.
     pub fn copy_from(
         &self,
         src: &MemoryRef,
@@ -291,8 +282,9 @@ impl MemoryRef {
     ) -> Result<(), TrapKind> {
         let d = crate::memory::checked_range(dst, len, self.len_bytes())?.start;
         let s = crate::memory::checked_range(from, len, src.len_bytes())?.start;
-        // SAFETY: both ranges lie within accessible bytes (as in `fill`); `ptr::copy` is a
-        // memmove, right for overlapping ranges of one memory.
+        // SAFETY: both ranges lie within the accessible bytes at the bases, which stay
+        // accessible for the memories' lives (memories never shrink or move); `ptr::copy`
+        // is a memmove, right for overlapping ranges of one memory.
         unsafe { core::ptr::copy(src.base().add(s), self.base().add(d), len as usize) };
         Ok(())
     }

@@ -26,7 +26,7 @@
 //! `MAP_FIXED_NOREPLACE`, or not at all: such code has the address baked in, so a memory
 //! anywhere else would be silently wrong.
 //!
-//! The bulk operations (memory.fill/copy/init) are methods here; they check every bound
+//! The bulk operations (memory.copy/init) are methods here; they check every bound
 //! before writing anything, as the spec requires, and fail with `MemoryOutOfBounds`.
 
 use core::ffi::c_void;
@@ -266,13 +266,6 @@ impl Memory {
     pub fn as_slice(&self) -> &[u8] {
         // SAFETY: as in `as_slice_mut`; the shared borrow excludes host-side writes.
         unsafe { core::slice::from_raw_parts(self.base, self.length() as usize) }
-    }
-
-    /// memory.fill.
-    pub fn fill(&mut self, dst: u64, val: u8, len: u64) -> Result<(), TrapKind> {
-        let d = checked_range(dst, len, self.length())?;
-        self.as_slice_mut()[d].fill(val);
-        Ok(())
     }
 
     /// memory.copy within this memory (the ranges may overlap: a memmove).
@@ -642,8 +635,8 @@ mod tests {
         assert_eq!(m.as_slice().len(), 3);
         assert_eq!(m.grow(5), Some(3));
         assert_eq!(m.as_slice().len(), 8);
-        assert_eq!(m.fill(7, 1, 1), Ok(()));
-        assert_eq!(m.fill(8, 1, 1), OOB);
+        assert_eq!(m.init(7, &[1], 0, 1), Ok(()));
+        assert_eq!(m.init(8, &[1], 0, 1), OOB);
         // Accesses are checked explicitly, so the reservation is what it may grow to.
         assert_eq!(m.reserved as u64, EXPLICIT_RESERVATION_CAP);
         assert_eq!(m.grow(EXPLICIT_RESERVATION_CAP), None);
@@ -660,7 +653,7 @@ mod tests {
         assert_eq!(m.grow(1 << 16), Some(1));
         assert_eq!(m.size_pages(), (1 << 16) + 1);
         let past_4_gib = (4 << 30) + 5;
-        assert_eq!(m.fill(past_4_gib, 9, 1), Ok(()));
+        assert_eq!(m.init(past_4_gib, &[9], 0, 1), Ok(()));
         assert_eq!(m.as_slice()[past_4_gib as usize], 9);
         assert_eq!(m.grow(MEMORY64_RESERVATION_CAP >> 16), None);
         assert_eq!(m.grow(u64::MAX), None);
@@ -692,22 +685,6 @@ mod tests {
             checked_range(u64::MAX, 2, 10),
             Err(TrapKind::MemoryOutOfBounds)
         );
-    }
-
-    #[test]
-    fn fill_checks_bounds_before_writing() {
-        let mut m = one_page();
-        let end = WASM_PAGE_SIZE;
-        assert_eq!(m.fill(0, 7, 3), Ok(()));
-        assert_eq!(m.as_slice()[..4], [7, 7, 7, 0]);
-        assert_eq!(m.fill(end - 1, 9, 2), OOB);
-        assert_eq!(
-            m.as_slice()[end as usize - 1],
-            0,
-            "nothing written on a trap"
-        );
-        assert_eq!(m.fill(end, 9, 0), Ok(()));
-        assert_eq!(m.fill(end + 1, 9, 0), OOB);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 #![allow(dead_code, reason = "each test file uses a part")]
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -71,4 +72,35 @@ pub fn build_and_run(name: &str, wat: &str) -> Vec<(&'static str, Output)> {
         }
     }
     runs
+}
+
+/// `(func $big (param $n i64) (result i64) ...)`, for stack overflow tests: recurses
+/// forever with 4300 v128 values (67 KiB, more than the 64 KiB stack guard) live across its
+/// recursive call, so each frame spills them. It loads them before the call (the call may
+/// store, so they cannot be loaded again after it) from distinct addresses (so that none is
+/// merged with another), all in the first 64 KiB: a memory of one page will do.
+pub fn big_frame_func() -> String {
+    const VALUES: usize = 4300;
+    let mut wat = String::from("(func $big (param $n i64) (result i64)\n  (local");
+    for _ in 0..VALUES {
+        wat.push_str(" v128");
+    }
+    wat.push_str(")\n");
+    for i in 0..VALUES {
+        let _ = writeln!(
+            wat,
+            "  (local.set {} (v128.load (i32.const {})))",
+            i + 1,
+            i * 15
+        );
+    }
+    wat.push_str("  (local.set 0 (call $big (i64.add (local.get 0) (i64.const 1))))\n");
+    for i in 2..=VALUES {
+        let _ = writeln!(
+            wat,
+            "  (local.set 1 (v128.xor (local.get 1) (local.get {i})))"
+        );
+    }
+    wat.push_str("  (i64.add (local.get 0) (i64x2.extract_lane 0 (local.get 1))))\n");
+    wat
 }

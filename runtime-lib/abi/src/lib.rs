@@ -29,7 +29,7 @@ pub use trap::TrapKind;
 pub use vmctx::*;
 
 /// Bumped whenever anything in this crate changes the binary contract.
-pub const ABI_VERSION: u32 = 15;
+pub const ABI_VERSION: u32 = 16;
 
 /// Size of a Wasm page in bytes.
 pub const WASM_PAGE_SIZE: u64 = 65536;
@@ -79,8 +79,6 @@ macro_rules! foreach_builtin {
             memory_grow(vmctx: ptr, mem: i32, delta: i64) -> i64;
             /// memory.copy between memories `dst_mem` and `src_mem`; returns a trap status.
             memory_copy(vmctx: ptr, dst_mem: i32, src_mem: i32, dst: i64, src: i64, len: i64) -> i32;
-            /// memory.fill; returns a trap status.
-            memory_fill(vmctx: ptr, mem: i32, dst: i64, val: i32, len: i64) -> i32;
             /// memory.init from data segment `data`; returns a trap status.
             memory_init(vmctx: ptr, mem: i32, data: i32, dst: i64, src: i32, len: i32) -> i32;
             /// data.drop.

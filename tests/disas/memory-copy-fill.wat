@@ -1,6 +1,7 @@
 ;; memory.copy within one memory and memory.fill check their bounds inline (dst + len, and
-;; src + len, against the memory's current length, before anything is written). A small
-;; constant length is then loaded whole into registers before any store (the ranges may
+;; src + len, against the memory's current length, before anything is written). A constant
+;; length of up to 128 bytes (copy) or 256 (fill) is then done inline in pieces of up to 16
+;; bytes, a copy loading everything into registers before any store (the ranges may
 ;; overlap). Any other copy is a call of the module's copy helper (shown last) on the host
 ;; addresses, with no stack-limit check in the caller: the helper copies up to 32 bytes
 ;; itself, two accesses of the widest size that fits, and checks the limit only before it
@@ -18,7 +19,11 @@
   (func (export "fill") (param $dst i32) (param $val i32) (param $len i32)
     (memory.fill (local.get $dst) (local.get $val) (local.get $len)))
   (func (export "copy64") (param $dst i64) (param $src i64) (param $len i64)
-    (memory.copy $m64 $m64 (local.get $dst) (local.get $src) (local.get $len))))
+    (memory.copy $m64 $m64 (local.get $dst) (local.get $src) (local.get $len)))
+  (func (export "copy128") (param $dst i32) (param $src i32)
+    (memory.copy (local.get $dst) (local.get $src) (i32.const 128)))
+  (func (export "fill192") (param $dst i32) (param $val i32)
+    (memory.fill (local.get $dst) (local.get $val) (i32.const 192))))
 
 ;; ---- generated code below (AOT_TEST_BLESS=1 to update) ----
 ;; x86_64-unknown-linux-gnu <wasm function 0>
@@ -133,6 +138,71 @@
 ;;     leaq (%rax, %rsi), %rsi
 ;;     leaq (%rax, %rdx), %rdx
 ;;     call    User(userextname0)
+;;     jmp     label1
+;;   block1:
+;;     movq %rbp, %rsp
+;;     popq %rbp
+;;     retq
+;; x86_64-unknown-linux-gnu <wasm function 5>
+;;     pushq %rbp
+;;     movq %rsp, %rbp
+;;   block0:
+;;     movq 0x18(%rdi), %rcx
+;;     movl %esi, %eax
+;;     leaq 0x80(%rax), %rsi
+;;     cmpq %rcx, %rsi
+;;     jnbe #trap=heap_oob
+;;     movl %edx, %edx
+;;     leaq 0x80(%rdx), %rsi
+;;     cmpq %rcx, %rsi
+;;     jnbe #trap=heap_oob
+;;     movq 0x10(%rdi), %rcx
+;;     movdqu (%rcx, %rdx), %xmm0
+;;     movdqu 0x10(%rcx, %rdx), %xmm1
+;;     movdqu 0x20(%rcx, %rdx), %xmm2
+;;     movdqu 0x30(%rcx, %rdx), %xmm3
+;;     movdqu 0x40(%rcx, %rdx), %xmm4
+;;     movdqu 0x50(%rcx, %rdx), %xmm5
+;;     movdqu 0x60(%rcx, %rdx), %xmm6
+;;     movdqu 0x70(%rcx, %rdx), %xmm7
+;;     movdqu %xmm0, (%rcx, %rax)
+;;     movdqu %xmm1, 0x10(%rcx, %rax)
+;;     movdqu %xmm2, 0x20(%rcx, %rax)
+;;     movdqu %xmm3, 0x30(%rcx, %rax)
+;;     movdqu %xmm4, 0x40(%rcx, %rax)
+;;     movdqu %xmm5, 0x50(%rcx, %rax)
+;;     movdqu %xmm6, 0x60(%rcx, %rax)
+;;     movdqu %xmm7, 0x70(%rcx, %rax)
+;;     jmp     label1
+;;   block1:
+;;     movq %rbp, %rsp
+;;     popq %rbp
+;;     retq
+;; x86_64-unknown-linux-gnu <wasm function 6>
+;;     pushq %rbp
+;;     movq %rsp, %rbp
+;;   block0:
+;;     movl %esi, %r10d
+;;     leaq 0xc0(%r10), %r11
+;;     cmpq 0x18(%rdi), %r11
+;;     jnbe #trap=heap_oob
+;;     movd %edx, %xmm0
+;;     uninit  %xmm1
+;;     pxor %xmm1, %xmm1
+;;     pshufb %xmm1, %xmm0
+;;     movq 0x10(%rdi), %rax
+;;     movdqu %xmm0, (%rax, %r10)
+;;     movdqu %xmm0, 0x10(%rax, %r10)
+;;     movdqu %xmm0, 0x20(%rax, %r10)
+;;     movdqu %xmm0, 0x30(%rax, %r10)
+;;     movdqu %xmm0, 0x40(%rax, %r10)
+;;     movdqu %xmm0, 0x50(%rax, %r10)
+;;     movdqu %xmm0, 0x60(%rax, %r10)
+;;     movdqu %xmm0, 0x70(%rax, %r10)
+;;     movdqu %xmm0, 0x80(%rax, %r10)
+;;     movdqu %xmm0, 0x90(%rax, %r10)
+;;     movdqu %xmm0, 0xa0(%rax, %r10)
+;;     movdqu %xmm0, 0xb0(%rax, %r10)
 ;;     jmp     label1
 ;;   block1:
 ;;     movq %rbp, %rsp
@@ -311,6 +381,70 @@
 ;;     add x3, x0, x3
 ;;     add x4, x0, x4
 ;;     bl 0
+;;     b label1
+;;   block1:
+;;     ldp fp, lr, [sp], #16
+;;     ret
+;; aarch64-unknown-linux-gnu <wasm function 5>
+;;     stp fp, lr, [sp, #-16]!
+;;     mov fp, sp
+;;   block0:
+;;     ldr x0, [x2, #24]
+;;     mov w1, w3
+;;     add x1, x1, #128
+;;     subs xzr, x1, x0
+;;     b.hi #trap=heap_oob
+;;     mov w1, w4
+;;     add x1, x1, #128
+;;     subs xzr, x1, x0
+;;     b.hi #trap=heap_oob
+;;     ldr x0, [x2, #16]
+;;     add x1, x0, x4, UXTW
+;;     ldr q23, [x0, w4, UXTW]
+;;     ldr q24, [x1, #16]
+;;     ldr q25, [x1, #32]
+;;     ldr q26, [x1, #48]
+;;     ldr q27, [x1, #64]
+;;     ldr q28, [x1, #80]
+;;     ldr q29, [x1, #96]
+;;     ldr q30, [x1, #112]
+;;     add x1, x0, x3, UXTW
+;;     str q23, [x0, w3, UXTW]
+;;     str q24, [x1, #16]
+;;     str q25, [x1, #32]
+;;     str q26, [x1, #48]
+;;     str q27, [x1, #64]
+;;     str q28, [x1, #80]
+;;     str q29, [x1, #96]
+;;     str q30, [x1, #112]
+;;     b label1
+;;   block1:
+;;     ldp fp, lr, [sp], #16
+;;     ret
+;; aarch64-unknown-linux-gnu <wasm function 6>
+;;     stp fp, lr, [sp, #-16]!
+;;     mov fp, sp
+;;   block0:
+;;     ldr x9, [x2, #24]
+;;     mov w10, w3
+;;     add x10, x10, #192
+;;     subs xzr, x10, x9
+;;     b.hi #trap=heap_oob
+;;     dup v16.16b, w4
+;;     ldr x12, [x2, #16]
+;;     add x11, x12, x3, UXTW
+;;     str q16, [x12, w3, UXTW]
+;;     str q16, [x11, #16]
+;;     str q16, [x11, #32]
+;;     str q16, [x11, #48]
+;;     str q16, [x11, #64]
+;;     str q16, [x11, #80]
+;;     str q16, [x11, #96]
+;;     str q16, [x11, #112]
+;;     str q16, [x11, #128]
+;;     str q16, [x11, #144]
+;;     str q16, [x11, #160]
+;;     str q16, [x11, #176]
 ;;     b label1
 ;;   block1:
 ;;     ldp fp, lr, [sp], #16

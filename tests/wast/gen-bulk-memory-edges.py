@@ -31,7 +31,7 @@ def module32(memdecl, name, extra=""):
   (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
 {extra})"""
 
-CONSTS = [0, 1, 2, 3, 4, 5, 7, 8, 13, 15, 16, 17, 31, 32, 33]
+CONSTS = [0, 1, 2, 3, 4, 5, 7, 8, 13, 15, 16, 17, 31, 32, 33, 48, 64, 100, 127, 128, 129, 200, 255, 256, 257]
 
 class Script:
     def __init__(self, mem, t="i32", mod=None):

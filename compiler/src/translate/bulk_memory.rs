@@ -1,10 +1,11 @@
 //! `memory.copy` within one memory and `memory.fill`, without the runtime: the bounds are
 //! checked inline against the memory's current length (the spec's order: the whole range
-//! before any byte is written). A constant length of at most [`INLINE_MAX`] bytes then
-//! becomes a few loads and stores; any other copy is a call of the module's copy helper
-//! (see [`build_copy_helper`]) on the host addresses, which copies up to [`INLINE_MAX`]
-//! bytes itself and calls libc's `memmove` for more; any other fill is a direct call of
-//! libc's `memset`. A copy between two memories and `memory.init` stay runtime builtins.
+//! before any byte is written). A constant length of at most [`CONST_COPY_MAX`] (copy) or
+//! [`CONST_FILL_MAX`] (fill) bytes then becomes a few loads and stores; any other copy is a
+//! call of the module's copy helper (see [`build_copy_helper`]) on the host addresses,
+//! which copies up to [`INLINE_MAX`] bytes itself and calls libc's `memmove` for more; any
+//! other fill is a direct call of libc's `memset`. A copy between two memories and
+//! `memory.init` stay runtime builtins.
 //!
 //! The checks are explicit whatever the memory's bounds mode: a guard page could not keep
 //! a partly out-of-bounds copy from writing its in-bounds part first, and a fault inside
@@ -30,6 +31,16 @@ use aot_abi::TrapKind;
 /// `memcpy`/`memmove` afterwards was about 1%).
 const INLINE_MAX: u64 = 32;
 
+/// The largest constant length copied inline: eight 16-byte loads, then eight stores.
+/// Rust and C code copy structs of 64-128 bytes by constant-length `memory.copy` (boa's
+/// and rhai's values: 950 copies of 128 bytes in the js benchmark), which otherwise reach
+/// musl's `rep movsq` and its start-up cost; about 100 bytes of code at a site.
+const CONST_COPY_MAX: u64 = 128;
+
+/// The largest constant length filled inline: sixteen 16-byte stores of one splat (the
+/// hash benchmark's SHA-256 clears 192 bytes per block through `memset`).
+const CONST_FILL_MAX: u64 = 256;
+
 /// `memory.copy` within memory `mem`: `dst`, `src` and `len` are of its index type.
 pub(super) fn copy_within(t: &mut Translator, mem: u32, dst: Value, src: Value, len: Value) {
     let constant = const_len(t, len);
@@ -42,7 +53,7 @@ pub(super) fn copy_within(t: &mut Translator, mem: u32, dst: Value, src: Value, 
     let to = t.b.ins().iadd(base, dst);
     let from = t.b.ins().iadd(base, src);
     match constant {
-        Some(n) if n <= INLINE_MAX => {
+        Some(n) if n <= CONST_COPY_MAX => {
             // Every load before any store: the ranges may overlap, either way round.
             let flags = t.env.heap_flags().with_notrap();
             let parts = chunks(n);
@@ -182,7 +193,7 @@ pub(super) fn fill(t: &mut Translator, mem: u32, dst: Value, val: Value, len: Va
     let base = t.env.memory_base(t.b, mem);
     let to = t.b.ins().iadd(base, dst);
     match constant {
-        Some(n) if n <= INLINE_MAX => {
+        Some(n) if n <= CONST_FILL_MAX => {
             let flags = t.env.heap_flags().with_notrap();
             let parts = chunks(n);
             let byte = t.b.ins().ireduce(types::I8, val);

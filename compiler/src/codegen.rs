@@ -1,6 +1,6 @@
 //! Code generation for one module: translates every function (in parallel), compiles it
 //! with Cranelift, and writes one object file holding the code, the array-call
-//! trampolines, the throw and GC stubs, the copy helper, the trap, exception-handler and stack-map tables
+//! trampolines, the throw and GC stubs, the trap, exception-handler and stack-map tables
 //! and the `ModuleDescriptor` the runtime instantiates from.
 
 use std::borrow::Cow;
@@ -108,13 +108,6 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             &env::gc_stub_signature(),
         )
         .map_err(merr)?;
-    let copy_helper = module
-        .declare_function(
-            &format!("aot_m{index}_copy"),
-            Linkage::Local,
-            &env::copy_helper_signature(),
-        )
-        .map_err(merr)?;
     let menv = ModuleEnv {
         info,
         offsets: VMOffsets::new(info.meta.counts()),
@@ -130,7 +123,6 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         libc_names,
         throw_stub_name: throw_stub.as_u32(),
         gc_stub_name: gc_stub.as_u32(),
-        copy_helper_name: copy_helper.as_u32(),
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
         component: opts.component,
         memory0_base: crate::memory0_base(info, opts),
@@ -230,9 +222,8 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         tramp_ids.push(id);
     }
 
-    // The stubs Wasm code calls: each checks the stack limit before it calls host code, and
-    // is registered with its trap records so that the check's trap (or a fault of its frame
-    // push in the stack guard) is a Wasm trap.
+    // The stubs Wasm code calls: each checks the stack limit, and is registered with its
+    // trap records so that the check's trap is a Wasm trap.
     let mut stubs = Stubs {
         first_index: func_ids.len() as u32,
         ids: Vec::new(),
@@ -256,15 +247,6 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         &mut fctx,
     );
     stubs.define(&mut module, &mut ctx, gc_stub, &mut trap_records, file)?;
-    // The copy helper checks the limit only on its way to memmove.
-    ctx.func = crate::translate::build_copy_helper(
-        call_conv,
-        isa.frontend_config(),
-        copy_helper.as_u32(),
-        menv.libc_names[&env::LibcFn::memmove],
-        &mut fctx,
-    );
-    stubs.define_as_is(&mut module, &mut ctx, copy_helper, &mut trap_records, file)?;
 
     let raise = menv.builtin_names[&Builtin::raise_pending_trap];
     for (i, t) in host_tramps.iter().enumerate() {
@@ -513,21 +495,8 @@ impl Stubs {
         traps: &mut Vec<TrapRecord>,
         file: &str,
     ) -> Result<(), CompileError> {
-        ctx.func.stack_limit = Some(env::stack_limit(&mut ctx.func));
-        self.define_as_is(module, ctx, id, traps, file)
-    }
-
-    /// [`Stubs::define`] for a stub that checks the stack limit itself, where it calls host
-    /// code, so that its other paths need not.
-    fn define_as_is(
-        &mut self,
-        module: &mut ObjectModule,
-        ctx: &mut Context,
-        id: FuncId,
-        traps: &mut Vec<TrapRecord>,
-        file: &str,
-    ) -> Result<(), CompileError> {
         let err = |m: String| CompileError::new(file, None, m);
+        ctx.func.stack_limit = Some(env::stack_limit(&mut ctx.func));
         module
             .define_function(id, ctx)
             .map_err(|e| err(format!("object emission: {e}")))?;
@@ -613,8 +582,8 @@ enum Compiled {
 /// Does `func` (after inlining) call code that is neither generated Wasm code nor a stub
 /// that checks the stack limit itself, i.e. host code, which needs the slack below the
 /// limit (see `runtime-lib/src/signals.rs`)? Builtins are the calls in the platform's
-/// convention; Wasm functions, host-call trampolines, the throw and GC stubs and the copy
-/// helper use the Wasm one. In a component's core module an indirect call may reach a glue function,
+/// convention; Wasm functions, host-call trampolines and the throw and GC stubs use the
+/// Wasm one. In a component's core module an indirect call may reach a glue function,
 /// which does not check, so those count too.
 fn needs_stack_check(menv: &ModuleEnv, func: &ir::Function) -> bool {
     func.layout
@@ -783,7 +752,6 @@ pub fn disassemble(
     let call_conv = isa.default_call_conv();
     // Names only need to be distinct here; nothing is linked.
     let n = info.bodies.len() as u32;
-    let stubs_from = n + (Builtin::ALL.len() + info.host_imports.len()) as u32;
     let menv = ModuleEnv {
         info,
         offsets: VMOffsets::new(info.meta.counts()),
@@ -802,14 +770,16 @@ pub fn disassemble(
             .enumerate()
             .map(|(i, b)| (*b, n + i as u32))
             .collect(),
-        throw_stub_name: stubs_from,
-        gc_stub_name: stubs_from + 1,
+        throw_stub_name: n + (Builtin::ALL.len() + info.host_imports.len()) as u32,
+        gc_stub_name: n + (Builtin::ALL.len() + info.host_imports.len()) as u32 + 1,
         libc_names: env::LibcFn::ALL
             .iter()
             .enumerate()
-            .map(|(i, f)| (*f, stubs_from + 2 + i as u32))
+            .map(|(i, f)| {
+                let after = Builtin::ALL.len() + info.host_imports.len() + 2 + i;
+                (*f, n + after as u32)
+            })
             .collect(),
-        copy_helper_name: stubs_from + 2 + env::LibcFn::ALL.len() as u32,
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
         component: opts.component,
         memory0_base: crate::memory0_base(info, opts),
@@ -827,37 +797,6 @@ pub fn disassemble(
         out.push((
             info.meta.func_display_name(info.num_imported_funcs + i),
             c.disasm.unwrap_or_default(),
-        ));
-    }
-    // The copy helper, after the functions that call it.
-    let calls_helper = translated.iter().any(|f| {
-        f.params
-            .user_named_funcs()
-            .values()
-            .any(|u| u.namespace == env::NS_FUNC && u.index == menv.copy_helper_name)
-    });
-    if calls_helper {
-        let helper = crate::translate::build_copy_helper(
-            call_conv,
-            isa.frontend_config(),
-            menv.copy_helper_name,
-            menv.libc_names[&env::LibcFn::memmove],
-            &mut fctx,
-        );
-        let mut ctx = Context::for_function(helper);
-        ctx.set_disasm(true);
-        let compiled = ctx
-            .compile(&*isa, &mut ControlPlane::default())
-            .map_err(|e| {
-                CompileError::new(
-                    file,
-                    None,
-                    format!("code generation failed for the copy helper: {:?}", e.inner),
-                )
-            })?;
-        out.push((
-            "<copy helper>".to_string(),
-            compiled.vcode.clone().unwrap_or_default(),
         ));
     }
     Ok(out)

@@ -234,8 +234,6 @@ pub struct ModuleEnv<'a> {
     pub throw_stub_name: u32,
     /// User-name index of the module's GC stub (see [`gc_stub_signature`]).
     pub gc_stub_name: u32,
-    /// User-name index of the module's copy helper (see [`copy_helper_signature`]).
-    pub copy_helper_name: u32,
     pub relaxed_simd: RelaxedSimd,
     /// The module is a core module of a component: its imports and tables may hold glue
     /// functions, which call host code without checking the stack limit themselves.
@@ -291,23 +289,6 @@ pub fn gc_stub_signature() -> Signature {
     sig.params.push(AbiParam::new(PTR));
     sig.params.push(AbiParam::new(types::I64));
     sig.returns.push(AbiParam::new(PTR));
-    sig
-}
-
-/// The signature of a module's copy helper, `helper(vmctx, to, from, len)`: copies `len`
-/// bytes from host address `from` to host address `to` (ranges already bounds-checked, and
-/// possibly overlapping) for `memory.copy` (see `translate::bulk_memory`). In the Wasm
-/// convention, so its callers need no stack-limit check; it checks the limit itself before
-/// it calls `memmove` (the vmctx leads to the limit).
-pub fn copy_helper_signature() -> Signature {
-    let mut sig = Signature::new(WASM_CALL_CONV);
-    sig.params
-        .push(AbiParam::special(PTR, ArgumentPurpose::VMContext));
-    sig.params.extend([
-        AbiParam::new(PTR),
-        AbiParam::new(PTR),
-        AbiParam::new(types::I64),
-    ]);
     sig
 }
 
@@ -373,7 +354,6 @@ pub struct FuncEnv<'a> {
     libc_refs: HashMap<LibcFn, FuncRef>,
     throw_stub_ref: Option<FuncRef>,
     gc_stub_ref: Option<FuncRef>,
-    copy_helper_ref: Option<FuncRef>,
     /// The landing pads of the enclosing `try_table`s, innermost last, and whether a call
     /// has been routed to each: a Wasm call made while one is active is a `try_call` to
     /// the innermost (see `translate::exceptions`).
@@ -395,7 +375,6 @@ impl<'a> FuncEnv<'a> {
             libc_refs: HashMap::new(),
             throw_stub_ref: None,
             gc_stub_ref: None,
-            copy_helper_ref: None,
             exn_handlers: Vec::new(),
         }
     }
@@ -480,38 +459,6 @@ impl<'a> FuncEnv<'a> {
         let vmctx = self.vmctx();
         let call = b.ins().call(stub, &[vmctx, info, size]);
         b.inst_results(call)[0]
-    }
-
-    /// Copies `len` (an i64) bytes from host address `from` to `to`, both ranges in bounds,
-    /// with the module's copy helper. A plain call even inside a `try_table`: a copy throws
-    /// no exception.
-    pub fn call_copy_helper(
-        &mut self,
-        b: &mut FunctionBuilder,
-        to: Value,
-        from: Value,
-        len: Value,
-    ) {
-        let helper = match self.copy_helper_ref {
-            Some(f) => f,
-            None => {
-                let sig = b.func.import_signature(copy_helper_signature());
-                let name = b.func.declare_imported_user_function(UserExternalName {
-                    namespace: NS_FUNC,
-                    index: self.module.copy_helper_name,
-                });
-                let f = b.func.import_function(ExtFuncData {
-                    name: ExternalName::user(name),
-                    signature: sig,
-                    colocated: true,
-                    patchable: false,
-                });
-                self.copy_helper_ref = Some(f);
-                f
-            }
-        };
-        let vmctx = self.vmctx();
-        b.ins().call(helper, &[vmctx, to, from, len]);
     }
 
     /// Emits a call (or tail call) of `callee` with `args` (vmctx included); returns its

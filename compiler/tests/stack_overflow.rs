@@ -2,9 +2,8 @@
 //! (an overflow faults in the guard below each thread's host slack, see
 //! `runtime-lib/src/signals.rs`), so these cover what the guard must catch: a frame larger
 //! than the guard (probed page by page), recursion through a host import and a builtin at
-//! every level (whose checks keep the host slack), overflows inside the `memory.copy`
-//! helper (a stub), and recursion that fits still running. Threads are covered in
-//! `threads.rs`.
+//! every level (whose checks keep the host slack), and recursion that fits still running.
+//! Threads are covered in `threads.rs`.
 
 mod common;
 
@@ -106,62 +105,5 @@ fn deep_recursion_that_fits_still_returns() {
             "{triple}: {}",
             String::from_utf8_lossy(&run.stderr)
         );
-    }
-}
-
-/// `$rec` copies `len` bytes within memory at every level before it recurses; `len` is its
-/// parameter, a variable length, so the module's copy helper does the copy. `_start`
-/// reaches `$rec` through `shifts` frames of `$shift` (called indirectly, so that it is not
-/// inlined), which moves where the recursion's frames fall against the stack guard.
-fn copy_recursion(len: u32, shifts: u32) -> String {
-    format!(
-        r#"(module
-  (memory 1)
-  (type $shift (func (param i32 i32 i32) (result i32)))
-  (table 1 funcref)
-  (elem (i32.const 0) $shift)
-  (func $rec (param $len i32) (result i32)
-    (memory.copy (i32.const 4096) (i32.const 8192) (local.get $len))
-    (i32.add (call $rec (local.get $len)) (i32.const 1)))
-  (func $shift (param $n i32) (param i32 i32) (result i32)
-    (if (result i32) (local.get $n)
-      (then
-        (i32.add
-          (call_indirect (type $shift)
-            (i32.sub (local.get $n) (i32.const 1)) (local.get 1) (local.get 2) (i32.const 0))
-          (i32.add (local.get $n) (i32.add (local.get 1) (local.get 2)))))
-      (else (call $rec (i32.const {len})))))
-  (func (export "_start")
-    (drop (call_indirect (type $shift)
-      (i32.const {shifts}) (i32.const 2) (i32.const 3) (i32.const 0)))))"#
-    )
-}
-
-/// A copy longer than the helper copies itself: the helper checks the stack limit before
-/// `memmove` (its callers check nothing), so the recursion traps there as soon as it passes
-/// the limit, and the trap, in the helper, is reported at the call in `$rec`. With the
-/// helper not registered as a stub this was a crash (SIGILL on its trap instruction).
-#[test]
-fn overflow_at_the_copy_helpers_check_is_a_stack_overflow() {
-    let runs = common::build_and_run("copy-helper-check", &copy_recursion(100, 0));
-    assert_overflow(&runs, "rec", true);
-}
-
-/// Short copies: the helper checks nothing, so the recursion runs through the host slack
-/// into the guard. On aarch64 the helper stores its own frame record just below `$rec`'s
-/// frame, before the next level stores there, so when the guard begins right below a
-/// `$rec` frame the helper's prologue faults. `$rec`'s frames are 32 bytes (frame record,
-/// two saved registers) and `$shift`'s 48, so whatever the stack's start, one of the two
-/// runs meets the guard that way: with the helper not registered as a stub, that run's
-/// report had no backtrace. (If a code-generation change alters those frame sizes, check
-/// that again.) On x86_64 the call's push of the return address, in `$rec`, faults first.
-#[test]
-fn overflow_in_the_copy_helpers_prologue_is_a_stack_overflow() {
-    for shifts in [0, 1] {
-        let runs = common::build_and_run(
-            &format!("copy-helper-prologue-{shifts}"),
-            &copy_recursion(16, shifts),
-        );
-        assert_overflow(&runs, "rec", true);
     }
 }

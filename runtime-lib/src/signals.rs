@@ -15,8 +15,8 @@
 //! and an overflow faults in the guard, a PROT_NONE region (stores of a frame larger than a
 //! page are probed page by page, so no frame steps over it). What checks `limit` is
 //! whatever enters host code: the Wasm functions that call builtins, the host-call
-//! trampolines, the throw and GC stubs and the copy helper (before its `memmove`), so host
-//! code always starts with the slack below it. Where no guard can be placed ([`place_guard`]) the stack's own end guards it
+//! trampolines and the throw and GC stubs, so host code always starts with the slack
+//! below it. Where no guard can be placed ([`place_guard`]) the stack's own end guards it
 //! instead: the kernel's guard gap below the main thread's stack, a pthread's guard page.
 //!
 //! The handler turns a fault at a trap site of registered Wasm code into a [`TrapKind`]
@@ -378,7 +378,7 @@ pub(crate) fn frame_readable(fp: usize) -> bool {
 }
 
 /// What trap a fault is, or None if it is not a Wasm trap. Faults in a module's stubs
-/// (host-call trampolines, throw and GC stubs, the copy helper) count: they hold no host state, so they
+/// (host-call trampolines, throw and GC stubs) count: they hold no host state, so they
 /// unwind like Wasm code.
 fn classify(signo: c_int, regs: &Regs, fault_addr: usize) -> Option<TrapKind> {
     let loc = trap::lookup_code(regs.pc).or_else(|| trap::lookup_stub(regs.pc))?;

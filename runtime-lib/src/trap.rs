@@ -362,7 +362,7 @@ pub(crate) fn lookup_code(pc: usize) -> Option<CodeLoc> {
 }
 
 /// Where `pc` is, if it is in a module's stub (a host-call trampoline, the throw or the GC
-/// stub, the copy helper): only its trap records are known (`CodeLoc::trap_kind`); it is not a Wasm
+/// stub): only its trap records are known (`CodeLoc::trap_kind`); it is not a Wasm
 /// function. Async-signal-safe.
 pub(crate) fn lookup_stub(pc: usize) -> Option<CodeLoc> {
     lookup_in(pc, |m, pc| {

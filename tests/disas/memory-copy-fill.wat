@@ -2,10 +2,8 @@
 ;; src + len, against the memory's current length, before anything is written). A constant
 ;; length of up to 128 bytes (copy) or 256 (fill) is then done inline in pieces of up to 16
 ;; bytes, a copy loading everything into registers before any store (the ranges may
-;; overlap). Any other copy is a call of the module's copy helper (shown last) on the host
-;; addresses, with no stack-limit check in the caller: the helper copies up to 32 bytes
-;; itself, two accesses of the widest size that fits, and checks the limit only before it
-;; calls memmove for more. Any other fill is a direct call of libc's memset. On a 64-bit
+;; overlap); a variable-length copy of up to 32 bytes takes an inline path; any other
+;; length is a direct call of libc's memmove / memset on the host addresses. On a 64-bit
 ;; memory the end is computed with an overflow trap.
 (module
   (memory 1)
@@ -72,25 +70,92 @@
 ;; x86_64-unknown-linux-gnu <wasm function 2>
 ;;     pushq %rbp
 ;;     movq %rsp, %rbp
+;;     movq (%rdi), %r10
+;;     movq (%r10), %r10
+;;     addq $0x10, %r10
+;;     cmpq %rsp, %r10
+;;     jnbe #trap=stk_ovf
 ;;   block0:
-;;     movq %rdx, %r8
-;;     movq 0x18(%rdi), %rdx
+;;     movq 0x18(%rdi), %r8
 ;;     movl %esi, %eax
-;;     movl %ecx, %ecx
+;;     movl %ecx, %esi
+;;     movq %rcx, %r9
+;;     movq %rsi, %rcx
 ;;     leaq (%rax, %rcx), %rsi
-;;     cmpq %rdx, %rsi
+;;     movq %rcx, %r10
+;;     cmpq %r8, %rsi
 ;;     jnbe #trap=heap_oob
-;;     movq %r8, %rsi
-;;     movl %esi, %r8d
-;;     leaq (%r8, %rcx), %rsi
-;;     cmpq %rdx, %rsi
+;;     movl %edx, %ecx
+;;     movq %r10, %rdx
+;;     leaq (%rcx, %rdx), %rsi
+;;     cmpq %r8, %rsi
 ;;     jnbe #trap=heap_oob
-;;     movq 0x10(%rdi), %rdx
-;;     leaq (%rdx, %rax), %rsi
-;;     leaq (%rdx, %r8), %rdx
-;;     call    User(userextname0)
-;;     jmp     label1
+;;     cmpq $0x20, %rdx
+;;     jnbe    label10; j label1
 ;;   block1:
+;;     cmpq $0x10, %rdx
+;;     jnb     label9; j label2
+;;   block2:
+;;     cmpq $0x8, %rdx
+;;     jnb     label8; j label3
+;;   block3:
+;;     cmpq $0x4, %rdx
+;;     jnb     label7; j label4
+;;   block4:
+;;     movq %r9, %rsi
+;;     testl %esi, %esi
+;;     jnz     label6; j label5
+;;   block5:
+;;     jmp     label11
+;;   block6:
+;;     movq 0x10(%rdi), %rsi
+;;     leaq (%rsi, %rcx), %r8
+;;     movzbq (%rsi, %rcx), %rcx
+;;     movq %rdx, %rdi
+;;     shrq $1, %rdi
+;;     movzbq (%r8, %rdi), %r9
+;;     movzbq -1(%r8, %rdx), %r8
+;;     leaq (%rsi, %rax), %r10
+;;     movb %cl, (%rsi, %rax)
+;;     movb %r9b, (%r10, %rdi)
+;;     movb %r8b, -1(%r10, %rdx)
+;;     jmp     label11
+;;   block7:
+;;     movq 0x10(%rdi), %rsi
+;;     leaq (%rsi, %rcx), %rdi
+;;     movl (%rsi, %rcx), %ecx
+;;     movl -4(%rdi, %rdx), %edi
+;;     leaq (%rsi, %rax), %r8
+;;     movl %ecx, (%rsi, %rax)
+;;     movl %edi, -4(%r8, %rdx)
+;;     jmp     label11
+;;   block8:
+;;     movq 0x10(%rdi), %rsi
+;;     leaq (%rsi, %rcx), %rdi
+;;     movq (%rsi, %rcx), %rcx
+;;     movq -8(%rdi, %rdx), %rdi
+;;     leaq (%rsi, %rax), %r8
+;;     movq %rcx, (%rsi, %rax)
+;;     movq %rdi, -8(%r8, %rdx)
+;;     jmp     label11
+;;   block9:
+;;     movq 0x10(%rdi), %rsi
+;;     leaq (%rsi, %rcx), %rdi
+;;     movdqu (%rsi, %rcx), %xmm0
+;;     movdqu -0x10(%rdi, %rdx), %xmm1
+;;     leaq (%rsi, %rax), %rcx
+;;     movdqu %xmm0, (%rsi, %rax)
+;;     movdqu %xmm1, -0x10(%rcx, %rdx)
+;;     jmp     label11
+;;   block10:
+;;     movq 0x10(%rdi), %rsi
+;;     leaq (%rsi, %rax), %rdi
+;;     leaq (%rsi, %rcx), %rsi
+;;     call    User(userextname0)
+;;     jmp     label11
+;;   block11:
+;;     jmp     label12
+;;   block12:
 ;;     movq %rbp, %rsp
 ;;     popq %rbp
 ;;     retq
@@ -122,24 +187,89 @@
 ;; x86_64-unknown-linux-gnu <wasm function 4>
 ;;     pushq %rbp
 ;;     movq %rsp, %rbp
+;;     movq (%rdi), %r10
+;;     movq (%r10), %r10
+;;     addq $0x10, %r10
+;;     cmpq %rsp, %r10
+;;     jnbe #trap=stk_ovf
 ;;   block0:
-;;     movq 0x28(%rdi), %r10
-;;     movq %rsi, %r11
-;;     addq %rcx, %r11
+;;     movq 0x28(%rdi), %rax
+;;     movq %rsi, %r8
+;;     addq %rcx, %r8
 ;;     jb #trap=heap_oob
-;;     cmpq %r10, %r11
+;;     cmpq %rax, %r8
 ;;     jnbe #trap=heap_oob
-;;     movq %rdx, %rax
-;;     addq %rcx, %rax
+;;     movq %rdx, %r8
+;;     addq %rcx, %r8
 ;;     jb #trap=heap_oob
-;;     cmpq %r10, %rax
+;;     cmpq %rax, %r8
 ;;     jnbe #trap=heap_oob
-;;     movq 0x20(%rdi), %rax
-;;     leaq (%rax, %rsi), %rsi
-;;     leaq (%rax, %rdx), %rdx
-;;     call    User(userextname0)
-;;     jmp     label1
+;;     cmpq $0x20, %rcx
+;;     jnbe    label10; j label1
 ;;   block1:
+;;     cmpq $0x10, %rcx
+;;     jnb     label9; j label2
+;;   block2:
+;;     cmpq $0x8, %rcx
+;;     jnb     label8; j label3
+;;   block3:
+;;     cmpq $0x4, %rcx
+;;     jnb     label7; j label4
+;;   block4:
+;;     testq %rcx, %rcx
+;;     jnz     label6; j label5
+;;   block5:
+;;     jmp     label11
+;;   block6:
+;;     movq 0x20(%rdi), %rax
+;;     leaq (%rax, %rdx), %r8
+;;     movzbq (%rax, %rdx), %rdx
+;;     movq %rcx, %rdi
+;;     shrq $1, %rdi
+;;     movzbq (%r8, %rdi), %r9
+;;     movzbq -1(%r8, %rcx), %r8
+;;     leaq (%rax, %rsi), %r10
+;;     movb %dl, (%rax, %rsi)
+;;     movb %r9b, (%r10, %rdi)
+;;     movb %r8b, -1(%r10, %rcx)
+;;     jmp     label11
+;;   block7:
+;;     movq 0x20(%rdi), %rax
+;;     leaq (%rax, %rdx), %rdi
+;;     movl (%rax, %rdx), %edx
+;;     movl -4(%rdi, %rcx), %edi
+;;     leaq (%rax, %rsi), %r8
+;;     movl %edx, (%rax, %rsi)
+;;     movl %edi, -4(%r8, %rcx)
+;;     jmp     label11
+;;   block8:
+;;     movq 0x20(%rdi), %rax
+;;     leaq (%rax, %rdx), %rdi
+;;     movq (%rax, %rdx), %rdx
+;;     movq -8(%rdi, %rcx), %rdi
+;;     leaq (%rax, %rsi), %r8
+;;     movq %rdx, (%rax, %rsi)
+;;     movq %rdi, -8(%r8, %rcx)
+;;     jmp     label11
+;;   block9:
+;;     movq 0x20(%rdi), %rax
+;;     leaq (%rax, %rdx), %rdi
+;;     movdqu (%rax, %rdx), %xmm0
+;;     movdqu -0x10(%rdi, %rcx), %xmm1
+;;     leaq (%rax, %rsi), %rdx
+;;     movdqu %xmm0, (%rax, %rsi)
+;;     movdqu %xmm1, -0x10(%rdx, %rcx)
+;;     jmp     label11
+;;   block10:
+;;     movq 0x20(%rdi), %rax
+;;     leaq (%rax, %rsi), %rdi
+;;     leaq (%rax, %rdx), %rsi
+;;     movq %rcx, %rdx
+;;     call    User(userextname0)
+;;     jmp     label11
+;;   block11:
+;;     jmp     label12
+;;   block12:
 ;;     movq %rbp, %rsp
 ;;     popq %rbp
 ;;     retq
@@ -208,77 +338,6 @@
 ;;     movq %rbp, %rsp
 ;;     popq %rbp
 ;;     retq
-;; x86_64-unknown-linux-gnu <copy helper>
-;;     pushq %rbp
-;;     movq %rsp, %rbp
-;;   block0:
-;;     cmpq $0x20, %rcx
-;;     jnbe    label10; j label1
-;;   block1:
-;;     cmpq $0x10, %rcx
-;;     jnb     label9; j label2
-;;   block2:
-;;     cmpq $0x8, %rcx
-;;     jnb     label8; j label3
-;;   block3:
-;;     cmpq $0x4, %rcx
-;;     jnb     label7; j label4
-;;   block4:
-;;     testq %rcx, %rcx
-;;     jnz     label6; j label5
-;;   block5:
-;;     movq %rbp, %rsp
-;;     popq %rbp
-;;     retq
-;;   block6:
-;;     movzbq (%rdx), %rax
-;;     movq %rcx, %rdi
-;;     shrq $1, %rdi
-;;     movzbq (%rdx, %rdi), %r8
-;;     movzbq -1(%rdx, %rcx), %rdx
-;;     movb %al, (%rsi)
-;;     movb %r8b, (%rsi, %rdi)
-;;     movb %dl, -1(%rsi, %rcx)
-;;     movq %rbp, %rsp
-;;     popq %rbp
-;;     retq
-;;   block7:
-;;     movl (%rdx), %eax
-;;     movl -4(%rdx, %rcx), %edx
-;;     movl %eax, (%rsi)
-;;     movl %edx, -4(%rsi, %rcx)
-;;     movq %rbp, %rsp
-;;     popq %rbp
-;;     retq
-;;   block8:
-;;     movq (%rdx), %rax
-;;     movq -8(%rdx, %rcx), %rdx
-;;     movq %rax, (%rsi)
-;;     movq %rdx, -8(%rsi, %rcx)
-;;     movq %rbp, %rsp
-;;     popq %rbp
-;;     retq
-;;   block9:
-;;     movdqu (%rdx), %xmm0
-;;     movdqu -0x10(%rdx, %rcx), %xmm1
-;;     movdqu %xmm0, (%rsi)
-;;     movdqu %xmm1, -0x10(%rsi, %rcx)
-;;     movq %rbp, %rsp
-;;     popq %rbp
-;;     retq
-;;   block10:
-;;     movq %rdx, %r8
-;;     movq %rcx, %rdx
-;;     movq (%rdi), %rax
-;;     movq    %rsp, %rcx
-;;     cmpq (%rax), %rcx
-;;     jb #trap=stk_ovf
-;;     movq %rsi, %rdi
-;;     movq %r8, %rsi
-;;     call    User(userextname0)
-;;     movq %rbp, %rsp
-;;     popq %rbp
-;;     retq
 ;; aarch64-unknown-linux-gnu <wasm function 0>
 ;;     stp fp, lr, [sp, #-16]!
 ;;     mov fp, sp
@@ -324,21 +383,100 @@
 ;; aarch64-unknown-linux-gnu <wasm function 2>
 ;;     stp fp, lr, [sp, #-16]!
 ;;     mov fp, sp
+;;     ldr x16, [x2]
+;;     ldr x16, [x16]
+;;     add x16, x16, #16
+;;     subs xzr, sp, x16, UXTX
+;;     b.lo #trap=stk_ovf
 ;;   block0:
-;;     ldr x11, [x2, #24]
-;;     mov w5, w5
-;;     add x12, x5, x3, UXTW
-;;     subs xzr, x12, x11
+;;     ldr x0, [x2, #24]
+;;     mov x6, x2
+;;     mov w2, w5
+;;     add x1, x2, x3, UXTW
+;;     subs xzr, x1, x0
 ;;     b.hi #trap=heap_oob
-;;     add x13, x5, x4, UXTW
-;;     subs xzr, x13, x11
+;;     add x1, x2, x4, UXTW
+;;     subs xzr, x1, x0
 ;;     b.hi #trap=heap_oob
-;;     ldr x15, [x2, #16]
-;;     add x3, x15, x3, UXTW
-;;     add x4, x15, x4, UXTW
-;;     bl 0
-;;     b label1
+;;     subs xzr, x2, #32
+;;     b.hi label10 ; b label1
 ;;   block1:
+;;     subs xzr, x2, #16
+;;     b.hs label9 ; b label2
+;;   block2:
+;;     subs xzr, x2, #8
+;;     b.hs label8 ; b label3
+;;   block3:
+;;     subs xzr, x2, #4
+;;     b.hs label7 ; b label4
+;;   block4:
+;;     cbnz w5, label6 ; b label5
+;;   block5:
+;;     b label11
+;;   block6:
+;;     ldr x1, [x6, #16]
+;;     add x7, x1, x4, UXTW
+;;     ldrb w4, [x1, w4, UXTW]
+;;     lsr x2, x2, #1
+;;     ldrb w6, [x7, x2]
+;;     movn x0, #0
+;;     add x7, x7, x0
+;;     ldrb w7, [x7, w5, UXTW]
+;;     add x8, x1, x3, UXTW
+;;     strb w4, [x1, w3, UXTW]
+;;     strb w6, [x8, x2]
+;;     movn x2, #0
+;;     add x4, x8, x2
+;;     strb w7, [x4, w5, UXTW]
+;;     b label11
+;;   block7:
+;;     ldr x6, [x6, #16]
+;;     add x8, x6, x4, UXTW
+;;     ldr w7, [x6, w4, UXTW]
+;;     movn x4, #3
+;;     add x8, x8, x4
+;;     ldr w8, [x8, w5, UXTW]
+;;     add x9, x6, x3, UXTW
+;;     str w7, [x6, w3, UXTW]
+;;     movn x6, #3
+;;     add x7, x9, x6
+;;     str w8, [x7, w5, UXTW]
+;;     b label11
+;;   block8:
+;;     ldr x8, [x6, #16]
+;;     add x10, x8, x4, UXTW
+;;     ldr x9, [x8, w4, UXTW]
+;;     movn x6, #7
+;;     add x10, x10, x6
+;;     ldr x10, [x10, w5, UXTW]
+;;     add x11, x8, x3, UXTW
+;;     str x9, [x8, w3, UXTW]
+;;     movn x8, #7
+;;     add x11, x11, x8
+;;     str x10, [x11, w5, UXTW]
+;;     b label11
+;;   block9:
+;;     ldr x11, [x6, #16]
+;;     add x12, x11, x4, UXTW
+;;     ldr q16, [x11, w4, UXTW]
+;;     movn x9, #15
+;;     add x12, x12, x9
+;;     ldr q17, [x12, w5, UXTW]
+;;     add x12, x11, x3, UXTW
+;;     str q16, [x11, w3, UXTW]
+;;     movn x11, #15
+;;     add x13, x12, x11
+;;     str q17, [x13, w5, UXTW]
+;;     b label11
+;;   block10:
+;;     ldr x14, [x6, #16]
+;;     add x0, x14, x3, UXTW
+;;     add x1, x14, x4, UXTW
+;;     bl 0
+;;     b label11
+;;   block11:
+;;     b label12
+;;   block12:
 ;;     ldp fp, lr, [sp], #16
 ;;     ret
 ;; aarch64-unknown-linux-gnu <wasm function 3>
@@ -367,22 +505,101 @@
 ;; aarch64-unknown-linux-gnu <wasm function 4>
 ;;     stp fp, lr, [sp, #-16]!
 ;;     mov fp, sp
+;;     ldr x16, [x2]
+;;     ldr x16, [x16]
+;;     add x16, x16, #16
+;;     subs xzr, sp, x16, UXTX
+;;     b.lo #trap=stk_ovf
 ;;   block0:
-;;     ldr x10, [x2, #40]
-;;     adds x11, x3, x5
+;;     ldr x0, [x2, #40]
+;;     adds x1, x3, x5
 ;;     b.hs #trap=heap_oob
-;;     subs xzr, x11, x10
+;;     subs xzr, x1, x0
 ;;     b.hi #trap=heap_oob
-;;     adds x13, x4, x5
+;;     adds x1, x4, x5
 ;;     b.hs #trap=heap_oob
-;;     subs xzr, x13, x10
+;;     subs xzr, x1, x0
 ;;     b.hi #trap=heap_oob
-;;     ldr x0, [x2, #32]
-;;     add x3, x0, x3
-;;     add x4, x0, x4
-;;     bl 0
-;;     b label1
+;;     subs xzr, x5, #32
+;;     b.hi label10 ; b label1
 ;;   block1:
+;;     subs xzr, x5, #16
+;;     b.hs label9 ; b label2
+;;   block2:
+;;     subs xzr, x5, #8
+;;     b.hs label8 ; b label3
+;;   block3:
+;;     subs xzr, x5, #4
+;;     b.hs label7 ; b label4
+;;   block4:
+;;     cbnz x5, label6 ; b label5
+;;   block5:
+;;     b label11
+;;   block6:
+;;     ldr x2, [x2, #32]
+;;     add x8, x2, x4
+;;     ldrb w4, [x2, x4]
+;;     lsr x6, x5, #1
+;;     ldrb w7, [x8, x6]
+;;     movn x0, #0
+;;     add x8, x8, x0
+;;     ldrb w8, [x8, x5]
+;;     add x9, x2, x3
+;;     strb w4, [x2, x3]
+;;     strb w7, [x9, x6]
+;;     movn x3, #0
+;;     add x6, x9, x3
+;;     strb w8, [x6, x5]
+;;     b label11
+;;   block7:
+;;     ldr x6, [x2, #32]
+;;     add x8, x6, x4
+;;     ldr w7, [x6, x4]
+;;     movn x4, #3
+;;     add x8, x8, x4
+;;     ldr w8, [x8, x5]
+;;     add x9, x6, x3
+;;     str w7, [x6, x3]
+;;     movn x6, #3
+;;     add x9, x9, x6
+;;     str w8, [x9, x5]
+;;     b label11
+;;   block8:
+;;     ldr x9, [x2, #32]
+;;     add x11, x9, x4
+;;     ldr x10, [x9, x4]
+;;     movn x7, #7
+;;     add x11, x11, x7
+;;     ldr x11, [x11, x5]
+;;     add x12, x9, x3
+;;     str x10, [x9, x3]
+;;     movn x9, #7
+;;     add x12, x12, x9
+;;     str x11, [x12, x5]
+;;     b label11
+;;   block9:
+;;     ldr x12, [x2, #32]
+;;     add x13, x12, x4
+;;     ldr q16, [x12, x4]
+;;     movn x10, #15
+;;     add x13, x13, x10
+;;     ldr q17, [x13, x5]
+;;     add x13, x12, x3
+;;     str q16, [x12, x3]
+;;     movn x12, #15
+;;     add x14, x13, x12
+;;     str q17, [x14, x5]
+;;     b label11
+;;   block10:
+;;     ldr x15, [x2, #32]
+;;     add x0, x15, x3
+;;     add x1, x15, x4
+;;     mov x2, x5
+;;     bl 0
+;;     b label11
+;;   block11:
+;;     b label12
+;;   block12:
 ;;     ldp fp, lr, [sp], #16
 ;;     ret
 ;; aarch64-unknown-linux-gnu <wasm function 5>
@@ -447,88 +664,5 @@
 ;;     str q16, [x11, #176]
 ;;     b label1
 ;;   block1:
-;;     ldp fp, lr, [sp], #16
-;;     ret
-;; aarch64-unknown-linux-gnu <copy helper>
-;;     stp fp, lr, [sp, #-16]!
-;;     mov fp, sp
-;;   block0:
-;;     subs xzr, x5, #32
-;;     b.hi label10 ; b label1
-;;   block1:
-;;     subs xzr, x5, #16
-;;     b.hs label9 ; b label2
-;;   block2:
-;;     subs xzr, x5, #8
-;;     b.hs label8 ; b label3
-;;   block3:
-;;     subs xzr, x5, #4
-;;     b.hs label7 ; b label4
-;;   block4:
-;;     cbnz x5, label6 ; b label5
-;;   block5:
-;;     ldp fp, lr, [sp], #16
-;;     ret
-;;   block6:
-;;     ldrb w0, [x4]
-;;     lsr x1, x5, #1
-;;     ldrb w2, [x4, x1]
-;;     movn x6, #0
-;;     add x4, x4, x6
-;;     ldrb w4, [x4, x5]
-;;     strb w0, [x3]
-;;     strb w2, [x3, x1]
-;;     movn x0, #0
-;;     add x0, x3, x0
-;;     strb w4, [x0, x5]
-;;     ldp fp, lr, [sp], #16
-;;     ret
-;;   block7:
-;;     ldr w0, [x4]
-;;     movn x1, #3
-;;     add x1, x4, x1
-;;     ldr w1, [x1, x5]
-;;     str w0, [x3]
-;;     movn x0, #3
-;;     add x0, x3, x0
-;;     str w1, [x0, x5]
-;;     ldp fp, lr, [sp], #16
-;;     ret
-;;   block8:
-;;     ldr x0, [x4]
-;;     movn x1, #7
-;;     add x1, x4, x1
-;;     ldr x1, [x1, x5]
-;;     str x0, [x3]
-;;     movn x0, #7
-;;     add x0, x3, x0
-;;     str x1, [x0, x5]
-;;     ldp fp, lr, [sp], #16
-;;     ret
-;;   block9:
-;;     ldr q0, [x4]
-;;     movn x0, #15
-;;     add x0, x4, x0
-;;     ldr q1, [x0, x5]
-;;     str q0, [x3]
-;;     movn x0, #15
-;;     add x0, x3, x0
-;;     str q1, [x0, x5]
-;;     ldp fp, lr, [sp], #16
-;;     ret
-;;   block10:
-;;     mov x0, x3
-;;     mov x3, x5
-;;     mov x5, x4
-;;     mov x4, x0
-;;     ldr x0, [x2]
-;;     ldr x0, [x0]
-;;     mov x1, sp
-;;     subs xzr, x1, x0
-;;     b.lo #trap=stk_ovf
-;;     mov x0, x4
-;;     mov x1, x5
-;;     mov x2, x3
-;;     bl 0
 ;;     ldp fp, lr, [sp], #16
 ;;     ret

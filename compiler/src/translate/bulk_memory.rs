@@ -1,11 +1,11 @@
 //! `memory.copy` within one memory and `memory.fill`, without the runtime: the bounds are
 //! checked inline against the memory's current length (the spec's order: the whole range
 //! before any byte is written). A constant length of at most [`CONST_COPY_MAX`] (copy) or
-//! [`CONST_FILL_MAX`] (fill) bytes then becomes a few loads and stores; any other copy is a
-//! call of the module's copy helper (see [`build_copy_helper`]) on the host addresses,
-//! which copies up to [`INLINE_MAX`] bytes itself and calls libc's `memmove` for more; any
-//! other fill is a direct call of libc's `memset`. A copy between two memories and
-//! `memory.init` stay runtime builtins.
+//! [`CONST_FILL_MAX`] (fill) bytes then becomes a few loads and stores; a copy of a
+//! variable length takes an inline path for lengths up to [`INLINE_MAX`] (see
+//! [`copy_variable`]); any other length is a direct call of libc's `memmove` or `memset`
+//! on the host addresses. A copy between two memories and `memory.init` stay runtime
+//! builtins.
 //!
 //! The checks are explicit whatever the memory's bounds mode: a guard page could not keep
 //! a partly out-of-bounds copy from writing its in-bounds part first, and a fault inside
@@ -14,14 +14,11 @@
 //! `notrap`: they are in bounds.
 
 use cranelift_codegen::ir::{
-    self, InstBuilder, InstructionData, MemFlagsData, Opcode, Type, UserFuncName, Value,
-    condcodes::IntCC, types,
+    InstBuilder, InstructionData, Opcode, Type, Value, condcodes::IntCC, types,
 };
-use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
 use super::Translator;
-use crate::env::{self, LibcFn, trap_code};
+use crate::env::{LibcFn, trap_code};
 use aot_abi::TrapKind;
 
 /// The largest length copied or filled inline: at most two 16-byte accesses each way.
@@ -65,122 +62,64 @@ pub(super) fn copy_within(t: &mut Translator, mem: u32, dst: Value, src: Value, 
                 t.b.ins().store(flags, v, to, off);
             }
         }
-        _ => t.env.call_copy_helper(t.b, to, from, len),
+        Some(_) => t.env.call_libc(t.b, LibcFn::memmove, &[to, from, len]),
+        None => copy_variable(t, to, from, len),
     }
 }
 
-/// The module's copy helper (`env::copy_helper_signature`), named `id`, which calls
-/// `memmove` (user name `memmove_name`, in the platform's convention `call_conv`): copies
-/// up to [`INLINE_MAX`] bytes as two possibly overlapping accesses of the widest size that
-/// fits, one at each end of the range (three bytes below 4), longer ones with `memmove`.
-/// musl's `memmove`/`memcpy` always start a `rep movsq`, whose start-up cost dominated the
-/// short copies (strings, small structs) Rust code makes through its `memcpy`.
-///
-/// One helper per module instead of this code at every copy: inline it was about 300 bytes
-/// of x86 code per site. Its callers do not check the stack limit; the helper checks it
-/// before `memmove` only (host code must start with the host slack below it, see
-/// `runtime-lib/src/signals.rs`), so a short copy costs no check. It is registered as a
-/// stub, so that the check's trap, or a fault of its frame push in the stack guard, is a
-/// Wasm stack overflow.
-pub(crate) fn build_copy_helper(
-    call_conv: CallConv,
-    fc: TargetFrontendConfig,
-    id: u32,
-    memmove_name: u32,
-    fctx: &mut FunctionBuilderContext,
-) -> ir::Function {
-    let mut func = ir::Function::with_name_signature(
-        UserFuncName::user(env::NS_FUNC, id),
-        env::copy_helper_signature(),
-    );
-    let mut b = FunctionBuilder::new(&mut func, fctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    let p = b.block_params(entry).to_vec();
-    let (vmctx, to, from, len) = (p[0], p[1], p[2], p[3]);
-    // The ranges are in bounds: no access faults.
-    let flags = MemFlagsData::new().with_notrap();
-    let long = b.create_block();
-    let mut next = b.create_block();
-    let src_end = b.ins().iadd(from, len);
-    let dst_end = b.ins().iadd(to, len);
-    let is_long = b
-        .ins()
-        .icmp_imm_u(IntCC::UnsignedGreaterThan, len, INLINE_MAX as i64);
-    b.ins().brif(is_long, long, &[], next, &[]);
+/// A copy of `len` (an i64, not a constant) bytes from `from` to `to` (host addresses,
+/// in bounds): up to [`INLINE_MAX`] bytes as two possibly overlapping accesses of the
+/// widest size that fits, one at each end of the range (three bytes below 4), longer
+/// ones with `memmove`. musl's `memmove`/`memcpy` always start a `rep movsq`, whose
+/// start-up cost dominated the short copies (strings, small structs) Rust code makes
+/// through its `memcpy`.
+fn copy_variable(t: &mut Translator, to: Value, from: Value, len: Value) {
+    let flags = t.env.heap_flags().with_notrap();
+    let done = t.b.create_block();
+    let mut next = t.b.create_block();
+    let long = t.b.create_block();
+    let src_end = t.b.ins().iadd(from, len);
+    let dst_end = t.b.ins().iadd(to, len);
+    let is_long =
+        t.b.ins()
+            .icmp_imm_u(IntCC::UnsignedGreaterThan, len, INLINE_MAX as i64);
+    t.b.ins().brif(is_long, long, &[], next, &[]);
+    t.b.switch_to_block(long);
+    t.env.call_libc(t.b, LibcFn::memmove, &[to, from, len]);
+    t.b.ins().jump(done, &[]);
     for ty in [types::I8X16, types::I64, types::I32] {
         // len in size..2*size: the first and the last `size` bytes cover it.
         let size = ty.bytes() as i64;
-        b.switch_to_block(next);
-        let this = b.create_block();
-        next = b.create_block();
-        let fits = b
-            .ins()
-            .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, len, size);
-        b.ins().brif(fits, this, &[], next, &[]);
-        b.switch_to_block(this);
-        let head = b.ins().load(ty, flags, from, 0);
-        let tail = b.ins().load(ty, flags, src_end, -size as i32);
-        b.ins().store(flags, head, to, 0);
-        b.ins().store(flags, tail, dst_end, -size as i32);
-        b.ins().return_(&[]);
+        t.b.switch_to_block(next);
+        let this = t.b.create_block();
+        next = t.b.create_block();
+        let fits =
+            t.b.ins()
+                .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, len, size);
+        t.b.ins().brif(fits, this, &[], next, &[]);
+        t.b.switch_to_block(this);
+        let head = t.b.ins().load(ty, flags, from, 0);
+        let tail = t.b.ins().load(ty, flags, src_end, -size as i32);
+        t.b.ins().store(flags, head, to, 0);
+        t.b.ins().store(flags, tail, dst_end, -size as i32);
+        t.b.ins().jump(done, &[]);
     }
     // 0..=3 bytes: the first, the middle and the last cover 1, 2 or 3.
-    b.switch_to_block(next);
-    let bytes = b.create_block();
-    let done = b.create_block();
-    b.ins().brif(len, bytes, &[], done, &[]);
-    b.switch_to_block(bytes);
-    let half = b.ins().ushr_imm_u(len, 1);
-    let mid_src = b.ins().iadd(from, half);
-    let mid_dst = b.ins().iadd(to, half);
-    let first = b.ins().load(types::I8, flags, from, 0);
-    let mid = b.ins().load(types::I8, flags, mid_src, 0);
-    let last = b.ins().load(types::I8, flags, src_end, -1);
-    b.ins().store(flags, first, to, 0);
-    b.ins().store(flags, mid, mid_dst, 0);
-    b.ins().store(flags, last, dst_end, -1);
-    b.ins().return_(&[]);
-    b.switch_to_block(done);
-    b.ins().return_(&[]);
-
-    // Longer: memmove, after the stack-limit check of a call of host code (as a prologue
-    // check would, but here only).
-    b.switch_to_block(long);
-    let store = b.ins().load(
-        env::PTR,
-        MemFlagsData::trusted().with_readonly(),
-        vmctx,
-        aot_abi::VMCTX_STORE as i32,
-    );
-    let limit = b.ins().load(
-        env::PTR,
-        MemFlagsData::trusted(),
-        store,
-        aot_abi::VMSTORE_STACK_LIMIT as i32,
-    );
-    let sp = b.ins().get_stack_pointer(env::PTR);
-    let below = b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
-    b.ins()
-        .trapnz(below, env::trap_code(TrapKind::StackOverflow));
-    let name = b.func.declare_imported_user_function(ir::UserExternalName {
-        namespace: env::NS_FUNC,
-        index: memmove_name,
-    });
-    let sig = b.import_signature(LibcFn::memmove.signature(call_conv));
-    // Direct, as builtins are (see `FuncEnv::call_builtin`).
-    let memmove = b.import_function(ir::ExtFuncData {
-        name: ir::ExternalName::user(name),
-        signature: sig,
-        colocated: true,
-        patchable: false,
-    });
-    b.ins().call(memmove, &[to, from, len]);
-    b.ins().return_(&[]);
-    b.seal_all_blocks();
-    b.finalize(fc);
-    func
+    t.b.switch_to_block(next);
+    let bytes = t.b.create_block();
+    t.b.ins().brif(len, bytes, &[], done, &[]);
+    t.b.switch_to_block(bytes);
+    let half = t.b.ins().ushr_imm_u(len, 1);
+    let mid_src = t.b.ins().iadd(from, half);
+    let mid_dst = t.b.ins().iadd(to, half);
+    let first = t.b.ins().load(types::I8, flags, from, 0);
+    let mid = t.b.ins().load(types::I8, flags, mid_src, 0);
+    let last = t.b.ins().load(types::I8, flags, src_end, -1);
+    t.b.ins().store(flags, first, to, 0);
+    t.b.ins().store(flags, mid, mid_dst, 0);
+    t.b.ins().store(flags, last, dst_end, -1);
+    t.b.ins().jump(done, &[]);
+    t.b.switch_to_block(done);
 }
 
 /// `memory.fill` of memory `mem`: `dst` and `len` of its index type, `val` an i32 whose

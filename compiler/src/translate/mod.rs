@@ -15,8 +15,6 @@ mod gc;
 mod numeric;
 mod simd;
 
-pub(crate) use bulk_memory::build_copy_helper;
-
 use aot_abi::{CompositeType, ModuleMeta, TrapKind, ValType};
 use cranelift_codegen::ir::{
     self, BlockArg, Function, InstBuilder, JumpTableData, MemFlagsData, Type, Value,

@@ -309,10 +309,9 @@ pub struct ModuleDescriptor {
     pub stack_map_slots: *const u32,
     pub num_stack_map_slots: usize,
     /// Code the module's Wasm functions call that is not a Wasm function, and its length
-    /// in bytes: the host-call trampolines, the throw and GC stubs and the copy helper of
-    /// `memory.copy`. They check the stack limit before they call host code (so their Wasm
-    /// callers need not) and their traps are recorded like a defined function's, as
-    /// function `num_funcs + i`.
+    /// in bytes: the host-call trampolines and the throw and GC stubs. They check the
+    /// stack limit (so their Wasm callers need not) and their traps are recorded like a
+    /// defined function's, as function `num_funcs + i`.
     pub stubs: *const *const u8,
     pub stub_lens: *const u32,
     pub num_stubs: usize,

@@ -270,7 +270,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     let meta_id =
         define_bytes(&mut module, &format!("aot_m{index}_meta"), &meta).map_err(|e| merr(*e))?;
     let data_align = if info.data_image_aligned {
-        aot_abi::DATA_IMAGE_ALIGN
+        aot_abi::data_image_align(opts.target.abi_arch())
     } else {
         8
     };

@@ -180,11 +180,8 @@ fn memory0_guarded(info: &module::ModuleInfo, opts: &Options) -> bool {
 /// Memory 0's fixed address for `opts.target`, if the module is compiled for one: asked
 /// for (`Options::memory0_fixed`) and a memory that can be there.
 pub(crate) fn memory0_base(info: &module::ModuleInfo, opts: &Options) -> Option<u64> {
-    let arch = match opts.target.arch {
-        target::Arch::X86_64 => aot_abi::Arch::X86_64,
-        target::Arch::Aarch64 => aot_abi::Arch::Aarch64,
-    };
-    (opts.memory0_fixed && memory0_guarded(info, opts)).then(|| aot_abi::fixed_memory0_base(arch))
+    (opts.memory0_fixed && memory0_guarded(info, opts))
+        .then(|| aot_abi::fixed_memory0_base(opts.target.abi_arch()))
 }
 
 /// Whether a command program made of `infos`, instantiated as `plan` says, may have its

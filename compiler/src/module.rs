@@ -37,7 +37,7 @@ pub struct ModuleInfo<'a> {
     pub tags: Vec<u32>,
     pub bodies: Vec<FuncBody<'a>>,
     /// Bytes of all data segments, concatenated; a large active segment is preceded by
-    /// padding that lines it up for mapping (`aot_abi::DATA_IMAGE_ALIGN`).
+    /// padding that lines it up for mapping (`aot_abi::data_image_align`).
     pub data: Vec<u8>,
     /// Whether some segment was lined up, so the blob must be emitted with that alignment.
     pub data_image_aligned: bool,
@@ -258,6 +258,7 @@ pub fn parse<'a>(
         .map_err(|e| CompileError::from_wasmparser(file, &e))?;
 
     let perr = |e: wasmparser::BinaryReaderError| CompileError::from_wasmparser(file, &e);
+    let image_align = aot_abi::data_image_align(opts.target.abi_arch());
     let mut info = ModuleInfo {
         file: file.to_string(),
         meta: ModuleMeta::default(),
@@ -461,8 +462,7 @@ pub fn parse<'a>(
                         },
                     };
                     if let Some(dst) = image_destination(&mode, d.data.len()) {
-                        let pad =
-                            dst.wrapping_sub(info.data.len() as u64) % aot_abi::DATA_IMAGE_ALIGN;
+                        let pad = dst.wrapping_sub(info.data.len() as u64) % image_align;
                         info.data.resize(info.data.len() + pad as usize, 0);
                         info.data_image_aligned = true;
                     }
@@ -739,7 +739,7 @@ fn global_type(file: &str, g: &wasmparser::GlobalType) -> Result<GlobalType, Com
 }
 
 /// The destination offset of an active data segment of `len` bytes worth laying out for
-/// mapping (`aot_abi::DATA_IMAGE_ALIGN`): a large one at a constant offset. An offset that
+/// mapping (`aot_abi::data_image_align`): a large one at a constant offset. An offset that
 /// depends on an imported global is known only at run time, where it is copied.
 fn image_destination(mode: &SegmentMode, len: usize) -> Option<u64> {
     let SegmentMode::Active { offset, .. } = mode else {

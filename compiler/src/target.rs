@@ -49,6 +49,14 @@ impl Target {
         }
     }
 
+    /// The architecture as the compiler-runtime contract names it.
+    pub fn abi_arch(&self) -> aot_abi::Arch {
+        match self.arch {
+            Arch::X86_64 => aot_abi::Arch::X86_64,
+            Arch::Aarch64 => aot_abi::Arch::Aarch64,
+        }
+    }
+
     pub fn is_host(&self) -> bool {
         *self == Target::host()
     }

@@ -1,5 +1,5 @@
 //! Large active data segments mapped copy-on-write from the executable
-//! (`aot_abi::DATA_IMAGE_ALIGN`, `runtime-lib/src/image.rs`), end to end on both targets:
+//! (`aot_abi::data_image_align`, `runtime-lib/src/image.rs`), end to end on both targets:
 //! the memory holds exactly what applying the segments in order gives (a later small
 //! segment overwriting part of a mapped one, an unaligned segment whose middle is mapped
 //! and whose ends are copied), writes to mapped pages work and never reach the file, and

@@ -2,7 +2,7 @@
 //!
 //! The compiler lays large active data segments out in the executable so that a host page
 //! of the linear memory that a segment covers whole is a whole page of the executable file
-//! too (`aot_abi::DATA_IMAGE_ALIGN`). Mapping such pages `MAP_PRIVATE` from the file over
+//! too (`aot_abi::data_image_align`). Mapping such pages `MAP_PRIVATE` from the file over
 //! the memory gives the memory the segment's bytes without the kernel zeroing fresh pages
 //! for them, without copying, and without reading any page the program never touches; the
 //! first write to a page gives the process its own copy, so the file never changes.

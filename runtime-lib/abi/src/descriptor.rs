@@ -256,13 +256,21 @@ pub const MODULE_FLAG_MEMORY0_FIXED: u64 = 1;
 /// program never touches unread. A segment of at least [`DATA_IMAGE_MIN_LEN`] bytes at a
 /// constant offset `dst` starts at a `DataSegment::offset` congruent to `dst` modulo this
 /// alignment, and the data blob itself is aligned to it: so a host page of the memory
-/// (4 KiB, or up to this size) that the segment covers whole is a whole page of the
-/// executable file too. The runtime checks the congruence itself, with the segment's real
-/// destination and its own page size, and copies whatever cannot be mapped.
-pub const DATA_IMAGE_ALIGN: u64 = 64 << 10;
+/// that the segment covers whole is a whole page of the executable file too. The
+/// alignment is the target's largest host page: x86_64 Linux always has 4 KiB pages;
+/// aarch64 Linux may have 4, 16 or 64 KiB. It is not larger, since every executable pays
+/// up to this much file padding in front of the blob. The runtime checks the congruence
+/// itself, with the segment's real destination and its own page size, and copies whatever
+/// cannot be mapped.
+pub const fn data_image_align(arch: Arch) -> u64 {
+    match arch {
+        Arch::X86_64 => 4 << 10,
+        Arch::Aarch64 => 64 << 10,
+    }
+}
 
 /// Active segments shorter than this are copied: the padding they would need to line up
-/// (up to [`DATA_IMAGE_ALIGN`] bytes of file) could outweigh the few pages saved.
+/// (up to [`data_image_align`] bytes of file) could outweigh the few pages saved.
 pub const DATA_IMAGE_MIN_LEN: u64 = 64 << 10;
 
 #[repr(C)]
@@ -275,7 +283,7 @@ pub struct ModuleDescriptor {
     pub meta: *const u8,
     pub meta_len: usize,
     /// Bytes of all data segments, addressed by `DataSegment::offset`; aligned to
-    /// [`DATA_IMAGE_ALIGN`] when a segment is laid out for mapping (see there).
+    /// [`data_image_align`] when a segment is laid out for mapping (see there).
     pub data: *const u8,
     pub data_len: usize,
     /// Code of each defined function, and its length in bytes.

@@ -37,6 +37,10 @@ const LOCAL: &[(&str, &str)] = &[
         "bulk-memory-edges.wast",
         include_str!("../wast/bulk-memory-edges.wast"),
     ),
+    (
+        "trunc-sat-edges.wast",
+        include_str!("../wast/trunc-sat-edges.wast"),
+    ),
 ];
 
 /// Every directory we run, Wasm 2.0 first.

@@ -28,10 +28,20 @@ enum Source {
 }
 
 /// tests/wast: scripts written for `aot`'s own code paths, in the spec scripts' format.
-const LOCAL: &[(&str, &str)] = &[(
-    "bulk-memory-edges.wast",
-    include_str!("../wast/bulk-memory-edges.wast"),
-)];
+const LOCAL: &[(&str, &str)] = &[
+    (
+        "bswap-idioms.wast",
+        include_str!("../wast/bswap-idioms.wast"),
+    ),
+    (
+        "bulk-memory-edges.wast",
+        include_str!("../wast/bulk-memory-edges.wast"),
+    ),
+    (
+        "trunc-sat-edges.wast",
+        include_str!("../wast/trunc-sat-edges.wast"),
+    ),
+];
 
 /// Every directory we run, Wasm 2.0 first.
 pub const DIRS: &[SpecDir] = &[

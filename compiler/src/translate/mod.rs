@@ -9,6 +9,7 @@
 //! (only its nesting is tracked) so that no IR is emitted for it.
 
 mod atomics;
+mod bswap;
 mod bulk_memory;
 mod exceptions;
 mod gc;

@@ -10,7 +10,7 @@ use cranelift_codegen::ir::{
 };
 use wasmparser::Operator;
 
-use super::Translator;
+use super::{Translator, bswap};
 
 /// Translates `op` if it is a numeric operator; returns false otherwise.
 pub(super) fn translate(t: &mut Translator, op: &Operator) -> bool {
@@ -66,14 +66,14 @@ pub(super) fn translate(t: &mut Translator, op: &Operator) -> bool {
         O::I32DivU | O::I64DivU => binary(t, |b, x, y| b.ins().udiv(x, y)),
         O::I32RemS | O::I64RemS => binary(t, |b, x, y| b.ins().srem(x, y)),
         O::I32RemU | O::I64RemU => binary(t, |b, x, y| b.ins().urem(x, y)),
-        O::I32And | O::I64And => binary(t, |b, x, y| b.ins().band(x, y)),
-        O::I32Or | O::I64Or => binary(t, |b, x, y| b.ins().bor(x, y)),
+        O::I32And | O::I64And => bits(t, |b, x, y| b.ins().band(x, y)),
+        O::I32Or | O::I64Or => bits(t, |b, x, y| b.ins().bor(x, y)),
         O::I32Xor | O::I64Xor => binary(t, |b, x, y| b.ins().bxor(x, y)),
-        O::I32Shl | O::I64Shl => binary(t, |b, x, y| b.ins().ishl(x, y)),
+        O::I32Shl | O::I64Shl => bits(t, |b, x, y| b.ins().ishl(x, y)),
         O::I32ShrS | O::I64ShrS => binary(t, |b, x, y| b.ins().sshr(x, y)),
-        O::I32ShrU | O::I64ShrU => binary(t, |b, x, y| b.ins().ushr(x, y)),
-        O::I32Rotl | O::I64Rotl => binary(t, |b, x, y| b.ins().rotl(x, y)),
-        O::I32Rotr | O::I64Rotr => binary(t, |b, x, y| b.ins().rotr(x, y)),
+        O::I32ShrU | O::I64ShrU => bits(t, |b, x, y| b.ins().ushr(x, y)),
+        O::I32Rotl | O::I64Rotl => bits(t, |b, x, y| b.ins().rotl(x, y)),
+        O::I32Rotr | O::I64Rotr => bits(t, |b, x, y| b.ins().rotr(x, y)),
 
         O::F32Abs | O::F64Abs => unary(t, |b, x| b.ins().fabs(x)),
         O::F32Neg | O::F64Neg => unary(t, |b, x| b.ins().fneg(x)),
@@ -94,9 +94,9 @@ pub(super) fn translate(t: &mut Translator, op: &Operator) -> bool {
         O::I64ExtendI32S => convert(t, |b, x| b.ins().sextend(I64, x)),
         O::I64ExtendI32U => convert(t, |b, x| b.ins().uextend(I64, x)),
         O::I32Extend8S => convert(t, |b, x| sext_from(b, I32, types::I8, x)),
-        O::I32Extend16S => convert(t, |b, x| sext_from(b, I32, types::I16, x)),
+        O::I32Extend16S => convert(t, |b, x| extend16_s(b, I32, x)),
         O::I64Extend8S => convert(t, |b, x| sext_from(b, I64, types::I8, x)),
-        O::I64Extend16S => convert(t, |b, x| sext_from(b, I64, types::I16, x)),
+        O::I64Extend16S => convert(t, |b, x| extend16_s(b, I64, x)),
         O::I64Extend32S => convert(t, |b, x| sext_from(b, I64, I32, x)),
 
         O::I32TruncF32S | O::I32TruncF64S => convert(t, |b, x| b.ins().fcvt_to_sint(I32, x)),
@@ -192,6 +192,18 @@ fn binary(t: &mut Translator, f: impl FnOnce(&mut B, Value, Value) -> Value) {
     let (x, y) = t.pop2();
     let v = f(t.b, x, y);
     t.push(v);
+}
+
+/// A bitwise operator, whose result may complete a byte swap written out in operators.
+fn bits(t: &mut Translator, f: impl FnOnce(&mut B, Value, Value) -> Value) {
+    let (x, y) = t.pop2();
+    let v = f(t.b, x, y);
+    let v = bswap::simplify(t.b, v);
+    t.push(v);
+}
+
+fn extend16_s(b: &mut B, to: Type, x: Value) -> Value {
+    bswap::extend16_s(b, to, x).unwrap_or_else(|| sext_from(b, to, types::I16, x))
 }
 
 fn sext_from(b: &mut B, to: Type, from: Type, x: Value) -> Value {

@@ -10,11 +10,11 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 mod common;
 
-use common::{TRIPLES, compile, tools};
+use common::{TRIPLES, command_for, compile};
 
 /// Bytes of memory the program writes to stdout (7 Wasm pages).
 const SHOWN: usize = 0x70000;
@@ -113,21 +113,8 @@ fn large_segments_are_mapped_copy_on_write_and_read_as_copied() {
             "--target",
             triple,
         ]);
-        let arch = triple.split('-').next().expect("arch");
-        let mut cmd = if arch == std::env::consts::ARCH {
-            Command::new(&exe)
-        } else {
-            match tools::find_qemu(arch) {
-                Ok(qemu) => {
-                    let mut c = Command::new(qemu);
-                    c.arg(&exe);
-                    c
-                }
-                Err(why) => {
-                    tools::skip_missing(&format!("image on {triple}"), &why);
-                    continue;
-                }
-            }
+        let Some(mut cmd) = command_for(triple, &exe, &format!("image on {triple}")) else {
+            continue;
         };
         let before = std::fs::read(&exe).expect("read the executable");
         let mut child = cmd

@@ -11,14 +11,14 @@
 //! `SKIPPED:` line, unless `CI` is set: then it fails the test.
 
 use std::io::{Read, Write};
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 mod common;
 
-use common::{TRIPLES, compile, tools};
+use common::{TRIPLES, command_for, compile, run_for};
 
-/// Memory 0's fixed address for the target of `triple` (the contract's).
+/// Memory 0's fixed address (the contract's) for the target of `triple`, or of an
+/// architecture name.
 fn base_for(triple: &str) -> u64 {
     let arch = if triple.starts_with("aarch64") {
         aot_abi::Arch::Aarch64
@@ -26,26 +26,6 @@ fn base_for(triple: &str) -> u64 {
         aot_abi::Arch::X86_64
     };
     aot_abi::fixed_memory0_base(arch)
-}
-
-/// The command that runs `exe`, built for `triple`: natively or under qemu; None (after
-/// the missing-tool policy) when the runner is missing.
-fn runner(triple: &str, exe: &Path) -> Option<Command> {
-    let arch = triple.split('-').next().expect("arch");
-    if arch == std::env::consts::ARCH {
-        return Some(Command::new(exe));
-    }
-    match tools::find_qemu(arch) {
-        Ok(qemu) => {
-            let mut c = Command::new(qemu);
-            c.arg(exe);
-            Some(c)
-        }
-        Err(why) => {
-            tools::skip_missing(&format!("fixed base on {triple}"), &why);
-            None
-        }
-    }
 }
 
 /// Starts `cmd`, and once `ready` bytes of its stdout have arrived, reads the start of each
@@ -166,10 +146,10 @@ fn memory0_is_at_the_fixed_base_and_traps_as_anywhere_else() {
                     args.push("--no-fixed-memory-base");
                 }
                 compile(&args);
-                let Some(cmd) = runner(triple, &exe) else {
+                let what = format!("mode {mode} on {triple}, fixed {fixed}");
+                let Some(cmd) = command_for(triple, &exe, &what) else {
                     continue;
                 };
-                let what = format!("mode {mode} on {triple}, fixed {fixed}");
                 let (out, starts) = run_and_read_maps(cmd, "ready\n".len());
                 // qemu-user maps a 64-bit guest at the host's own addresses where it can,
                 // as it does here: the guest's base is the host mapping's start.
@@ -193,12 +173,6 @@ fn memory0_is_at_the_fixed_base_and_traps_as_anywhere_else() {
             }
         }
     }
-}
-
-/// Runs `exe` (built for `triple`) to the end.
-fn run(triple: &str, exe: &Path) -> Option<Output> {
-    let mut cmd = runner(triple, exe)?;
-    Some(cmd.stdin(Stdio::null()).output().expect("run"))
 }
 
 /// A module instantiated twice (`--preload` of the program's own binary) cannot have one
@@ -237,7 +211,8 @@ fn a_module_instantiated_twice_keeps_its_memory_anywhere() {
             "--preload",
             &preload,
         ]);
-        let Some(out) = run(triple, &exe) else {
+        let Some(out) = run_for(triple, &exe, &[], &format!("preload of itself on {triple}"))
+        else {
             continue;
         };
         assert_eq!(
@@ -263,7 +238,8 @@ fn a_range_that_cannot_be_reserved_is_an_error() {
         r#"(module (memory 1) (func (export "_start") unreachable))"#,
     )
     .expect("write the module");
-    let triple = TRIPLES[0];
+    // Built for the host (no --target).
+    let arch = std::env::consts::ARCH;
     let exe = dir.path().join("limited");
     compile(&[
         input.to_str().expect("utf-8 path"),
@@ -277,11 +253,11 @@ fn a_range_that_cannot_be_reserved_is_an_error() {
         .output()
         .expect("run under a limit");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{triple}: {stderr}");
+    assert_eq!(out.status.code(), Some(1), "{arch}: {stderr}");
     assert!(
         stderr.starts_with(&format!(
             "error: cannot place memory 0 at its fixed address {:#x}",
-            base_for(triple)
+            base_for(arch)
         )),
         "{stderr}"
     );

@@ -376,9 +376,10 @@ fn reserve_anywhere(len: usize) -> Result<*mut c_void, std::io::Error> {
 }
 
 /// A fresh inaccessible, uncommitted reservation of `len` bytes at exactly `addr`, or an
-/// error if any part of that range is already mapped (see `aot_abi::fixed_memory0_base` for
-/// why it is free in an executable that asks for it).
-fn reserve_fixed(addr: usize, len: usize) -> Result<*mut c_void, String> {
+/// error if any part of that range is already mapped, which is left as it was (memory 0 at
+/// its fixed base, see `aot_abi::fixed_memory0_base` for why that range is free; the main
+/// thread's stack guard, in the part of the stack not grown yet).
+pub(crate) fn reserve_fixed(addr: usize, len: usize) -> Result<*mut c_void, String> {
     // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping: it fails, or (a
     // kernel before 4.17, or qemu-user when the range is taken) treats the address as a
     // hint, which is checked below.

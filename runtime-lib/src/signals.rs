@@ -193,31 +193,12 @@ fn place_guard(low: usize, limit: usize) -> Option<StackGuard> {
         // yet (the kernel grows a stack right up to an inaccessible mapping). Where that
         // part is already mapped (an emulator maps the whole stack up front), protect it
         // as for other threads.
-        // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping.
-        let map = unsafe {
-            libc::mmap(
-                guard_low as *mut c_void,
-                len,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE
-                    | libc::MAP_ANONYMOUS
-                    | libc::MAP_NORESERVE
-                    | libc::MAP_FIXED_NOREPLACE,
-                -1,
-                0,
-            )
-        };
-        if map as usize == guard_low {
+        if crate::memory::reserve_fixed(guard_low, len).is_ok() {
             return Some(StackGuard {
                 low: guard_low,
                 len,
                 mapped: true,
             });
-        }
-        if map != libc::MAP_FAILED {
-            // A kernel without MAP_FIXED_NOREPLACE took the address as a hint.
-            // SAFETY: `map` is the mapping just created, used by nothing.
-            unsafe { libc::munmap(map, len) };
         }
     }
     // SAFETY: the range lies in this thread's stack (checked above against its lowest

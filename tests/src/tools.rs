@@ -80,18 +80,25 @@ pub fn find_qemu(arch: &str) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("{qemu} is not on PATH (scripts/setup.sh installs qemu-user)"))
 }
 
-/// Runs `exe`, built for architecture `arch` (`"x86_64"` or `"aarch64"`), with `args`:
-/// natively when `arch` is the host's, under qemu-aarch64 for aarch64 elsewhere. None after
-/// a skip (a failure under CI when qemu is missing) when neither is possible.
+/// Runs `exe`, built for architecture `arch` (`"x86_64"` or `"aarch64"`), with `args`
+/// (see [`command_built_for`]).
 pub fn run_built_for(
     arch: &str,
     exe: &Path,
     args: &[&str],
     what: &str,
 ) -> Option<std::process::Output> {
+    let mut cmd = command_built_for(arch, exe, what)?;
+    Some(cmd.args(args).output().expect("run the executable"))
+}
+
+/// The command that runs `exe`, built for architecture `arch`: natively when `arch` is the
+/// host's, under qemu-aarch64 for aarch64 elsewhere. None after a skip (a failure under CI
+/// when qemu is missing) when neither is possible.
+pub fn command_built_for(arch: &str, exe: &Path, what: &str) -> Option<Command> {
     let host = std::env::consts::ARCH;
-    let mut cmd = if arch == host {
-        Command::new(exe)
+    if arch == host {
+        Some(Command::new(exe))
     } else if arch == "aarch64" {
         let qemu = match find_qemu("aarch64") {
             Ok(qemu) => qemu,
@@ -102,15 +109,14 @@ pub fn run_built_for(
         };
         let mut c = Command::new(qemu);
         c.arg(exe);
-        c
+        Some(c)
     } else {
         skip(
             what,
             &format!("cannot run {arch} executables on a {host} host"),
         );
-        return None;
-    };
-    Some(cmd.args(args).output().expect("run the executable"))
+        None
+    }
 }
 
 /// `AOT_WASMTIME`, else the real binary of the pip package (the `wasmtime` on PATH is

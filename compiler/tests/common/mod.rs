@@ -42,6 +42,12 @@ pub fn run_for(triple: &str, exe: &Path, args: &[&str], what: &str) -> Option<Ou
     tools::run_built_for(arch, exe, args, what)
 }
 
+/// The command that runs an executable built for `triple` (see `tools::command_built_for`).
+pub fn command_for(triple: &str, exe: &Path, what: &str) -> Option<Command> {
+    let arch = triple.split('-').next().unwrap_or(triple);
+    tools::command_built_for(arch, exe, what)
+}
+
 /// Runs `aot` with `args` and fails the test unless it succeeds.
 pub fn compile(args: &[&str]) {
     let out = aot(args);

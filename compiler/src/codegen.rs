@@ -108,6 +108,25 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             &env::gc_stub_signature(),
         )
         .map_err(merr)?;
+    // Read-only copies of the tables fixed at compile time, for call_indirect.
+    let static_tables = crate::static_tables::find(info);
+    let mut static_table_ids = Vec::with_capacity(static_tables.len());
+    for (t, st) in static_tables.iter().enumerate() {
+        static_table_ids.push(match st {
+            Some(_) => Some(
+                module
+                    .declare_data(
+                        &format!("aot_m{index}_stable{t}"),
+                        Linkage::Local,
+                        false,
+                        false,
+                    )
+                    .map_err(merr)?,
+            ),
+            None => None,
+        });
+    }
+    let type_keys = crate::static_tables::type_keys(&info.meta);
     let menv = ModuleEnv {
         info,
         offsets: VMOffsets::new(info.meta.counts()),
@@ -126,6 +145,17 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
         component: opts.component,
         memory0_base: crate::memory0_base(info, opts),
+        static_tables: static_tables
+            .iter()
+            .zip(&static_table_ids)
+            .map(|(st, id)| {
+                Some(env::StaticTableRef {
+                    data_index: id.as_ref()?.as_u32(),
+                    len: st.as_ref()?.len,
+                })
+            })
+            .collect(),
+        type_keys,
     };
 
     // Translate every function, then compile each (inlining tiny callees at -O2), all in
@@ -203,6 +233,14 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
     inline_records.sort_by_key(|r| (r.func, r.offset));
     handler_records.sort_by_key(|r| (r.func, r.ret_offset));
     stack_maps.sort_by_key(|r| (r.func, r.ret_offset));
+
+    for (st, id) in static_tables.iter().zip(&static_table_ids) {
+        let (Some(st), Some(id)) = (st, id) else {
+            continue;
+        };
+        define_static_table(&mut module, *id, st, &func_ids, info, &menv.type_keys)
+            .map_err(|e| merr(*e))?;
+    }
 
     // One array-call trampoline per type.
     let mut tramp_ids = Vec::with_capacity(info.meta.types.len());
@@ -644,7 +682,7 @@ fn compile_function_with(
     }
     let alignment = compiled.buffer.alignment as u64;
     let disasm = compiled.vcode.clone();
-    let bytes = compiled.code_buffer().to_vec();
+    let mut bytes = compiled.code_buffer().to_vec();
     let mut traps = Vec::new();
     for t in compiled.buffer.traps() {
         let kind = env::trap_kind(t.code).ok_or_else(|| {
@@ -711,10 +749,11 @@ fn compile_function_with(
         }
     }
     let mach_relocs: Vec<_> = compiled.buffer.relocs().to_vec();
-    let relocs = mach_relocs
+    let mut relocs: Vec<ModuleReloc> = mach_relocs
         .iter()
         .map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, id))
         .collect();
+    relax_local_data_got(&mut bytes, &mut relocs);
     Ok(Compiled::Done(CompiledFunc {
         disasm,
         bytes,
@@ -725,6 +764,77 @@ fn compile_function_with(
         handlers,
         stack_maps,
     }))
+}
+
+/// Rewrites the GOT loads of this object's own data objects' addresses into direct
+/// PC-relative address computations, as a linker relaxes them. Cranelift loads every
+/// symbol's address from the GOT in PIC mode; the data is in the same executable, a
+/// link-time constant distance from the code, so the load (a dependent memory access on
+/// `call_indirect`'s path through a static table) is not needed. An instruction that is not
+/// the expected GOT load is left alone.
+fn relax_local_data_got(bytes: &mut [u8], relocs: &mut [ModuleReloc]) {
+    use cranelift_codegen::binemit::Reloc;
+    use cranelift_module::ModuleRelocTarget;
+    let same_target = |a: &ModuleRelocTarget, b: &ModuleRelocTarget| match (a, b) {
+        (
+            ModuleRelocTarget::User {
+                namespace: n1,
+                index: i1,
+            },
+            ModuleRelocTarget::User {
+                namespace: n2,
+                index: i2,
+            },
+        ) => n1 == n2 && i1 == i2,
+        _ => false,
+    };
+    let local_data =
+        |r: &ModuleReloc| matches!(r.name, ModuleRelocTarget::User { namespace: 1, .. });
+    for i in 0..relocs.len() {
+        let r = &relocs[i];
+        if !local_data(r) {
+            continue;
+        }
+        let at = r.offset as usize;
+        match r.kind {
+            // `mov sym@GOTPCREL(%rip), %reg` (REX.W 8B /r, ModRM mod=00 rm=101) becomes
+            // `lea sym(%rip), %reg` (8D): the same operand, its address instead of the load.
+            Reloc::X86GOTPCRel4
+                if at >= 2 && bytes[at - 2] == 0x8b && bytes[at - 1] & 0xc7 == 0x05 =>
+            {
+                bytes[at - 2] = 0x8d;
+                relocs[i].kind = Reloc::X86PCRel4;
+            }
+            // `adrp xd, :got:sym; ldr xd, [xd, :got_lo12:sym]` becomes
+            // `adrp xd, sym; add xd, xd, :lo12:sym`.
+            Reloc::Aarch64AdrGotPage21 => {
+                let Some(next) = relocs.get(i + 1) else {
+                    continue;
+                };
+                let ldr_at = next.offset as usize;
+                if next.kind != Reloc::Aarch64Ld64GotLo12Nc
+                    || !same_target(&next.name, &r.name)
+                    || ldr_at != at + 4
+                    || ldr_at + 4 > bytes.len()
+                {
+                    continue;
+                }
+                let word: [u8; 4] = bytes[ldr_at..ldr_at + 4].try_into().expect("4 bytes");
+                let ldr = u32::from_le_bytes(word);
+                // LDR (immediate, unsigned offset), 64-bit, offset 0.
+                if ldr & 0xffff_fc00 != 0xf940_0000 {
+                    continue;
+                }
+                let (rt, rn) = (ldr & 31, (ldr >> 5) & 31);
+                // ADD (immediate), 64-bit, imm12 0: the relocation fills it in.
+                let add = 0x9100_0000 | (rn << 5) | rt;
+                bytes[ldr_at..ldr_at + 4].copy_from_slice(&add.to_le_bytes());
+                relocs[i].kind = Reloc::Aarch64AdrPrelPgHi21;
+                relocs[i + 1].kind = Reloc::Aarch64AddAbsLo12Nc;
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Does code with these relocations call a libcall (host code Cranelift calls for an
@@ -783,6 +893,18 @@ pub fn disassemble(
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
         component: opts.component,
         memory0_base: crate::memory0_base(info, opts),
+        // Data names only need to be distinct too.
+        static_tables: crate::static_tables::find(info)
+            .iter()
+            .enumerate()
+            .map(|(t, st)| {
+                Some(env::StaticTableRef {
+                    data_index: t as u32,
+                    len: st.as_ref()?.len,
+                })
+            })
+            .collect(),
+        type_keys: crate::static_tables::type_keys(&info.meta),
     };
     let mut fctx = FunctionBuilderContext::new();
     let translated: Vec<ir::Function> = (0..n)
@@ -864,7 +986,13 @@ fn body_sizes(bodies: &[ir::Function], throw_stub: FuncId) -> Vec<usize> {
                             | ir::Opcode::TryCallIndirect
                     )
             });
-            if tail_calls {
+            // Cranelift's inliner copies a callee's symbol global values (a static table's
+            // address) without renaming their user names into the caller's.
+            let symbols = f
+                .global_values
+                .values()
+                .any(|gv| matches!(gv, ir::GlobalValueData::Symbol { .. }));
+            if tail_calls || symbols {
                 usize::MAX
             } else {
                 insts().count()
@@ -1280,6 +1408,42 @@ fn define_opt_func_ptrs(
     Ok(id)
 }
 
+/// Table `st`'s read-only copy (see `crate::static_tables`): per element, the code address
+/// of its function and its type's key, or null and [`crate::static_tables::NO_KEY`].
+fn define_static_table(
+    module: &mut ObjectModule,
+    id: DataId,
+    st: &crate::static_tables::StaticTable,
+    func_ids: &[FuncId],
+    info: &ModuleInfo,
+    type_keys: &[u32],
+) -> Result<(), Box<cranelift_module::ModuleError>> {
+    use crate::static_tables::{ENTRY_KEY, ENTRY_SIZE, NO_KEY};
+    let size = ENTRY_SIZE as usize;
+    let mut bytes = vec![0u8; (st.elems.len() * size).max(size)];
+    let mut d = DataDescription::new();
+    let mut relocs = Vec::new();
+    for (i, e) in st.elems.iter().enumerate() {
+        let key = match e {
+            Some(f) => {
+                relocs.push((i, func_ids[*f as usize]));
+                type_keys[info.meta.funcs[(info.num_imported_funcs + f) as usize] as usize]
+            }
+            None => NO_KEY,
+        };
+        let at = i * size + ENTRY_KEY as usize;
+        bytes[at..at + 4].copy_from_slice(&key.to_le_bytes());
+    }
+    d.define(bytes.into_boxed_slice());
+    for (i, f) in relocs {
+        let r = module.declare_func_in_data(f, &mut d);
+        d.write_function_addr(i as u32 * ENTRY_SIZE, r);
+    }
+    d.set_align(u64::from(ENTRY_SIZE));
+    module.define_data(id, &d)?;
+    Ok(())
+}
+
 fn define_bytes(
     module: &mut ObjectModule,
     name: &str,
@@ -1315,4 +1479,73 @@ fn define_func_ptrs(
 ) -> Result<DataId, Box<cranelift_module::ModuleError>> {
     let some: Vec<Option<FuncId>> = funcs.iter().copied().map(Some).collect();
     define_opt_func_ptrs(module, name, &some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cranelift_codegen::binemit::Reloc;
+    use cranelift_module::ModuleRelocTarget;
+
+    fn reloc(offset: u32, kind: Reloc, namespace: u32) -> ModuleReloc {
+        ModuleReloc {
+            offset,
+            kind,
+            name: ModuleRelocTarget::User {
+                namespace,
+                index: 3,
+            },
+            addend: 0,
+        }
+    }
+
+    #[test]
+    fn got_loads_of_own_data_become_address_computations() {
+        // movq sym@GOTPCREL(%rip), %rcx  ->  leaq sym(%rip), %rcx
+        let mut x86 = vec![0x48, 0x8b, 0x0d, 0, 0, 0, 0];
+        let mut relocs = [reloc(3, Reloc::X86GOTPCRel4, 1)];
+        relax_local_data_got(&mut x86, &mut relocs);
+        assert_eq!(x86, [0x48, 0x8d, 0x0d, 0, 0, 0, 0]);
+        assert_eq!(relocs[0].kind, Reloc::X86PCRel4);
+        // A function's address (namespace 0) and another instruction stay.
+        for (mut code, ns) in [
+            (vec![0x48, 0x8b, 0x0d, 0, 0, 0, 0], 0),
+            (vec![0x48, 0x03, 0x0d, 0, 0, 0, 0], 1),
+        ] {
+            let before = code.clone();
+            let mut relocs = [reloc(3, Reloc::X86GOTPCRel4, ns)];
+            relax_local_data_got(&mut code, &mut relocs);
+            assert_eq!(code, before);
+            assert_eq!(relocs[0].kind, Reloc::X86GOTPCRel4);
+        }
+        // adrp x9, :got:sym; ldr x9, [x9, :got_lo12:sym]  ->  adrp x9, sym; add x9, x9, :lo12:sym
+        let adrp = 0x9000_0009u32;
+        let ldr = 0xf940_0129u32;
+        let mut a64: Vec<u8> = [adrp, ldr].iter().flat_map(|w| w.to_le_bytes()).collect();
+        let mut relocs = [
+            reloc(0, Reloc::Aarch64AdrGotPage21, 1),
+            reloc(4, Reloc::Aarch64Ld64GotLo12Nc, 1),
+        ];
+        relax_local_data_got(&mut a64, &mut relocs);
+        let want: Vec<u8> = [adrp, 0x9100_0129]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        assert_eq!(a64, want);
+        assert_eq!(relocs[0].kind, Reloc::Aarch64AdrPrelPgHi21);
+        assert_eq!(relocs[1].kind, Reloc::Aarch64AddAbsLo12Nc);
+        // A load with an offset is not the GOT load: both stay.
+        let mut odd: Vec<u8> = [adrp, ldr | (1 << 10)]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        let before = odd.clone();
+        let mut relocs = [
+            reloc(0, Reloc::Aarch64AdrGotPage21, 1),
+            reloc(4, Reloc::Aarch64Ld64GotLo12Nc, 1),
+        ];
+        relax_local_data_got(&mut odd, &mut relocs);
+        assert_eq!(odd, before);
+        assert_eq!(relocs[0].kind, Reloc::Aarch64AdrGotPage21);
+    }
 }

@@ -23,6 +23,7 @@ use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 
 use crate::module::ModuleInfo;
+use crate::static_tables::{ENTRY_KEY, ENTRY_SIZE};
 
 /// The pointer type of every supported target.
 pub const PTR: Type = types::I64;
@@ -241,6 +242,19 @@ pub struct ModuleEnv<'a> {
     /// Memory 0's fixed address (`aot_abi::fixed_memory0_base`), when the module's code
     /// assumes it (`Options::memory0_fixed`).
     pub memory0_base: Option<u64>,
+    /// Per table (imports first): the read-only copy `call_indirect` reads, when the
+    /// table's contents are fixed at compile time (see [`crate::static_tables`]).
+    pub static_tables: Vec<Option<StaticTableRef>>,
+    /// [`crate::static_tables::type_keys`] of the module's types.
+    pub type_keys: Vec<u32>,
+}
+
+/// Where a table's static copy is: a data object of this module, by its Cranelift data
+/// index, and the table's constant length.
+#[derive(Clone, Copy, Debug)]
+pub struct StaticTableRef {
+    pub data_index: u32,
+    pub len: u64,
 }
 
 /// The stack-limit global value for Cranelift's prologue check of `func` (whose first
@@ -354,6 +368,7 @@ pub struct FuncEnv<'a> {
     libc_refs: HashMap<LibcFn, FuncRef>,
     throw_stub_ref: Option<FuncRef>,
     gc_stub_ref: Option<FuncRef>,
+    static_table_gvs: HashMap<u32, GlobalValue>,
     /// The landing pads of the enclosing `try_table`s, innermost last, and whether a call
     /// has been routed to each: a Wasm call made while one is active is a `try_call` to
     /// the innermost (see `translate::exceptions`).
@@ -375,6 +390,7 @@ impl<'a> FuncEnv<'a> {
             libc_refs: HashMap::new(),
             throw_stub_ref: None,
             gc_stub_ref: None,
+            static_table_gvs: HashMap::new(),
             exn_handlers: Vec::new(),
         }
     }
@@ -892,6 +908,84 @@ impl<'a> FuncEnv<'a> {
         args: &[Value],
         kind: CallKind,
     ) -> Vec<Value> {
+        let Some(st) = self.module.static_tables[table as usize] else {
+            let funcref = self.checked_funcref(b, table, type_index, index);
+            let (code, callee_vmctx) = self.funcref_code(b, funcref, MemFlagsData::trusted());
+            return self.call_code(b, type_index, code, callee_vmctx, args, kind);
+        };
+        // The table cannot change: check the index against its constant length, then the
+        // element's compile-time type key against the expected type's. A different key
+        // (a null element, an imported function, or another type that may still be a
+        // subtype) takes the general path in a cold block.
+        let index = if b.func.dfg.value_type(index) == types::I64 {
+            index
+        } else {
+            b.ins().uextend(types::I64, index)
+        };
+        let len = i64::try_from(st.len).expect("a static table has at most 2^20 elements");
+        let oob = b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, index, len);
+        b.ins().trapnz(oob, trap_code(TrapKind::TableOutOfBounds));
+        let gv = self.static_table_gv(b.func, table, st.data_index);
+        let base = b.ins().symbol_value(PTR, gv);
+        let off = b
+            .ins()
+            .ishl_imm_u(index, i64::from(ENTRY_SIZE.trailing_zeros()));
+        let entry = b.ins().iadd(base, off);
+        // Immutable data, read only after the bounds check (so not `can_move`).
+        let flags = MemFlagsData::trusted().with_readonly();
+        let key = b.ins().load(types::I32, flags, entry, ENTRY_KEY as i32);
+        let code = b.ins().load(PTR, flags, entry, 0);
+        let want = self.module.type_keys[type_index as usize];
+        let hit = b.ins().icmp_imm_u(IntCC::Equal, key, i64::from(want));
+        let call = b.create_block();
+        let code_param = b.append_block_param(call, PTR);
+        let vmctx_param = b.append_block_param(call, PTR);
+        let slow = b.create_block();
+        let vmctx = self.vmctx();
+        b.ins()
+            .brif(hit, call, &[code.into(), vmctx.into()], slow, &[]);
+        b.set_cold_block(slow);
+        b.switch_to_block(slow);
+        b.seal_block(slow);
+        let funcref = self.checked_funcref(b, table, type_index, index);
+        let (code, callee_vmctx) = self.funcref_code(b, funcref, MemFlagsData::trusted());
+        b.ins().jump(call, &[code.into(), callee_vmctx.into()]);
+        b.switch_to_block(call);
+        b.seal_block(call);
+        self.call_code(b, type_index, code_param, vmctx_param, args, kind)
+    }
+
+    /// The address of table `table`'s static copy, data object `data_index`.
+    fn static_table_gv(&mut self, func: &mut Function, table: u32, data_index: u32) -> GlobalValue {
+        if let Some(gv) = self.static_table_gvs.get(&table) {
+            return *gv;
+        }
+        // Cranelift's object module names data objects in user namespace 1.
+        let name = func.declare_imported_user_function(UserExternalName {
+            namespace: 1,
+            index: data_index,
+        });
+        let gv = func.create_global_value(GlobalValueData::Symbol {
+            name: ExternalName::user(name),
+            offset: 0.into(),
+            colocated: true,
+            tls: false,
+        });
+        self.static_table_gvs.insert(table, gv);
+        gv
+    }
+
+    /// The funcref at `index` of `table` (an i32 or i64), after the checks of
+    /// `call_indirect` against type `type_index`: in bounds, not null, of a subtype.
+    fn checked_funcref(
+        &mut self,
+        b: &mut FunctionBuilder,
+        table: u32,
+        type_index: u32,
+        index: Value,
+    ) -> Value {
         let slot = self.table_elem_addr(b, table, index);
         let funcref = b.ins().load(PTR, MemFlagsData::trusted(), slot, 0);
         // A null funcref faults on this load; the trap table names the fault.
@@ -928,20 +1022,17 @@ impl<'a> FuncEnv<'a> {
             b.switch_to_block(done);
             b.seal_block(done);
         }
-        self.call_funcref(b, funcref, MemFlagsData::trusted(), type_index, args, kind)
+        funcref
     }
 
-    /// Calls the function of `funcref` (a `*const VMFuncRef`, its code loaded with
-    /// `code_flags`) with its own vmctx, as a function of type `type_index`.
-    fn call_funcref(
+    /// The code and vmctx of `funcref` (a `*const VMFuncRef`, its code loaded with
+    /// `code_flags`).
+    fn funcref_code(
         &mut self,
         b: &mut FunctionBuilder,
         funcref: Value,
         code_flags: MemFlagsData,
-        type_index: u32,
-        args: &[Value],
-        kind: CallKind,
-    ) -> Vec<Value> {
+    ) -> (Value, Value) {
         let code = b
             .ins()
             .load(PTR, code_flags, funcref, VMFUNCREF_CODE as i32);
@@ -951,6 +1042,19 @@ impl<'a> FuncEnv<'a> {
             funcref,
             VMFUNCREF_VMCTX as i32,
         );
+        (code, callee_vmctx)
+    }
+
+    /// Calls `code` with `callee_vmctx` as a function of type `type_index`.
+    fn call_code(
+        &mut self,
+        b: &mut FunctionBuilder,
+        type_index: u32,
+        code: Value,
+        callee_vmctx: Value,
+        args: &[Value],
+        kind: CallKind,
+    ) -> Vec<Value> {
         let sig = self.sig_ref(b.func, type_index);
         let mut full = Vec::with_capacity(args.len() + 1);
         full.push(callee_vmctx);
@@ -996,7 +1100,8 @@ impl<'a> FuncEnv<'a> {
         let null_flags = MemFlagsData::new()
             .with_aligned()
             .with_trap_code(Some(trap_code(TrapKind::NullReference)));
-        self.call_funcref(b, funcref, null_flags, type_index, args, kind)
+        let (code, callee_vmctx) = self.funcref_code(b, funcref, null_flags);
+        self.call_code(b, type_index, code, callee_vmctx, args, kind)
     }
 
     /// ref.func: the address of this instance's `VMFuncRef` for function `index`.

@@ -14,6 +14,7 @@ pub mod error;
 pub mod link;
 pub mod module;
 pub mod program;
+pub mod static_tables;
 pub mod target;
 pub mod translate;
 pub mod wasi_p2;

@@ -1,7 +1,8 @@
-;; call_indirect: table bounds check, null funcref (trapping load), signature check.
+;; call_indirect through a table that can change (here: exported): table bounds check,
+;; null funcref (trapping load), signature check.
 (module
   (type $t (func (param i32) (result i32)))
-  (table 2 funcref)
+  (table (export "t") 2 funcref)
   (func (export "dispatch") (param $i i32) (param $x i32) (result i32)
     (call_indirect (type $t) (local.get $x) (local.get $i))))
 

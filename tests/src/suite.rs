@@ -38,6 +38,10 @@ const LOCAL: &[(&str, &str)] = &[
         include_str!("../wast/bulk-memory-edges.wast"),
     ),
     (
+        "static-tables.wast",
+        include_str!("../wast/static-tables.wast"),
+    ),
+    (
         "trunc-sat-edges.wast",
         include_str!("../wast/trunc-sat-edges.wast"),
     ),

@@ -44,7 +44,17 @@ struct CompiledFunc {
 pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8>, CompileError> {
     let file = info.file.as_str();
     let err = |m: String| CompileError::new(file, None, m);
-    let (isa, mut module) = object_module(opts, &format!("aot_module_{index}")).map_err(err)?;
+    let facts = crate::scan::scan(info);
+    let register_global = opts
+        .global_in_register
+        .then(|| crate::scan::register_global(info, &facts))
+        .flatten();
+    let (isa, mut module) = object_module(
+        opts,
+        &format!("aot_module_{index}"),
+        register_global.is_some(),
+    )
+    .map_err(err)?;
     let call_conv = isa.default_call_conv();
     let merr = |e: cranelift_module::ModuleError| err(format!("object emission: {e}"));
 
@@ -109,7 +119,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         )
         .map_err(merr)?;
     // Read-only copies of the tables fixed at compile time, for call_indirect.
-    let static_tables = crate::static_tables::find(info);
+    let static_tables = crate::static_tables::find(info, &facts);
     let mut static_table_ids = Vec::with_capacity(static_tables.len());
     for (t, st) in static_tables.iter().enumerate() {
         static_table_ids.push(match st {
@@ -156,7 +166,9 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             })
             .collect(),
         type_keys,
+        register_global,
     };
+    let register_offset = menv.register_global_offset();
 
     // Translate every function, then compile each (inlining tiny callees at -O2), all in
     // parallel; define them in order.
@@ -254,7 +266,14 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
                 &array_call_signature(call_conv),
             )
             .map_err(merr)?;
-        ctx.func = build_trampoline(call_conv, isa.frontend_config(), ty, id, &mut fctx);
+        ctx.func = build_trampoline(
+            call_conv,
+            isa.frontend_config(),
+            ty,
+            id,
+            register_offset,
+            &mut fctx,
+        );
         module.define_function(id, &mut ctx).map_err(merr)?;
         module.clear_context(&mut ctx);
         tramp_ids.push(id);
@@ -273,6 +292,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         isa.frontend_config(),
         throw_stub,
         menv.builtin_names[&Builtin::throw_ref],
+        register_offset,
         &mut fctx,
     );
     stubs.define(&mut module, &mut ctx, throw_stub, &mut trap_records, file)?;
@@ -282,6 +302,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         isa.frontend_config(),
         gc_stub,
         menv.builtin_names[&Builtin::gc_alloc],
+        register_offset,
         &mut fctx,
     );
     stubs.define(&mut module, &mut ctx, gc_stub, &mut trap_records, file)?;
@@ -855,9 +876,14 @@ pub fn disassemble(
     opts: &Options,
 ) -> Result<Vec<(String, String)>, CompileError> {
     let file = info.file.as_str();
+    let facts = crate::scan::scan(info);
+    let register_global = opts
+        .global_in_register
+        .then(|| crate::scan::register_global(info, &facts))
+        .flatten();
     let isa = opts
         .target
-        .isa_for_cpu(opts.opt_level, opts.cpu)
+        .isa_for_cpu(opts.opt_level, opts.cpu, register_global.is_some())
         .map_err(|m| CompileError::new(file, None, m))?;
     let call_conv = isa.default_call_conv();
     // Names only need to be distinct here; nothing is linked.
@@ -894,7 +920,7 @@ pub fn disassemble(
         component: opts.component,
         memory0_base: crate::memory0_base(info, opts),
         // Data names only need to be distinct too.
-        static_tables: crate::static_tables::find(info)
+        static_tables: crate::static_tables::find(info, &facts)
             .iter()
             .enumerate()
             .map(|(t, st)| {
@@ -905,6 +931,7 @@ pub fn disassemble(
             })
             .collect(),
         type_keys: crate::static_tables::type_keys(&info.meta),
+        register_global,
     };
     let mut fctx = FunctionBuilderContext::new();
     let translated: Vec<ir::Function> = (0..n)
@@ -1055,11 +1082,16 @@ impl Inline for SmallCallees<'_> {
 /// `tramp(code, vmctx, values)`: loads the arguments from `values`, calls
 /// `code(vmctx, args...)` and stores the results back into `values`. The runtime calls it
 /// in the platform's convention; it calls `code` in the Wasm one ([`env::WASM_CALL_CONV`]).
+///
+/// With a global in the pinned register (`register_global`: its vmctx offset and type),
+/// the trampoline loads it from the vmctx before the call and stores it back after, and
+/// gives the caller its own value of the register back (it is callee-saved).
 fn build_trampoline(
     call_conv: CallConv,
     fc: isa::TargetFrontendConfig,
     ty: &aot_abi::FuncType,
     id: FuncId,
+    register_global: Option<(i32, ir::Type)>,
     fctx: &mut FunctionBuilderContext,
 ) -> ir::Function {
     let mut func = ir::Function::with_name_signature(
@@ -1084,8 +1116,17 @@ fn build_trampoline(
         ));
     }
     let sig = b.import_signature(wasm_signature(ty));
+    let saved = register_global.map(|(offset, ty)| {
+        let saved = b.ins().get_pinned_reg(env::PTR);
+        env::load_register_global(&mut b, vmctx, offset, ty);
+        saved
+    });
     let call = b.ins().call_indirect(sig, code, &args);
     let results = b.inst_results(call).to_vec();
+    if let (Some((offset, ty)), Some(saved)) = (register_global, saved) {
+        env::store_register_global(&mut b, vmctx, offset, ty);
+        b.ins().set_pinned_reg(saved);
+    }
     for (i, r) in results.iter().enumerate() {
         b.ins()
             .store(MemFlagsData::trusted(), *r, values, i as i32 * slot);
@@ -1100,8 +1141,11 @@ fn build_trampoline(
 fn object_module(
     opts: &Options,
     name: &str,
+    pinned_reg: bool,
 ) -> Result<(Arc<dyn isa::TargetIsa>, ObjectModule), String> {
-    let isa: Arc<dyn isa::TargetIsa> = opts.target.isa_for_cpu(opts.opt_level, opts.cpu)?;
+    let isa: Arc<dyn isa::TargetIsa> =
+        opts.target
+            .isa_for_cpu(opts.opt_level, opts.cpu, pinned_reg)?;
     let builder = ObjectBuilder::new(isa.clone(), name, cranelift_module::default_libcall_names())
         .map_err(|e| e.to_string())?;
     Ok((isa, ObjectModule::new(builder)))
@@ -1123,7 +1167,7 @@ pub struct GlueFunc {
 pub fn compile_glue(glue: &[GlueFunc], opts: &Options) -> Result<Vec<u8>, CompileError> {
     use crate::component::fuse::{self, Entry};
     let err = |m: String| CompileError::new("<component glue>", None, m);
-    let (isa, mut module) = object_module(opts, "aot_glue").map_err(err)?;
+    let (isa, mut module) = object_module(opts, "aot_glue", false).map_err(err)?;
     let call_conv = isa.default_call_conv();
     let merr = |e: cranelift_module::ModuleError| err(format!("object emission: {e}"));
     let raise = module
@@ -1344,6 +1388,7 @@ fn build_fp_stub(
     fc: isa::TargetFrontendConfig,
     id: FuncId,
     builtin_name: u32,
+    register_global: Option<(i32, ir::Type)>,
     fctx: &mut FunctionBuilderContext,
 ) -> ir::Function {
     let (sig, builtin) = match kind {
@@ -1372,6 +1417,11 @@ fn build_fp_stub(
     });
     match kind {
         FpStub::Throw => {
+            // The handler's landing pad reloads the register global from the vmctx: the
+            // unwinder does not keep the register.
+            if let Some((offset, ty)) = register_global {
+                env::store_register_global(&mut b, params[0], offset, ty);
+            }
             b.ins().call(callee, &[params[0], params[1], fp]);
             b.ins()
                 .trap(env::trap_code(aot_abi::TrapKind::UnreachableCodeReached));

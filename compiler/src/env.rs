@@ -247,6 +247,39 @@ pub struct ModuleEnv<'a> {
     pub static_tables: Vec<Option<StaticTableRef>>,
     /// [`crate::static_tables::type_keys`] of the module's types.
     pub type_keys: Vec<u32>,
+    /// The global kept in the pinned register (`crate::scan::register_global`), if any.
+    pub register_global: Option<u32>,
+}
+
+impl ModuleEnv<'_> {
+    /// The register global's vmctx offset and IR type (it is defined by the module).
+    pub fn register_global_offset(&self) -> Option<(i32, Type)> {
+        let g = self.register_global?;
+        let defined = g - self.info.num_imported_globals;
+        Some((
+            self.offsets.defined_global(defined) as i32,
+            ir_type(self.info.globals[g as usize].ty),
+        ))
+    }
+}
+
+/// Sets the pinned register to the register global's value in the vmctx (an i32 global
+/// zero-extended to the register's width).
+pub fn load_register_global(b: &mut FunctionBuilder, vmctx: Value, offset: i32, ty: Type) {
+    let v = b.ins().load(ty, MemFlagsData::trusted(), vmctx, offset);
+    let v = if ty == PTR {
+        v
+    } else {
+        b.ins().uextend(PTR, v)
+    };
+    b.ins().set_pinned_reg(v);
+}
+
+/// Stores the pinned register's value into the register global's place in the vmctx.
+pub fn store_register_global(b: &mut FunctionBuilder, vmctx: Value, offset: i32, ty: Type) {
+    let v = b.ins().get_pinned_reg(PTR);
+    let v = if ty == PTR { v } else { b.ins().ireduce(ty, v) };
+    b.ins().store(MemFlagsData::trusted(), v, vmctx, offset);
 }
 
 /// Where a table's static copy is: a data object of this module, by its Cranelift data
@@ -727,6 +760,41 @@ impl<'a> FuncEnv<'a> {
                 vmctx,
                 self.module.offsets.defined_global(index - num_imported) as i32,
             )
+        }
+    }
+
+    /// global.get: a load from its place, or the pinned register for the register global.
+    pub fn global_get(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
+        let ty = ir_type(self.info().globals[index as usize].ty);
+        if self.module.register_global == Some(index) {
+            let v = b.ins().get_pinned_reg(PTR);
+            return if ty == PTR { v } else { b.ins().ireduce(ty, v) };
+        }
+        let (addr, off) = self.global_addr(b, index);
+        b.ins().load(ty, MemFlagsData::trusted(), addr, off)
+    }
+
+    /// global.set: a store to its place, or the pinned register for the register global.
+    pub fn global_set(&mut self, b: &mut FunctionBuilder, index: u32, v: Value) {
+        if self.module.register_global == Some(index) {
+            let v = if b.func.dfg.value_type(v) == PTR {
+                v
+            } else {
+                b.ins().uextend(PTR, v)
+            };
+            b.ins().set_pinned_reg(v);
+            return;
+        }
+        let (addr, off) = self.global_addr(b, index);
+        b.ins().store(MemFlagsData::trusted(), v, addr, off);
+    }
+
+    /// At a landing pad: the unwinder that resumed here kept no register but the stack and
+    /// frame pointers, and the throw stub stored the register global first, so reload it.
+    pub fn reload_register_global(&mut self, b: &mut FunctionBuilder) {
+        if let Some((offset, ty)) = self.module.register_global_offset() {
+            let vmctx = self.vmctx();
+            load_register_global(b, vmctx, offset, ty);
         }
     }
 

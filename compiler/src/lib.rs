@@ -14,6 +14,7 @@ pub mod error;
 pub mod link;
 pub mod module;
 pub mod program;
+pub mod scan;
 pub mod static_tables;
 pub mod target;
 pub mod translate;
@@ -64,6 +65,13 @@ pub struct Options {
     /// descriptor says so): set by [`compile_command`] for the module it decided on, or by
     /// a caller that knows the module is its program's only user of that address.
     pub memory0_fixed: bool,
+    /// Keep one global in a register where the program allows it (see
+    /// [`global_register_allowed`]). On by default; `aot --no-global-register` turns it off.
+    pub global_register: bool,
+    /// The module's code is entered only through its own entry trampolines, so it may keep
+    /// a global in a register (`scan::register_global`): set by [`compile_command`] when
+    /// [`global_register_allowed`].
+    pub global_in_register: bool,
 }
 
 impl Options {
@@ -80,6 +88,8 @@ impl Options {
             features: module::features(),
             fixed_memory_base: true,
             memory0_fixed: false,
+            global_register: true,
+            global_in_register: false,
         }
     }
 }
@@ -160,9 +170,11 @@ pub fn compile_command(
         0,
         &config.encode(),
     )?];
+    let global_in_register = global_register_allowed(&infos, &config.plan, &opts);
     for (i, info) in infos.iter().enumerate() {
         let opts = Options {
             memory0_fixed: fixed,
+            global_in_register,
             ..opts.clone()
         };
         objects.push(codegen::compile(info, i, &opts)?);
@@ -222,6 +234,20 @@ pub fn memory0_can_be_fixed(
         .zip(&instance.imports)
         .find(|(i, _)| matches!(i.kind, aot_abi::ImportKind::Memory(_)))
         .is_some_and(|(_, source)| *source == aot_abi::ImportSource::Host)
+}
+
+/// Whether the module of a command program made of `infos`, instantiated as `plan` says,
+/// may keep a global in a register: its code must run only when entered through its own
+/// entry trampolines, which load the register from the vmctx and store it back. So one
+/// module instantiated once, and no component (whose core instances call each other
+/// directly). The threads of wasi-threads are instances of the same module, each entered
+/// through a trampoline on its own thread, with its own register.
+pub fn global_register_allowed(
+    infos: &[module::ModuleInfo],
+    plan: &[aot_abi::InstancePlan],
+    opts: &Options,
+) -> bool {
+    matches!((infos, plan), ([_], [_])) && opts.global_register && !opts.component
 }
 
 /// Compiles a component (`wasi:cli/command`) into the objects of one executable: every

@@ -103,6 +103,11 @@ struct Cli {
     /// where the program allows the fixed address (for comparing and testing).
     #[arg(long, hide = true)]
     no_fixed_memory_base: bool,
+
+    /// Keep every global in the instance, none in a register, even where the program allows
+    /// it (for comparing and testing).
+    #[arg(long, hide = true)]
+    no_global_register: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -245,6 +250,7 @@ fn compile(cli: &Cli) -> anyhow::Result<()> {
     };
     opts.test_host = cli.test_host;
     opts.fixed_memory_base = !cli.no_fixed_memory_base;
+    opts.global_register = !cli.no_global_register;
 
     // The instances: the preloads in order, then the program.
     let mut sources: Vec<(Option<String>, String, Vec<u8>)> = Vec::new();

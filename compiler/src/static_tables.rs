@@ -18,10 +18,9 @@
 
 use std::collections::HashMap;
 
-use aot_abi::{ConstExpr, ConstOp, ExternKind, ModuleMeta, ValType};
-use rayon::prelude::*;
-
 use crate::module::ModuleInfo;
+use crate::scan::BodyFacts;
+use aot_abi::{ConstExpr, ConstOp, ExternKind, ModuleMeta, ValType};
 
 /// The key of an element with no known function: no type has it.
 pub const NO_KEY: u32 = u32::MAX;
@@ -50,8 +49,9 @@ pub struct StaticTable {
     pub elems: Vec<Option<u32>>,
 }
 
-/// Per table of `info` (imports first): its static contents, if it qualifies.
-pub fn find(info: &ModuleInfo) -> Vec<Option<StaticTable>> {
+/// Per table of `info` (imports first): its static contents, if it qualifies (`facts` is
+/// [`crate::scan::scan`] of `info`).
+pub fn find(info: &ModuleInfo, facts: &BodyFacts) -> Vec<Option<StaticTable>> {
     let meta = &info.meta;
     let imported = info.num_imported_tables as usize;
     let mut candidates: Vec<bool> = (0..info.tables.len())
@@ -64,17 +64,9 @@ pub fn find(info: &ModuleInfo) -> Vec<Option<StaticTable>> {
             *c = false;
         }
     }
-    if !candidates.iter().any(|c| *c) {
-        return vec![None; info.tables.len()];
-    }
-    for t in mutated_tables(info) {
-        if let Some(c) = candidates.get_mut(t as usize) {
-            *c = false;
-        }
-    }
     (0..info.tables.len())
         .map(|t| {
-            if !candidates[t] {
+            if !candidates[t] || facts.written_tables[t] {
                 return None;
             }
             contents(info, t as u32)
@@ -91,53 +83,6 @@ fn is_funcref(ty: ValType) -> bool {
         ),
         _ => false,
     }
-}
-
-/// The tables some function body may write after instantiation.
-fn mutated_tables(info: &ModuleInfo) -> Vec<u32> {
-    let per_body: Vec<Vec<u32>> = info
-        .bodies
-        .par_iter()
-        .map(|b| {
-            let mut out = Vec::new();
-            let Ok(mut r) = b.body.get_operators_reader() else {
-                // Validated already; a body that cannot be read here is not trusted.
-                return vec![u32::MAX];
-            };
-            while !r.eof() {
-                use wasmparser::Operator as O;
-                match r.read() {
-                    Ok(
-                        O::TableSet { table }
-                        | O::TableGrow { table }
-                        | O::TableFill { table }
-                        | O::TableInit { table, .. }
-                        | O::TableAtomicSet {
-                            table_index: table, ..
-                        }
-                        | O::TableAtomicRmwXchg {
-                            table_index: table, ..
-                        }
-                        | O::TableAtomicRmwCmpxchg {
-                            table_index: table, ..
-                        },
-                    ) => out.push(table),
-                    Ok(O::TableCopy { dst_table, .. }) => out.push(dst_table),
-                    Ok(_) => {}
-                    Err(_) => return vec![u32::MAX],
-                }
-            }
-            out
-        })
-        .collect();
-    let mut all: Vec<u32> = per_body.into_iter().flatten().collect();
-    if all.contains(&u32::MAX) {
-        // Unreadable: every table counts as written.
-        return (0..info.tables.len() as u32).collect();
-    }
-    all.sort_unstable();
-    all.dedup();
-    all
 }
 
 /// What instantiation puts in defined table `t`, if every write's place is known.
@@ -285,7 +230,8 @@ mod tests {
 
     /// The static contents of each table of `wat`'s module.
     fn tables(wat: &str) -> Vec<Option<Vec<Option<u32>>>> {
-        find(&info(wat))
+        let info = info(wat);
+        find(&info, &crate::scan::scan(&info))
             .into_iter()
             .map(|t| t.map(|t| t.elems))
             .collect()

@@ -73,11 +73,18 @@ impl Target {
     /// (SSE4.2, POPCNT, CMPXCHG16B), which every x86_64 machine of the last decade has; it
     /// keeps float rounding and popcnt inline instead of calls into libm.
     pub fn isa(&self, opt_level: u8) -> Result<OwnedTargetIsa, String> {
-        self.isa_for_cpu(opt_level, Cpu::Default)
+        self.isa_for_cpu(opt_level, Cpu::Default, false)
     }
 
     /// [`Target::isa`] for a chosen CPU level (see [`Cpu`]).
-    pub fn isa_for_cpu(&self, opt_level: u8, cpu: Cpu) -> Result<OwnedTargetIsa, String> {
+    /// `pinned_reg`: reserve Cranelift's pinned register (x86_64 `r15`, aarch64 `x21`, both
+    /// callee-saved in the platform's convention) for `get_pinned_reg`/`set_pinned_reg`.
+    pub fn isa_for_cpu(
+        &self,
+        opt_level: u8,
+        cpu: Cpu,
+        pinned_reg: bool,
+    ) -> Result<OwnedTargetIsa, String> {
         let mut flags = settings::builder();
         let opt = match opt_level {
             0 => "none",
@@ -99,6 +106,10 @@ impl Target {
             ("enable_probestack", "true"),
             ("probestack_strategy", "inline"),
             ("probestack_size_log2", "12"),
+            (
+                "enable_pinned_reg",
+                if pinned_reg { "true" } else { "false" },
+            ),
         ] {
             flags
                 .set(name, value)

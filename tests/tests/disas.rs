@@ -4,20 +4,28 @@
 //! rewrites the expectations from the current compiler.
 //!
 //! A line `;; option: memory0-fixed` in the module's part compiles it with memory 0 at
-//! `aot_abi::fixed_memory0_base`, as `aot` does for a program that allows it.
+//! `aot_abi::fixed_memory0_base`, as `aot` does for a program that allows it; a line
+//! `;; option: global-in-register` lets it keep a global in the pinned register
+//! (`aot::scan::register_global`), as `aot` does for a program of one instance.
 
 use std::path::Path;
 
 const MARKER: &str = ";; ---- generated code below (AOT_TEST_BLESS=1 to update) ----";
 const TARGETS: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
 
-fn generated(wasm: &[u8], file: &str, memory0_fixed: bool) -> Result<String, String> {
+fn generated(
+    wasm: &[u8],
+    file: &str,
+    memory0_fixed: bool,
+    global_in_register: bool,
+) -> Result<String, String> {
     let mut out = String::new();
     for t in TARGETS {
         let target = t.parse::<aot::Target>()?;
         let mut opts = aot::Options::new(target);
         opts.allow_unknown_imports = true;
         opts.memory0_fixed = memory0_fixed;
+        opts.global_in_register = global_in_register;
         let funcs = aot::disassemble_module(wasm, file, &opts).map_err(|e| e.to_string())?;
         for (name, code) in funcs {
             out.push_str(&format!(";; {t} {name}\n"));
@@ -53,10 +61,17 @@ fn main() {
         let actual = wat::parse_str(source)
             .map_err(|e| e.to_string())
             .and_then(|wasm| {
-                let fixed = source
-                    .lines()
-                    .any(|l| l.trim() == ";; option: memory0-fixed");
-                generated(&wasm, &name, fixed)
+                let option = |o: &str| {
+                    source
+                        .lines()
+                        .any(|l| l.trim() == format!(";; option: {o}"))
+                };
+                generated(
+                    &wasm,
+                    &name,
+                    option("memory0-fixed"),
+                    option("global-in-register"),
+                )
             });
         let actual = match actual {
             Ok(a) => a,

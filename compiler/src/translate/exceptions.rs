@@ -130,6 +130,7 @@ impl Translator<'_, '_, '_> {
             return;
         }
         self.b.switch_to_block(pad);
+        self.env.reload_register_global(self.b);
         let exn = self.b.block_params(pad)[0];
         for catch in handler.catches {
             match catch {

@@ -550,18 +550,13 @@ impl Translator<'_, '_, '_> {
             }
             O::GlobalGet { global_index } => {
                 let wty = self.env.module.info.globals[global_index as usize].ty;
-                let (addr, off) = self.env.global_addr(self.b, global_index);
-                let v = self
-                    .b
-                    .ins()
-                    .load(ir_type(wty), MemFlagsData::trusted(), addr, off);
+                let v = self.env.global_get(self.b, global_index);
                 self.note_ref(v, &wty);
                 self.push(v);
             }
             O::GlobalSet { global_index } => {
                 let v = self.pop();
-                let (addr, off) = self.env.global_addr(self.b, global_index);
-                self.b.ins().store(MemFlagsData::trusted(), v, addr, off);
+                self.env.global_set(self.b, global_index, v);
             }
 
             // Memory.

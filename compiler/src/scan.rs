@@ -1,0 +1,186 @@
+//! One pass over every function body before translation, for the facts module-wide code
+//! generation decides on: which tables code may write after instantiation (see
+//! `crate::static_tables`) and how often each global is read or written (see
+//! [`register_global`]).
+
+use aot_abi::{ExternKind, ValType};
+use rayon::prelude::*;
+
+use crate::module::ModuleInfo;
+
+/// What the function bodies of a module do, as far as module-wide decisions care.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BodyFacts {
+    /// Per table (imports first): some body may write it (`table.set`, `table.grow`,
+    /// `table.fill`, `table.init`, or `table.copy` into it).
+    pub written_tables: Vec<bool>,
+    /// Per global (imports first): how many `global.get` and `global.set` name it.
+    pub global_uses: Vec<u64>,
+}
+
+/// Scans every body of `info`, in parallel. A body that cannot be read (it was validated,
+/// so this does not happen) makes every table count as written and no global count as used
+/// enough to be kept in a register.
+pub fn scan(info: &ModuleInfo) -> BodyFacts {
+    let tables = info.tables.len();
+    let globals = info.globals.len();
+    let per_body: Option<Vec<(Vec<u32>, Vec<u32>)>> = info
+        .bodies
+        .par_iter()
+        .map(|b| {
+            let (mut written, mut used) = (Vec::new(), Vec::new());
+            let mut r = b.body.get_operators_reader().ok()?;
+            while !r.eof() {
+                use wasmparser::Operator as O;
+                match r.read().ok()? {
+                    O::TableSet { table }
+                    | O::TableGrow { table }
+                    | O::TableFill { table }
+                    | O::TableInit { table, .. }
+                    | O::TableCopy {
+                        dst_table: table, ..
+                    }
+                    | O::TableAtomicSet {
+                        table_index: table, ..
+                    }
+                    | O::TableAtomicRmwXchg {
+                        table_index: table, ..
+                    }
+                    | O::TableAtomicRmwCmpxchg {
+                        table_index: table, ..
+                    } => written.push(table),
+                    O::GlobalGet { global_index } | O::GlobalSet { global_index } => {
+                        used.push(global_index)
+                    }
+                    _ => {}
+                }
+            }
+            Some((written, used))
+        })
+        .collect();
+    let Some(per_body) = per_body else {
+        return BodyFacts {
+            written_tables: vec![true; tables],
+            global_uses: vec![0; globals],
+        };
+    };
+    let mut facts = BodyFacts {
+        written_tables: vec![false; tables],
+        global_uses: vec![0; globals],
+    };
+    for (written, used) in per_body {
+        for t in written {
+            if let Some(w) = facts.written_tables.get_mut(t as usize) {
+                *w = true;
+            }
+        }
+        for g in used {
+            if let Some(n) = facts.global_uses.get_mut(g as usize) {
+                *n += 1;
+            }
+        }
+    }
+    facts
+}
+
+/// A global named at fewer places is not worth taking a register from all code.
+const REGISTER_MIN_USES: u64 = 8;
+
+/// The global to keep in Cranelift's pinned register (x86_64 `r15`, aarch64 `x21`) instead
+/// of the vmctx, for a module whose code is entered only through its own entry trampolines
+/// (see `Options::global_in_register`): the most used mutable i32 or i64 global the module
+/// defines and does not export, used at least [`REGISTER_MIN_USES`] times. That is the
+/// shadow stack pointer of LLVM's output (`__stack_pointer`), which every function with a
+/// stack frame in linear memory reads and writes: in a register, a call no longer waits on
+/// the store its caller just made to it.
+///
+/// Only the module's own code can see such a global, so its value may live in the register
+/// while the module's code runs; the entry trampolines load it from and store it back to
+/// the vmctx, and the code around exceptions does too (see `env::FuncEnv`).
+pub fn register_global(info: &ModuleInfo, facts: &BodyFacts) -> Option<u32> {
+    let imported = info.num_imported_globals as usize;
+    let exported: Vec<u32> = info
+        .meta
+        .exports
+        .iter()
+        .filter(|e| e.kind == ExternKind::Global)
+        .map(|e| e.index)
+        .collect();
+    (imported..info.globals.len())
+        .filter(|&g| {
+            let ty = info.globals[g];
+            ty.mutable
+                && matches!(ty.ty, ValType::I32 | ValType::I64)
+                && !exported.contains(&(g as u32))
+                && facts.global_uses[g] >= REGISTER_MIN_USES
+        })
+        // The most used; the first of equals.
+        .max_by_key(|&g| (facts.global_uses[g], std::cmp::Reverse(g)))
+        .map(|g| g as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::{Arch, Target};
+    use crate::{Options, module};
+
+    fn info(wat: &str) -> ModuleInfo<'static> {
+        let wasm: &'static [u8] = wat::parse_str(wat).expect("test wat").leak();
+        let opts = Options {
+            allow_unknown_imports: true,
+            ..Options::new(Target::for_arch(Arch::X86_64))
+        };
+        module::parse(wasm, "test.wasm", &opts).expect("parses")
+    }
+
+    #[test]
+    fn scan_finds_written_tables_and_counts_global_uses() {
+        let info = info(
+            "(module (table $a 1 funcref) (table $b 1 funcref) (table $c 1 funcref)
+               (global $g (mut i32) (i32.const 0)) (global $h (mut i32) (i32.const 0))
+               (func (table.copy $b $c (i32.const 0) (i32.const 0) (i32.const 0))
+                 (global.set $g (global.get $g)) (drop (global.get $h)))
+               (func (drop (global.get $g))))",
+        );
+        let facts = scan(&info);
+        assert_eq!(facts.written_tables, [false, true, false]);
+        assert_eq!(facts.global_uses, [3, 1]);
+    }
+
+    #[test]
+    fn the_register_global_is_the_most_used_private_mutable_integer() {
+        // Global i is read i times by one function per read.
+        let module = |decls: &str, uses: &[usize]| {
+            let mut wat = format!("(module {decls}");
+            for (g, n) in uses.iter().enumerate() {
+                for _ in 0..*n {
+                    wat += &format!(" (func (drop (global.get {g})))");
+                }
+            }
+            info(&(wat + ")"))
+        };
+        let pick = |decls: &str, uses: &[usize]| {
+            let info = module(decls, uses);
+            register_global(&info, &scan(&info))
+        };
+        let two = "(global (mut i32) (i32.const 0)) (global (mut i32) (i32.const 0))";
+        assert_eq!(pick(two, &[8, 9]), Some(1));
+        assert_eq!(pick(two, &[9, 9]), Some(0));
+        assert_eq!(pick(two, &[7, 7]), None, "too few uses");
+        let i64_global = "(global (mut i64) (i64.const 0))";
+        assert_eq!(pick(i64_global, &[8]), Some(0));
+        for (what, decls) in [
+            ("immutable", "(global i32 (i32.const 0))"),
+            (
+                "exported",
+                "(global (export \"g\") (mut i32) (i32.const 0))",
+            ),
+            ("f64", "(global (mut f64) (f64.const 0))"),
+        ] {
+            assert_eq!(pick(decls, &[20]), None, "{what}");
+        }
+        let imported = "(import \"m\" \"g\" (global (mut i32))) (global (mut i32) (i32.const 0))";
+        assert_eq!(pick(imported, &[20, 8]), Some(1));
+    }
+}

@@ -153,6 +153,8 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         throw_stub_name: throw_stub.as_u32(),
         gc_stub_name: gc_stub.as_u32(),
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
+        shared_store_as_swap: isa.triple().architecture
+            == target_lexicon::Architecture::Aarch64(target_lexicon::Aarch64Architecture::Aarch64),
         component: opts.component,
         memory0_base: crate::memory0_base(info, opts),
         static_tables: static_tables
@@ -917,6 +919,8 @@ pub fn disassemble(
             })
             .collect(),
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
+        shared_store_as_swap: isa.triple().architecture
+            == target_lexicon::Architecture::Aarch64(target_lexicon::Aarch64Architecture::Aarch64),
         component: opts.component,
         memory0_base: crate::memory0_base(info, opts),
         // Data names only need to be distinct too.

@@ -236,6 +236,9 @@ pub struct ModuleEnv<'a> {
     /// User-name index of the module's GC stub (see [`gc_stub_signature`]).
     pub gc_stub_name: u32,
     pub relaxed_simd: RelaxedSimd,
+    /// Atomic stores to a shared memory are exchanges (see `translate::atomics`): the
+    /// target is aarch64.
+    pub shared_store_as_swap: bool,
     /// The module is a core module of a component: its imports and tables may hold glue
     /// functions, which call host code without checking the stack limit themselves.
     pub component: bool,

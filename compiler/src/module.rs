@@ -239,6 +239,17 @@ pub fn is_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[0..4] == *b"\0asm" && bytes[6..8] == [1, 0]
 }
 
+/// Parses `wat` for a unit test: x86_64, imports the runtime does not provide allowed.
+#[cfg(test)]
+pub(crate) fn parse_test_wat(wat: &str) -> ModuleInfo<'static> {
+    let wasm: &'static [u8] = wat::parse_str(wat).expect("test wat").leak();
+    let opts = crate::Options {
+        allow_unknown_imports: true,
+        ..crate::Options::new(crate::Target::for_arch(crate::target::Arch::X86_64))
+    };
+    parse(wasm, "test.wasm", &opts).expect("parses")
+}
+
 pub fn parse<'a>(
     wasm: &'a [u8],
     file: &str,

@@ -122,17 +122,7 @@ pub fn register_global(info: &ModuleInfo, facts: &BodyFacts) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::{Arch, Target};
-    use crate::{Options, module};
-
-    fn info(wat: &str) -> ModuleInfo<'static> {
-        let wasm: &'static [u8] = wat::parse_str(wat).expect("test wat").leak();
-        let opts = Options {
-            allow_unknown_imports: true,
-            ..Options::new(Target::for_arch(Arch::X86_64))
-        };
-        module::parse(wasm, "test.wasm", &opts).expect("parses")
-    }
+    use crate::module::parse_test_wat as info;
 
     #[test]
     fn scan_finds_written_tables_and_counts_global_uses() {

@@ -216,17 +216,7 @@ fn concrete(v: ValType) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::{Arch, Target};
-    use crate::{Options, module};
-
-    fn info(wat: &str) -> ModuleInfo<'static> {
-        let wasm: &'static [u8] = wat::parse_str(wat).expect("test wat").leak();
-        let opts = Options {
-            allow_unknown_imports: true,
-            ..Options::new(Target::for_arch(Arch::X86_64))
-        };
-        module::parse(wasm, "test.wasm", &opts).expect("parses")
-    }
+    use crate::module::parse_test_wat as info;
 
     /// The static contents of each table of `wat`'s module.
     fn tables(wat: &str) -> Vec<Option<Vec<Option<u32>>>> {

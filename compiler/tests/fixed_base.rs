@@ -15,7 +15,7 @@ use std::process::{Command, Output, Stdio};
 
 mod common;
 
-use common::{TRIPLES, command_for, compile, run_for};
+use common::{TRIPLES, command_for, compile, compile_with_and_without, run_for};
 
 /// Memory 0's fixed address (the contract's) for the target of `triple`, or of an
 /// architecture name.
@@ -132,44 +132,32 @@ fn memory0_is_at_the_fixed_base_and_traps_as_anywhere_else() {
     for (mode, shown, trapped) in cases {
         let input = dir.path().join(format!("fixed-{mode}.wat"));
         std::fs::write(&input, program(mode)).expect("write the module");
-        for triple in TRIPLES {
-            for fixed in [true, false] {
-                let exe = dir.path().join(format!("fixed-{mode}-{triple}-{fixed}"));
-                let mut args = vec![
-                    input.to_str().expect("utf-8 path"),
-                    "-o",
-                    exe.to_str().expect("utf-8 path"),
-                    "--target",
-                    triple,
-                ];
-                if !fixed {
-                    args.push("--no-fixed-memory-base");
-                }
-                compile(&args);
-                let what = format!("mode {mode} on {triple}, fixed {fixed}");
-                let Some(cmd) = command_for(triple, &exe, &what) else {
-                    continue;
-                };
-                let (out, starts) = run_and_read_maps(cmd, "ready\n".len());
-                // qemu-user maps a 64-bit guest at the host's own addresses where it can,
-                // as it does here: the guest's base is the host mapping's start.
-                assert_eq!(
-                    starts.contains(&base_for(triple)),
-                    fixed,
-                    "{what}: a mapping at the fixed base: {starts:x?}"
-                );
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                assert_eq!(
-                    String::from_utf8_lossy(&out.stdout),
-                    format!("ready\n{shown}"),
-                    "{what}: {stderr}"
-                );
-                if trapped {
-                    assert_eq!(out.status.code(), Some(134), "{what}: {stderr}");
-                    assert_eq!(stderr.lines().next(), Some(TRAP), "{what}");
-                } else {
-                    assert_eq!(out.status.code(), Some(0), "{what}: {stderr}");
-                }
+        for (triple, fixed, exe) in
+            compile_with_and_without(dir.path(), &input, "--no-fixed-memory-base")
+        {
+            let what = format!("mode {mode} on {triple}, fixed {fixed}");
+            let Some(cmd) = command_for(triple, &exe, &what) else {
+                continue;
+            };
+            let (out, starts) = run_and_read_maps(cmd, "ready\n".len());
+            // qemu-user maps a 64-bit guest at the host's own addresses where it can,
+            // as it does here: the guest's base is the host mapping's start.
+            assert_eq!(
+                starts.contains(&base_for(triple)),
+                fixed,
+                "{what}: a mapping at the fixed base: {starts:x?}"
+            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                format!("ready\n{shown}"),
+                "{what}: {stderr}"
+            );
+            if trapped {
+                assert_eq!(out.status.code(), Some(134), "{what}: {stderr}");
+                assert_eq!(stderr.lines().next(), Some(TRAP), "{what}");
+            } else {
+                assert_eq!(out.status.code(), Some(0), "{what}: {stderr}");
             }
         }
     }

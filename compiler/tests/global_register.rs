@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{TRIPLES, compile, run_for};
+use common::{compile_with_and_without, run_for};
 
 /// `$sp` is used far more than the 8 uses that earn the register. Prints (as decimal
 /// lines) a recursion's sum, `$sp` after each part, and the checks' codes.
@@ -108,31 +108,19 @@ fn a_global_in_a_register_behaves_as_in_the_instance() {
     let dir = tempfile::tempdir().expect("temp dir");
     let input = dir.path().join("sp.wat");
     std::fs::write(&input, PROGRAM).expect("write the module");
-    for triple in TRIPLES {
-        for register in [true, false] {
-            let exe = dir.path().join(format!("sp-{triple}-{register}"));
-            let mut args = vec![
-                input.to_str().expect("utf-8 path"),
-                "-o",
-                exe.to_str().expect("utf-8 path"),
-                "--target",
-                triple,
-            ];
-            if !register {
-                args.push("--no-global-register");
-            }
-            compile(&args);
-            let what = format!("sp on {triple} (register: {register})");
-            let Some(out) = run_for(triple, &exe, &[], &what) else {
-                continue;
-            };
-            assert_eq!(
-                String::from_utf8_lossy(&out.stdout),
-                EXPECTED,
-                "{what}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert_eq!(out.status.code(), Some(0), "{what}");
-        }
+    for (triple, register, exe) in
+        compile_with_and_without(dir.path(), &input, "--no-global-register")
+    {
+        let what = format!("sp on {triple} (register: {register})");
+        let Some(out) = run_for(triple, &exe, &[], &what) else {
+            continue;
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            EXPECTED,
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{what}");
     }
 }

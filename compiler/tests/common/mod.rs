@@ -58,6 +58,39 @@ pub fn compile(args: &[&str]) {
     );
 }
 
+/// Compiles `input` for every target in [`TRIPLES`], once as `aot` chooses and once with
+/// `flag` (a hidden flag that turns one of its choices off), into `dir`; returns (triple,
+/// whether `flag` was left out, executable) of each.
+pub fn compile_with_and_without(
+    dir: &Path,
+    input: &Path,
+    flag: &str,
+) -> Vec<(&'static str, bool, std::path::PathBuf)> {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut built = Vec::new();
+    for triple in TRIPLES {
+        for chosen in [true, false] {
+            let exe = dir.join(format!("{stem}-{triple}-{chosen}"));
+            let mut args = vec![
+                input.to_str().expect("utf-8 path"),
+                "-o",
+                exe.to_str().expect("utf-8 path"),
+                "--target",
+                triple,
+            ];
+            if !chosen {
+                args.push(flag);
+            }
+            compile(&args);
+            built.push((triple, chosen, exe));
+        }
+    }
+    built
+}
+
 /// Compiles the module `wat` for every target in [`TRIPLES`] and runs it without
 /// arguments; returns (triple, output) of each run (a target whose runner is missing is
 /// left out by [`run_for`]'s policy).

@@ -40,19 +40,61 @@ struct CompiledFunc {
     stack_maps: Vec<(u32, u32, Vec<u32>)>,
 }
 
+/// What code generation decides for a module as a whole, before translating a function:
+/// the same for compiling and for disassembling it.
+struct Decisions {
+    /// Per table (imports first): its contents, if fixed at compile time.
+    static_tables: Vec<Option<crate::static_tables::StaticTable>>,
+    type_keys: Vec<u32>,
+    /// The global kept in the pinned register, if the program allows one and a global is
+    /// worth it.
+    register_global: Option<u32>,
+    /// See `env::ModuleEnv::shared_store_as_swap`.
+    shared_store_as_swap: bool,
+}
+
+impl Decisions {
+    fn new(info: &ModuleInfo, opts: &Options) -> Decisions {
+        let facts = crate::scan::scan(info);
+        Decisions {
+            static_tables: crate::static_tables::find(info, &facts),
+            type_keys: crate::static_tables::type_keys(&info.meta),
+            register_global: opts
+                .global_in_register
+                .then(|| crate::scan::register_global(info, &facts))
+                .flatten(),
+            shared_store_as_swap: opts.target.arch == crate::target::Arch::Aarch64,
+        }
+    }
+
+    /// `ModuleEnv::static_tables`: each fixed table with the data index `data_index` gives
+    /// its copy.
+    fn table_refs(
+        &self,
+        data_index: impl Fn(usize) -> Option<u32>,
+    ) -> Vec<Option<env::StaticTableRef>> {
+        self.static_tables
+            .iter()
+            .enumerate()
+            .map(|(t, st)| {
+                Some(env::StaticTableRef {
+                    data_index: data_index(t)?,
+                    len: st.as_ref()?.len,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Compiles a parsed module into an object defining `aot_abi::module_symbol(index)`.
 pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8>, CompileError> {
     let file = info.file.as_str();
     let err = |m: String| CompileError::new(file, None, m);
-    let facts = crate::scan::scan(info);
-    let register_global = opts
-        .global_in_register
-        .then(|| crate::scan::register_global(info, &facts))
-        .flatten();
+    let decided = Decisions::new(info, opts);
     let (isa, mut module) = object_module(
         opts,
         &format!("aot_module_{index}"),
-        register_global.is_some(),
+        decided.register_global.is_some(),
     )
     .map_err(err)?;
     let call_conv = isa.default_call_conv();
@@ -119,7 +161,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         )
         .map_err(merr)?;
     // Read-only copies of the tables fixed at compile time, for call_indirect.
-    let static_tables = crate::static_tables::find(info, &facts);
+    let static_tables = &decided.static_tables;
     let mut static_table_ids = Vec::with_capacity(static_tables.len());
     for (t, st) in static_tables.iter().enumerate() {
         static_table_ids.push(match st {
@@ -136,7 +178,6 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             None => None,
         });
     }
-    let type_keys = crate::static_tables::type_keys(&info.meta);
     let menv = ModuleEnv {
         info,
         offsets: VMOffsets::new(info.meta.counts()),
@@ -153,22 +194,12 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         throw_stub_name: throw_stub.as_u32(),
         gc_stub_name: gc_stub.as_u32(),
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
-        shared_store_as_swap: isa.triple().architecture
-            == target_lexicon::Architecture::Aarch64(target_lexicon::Aarch64Architecture::Aarch64),
+        shared_store_as_swap: decided.shared_store_as_swap,
         component: opts.component,
         memory0_base: crate::memory0_base(info, opts),
-        static_tables: static_tables
-            .iter()
-            .zip(&static_table_ids)
-            .map(|(st, id)| {
-                Some(env::StaticTableRef {
-                    data_index: id.as_ref()?.as_u32(),
-                    len: st.as_ref()?.len,
-                })
-            })
-            .collect(),
-        type_keys,
-        register_global,
+        static_tables: decided.table_refs(|t| static_table_ids[t].map(|id| id.as_u32())),
+        type_keys: decided.type_keys.clone(),
+        register_global: decided.register_global,
     };
     let register_offset = menv.register_global_offset();
 
@@ -304,7 +335,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         isa.frontend_config(),
         gc_stub,
         menv.builtin_names[&Builtin::gc_alloc],
-        register_offset,
+        None,
         &mut fctx,
     );
     stubs.define(&mut module, &mut ctx, gc_stub, &mut trap_records, file)?;
@@ -878,14 +909,10 @@ pub fn disassemble(
     opts: &Options,
 ) -> Result<Vec<(String, String)>, CompileError> {
     let file = info.file.as_str();
-    let facts = crate::scan::scan(info);
-    let register_global = opts
-        .global_in_register
-        .then(|| crate::scan::register_global(info, &facts))
-        .flatten();
+    let decided = Decisions::new(info, opts);
     let isa = opts
         .target
-        .isa_for_cpu(opts.opt_level, opts.cpu, register_global.is_some())
+        .isa_for_cpu(opts.opt_level, opts.cpu, decided.register_global.is_some())
         .map_err(|m| CompileError::new(file, None, m))?;
     let call_conv = isa.default_call_conv();
     // Names only need to be distinct here; nothing is linked.
@@ -919,23 +946,13 @@ pub fn disassemble(
             })
             .collect(),
         relaxed_simd: env::RelaxedSimd::for_isa(&*isa),
-        shared_store_as_swap: isa.triple().architecture
-            == target_lexicon::Architecture::Aarch64(target_lexicon::Aarch64Architecture::Aarch64),
+        shared_store_as_swap: decided.shared_store_as_swap,
         component: opts.component,
         memory0_base: crate::memory0_base(info, opts),
         // Data names only need to be distinct too.
-        static_tables: crate::static_tables::find(info, &facts)
-            .iter()
-            .enumerate()
-            .map(|(t, st)| {
-                Some(env::StaticTableRef {
-                    data_index: t as u32,
-                    len: st.as_ref()?.len,
-                })
-            })
-            .collect(),
-        type_keys: crate::static_tables::type_keys(&info.meta),
-        register_global,
+        static_tables: decided.table_refs(|t| Some(t as u32)),
+        type_keys: decided.type_keys.clone(),
+        register_global: decided.register_global,
     };
     let mut fctx = FunctionBuilderContext::new();
     let translated: Vec<ir::Function> = (0..n)
@@ -1121,15 +1138,15 @@ fn build_trampoline(
     }
     let sig = b.import_signature(wasm_signature(ty));
     let saved = register_global.map(|(offset, ty)| {
-        let saved = b.ins().get_pinned_reg(env::PTR);
+        let callers = b.ins().get_pinned_reg(env::PTR);
         env::load_register_global(&mut b, vmctx, offset, ty);
-        saved
+        (offset, ty, callers)
     });
     let call = b.ins().call_indirect(sig, code, &args);
     let results = b.inst_results(call).to_vec();
-    if let (Some((offset, ty)), Some(saved)) = (register_global, saved) {
+    if let Some((offset, ty, callers)) = saved {
         env::store_register_global(&mut b, vmctx, offset, ty);
-        b.ins().set_pinned_reg(saved);
+        b.ins().set_pinned_reg(callers);
     }
     for (i, r) in results.iter().enumerate() {
         b.ins()
@@ -1392,6 +1409,7 @@ fn build_fp_stub(
     fc: isa::TargetFrontendConfig,
     id: FuncId,
     builtin_name: u32,
+    // The throw stub stores the register global (its vmctx offset and type) first.
     register_global: Option<(i32, ir::Type)>,
     fctx: &mut FunctionBuilderContext,
 ) -> ir::Function {

@@ -266,11 +266,15 @@ impl ModuleEnv<'_> {
     }
 }
 
-/// Sets the pinned register to the register global's value in the vmctx (an i32 global
-/// zero-extended to the register's width).
-pub fn load_register_global(b: &mut FunctionBuilder, vmctx: Value, offset: i32, ty: Type) {
-    let v = b.ins().load(ty, MemFlagsData::trusted(), vmctx, offset);
-    let v = if ty == PTR {
+/// The pinned register's value as a global of type `ty` (an i32 global is its low half).
+fn read_pinned(b: &mut FunctionBuilder, ty: Type) -> Value {
+    let v = b.ins().get_pinned_reg(PTR);
+    if ty == PTR { v } else { b.ins().ireduce(ty, v) }
+}
+
+/// Sets the pinned register to `v`, a global's value (an i32 zero-extended).
+fn write_pinned(b: &mut FunctionBuilder, v: Value) {
+    let v = if b.func.dfg.value_type(v) == PTR {
         v
     } else {
         b.ins().uextend(PTR, v)
@@ -278,11 +282,25 @@ pub fn load_register_global(b: &mut FunctionBuilder, vmctx: Value, offset: i32, 
     b.ins().set_pinned_reg(v);
 }
 
+/// Sets the pinned register to the register global's value in the vmctx.
+pub fn load_register_global(b: &mut FunctionBuilder, vmctx: Value, offset: i32, ty: Type) {
+    let v = b.ins().load(ty, MemFlagsData::trusted(), vmctx, offset);
+    write_pinned(b, v);
+}
+
 /// Stores the pinned register's value into the register global's place in the vmctx.
 pub fn store_register_global(b: &mut FunctionBuilder, vmctx: Value, offset: i32, ty: Type) {
-    let v = b.ins().get_pinned_reg(PTR);
-    let v = if ty == PTR { v } else { b.ins().ireduce(ty, v) };
+    let v = read_pinned(b, ty);
     b.ins().store(MemFlagsData::trusted(), v, vmctx, offset);
+}
+
+/// A table index (an i32, or an i64 of a 64-bit table) as an i64.
+fn index_as_i64(b: &mut FunctionBuilder, index: Value) -> Value {
+    if b.func.dfg.value_type(index) == types::I64 {
+        index
+    } else {
+        b.ins().uextend(types::I64, index)
+    }
 }
 
 /// Where a table's static copy is: a data object of this module, by its Cranelift data
@@ -770,8 +788,7 @@ impl<'a> FuncEnv<'a> {
     pub fn global_get(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
         let ty = ir_type(self.info().globals[index as usize].ty);
         if self.module.register_global == Some(index) {
-            let v = b.ins().get_pinned_reg(PTR);
-            return if ty == PTR { v } else { b.ins().ireduce(ty, v) };
+            return read_pinned(b, ty);
         }
         let (addr, off) = self.global_addr(b, index);
         b.ins().load(ty, MemFlagsData::trusted(), addr, off)
@@ -780,12 +797,7 @@ impl<'a> FuncEnv<'a> {
     /// global.set: a store to its place, or the pinned register for the register global.
     pub fn global_set(&mut self, b: &mut FunctionBuilder, index: u32, v: Value) {
         if self.module.register_global == Some(index) {
-            let v = if b.func.dfg.value_type(v) == PTR {
-                v
-            } else {
-                b.ins().uextend(PTR, v)
-            };
-            b.ins().set_pinned_reg(v);
+            write_pinned(b, v);
             return;
         }
         let (addr, off) = self.global_addr(b, index);
@@ -844,11 +856,7 @@ impl<'a> FuncEnv<'a> {
             def,
             VMTABLE_LENGTH as i32,
         );
-        let index = if b.func.dfg.value_type(index) == types::I64 {
-            index
-        } else {
-            b.ins().uextend(types::I64, index)
-        };
+        let index = index_as_i64(b, index);
         let oob = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
         b.ins().trapnz(oob, trap_code(TrapKind::TableOutOfBounds));
         let base = b
@@ -988,11 +996,7 @@ impl<'a> FuncEnv<'a> {
         // element's compile-time type key against the expected type's. A different key
         // (a null element, an imported function, or another type that may still be a
         // subtype) takes the general path in a cold block.
-        let index = if b.func.dfg.value_type(index) == types::I64 {
-            index
-        } else {
-            b.ins().uextend(types::I64, index)
-        };
+        let index = index_as_i64(b, index);
         let len = i64::try_from(st.len).expect("a static table has at most 2^20 elements");
         let oob = b
             .ins()

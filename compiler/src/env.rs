@@ -152,7 +152,9 @@ aot_abi::foreach_builtin!(declare_builtin_enum);
 #[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LibcFn {
-    /// `void *memmove(void *dst, const void *src, size_t n)`
+    /// `void *memmove(void *dst, const void *src, size_t n)`, the runtime's
+    /// ([`aot_abi::MEMMOVE_SYMBOL`]): musl's always starts a `rep movsq`, slow to start for
+    /// the copies of a few dozen bytes most calls make.
     memmove,
     /// `void *memset(void *dst, int c, size_t n)`
     memset,
@@ -163,7 +165,7 @@ impl LibcFn {
 
     pub fn symbol(self) -> &'static str {
         match self {
-            LibcFn::memmove => "memmove",
+            LibcFn::memmove => aot_abi::MEMMOVE_SYMBOL,
             LibcFn::memset => "memset",
         }
     }

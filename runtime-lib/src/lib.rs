@@ -1,5 +1,5 @@
 //! The runtime library that every `aot` executable links: the C `main` ([`entry`]), linear
-//! memories ([`memory`]), tables ([`table`]), traps and the fault handler ([`trap`],
+//! memories ([`memory`]) and the `memmove` generated code calls ([`memmove`]), tables ([`table`]), traps and the fault handler ([`trap`],
 //! [`signals`]), the store every instance shares ([`store`]), instances and their vmctx
 //! ([`instance`]), import matching ([`imports`]), instantiation plans ([`plan`]), the
 //! functions generated code calls ([`builtins`]), the spec-script driver ([`spec`]), the
@@ -26,6 +26,7 @@ pub mod imports;
 pub mod instance;
 #[cfg(test)]
 pub mod linker;
+pub mod memmove;
 pub mod memory;
 pub mod plan;
 pub mod resources;

@@ -3,7 +3,8 @@
 ;; length of up to 128 bytes (copy) or 256 (fill) is then done inline in pieces of up to 16
 ;; bytes, a copy loading everything into registers before any store (the ranges may
 ;; overlap); a variable-length copy of up to 32 bytes takes an inline path; any other
-;; length is a direct call of libc's memmove / memset on the host addresses. On a 64-bit
+;; length is a direct call of the runtime's memmove (aot_memmove) or libc's memset on the
+;; host addresses. On a 64-bit
 ;; memory the end is computed with an overflow trap.
 (module
   (memory 1)

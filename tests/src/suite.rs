@@ -38,6 +38,10 @@ const LOCAL: &[(&str, &str)] = &[
         include_str!("../wast/bulk-memory-edges.wast"),
     ),
     (
+        "memory-copy-sizes.wast",
+        include_str!("../wast/memory-copy-sizes.wast"),
+    ),
+    (
         "static-tables.wast",
         include_str!("../wast/static-tables.wast"),
     ),

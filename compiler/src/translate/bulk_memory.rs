@@ -1,9 +1,10 @@
-//! `memory.copy` within one memory and `memory.fill`, without the runtime: the bounds are
+//! `memory.copy` within one memory and `memory.fill`, without a builtin: the bounds are
 //! checked inline against the memory's current length (the spec's order: the whole range
 //! before any byte is written). A constant length of at most [`CONST_COPY_MAX`] (copy) or
 //! [`CONST_FILL_MAX`] (fill) bytes then becomes a few loads and stores; a copy of a
 //! variable length takes an inline path for lengths up to [`INLINE_MAX`] (see
-//! [`copy_variable`]); any other length is a direct call of libc's `memmove` or `memset`
+//! [`copy_variable`]); any other length is a direct call of the runtime's `memmove`
+//! (vector moves up to 4 KiB, see `aot_runtime::memmove`) or libc's `memset`
 //! on the host addresses. A copy between two memories and `memory.init` stay runtime
 //! builtins.
 //!

@@ -50,6 +50,10 @@ pub const PROGRAM_SYMBOL: &str = "aot_program";
 /// compiler's glue object.
 pub const GLUE_SYMBOL: &str = "aot_glue";
 
+/// The runtime's `memmove` (the C library's for long copies, vector moves for shorter
+/// ones), which generated code calls for a `memory.copy` too long to copy inline.
+pub const MEMMOVE_SYMBOL: &str = "aot_memmove";
+
 /// Symbol of the [`ModuleDescriptor`] of the module numbered `index` in a program.
 pub fn module_symbol(index: usize) -> String {
     format!("aot_module_{index}")

@@ -511,12 +511,13 @@ pub fn parse<'a>(
         }
     }
 
-    info.meta.func_names = vec![String::new(); info.meta.funcs.len()];
+    let mut func_names = vec![String::new(); info.meta.funcs.len()];
     for (i, n) in names {
-        if let Some(slot) = info.meta.func_names.get_mut(i as usize) {
+        if let Some(slot) = func_names.get_mut(i as usize) {
             *slot = n;
         }
     }
+    info.meta.func_names = aot_abi::meta::FuncNames::Owned(func_names);
     check_gc_without_threads(&info)?;
     Ok(info)
 }

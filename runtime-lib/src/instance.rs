@@ -80,7 +80,7 @@ fn decode_and_check(desc: &'static ModuleDescriptor) -> Result<ModuleMeta, Strin
     }
     // SAFETY: the compiler emits `meta_len` bytes at `meta`.
     let bytes = unsafe { crate::raw_slice(desc.meta, desc.meta_len) };
-    let meta = ModuleMeta::decode(bytes).map_err(|e| e.to_string())?;
+    let meta = ModuleMeta::decode_static(bytes).map_err(|e| e.to_string())?;
     let ntypes = meta.types.len();
     let imported = meta.imported_funcs() as usize;
     let defined = meta

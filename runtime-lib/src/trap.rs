@@ -333,7 +333,7 @@ impl CodeLoc {
     }
 
     fn write_func_name(&self, w: &mut dyn fmt::Write, index: u32) -> fmt::Result {
-        match self.module.meta.func_names.get(index as usize) {
+        match self.module.meta.func_names.get(index) {
             Some(name) if !name.is_empty() => w.write_str(name),
             _ => write!(w, "<wasm function {index}>"),
         }
@@ -985,7 +985,7 @@ pub(crate) mod tests {
                     kind: ImportKind::Func(0),
                 }],
                 funcs: vec![0; funcs.len() + 1],
-                func_names: names,
+                func_names: aot_abi::meta::FuncNames::Owned(names),
                 ..ModuleMeta::default()
             }));
             let desc: &'static ModuleDescriptor = Box::leak(Box::new(ModuleDescriptor {

@@ -43,6 +43,10 @@ impl Writer {
         self.u32(v.len() as u32);
         self.buf.extend_from_slice(v);
     }
+    /// Bytes without a length: the reader must know it from elsewhere.
+    pub fn raw(&mut self, v: &[u8]) {
+        self.buf.extend_from_slice(v);
+    }
     pub fn str(&mut self, v: &str) {
         self.bytes(v.as_bytes());
     }
@@ -84,7 +88,7 @@ impl<'a> Reader<'a> {
     pub fn at_end(&self) -> bool {
         self.pos == self.data.len()
     }
-    fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
+    pub fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
         let end = self
             .pos
             .checked_add(n)

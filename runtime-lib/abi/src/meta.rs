@@ -283,7 +283,86 @@ pub struct ModuleMeta {
     pub elems: Vec<ElemSegment>,
     pub datas: Vec<DataSegment>,
     /// Name of every function from the name section, by function index; empty = unnamed.
-    pub func_names: Vec<String>,
+    pub func_names: FuncNames,
+}
+
+/// The function names of a module, by function index ("" = unnamed). Encoded as a count,
+/// `count + 1` u32 offsets into a blob, and the blob, so that a name is found without
+/// decoding the others: clang's 130,000 names took an eighth of its start-up when every
+/// one was decoded into a `String`, and only a backtrace reads them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FuncNames {
+    /// Built by the compiler, or decoded from bytes that do not outlive the decode.
+    Owned(Vec<String>),
+    /// Read in place from metadata that lives as long as the process (the executable's
+    /// image): `offsets` holds the `count + 1` little-endian u32 offsets into `blob`.
+    /// A lookup checks its offsets and its UTF-8, and allocates nothing.
+    Static {
+        offsets: &'static [u8],
+        blob: &'static [u8],
+    },
+}
+
+/// A name table's encoded offsets and blob (see [`FuncNames`]).
+type NameParts<'a> = (&'a [u8], &'a [u8]);
+
+impl Default for FuncNames {
+    fn default() -> FuncNames {
+        FuncNames::Owned(Vec::new())
+    }
+}
+
+impl FuncNames {
+    /// The name of function `index`: None past the last function or for malformed bytes,
+    /// "" for an unnamed one.
+    pub fn get(&self, index: u32) -> Option<&str> {
+        match self {
+            FuncNames::Owned(v) => v.get(index as usize).map(String::as_str),
+            FuncNames::Static { offsets, blob } => {
+                let at = |i: usize| -> Option<usize> {
+                    let b = offsets.get(i * 4..i * 4 + 4)?;
+                    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                };
+                let i = index as usize;
+                let bytes = blob.get(at(i)?..at(i + 1)?)?;
+                core::str::from_utf8(bytes).ok()
+            }
+        }
+    }
+
+    fn encode(&self, w: &mut Writer) {
+        let count = match self {
+            FuncNames::Owned(v) => v.len(),
+            FuncNames::Static { offsets, .. } => (offsets.len() / 4).saturating_sub(1),
+        };
+        let names: Vec<&str> = (0..count as u32)
+            .map(|i| self.get(i).unwrap_or(""))
+            .collect();
+        w.u32(count as u32);
+        let mut end = 0u32;
+        w.u32(0);
+        for n in &names {
+            end += n.len() as u32;
+            w.u32(end);
+        }
+        for n in &names {
+            w.raw(n.as_bytes());
+        }
+    }
+
+    /// The count, the offsets and the blob, as [`FuncNames::encode`] lays them out.
+    fn decode_parts<'a>(r: &mut Reader<'a>) -> DecodeResult<NameParts<'a>> {
+        let count = r.u32()? as usize;
+        let offsets = r.take(
+            count
+                .checked_add(1)
+                .and_then(|n| n.checked_mul(4))
+                .ok_or(DecodeError("length overflow"))?,
+        )?;
+        let last = &offsets[count * 4..];
+        let len = u32::from_le_bytes([last[0], last[1], last[2], last[3]]) as usize;
+        Ok((offsets, r.take(len)?))
+    }
 }
 
 impl ModuleMeta {
@@ -321,8 +400,8 @@ impl ModuleMeta {
 
     /// The name to show in a backtrace for function `index`.
     pub fn func_display_name(&self, index: u32) -> String {
-        match self.func_names.get(index as usize) {
-            Some(n) if !n.is_empty() => n.clone(),
+        match self.func_names.get(index) {
+            Some(n) if !n.is_empty() => n.to_string(),
             _ => format!("<wasm function {index}>"),
         }
     }
@@ -422,11 +501,38 @@ impl ModuleMeta {
             w.u32(d.offset);
             w.u32(d.len);
         });
-        w.seq(&self.func_names, |w, n| w.str(n));
+        self.func_names.encode(&mut w);
         w.buf
     }
 
+    /// Decodes metadata, the function names included (each into a `String`).
     pub fn decode(data: &[u8]) -> DecodeResult<ModuleMeta> {
+        let (mut meta, (offsets, blob)) = ModuleMeta::decode_parts(data)?;
+        let count = (offsets.len() / 4).saturating_sub(1);
+        let lookup = |i: usize| -> DecodeResult<String> {
+            let at = |i: usize| {
+                let b = &offsets[i * 4..i * 4 + 4];
+                u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize
+            };
+            let bytes = blob
+                .get(at(i)..at(i + 1))
+                .ok_or(DecodeError("bad name offsets"))?;
+            String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError("bad utf-8"))
+        };
+        meta.func_names = FuncNames::Owned((0..count).map(lookup).collect::<DecodeResult<_>>()?);
+        Ok(meta)
+    }
+
+    /// Decodes metadata that lives as long as the process, leaving the function names in
+    /// place ([`FuncNames::Static`]).
+    pub fn decode_static(data: &'static [u8]) -> DecodeResult<ModuleMeta> {
+        let (mut meta, (offsets, blob)) = ModuleMeta::decode_parts(data)?;
+        meta.func_names = FuncNames::Static { offsets, blob };
+        Ok(meta)
+    }
+
+    /// Everything but the names, which it returns as [`FuncNames::decode_parts`] does.
+    fn decode_parts(data: &[u8]) -> DecodeResult<(ModuleMeta, NameParts<'_>)> {
         let mut r = Reader::new(data);
         if r.u32()? != META_MAGIC {
             return Err(DecodeError("bad magic or ABI version"));
@@ -532,11 +638,11 @@ impl ModuleMeta {
                 len: r.u32()?,
             })
         })?;
-        let func_names = r.seq(|r| r.string())?;
+        let names = FuncNames::decode_parts(&mut r)?;
         if !r.at_end() {
             return Err(DecodeError("trailing bytes"));
         }
-        Ok(ModuleMeta {
+        let meta = ModuleMeta {
             name,
             types,
             type_defs,
@@ -550,8 +656,9 @@ impl ModuleMeta {
             start,
             elems,
             datas,
-            func_names,
-        })
+            func_names: FuncNames::default(),
+        };
+        Ok((meta, names))
     }
 }
 
@@ -894,12 +1001,56 @@ mod tests {
                 offset: 0,
                 len: 4,
             }],
-            func_names: vec!["".into(), "main".into()],
+            func_names: FuncNames::Owned(vec!["".into(), "main".into()]),
         };
         let bytes = m.encode();
         assert_eq!(ModuleMeta::decode(&bytes), Ok(m));
         for cut in 0..bytes.len() {
             assert!(ModuleMeta::decode(&bytes[..cut]).is_err());
         }
+    }
+
+    /// Names read in place find each name by its offsets, and malformed offsets or UTF-8
+    /// give None instead of a panic or a wrong name.
+    #[test]
+    fn static_names_are_read_in_place() {
+        let names = vec!["".to_string(), "main".into(), "é_f".into(), "g".into()];
+        let m = ModuleMeta {
+            funcs: vec![0; 4],
+            types: vec![FuncType {
+                params: vec![],
+                results: vec![],
+            }],
+            func_names: FuncNames::Owned(names.clone()),
+            ..ModuleMeta::default()
+        };
+        let bytes: &'static [u8] = Vec::leak(m.encode());
+        let meta = ModuleMeta::decode_static(bytes).expect("decodes");
+        assert!(matches!(meta.func_names, FuncNames::Static { .. }));
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(meta.func_names.get(i as u32), Some(n.as_str()));
+        }
+        assert_eq!(meta.func_names.get(4), None);
+        assert_eq!(meta.func_display_name(0), "<wasm function 0>");
+        assert_eq!(meta.func_display_name(2), "é_f");
+        // Encoding what was read in place gives the same bytes.
+        assert_eq!(meta.encode(), bytes);
+        for cut in 0..bytes.len() {
+            assert!(ModuleMeta::decode_static(&bytes[..cut]).is_err());
+        }
+        // Offsets out of order, past the blob, or inside a UTF-8 sequence.
+        let blob: &'static [u8] = "ab\u{e9}".as_bytes();
+        let offsets = |o: &[u32]| -> &'static [u8] {
+            Vec::leak(o.iter().flat_map(|v| v.to_le_bytes()).collect())
+        };
+        let bad = FuncNames::Static {
+            offsets: offsets(&[2, 1, 9, 3, 4]),
+            blob,
+        };
+        assert_eq!(bad.get(0), None);
+        assert_eq!(bad.get(1), None);
+        assert_eq!(bad.get(2), None);
+        assert_eq!(bad.get(3), None);
+        assert_eq!(bad.get(4), None);
     }
 }

@@ -306,6 +306,17 @@ pub enum FuncNames {
 /// A name table's encoded offsets and blob (see [`FuncNames`]).
 type NameParts<'a> = (&'a [u8], &'a [u8]);
 
+/// Name `i` of an encoded table: None when its offsets are missing, out of order, past
+/// the blob, or enclose bytes that are not UTF-8.
+fn name_in<'a>(offsets: &'a [u8], blob: &'a [u8], i: usize) -> Option<&'a str> {
+    let at = |i: usize| -> Option<usize> {
+        let b = offsets.get(i.checked_mul(4)?..i.checked_mul(4)?.checked_add(4)?)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let bytes = blob.get(at(i)?..at(i.checked_add(1)?)?)?;
+    core::str::from_utf8(bytes).ok()
+}
+
 impl Default for FuncNames {
     fn default() -> FuncNames {
         FuncNames::Owned(Vec::new())
@@ -318,15 +329,7 @@ impl FuncNames {
     pub fn get(&self, index: u32) -> Option<&str> {
         match self {
             FuncNames::Owned(v) => v.get(index as usize).map(String::as_str),
-            FuncNames::Static { offsets, blob } => {
-                let at = |i: usize| -> Option<usize> {
-                    let b = offsets.get(i * 4..i * 4 + 4)?;
-                    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-                };
-                let i = index as usize;
-                let bytes = blob.get(at(i)?..at(i + 1)?)?;
-                core::str::from_utf8(bytes).ok()
-            }
+            FuncNames::Static { offsets, blob } => name_in(offsets, blob, index as usize),
         }
     }
 
@@ -510,14 +513,9 @@ impl ModuleMeta {
         let (mut meta, (offsets, blob)) = ModuleMeta::decode_parts(data)?;
         let count = (offsets.len() / 4).saturating_sub(1);
         let lookup = |i: usize| -> DecodeResult<String> {
-            let at = |i: usize| {
-                let b = &offsets[i * 4..i * 4 + 4];
-                u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize
-            };
-            let bytes = blob
-                .get(at(i)..at(i + 1))
-                .ok_or(DecodeError("bad name offsets"))?;
-            String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError("bad utf-8"))
+            name_in(offsets, blob, i)
+                .map(str::to_string)
+                .ok_or(DecodeError("bad function name"))
         };
         meta.func_names = FuncNames::Owned((0..count).map(lookup).collect::<DecodeResult<_>>()?);
         Ok(meta)

@@ -88,7 +88,7 @@ impl<'a> Reader<'a> {
     pub fn at_end(&self) -> bool {
         self.pos == self.data.len()
     }
-    pub fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
         let end = self
             .pos
             .checked_add(n)

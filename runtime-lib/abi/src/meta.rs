@@ -306,6 +306,11 @@ pub enum FuncNames {
 /// A name table's encoded offsets and blob (see [`FuncNames`]).
 type NameParts<'a> = (&'a [u8], &'a [u8]);
 
+/// How many names an encoded table's offsets delimit.
+fn name_count(offsets: &[u8]) -> usize {
+    (offsets.len() / 4).saturating_sub(1)
+}
+
 /// Name `i` of an encoded table: None when its offsets are missing, out of order, past
 /// the blob, or enclose bytes that are not UTF-8.
 fn name_in<'a>(offsets: &'a [u8], blob: &'a [u8], i: usize) -> Option<&'a str> {
@@ -336,7 +341,7 @@ impl FuncNames {
     fn encode(&self, w: &mut Writer) {
         let count = match self {
             FuncNames::Owned(v) => v.len(),
-            FuncNames::Static { offsets, .. } => (offsets.len() / 4).saturating_sub(1),
+            FuncNames::Static { offsets, .. } => name_count(offsets),
         };
         let names: Vec<&str> = (0..count as u32)
             .map(|i| self.get(i).unwrap_or(""))
@@ -508,10 +513,13 @@ impl ModuleMeta {
         w.buf
     }
 
-    /// Decodes metadata, the function names included (each into a `String`).
+    /// Decodes metadata, the function names included (each into a `String`), from bytes
+    /// that need not outlive it: the round-trip tests' decode. The runtime decodes with
+    /// [`ModuleMeta::decode_static`].
+    #[cfg(test)]
     pub fn decode(data: &[u8]) -> DecodeResult<ModuleMeta> {
         let (mut meta, (offsets, blob)) = ModuleMeta::decode_parts(data)?;
-        let count = (offsets.len() / 4).saturating_sub(1);
+        let count = name_count(offsets);
         let lookup = |i: usize| -> DecodeResult<String> {
             name_in(offsets, blob, i)
                 .map(str::to_string)

@@ -8,9 +8,9 @@
 //! The import policy lives here too ([`accepts_import`]): which imports a module may have.
 
 use aot_abi::{
-    CompositeType, ConstExpr, ConstOp, DataSegment, DefinedGlobal, DefinedTable, ElemSegment,
-    Export, ExternKind, FieldType, FuncType, GlobalType, HeapType, Import, ImportKind, MemoryType,
-    ModuleMeta, RefType, SegmentMode, TableType, TypeDef, ValType,
+    CompositeType, ConstExpr, ConstOp, DataSegment, DefinedGlobal, DefinedTable, ElemItems,
+    ElemSegment, Export, ExternKind, FieldType, FuncType, GlobalType, HeapType, Import, ImportKind,
+    MemoryType, ModuleMeta, RefType, SegmentMode, TableType, TypeDef, ValType,
 };
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 
@@ -442,18 +442,18 @@ pub fn parse<'a>(
                     };
                     let (ty, items) = match e.items {
                         wasmparser::ElementItems::Functions(r) => {
-                            let mut items = Vec::new();
+                            let mut funcs = Vec::new();
                             for f in r {
-                                items.push(ConstExpr(vec![ConstOp::RefFunc(f.map_err(perr)?)]));
+                                funcs.push(f.map_err(perr)?);
                             }
-                            (ValType::FuncRef, items)
+                            (ValType::FuncRef, ElemItems::Funcs(funcs))
                         }
                         wasmparser::ElementItems::Expressions(rt, r) => {
                             let mut items = Vec::new();
                             for x in r {
                                 items.push(const_expr(file, &x.map_err(perr)?)?);
                             }
-                            (reftype(file, rt)?, items)
+                            (reftype(file, rt)?, ElemItems::from_exprs(items))
                         }
                     };
                     info.meta.elems.push(ElemSegment { mode, ty, items });

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use crate::module::ModuleInfo;
 use crate::scan::BodyFacts;
-use aot_abi::{ConstExpr, ConstOp, ExternKind, ModuleMeta, ValType};
+use aot_abi::{ConstExpr, ConstOp, ElemItem, ExternKind, ModuleMeta, ValType};
 
 /// The key of an element with no known function: no type has it.
 pub const NO_KEY: u32 = u32::MAX;
@@ -92,7 +92,7 @@ fn contents(info: &ModuleInfo, t: u32) -> Option<StaticTable> {
     let def = &meta.tables[(t - info.num_imported_tables) as usize];
     let fill = match &def.init {
         None => None,
-        Some(e) => element(info, e),
+        Some(e) => ElemItem::Expr(e).func().and_then(|f| defined(info, f)),
     };
     let mut elems = vec![fill; usize::try_from(ty.min).ok()?];
     for seg in &meta.elems {
@@ -109,7 +109,7 @@ fn contents(info: &ModuleInfo, t: u32) -> Option<StaticTable> {
             return None;
         }
         for (i, item) in seg.items.iter().enumerate() {
-            elems[start as usize + i] = element(info, item);
+            elems[start as usize + i] = item.func().and_then(|f| defined(info, f));
         }
     }
     let known = elems.iter().filter(|e| e.is_some()).count() as u64;
@@ -120,12 +120,9 @@ fn contents(info: &ModuleInfo, t: u32) -> Option<StaticTable> {
     Some(StaticTable { len: ty.min, elems })
 }
 
-/// The defined function an element expression gives, if it is one.
-fn element(info: &ModuleInfo, e: &ConstExpr) -> Option<u32> {
-    match e.0.as_slice() {
-        [ConstOp::RefFunc(f)] => f.checked_sub(info.num_imported_funcs),
-        _ => None,
-    }
+/// Function `f`'s index among the defined functions, if it is one.
+fn defined(info: &ModuleInfo, f: u32) -> Option<u32> {
+    f.checked_sub(info.num_imported_funcs)
 }
 
 /// The value of an integer constant expression (a segment offset), as an unsigned

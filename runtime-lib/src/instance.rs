@@ -22,10 +22,10 @@ use std::sync::{LazyLock, Mutex};
 use crate::Locked;
 
 use aot_abi::{
-    ABI_VERSION, ArrayCallFn, BoundsMode, ConstExpr, ConstOp, ExternKind, FuncType, GlobalType,
-    ImportKind, MemoryType, ModuleDescriptor, ModuleMeta, SegmentMode, TableType, TrapKind,
-    VMCTX_INSTANCE, VMCTX_STORE, VMFuncRef, VMFunctionImport, VMGlobal, VMMemoryDef, VMOffsets,
-    ValRaw,
+    ABI_VERSION, ArrayCallFn, BoundsMode, ConstExpr, ConstOp, ElemItem, ExternKind, FuncType,
+    GlobalType, ImportKind, MemoryType, ModuleDescriptor, ModuleMeta, SegmentMode, TableType,
+    TrapKind, VMCTX_INSTANCE, VMCTX_STORE, VMFuncRef, VMFunctionImport, VMGlobal, VMMemoryDef,
+    VMOffsets, ValRaw,
 };
 
 use crate::memory::{Memory, Placement};
@@ -106,7 +106,11 @@ fn decode_and_check(desc: &'static ModuleDescriptor) -> Result<ModuleMeta, Strin
             desc.num_trampolines
         ));
     }
-    let func_types_ok = meta.funcs.iter().all(|&t| (t as usize) < ntypes)
+    let func_types_ok = meta
+        .funcs
+        .iter()
+        .max()
+        .is_none_or(|&t| (t as usize) < ntypes)
         && meta
             .imports
             .iter()
@@ -673,8 +677,14 @@ pub fn instantiate_in(
         // Sized up front: growing by reallocation churns musl's allocator (see eval_const).
         let mut items = Vec::with_capacity(seg.items.len());
         let held = store.gc().host_roots().len();
-        for e in &seg.items {
-            let v = eval_const_in(e, &env).map_err(|e| {
+        for item in seg.items.iter() {
+            let v = match item {
+                ElemItem::Func(f) => funcref_addr(f)
+                    .map(|a| ValRaw::from_u64(a as u64))
+                    .ok_or_else(|| ConstFail::Malformed(format!("ref.func {f} out of range"))),
+                ElemItem::Expr(e) => eval_const_in(e, &env),
+            };
+            let v = v.map_err(|e| {
                 // The items held so far go with the failed instantiation.
                 store.gc().host_roots().truncate(held);
                 bad_const(format!("element segment {i}"), e)
@@ -1187,8 +1197,8 @@ impl Instance {
 pub(crate) mod test_support {
     use super::*;
     use aot_abi::{
-        DataSegment, DefinedGlobal, DefinedTable, ElemSegment, Export, Import, TableType,
-        VMTableDef, ValType,
+        DataSegment, DefinedGlobal, DefinedTable, ElemItems, ElemSegment, Export, Import,
+        TableType, VMTableDef, ValType,
     };
 
     pub fn ft(params: &[ValType], results: &[ValType]) -> FuncType {
@@ -1252,15 +1262,17 @@ pub(crate) mod test_support {
         ElemSegment {
             mode,
             ty: ValType::FuncRef,
-            items: funcs
-                .iter()
-                .map(|f| {
-                    ConstExpr(vec![match f {
-                        Some(i) => ConstOp::RefFunc(*i),
-                        None => ConstOp::RefNull(ValType::FuncRef),
-                    }])
-                })
-                .collect(),
+            items: ElemItems::from_exprs(
+                funcs
+                    .iter()
+                    .map(|f| {
+                        ConstExpr(vec![match f {
+                            Some(i) => ConstOp::RefFunc(*i),
+                            None => ConstOp::RefNull(ValType::FuncRef),
+                        }])
+                    })
+                    .collect(),
+            ),
         }
     }
 
@@ -1464,7 +1476,7 @@ mod tests {
     use super::test_support::*;
     use super::*;
     use crate::linker::Linker;
-    use aot_abi::{DefinedGlobal, ElemSegment, VMTableDef, ValType};
+    use aot_abi::{DefinedGlobal, ElemItems, ElemSegment, VMTableDef, ValType};
 
     fn host_global(ty: ValType, v: u64) -> GlobalRef {
         GlobalRef::host(GlobalType { ty, mutable: false }, ValRaw::from_u64(v))
@@ -2045,7 +2057,7 @@ mod tests {
             elems: vec![ElemSegment {
                 mode: SegmentMode::Passive,
                 ty: ValType::FuncRef,
-                items: vec![ConstExpr(vec![ConstOp::RefFunc(7)])],
+                items: ElemItems::Funcs(vec![7]),
             }],
             ..meta
         };

@@ -142,6 +142,16 @@ impl<'a> Reader<'a> {
             None
         })
     }
+    /// A `seq` of `u32`s, read in one pass over one slice (a large module's function
+    /// types are 100,000 of them, read at every start-up).
+    pub fn seq_u32(&mut self) -> DecodeResult<Vec<u32>> {
+        let n = self.u32()? as usize;
+        let bytes = self.take(n.checked_mul(4).ok_or(DecodeError("length overflow"))?)?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
     pub fn seq<T>(
         &mut self,
         mut f: impl FnMut(&mut Reader<'a>) -> DecodeResult<T>,

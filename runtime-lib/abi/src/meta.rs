@@ -252,7 +252,80 @@ pub enum SegmentMode {
 pub struct ElemSegment {
     pub mode: SegmentMode,
     pub ty: ValType,
-    pub items: Vec<ConstExpr>,
+    pub items: ElemItems,
+}
+
+/// An element segment's items.
+///
+/// Nearly every segment a toolchain emits lists only functions (`ref.func i` each). Those
+/// are held as plain indices: decoding a constant expression per element costs an
+/// allocation each, and a large program's start-up paid one per element of its function
+/// table (clang.wasm: 40,000).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ElemItems {
+    /// Item `k` is `ref.func funcs[k]`.
+    Funcs(Vec<u32>),
+    /// Any other items: `ref.null`, `global.get`, GC constants, extended constants.
+    Exprs(Vec<ConstExpr>),
+}
+
+/// One item of an [`ElemItems`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElemItem<'a> {
+    Func(u32),
+    Expr(&'a ConstExpr),
+}
+
+impl ElemItems {
+    /// The items `exprs` lists, as plain function indices when each is one `ref.func`.
+    pub fn from_exprs(exprs: Vec<ConstExpr>) -> ElemItems {
+        let funcs: Option<Vec<u32>> = exprs
+            .iter()
+            .map(|e| match e.0.as_slice() {
+                [ConstOp::RefFunc(f)] => Some(*f),
+                _ => None,
+            })
+            .collect();
+        match funcs {
+            Some(funcs) => ElemItems::Funcs(funcs),
+            None => ElemItems::Exprs(exprs),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ElemItems::Funcs(f) => f.len(),
+            ElemItems::Exprs(e) => e.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = ElemItem<'_>> {
+        let (funcs, exprs) = match self {
+            ElemItems::Funcs(f) => (f.as_slice(), &[][..]),
+            ElemItems::Exprs(e) => (&[][..], e.as_slice()),
+        };
+        funcs
+            .iter()
+            .map(|&f| ElemItem::Func(f))
+            .chain(exprs.iter().map(ElemItem::Expr))
+    }
+}
+
+impl ElemItem<'_> {
+    /// The function this item names, when it is `ref.func` alone.
+    pub fn func(self) -> Option<u32> {
+        match self {
+            ElemItem::Func(f) => Some(f),
+            ElemItem::Expr(e) => match e.0.as_slice() {
+                [ConstOp::RefFunc(f)] => Some(*f),
+                _ => None,
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -502,7 +575,16 @@ impl ModuleMeta {
         w.seq(&self.elems, |w, e| {
             enc_mode(w, &e.mode);
             enc_valtype(w, e.ty);
-            w.seq(&e.items, enc_expr);
+            match &e.items {
+                ElemItems::Funcs(f) => {
+                    w.u8(0);
+                    w.seq(f, |w, i| w.u32(*i));
+                }
+                ElemItems::Exprs(x) => {
+                    w.u8(1);
+                    w.seq(x, enc_expr);
+                }
+            }
         });
         w.seq(&self.datas, |w, d| {
             enc_mode(w, &d.mode);
@@ -599,7 +681,7 @@ impl ModuleMeta {
             };
             Ok(Import { module, name, kind })
         })?;
-        let funcs = r.seq(|r| r.u32())?;
+        let funcs = r.seq_u32()?;
         let tables = r.seq(|r| {
             let ty = dec_table(r)?;
             let init = if r.bool()? { Some(dec_expr(r)?) } else { None };
@@ -612,7 +694,7 @@ impl ModuleMeta {
                 init: dec_expr(r)?,
             })
         })?;
-        let tags = r.seq(|r| r.u32())?;
+        let tags = r.seq_u32()?;
         let exports = r.seq(|r| {
             let name = r.string()?;
             let kind = match r.u8()? {
@@ -634,7 +716,11 @@ impl ModuleMeta {
             Ok(ElemSegment {
                 mode: dec_mode(r)?,
                 ty: dec_valtype(r)?,
-                items: r.seq(dec_expr)?,
+                items: match r.u8()? {
+                    0 => ElemItems::Funcs(r.seq_u32()?),
+                    1 => ElemItems::Exprs(r.seq(dec_expr)?),
+                    _ => return Err(DecodeError("bad element items")),
+                },
             })
         })?;
         let datas = r.seq(|r| {
@@ -994,14 +1080,24 @@ mod tests {
                 },
             ],
             start: Some(1),
-            elems: vec![ElemSegment {
-                mode: SegmentMode::Active {
-                    index: 0,
-                    offset: ConstExpr(vec![ConstOp::I32Const(1)]),
+            elems: vec![
+                ElemSegment {
+                    mode: SegmentMode::Active {
+                        index: 0,
+                        offset: ConstExpr(vec![ConstOp::I32Const(1)]),
+                    },
+                    ty: ValType::FuncRef,
+                    items: ElemItems::Funcs(vec![1]),
                 },
-                ty: ValType::FuncRef,
-                items: vec![ConstExpr(vec![ConstOp::RefFunc(1)])],
-            }],
+                ElemSegment {
+                    mode: SegmentMode::Passive,
+                    ty: ValType::FuncRef,
+                    items: ElemItems::Exprs(vec![
+                        ConstExpr(vec![ConstOp::RefNull(ValType::FuncRef)]),
+                        ConstExpr(vec![ConstOp::RefFunc(0)]),
+                    ]),
+                },
+            ],
             datas: vec![DataSegment {
                 mode: SegmentMode::Passive,
                 offset: 0,
@@ -1014,6 +1110,33 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(ModuleMeta::decode(&bytes[..cut]).is_err());
         }
+    }
+
+    /// Segments of `ref.func`s alone are held as indices; any other item keeps them all
+    /// as expressions, in order.
+    #[test]
+    fn element_items_compact_only_plain_functions() {
+        let f = |i| ConstExpr(vec![ConstOp::RefFunc(i)]);
+        let null = ConstExpr(vec![ConstOp::RefNull(ValType::FuncRef)]);
+        let plain = ElemItems::from_exprs(vec![f(3), f(1), f(3)]);
+        assert_eq!(plain, ElemItems::Funcs(vec![3, 1, 3]));
+        assert_eq!(
+            plain.iter().collect::<Vec<_>>(),
+            [ElemItem::Func(3), ElemItem::Func(1), ElemItem::Func(3)]
+        );
+        let mixed = ElemItems::from_exprs(vec![f(3), null.clone(), f(2)]);
+        assert_eq!(mixed.len(), 3);
+        assert_eq!(
+            mixed.iter().map(ElemItem::func).collect::<Vec<_>>(),
+            [Some(3), None, Some(2)]
+        );
+        let offset = ConstExpr(vec![
+            ConstOp::GlobalGet(0),
+            ConstOp::RefFunc(1),
+            ConstOp::I32Add,
+        ]);
+        assert_eq!(ElemItem::Expr(&offset).func(), None);
+        assert!(ElemItems::from_exprs(vec![]).is_empty());
     }
 
     /// Names read in place find each name by its offsets, and malformed offsets or UTF-8

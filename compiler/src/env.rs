@@ -1181,11 +1181,19 @@ impl<'a> FuncEnv<'a> {
         self.call_code(b, type_index, code, callee_vmctx, args, kind)
     }
 
-    /// ref.func: the address of this instance's `VMFuncRef` for function `index`.
-    pub fn ref_func(&mut self, b: &mut FunctionBuilder, index: u32) -> Value {
+    /// ref.func: the address of this instance's `VMFuncRef` for function `index`, if it
+    /// has one (every function validation allows `ref.func` of does).
+    pub fn ref_func(&mut self, b: &mut FunctionBuilder, index: u32) -> Option<Value> {
+        let info = self.module.info;
+        let slot = info
+            .meta
+            .funcref_slots
+            .slot(info.num_imported_funcs, index)?;
         let vmctx = self.vmctx();
-        b.ins()
-            .iadd_imm_u(vmctx, self.module.offsets.funcref(index) as i64)
+        Some(
+            b.ins()
+                .iadd_imm_u(vmctx, self.module.offsets.funcref(slot) as i64),
+        )
     }
 
     /// The runtime's canonical id of module type `t` (a u32).

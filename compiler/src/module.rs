@@ -518,6 +518,7 @@ pub fn parse<'a>(
         }
     }
     info.meta.func_names = aot_abi::meta::FuncNames::Owned(func_names);
+    info.meta.funcref_slots = aot_abi::FuncrefSlots::of(&info.meta);
     check_gc_without_threads(&info)?;
     Ok(info)
 }

@@ -106,6 +106,9 @@ fn decode_and_check(desc: &'static ModuleDescriptor) -> Result<ModuleMeta, Strin
             desc.num_trampolines
         ));
     }
+    if !meta.funcref_slots.fits(defined as u32) {
+        return Err("funcref slots of functions that do not exist".into());
+    }
     let func_types_ok = meta
         .funcs
         .iter()
@@ -529,22 +532,20 @@ pub fn instantiate_in(
         tags.push(tag);
     }
 
-    // A defined function's VMFuncRef is written only when something can reference it: a
-    // constant expression evaluated below (element segments, globals, table initialisers)
-    // or an export. Validation allows `ref.func` in code only for functions named there
-    // (the module's C.refs), so generated code never reads any other slot; for a module of
-    // 100,000 functions the untouched slots are megabytes of the vmctx never faulted in.
+    // Only the defined functions something can reference have a VMFuncRef slot
+    // (`FuncrefSlots`); each is written when a constant expression evaluated below
+    // (element segments, globals, table initialisers) or an export names it.
     // SAFETY: the compiler emits `num_funcs` code pointers (count checked in module_meta).
     let code = unsafe { crate::raw_slice(desc.funcs, desc.num_funcs) };
     let imported_funcs = nfuncs;
-    let write_funcref = |index: u32| {
+    let write_funcref = |index: u32, slot: u32| {
         if let Some(&code) = index
             .checked_sub(imported_funcs)
             .and_then(|i| code.get(i as usize))
         {
             let type_id = type_ids[meta.funcs[index as usize] as usize];
             ctx.write(
-                offsets.funcref(index),
+                offsets.funcref(slot),
                 VMFuncRef {
                     code,
                     vmctx,
@@ -553,9 +554,12 @@ pub fn instantiate_in(
             );
         }
     };
+    let funcref_slot = |index: u32| meta.funcref_slots.slot(imported_funcs, index);
     for e in &meta.exports {
-        if e.kind == ExternKind::Func {
-            write_funcref(e.index);
+        if e.kind == ExternKind::Func
+            && let Some(slot) = funcref_slot(e.index)
+        {
+            write_funcref(e.index, slot);
         }
     }
 
@@ -596,9 +600,9 @@ pub fn instantiate_in(
     }
 
     let funcref_addr = |i: u32| {
-        (i < offsets.counts.funcs).then(|| {
-            write_funcref(i);
-            vmctx as usize + offsets.funcref(i) as usize
+        funcref_slot(i).map(|slot| {
+            write_funcref(i, slot);
+            vmctx as usize + offsets.funcref(slot) as usize
         })
     };
     let bad_const = |what: String, fail: ConstFail| match fail {
@@ -1036,14 +1040,15 @@ impl Instance {
         trampolines.get(t).copied()
     }
 
-    /// The `VMFuncRef` of function `index` (the pointer a funcref value holds). Written at
-    /// instantiation for imported and exported functions and those constant expressions
-    /// name (all that Wasm code can take a reference to); any other's is zero.
+    /// The `VMFuncRef` of function `index` (the pointer a funcref value holds), written at
+    /// instantiation. Imported and exported functions and those constant expressions name
+    /// have one (all that Wasm code can take a reference to); any other has none.
     pub fn funcref(&self, index: u32) -> Option<*const VMFuncRef> {
-        (index < self.offsets.counts.funcs).then(|| {
-            self.vmctx
-                .wrapping_add(self.offsets.funcref(index) as usize) as *const VMFuncRef
-        })
+        let slot = self
+            .meta
+            .funcref_slots
+            .slot(self.offsets.counts.imported_funcs, index)?;
+        Some(self.vmctx.wrapping_add(self.offsets.funcref(slot) as usize) as *const VMFuncRef)
     }
 
     /// The export called `name`.
@@ -1294,6 +1299,11 @@ pub(crate) mod test_support {
         data: &[u8],
         code: &[*const u8],
     ) -> &'static ModuleDescriptor {
+        // What the compiler sets once a module is parsed.
+        let meta = ModuleMeta {
+            funcref_slots: aot_abi::FuncrefSlots::of(meta),
+            ..meta.clone()
+        };
         let meta_bytes = meta.encode().leak();
         let data = data.to_vec().leak();
         let code = code.to_vec().leak();

@@ -680,7 +680,14 @@ impl Translator<'_, '_, '_> {
                 self.switch_to(next);
             }
             O::RefFunc { function_index } => {
-                let v = self.env.ref_func(self.b, function_index);
+                let v = self.env.ref_func(self.b, function_index).ok_or_else(|| {
+                    // Validation allows ref.func only for the functions FuncrefSlots marks.
+                    CompileError::new(
+                        self.file,
+                        Some(offset),
+                        format!("internal error: ref.func {function_index} has no funcref slot"),
+                    )
+                })?;
                 self.push(v);
             }
             O::TableGet { table } => {

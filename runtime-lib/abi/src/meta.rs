@@ -357,6 +357,109 @@ pub struct ModuleMeta {
     pub datas: Vec<DataSegment>,
     /// Name of every function from the name section, by function index; empty = unnamed.
     pub func_names: FuncNames,
+    /// The defined functions with a `VMFuncRef` slot: [`FuncrefSlots::of`] this module,
+    /// which the compiler sets once the module is parsed.
+    pub funcref_slots: FuncrefSlots,
+}
+
+/// Which defined functions have a `VMFuncRef` in the vmctx, numbered densely after the
+/// imported functions (each of which has one).
+///
+/// A function needs one only if something can take a reference to it: an export, an
+/// element segment, a global's or a table's initialiser names it. That is the module's
+/// C.refs, so validation allows `ref.func` in code for these functions only. clang.wasm
+/// has 133,000 functions, 40,000 of them in its table: with a slot for every function its
+/// vmctx held 3 MB of them, and writing the referenced ones at start-up faulted in nearly
+/// every page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FuncrefSlots {
+    /// Bit `d % 64` of word `d / 64` is set when defined function `d` has a slot.
+    words: Vec<u64>,
+    /// Per word, the slots of the words before it.
+    before: Vec<u32>,
+}
+
+impl FuncrefSlots {
+    /// The slots `meta` needs (its C.refs among its defined functions).
+    pub fn of(meta: &ModuleMeta) -> FuncrefSlots {
+        let imported = meta.imported_funcs();
+        let defined = (meta.funcs.len() as u32).saturating_sub(imported);
+        let mut words = vec![0u64; defined.div_ceil(64) as usize];
+        let mut mark = |f: u32| {
+            if let Some(d) = f.checked_sub(imported).filter(|d| *d < defined) {
+                words[(d / 64) as usize] |= 1 << (d % 64);
+            }
+        };
+        let mark_expr = |e: &ConstExpr, mark: &mut dyn FnMut(u32)| {
+            for op in &e.0 {
+                if let ConstOp::RefFunc(f) = op {
+                    mark(*f);
+                }
+            }
+        };
+        for e in &meta.exports {
+            if e.kind == ExternKind::Func {
+                mark(e.index);
+            }
+        }
+        for g in &meta.globals {
+            mark_expr(&g.init, &mut mark);
+        }
+        for t in &meta.tables {
+            if let Some(init) = &t.init {
+                mark_expr(init, &mut mark);
+            }
+        }
+        for seg in &meta.elems {
+            match &seg.items {
+                ElemItems::Funcs(fs) => fs.iter().for_each(|f| mark(*f)),
+                ElemItems::Exprs(es) => es.iter().for_each(|e| mark_expr(e, &mut mark)),
+            }
+        }
+        FuncrefSlots::from_words(words)
+    }
+
+    fn from_words(words: Vec<u64>) -> FuncrefSlots {
+        let before = words
+            .iter()
+            .scan(0u32, |n, w| {
+                let at = *n;
+                *n += w.count_ones();
+                Some(at)
+            })
+            .collect();
+        FuncrefSlots { words, before }
+    }
+
+    /// The defined functions with a slot.
+    pub fn count(&self) -> u32 {
+        match (self.before.last(), self.words.last()) {
+            (Some(n), Some(w)) => n + w.count_ones(),
+            _ => 0,
+        }
+    }
+
+    /// The slot of function `index` of a module with `imported` imported functions, if it
+    /// has one: its own index for an imported function, `imported` plus its rank among the
+    /// defined functions with a slot for a defined one.
+    pub fn slot(&self, imported: u32, index: u32) -> Option<u32> {
+        let Some(d) = index.checked_sub(imported) else {
+            return Some(index);
+        };
+        let (w, bit) = ((d / 64) as usize, d % 64);
+        let word = *self.words.get(w)?;
+        (word >> bit & 1 == 1)
+            .then(|| imported + self.before[w] + (word & ((1u64 << bit) - 1)).count_ones())
+    }
+
+    /// Whether every marked function is one of `defined` defined functions.
+    pub fn fits(&self, defined: u32) -> bool {
+        self.words.len() == defined.div_ceil(64) as usize
+            && self
+                .words
+                .last()
+                .is_none_or(|w| defined.is_multiple_of(64) || w >> (defined % 64) == 0)
+    }
 }
 
 /// The function names of a module, by function index ("" = unnamed). Encoded as a count,
@@ -467,7 +570,7 @@ impl ModuleMeta {
             defined_memories: self.memories.len() as u32,
             defined_globals: self.globals.len() as u32,
             types: self.types.len() as u32,
-            funcs: self.funcs.len() as u32,
+            funcref_slots: count(|k| matches!(k, ImportKind::Func(_))) + self.funcref_slots.count(),
         }
     }
 
@@ -591,6 +694,7 @@ impl ModuleMeta {
             w.u32(d.offset);
             w.u32(d.len);
         });
+        w.seq(&self.funcref_slots.words, |w, b| w.u64(*b));
         self.func_names.encode(&mut w);
         w.buf
     }
@@ -730,6 +834,7 @@ impl ModuleMeta {
                 len: r.u32()?,
             })
         })?;
+        let funcref_slots = FuncrefSlots::from_words(r.seq(|r| r.u64())?);
         let names = FuncNames::decode_parts(&mut r)?;
         if !r.at_end() {
             return Err(DecodeError("trailing bytes"));
@@ -749,6 +854,7 @@ impl ModuleMeta {
             elems,
             datas,
             func_names: FuncNames::default(),
+            funcref_slots,
         };
         Ok((meta, names))
     }
@@ -988,7 +1094,7 @@ mod tests {
 
     #[test]
     fn meta_round_trips() {
-        let m = ModuleMeta {
+        let mut m = ModuleMeta {
             name: Some("m".into()),
             types: vec![
                 FuncType {
@@ -1104,12 +1210,79 @@ mod tests {
                 len: 4,
             }],
             func_names: FuncNames::Owned(vec!["".into(), "main".into()]),
+            funcref_slots: FuncrefSlots::default(),
         };
+        m.funcref_slots = FuncrefSlots::of(&m);
+        assert_eq!(m.funcref_slots.count(), 1, "main, exported and an element");
         let bytes = m.encode();
         assert_eq!(ModuleMeta::decode(&bytes), Ok(m));
         for cut in 0..bytes.len() {
             assert!(ModuleMeta::decode(&bytes[..cut]).is_err());
         }
+    }
+
+    /// Exports, elements and initialisers name the functions with a slot; slots number
+    /// the imported functions first, then the marked defined ones in index order.
+    #[test]
+    fn funcref_slots_are_dense_and_in_index_order() {
+        let imports: Vec<Import> = (0..2)
+            .map(|i| Import {
+                module: "m".into(),
+                name: format!("f{i}"),
+                kind: ImportKind::Func(0),
+            })
+            .collect();
+        let f = |i| ConstExpr(vec![ConstOp::RefFunc(i)]);
+        // 2 imported and 200 defined functions (2..202).
+        let m = ModuleMeta {
+            imports,
+            funcs: vec![0; 202],
+            exports: vec![Export {
+                name: "e".into(),
+                kind: ExternKind::Func,
+                index: 150,
+            }],
+            globals: vec![DefinedGlobal {
+                ty: GlobalType {
+                    ty: ValType::FuncRef,
+                    mutable: false,
+                },
+                init: f(70),
+            }],
+            elems: vec![
+                ElemSegment {
+                    mode: SegmentMode::Declared,
+                    ty: ValType::FuncRef,
+                    items: ElemItems::Funcs(vec![201, 3, 1, 3]),
+                },
+                ElemSegment {
+                    mode: SegmentMode::Passive,
+                    ty: ValType::FuncRef,
+                    items: ElemItems::Exprs(vec![
+                        ConstExpr(vec![ConstOp::RefNull(ValType::FuncRef)]),
+                        f(66),
+                    ]),
+                },
+            ],
+            ..ModuleMeta::default()
+        };
+        let s = FuncrefSlots::of(&m);
+        assert_eq!(s.count(), 5, "3, 66, 70, 150, 201");
+        assert_eq!(m.counts().funcref_slots, 2, "counts() reads the field");
+        let m = ModuleMeta {
+            funcref_slots: s.clone(),
+            ..m
+        };
+        assert_eq!(m.counts().funcref_slots, 2 + 5);
+        let slots: Vec<(u32, u32)> = (0..210).filter_map(|i| Some((i, s.slot(2, i)?))).collect();
+        assert_eq!(
+            slots,
+            [(0, 0), (1, 1), (3, 2), (66, 3), (70, 4), (150, 5), (201, 6)]
+        );
+        assert!(s.fits(200));
+        assert!(!s.fits(199), "function 201 is not one of 199 defined");
+        assert!(!s.fits(400), "one word too few");
+        assert!(FuncrefSlots::default().fits(0));
     }
 
     /// Segments of `ref.func`s alone are held as indices; any other item keeps them all

@@ -17,7 +17,9 @@
 //! gc_types          [*const VMGcTypeInfo; ntypes]  8-aligned; the runtime's info of each
 //!                                             struct/array type (null for function types)
 //! tags              [*const VMTag; ntags]     every tag, imported first; identity = address
-//! funcrefs          [VMFuncRef; nfuncs]       one per function, imported ones copied
+//! funcrefs          [VMFuncRef; nslots]       one per imported function (copied) and
+//!                                             per defined function something can take a
+//!                                             reference to (`meta::FuncrefSlots`)
 //! ```
 //!
 //! Every vmctx of a program points at the same [`VMStoreContext`]: what generated code and
@@ -203,8 +205,9 @@ pub struct VMCounts {
     pub types: u32,
     /// All tags, imported and defined.
     pub tags: u32,
-    /// All functions, imported and defined.
-    pub funcs: u32,
+    /// `VMFuncRef` slots: every imported function, then the defined functions of
+    /// [`crate::meta::FuncrefSlots`].
+    pub funcref_slots: u32,
 }
 
 /// Byte offsets of every field of a module's vmctx.
@@ -254,7 +257,7 @@ impl VMOffsets {
         let gc_types = align(type_ids + c.types * 4, 8);
         let tags = gc_types + c.types * ptr;
         let funcrefs = tags + c.tags * ptr;
-        let size = align(funcrefs + c.funcs * VMFUNCREF_SIZE, 16);
+        let size = align(funcrefs + c.funcref_slots * VMFUNCREF_SIZE, 16);
         VMOffsets {
             counts: c,
             imported_funcs,
@@ -304,8 +307,9 @@ impl VMOffsets {
     pub fn tag(&self, i: u32) -> u32 {
         self.tags + i * crate::POINTER_SIZE
     }
-    pub fn funcref(&self, i: u32) -> u32 {
-        self.funcrefs + i * VMFUNCREF_SIZE
+    /// The `VMFuncRef` of funcref slot `slot` (see [`crate::meta::FuncrefSlots::slot`]).
+    pub fn funcref(&self, slot: u32) -> u32 {
+        self.funcrefs + slot * VMFUNCREF_SIZE
     }
 }
 
@@ -368,7 +372,7 @@ mod tests {
             defined_globals: 5,
             types: 7,
             tags: 2,
-            funcs: 9,
+            funcref_slots: 9,
         });
         assert_eq!(o.imported_func(0), 16);
         assert_eq!(o.imported_tables, 16 + 3 * 16);

@@ -312,7 +312,7 @@ pub fn parse<'a>(
                     let (offset, imp) = imp.map_err(perr)?;
                     let kind = match imp.ty {
                         wasmparser::TypeRef::Func(t) | wasmparser::TypeRef::FuncExact(t) => {
-                            info.meta.funcs.push(t);
+                            info.meta.funcs.to_mut().push(t);
                             info.num_imported_funcs += 1;
                             ImportKind::Func(t)
                         }
@@ -366,7 +366,7 @@ pub fn parse<'a>(
             }
             Payload::FunctionSection(r) => {
                 for t in r {
-                    info.meta.funcs.push(t.map_err(perr)?);
+                    info.meta.funcs.to_mut().push(t.map_err(perr)?);
                 }
             }
             Payload::TableSection(r) => {

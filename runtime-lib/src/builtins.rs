@@ -703,7 +703,7 @@ mod tests {
                 import("spectest", "table", spectest_table.clone()),
                 import("spectest", "table", spectest_table),
             ],
-            funcs: vec![0],
+            funcs: vec![0].into(),
             tables: vec![funcref_table(3, Some(5))],
             elems: vec![
                 elem(SegmentMode::Passive, &[Some(0), None, Some(0)]),

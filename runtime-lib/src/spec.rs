@@ -687,7 +687,7 @@ mod tests {
         let i32_ = ValType::I32;
         let m0 = ModuleMeta {
             types: vec![ft(&[], &[i32_]), ft(&[i32_], &[i32_])],
-            funcs: vec![0, 1],
+            funcs: vec![0, 1].into(),
             memories: vec![memory_type(1, None)],
             globals: vec![global(i32_, true, i32c(7))],
             datas: vec![data(active(0, 0), 0, 1)],
@@ -701,32 +701,32 @@ mod tests {
         let m1 = ModuleMeta {
             types: vec![ft(&[], &[i32_])],
             imports: vec![import("M", "f", ImportKind::Func(0))],
-            funcs: vec![0],
+            funcs: vec![0].into(),
             exports: vec![export("f2", ExternKind::Func, 0)],
             ..ModuleMeta::default()
         };
         let m2 = ModuleMeta {
             types: vec![ft(&[], &[])],
             imports: vec![import("spectest", "nonexistent", ImportKind::Func(0))],
-            funcs: vec![0],
+            funcs: vec![0].into(),
             ..ModuleMeta::default()
         };
         let m3 = ModuleMeta {
             types: vec![ft(&[], &[i32_])],
             imports: vec![import("spectest", "print_i32", ImportKind::Func(0))],
-            funcs: vec![0],
+            funcs: vec![0].into(),
             ..ModuleMeta::default()
         };
         let m4 = ModuleMeta {
             types: vec![ft(&[], &[i32_])],
-            funcs: vec![0],
+            funcs: vec![0].into(),
             tables: vec![funcref_table(1, None)],
             elems: vec![elem(active(0, 1), &[Some(0)])],
             ..ModuleMeta::default()
         };
         let m5 = ModuleMeta {
             types: vec![ft(&[], &[])],
-            funcs: vec![0, 0],
+            funcs: vec![0, 0].into(),
             exports: vec![
                 export("boom", ExternKind::Func, 0),
                 export("recurse", ExternKind::Func, 1),
@@ -736,7 +736,7 @@ mod tests {
         // A stand-in for the compiled spectest module: `print_i32` of type [i32] -> [].
         let spectest = ModuleMeta {
             types: vec![ft(&[i32_], &[])],
-            funcs: vec![0],
+            funcs: vec![0].into(),
             exports: vec![export("print_i32", ExternKind::Func, 0)],
             ..ModuleMeta::default()
         };

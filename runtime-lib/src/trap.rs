@@ -990,7 +990,7 @@ pub(crate) mod tests {
                     name: "f".into(),
                     kind: ImportKind::Func(0),
                 }],
-                funcs: vec![0; funcs.len() + 1],
+                funcs: vec![0; funcs.len() + 1].into(),
                 func_names: aot_abi::meta::FuncNames::Owned(names),
                 ..ModuleMeta::default()
             }));

@@ -68,6 +68,12 @@ impl Writer {
             None => self.u8(0),
         }
     }
+    /// Zero bytes up to a multiple of `align` from the start.
+    pub fn align(&mut self, align: usize) {
+        while !self.buf.len().is_multiple_of(align) {
+            self.buf.push(0);
+        }
+    }
     pub fn seq<T>(&mut self, items: &[T], mut f: impl FnMut(&mut Writer, &T)) {
         self.u32(items.len() as u32);
         for it in items {
@@ -141,6 +147,14 @@ impl<'a> Reader<'a> {
         } else {
             None
         })
+    }
+    /// Skips the zero bytes [`Writer::align`] wrote.
+    pub fn align(&mut self, align: usize) -> DecodeResult<()> {
+        let pad = self.pos.next_multiple_of(align) - self.pos;
+        if self.take(pad)?.iter().any(|b| *b != 0) {
+            return Err(DecodeError("bad padding"));
+        }
+        Ok(())
     }
     /// A `seq` of `u32`s, read in one pass over one slice (a large module's function
     /// types are 100,000 of them, read at every start-up).

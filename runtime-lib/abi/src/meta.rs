@@ -5,6 +5,8 @@
 //! [`ModuleMeta::encode`] into the object; the runtime reads it back with
 //! [`ModuleMeta::decode`]. Function bodies are not here: they are native code.
 
+use std::borrow::Cow;
+
 use crate::codec::{DecodeError, DecodeResult, Reader, Writer};
 use crate::vmctx::VMCounts;
 use crate::{HeapType, RefType, ValType};
@@ -344,8 +346,9 @@ pub struct ModuleMeta {
     /// means every type is a lone final function type.
     pub type_defs: Vec<TypeDef>,
     pub imports: Vec<Import>,
-    /// Type index of every function, imported first.
-    pub funcs: Vec<u32>,
+    /// Type index of every function, imported first. The runtime reads them in place from
+    /// the executable's metadata (a large module has 100,000 of them).
+    pub funcs: Cow<'static, [u32]>,
     pub tables: Vec<DefinedTable>,
     pub memories: Vec<MemoryType>,
     pub globals: Vec<DefinedGlobal>,
@@ -652,7 +655,10 @@ impl ModuleMeta {
                 }
             }
         });
-        w.seq(&self.funcs, |w, t| w.u32(*t));
+        // Aligned, so that the runtime can read them in place.
+        w.u32(self.funcs.len() as u32);
+        w.align(4);
+        self.funcs.iter().for_each(|t| w.u32(*t));
         w.seq(&self.tables, |w, t| {
             enc_table(w, &t.ty);
             match &t.init {
@@ -704,7 +710,8 @@ impl ModuleMeta {
     /// [`ModuleMeta::decode_static`].
     #[cfg(test)]
     pub fn decode(data: &[u8]) -> DecodeResult<ModuleMeta> {
-        let (mut meta, (offsets, blob)) = ModuleMeta::decode_parts(data)?;
+        let (mut meta, (offsets, blob), funcs) = ModuleMeta::decode_parts(data)?;
+        meta.funcs = Cow::Owned(u32s(funcs));
         let count = name_count(offsets);
         let lookup = |i: usize| -> DecodeResult<String> {
             name_in(offsets, blob, i)
@@ -718,13 +725,15 @@ impl ModuleMeta {
     /// Decodes metadata that lives as long as the process, leaving the function names in
     /// place ([`FuncNames::Static`]).
     pub fn decode_static(data: &'static [u8]) -> DecodeResult<ModuleMeta> {
-        let (mut meta, (offsets, blob)) = ModuleMeta::decode_parts(data)?;
+        let (mut meta, (offsets, blob), funcs) = ModuleMeta::decode_parts(data)?;
         meta.func_names = FuncNames::Static { offsets, blob };
+        meta.funcs = u32s_in_place(funcs);
         Ok(meta)
     }
 
-    /// Everything but the names, which it returns as [`FuncNames::decode_parts`] does.
-    fn decode_parts(data: &[u8]) -> DecodeResult<(ModuleMeta, NameParts<'_>)> {
+    /// Everything but the names, which it returns as [`FuncNames::decode_parts`] does, and
+    /// the function types, which it returns as their encoded bytes.
+    fn decode_parts(data: &[u8]) -> DecodeResult<(ModuleMeta, NameParts<'_>, &[u8])> {
         let mut r = Reader::new(data);
         if r.u32()? != META_MAGIC {
             return Err(DecodeError("bad magic or ABI version"));
@@ -785,7 +794,13 @@ impl ModuleMeta {
             };
             Ok(Import { module, name, kind })
         })?;
-        let funcs = r.seq_u32()?;
+        let nfuncs = r.u32()? as usize;
+        r.align(4)?;
+        let funcs = r.take(
+            nfuncs
+                .checked_mul(4)
+                .ok_or(DecodeError("length overflow"))?,
+        )?;
         let tables = r.seq(|r| {
             let ty = dec_table(r)?;
             let init = if r.bool()? { Some(dec_expr(r)?) } else { None };
@@ -844,7 +859,7 @@ impl ModuleMeta {
             types,
             type_defs,
             imports,
-            funcs,
+            funcs: Cow::Owned(Vec::new()),
             tables,
             memories,
             globals,
@@ -856,8 +871,30 @@ impl ModuleMeta {
             func_names: FuncNames::default(),
             funcref_slots,
         };
-        Ok((meta, names))
+        Ok((meta, names, funcs))
     }
+}
+
+/// Little-endian u32s.
+fn u32s(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// Little-endian u32s that live as long as the process: read in place when aligned (the
+/// encoding aligns them from its start, and the compiler aligns the whole), else copied.
+fn u32s_in_place(bytes: &'static [u8]) -> Cow<'static, [u32]> {
+    if cfg!(target_endian = "little") && bytes.as_ptr().align_offset(align_of::<u32>()) == 0 {
+        // SAFETY: the bytes are immutable for the life of the process, aligned for u32 (just
+        // checked), and every bit pattern is a u32; on a little-endian host each u32 reads
+        // as it was encoded. A trailing partial u32 is left out, as `u32s` leaves it.
+        return Cow::Borrowed(unsafe {
+            core::slice::from_raw_parts(bytes.as_ptr().cast::<u32>(), bytes.len() / 4)
+        });
+    }
+    Cow::Owned(u32s(bytes))
 }
 
 const META_MAGIC: u32 = 0x4d54_4100 | crate::ABI_VERSION;
@@ -1150,7 +1187,7 @@ mod tests {
                     kind: ImportKind::Tag(0),
                 },
             ],
-            funcs: vec![0, 0],
+            funcs: vec![0, 0].into(),
             tables: vec![DefinedTable {
                 ty: TableType {
                     elem: ValType::FuncRef,
@@ -1236,7 +1273,7 @@ mod tests {
         // 2 imported and 200 defined functions (2..202).
         let m = ModuleMeta {
             imports,
-            funcs: vec![0; 202],
+            funcs: vec![0; 202].into(),
             exports: vec![Export {
                 name: "e".into(),
                 kind: ExternKind::Func,
@@ -1316,9 +1353,14 @@ mod tests {
     /// give None instead of a panic or a wrong name.
     #[test]
     fn static_names_are_read_in_place() {
+        fn words_as_bytes(words: &'static mut [u32]) -> &'static mut [u8] {
+            let len = words.len() * 4;
+            // SAFETY: the same leaked allocation, viewed as bytes (any bit pattern is a u8).
+            unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), len) }
+        }
         let names = vec!["".to_string(), "main".into(), "é_f".into(), "g".into()];
         let m = ModuleMeta {
-            funcs: vec![0; 4],
+            funcs: vec![0, 1, 0x0102_0304, 0].into(),
             types: vec![FuncType {
                 params: vec![],
                 results: vec![],
@@ -1326,9 +1368,23 @@ mod tests {
             func_names: FuncNames::Owned(names.clone()),
             ..ModuleMeta::default()
         };
-        let bytes: &'static [u8] = Vec::leak(m.encode());
+        let encoded = m.encode();
+        // In a buffer of u32s, so that it is aligned as the compiler aligns metadata.
+        let words: &'static mut [u32] = vec![0u32; encoded.len().div_ceil(4)].leak();
+        let all: &'static mut [u8] = words_as_bytes(words);
+        all[..encoded.len()].copy_from_slice(&encoded);
+        let bytes: &'static [u8] = &all[..encoded.len()];
         let meta = ModuleMeta::decode_static(bytes).expect("decodes");
         assert!(matches!(meta.func_names, FuncNames::Static { .. }));
+        assert!(
+            matches!(meta.funcs, Cow::Borrowed(_)),
+            "types read in place"
+        );
+        assert_eq!(*meta.funcs, [0, 1, 0x0102_0304, 0]);
+        // One byte off alignment: copied, with the same values.
+        let shifted: &'static [u8] = Vec::leak([&[0u8][..], &encoded].concat());
+        let copied = ModuleMeta::decode_static(&shifted[1..]).expect("decodes");
+        assert_eq!(copied.funcs, meta.funcs);
         for (i, n) in names.iter().enumerate() {
             assert_eq!(meta.func_names.get(i as u32), Some(n.as_str()));
         }

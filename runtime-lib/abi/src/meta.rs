@@ -3,7 +3,8 @@
 //!
 //! The compiler builds a [`ModuleMeta`] from the validated Wasm and writes
 //! [`ModuleMeta::encode`] into the object; the runtime reads it back with
-//! [`ModuleMeta::decode`]. Function bodies are not here: they are native code.
+//! [`ModuleMeta::decode_static`], leaving the function names and types in place. Function
+//! bodies are not here: they are native code.
 
 use std::borrow::Cow;
 
@@ -563,8 +564,9 @@ impl ModuleMeta {
     pub fn counts(&self) -> VMCounts {
         let count =
             |f: fn(&ImportKind) -> bool| self.imports.iter().filter(|i| f(&i.kind)).count() as u32;
+        let imported_funcs = count(|k| matches!(k, ImportKind::Func(_)));
         VMCounts {
-            imported_funcs: count(|k| matches!(k, ImportKind::Func(_))),
+            imported_funcs,
             imported_tables: count(|k| matches!(k, ImportKind::Table(_))),
             imported_memories: count(|k| matches!(k, ImportKind::Memory(_))),
             imported_globals: count(|k| matches!(k, ImportKind::Global(_))),
@@ -573,7 +575,7 @@ impl ModuleMeta {
             defined_memories: self.memories.len() as u32,
             defined_globals: self.globals.len() as u32,
             types: self.types.len() as u32,
-            funcref_slots: count(|k| matches!(k, ImportKind::Func(_))) + self.funcref_slots.count(),
+            funcref_slots: imported_funcs + self.funcref_slots.count(),
         }
     }
 

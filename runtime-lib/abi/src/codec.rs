@@ -161,10 +161,7 @@ impl<'a> Reader<'a> {
     pub fn seq_u32(&mut self) -> DecodeResult<Vec<u32>> {
         let n = self.u32()? as usize;
         let bytes = self.take(n.checked_mul(4).ok_or(DecodeError("length overflow"))?)?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
+        Ok(le_u32s(bytes))
     }
     pub fn seq<T>(
         &mut self,
@@ -178,4 +175,12 @@ impl<'a> Reader<'a> {
         }
         Ok(v)
     }
+}
+
+/// The little-endian u32s of `bytes` (a trailing partial one left out).
+pub(crate) fn le_u32s(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }

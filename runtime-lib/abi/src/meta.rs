@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use crate::codec::{DecodeError, DecodeResult, Reader, Writer};
+use crate::codec::{DecodeError, DecodeResult, Reader, Writer, le_u32s};
 use crate::vmctx::VMCounts;
 use crate::{HeapType, RefType, ValType};
 
@@ -389,35 +389,32 @@ impl FuncrefSlots {
         let imported = meta.imported_funcs();
         let defined = (meta.funcs.len() as u32).saturating_sub(imported);
         let mut words = vec![0u64; defined.div_ceil(64) as usize];
-        let mut mark = |f: u32| {
+        let ref_funcs = |e: &ConstExpr| -> Vec<u32> {
+            e.0.iter()
+                .filter_map(|op| match op {
+                    ConstOp::RefFunc(f) => Some(*f),
+                    _ => None,
+                })
+                .collect()
+        };
+        let exported = meta
+            .exports
+            .iter()
+            .filter(|e| e.kind == ExternKind::Func)
+            .map(|e| e.index);
+        let initialisers = meta
+            .globals
+            .iter()
+            .map(|g| &g.init)
+            .chain(meta.tables.iter().filter_map(|t| t.init.as_ref()))
+            .flat_map(ref_funcs);
+        let elements = meta.elems.iter().flat_map(|seg| match &seg.items {
+            ElemItems::Funcs(fs) => fs.clone(),
+            ElemItems::Exprs(es) => es.iter().flat_map(ref_funcs).collect(),
+        });
+        for f in exported.chain(initialisers).chain(elements) {
             if let Some(d) = f.checked_sub(imported).filter(|d| *d < defined) {
                 words[(d / 64) as usize] |= 1 << (d % 64);
-            }
-        };
-        let mark_expr = |e: &ConstExpr, mark: &mut dyn FnMut(u32)| {
-            for op in &e.0 {
-                if let ConstOp::RefFunc(f) = op {
-                    mark(*f);
-                }
-            }
-        };
-        for e in &meta.exports {
-            if e.kind == ExternKind::Func {
-                mark(e.index);
-            }
-        }
-        for g in &meta.globals {
-            mark_expr(&g.init, &mut mark);
-        }
-        for t in &meta.tables {
-            if let Some(init) = &t.init {
-                mark_expr(init, &mut mark);
-            }
-        }
-        for seg in &meta.elems {
-            match &seg.items {
-                ElemItems::Funcs(fs) => fs.iter().for_each(|f| mark(*f)),
-                ElemItems::Exprs(es) => es.iter().for_each(|e| mark_expr(e, &mut mark)),
             }
         }
         FuncrefSlots::from_words(words)
@@ -713,7 +710,7 @@ impl ModuleMeta {
     #[cfg(test)]
     pub fn decode(data: &[u8]) -> DecodeResult<ModuleMeta> {
         let (mut meta, (offsets, blob), funcs) = ModuleMeta::decode_parts(data)?;
-        meta.funcs = Cow::Owned(u32s(funcs));
+        meta.funcs = Cow::Owned(le_u32s(funcs));
         let count = name_count(offsets);
         let lookup = |i: usize| -> DecodeResult<String> {
             name_in(offsets, blob, i)
@@ -877,26 +874,18 @@ impl ModuleMeta {
     }
 }
 
-/// Little-endian u32s.
-fn u32s(bytes: &[u8]) -> Vec<u32> {
-    bytes
-        .chunks_exact(4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
 /// Little-endian u32s that live as long as the process: read in place when aligned (the
 /// encoding aligns them from its start, and the compiler aligns the whole), else copied.
 fn u32s_in_place(bytes: &'static [u8]) -> Cow<'static, [u32]> {
     if cfg!(target_endian = "little") && bytes.as_ptr().align_offset(align_of::<u32>()) == 0 {
         // SAFETY: the bytes are immutable for the life of the process, aligned for u32 (just
         // checked), and every bit pattern is a u32; on a little-endian host each u32 reads
-        // as it was encoded. A trailing partial u32 is left out, as `u32s` leaves it.
+        // as it was encoded. A trailing partial u32 is left out, as `le_u32s` leaves it.
         return Cow::Borrowed(unsafe {
             core::slice::from_raw_parts(bytes.as_ptr().cast::<u32>(), bytes.len() / 4)
         });
     }
-    Cow::Owned(u32s(bytes))
+    Cow::Owned(le_u32s(bytes))
 }
 
 const META_MAGIC: u32 = 0x4d54_4100 | crate::ABI_VERSION;

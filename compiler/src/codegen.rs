@@ -197,6 +197,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         shared_store_as_swap: decided.shared_store_as_swap,
         component: opts.component,
         memory0_base: crate::memory0_base(info, opts),
+        unroll: opts.unroll_at_level(),
         static_tables: decided.table_refs(|t| static_table_ids[t].map(|id| id.as_u32())),
         type_keys: decided.type_keys.clone(),
         register_global: decided.register_global,
@@ -949,6 +950,7 @@ pub fn disassemble(
         shared_store_as_swap: decided.shared_store_as_swap,
         component: opts.component,
         memory0_base: crate::memory0_base(info, opts),
+        unroll: opts.unroll_at_level(),
         // Data names only need to be distinct too.
         static_tables: decided.table_refs(|t| Some(t as u32)),
         type_keys: decided.type_keys.clone(),

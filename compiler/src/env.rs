@@ -254,6 +254,8 @@ pub struct ModuleEnv<'a> {
     pub type_keys: Vec<u32>,
     /// The global kept in the pinned register (`crate::scan::register_global`), if any.
     pub register_global: Option<u32>,
+    /// Which loops the translator unrolls: none below -O2.
+    pub unroll: crate::translate::unroll::Unroll,
 }
 
 impl ModuleEnv<'_> {

@@ -30,6 +30,7 @@ mod test_tools;
 pub use aot_abi::BoundsMode;
 pub use error::CompileError;
 pub use target::Target;
+pub use translate::unroll::Unroll;
 pub use wasmparser::WasmFeatures;
 
 /// How a module is compiled.
@@ -72,6 +73,9 @@ pub struct Options {
     /// a global in a register (`scan::register_global`): set by [`compile_command`] when
     /// [`global_register_allowed`].
     pub global_in_register: bool,
+    /// Which loops to unroll at -O2 ([`Unroll::Chosen`] unless a test asks for more;
+    /// `aot --no-unroll` turns it off).
+    pub unroll: Unroll,
 }
 
 impl Options {
@@ -90,6 +94,16 @@ impl Options {
             memory0_fixed: false,
             global_register: true,
             global_in_register: false,
+            unroll: Unroll::Chosen,
+        }
+    }
+
+    /// The loops unrolled at this optimisation level: none below -O2.
+    pub(crate) fn unroll_at_level(&self) -> Unroll {
+        if self.opt_level >= 2 {
+            self.unroll
+        } else {
+            Unroll::Off
         }
     }
 }

@@ -108,6 +108,10 @@ struct Cli {
     /// it (for comparing and testing).
     #[arg(long, hide = true)]
     no_global_register: bool,
+
+    /// Unroll no loop (for comparing and testing).
+    #[arg(long, hide = true)]
+    no_unroll: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -251,6 +255,9 @@ fn compile(cli: &Cli) -> anyhow::Result<()> {
     opts.test_host = cli.test_host;
     opts.fixed_memory_base = !cli.no_fixed_memory_base;
     opts.global_register = !cli.no_global_register;
+    if cli.no_unroll {
+        opts.unroll = aot::Unroll::Off;
+    }
 
     // The instances: the preloads in order, then the program.
     let mut sources: Vec<(Option<String>, String, Vec<u8>)> = Vec::new();

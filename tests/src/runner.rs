@@ -68,6 +68,9 @@ struct Config {
     /// Compile one module per script with its memory 0 at the fixed base, as `aot` compiles
     /// programs that allow it (see [`fix_one_memory0`]); on unless `AOT_SPEC_FIXED_BASE=0`.
     fixed_base: bool,
+    /// Which loops to unroll (`AOT_SPEC_UNROLL=every` unrolls every eligible loop, to test
+    /// the translation of the copies; the default is `aot`'s choice).
+    unroll: aot::Unroll,
 }
 
 /// What one (target, file) job produced.
@@ -174,9 +177,20 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
         Err(_) => aot::target::Cpu::Default,
         Ok(s) => s.parse().map_err(|e| format!("AOT_SPEC_CPU: {e}"))?,
     };
+    let unroll = match std::env::var("AOT_SPEC_UNROLL").as_deref() {
+        Err(_) | Ok("") | Ok("chosen") => aot::Unroll::Chosen,
+        Ok("every") => aot::Unroll::Every,
+        Ok("off") => aot::Unroll::Off,
+        Ok(other) => {
+            return Err(format!(
+                "AOT_SPEC_UNROLL: `{other}` is none of `chosen`, `every`, `off`"
+            ));
+        }
+    };
     let mut cfg = Config {
         bounds,
         cpu,
+        unroll,
         fixed_base: std::env::var("AOT_SPEC_FIXED_BASE").map_or(true, |v| v != "0"),
         targets: Vec::new(),
         dirs: Vec::new(),
@@ -305,7 +319,7 @@ fn run(cfg: &Config, files: &[&SpecFile], num_all: usize, known: &mut KnownFailu
         .map(|d| d.name)
         .collect();
     println!(
-        "spec: {}; {} of {num_all} files, targets {}, memories {}{}, cpu {:?}, {} workers, {} s timeout per executable",
+        "spec: {}; {} of {num_all} files, targets {}, memories {}{}, cpu {:?}, loops unrolled: {:?}, {} workers, {} s timeout per executable",
         dirs.join(", "),
         files.len(),
         describe.join(", "),
@@ -319,6 +333,7 @@ fn run(cfg: &Config, files: &[&SpecFile], num_all: usize, known: &mut KnownFailu
             ""
         },
         cfg.cpu,
+        cfg.unroll,
         cfg.jobs,
         cfg.timeout.as_secs()
     );
@@ -617,6 +632,7 @@ fn run_file(cfg: &Config, t: &TargetRun, file: &SpecFile) -> FileReport {
     let mut opts = aot::Options::new(t.target.clone());
     opts.bounds = cfg.bounds;
     opts.cpu = cfg.cpu;
+    opts.unroll = cfg.unroll;
     opts.features = file.features();
     // Spec modules import from each other; the runtime links them when instantiating.
     opts.allow_unknown_imports = true;

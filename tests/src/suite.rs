@@ -49,6 +49,10 @@ const LOCAL: &[(&str, &str)] = &[
         "trunc-sat-edges.wast",
         include_str!("../wast/trunc-sat-edges.wast"),
     ),
+    (
+        "unrolled-loops.wast",
+        include_str!("../wast/unrolled-loops.wast"),
+    ),
 ];
 
 /// Every directory we run, Wasm 2.0 first.

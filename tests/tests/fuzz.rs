@@ -83,7 +83,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aot::target::{Arch, Cpu};
-use aot::{BoundsMode, Options, Target};
+use aot::{BoundsMode, Options, Target, Unroll};
 use aot_abi::ProgramKind;
 use aot_abi::script::{Action, Command as ScriptCommand, Expected, Script, Value};
 use aot_tests::process::{Finished, run_with_timeout};
@@ -120,6 +120,9 @@ struct Build {
     /// on an x86-64-v3 host (fused multiply-add, `pshufb`, `blendv`, `cvttps2dq`...), the
     /// reference machine. Other builds only compile them.
     relaxed_as_host: bool,
+    /// Which loops are unrolled (at -O2): every eligible one in one build, to test the
+    /// translation of the copies on loops `aot` would rarely choose.
+    unroll: Unroll,
 }
 
 const BUILDS: &[Build] = &[
@@ -131,6 +134,7 @@ const BUILDS: &[Build] = &[
         cpu: Cpu::Default,
         run_every: 1,
         relaxed_as_host: false,
+        unroll: Unroll::Chosen,
     },
     Build {
         name: "x86_64 -O2 x86-64-v3",
@@ -140,6 +144,7 @@ const BUILDS: &[Build] = &[
         cpu: Cpu::X86_64V3,
         run_every: 1,
         relaxed_as_host: true,
+        unroll: Unroll::Chosen,
     },
     Build {
         name: "x86_64 -O0",
@@ -149,15 +154,17 @@ const BUILDS: &[Build] = &[
         cpu: Cpu::Default,
         run_every: 1,
         relaxed_as_host: false,
+        unroll: Unroll::Chosen,
     },
     Build {
-        name: "x86_64 -O2 explicit-bounds",
+        name: "x86_64 -O2 explicit-bounds every-loop-unrolled",
         arch: Arch::X86_64,
         opt_level: 2,
         bounds: BoundsMode::Explicit,
         cpu: Cpu::Default,
         run_every: 1,
         relaxed_as_host: false,
+        unroll: Unroll::Every,
     },
     Build {
         name: "aarch64 -O2",
@@ -167,6 +174,7 @@ const BUILDS: &[Build] = &[
         cpu: Cpu::Default,
         run_every: 10,
         relaxed_as_host: false,
+        unroll: Unroll::Chosen,
     },
     Build {
         name: "aarch64 -O0",
@@ -177,6 +185,7 @@ const BUILDS: &[Build] = &[
         // qemu makes runs slow (about 1 s per case): -O0 runs half as many as -O2.
         run_every: 20,
         relaxed_as_host: false,
+        unroll: Unroll::Chosen,
     },
 ];
 
@@ -1753,6 +1762,7 @@ fn options(build: &Build) -> Options {
     opts.opt_level = build.opt_level;
     opts.bounds = build.bounds;
     opts.cpu = build.cpu;
+    opts.unroll = build.unroll;
     opts
 }
 

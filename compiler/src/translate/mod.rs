@@ -7,6 +7,9 @@
 //!
 //! Code after an unconditional branch is unreachable in Wasm but still valid: it is skipped
 //! (only its nesting is tracked) so that no IR is emitted for it.
+//!
+//! The loops [`unroll::plan`] chooses have their body walked several times in a row, the
+//! operators read again from where the body starts.
 
 mod atomics;
 mod bswap;
@@ -15,6 +18,7 @@ mod exceptions;
 mod gc;
 mod numeric;
 mod simd;
+pub mod unroll;
 
 use aot_abi::{CompositeType, ModuleMeta, TrapKind, ValType};
 use cranelift_codegen::ir::{
@@ -157,12 +161,26 @@ pub fn translate_function(
     let mut reader = body
         .get_operators_reader()
         .map_err(|e| CompileError::from_wasmparser(file, &e))?;
+    let unrolls = unroll::plan(&reader, module_env.unroll);
+    // The loop being unrolled: its plan and a reader at the start of its body.
+    let mut unrolling: Option<(unroll::Plan, wasmparser::OperatorsReader)> = None;
     while !reader.eof() {
-        let offset = reader.original_position();
+        let offset = reader.original_position() as usize;
         let op = reader
             .read()
             .map_err(|e| CompileError::from_wasmparser(file, &e))?;
-        t.operator(op, offset as usize)?;
+        if let Some((u, body)) = unrolling.take_if(|(u, _)| u.back_edge == offset) {
+            t.unrolled_back_edge(op, offset, &u, &body)?;
+            continue;
+        }
+        let is_loop = matches!(op, Operator::Loop { .. });
+        t.operator(op, offset)?;
+        if is_loop
+            && t.reachable
+            && let Some(u) = unrolls.get(&offset)
+        {
+            unrolling = Some((*u, reader.clone()));
+        }
     }
     drop(t);
     // The function's final `end` has switched to `exit`.
@@ -829,6 +847,50 @@ impl Translator<'_, '_, '_> {
                 .ins()
                 .trap(trap_code(TrapKind::UnreachableCodeReached));
         }
+    }
+
+    /// The back edge `op` (at `offset`) of a loop chosen by [`unroll::plan`]: the body,
+    /// read again from `body`, is translated `u.copies - 1` more times, each copy entered
+    /// where the last one would have branched back, before the last copy's `op` closes the
+    /// loop as usual. A conditional back edge exits to the loop's continuation when its
+    /// condition fails, as the loop's `end` would.
+    fn unrolled_back_edge(
+        &mut self,
+        op: Operator,
+        offset: usize,
+        u: &unroll::Plan,
+        body: &wasmparser::OperatorsReader,
+    ) -> Result<(), CompileError> {
+        for _ in 1..u.copies {
+            if !self.reachable {
+                break;
+            }
+            let next = self.b.create_block();
+            match u.kind {
+                unroll::BackEdge::Conditional => {
+                    let cond = self.pop();
+                    let frame = self.frames.last_mut().expect("inside the loop's frame");
+                    debug_assert_eq!(frame.kind, FrameKind::Loop);
+                    debug_assert_eq!(self.stack.len(), frame.stack_base);
+                    frame.dest_reachable = true;
+                    let dest = frame.dest;
+                    self.b.ins().brif(cond, next, &[], dest, &[]);
+                }
+                unroll::BackEdge::Always => {
+                    self.b.ins().jump(next, &[]);
+                }
+            }
+            self.switch_to(next);
+            let mut r = body.clone();
+            while r.original_position() < offset as u64 {
+                let at = r.original_position() as usize;
+                let op = r
+                    .read()
+                    .map_err(|e| CompileError::from_wasmparser(self.file, &e))?;
+                self.operator(op, at)?;
+            }
+        }
+        self.operator(op, offset)
     }
 
     /// Unreachable code: only track nesting until the enclosing frame's else or end.

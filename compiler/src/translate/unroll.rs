@@ -113,7 +113,8 @@ pub(crate) fn plan(reader: &OperatorsReader, mode: Unroll) -> HashMap<usize, Pla
                 Operator::Call { .. }
                 | Operator::CallIndirect { .. }
                 | Operator::CallRef { .. } => l.has_call = true,
-                // A loop inside, or a handler whose landing pad the copies would share.
+                // A loop inside, or a handler: each copy would get its own landing pad and
+                // catch table, more code for loops that are rarely hot.
                 Operator::Loop { .. } | Operator::TryTable { .. } | Operator::Try { .. } => {
                     l.eligible = false
                 }

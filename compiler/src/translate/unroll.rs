@@ -193,8 +193,8 @@ fn copies(frame: &Open, mode: Unroll) -> Option<u32> {
 mod tests {
     use super::*;
 
-    /// (offset of the loop from the first, back edge, copies) of each loop planned in
-    /// the first function of `wat`.
+    /// (back edge, copies) of each loop planned in the first function of `wat`, in the
+    /// order of the loops.
     fn plan_of(wat: &str, mode: Unroll) -> Vec<(BackEdge, u32)> {
         let module = crate::module::parse_test_wat(wat);
         let reader = module.bodies[0]

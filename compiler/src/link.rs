@@ -241,6 +241,13 @@ fn persist(tmp: tempfile::NamedTempFile, output: &Path, executable: bool) -> any
     Ok(())
 }
 
+/// Weak functions of `crtbegin.o` and Rust's std that musl defines in `libc.a` members
+/// nothing else pulls in (a weak reference does not). Undefined, they would have address 0,
+/// which an aarch64 branch from code more than 128 MiB into the image cannot reach (wild
+/// does not resolve such a branch to the next instruction, as lld does). The weak functions
+/// musl lacks, the runtime defines (`runtime-lib/src/libc_glue.rs`).
+const PULLED_FROM_LIBC: [&str; 2] = ["getrandom", "__cxa_finalize"];
+
 /// Runs libwild on `inputs` and returns the executable's bytes.
 fn link_in_process(target: &Target, inputs: &[(String, InputBytes)]) -> anyhow::Result<Vec<u8>> {
     const OUTPUT: &str = "a.out";
@@ -259,6 +266,9 @@ fn link_in_process(target: &Target, inputs: &[(String, InputBytes)]) -> anyhow::
     .iter()
     .map(|s| s.to_string())
     .collect();
+    for symbol in PULLED_FROM_LIBC {
+        argv.extend(["-u".to_string(), symbol.to_string()]);
+    }
     argv.extend(inputs.iter().map(|(name, _)| name.clone()));
 
     let fs = MemoryFileSystem {
@@ -355,6 +365,13 @@ fn link_externally(
     } else {
         group
     };
+    for symbol in PULLED_FROM_LIBC {
+        if is_compiler_driver(&name) {
+            cmd.arg(format!("-Wl,-u,{symbol}"));
+        } else {
+            cmd.args(["-u", symbol]);
+        }
+    }
     cmd.arg("-o").arg(output);
     for (path, (file, _)) in paths.iter().zip(inputs) {
         if file == "libaot_runtime.a" {

@@ -80,6 +80,17 @@ fn expected(a: &[u8], c: &[u8]) -> Vec<u8> {
     m
 }
 
+/// Compiles `input` into `exe` for `triple`, failing the test if aot fails.
+fn build(input: &Path, exe: &Path, triple: &str) {
+    compile(&[
+        input.to_str().expect("utf-8 path"),
+        "-o",
+        exe.to_str().expect("utf-8 path"),
+        "--target",
+        triple,
+    ]);
+}
+
 /// (start, end, permissions) of each mapping of `file` in process `pid`.
 fn mappings_of(pid: u32, file: &Path) -> Vec<(u64, u64, String)> {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("read maps");
@@ -106,13 +117,7 @@ fn large_segments_are_mapped_copy_on_write_and_read_as_copied() {
     std::fs::write(&input, module(&a, &c)).expect("write the module");
     for triple in TRIPLES {
         let exe = dir.path().join(format!("image-{triple}"));
-        compile(&[
-            input.to_str().expect("utf-8 path"),
-            "-o",
-            exe.to_str().expect("utf-8 path"),
-            "--target",
-            triple,
-        ]);
+        build(&input, &exe, triple);
         let Some(mut cmd) = command_for(triple, &exe, &format!("image on {triple}")) else {
             continue;
         };
@@ -174,5 +179,142 @@ fn large_segments_are_mapped_copy_on_write_and_read_as_copied() {
             std::fs::read(&exe).expect("read the executable") == before,
             "{triple}: the executable changed"
         );
+    }
+}
+
+/// The bytes of an unsigned LEB128 number.
+fn leb(mut n: u64) -> Vec<u8> {
+    let mut v = Vec::new();
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            v.push(b);
+            return v;
+        }
+        v.push(b | 0x80);
+    }
+}
+
+/// A section: its id, then its contents' length and contents.
+fn section(id: u8, contents: &[u8]) -> Vec<u8> {
+    let mut v = vec![id];
+    v.extend(leb(contents.len() as u64));
+    v.extend_from_slice(contents);
+    v
+}
+
+/// A binary module (its WAT would be four times the size) whose one data segment of `len`
+/// bytes at 0x10000 holds `pattern(len, 3)`; `_start` writes the segment's first and last
+/// 16 bytes to stdout.
+fn module_with_segment(len: usize) -> Vec<u8> {
+    let pages = (0x10000 + len as u64).div_ceil(0x10000) + 1;
+    let name = |s: &str| [leb(s.len() as u64), s.as_bytes().to_vec()].concat();
+    let i32_const = |n: i32| {
+        // Signed LEB128 of a non-negative value below 2^31: unsigned LEB128 of twice as
+        // many bits keeps the sign bit of the last byte clear.
+        let mut v = vec![0x41];
+        let mut n = n as i64;
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 && b & 0x40 == 0 {
+                v.push(b);
+                return v;
+            }
+            v.push(b | 0x80);
+        }
+    };
+    let store = |at: i32, value: i32| [i32_const(at), i32_const(value), vec![0x36, 2, 0]].concat();
+    let last = 0x10000 + len as i32 - 16;
+    // One iovec per call: wasmtime's fd_write writes only the first of several, and so
+    // does aot.
+    let write = |at: i32| {
+        [
+            store(0x100, at),
+            store(0x104, 16),
+            i32_const(1),
+            i32_const(0x100),
+            i32_const(1),
+            i32_const(0x200),
+            vec![0x10, 0, 0x1a], // call $fd_write, drop
+        ]
+        .concat()
+    };
+    let body = [vec![0], write(0x10000), write(last), vec![0x0b]].concat();
+    let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+    wasm.extend(section(
+        1,
+        &[2, 0x60, 4, 0x7f, 0x7f, 0x7f, 0x7f, 1, 0x7f, 0x60, 0, 0],
+    ));
+    wasm.extend(section(
+        2,
+        &[
+            vec![1],
+            name("wasi_snapshot_preview1"),
+            name("fd_write"),
+            vec![0, 0],
+        ]
+        .concat(),
+    ));
+    wasm.extend(section(3, &[1, 1]));
+    wasm.extend(section(5, &[vec![1, 0], leb(pages)].concat()));
+    wasm.extend(section(
+        7,
+        &[
+            vec![2],
+            name("_start"),
+            vec![0, 1],
+            name("memory"),
+            vec![2, 0],
+        ]
+        .concat(),
+    ));
+    wasm.extend(section(
+        10,
+        &[vec![1], leb(body.len() as u64), body].concat(),
+    ));
+    let data = pattern(len, 3);
+    wasm.extend(section(
+        11,
+        &[
+            vec![1, 0],
+            i32_const(0x10000),
+            vec![0x0b],
+            leb(len as u64),
+            data,
+        ]
+        .concat(),
+    ));
+    wasm
+}
+
+/// An image whose data alone reaches past 128 MiB from address 0. On aarch64 a direct
+/// branch reaches ±128 MiB; the C runtime files and Rust's std call functions that musl
+/// lacks and that are declared weak (`__cxa_thread_atexit_impl`, `getrandom`, ...), and
+/// such a call, undefined, branches to address 0 from code laid out after the data. The
+/// link must succeed and the program print the segment's ends, on both targets.
+#[test]
+fn an_image_larger_than_the_aarch64_branch_range_links_and_runs() {
+    const LEN: usize = 136 << 20;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("large.wasm");
+    std::fs::write(&input, module_with_segment(LEN)).expect("write the module");
+    let data = pattern(LEN, 3);
+    let want = [&data[..16], &data[LEN - 16..]].concat();
+    for triple in TRIPLES {
+        let exe = dir.path().join(format!("large-{triple}"));
+        build(&input, &exe, triple);
+        let Some(out) = common::run_for(triple, &exe, &[], &format!("large image on {triple}"))
+        else {
+            continue;
+        };
+        assert!(
+            out.status.success(),
+            "{triple}: exit status {:?}",
+            out.status
+        );
+        assert_eq!(out.stdout, want, "{triple}: the segment's ends");
+        std::fs::remove_file(&exe).expect("remove the executable");
     }
 }

@@ -3,8 +3,9 @@
 //! [`signals`]), the store every instance shares ([`store`]), instances and their vmctx
 //! ([`instance`]), import matching ([`imports`]), instantiation plans ([`plan`]), the
 //! functions generated code calls ([`builtins`]), the spec-script driver ([`spec`]), the
-//! test host ([`test_host`]), the WASI preview 1 host ([`wasi`]) and component resource handle
-//! tables ([`resources`], not yet used by generated code). An executable links
+//! test host ([`test_host`]), the WASI preview 1 host ([`wasi`]), component resource handle
+//! tables ([`resources`], not yet used by generated code) and the weak C functions musl
+//! lacks ([`libc_glue`]). An executable links
 //! only what its run function and its imports reach. (`linker` and `host`, a name registry
 //! and a `spectest` module built in Rust, are unit-test scaffolding only.)
 //!
@@ -24,6 +25,14 @@ pub mod host;
 mod image;
 pub mod imports;
 pub mod instance;
+#[cfg_attr(
+    not(target_env = "musl"),
+    allow(
+        dead_code,
+        reason = "exported on musl only (glibc has them); unit-tested here"
+    )
+)]
+mod libc_glue;
 #[cfg(test)]
 pub mod linker;
 pub mod memmove;

@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 type Dtor = unsafe extern "C" fn(*mut c_void);
 type Destructors = Vec<(Dtor, *mut c_void)>;
 
-/// The pthread key whose per-thread value is the thread's `Destructors` (plus one; 0 means
-/// not created yet).
+/// The pthread key whose per-thread value is the thread's `Destructors`, stored plus one so
+/// that 0 means not created yet.
 static KEY: AtomicUsize = AtomicUsize::new(0);
 
 /// The key, created on first use.
@@ -42,8 +42,8 @@ fn key() -> Option<libc::pthread_key_t> {
 }
 
 /// Registers `dtor(obj)` to run when the calling thread exits, after the destructors
-/// registered later (what glibc's function of this name does, and what std does itself when
-/// the function is missing: the main thread's destructors do not run at `exit`).
+/// registered later. A pthread key runs them, as in std's own fallback for when this
+/// function is missing, so the main thread's do not run at `exit` (glibc's would).
 ///
 /// # Safety
 /// `dtor` must be safe to call with `obj` on this thread when it exits.

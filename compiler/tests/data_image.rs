@@ -211,8 +211,8 @@ fn module_with_segment(len: usize) -> Vec<u8> {
     let pages = (0x10000 + len as u64).div_ceil(0x10000) + 1;
     let name = |s: &str| [leb(s.len() as u64), s.as_bytes().to_vec()].concat();
     let i32_const = |n: i32| {
-        // Signed LEB128 of a non-negative value below 2^31: unsigned LEB128 of twice as
-        // many bits keeps the sign bit of the last byte clear.
+        // Signed LEB128 of a non-negative value: the last byte is the first whose rest is
+        // zero and whose sign bit (0x40) is clear.
         let mut v = vec![0x41];
         let mut n = n as i64;
         loop {

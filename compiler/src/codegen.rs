@@ -30,7 +30,8 @@ struct CompiledFunc {
     bytes: Vec<u8>,
     alignment: u64,
     relocs: Vec<ModuleReloc>,
-    traps: Vec<(u32, aot_abi::TrapKind)>,
+    /// (offset, `TrapRecord::kind`).
+    traps: Vec<(u32, u32)>,
     /// (offset, frames innermost first) of sites inside inlined code.
     inlined: Vec<(u32, Vec<u32>)>,
     /// (return address, handler, frame offset) of every call site with a handler.
@@ -51,6 +52,8 @@ struct Decisions {
     register_global: Option<u32>,
     /// See `env::ModuleEnv::shared_store_as_swap`.
     shared_store_as_swap: bool,
+    /// See `env::ModuleEnv::folded_offsets`.
+    folded_offsets: Vec<u32>,
 }
 
 impl Decisions {
@@ -64,6 +67,11 @@ impl Decisions {
                 .then(|| crate::scan::register_global(info, &facts))
                 .flatten(),
             shared_store_as_swap: opts.target.arch == crate::target::Arch::Aarch64,
+            folded_offsets: if folds_addresses(info, opts) {
+                crate::scan::folded_offsets(&facts, env::FOLD_SLOTS)
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -84,6 +92,23 @@ impl Decisions {
             })
             .collect()
     }
+}
+
+/// Whether accesses to memory 0 may fold their 32-bit address sums (see
+/// `aot_abi::MODULE_FLAG_MEMORY0_FOLDED`): at -O2 on x86_64, whose addressing modes take
+/// `base + index * scale + displacement` (aarch64's cannot add a third term, so folding
+/// would gain nothing there), for a memory 0 at the fixed base (whose address is the
+/// displacement), not shared (the fault handler copies pages) and whose minimum leaves it
+/// below 4 GiB.
+fn folds_addresses(info: &ModuleInfo, opts: &Options) -> bool {
+    opts.fold_addresses
+        && opts.opt_level >= 2
+        && opts.target.arch == crate::target::Arch::X86_64
+        && crate::memory0_base(info, opts).is_some()
+        && info
+            .memories
+            .first()
+            .is_some_and(|m| !m.shared && m.min <= aot_abi::FOLDED_MAX_PAGES)
 }
 
 /// Compiles a parsed module into an object defining `aot_abi::module_symbol(index)`.
@@ -197,6 +222,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         shared_store_as_swap: decided.shared_store_as_swap,
         component: opts.component,
         memory0_base: crate::memory0_base(info, opts),
+        folded_offsets: env::FoldedOffsets::new(&decided.folded_offsets),
         unroll: opts.unroll_at_level(),
         static_tables: decided.table_refs(|t| static_table_ids[t].map(|id| id.as_u32())),
         type_keys: decided.type_keys.clone(),
@@ -272,7 +298,7 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
             trap_records.push(TrapRecord {
                 func: i as u32,
                 offset,
-                kind: kind as u32,
+                kind,
             });
         }
     }
@@ -530,10 +556,15 @@ pub fn compile(info: &ModuleInfo, index: usize, opts: &Options) -> Result<Vec<u8
         stubs.ids.len(),
     );
     if menv.memory0_base.is_some() {
+        let folded = if menv.folded_offsets.is_empty() {
+            0
+        } else {
+            aot_abi::MODULE_FLAG_MEMORY0_FOLDED
+        };
         put_usize(
             &mut bytes,
             offset_of!(ModuleDescriptor, flags),
-            aot_abi::MODULE_FLAG_MEMORY0_FIXED as usize,
+            (aot_abi::MODULE_FLAG_MEMORY0_FIXED | folded) as usize,
         );
     }
     desc.define(bytes.into_boxed_slice());
@@ -740,7 +771,7 @@ fn compile_function_with(
     let mut bytes = compiled.code_buffer().to_vec();
     let mut traps = Vec::new();
     for t in compiled.buffer.traps() {
-        let kind = env::trap_kind(t.code).ok_or_else(|| {
+        let kind = menv.trap_record_kind(t.code).ok_or_else(|| {
             CompileError::new(
                 file,
                 None,
@@ -950,6 +981,7 @@ pub fn disassemble(
         shared_store_as_swap: decided.shared_store_as_swap,
         component: opts.component,
         memory0_base: crate::memory0_base(info, opts),
+        folded_offsets: env::FoldedOffsets::new(&decided.folded_offsets),
         unroll: opts.unroll_at_level(),
         // Data names only need to be distinct too.
         static_tables: decided.table_refs(|t| Some(t as u32)),

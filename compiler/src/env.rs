@@ -31,6 +31,62 @@ pub const PTR: Type = types::I64;
 /// Cranelift user-name namespace of everything a function may call.
 pub const NS_FUNC: u32 = 0;
 
+/// The first Cranelift trap code of a folded access (see [`FoldedOffsets`]); the codes
+/// below it are [`TrapKind`]s.
+const FOLD_CODE_FIRST: u8 = 32;
+const _: () = assert!(
+    (TrapKind::ALL.len() as u8) < FOLD_CODE_FIRST && TrapCode::user(FOLD_CODE_FIRST).is_some()
+);
+
+/// How many static offsets can have folded accesses: every user trap code from
+/// [`FOLD_CODE_FIRST`] on.
+pub const FOLD_SLOTS: usize = {
+    let mut n = 0;
+    while TrapCode::user(FOLD_CODE_FIRST + n as u8).is_some() {
+        n += 1;
+    }
+    n
+};
+
+/// The static offsets whose accesses to memory 0 fold their 32-bit address sums (see
+/// `aot_abi::MODULE_FLAG_MEMORY0_FOLDED`), each with the Cranelift trap code its accesses
+/// carry: the fault handler needs an access's offset to tell a wrapped sum from an access
+/// out of bounds, and a trap code is all Cranelift records per instruction. The codes are
+/// module-wide, since an access may be inlined into another function.
+#[derive(Default)]
+pub struct FoldedOffsets {
+    offsets: Vec<u32>,
+    codes: HashMap<u32, TrapCode>,
+}
+
+impl FoldedOffsets {
+    /// At most [`FOLD_SLOTS`] offsets; the rest never fold.
+    pub fn new(offsets: &[u32]) -> FoldedOffsets {
+        let offsets: Vec<u32> = offsets.iter().copied().take(FOLD_SLOTS).collect();
+        let codes = offsets
+            .iter()
+            .enumerate()
+            .filter_map(|(j, &o)| Some((o, TrapCode::user(FOLD_CODE_FIRST + j as u8)?)))
+            .collect();
+        FoldedOffsets { offsets, codes }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// The trap code of a folded access with static offset `offset`, if it may fold.
+    fn code(&self, offset: u64) -> Option<TrapCode> {
+        self.codes.get(&u32::try_from(offset).ok()?).copied()
+    }
+
+    /// The static offset of a folded access's trap code.
+    fn offset(&self, code: TrapCode) -> Option<u32> {
+        let j = code.as_raw().get().checked_sub(FOLD_CODE_FIRST)?;
+        self.offsets.get(j as usize).copied()
+    }
+}
+
 /// The Cranelift trap code for a Wasm trap kind.
 pub fn trap_code(kind: TrapKind) -> TrapCode {
     match kind {
@@ -247,6 +303,9 @@ pub struct ModuleEnv<'a> {
     /// Memory 0's fixed address (`aot_abi::fixed_memory0_base`), when the module's code
     /// assumes it (`Options::memory0_fixed`).
     pub memory0_base: Option<u64>,
+    /// The static offsets of memory 0 accesses that fold their address sums; empty when
+    /// none do (`codegen::folds_addresses`).
+    pub folded_offsets: FoldedOffsets,
     /// Per table (imports first): the read-only copy `call_indirect` reads, when the
     /// table's contents are fixed at compile time (see [`crate::static_tables`]).
     pub static_tables: Vec<Option<StaticTableRef>>,
@@ -267,6 +326,14 @@ impl ModuleEnv<'_> {
             self.offsets.defined_global(defined) as i32,
             ir_type(self.info.globals[g as usize].ty),
         ))
+    }
+
+    /// The `TrapRecord::kind` of a trap site with Cranelift trap code `code`.
+    pub fn trap_record_kind(&self, code: TrapCode) -> Option<u32> {
+        match self.folded_offsets.offset(code) {
+            Some(offset) => Some(aot_abi::folded_access_kind(offset)),
+            None => trap_kind(code).map(|k| k as u32),
+        }
     }
 }
 
@@ -668,7 +735,8 @@ impl<'a> FuncEnv<'a> {
 
     /// The native address of an access of `size` bytes at Wasm address `addr` + `offset`,
     /// with whatever check the memory needs (see `BoundsMode::guarded`: the runtime makes
-    /// the matching reservation). Returns (address, remaining static offset).
+    /// the matching reservation). Returns (address, remaining static offset, the access's
+    /// memory flags).
     pub fn memory_addr(
         &mut self,
         b: &mut FunctionBuilder,
@@ -676,8 +744,13 @@ impl<'a> FuncEnv<'a> {
         addr: Value,
         offset: u64,
         size: u32,
-    ) -> (Value, i32) {
-        self.memory_addr_with(b, mem, addr, offset, size, false)
+    ) -> (Value, i32, MemFlagsData) {
+        let (a, off, folded) = self.memory_addr_with(b, mem, addr, offset, size, false);
+        let flags = match folded {
+            Some(code) => MemFlagsData::new().with_trap_code(Some(code)),
+            None => self.heap_flags(),
+        };
+        (a, off, flags)
     }
 
     /// The host address of an atomic access of `size` bytes (a power of two) at Wasm
@@ -706,7 +779,7 @@ impl<'a> FuncEnv<'a> {
             b.ins()
                 .trapnz(misaligned, trap_code(TrapKind::HeapMisaligned));
         }
-        let (a, off) = self.memory_addr_with(b, mem, addr, offset, size, true);
+        let (a, off, _) = self.memory_addr_with(b, mem, addr, offset, size, true);
         if off == 0 {
             a
         } else {
@@ -722,15 +795,24 @@ impl<'a> FuncEnv<'a> {
         offset: u64,
         size: u32,
         force_check: bool,
-    ) -> (Value, i32) {
+    ) -> (Value, i32, Option<TrapCode>) {
         let ty = self.memory_type(mem);
+        let needs_check =
+            force_check || !self.module.bounds.guarded(&ty) || offset + size as u64 > GUARD_SIZE;
+        if mem == 0
+            && !needs_check
+            && let Some(code) = self.module.folded_offsets.code(offset)
+            && let Some(index) = folded_index(b, addr)
+        {
+            let base = self.memory_base(b, mem);
+            let a = b.ins().iadd(base, index);
+            return (a, offset as i32, Some(code));
+        }
         let index = if ty.memory64 {
             addr
         } else {
             b.ins().uextend(types::I64, addr)
         };
-        let needs_check =
-            force_check || !self.module.bounds.guarded(&ty) || offset + size as u64 > GUARD_SIZE;
         if needs_check {
             let len = self.memory_length(b, mem);
             let trap = trap_code(TrapKind::MemoryOutOfBounds);
@@ -756,10 +838,10 @@ impl<'a> FuncEnv<'a> {
         let base = self.memory_base(b, mem);
         let mut a = b.ins().iadd(base, index);
         if offset <= i32::MAX as u64 {
-            (a, offset as i32)
+            (a, offset as i32, None)
         } else {
             a = b.ins().iadd_imm_u(a, offset as i64);
-            (a, 0)
+            (a, 0, None)
         }
     }
 
@@ -1335,5 +1417,167 @@ impl<'a> FuncEnv<'a> {
         if let Some(status) = self.call_builtin(b, builtin, args) {
             b.ins().trapnz(status, trap_code(kind));
         }
+    }
+}
+
+/// The 64-bit index of a folded access at 32-bit Wasm address `addr` (see
+/// `aot_abi::MODULE_FLAG_MEMORY0_FOLDED`), when `addr` is a sum the x86_64 addressing mode
+/// can take apart and that rarely wraps, so that the access computes
+/// `base + x + (y << k) + offset` itself (each term zero-extended):
+/// - `x + (y << k)`, k from 1 to `aot_abi::FOLDED_MAX_SHIFT`: the scaled index of an
+///   array access;
+/// - `x + y` where one term is below [`FOLD_SMALL_TERM`] (a byte or halfword load, a
+///   masked value, a small constant): a field or element at a small distance.
+///
+/// A sum of two unbounded terms is not folded: code adds negative numbers (`p + (n - 1)`,
+/// an index counting up to zero from below), and each such access would wrap and take the
+/// fault handler's slow path.
+fn folded_index(b: &mut FunctionBuilder, addr: Value) -> Option<Value> {
+    use ir::{InstructionData, Opcode};
+    let dfg = &b.func.dfg;
+    if dfg.value_type(addr) != types::I32 {
+        return None;
+    }
+    let shifted = |v: Value| -> Option<(Value, i64)> {
+        match dfg.insts[dfg.value_def(v).inst()?] {
+            InstructionData::Binary {
+                opcode: Opcode::Ishl,
+                args: [x, k],
+            } if !maybe_negated(dfg, x) => Some((x, shift_amount(dfg, k)?)),
+            _ => None,
+        }
+    };
+    let inst = dfg.value_def(addr).inst()?;
+    let terms = match dfg.insts[inst] {
+        InstructionData::Binary {
+            opcode: Opcode::Iadd,
+            args: [x, y],
+        } => {
+            if let Some(t) = shifted(y) {
+                vec![(x, 0), t]
+            } else if let Some(t) = shifted(x) {
+                vec![t, (y, 0)]
+            } else if [x, y]
+                .iter()
+                .any(|&v| upper_bound(dfg, v).is_some_and(|m| m < FOLD_SMALL_TERM))
+            {
+                vec![(x, 0), (y, 0)]
+            } else {
+                return None;
+            }
+        }
+        // `y << k` alone gains nothing: Cranelift's addressing modes need a base register.
+        _ => return None,
+    };
+    let mut sum: Option<Value> = None;
+    for (v, k) in terms {
+        let wide = b.ins().uextend(types::I64, v);
+        let wide = if k == 0 {
+            wide
+        } else {
+            b.ins().ishl_imm_u(wide, k)
+        };
+        sum = Some(match sum {
+            Some(s) => b.ins().iadd(s, wide),
+            None => wide,
+        });
+    }
+    sum
+}
+
+/// Whether the index `v` is computed the way compilers write a negative index: a
+/// difference, a negation, a negative constant added, or an exclusive or with a mask
+/// (LLVM turns `(-2 - i) << 3` into `(i ^ 0x1ffffffe) << 3`, equal modulo 2^32). Folded,
+/// such an index wraps every time.
+fn maybe_negated(dfg: &ir::DataFlowGraph, v: Value) -> bool {
+    use ir::{InstructionData, Opcode};
+    let Some(inst) = dfg.value_def(v).inst() else {
+        return false;
+    };
+    match dfg.insts[inst] {
+        InstructionData::Binary {
+            opcode: Opcode::Isub | Opcode::Bxor,
+            ..
+        }
+        | InstructionData::Unary {
+            opcode: Opcode::Ineg | Opcode::Bnot,
+            ..
+        } => true,
+        InstructionData::Binary {
+            opcode: Opcode::Iadd,
+            args,
+        } => args
+            .iter()
+            .any(|&a| upper_bound(dfg, a).is_none_or(|m| m >= 1 << 31) && is_const(dfg, a)),
+        _ => false,
+    }
+}
+
+fn is_const(dfg: &ir::DataFlowGraph, v: Value) -> bool {
+    dfg.value_def(v).inst().is_some_and(|i| {
+        matches!(
+            dfg.insts[i],
+            ir::InstructionData::UnaryImm {
+                opcode: ir::Opcode::Iconst,
+                ..
+            }
+        )
+    })
+}
+
+/// A term of an unscaled folded sum must stay below this: the other term then wraps the
+/// sum only if it is a negative number this close to zero.
+const FOLD_SMALL_TERM: u64 = 1 << 16;
+
+/// An upper bound of the i32 `v`, read off the instruction defining it.
+fn upper_bound(dfg: &ir::DataFlowGraph, v: Value) -> Option<u64> {
+    use ir::{InstructionData, Opcode};
+    let constant = |v: Value| match dfg.insts[dfg.value_def(v).inst()?] {
+        InstructionData::UnaryImm {
+            opcode: Opcode::Iconst,
+            imm,
+        } => Some(imm.bits() as u64 & 0xffff_ffff),
+        _ => None,
+    };
+    match dfg.insts[dfg.value_def(v).inst()?] {
+        InstructionData::UnaryImm {
+            opcode: Opcode::Iconst,
+            imm,
+        } => Some(imm.bits() as u64 & 0xffff_ffff),
+        InstructionData::Load {
+            opcode: Opcode::Uload8,
+            ..
+        } => Some(0xff),
+        InstructionData::Load {
+            opcode: Opcode::Uload16,
+            ..
+        } => Some(0xffff),
+        InstructionData::Binary {
+            opcode: Opcode::Band,
+            args: [x, y],
+        } => constant(x).or_else(|| constant(y)),
+        InstructionData::Binary {
+            opcode: Opcode::Ushr,
+            args: [_, k],
+        } => constant(k).map(|k| u64::from(u32::MAX) >> (k & 31)),
+        _ => None,
+    }
+}
+
+/// The shift of `ishl x, k` when `k` is a constant whose shift (Wasm takes it modulo 32)
+/// the addressing mode can scale by.
+fn shift_amount(dfg: &ir::DataFlowGraph, k: Value) -> Option<i64> {
+    let inst = dfg.value_def(k).inst()?;
+    match dfg.insts[inst] {
+        ir::InstructionData::UnaryImm {
+            opcode: ir::Opcode::Iconst,
+            imm,
+        } => {
+            let k = imm.bits() & 31;
+            (1..=i64::from(aot_abi::FOLDED_MAX_SHIFT))
+                .contains(&k)
+                .then_some(k)
+        }
+        _ => None,
     }
 }

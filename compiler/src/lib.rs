@@ -76,6 +76,10 @@ pub struct Options {
     /// Which loops to unroll at -O2 ([`Unroll::Chosen`] unless a test asks for more;
     /// `aot --no-unroll` turns it off).
     pub unroll: Unroll,
+    /// Fold 32-bit address sums into the accesses of a fixed memory 0 on x86_64 (see
+    /// `aot_abi::MODULE_FLAG_MEMORY0_FOLDED`). On by default; `aot --no-address-fold` turns
+    /// it off.
+    pub fold_addresses: bool,
 }
 
 impl Options {
@@ -95,6 +99,7 @@ impl Options {
             global_register: true,
             global_in_register: false,
             unroll: Unroll::Chosen,
+            fold_addresses: true,
         }
     }
 

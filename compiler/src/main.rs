@@ -112,6 +112,10 @@ struct Cli {
     /// Unroll no loop (for comparing and testing).
     #[arg(long, hide = true)]
     no_unroll: bool,
+
+    /// Compute every 32-bit address sum apart from its access (for comparing and testing).
+    #[arg(long, hide = true)]
+    no_address_fold: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -258,6 +262,7 @@ fn compile(cli: &Cli) -> anyhow::Result<()> {
     if cli.no_unroll {
         opts.unroll = aot::Unroll::Off;
     }
+    opts.fold_addresses = !cli.no_address_fold;
 
     // The instances: the preloads in order, then the program.
     let mut sources: Vec<(Option<String>, String, Vec<u8>)> = Vec::new();

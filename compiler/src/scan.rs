@@ -5,6 +5,7 @@
 
 use aot_abi::{ExternKind, ValType};
 use rayon::prelude::*;
+use std::collections::HashMap;
 
 use crate::module::ModuleInfo;
 
@@ -16,6 +17,9 @@ pub struct BodyFacts {
     pub written_tables: Vec<bool>,
     /// Per global (imports first): how many `global.get` and `global.set` name it.
     pub global_uses: Vec<u64>,
+    /// (static offset, count) of the loads and stores of memory 0 with offsets below 512
+    /// MiB, most frequent first, then by offset (see [`folded_offsets`]).
+    pub memory0_offsets: Vec<(u32, u64)>,
 }
 
 /// Scans every body of `info`, in parallel. A body that cannot be read (it was validated,
@@ -24,11 +28,12 @@ pub struct BodyFacts {
 pub fn scan(info: &ModuleInfo) -> BodyFacts {
     let tables = info.tables.len();
     let globals = info.globals.len();
-    let per_body: Option<Vec<(Vec<u32>, Vec<u32>)>> = info
+    type Body = (Vec<u32>, Vec<u32>, HashMap<u32, u64>);
+    let per_body: Option<Vec<Body>> = info
         .bodies
         .par_iter()
         .map(|b| {
-            let (mut written, mut used) = (Vec::new(), Vec::new());
+            let (mut written, mut used, mut offsets) = (Vec::new(), Vec::new(), HashMap::new());
             let mut r = b.body.get_operators_reader().ok()?;
             while !r.eof() {
                 use wasmparser::Operator as O;
@@ -52,23 +57,36 @@ pub fn scan(info: &ModuleInfo) -> BodyFacts {
                     O::GlobalGet { global_index } | O::GlobalSet { global_index } => {
                         used.push(global_index)
                     }
-                    _ => {}
+                    op => {
+                        if let Some(m) = plain_access(&op)
+                            && matches!(m.target, wasmparser::MemArgTarget::Memory(0))
+                            && m.offset < FOLDED_OFFSET_LIMIT
+                        {
+                            *offsets.entry(m.offset as u32).or_insert(0) += 1;
+                        }
+                    }
                 }
             }
-            Some((written, used))
+            Some((written, used, offsets))
         })
         .collect();
     let Some(per_body) = per_body else {
         return BodyFacts {
             written_tables: vec![true; tables],
             global_uses: vec![0; globals],
+            memory0_offsets: Vec::new(),
         };
     };
     let mut facts = BodyFacts {
         written_tables: vec![false; tables],
         global_uses: vec![0; globals],
+        memory0_offsets: Vec::new(),
     };
-    for (written, used) in per_body {
+    let mut offsets: HashMap<u32, u64> = HashMap::new();
+    for (written, used, body_offsets) in per_body {
+        for (o, n) in body_offsets {
+            *offsets.entry(o).or_insert(0) += n;
+        }
         for t in written {
             if let Some(w) = facts.written_tables.get_mut(t as usize) {
                 *w = true;
@@ -80,7 +98,61 @@ pub fn scan(info: &ModuleInfo) -> BodyFacts {
             }
         }
     }
+    facts.memory0_offsets = offsets.into_iter().collect();
     facts
+        .memory0_offsets
+        .sort_by_key(|&(o, n)| (std::cmp::Reverse(n), o));
+    facts
+}
+
+/// Static offsets at or above this never fold: with memory 0's fixed base they would not
+/// fit the x86_64 displacement (see `aot_abi::fixed_memory0_base`).
+const FOLDED_OFFSET_LIMIT: u64 = 512 << 20;
+
+/// The memory argument of a load or store that `translate` turns into one access at
+/// `FuncEnv::memory_addr` (atomics are checked explicitly, so never folded).
+fn plain_access(op: &wasmparser::Operator) -> Option<wasmparser::MemArg> {
+    use wasmparser::Operator as O;
+    match *op {
+        O::I32Load { memarg }
+        | O::I64Load { memarg }
+        | O::F32Load { memarg }
+        | O::F64Load { memarg }
+        | O::I32Load8S { memarg }
+        | O::I32Load8U { memarg }
+        | O::I32Load16S { memarg }
+        | O::I32Load16U { memarg }
+        | O::I64Load8S { memarg }
+        | O::I64Load8U { memarg }
+        | O::I64Load16S { memarg }
+        | O::I64Load16U { memarg }
+        | O::I64Load32S { memarg }
+        | O::I64Load32U { memarg }
+        | O::I32Store { memarg }
+        | O::I64Store { memarg }
+        | O::F32Store { memarg }
+        | O::F64Store { memarg }
+        | O::I32Store8 { memarg }
+        | O::I32Store16 { memarg }
+        | O::I64Store8 { memarg }
+        | O::I64Store16 { memarg }
+        | O::I64Store32 { memarg }
+        | O::V128Load { memarg }
+        | O::V128Store { memarg } => Some(memarg),
+        _ => None,
+    }
+}
+
+/// The static offsets whose accesses to memory 0 may fold their address sums (see
+/// `aot_abi::MODULE_FLAG_MEMORY0_FOLDED`), at most `slots`: each needs a trap code of its
+/// own, so that the fault handler knows it. The most frequent offsets of the module.
+pub fn folded_offsets(facts: &BodyFacts, slots: usize) -> Vec<u32> {
+    facts
+        .memory0_offsets
+        .iter()
+        .take(slots)
+        .map(|&(o, _)| o)
+        .collect()
 }
 
 /// A global named at fewer places is not worth taking a register from all code.

@@ -75,7 +75,12 @@ fn decode_and_check(desc: &'static ModuleDescriptor) -> Result<ModuleMeta, Strin
         ));
     }
     bounds_mode(desc)?;
-    if desc.flags & !aot_abi::MODULE_FLAG_MEMORY0_FIXED != 0 {
+    let known = aot_abi::MODULE_FLAG_MEMORY0_FIXED | aot_abi::MODULE_FLAG_MEMORY0_FOLDED;
+    if desc.flags & !known != 0
+        || desc.flags & aot_abi::MODULE_FLAG_MEMORY0_FOLDED != 0
+            && (desc.flags & aot_abi::MODULE_FLAG_MEMORY0_FIXED == 0
+                || aot_abi::Arch::NATIVE != aot_abi::Arch::X86_64)
+    {
         return Err(format!("unknown module flags {:#x}", desc.flags));
     }
     // SAFETY: the compiler emits `meta_len` bytes at `meta`.
@@ -191,7 +196,9 @@ pub fn host_memory_import(
 /// second attempt would fail to reserve the range rather than move the memory.
 fn memory0_placement(desc: &ModuleDescriptor, is_memory0: bool) -> Placement {
     if is_memory0 && desc.flags & aot_abi::MODULE_FLAG_MEMORY0_FIXED != 0 {
-        Placement::Fixed
+        Placement::Fixed {
+            folded: desc.flags & aot_abi::MODULE_FLAG_MEMORY0_FOLDED != 0,
+        }
     } else {
         Placement::Anywhere
     }

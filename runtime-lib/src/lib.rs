@@ -19,6 +19,7 @@ pub mod component;
 pub mod composition;
 pub mod entry;
 pub mod exceptions;
+mod folded;
 mod gc;
 #[cfg(test)]
 pub mod host;

@@ -26,6 +26,11 @@
 //! `MAP_FIXED_NOREPLACE`, or not at all: such code has the address baked in, so a memory
 //! anywhere else would be silently wrong.
 //!
+//! A memory 0 whose code folds 32-bit address sums into its accesses
+//! (`aot_abi::MODULE_FLAG_MEMORY0_FOLDED`, [`Placement::Fixed`] with `folded`) reserves
+//! `aot_abi::FOLDED_RESERVATION` instead and stays one page below 4 GiB; it is published in
+//! [`folded_memory`] for the fault handler (`crate::folded`).
+//!
 //! The bulk operations (memory.copy/init) are methods here; they check every bound
 //! before writing anything, as the spec requires, and fail with `MemoryOutOfBounds`.
 
@@ -34,9 +39,12 @@ use core::ops::Range;
 use core::ptr::{self, NonNull};
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
-use aot_abi::{BoundsMode, GUARDED_RESERVATION, MemoryType, TrapKind, VMMemoryDef};
+use aot_abi::{
+    BoundsMode, FOLDED_MAX_PAGES, FOLDED_RESERVATION, GUARDED_RESERVATION, MemoryType, TrapKind,
+    VMMemoryDef,
+};
 
 use crate::Locked;
 
@@ -84,8 +92,25 @@ pub enum Placement {
     /// Wherever the kernel finds room.
     Anywhere,
     /// At [`fixed_memory0_base`], which the module's code uses as memory 0's base
-    /// (`aot_abi::MODULE_FLAG_MEMORY0_FIXED`); only for a guarded memory.
-    Fixed,
+    /// (`aot_abi::MODULE_FLAG_MEMORY0_FIXED`); only for a guarded memory. `folded`: the
+    /// code also folds address sums (`aot_abi::MODULE_FLAG_MEMORY0_FOLDED`).
+    Fixed { folded: bool },
+}
+
+/// The memory whose code folds address sums, if one exists: at most one per process, as
+/// it lives at the fixed base. Read by the fault handler (`crate::folded`).
+static FOLDED_MEMORY: AtomicPtr<VMMemoryDef> = AtomicPtr::new(ptr::null_mut());
+
+/// The base and current length of the memory whose code folds address sums, if any.
+/// Async-signal-safe.
+pub(crate) fn folded_memory() -> Option<(usize, u64)> {
+    let def = FOLDED_MEMORY.load(Ordering::Acquire);
+    if def.is_null() {
+        return None;
+    }
+    // SAFETY: the pointer is published only while its memory lives (cleared in `Drop`
+    // before the definition is freed), and the memory is never shared with another thread.
+    unsafe { Some(((*def).base as usize, load_length(def))) }
 }
 
 pub struct Memory {
@@ -118,7 +143,11 @@ impl Memory {
         mode: BoundsMode,
         placement: Placement,
     ) -> Result<Memory, String> {
-        let max_pages = ty.max.unwrap_or(u64::MAX).min(ty.max_index_pages());
+        let folded = matches!(placement, Placement::Fixed { folded: true });
+        let mut max_pages = ty.max.unwrap_or(u64::MAX).min(ty.max_index_pages());
+        if folded {
+            max_pages = max_pages.min(FOLDED_MAX_PAGES);
+        }
         if ty.min > max_pages {
             return Err(format!(
                 "memory minimum of {} pages exceeds its maximum of {max_pages} pages",
@@ -127,7 +156,9 @@ impl Memory {
         }
         // Cannot overflow: min <= max_index_pages, whose bytes fit in 64 bits.
         let min_bytes = ty.min << ty.page_size_log2;
-        let reserve = if mode.guarded(ty) {
+        let reserve = if folded {
+            FOLDED_RESERVATION
+        } else if mode.guarded(ty) {
             GUARDED_RESERVATION
         } else {
             let cap = if ty.memory64 {
@@ -154,13 +185,19 @@ impl Memory {
             Placement::Anywhere => reserve_anywhere(mapped).map_err(|e| {
                 format!("cannot reserve {reserved} bytes of address space for a memory: {e}")
             })?,
-            Placement::Fixed => {
+            Placement::Fixed { .. } => {
                 if !mode.guarded(ty) {
                     return Err(
                         "memory 0 is compiled for a fixed address but is not a guarded memory"
                             .into(),
                     );
                 }
+                if folded && ty.shared {
+                    return Err(
+                        "memory 0 is compiled with folded address sums but is shared".into(),
+                    );
+                }
+
                 let at = fixed_memory0_base();
                 reserve_fixed(at, mapped).map_err(|e| {
                     format!(
@@ -185,6 +222,9 @@ impl Memory {
         mem.make_accessible(0, min_bytes)
             .map_err(|e| format!("cannot map {} pages of memory: {e}", ty.min))?;
         mem.set_length(min_bytes);
+        if folded {
+            FOLDED_MEMORY.store(mem.def.as_ptr(), Ordering::Release);
+        }
         Ok(mem)
     }
 
@@ -423,6 +463,13 @@ pub(crate) fn checked_range(start: u64, len: u64, size: u64) -> Result<Range<usi
 
 impl Drop for Memory {
     fn drop(&mut self) {
+        // Unpublished before the definition is freed (see `folded_memory`).
+        let _ = FOLDED_MEMORY.compare_exchange(
+            self.def.as_ptr(),
+            ptr::null_mut(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
         // SAFETY: the reservation was mapped by `new` with exactly this base and length,
         // and `def` came from `Box::leak` there; nothing refers to either once the owner
         // is gone.
@@ -523,7 +570,12 @@ mod tests {
     fn fixed_placement_is_exact_exclusive_and_traps_past_the_length() {
         let desc = fake_module();
         let ty = mem_type(1, None);
-        let mut m = Memory::new_at(&ty, BoundsMode::GuardPages, Placement::Fixed).unwrap();
+        let mut m = Memory::new_at(
+            &ty,
+            BoundsMode::GuardPages,
+            Placement::Fixed { folded: false },
+        )
+        .unwrap();
         // SAFETY: def points at the memory's live record.
         let base = unsafe { (*m.def()).base };
         assert_eq!(base as usize, fixed_memory0_base());
@@ -540,9 +592,13 @@ mod tests {
             TrapKind::MemoryOutOfBounds
         );
 
-        let e = Memory::new_at(&ty, BoundsMode::GuardPages, Placement::Fixed)
-            .err()
-            .unwrap();
+        let e = Memory::new_at(
+            &ty,
+            BoundsMode::GuardPages,
+            Placement::Fixed { folded: false },
+        )
+        .err()
+        .unwrap();
         assert!(
             e.starts_with(&format!(
                 "cannot place memory 0 at its fixed address {:#x}",
@@ -550,13 +606,22 @@ mod tests {
             )) && e.ends_with("part of the range is already in use"),
             "{e}"
         );
-        let e = Memory::new_at(&ty, BoundsMode::Explicit, Placement::Fixed)
-            .err()
-            .unwrap();
+        let e = Memory::new_at(
+            &ty,
+            BoundsMode::Explicit,
+            Placement::Fixed { folded: false },
+        )
+        .err()
+        .unwrap();
         assert!(e.contains("not a guarded memory"), "{e}");
         drop(m);
         // Freed with its memory, the range can be had again.
-        let again = Memory::new_at(&ty, BoundsMode::GuardPages, Placement::Fixed).unwrap();
+        let again = Memory::new_at(
+            &ty,
+            BoundsMode::GuardPages,
+            Placement::Fixed { folded: false },
+        )
+        .unwrap();
         // SAFETY: def points at the memory's live record.
         assert_eq!(
             unsafe { (*again.def()).base } as usize,

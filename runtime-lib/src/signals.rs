@@ -1,7 +1,9 @@
 //! The fault handler and the per-thread stack setup it relies on.
 //!
 //! [`init`] installs one process-wide handler for SIGSEGV, SIGBUS, SIGILL and SIGFPE
-//! (`SA_SIGINFO | SA_ONSTACK`), gives the calling thread an alternate signal stack (so a
+//! (`SA_SIGINFO | SA_ONSTACK`), and one for SIGTRAP, which only ends the single step of a
+//! folded access whose address sum wrapped (`crate::folded`, asked first about every
+//! SIGSEGV at such an access), gives the calling thread an alternate signal stack (so a
 //! stack overflow can still be handled) and computes the thread's stack bounds and the
 //! Wasm stack limit ([`stack_limit`]), and places the thread's stack guard.
 //!
@@ -317,12 +319,14 @@ fn install_alt_stack() {
 }
 
 fn install_handlers() {
-    for &sig in &SIGNALS {
+    let step: [(c_int, usize); 1] = [(libc::SIGTRAP, handle_step as *const () as usize)];
+    let faults = SIGNALS.map(|sig| (sig, handle_signal as *const () as usize));
+    for (sig, handler) in faults.into_iter().chain(step) {
         // SAFETY: `handle_signal` has the SA_SIGINFO signature; the sigaction struct is
         // fully initialised (zeroed, then mask and flags set).
         unsafe {
             let mut sa: libc::sigaction = mem::zeroed();
-            sa.sa_sigaction = handle_signal as *const () as usize;
+            sa.sa_sigaction = handler;
             sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
             // Nothing else may interrupt the handler; sigreturn restores the old mask.
             libc::sigfillset(&mut sa.sa_mask);
@@ -429,6 +433,16 @@ extern "C" fn handle_signal(signo: c_int, info: *mut libc::siginfo_t, ctx: *mut 
     } else {
         0
     };
+    if signo == libc::SIGSEGV
+        && let Some(offset) = trap::lookup_code(regs.pc).and_then(|loc| loc.folded_offset())
+    {
+        // SAFETY: ctx is this SIGSEGV's ucontext.
+        if let crate::folded::Fault::Resume =
+            unsafe { crate::folded::on_fault(ctx, regs.pc, fault_addr, offset) }
+        {
+            return;
+        }
+    }
     let Some(kind) = classify(signo, &regs, fault_addr) else {
         fatal_fault(signo, regs.pc, fault_addr);
     };
@@ -446,6 +460,17 @@ extern "C" fn handle_signal(signo: c_int, info: *mut libc::siginfo_t, ctx: *mut 
     // SAFETY: buf belongs to a guarded call active on this thread, which is below the
     // trapping Wasm frames; when the handler returns the thread resumes in its unwind stub.
     unsafe { arch::redirect_to_unwind(ctx, buf) };
+}
+
+/// The single-step trap of a wrapped folded access (`crate::folded`); any other SIGTRAP
+/// is fatal, as it would be without a handler.
+extern "C" fn handle_step(signo: c_int, _info: *mut libc::siginfo_t, ctx: *mut c_void) {
+    // SAFETY: the kernel passes this signal's ucontext_t to an SA_SIGINFO handler.
+    if !unsafe { crate::folded::on_step(ctx) } {
+        // SAFETY: as above.
+        let regs = unsafe { arch::read_regs(ctx) };
+        fatal_fault(signo, regs.pc, 0);
+    }
 }
 
 fn fatal_fault(signo: c_int, pc: usize, fault_addr: usize) -> ! {

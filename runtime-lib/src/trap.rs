@@ -296,7 +296,22 @@ impl CodeLoc {
             .traps
             .binary_search_by_key(&key, |r| (r.func, r.offset))
             .ok()?;
-        TrapKind::from_u32(self.module.traps[i].kind)
+        let kind = self.module.traps[i].kind;
+        // A folded access that did not wrap is an out-of-bounds access like any other.
+        TrapKind::from_u32(kind)
+            .or_else(|| aot_abi::folded_access_offset(kind).map(|_| TrapKind::MemoryOutOfBounds))
+    }
+
+    /// The static offset of the folded access at exactly this instruction, if it is one
+    /// (see `crate::folded`).
+    pub(crate) fn folded_offset(&self) -> Option<u32> {
+        let key = (self.func, self.offset);
+        let i = self
+            .module
+            .traps
+            .binary_search_by_key(&key, |r| (r.func, r.offset))
+            .ok()?;
+        aot_abi::folded_access_offset(self.module.traps[i].kind)
     }
 
     /// The exception handler of the call whose return address is `ret`, when this is the

@@ -929,10 +929,9 @@ impl Translator<'_, '_, '_> {
 
     fn load(&mut self, memarg: MemArg, result: Type, mem_ty: Type, size: u32, ext: Ext) {
         let addr = self.pop();
-        let (a, off) = self
-            .env
-            .memory_addr(self.b, mem_index(&memarg), addr, memarg.offset, size);
-        let flags = self.env.heap_flags();
+        let (a, off, flags) =
+            self.env
+                .memory_addr(self.b, mem_index(&memarg), addr, memarg.offset, size);
         let v = match (ext, mem_ty.bits()) {
             (Ext::None, _) => self.b.ins().load(result, flags, a, off),
             (Ext::Signed, 8) => self.b.ins().sload8(result, flags, a, off),
@@ -948,10 +947,9 @@ impl Translator<'_, '_, '_> {
     fn store(&mut self, memarg: MemArg, narrow: Option<Type>, size: u32) {
         let v = self.pop();
         let addr = self.pop();
-        let (a, off) = self
-            .env
-            .memory_addr(self.b, mem_index(&memarg), addr, memarg.offset, size);
-        let flags = self.env.heap_flags();
+        let (a, off, flags) =
+            self.env
+                .memory_addr(self.b, mem_index(&memarg), addr, memarg.offset, size);
         match narrow.map(|t| t.bits()) {
             None => self.b.ins().store(flags, v, a, off),
             Some(8) => self.b.ins().istore8(flags, v, a, off),

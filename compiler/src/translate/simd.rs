@@ -502,7 +502,7 @@ fn vconst(t: &mut Translator, bytes: &[u8; 16]) -> Value {
 }
 
 /// The native address of a `size`-byte access at the popped Wasm address.
-fn address(t: &mut Translator, memarg: MemArg, size: u32) -> (Value, i32) {
+fn address(t: &mut Translator, memarg: MemArg, size: u32) -> (Value, i32, MemFlagsData) {
     let addr = t.pop();
     t.env
         .memory_addr(t.b, mem_index(&memarg), addr, memarg.offset, size)
@@ -516,8 +516,7 @@ fn load(
     size: u32,
     finish: impl FnOnce(&mut B, Value) -> Value,
 ) {
-    let (a, off) = address(t, memarg, size);
-    let flags = t.env.heap_flags();
+    let (a, off, flags) = address(t, memarg, size);
     let v = t.b.ins().load(ty, flags, a, off);
     let v = finish(t.b, v);
     t.push(v);
@@ -529,8 +528,7 @@ fn load_ext(
     memarg: MemArg,
     f: impl FnOnce(&mut B, MemFlagsData, Value, i32) -> Value,
 ) {
-    let (a, off) = address(t, memarg, 8);
-    let flags = t.env.heap_flags();
+    let (a, off, flags) = address(t, memarg, 8);
     let v = f(t.b, flags, a, off);
     let v = cast(t.b, V128, v);
     t.push(v);
@@ -554,8 +552,7 @@ fn load_lane(t: &mut Translator, memarg: MemArg, lane: u8, vec: Type) {
 }
 
 fn store(t: &mut Translator, memarg: MemArg, v: Value, size: u32) {
-    let (a, off) = address(t, memarg, size);
-    let flags = t.env.heap_flags();
+    let (a, off, flags) = address(t, memarg, size);
     t.b.ins().store(flags, v, a, off);
 }
 

@@ -250,6 +250,58 @@ const _: () = assert!(fixed_memory0_base(Arch::X86_64) + (512 << 20) - 1 <= i32:
 /// never runs the code, if it cannot place the memory there.
 pub const MODULE_FLAG_MEMORY0_FIXED: u64 = 1;
 
+/// [`ModuleDescriptor::flags`], set only beside [`MODULE_FLAG_MEMORY0_FIXED`] on x86_64:
+/// some accesses to memory 0 fold the Wasm address's 32-bit sum `x + (y << k)` into the
+/// addressing mode as a 64-bit one, which saves the instruction that computes it (on the
+/// critical path of table lookups and pointer chasing). The two differ when the Wasm sum
+/// wraps: the folded address then lies 4 GiB times `1..=`[`FOLDED_MAX_SHIFT`]-scaled
+/// carries above the true one. The runtime makes that work:
+/// - memory 0 reserves [`FOLDED_RESERVATION`], so every folded address lands inside the
+///   reservation, and everything above its first 4 GiB stays inaccessible;
+/// - a fault there at an instruction whose trap record is [`folded_access_kind`]`(offset)`
+///   is a wrapped sum: the runtime computes the true address (the fault address less the
+///   memory base and `offset`, modulo 4 GiB, plus `offset`), checks it against the length
+///   as the access would, and executes the instruction once against a copy of the true
+///   page mapped at the faulting one (single-stepped, then written back);
+/// - memory 0 stays below 4 GiB, one page short of the index space, so that a fault above
+///   4 GiB is never an access that started in bounds and ran over the end.
+///
+/// Only for a memory 0 that is not shared: the copy is only coherent when no other thread
+/// can touch the page meanwhile.
+pub const MODULE_FLAG_MEMORY0_FOLDED: u64 = 2;
+
+/// The largest shift `k` of a folded `y << k` (scale 8).
+pub const FOLDED_MAX_SHIFT: u32 = 3;
+
+/// The reservation of a memory 0 with folded accesses: a folded address is at most
+/// `(2^32 - 1) * (1 + 2^FOLDED_MAX_SHIFT)` plus a static offset below 512 MiB (see
+/// [`fixed_memory0_base`]) plus the access size; the guard region above that is the one
+/// of [`GUARDED_RESERVATION`].
+pub const FOLDED_RESERVATION: u64 =
+    (4 << 30) * (1 + (1 << FOLDED_MAX_SHIFT)) + (512 << 20) + GUARD_SIZE;
+
+/// The page limit of a memory 0 with folded accesses: the 32-bit index space less one
+/// page (see [`MODULE_FLAG_MEMORY0_FOLDED`]).
+pub const FOLDED_MAX_PAGES: u64 = (1 << 16) - 1;
+
+/// The [`TrapRecord::kind`] of a folded access with static offset `offset` (below 512
+/// MiB): a high bit no [`crate::TrapKind`] has, and the offset. When the access is not a
+/// wrapped sum, its fault is an out-of-bounds trap.
+pub const fn folded_access_kind(offset: u32) -> u32 {
+    FOLDED_ACCESS_BIT | offset
+}
+
+/// The static offset of a folded access's trap record kind, or None for any other kind.
+pub const fn folded_access_offset(kind: u32) -> Option<u32> {
+    if kind & FOLDED_ACCESS_BIT != 0 {
+        Some(kind & !FOLDED_ACCESS_BIT)
+    } else {
+        None
+    }
+}
+
+const FOLDED_ACCESS_BIT: u32 = 1 << 31;
+
 /// Large active data segments are laid out in the executable so that their bytes can be
 /// mapped copy-on-write over the linear memory instead of copied into it, which spares
 /// the kernel zeroing fresh pages only to have them overwritten, and leaves the pages the

@@ -58,7 +58,8 @@ struct Decisions {
 
 impl Decisions {
     fn new(info: &ModuleInfo, opts: &Options) -> Decisions {
-        let facts = crate::scan::scan(info);
+        let folds = folds_addresses(info, opts);
+        let facts = crate::scan::scan(info, folds);
         Decisions {
             static_tables: crate::static_tables::find(info, &facts),
             type_keys: crate::static_tables::type_keys(&info.meta),
@@ -67,11 +68,9 @@ impl Decisions {
                 .then(|| crate::scan::register_global(info, &facts))
                 .flatten(),
             shared_store_as_swap: opts.target.arch == crate::target::Arch::Aarch64,
-            folded_offsets: if folds_addresses(info, opts) {
-                crate::scan::folded_offsets(&facts, env::FOLD_SLOTS)
-            } else {
-                Vec::new()
-            },
+            // The most frequent offsets first: `env::FoldedOffsets` keeps as many as it has
+            // trap codes for.
+            folded_offsets: facts.memory0_offsets.iter().map(|&(o, _)| o).collect(),
         }
     }
 

@@ -18,14 +18,16 @@ pub struct BodyFacts {
     /// Per global (imports first): how many `global.get` and `global.set` name it.
     pub global_uses: Vec<u64>,
     /// (static offset, count) of the loads and stores of memory 0 with offsets below 512
-    /// MiB, most frequent first, then by offset (see [`folded_offsets`]).
+    /// MiB, most frequent first, then by offset, when asked for (see `env::FoldedOffsets`).
     pub memory0_offsets: Vec<(u32, u64)>,
 }
 
 /// Scans every body of `info`, in parallel. A body that cannot be read (it was validated,
 /// so this does not happen) makes every table count as written and no global count as used
 /// enough to be kept in a register.
-pub fn scan(info: &ModuleInfo) -> BodyFacts {
+/// `count_offsets`: fill [`BodyFacts::memory0_offsets`] (only a module whose accesses may
+/// fold needs them).
+pub fn scan(info: &ModuleInfo, count_offsets: bool) -> BodyFacts {
     let tables = info.tables.len();
     let globals = info.globals.len();
     type Body = (Vec<u32>, Vec<u32>, HashMap<u32, u64>);
@@ -57,7 +59,7 @@ pub fn scan(info: &ModuleInfo) -> BodyFacts {
                     O::GlobalGet { global_index } | O::GlobalSet { global_index } => {
                         used.push(global_index)
                     }
-                    op => {
+                    op if count_offsets => {
                         if let Some(m) = plain_access(&op)
                             && matches!(m.target, wasmparser::MemArgTarget::Memory(0))
                             && m.offset < FOLDED_OFFSET_LIMIT
@@ -65,6 +67,7 @@ pub fn scan(info: &ModuleInfo) -> BodyFacts {
                             *offsets.entry(m.offset as u32).or_insert(0) += 1;
                         }
                     }
+                    _ => {}
                 }
             }
             Some((written, used, offsets))
@@ -143,18 +146,6 @@ fn plain_access(op: &wasmparser::Operator) -> Option<wasmparser::MemArg> {
     }
 }
 
-/// The static offsets whose accesses to memory 0 may fold their address sums (see
-/// `aot_abi::MODULE_FLAG_MEMORY0_FOLDED`), at most `slots`: each needs a trap code of its
-/// own, so that the fault handler knows it. The most frequent offsets of the module.
-pub fn folded_offsets(facts: &BodyFacts, slots: usize) -> Vec<u32> {
-    facts
-        .memory0_offsets
-        .iter()
-        .take(slots)
-        .map(|&(o, _)| o)
-        .collect()
-}
-
 /// A global named at fewer places is not worth taking a register from all code.
 const REGISTER_MIN_USES: u64 = 8;
 
@@ -205,9 +196,26 @@ mod tests {
                  (global.set $g (global.get $g)) (drop (global.get $h)))
                (func (drop (global.get $g))))",
         );
-        let facts = scan(&info);
+        let facts = scan(&info, false);
         assert_eq!(facts.written_tables, [false, true, false]);
         assert_eq!(facts.global_uses, [3, 1]);
+    }
+
+    #[test]
+    fn memory0_offsets_are_counted_most_frequent_first_when_asked() {
+        let info = info(
+            "(module (memory 1) (memory 1)
+               (func (param i32)
+                 (drop (i32.load offset=8 (local.get 0)))
+                 (i32.store offset=8 (local.get 0) (i32.const 1))
+                 (drop (i64.load offset=4 (local.get 0)))
+                 (drop (i32.load 1 offset=16 (local.get 0)))
+                 (drop (i32.atomic.load offset=12 (local.get 0)))
+                 (drop (i32.load offset=0x20000000 (local.get 0)))))",
+        );
+        // Memory 1, atomics and offsets of 512 MiB or more are not counted.
+        assert_eq!(scan(&info, true).memory0_offsets, [(8, 2), (4, 1)]);
+        assert!(scan(&info, false).memory0_offsets.is_empty());
     }
 
     #[test]
@@ -224,7 +232,7 @@ mod tests {
         };
         let pick = |decls: &str, uses: &[usize]| {
             let info = module(decls, uses);
-            register_global(&info, &scan(&info))
+            register_global(&info, &scan(&info, false))
         };
         let two = "(global (mut i32) (i32.const 0)) (global (mut i32) (i32.const 0))";
         assert_eq!(pick(two, &[8, 9]), Some(1));

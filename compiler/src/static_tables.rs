@@ -214,7 +214,7 @@ mod tests {
     /// The static contents of each table of `wat`'s module.
     fn tables(wat: &str) -> Vec<Option<Vec<Option<u32>>>> {
         let info = info(wat);
-        find(&info, &crate::scan::scan(&info))
+        find(&info, &crate::scan::scan(&info, false))
             .into_iter()
             .map(|t| t.map(|t| t.elems))
             .collect()

@@ -290,13 +290,7 @@ pub(crate) struct CodeLoc {
 impl CodeLoc {
     /// The kind of the trap record at exactly this instruction, if any.
     pub(crate) fn trap_kind(&self) -> Option<TrapKind> {
-        let key = (self.func, self.offset);
-        let i = self
-            .module
-            .traps
-            .binary_search_by_key(&key, |r| (r.func, r.offset))
-            .ok()?;
-        let kind = self.module.traps[i].kind;
+        let kind = self.record_kind()?;
         // A folded access that did not wrap is an out-of-bounds access like any other.
         TrapKind::from_u32(kind)
             .or_else(|| aot_abi::folded_access_offset(kind).map(|_| TrapKind::MemoryOutOfBounds))
@@ -305,13 +299,18 @@ impl CodeLoc {
     /// The static offset of the folded access at exactly this instruction, if it is one
     /// (see `crate::folded`).
     pub(crate) fn folded_offset(&self) -> Option<u32> {
+        aot_abi::folded_access_offset(self.record_kind()?)
+    }
+
+    /// The raw `TrapRecord::kind` of the trap record at exactly this instruction, if any.
+    fn record_kind(&self) -> Option<u32> {
         let key = (self.func, self.offset);
         let i = self
             .module
             .traps
             .binary_search_by_key(&key, |r| (r.func, r.offset))
             .ok()?;
-        aot_abi::folded_access_offset(self.module.traps[i].kind)
+        Some(self.module.traps[i].kind)
     }
 
     /// The exception handler of the call whose return address is `ret`, when this is the
